@@ -1,0 +1,115 @@
+"""Users, roles and permissions. Permissions are enforced here in core, not only hidden in the UI.
+
+Users live in a local JSON file with bcrypt-hashed passwords. On first start an ``admin`` account is
+created with a random password that is printed once to the console; no default password exists.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+
+from core.errors import LeadScoringError, PermissionDeniedError
+
+ROLES = ("admin", "revops", "analyst", "sga_manager")
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "replace_data": frozenset({"admin", "revops"}),
+    "train_promote": frozenset({"admin", "analyst"}),
+    "push_scores": frozenset({"admin", "revops"}),
+    "edit_capacity": frozenset({"admin", "sga_manager"}),
+    "run_pipeline": frozenset({"admin", "revops"}),
+    "read_audit": frozenset({"admin"}),
+    "manage_users": frozenset({"admin"}),
+    "view": frozenset(ROLES),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return self.role == "system" or self.role in PERMISSIONS[permission]
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the command line has shell access to the data folder, so every permission."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        user = "unknown"
+    return Actor(f"cli:{user}", "system")
+
+
+def authorize(actor: Actor, permission: str) -> None:
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission}")
+    if not actor.can(permission):
+        allowed = ", ".join(sorted(PERMISSIONS[permission]))
+        raise PermissionDeniedError(
+            f"{actor.username} (role {actor.role}) may not {permission.replace('_', ' ')}; "
+            f"roles allowed: {allowed}. Ask an admin to change your role."
+        )
+
+
+class UserStore:
+    """The local users file: {"users": {name: {"role": ..., "password_hash": ...}}}."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def _read(self) -> dict:
+        if not self.path.exists():
+            return {"users": {}}
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def _write(self, data: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+
+    def users(self) -> dict[str, str]:
+        return {name: u["role"] for name, u in self._read()["users"].items()}
+
+    def add(self, username: str, password: str, role: str) -> None:
+        if role not in ROLES:
+            raise LeadScoringError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+        if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+            raise LeadScoringError(f"User name {username!r} must be letters, digits, '.', '-' or '_'.")
+        if len(password) < 8:
+            raise LeadScoringError("Passwords need at least 8 characters.")
+        data = self._read()
+        data["users"][username] = {
+            "role": role,
+            "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode(),
+        }
+        self._write(data)
+
+    def remove(self, username: str) -> None:
+        data = self._read()
+        data["users"].pop(username, None)
+        self._write(data)
+
+    def verify(self, username: str, password: str) -> Actor | None:
+        user = self._read()["users"].get(username)
+        if user and bcrypt.checkpw(password.encode(), user["password_hash"].encode()):
+            return Actor(username, user["role"])
+        return None
+
+    def ensure_admin(self) -> str | None:
+        """Create the first admin with a random password; return it (to print once) or None."""
+        if self._read()["users"]:
+            return None
+        password = os.environ.get("LEADSCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        self.add("admin", password, "admin")
+        return password

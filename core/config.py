@@ -1,0 +1,96 @@
+"""Settings: one frozen object built from a TOML file plus environment overrides.
+
+Committed config holds no secrets. Look-up order: defaults, then the TOML file (``--config`` or
+``LEADSCORE_CONFIG`` or ``./leadscore.toml`` when present), then ``LEADSCORE_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.errors import LeadScoringError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = PROJECT_ROOT / "data"
+    db_path: Path | None = None  # defaults to data_dir / "warehouse.duckdb"
+    backend: str = "duckdb"  # "duckdb" | "bigquery"
+    bigquery_project: str | None = None
+    bigquery_dataset_prefix: str = ""  # datasets are f"{prefix}raw", f"{prefix}staging", ...
+    bigquery_location: str = "US"
+    bigquery_endpoint: str | None = None  # e.g. a local emulator; None = Google's API
+    lock_timeout_seconds: float = 10.0
+    label_window_days: int = 30
+    # Reconciliation alert thresholds (spec §5.0.4, §5.4.1).
+    min_match_rate: float = 0.70
+    min_firm_data_rate: float = 0.80
+    min_territory_match_rate: float = 0.70
+    users_file: Path | None = None  # defaults to data_dir / "users.json"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.db_path) if self.db_path else Path(self.data_dir) / "warehouse.duckdb"
+
+    @property
+    def archive_dir(self) -> Path:
+        return Path(self.data_dir) / "archive"
+
+    @property
+    def users_path(self) -> Path:
+        return Path(self.users_file) if self.users_file else Path(self.data_dir) / "users.json"
+
+
+_ENV = {
+    "LEADSCORE_DATA_DIR": ("data_dir", Path),
+    "LEADSCORE_DB": ("db_path", Path),
+    "LEADSCORE_BACKEND": ("backend", str),
+    "LEADSCORE_BQ_PROJECT": ("bigquery_project", str),
+    "LEADSCORE_BQ_DATASET_PREFIX": ("bigquery_dataset_prefix", str),
+    "LEADSCORE_BQ_ENDPOINT": ("bigquery_endpoint", str),
+    "LEADSCORE_LOCK_TIMEOUT": ("lock_timeout_seconds", float),
+    "LEADSCORE_USERS_FILE": ("users_file", Path),
+}
+
+_PATH_FIELDS = {"data_dir", "db_path", "users_file"}
+
+
+def load_settings(config_path: str | Path | None = None, db_path: str | Path | None = None) -> Settings:
+    """Build settings from defaults, an optional TOML file and LEADSCORE_* environment variables."""
+    values: dict = {}
+    path = config_path or os.environ.get("LEADSCORE_CONFIG")
+    if path is None and (PROJECT_ROOT / "leadscore.toml").exists():
+        path = PROJECT_ROOT / "leadscore.toml"
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise LeadScoringError(f"Config file {path} does not exist. Pass an existing TOML file to --config.")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise LeadScoringError(f"Config file {path} is not valid TOML ({exc}). Fix the file and retry.") from exc
+        known = set(Settings.__dataclass_fields__)
+        for key, value in raw.items():
+            if key in known:
+                values[key] = Path(value) if key in _PATH_FIELDS else value
+            else:
+                values.setdefault("extra", {})[key] = value
+    for env, (name, kind) in _ENV.items():
+        if os.environ.get(env):
+            values[name] = kind(os.environ[env])
+    if db_path is not None:
+        values["db_path"] = Path(db_path)
+    settings = Settings(**values)
+    if settings.backend not in ("duckdb", "bigquery"):
+        raise LeadScoringError(f"Config 'backend' is {settings.backend!r}; use 'duckdb' or 'bigquery'.")
+    return settings
+
+
+def with_overrides(settings: Settings, **changes) -> Settings:
+    return replace(settings, **changes)

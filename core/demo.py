@@ -1,0 +1,539 @@
+"""Realistic demo data following ``shared/contract``: MarketPro territory exports, a Salesforce Lead
+export, and — kept apart in ``truth/`` — the probability each lead really had.
+
+The generative model (documented in ``truth/GENERATIVE_MODEL.md`` next to the data) draws each contacted
+lead's MQL-within-30-days from a probability that depends only on what the engine can observe: the
+rep's territory record *as exported* (after the mess below turns some values into NULL), the lead's
+CRM fields known at contact and the contact timestamp. There is no unobserved noise besides the final
+coin flip, so the truth file's probability is the best any model can do from the inputs.
+
+The mess of real exports is reproduced on purpose: ``$1,234.50``, ``12.5%``, thousands separators, the
+six NA spellings, a city name in a numeric column, CRDs as ``123.0`` / `` 00123 ``, Yes/Y/TRUE/1
+booleans, a UTF-8-BOM file (T1), a CRLF file (T2), a Latin-1 file (T3), an unknown extra column,
+duplicate Leads, negative days-to-MQL and right-censored recent contacts.
+
+The engine never reads this module's truth output; only benchmarks and tests do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.contract import marketpro_columns, salesforce_columns
+from core.errors import LeadScoringError
+
+NA_SPELLINGS = np.array(["", "NA", "N/A", "null", "NULL", "None"])
+
+TERRITORY_STATES = {
+    "T1": ["NY", "FL", "MA", "NJ", "PA", "CT", "GA", "NC", "VA", "MD"],
+    "T2": ["TX", "IL", "OH", "MI", "MN", "MO", "WI", "IN", "TN", "CO"],
+    "T3": ["CA", "WA", "OR", "AZ", "NV", "UT"],
+}
+TERRITORY_SHARE = {"T1": 0.41, "T2": 0.365, "T3": 0.225}
+
+METROS = {  # metro -> (states it lives in, share of reps in its territory, conversion effect)
+    "New York-Newark-Jersey City NY-NJ": ("T1", 0.26, -0.55),
+    "Miami-Fort Lauderdale-West Palm Beach FL": ("T1", 0.12, -0.15),
+    "Boston-Cambridge-Newton MA-NH": ("T1", 0.10, -0.05),
+    "Chicago-Naperville-Elgin IL-IN": ("T2", 0.22, -0.15),
+    "Dallas-Fort Worth-Arlington TX": ("T2", 0.18, -0.10),
+    "Minneapolis-St. Paul-Bloomington MN-WI": ("T2", 0.08, 0.05),
+    "Los Angeles-Long Beach-Anaheim CA": ("T3", 0.34, -0.60),
+    "Seattle-Tacoma-Bellevue WA": ("T3", 0.14, 0.0),
+    "Phoenix-Mesa-Chandler AZ": ("T3", 0.10, 0.05),
+}
+FIRST = ["Dana", "Chris", "Alex", "Jordan", "Taylor", "Morgan", "Sam", "Jamie", "Casey", "Riley", "Pat",
+         "Robin", "José", "Renée", "Zoë", "François", "Inés", "Björn", "Ana", "Lee", "Kim", "Noah", "Maya"]
+LAST = ["Okafor", "Smith", "Nguyen", "Garcia", "Müller", "Peña", "O'Brien", "Johnson", "Brown", "Lee",
+        "Patel", "Kowalski", "Rossi", "Dubois", "Andersson", "Cohen", "Silva", "Kim", "Walker", "Young"]
+CITIES = ["Osseo", "Springfield", "Fairview", "Madison", "Georgetown", "Clinton", "Salem", "Franklin"]
+FIRM_WORDS = ["Harbor", "Point", "Summit", "Oak", "Granite", "Bridge", "Legacy", "Pinnacle", "River", "Cedar"]
+BUSINESS_MODELS = np.array(["Fee-Only", "Fee-Based (Hybrid)", "Commission", "Insurance-Focused"])
+BM_EFFECT = np.array([0.05, 0.30, -0.25, -0.35])
+CUSTODIANS = np.array(["Schwab", "Fidelity", "Pershing", "LPL", "TD Ameritrade", "Raymond James"])
+CRMS = np.array(["Redtail", "Salesforce", "Wealthbox", "Junxure", "None Used"])
+DISCLOSURE_TYPES = np.array(["Customer Dispute", "Regulatory", "Termination", "Financial", "Criminal"])
+LEAD_SOURCES = np.array(["Provided Lead List", "LinkedIn", "Referral", "Event", "Website"])
+LEAD_SOURCE_P = np.array([0.55, 0.2, 0.08, 0.07, 0.10])
+LEAD_SOURCE_EFFECT = np.array([-0.05, 0.10, 0.65, 0.30, 0.15])
+LEAD_LISTS = np.array(["MarketPro Q1 RIA", "MarketPro Q2 RIA", "Apollo Fintech", "Conference 2024", "Partner List A"])
+AGENCIES = np.array(["", "Blue Fox Agency", "Northwind Sourcing"])
+SGAS = [("005A0000001%03dAAA" % i, n) for i, n in enumerate(
+    ["Avery Stone", "Blake Rivera", "Cameron Diaz", "Devon Clarke", "Emerson Hale", "Finley Brooks",
+     "Harper Quinn", "Jules Moreno", "Kendall Price", "Logan Pierce", "Micah Tran", "Parker Lowe"])]
+
+
+@dataclass(frozen=True)
+class Scale:
+    unique_reps: int
+    cross_territory_dups: int
+    leads: int
+    contact_share: float
+
+
+SCALES = {
+    "small": Scale(unique_reps=6_000, cross_territory_dups=190, leads=5_000, contact_share=0.58),
+    "full": Scale(unique_reps=463_000, cross_territory_dups=15_200, leads=70_000, contact_share=0.575),
+}
+EXPORT_AT = datetime(2025, 10, 27, 16, 30, tzinfo=timezone.utc)
+BASE_RATE_30D = 0.041  # target share of contacted leads with an MQL inside 30 days
+LATE_SHARE = 0.10  # share of all MQLs that arrive after the window
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _na(rng, n):
+    return NA_SPELLINGS[rng.integers(0, len(NA_SPELLINGS), n)]
+
+
+def _fmt_num(values: np.ndarray, fmt: str) -> np.ndarray:
+    out = np.char.mod(fmt, np.nan_to_num(values))
+    return out.astype(object)
+
+
+def _with_missing(rng, text: np.ndarray, observed: np.ndarray, rate: float) -> np.ndarray:
+    """Blank out ``rate`` of the cells with random NA spellings; mark them NaN in ``observed``."""
+    mask = rng.random(len(text)) < rate
+    text = text.copy()
+    text[mask] = _na(rng, int(mask.sum()))
+    observed[mask] = np.nan
+    return text
+
+
+def _crd_text(rng, crd: np.ndarray) -> np.ndarray:
+    text = crd.astype(str).astype(object)
+    r = rng.random(len(crd))
+    text[r < 0.10] = np.char.add(crd[r < 0.10].astype(str), ".0").astype(object)
+    pad = (r >= 0.10) & (r < 0.15)
+    text[pad] = np.char.add(np.char.add(" 00", crd[pad].astype(str)), " ").astype(object)
+    return text
+
+
+def _bool_text(rng, values: np.ndarray) -> np.ndarray:
+    yes = np.array(["Yes", "Y", "TRUE", "1", "yes"])
+    no = np.array(["No", "N", "FALSE", "0", "no"])
+    pick = rng.integers(0, 5, len(values))
+    return np.where(values, yes[pick], no[pick]).astype(object)
+
+
+def _reps(rng, n: int) -> pd.DataFrame:
+    """Clean (true) rep attributes, before any export mess."""
+    terr = rng.choice(list(TERRITORY_SHARE), n, p=np.array(list(TERRITORY_SHARE.values())) / sum(TERRITORY_SHARE.values()))
+    df = pd.DataFrame({"territory": terr})
+    df["RepCRD"] = rng.choice(np.arange(1_000_000, 8_000_000), n, replace=False)
+    n_firms = max(n // 6, 50)
+    firm_of = rng.integers(0, n_firms, n)
+    firm_aum = np.exp(rng.normal(4.6, 1.5, n_firms))  # millions; median ~100M
+    firm_emp = np.maximum(1, np.round(np.exp(rng.normal(2.3, 1.1, n_firms)))).astype(int)
+    df["RIAFirmCRD"] = 100_000 + firm_of
+    df["RIAFirmName"] = [f"{FIRM_WORDS[i % 10]} {FIRM_WORDS[(i // 10) % 10]} Wealth LLC" for i in firm_of]
+    df["TotalAssetsInMillions"] = np.round(firm_aum[firm_of], 1)
+    df["Number_Employees"] = firm_emp[firm_of]
+    df["Number_IAReps"] = np.maximum(1, np.round(firm_emp[firm_of] * rng.uniform(0.3, 0.8, n))).astype(int)
+    clients = np.maximum(5, np.round(df["TotalAssetsInMillions"] * rng.uniform(0.6, 3.5, n))).astype(int)
+    df["Number_Investment_Advisory_Clients"] = clients
+    df["Number_Clients_Individuals"] = np.round(clients * rng.uniform(0.6, 1.0, n)).astype(int)
+    hnw_share = rng.beta(2, 4, n)
+    df["Number_Clients_HNW_Individuals"] = np.round(df["Number_Clients_Individuals"] * hnw_share).astype(int)
+    df["Assets_In_Millions_Individuals"] = np.round(df["TotalAssetsInMillions"] * rng.uniform(0.4, 0.95, n), 1)
+    df["Assets_In_Millions_HNW"] = np.round(df["Assets_In_Millions_Individuals"] * np.clip(hnw_share * 1.6, 0, 1), 1)
+    df["AUMGrowthRate_1Year"] = np.round(rng.normal(8, 14, n), 1)
+    df["AUMGrowthRate_5Year"] = np.round(df["AUMGrowthRate_1Year"] * 3 + rng.normal(15, 25, n), 1)
+    df["Number_BranchAdvisors"] = np.maximum(1, rng.poisson(3, n))
+    df["Percent_Clients_US"] = np.clip(np.round(100 - rng.exponential(3, n)), 40, 100)
+    df["Percent_Assets_Alternatives"] = np.clip(np.round(rng.exponential(4, n), 1), 0, 60)
+    rep_years = np.round(np.clip(rng.gamma(3, 5, n), 0.3, 45), 1)
+    df["Date_Became_Rep_Number_Of_Years"] = rep_years
+    df["Date_Of_Hire_At_Current_Firm_Years"] = np.round(np.minimum(rep_years, rng.gamma(1.6, 3.5, n)), 1)
+    df["Number_Firm_Associations"] = 1 + rng.binomial(2, 0.15, n)
+    df["Number_RIA_Firm_Associations"] = rng.binomial(2, 0.4, n)
+    prior = rng.poisson(np.clip(rep_years / 6, 0.2, 6))
+    df["NumberOfPriorFirms"] = prior
+    df["AverageTenureAtPriorFirms"] = np.where(prior > 0, np.round((rep_years - df["Date_Of_Hire_At_Current_Firm_Years"]) / np.maximum(prior, 1), 1), np.nan)
+    df["Firm_Moves_10yr"] = np.minimum(prior, rng.poisson(0.8, n))
+    df["Is_Primary_RIA"] = rng.random(n) < 0.8
+    df["Is_Team_Lead"] = rng.random(n) < 0.22
+    df["Team_Size"] = np.where(df["Is_Team_Lead"], 2 + rng.poisson(3, n), 1 + rng.poisson(1, n))
+    df["Has_Disclosure"] = rng.random(n) < 0.08
+    df["Disclosure_Type"] = np.where(df["Has_Disclosure"], rng.choice(DISCLOSURE_TYPES, n, p=[0.5, 0.2, 0.15, 0.1, 0.05]), "")
+    lic = rng.random((n, 4))
+    lic_names = np.array(["Series 7", "Series 65", "Series 66", "Series 63"])
+    df["Licenses"] = ["; ".join(lic_names[row < [0.55, 0.6, 0.3, 0.4]]) for row in lic]
+    des = rng.random((n, 3))
+    des_names = np.array(["CFP", "CFA", "ChFC"])
+    df["Designations"] = ["; ".join(des_names[row < [0.3, 0.08, 0.1]]) for row in des]
+    df["Business_Model"] = rng.choice(BUSINESS_MODELS, n, p=[0.3, 0.4, 0.2, 0.1])
+    spec = np.array(["HNW", "Retirement", "Small Business", "Estate Planning"])
+    df["Specialties"] = ["; ".join(spec[row < [0.3, 0.45, 0.15, 0.2]]) for row in rng.random((n, 4))]
+    df["Current_Custodian"] = rng.choice(CUSTODIANS, n)
+    df["CRM_Used"] = rng.choice(CRMS, n)
+    # Geography: state from territory, metro from a territory-specific mix.
+    states = np.empty(n, dtype=object)
+    metros = np.empty(n, dtype=object)
+    for t, st in TERRITORY_STATES.items():
+        idx = np.where(terr == t)[0]
+        states[idx] = rng.choice(st, len(idx))
+        names = [m for m, (tt, _, _) in METROS.items() if tt == t]
+        shares = np.array([METROS[m][1] for m in names])
+        choice = rng.random(len(idx))
+        cum = np.cumsum(shares)
+        metro_idx = np.searchsorted(cum, choice)
+        local = np.array(names + [None], dtype=object)
+        picked = local[np.minimum(metro_idx, len(names))]
+        other = picked == None  # noqa: E711 - numpy elementwise
+        picked[other] = np.char.add(rng.choice(CITIES, int(other.sum())).astype(str), np.char.add(" Area ", states[idx][other].astype(str)))
+        metros[idx] = picked
+    df["Branch_State"] = states
+    df["Home_State"] = np.where(rng.random(n) < 0.93, states, rng.choice(sum(TERRITORY_STATES.values(), []), n))
+    df["Home_MetropolitanArea"] = metros
+    df["Branch_City"] = rng.choice(CITIES, n)
+    df["Branch_ZipCode"] = np.char.zfill(rng.integers(1000, 99999, n).astype(str), 5)
+    df["Home_ZipCode"] = np.char.zfill(rng.integers(1000, 99999, n).astype(str), 5)
+    df["Miles_Distance_Home_To_Branch"] = np.round(rng.gamma(1.5, 9, n), 1)
+    df["FirstName"] = rng.choice(FIRST, n)
+    df["LastName"] = rng.choice(LAST, n)
+    df["Email"] = [f"{f[0].lower()}{i}@{w.lower()}.example" for i, (f, w) in enumerate(zip(df["FirstName"], rng.choice(FIRM_WORDS, n)))]
+    df["Title"] = rng.choice(["Managing Partner", "Financial Advisor", "Wealth Manager", "Principal", "Senior Advisor"], n)
+    return df
+
+
+NUMERIC_FORMATS = {
+    "TotalAssetsInMillions": "money", "Assets_In_Millions_Individuals": "money", "Assets_In_Millions_HNW": "money",
+    "AUMGrowthRate_1Year": "percent", "AUMGrowthRate_5Year": "percent", "Percent_Clients_US": "percent",
+    "Percent_Assets_Alternatives": "percent",
+    "Number_Employees": "count", "Number_IAReps": "count", "Number_BranchAdvisors": "count",
+    "Number_Investment_Advisory_Clients": "count", "Number_Clients_Individuals": "count",
+    "Number_Clients_HNW_Individuals": "count", "Number_Firm_Associations": "count",
+    "Number_RIA_Firm_Associations": "count", "NumberOfPriorFirms": "count", "Firm_Moves_10yr": "count",
+    "Team_Size": "count",
+    "Date_Became_Rep_Number_Of_Years": "years", "Date_Of_Hire_At_Current_Firm_Years": "years",
+    "AverageTenureAtPriorFirms": "years", "Miles_Distance_Home_To_Branch": "years",
+}
+MISSING_RATE = {  # realistic: firm-level growth and composition fields are often absent
+    "AUMGrowthRate_1Year": 0.12, "AUMGrowthRate_5Year": 0.18, "Assets_In_Millions_HNW": 0.25,
+    "Number_Clients_HNW_Individuals": 0.10, "AverageTenureAtPriorFirms": 0.08, "Percent_Assets_Alternatives": 0.30,
+    "TotalAssetsInMillions": 0.04, "Miles_Distance_Home_To_Branch": 0.15,
+}
+BOOL_COLS = ["Is_Primary_RIA", "Is_Team_Lead", "Has_Disclosure"]
+
+
+def _render_territory(rng, reps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (text frame as exported, observed values as the engine will parse them)."""
+    n = len(reps)
+    text = pd.DataFrame(index=reps.index)
+    observed = pd.DataFrame(index=reps.index)
+    text["RepCRD"] = _crd_text(rng, reps["RepCRD"].to_numpy())
+    lost = rng.random(n) < 0.0003  # a few rows whose CRD is missing: quarantined by the engine
+    text.loc[lost, "RepCRD"] = _na(rng, int(lost.sum()))
+    observed["RepCRD"] = np.where(lost, np.nan, reps["RepCRD"].to_numpy().astype(float))
+    text["RIAFirmCRD"] = _crd_text(rng, reps["RIAFirmCRD"].to_numpy())
+    for col, kind in NUMERIC_FORMATS.items():
+        values = reps[col].to_numpy(dtype=float).copy()
+        obs = values.copy()
+        if kind == "money":
+            plain = _fmt_num(values, "%.1f")
+            r = rng.random(n)
+            dollars = np.array([f"${v:,.2f}" for v in np.nan_to_num(values[r < 0.3])], dtype=object)
+            plain[r < 0.3] = dollars
+            spaced = (r >= 0.3) & (r < 0.4)
+            plain[spaced] = np.char.add(np.char.add(" ", plain[spaced].astype(str)), " ").astype(object)
+        elif kind == "percent":
+            plain = _fmt_num(values, "%.1f")
+            pct = rng.random(n) < 0.4
+            plain[pct] = np.char.add(plain[pct].astype(str), "%").astype(object)
+        elif kind == "count":
+            plain = _fmt_num(values, "%.0f")
+            big = (values >= 1000) & (rng.random(n) < 0.5)
+            plain[big] = np.array([f"{int(v):,}" for v in values[big]], dtype=object)
+        else:
+            plain = _fmt_num(values, "%.1f")
+        plain[np.isnan(values)] = _na(rng, int(np.isnan(values).sum()))
+        plain = _with_missing(rng, plain, obs, MISSING_RATE.get(col, 0.02))
+        text[col] = plain
+        observed[col] = obs
+    # A city name slipped into a numeric column (shifted export): the engine must quarantine it.
+    shifted = rng.random(n) < 0.0002
+    text.loc[shifted, "Miles_Distance_Home_To_Branch"] = "Osseo"
+    observed.loc[shifted, "Miles_Distance_Home_To_Branch"] = np.nan
+    for col in BOOL_COLS:
+        values = reps[col].to_numpy()
+        obs = values.astype(float)
+        t = _bool_text(rng, values)
+        text[col] = _with_missing(rng, t, obs, 0.03)
+        observed[col] = obs
+    for col in ["RIAFirmName", "Title", "Branch_City", "Branch_State", "Branch_ZipCode", "Home_State",
+                "Home_ZipCode", "Home_MetropolitanArea", "Disclosure_Type", "Licenses", "Designations",
+                "Business_Model", "Specialties", "Current_Custodian", "CRM_Used", "FirstName", "LastName", "Email"]:
+        values = reps[col].astype(object).to_numpy().copy()
+        empty = (values == "") | pd.isna(values)
+        values[empty] = _na(rng, int(empty.sum()))
+        miss = rng.random(n) < (0.05 if col in ("Home_MetropolitanArea", "Business_Model", "CRM_Used") else 0.01)
+        values[miss] = _na(rng, int(miss.sum()))
+        text[col] = values
+        obs = reps[col].astype(object).to_numpy().copy()
+        obs[empty | miss] = None
+        observed[col] = obs
+    # ZIPs lose leading zeros in spreadsheet round-trips.
+    z = rng.random(n) < 0.2
+    text.loc[z, "Branch_ZipCode"] = text.loc[z, "Branch_ZipCode"].astype(str).str.lstrip("0")
+    return text[[c.name for c in marketpro_columns()]], observed
+
+
+def _duplicate_rows(rng, text: pd.DataFrame, terr: np.ndarray, k: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Copies of ``k`` reps exported again by a neighbouring territory, with extra blanks (less complete)."""
+    idx = rng.choice(len(text), k, replace=False)
+    dup = text.iloc[idx].copy()
+    others = {"T1": ["T2"], "T2": ["T1", "T3"], "T3": ["T2"]}
+    dup_terr = np.array([rng.choice(others[t]) for t in terr[idx]])
+    blank_cols = ["AUMGrowthRate_5Year", "Assets_In_Millions_HNW", "Number_Clients_HNW_Individuals",
+                  "Percent_Assets_Alternatives", "Designations", "Specialties", "CRM_Used", "Team_Size"]
+    for col in blank_cols:
+        dup[col] = "NA"
+    return dup, dup_terr
+
+
+def _true_logit(obs: pd.DataFrame, weekend: np.ndarray, source_idx: np.ndarray, has_linkedin: np.ndarray,
+                matched: np.ndarray) -> np.ndarray:
+    """Log-odds of an MQL within 30 days, from observable values only (NaN contributes nothing)."""
+    def f(col):
+        return obs[col].to_numpy(dtype=float)
+
+    z = np.zeros(len(obs))
+    aum = f("TotalAssetsInMillions")
+    z += np.nan_to_num(-0.45 * np.clip(np.log10(np.clip(aum, 1, None)) - 2.0, -1.2, 1.8))
+    g1 = np.clip(f("AUMGrowthRate_1Year"), -50, 200)
+    z += np.nan_to_num(np.where(g1 < 0, 0.35, np.where(g1 < 10, 0.15, np.where(g1 > 30, -0.25, 0.0))))
+    t = f("Date_Of_Hire_At_Current_Firm_Years")
+    z += np.nan_to_num(np.where((t >= 3) & (t <= 7), 0.75, np.where((t >= 2) & (t <= 10), 0.3, np.where(t > 15, -0.55, 0.0))))
+    moves = f("Firm_Moves_10yr")
+    z += np.nan_to_num(0.22 * np.minimum(moves, 3))
+    z += np.nan_to_num(0.45 * f("Has_Disclosure"))
+    hnw = f("Number_Clients_HNW_Individuals") / np.where(f("Number_Investment_Advisory_Clients") > 0, f("Number_Investment_Advisory_Clients"), np.nan)
+    z += np.nan_to_num(0.9 * np.clip(hnw, 0, 1))
+    z += np.nan_to_num(0.25 * f("Is_Team_Lead"))
+    bm = obs["Business_Model"].to_numpy(dtype=object)
+    for name, eff in zip(BUSINESS_MODELS, BM_EFFECT):
+        z += np.where(bm == name, eff, 0.0)
+    des = obs["Designations"].fillna("").astype(str).to_numpy()
+    z += np.where(np.char.find(des.astype(str), "CFP") >= 0, 0.25, 0.0)
+    metro = obs["Home_MetropolitanArea"].to_numpy(dtype=object)
+    for name, (_, _, eff) in METROS.items():
+        z += np.where(metro == name, eff, 0.0)
+    vet = f("Date_Became_Rep_Number_Of_Years") > 10
+    z += np.where(vet & (np.nan_to_num(moves) >= 2), 0.35, 0.0)
+    z = np.where(matched, z, -0.15)  # no discovery data: only CRM signal remains
+    z += np.where(weekend, 0.8, 0.0)
+    z += LEAD_SOURCE_EFFECT[source_idx]
+    z += np.where(has_linkedin, 0.15, 0.0)
+    return z
+
+
+def _sf_id(prefix: str, i: np.ndarray) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill(i.astype(str), 15 - len(prefix))).astype(object)
+
+
+def _ts_text(ts: pd.Series) -> np.ndarray:
+    """Salesforce's export format: 2025-03-04T15:22:10.000+0000."""
+    out = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000").to_numpy(dtype=object)
+    out[ts.isna().to_numpy()] = ""
+    return out
+
+
+def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None) -> dict:
+    """Write the territory files, the Salesforce export and the truth file; return a summary dict."""
+    if scale not in SCALES:
+        raise LeadScoringError(f"--scale {scale!r}: choose small or full.")
+    progress = progress or (lambda f, m: None)
+    started = time.perf_counter()
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sc = SCALES[scale]
+    month = EXPORT_AT.strftime("%Y_%m")
+
+    progress(0.05, "Generating reps")
+    reps = _reps(rng, sc.unique_reps)
+    text, observed = _render_territory(rng, reps)
+    terr = reps["territory"].to_numpy()
+    dup_text, dup_terr = _duplicate_rows(rng, text, terr, sc.cross_territory_dups)
+
+    progress(0.35, "Writing territory files")
+    files = {}
+    for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
+        part = pd.concat([text[terr == t], dup_text[dup_terr == t]])
+        part = part.sample(frac=1.0, random_state=seed)  # exports are not sorted
+        if t == "T3":
+            part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
+        path = out / f"discovery_{t.lower()}_{month}.csv"
+        part.to_csv(path, index=False, encoding=encoding, lineterminator=newline, errors="replace")
+        files[t] = len(part)
+
+    progress(0.6, "Generating leads")
+    n = sc.leads
+    crd_pool = reps["RepCRD"].to_numpy()
+    rep_idx = rng.choice(len(reps), n, replace=False)
+    matched = rng.random(n) < 0.95
+    lead_crd = np.where(matched, crd_pool[rep_idx], rng.integers(8_000_001, 9_900_000, n)).astype(float)
+    crd_lost = rng.random(n) < 0.004  # a few Leads without a CRD at all
+    lead_crd[crd_lost] = np.nan
+    rep_obs = observed.iloc[rep_idx].reset_index(drop=True)
+    # Matched leads see the rep record the engine will keep; a rep whose CRD row was quarantined is unmatched.
+    matched = matched & ~crd_lost & ~np.isnan(rep_obs["RepCRD"].to_numpy(dtype=float))
+    span = timedelta(days=570)
+    created = pd.Series(pd.to_datetime(EXPORT_AT - span) + pd.to_timedelta(rng.uniform(0, span.total_seconds(), n), unit="s"))
+    contacted = rng.random(n) < sc.contact_share
+    delay = pd.to_timedelta(rng.exponential(4 * 86400, n), unit="s")
+    contact = created + delay
+    # Day-of-week mix: SGAs work weekdays, some weekends.
+    dow_shift = rng.choice(7, n, p=[0.185, 0.185, 0.185, 0.185, 0.16, 0.065, 0.035])
+    forward = (dow_shift - contact.dt.dayofweek.to_numpy()) % 7
+    contact = contact.dt.normalize() + pd.to_timedelta(forward, unit="D") \
+        + pd.to_timedelta(rng.uniform(8, 18, n) * 3600, unit="s")
+    contact = contact.where(contact > created, contact + pd.Timedelta(days=7))
+    contacted &= (contact <= pd.Timestamp(EXPORT_AT)).to_numpy()
+    weekend = contact.dt.dayofweek.to_numpy() >= 5
+    source_idx = rng.choice(len(LEAD_SOURCES), n, p=LEAD_SOURCE_P)
+    has_linkedin = rng.random(n) < 0.6
+    z = _true_logit(rep_obs, weekend, source_idx, has_linkedin, matched)
+    # Intercept solved so the contacted population converts at the target rate.
+    lo, hi = -8.0, 0.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if _sigmoid(z[contacted] + mid).mean() < BASE_RATE_30D:
+            lo = mid
+        else:
+            hi = mid
+    p = _sigmoid(z + lo)
+    mql30 = (rng.random(n) < p) & contacted
+    late = (~mql30) & contacted & (rng.random(n) < p * LATE_SHARE / (1 - LATE_SHARE) / np.maximum(1 - p, 1e-9))
+    days = np.where(mql30, rng.gamma(1.2, 6, n).clip(0.01, 29.9), np.where(late, rng.uniform(31, 200, n), np.nan))
+    mql_at = contact + pd.to_timedelta(np.nan_to_num(days) * 86400, unit="s")
+    mql_at = mql_at.where(mql30 | late)
+    defect = (mql30 | late) & (rng.random(n) < 0.01)  # MQL stamped before contact: a data-quality defect
+    mql_at = mql_at.where(~defect, contact - pd.to_timedelta(rng.uniform(1, 10, n), unit="D"))
+    mql_at = mql_at.where(mql_at <= pd.Timestamp(EXPORT_AT))  # not happened yet at export time
+    contact = contact.where(contacted)
+    last_mod = pd.concat([created, contact, mql_at], axis=1).max(axis=1) + pd.to_timedelta(rng.uniform(0, 5, n), unit="D")
+    last_mod = last_mod.where(last_mod <= pd.Timestamp(EXPORT_AT), pd.Timestamp(EXPORT_AT) - pd.Timedelta(minutes=5))
+    last_mod.iloc[0] = pd.Timestamp(EXPORT_AT)
+
+    progress(0.75, "Writing the Salesforce export")
+    ids = _sf_id("00Q5f00000", np.arange(n))
+    is_mql = mql_at.notna().to_numpy()
+    status = np.where(~contacted, "Open", np.where(is_mql, "MQL", rng.choice(["Contacting", "Nurture", "Closed - Not Interested"], n)))
+    disposition = np.where(is_mql, "Call Booked", np.where(contacted, rng.choice(["No Answer", "Not Interested", "Bad Timing", ""], n), ""))
+    owner = rng.integers(0, len(SGAS), n)
+    first = rng.choice(FIRST, n)
+    last = rng.choice(LAST, n)
+    converted = is_mql & (rng.random(n) < 0.3)
+    sf = pd.DataFrame({
+        "Id": ids,
+        "Full_Prospect_ID__c": np.char.add("FP-", np.arange(100000, 100000 + n).astype(str)),
+        "FA_CRD__c": np.where(np.isnan(lead_crd), "", _crd_text(rng, np.nan_to_num(lead_crd).astype(np.int64))),
+        "FirstName": first, "LastName": last, "Name": np.char.add(np.char.add(first.astype(str), " "), last.astype(str)),
+        "Email": [f"lead{i}@advisor.example" for i in range(n)],
+        "MobilePhone": [f"+1-555-{i % 10000:04d}" for i in range(n)],
+        "Mobile_Phone_2__c": "",
+        "LinkedIn_Profile_Apollo__c": np.where(has_linkedin, [f"https://www.linkedin.com/in/lead{i}" for i in range(n)], ""),
+        "Address": "", "City": rng.choice(CITIES, n),
+        "State": np.where(matched, reps["Branch_State"].to_numpy()[rep_idx], rng.choice(sum(TERRITORY_STATES.values(), []), n)),
+        "Company": reps["RIAFirmName"].to_numpy()[rep_idx], "Title": reps["Title"].to_numpy()[rep_idx],
+        "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": rng.choice(LEAD_LISTS, n),
+        "External_Agency__c": rng.choice(AGENCIES, n, p=[0.7, 0.2, 0.1]),
+        "Experimentation_Tag__c": "",
+        "CreatedDate": _ts_text(created), "Stage_Entered_Contacting__c": _ts_text(contact),
+        "Stage_Entered_Call_Scheduled__c": _ts_text(mql_at),
+        "OwnerId": [SGAS[i][0] for i in owner], "Owner.Name": [SGAS[i][1] for i in owner],
+        "Status": status, "Disposition__c": disposition,
+        "IsConverted": np.where(converted, "true", "false"),
+        "ConvertedDate": np.where(converted, mql_at.dt.strftime("%Y-%m-%d").fillna(""), ""),
+        "ConvertedOpportunityId": np.where(converted, _sf_id("0065f00000", np.arange(n)), ""),
+        "Conversion_Channel__c": np.where(converted, "SGA", ""),
+        "LastActivityDate": last_mod.dt.strftime("%Y-%m-%d"),
+        "LastModifiedDate": _ts_text(last_mod),
+        "Savvy_Lead_Score__c": np.where(contacted, np.round(np.clip(p * 100 + rng.normal(0, 3, n) + is_mql * 20, 0, 100)), ""),
+    })
+    # ~0.1% of CRDs sit on a second, older Lead (never contacted); the engine keeps the newest.
+    k = max(2, int(n * 0.001))
+    dup_src = rng.choice(np.where(~np.isnan(lead_crd))[0], k, replace=False)
+    dups = sf.iloc[dup_src].copy()
+    dups["Id"] = _sf_id("00Q5f00009", np.arange(k))
+    for col in ["Stage_Entered_Contacting__c", "Stage_Entered_Call_Scheduled__c", "Savvy_Lead_Score__c"]:
+        dups[col] = ""
+    dups["Status"] = "Open"
+    dups["LastModifiedDate"] = _ts_text(created.iloc[dup_src] - pd.Timedelta(days=30))
+    dups["CreatedDate"] = dups["LastModifiedDate"]
+    # A handful of rows exported twice (overlapping export pages), one with an older edit time.
+    again = sf.iloc[rng.choice(n, max(2, n // 5000), replace=False)].copy()
+    again["LastModifiedDate"] = _ts_text(pd.to_datetime(again["CreatedDate"], utc=True))
+    sf_all = pd.concat([sf, dups, again]).sample(frac=1.0, random_state=seed)
+    for col in ["City", "Title", "Lead_List_Name__c"]:
+        miss = rng.random(len(sf_all)) < 0.02
+        sf_all.loc[miss, col] = _na(rng, int(miss.sum()))
+    sf_cols = [c.name for c in salesforce_columns()]
+    sf_all[sf_cols].to_csv(out / "salesforce_leads.csv", index=False, encoding="utf-8")
+
+    progress(0.9, "Writing the truth file")
+    truth = pd.DataFrame({
+        "lead_id": ids, "contacted": contacted, "true_prob_mql_30d": np.round(p, 6),
+        "drew_mql_30d": mql30, "weekend_contact": weekend & contacted,
+        "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
+        "matched_to_marketpro": matched,
+    })
+    truth.to_csv(out / "truth" / "demo_truth.csv", index=False)
+    (out / "truth" / "GENERATIVE_MODEL.md").write_text(GENERATIVE_MODEL_DOC, encoding="utf-8")
+    c = truth[truth.contacted]
+    summary = {
+        "scale": scale, "seed": seed, "export_at": EXPORT_AT.isoformat(),
+        "territory_rows": int(sum(files.values())), "territory_rows_by_file": files,
+        "unique_reps": int(sc.unique_reps), "salesforce_rows": int(len(sf_all)), "leads": int(n),
+        "contacted": int(c.shape[0]), "positive_rate_30d_drawn": round(float(c.drew_mql_30d.mean()), 4),
+        "mean_true_prob_contacted": round(float(c.true_prob_mql_30d.mean()), 4),
+        "weekend_rate": round(float(c[c.weekend_contact].drew_mql_30d.mean()), 4),
+        "weekday_rate": round(float(c[~c.weekend_contact].drew_mql_30d.mean()), 4),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    progress(1.0, "Demo data written")
+    return summary
+
+
+GENERATIVE_MODEL_DOC = """# How the demo outcome is generated
+
+The engine never reads this folder. `demo_truth.csv` holds, per lead, `true_prob_mql_30d`: the
+probability that the lead books an MQL within 30 days of contact, computed only from what the engine can
+observe (values the export mess turned into NULL contribute nothing). The coin flip drawn from it is
+the only other randomness, so this probability is the best ranking any model can reach.
+
+Log-odds = intercept (solved so contacted leads convert at ~4.1%) plus:
+
+| signal (as observed) | effect on log-odds |
+|---|---|
+| firm AUM (smaller converts more) | -0.45 × clip(log10(AUM $M) − 2, −1.2, 1.8) |
+| 1-year AUM growth | +0.35 if < 0; +0.15 if 0–10; −0.25 if > 30 |
+| years at current firm | +0.75 in 3–7; +0.3 in 2–10 otherwise; −0.55 above 15 |
+| firm moves in 10 years | +0.22 per move, up to 3 |
+| disclosure on record | +0.45 |
+| HNW client ratio | +0.9 × ratio |
+| team lead | +0.25 |
+| business model | hybrid +0.30, fee-only +0.05, commission −0.25, insurance −0.35 |
+| CFP designation | +0.25 |
+| home metro | New York −0.55, Los Angeles −0.60, Miami −0.15, Chicago −0.15, Dallas −0.10, … |
+| veteran (>10 yrs) with ≥2 moves | +0.35 |
+| no MarketPro match | all of the above replaced by −0.15 |
+| weekend contact | +0.80 |
+| lead source | referral +0.65, event +0.30, website +0.15, LinkedIn +0.10, list −0.05 |
+| LinkedIn profile present | +0.15 |
+
+About 10% of all MQLs arrive after 30 days (not positives); 1% of MQL timestamps are stamped before
+contact (defects); contacts in the last 30 days before the export are right-censored; `Status`,
+`Disposition__c`, `IsConverted` and `Savvy_Lead_Score__c` are set after contact and leak the outcome.
+"""

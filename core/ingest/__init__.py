@@ -1,0 +1,1 @@
+"""Loading MarketPro territory exports and Salesforce Lead exports into the warehouse."""

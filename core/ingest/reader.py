@@ -1,0 +1,152 @@
+"""Reading an export file as text, exactly: every cell as the string it was, every row accounted for.
+
+UTF-8, UTF-8 with BOM and Latin-1 files are accepted; CRLF or LF line ends. Rows with the wrong number
+of fields are not dropped silently: they come back as ``invalid_rows`` for the quarantine.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from core.contract import Column, match_headers
+from core.errors import LeadScoringError
+
+
+@dataclass
+class TextFile:
+    path: Path
+    encoding: str
+    headers: list[str]
+    table: pa.Table  # one string column per header position: c0, c1, ...
+    invalid_rows: list[dict] = field(default_factory=list)  # {line, raw_value, reason}
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.num_rows + len(self.invalid_rows)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def archive_file(path: Path, archive_dir: Path, kind: str) -> tuple[str, Path]:
+    """Copy the raw file into the content-addressed archive; return (sha256, archived path)."""
+    digest = sha256_of(path)
+    dest = archive_dir / kind / f"{digest[:16]}_{path.name}"
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(dest)
+    return digest, dest
+
+
+def _header(path: Path) -> tuple[list[str], str]:
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    if not first.strip():
+        raise LeadScoringError(f"{path.name}: the file is empty or its first line is blank. Export it again with a header row.")
+    for enc in ("utf-8-sig", "latin-1"):
+        try:
+            text = first.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    headers = next(csv.reader(io.StringIO(text)))
+    if first.startswith(b"\xef\xbb\xbf"):
+        enc = "utf-8-sig"
+    return [h.strip() for h in headers], enc
+
+
+def read_text_csv(path: str | Path) -> TextFile:
+    path = Path(path)
+    if not path.exists():
+        raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
+    if path.stat().st_size == 0:
+        raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
+    headers, header_enc = _header(path)
+    if len(headers) < 2:
+        raise LeadScoringError(
+            f"{path.name}: could not find comma-separated columns in the header line. "
+            "Upload the CSV export itself (comma-separated, header on the first line)."
+        )
+    names = [f"c{i}" for i in range(len(headers))]
+    last_error = None
+    for encoding in (("utf8",) if header_enc != "latin-1" else ()) + ("latin1",):
+        invalid: list[dict] = []
+
+        def on_invalid(row, invalid=invalid):
+            invalid.append({
+                "line": row.number,
+                "raw_value": (row.text or "")[:500],
+                "reason": f"row has {row.actual_columns} fields, expected {row.expected_columns}: row not loaded",
+            })
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=False),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            last_error = exc
+            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+                continue
+            raise LeadScoringError(f"{path.name}: could not be read as CSV ({exc}). Check the file is a CSV export.") from exc
+        return TextFile(path, "utf-8-sig" if header_enc == "utf-8-sig" else ("utf-8" if encoding == "utf8" else "latin-1"),
+                        headers, table, invalid)
+    raise LeadScoringError(f"{path.name}: could not be decoded as UTF-8 or Latin-1 ({last_error}). Re-export as UTF-8.")
+
+
+def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind_label: str) -> tuple[pa.Table, list[str]]:
+    """Arrange a file's text columns by the contract: missing optional columns become NULL, unknown
+    columns are folded into ``extra_json``. Required columns missing raise the project error."""
+    found, extras = match_headers(text.headers, columns)
+    missing = [c.name for c in columns if c.required and c.name not in found]
+    if missing:
+        raise LeadScoringError(
+            f"{text.path.name}: required column(s) {', '.join(missing)} not found in the header. "
+            f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
+            "nothing was loaded."
+        )
+    n = text.table.num_rows
+    arrays, fields = [], []
+    for key, value in meta.items():
+        arrays.append(pa.array([value] * n, type=pa.string()) if not isinstance(value, pa.Array) else value)
+        fields.append(key)
+    arrays.append(pa.array(range(2, n + 2), type=pa.int64()))
+    fields.append("line")
+    if extras:
+        cols = [text.table.column(f"c{pos}").to_pylist() for _, pos in extras]
+        names = [h for h, _ in extras]
+        extra_json = [json.dumps(dict(zip(names, vals)), ensure_ascii=False) for vals in zip(*cols)]
+        arrays.append(pa.array(extra_json, type=pa.string()))
+    else:
+        arrays.append(pa.nulls(n, type=pa.string()))
+    fields.append("extra_json")
+    for c in columns:
+        if c.name in found:
+            arrays.append(pc.cast(text.table.column(f"c{found[c.name]}"), pa.string()))
+        else:
+            arrays.append(pa.nulls(n, type=pa.string()))
+        fields.append(c.sql_name)
+    return pa.Table.from_arrays(arrays, names=fields), [h for h, _ in extras]

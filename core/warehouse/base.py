@@ -1,0 +1,71 @@
+"""The warehouse interface the engine talks to; the DuckDB and BigQuery backends implement it.
+
+SQL handed to a session is always BigQuery dialect. Sessions are short: open, do one unit of work,
+close, so the embedded DuckDB file is never held longer than a step needs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+
+import pandas as pd
+import pyarrow as pa
+
+from core.warehouse.sql import read_model, render
+
+
+class Session(ABC):
+    @abstractmethod
+    def execute(self, sql: str) -> None:
+        """Run a BigQuery-dialect script (one or more statements)."""
+
+    @abstractmethod
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run one BigQuery-dialect SELECT and return its rows."""
+
+    @abstractmethod
+    def load(self, table: str, data: pa.Table | pd.DataFrame, mode: str = "replace") -> None:
+        """Write rows into ``schema.table`` (mode 'replace' or 'append')."""
+
+    @abstractmethod
+    def table_exists(self, table: str) -> bool: ...
+
+    def scalar(self, sql: str):
+        df = self.query(sql)
+        return None if df.empty else df.iat[0, 0]
+
+    def run_model(self, relpath: str, **values) -> None:
+        """Render and execute one SQL model file from ``sql/``."""
+        self.execute(render(read_model(relpath), **values))
+
+    def query_model(self, relpath: str, **values) -> pd.DataFrame:
+        return self.query(render(read_model(relpath), **values))
+
+
+class Warehouse(ABC):
+    kind: str
+
+    @abstractmethod
+    def reader(self) -> AbstractContextManager[Session]: ...
+
+    @abstractmethod
+    def writer(self, what: str = "a write") -> AbstractContextManager[Session]:
+        """A session whose statements commit together or not at all (where the backend allows)."""
+
+    @abstractmethod
+    def create_schemas(self) -> None: ...
+
+    def init(self) -> None:
+        """Create schemas and the engine's bookkeeping tables; safe to call on every start."""
+        self.create_schemas()
+        with self.writer("initialise warehouse") as s:
+            s.run_model("ops/create_tables.sql")
+
+    def read(self, sql: str) -> pd.DataFrame:
+        with self.reader() as s:
+            return s.query(sql)
+
+    def read_model(self, relpath: str, **values) -> pd.DataFrame:
+        with self.reader() as s:
+            return s.query_model(relpath, **values)

@@ -1,0 +1,124 @@
+"""BigQuery backend: the same SQL models, qualified as ``project.{prefix}schema.table``.
+
+Credentials are Google's standard ones (application default credentials or
+GOOGLE_APPLICATION_CREDENTIALS); an ``endpoint`` (e.g. a local emulator) uses anonymous credentials.
+BigQuery has no cross-statement transaction for load jobs, so a writer session here is a sequence of
+statements; see the README for what is and is not verified against real BigQuery.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pandas as pd
+import pyarrow as pa
+
+from core.errors import LeadScoringError
+from core.warehouse.base import Session, Warehouse
+from core.warehouse.sql import SCHEMAS, check_identifier, literal, to_bigquery
+
+
+def _client(project: str, endpoint: str | None, location: str):
+    from google.cloud import bigquery
+
+    if endpoint:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=project, credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=endpoint), location=location,
+        )
+    return bigquery.Client(project=project, location=location)
+
+
+class BigQuerySession(Session):
+    def __init__(self, wh: "BigQueryWarehouse"):
+        self.wh = wh
+
+    def _qualify(self, sql: str) -> tuple[str, ...]:
+        return to_bigquery(sql, self.wh.project, self.wh.prefix)
+
+    def _table_id(self, table: str) -> str:
+        schema, _, name = check_identifier(table).rpartition(".")
+        return f"{self.wh.project}.{self.wh.prefix}{schema}.{name}"
+
+    def execute(self, sql: str) -> None:
+        for stmt in self._qualify(sql):
+            self.wh.client.query(stmt).result()
+
+    def query(self, sql: str) -> pd.DataFrame:
+        stmts = self._qualify(sql)
+        for stmt in stmts[:-1]:
+            self.wh.client.query(stmt).result()
+        return self.wh.client.query(stmts[-1]).result().to_dataframe()
+
+    def load(self, table: str, data, mode: str = "replace") -> None:
+        df = data.to_pandas() if isinstance(data, pa.Table) else data
+        table_id = self._table_id(table)
+        if self.wh.load_method == "insert":
+            self._load_by_insert(table, table_id, df, mode)
+            return
+        from google.cloud import bigquery
+
+        disposition = "WRITE_TRUNCATE" if mode == "replace" else "WRITE_APPEND"
+        job = self.wh.client.load_table_from_dataframe(
+            df, table_id, job_config=bigquery.LoadJobConfig(write_disposition=disposition)
+        )
+        job.result()
+
+    def _load_by_insert(self, table: str, table_id: str, df: pd.DataFrame, mode: str) -> None:
+        """Small loads through SQL INSERT (emulators accept neither load jobs nor streaming inserts)."""
+        cols = list(df.columns)
+        rows = [
+            "(" + ", ".join(literal(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v))
+                            for v in rec) + ")"
+            for rec in df.itertuples(index=False, name=None)
+        ]
+        col_list = ", ".join(f"`{c}`" for c in cols)
+        if mode == "replace" or not self.table_exists(table):
+            schema = ", ".join(f"`{c}` {_bq_type(df[c])}" for c in cols)
+            self.wh.client.query(f"CREATE OR REPLACE TABLE `{table_id}` ({schema})").result()
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            self.wh.client.query(f"INSERT INTO `{table_id}` ({col_list}) VALUES {', '.join(chunk)}").result()
+
+    def table_exists(self, table: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.wh.client.get_table(self._table_id(table))
+            return True
+        except NotFound:
+            return False
+
+
+def _bq_type(series: pd.Series) -> str:
+    kind = series.dtype.kind
+    return {"i": "INT64", "u": "INT64", "f": "FLOAT64", "b": "BOOL", "M": "TIMESTAMP"}.get(kind, "STRING")
+
+
+class BigQueryWarehouse(Warehouse):
+    kind = "bigquery"
+
+    def __init__(self, project: str | None, prefix: str = "", endpoint: str | None = None,
+                 location: str = "US", load_method: str = "load_job"):
+        if not project:
+            raise LeadScoringError(
+                "backend = 'bigquery' needs bigquery_project in the config (or LEADSCORE_BQ_PROJECT)."
+            )
+        self.project, self.prefix, self.endpoint = project, prefix, endpoint
+        self.load_method = load_method
+        self.client = _client(project, endpoint, location)
+
+    @contextmanager
+    def reader(self):
+        yield BigQuerySession(self)
+
+    @contextmanager
+    def writer(self, what: str = "a write"):
+        yield BigQuerySession(self)
+
+    def create_schemas(self) -> None:
+        for schema in SCHEMAS:
+            self.client.create_dataset(f"{self.project}.{self.prefix}{schema}", exists_ok=True)

@@ -1,0 +1,108 @@
+"""Embedded default: one DuckDB file under the data folder, guarded by a cross-process lock."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from core.errors import LeadScoringError
+from core.warehouse.base import Session, Warehouse
+from core.warehouse.lock import file_lock
+from core.warehouse.sql import SCHEMAS, check_identifier, to_duckdb
+
+
+class DuckDBSession(Session):
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def execute(self, sql: str) -> None:
+        for stmt in to_duckdb(sql):
+            self.con.execute(stmt)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        stmts = to_duckdb(sql)
+        for stmt in stmts[:-1]:
+            self.con.execute(stmt)
+        return self.con.execute(stmts[-1]).df()
+
+    def load(self, table: str, data, mode: str = "replace") -> None:
+        check_identifier(table)
+        name = "__incoming"
+        self.con.register(name, data)
+        try:
+            if mode == "replace":
+                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {name}")
+            elif mode == "append":
+                if self.table_exists(table):
+                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+                else:
+                    self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {name}")
+            else:
+                raise ValueError(f"unknown load mode {mode}")
+        finally:
+            self.con.unregister(name)
+
+    def table_exists(self, table: str) -> bool:
+        schema, _, name = check_identifier(table).rpartition(".")
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema or "main", name],
+        ).fetchone()[0])
+
+
+class DuckDBWarehouse(Warehouse):
+    kind = "duckdb"
+
+    def __init__(self, path: Path, lock_timeout: float = 10.0):
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise LeadScoringError(
+                f"Cannot open the warehouse {self.path} ({exc}). If another program holds it, "
+                "close it and try again."
+            ) from exc
+        con.execute("SET TimeZone='UTC'")
+        return con
+
+    @contextmanager
+    def reader(self):
+        if not self.path.exists():
+            raise LeadScoringError(
+                f"The warehouse {self.path} does not exist yet. Load territory and lead files first "
+                "(python -m core load-territories ..., load-leads ...)."
+            )
+        with file_lock(self.path, exclusive=False, timeout=max(self.lock_timeout, 30.0)):
+            con = self._connect(read_only=True)
+            try:
+                yield DuckDBSession(con)
+            finally:
+                con.close()
+
+    @contextmanager
+    def writer(self, what: str = "a write"):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path, exclusive=True, timeout=self.lock_timeout, what=what):
+            con = self._connect(read_only=False)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield DuckDBSession(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    def create_schemas(self) -> None:
+        with self.writer("create schemas") as s:
+            for schema in SCHEMAS:
+                s.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

@@ -1,0 +1,123 @@
+"""BigQuery-dialect SQL expressions that parse contract-typed text columns.
+
+Each contract type has one expression; it runs unchanged on BigQuery and, transpiled by sqlglot, on
+DuckDB. They are written around the transpile pitfalls in PLATFORM_FACTS (no SAFE_CAST of decimals to
+INT64, explicit time-zone suffix handling). A value that is not one of the NA spellings but fails to parse
+becomes NULL and a quarantine row.
+"""
+
+from __future__ import annotations
+
+from core.contract import NA_TOKENS, Column
+
+NA_LIST = ", ".join(f"'{t}'" for t in NA_TOKENS)
+TRUE_TOKENS = "'YES', 'Y', 'TRUE', 'T', '1', '1.0'"
+FALSE_TOKENS = "'NO', 'N', 'FALSE', 'F', '0', '0.0'"
+
+
+def quote_ident(name: str) -> str:
+    return f"`{name}`"
+
+
+def cleaned(raw: str) -> str:
+    """Trimmed text, or NULL for any NA spelling."""
+    return f"CASE WHEN UPPER(TRIM({raw})) IN ({NA_LIST}) THEN NULL ELSE TRIM({raw}) END"
+
+
+def _number(v: str, strip: str) -> str:
+    return f"SAFE_CAST(REGEXP_REPLACE({v}, r'[{strip}]', '') AS FLOAT64)"
+
+
+def parsed(column: Column, v: str) -> str:
+    """Expression turning the cleaned text ``v`` into the column's typed value (NULL when unparseable)."""
+    t = column.type
+    if column.is_crd:
+        return (
+            f"CASE WHEN REGEXP_CONTAINS({v}, r'^[0-9]+(\\.0+)?$') "
+            f"THEN NULLIF(LTRIM(REGEXP_REPLACE({v}, r'\\.0+$', ''), '0'), '') END"
+        )
+    if t == "money_millions":
+        return _number(v, r"$,\s")
+    if t == "percent":
+        return _number(v, r"%,\s")
+    if t in ("number", "years"):
+        return _number(v, r",\s")
+    if t == "count":
+        f = _number(v, r",\s")
+        return f"CASE WHEN {f} = TRUNC({f}) AND ABS({f}) < 1e15 THEN SAFE_CAST({f} AS INT64) END"
+    if t in ("yesno", "bool"):
+        return f"CASE WHEN UPPER({v}) IN ({TRUE_TOKENS}) THEN TRUE WHEN UPPER({v}) IN ({FALSE_TOKENS}) THEN FALSE END"
+    if t == "timestamp":
+        # BigQuery refuses '+0000' offsets and DuckDB accepts them: normalise to '+00:00' for both.
+        return (
+            f"SAFE_CAST(REGEXP_REPLACE(REPLACE({v}, 'T', ' '), r'([+-][0-9]{{2}})([0-9]{{2}})$', r'\\1:\\2') "
+            f"AS TIMESTAMP)"
+        )
+    if t == "date":
+        return f"SAFE_CAST(SUBSTR({v}, 1, 10) AS DATE)"
+    if t == "list":
+        return f"REGEXP_REPLACE({v}, r'\\s*[;,]\\s*', '; ')"
+    if t == "pii":
+        return f"{v} IS NOT NULL"
+    return v  # id (non-CRD), text, category
+
+
+def failure_reason(column: Column) -> str:
+    t = column.type
+    if column.is_crd:
+        return "not a CRD number (digits, optionally with .0)"
+    return {
+        "money_millions": "not an amount in millions (e.g. $1,234.50)",
+        "percent": "not a percentage (e.g. 12.5%)",
+        "number": "not a number",
+        "years": "not a number of years",
+        "count": "not a whole number",
+        "yesno": "not a yes/no value (Yes/No/Y/N/TRUE/FALSE/1/0)",
+        "bool": "not a true/false value",
+        "timestamp": "not an ISO-8601 timestamp",
+        "date": "not a date (YYYY-MM-DD)",
+    }.get(t, "unparseable")
+
+
+def can_fail(column: Column) -> bool:
+    return column.is_crd or column.type in (
+        "money_millions", "percent", "number", "years", "count", "yesno", "bool", "timestamp", "date",
+    )
+
+
+def staged_name(column: Column) -> str:
+    """Name of the parsed column in staging tables; PII becomes a presence flag and its value is dropped."""
+    return f"has_{column.sql_name}" if column.is_pii else column.sql_name
+
+
+def model_fragments(columns: tuple[Column, ...], cells_table: str, row_key: str) -> dict[str, str]:
+    """Template values for the *_cells / stg_* / *_quarantine models of one contract.
+
+    ``row_key`` is the column whose absence quarantines the whole row (reported by its own model, so it
+    is left out of the cell failures here).
+    """
+    q = quote_ident
+    cleaned_columns = ",\n    ".join(f"{cleaned(q(c.sql_name))} AS {q('v__' + c.sql_name)}" for c in columns)
+    cleaned_names = ", ".join(q("v__" + c.sql_name) for c in columns if not c.is_pii)
+    parsed_columns = ",\n  ".join(
+        f"{parsed(c, q('v__' + c.sql_name))} AS {q(staged_name(c))}" for c in columns
+    )
+    staged_names = ", ".join(q(staged_name(c)) for c in columns)
+    failures = [
+        f"select load_id, file_name, line, '{c.name}' as column_name, {q('v__' + c.sql_name)} as raw_value, "
+        f"'{failure_reason(c)}' as reason from {cells_table} "
+        f"where {q('v__' + c.sql_name)} is not null and {q(c.sql_name)} is null"
+        for c in columns
+        if can_fail(c) and c.sql_name != row_key
+    ]
+    completeness = " + ".join(
+        f"(case when {q(staged_name(c))} is null then 0 else 1 end)" for c in columns if not c.is_pii
+    )
+    return {
+        "cleaned_columns": cleaned_columns,
+        "cleaned_names": cleaned_names,
+        "parsed_columns": parsed_columns,
+        "staged_names": staged_names,
+        "cell_failures": "\nunion all\n".join(failures),
+        "completeness": completeness,
+    }

@@ -1,0 +1,38 @@
+-- One row per Lead: repeated Ids keep the newest LastModifiedDate; a CRD on several Leads keeps the
+-- newest Lead (spec §5.1.3). Every dropped row is listed in staging.lead_duplicates with its reason.
+create or replace table marts.dim_leads as
+with by_id as (
+  select *
+  from staging.stg_salesforce_leads
+  where true
+  qualify row_number() over (
+    partition by Id order by LastModifiedDate desc nulls last, line desc
+  ) = 1
+)
+
+select *
+from by_id
+where true
+qualify FA_CRD__c is null
+  or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1;
+
+create or replace table staging.lead_duplicates as
+with id_counts as (
+  select Id, count(*) as n from staging.stg_salesforce_leads group by Id
+)
+
+select
+  s.load_id,
+  s.file_name,
+  s.line,
+  s.Id,
+  s.FA_CRD__c,
+  s.LastModifiedDate,
+  case
+    when c.n > 1 and s.Id in (select Id from marts.dim_leads)
+      then 'duplicate Id: an export row with a newer LastModifiedDate was kept'
+    else 'duplicate FA_CRD__c: a newer Lead with the same CRD was kept'
+  end as reason
+from staging.stg_salesforce_leads as s
+inner join id_counts as c on s.Id = c.Id
+where s.line not in (select line from marts.dim_leads)

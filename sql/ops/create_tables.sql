@@ -1,0 +1,46 @@
+-- Bookkeeping tables every other model relies on. Idempotent: run on every start.
+create table if not exists ops.audit_log (
+  event_id string,
+  at timestamp,
+  actor string,
+  role string,
+  action string,
+  target string,
+  outcome string,
+  detail string
+);
+
+create table if not exists raw.file_loads (
+  load_id string,
+  kind string,
+  file_name string,
+  territory string,
+  snapshot_month string,
+  sha256 string,
+  archive_path string,
+  encoding string,
+  rows_read int64,
+  rows_loaded int64,
+  rows_quarantined int64,
+  cells_quarantined int64,
+  extra_columns string,
+  export_at timestamp,
+  loaded_at timestamp,
+  loaded_by string
+);
+
+create table if not exists staging.quarantine (
+  load_id string,
+  file_name string,
+  line int64,
+  column_name string,
+  raw_value string,
+  reason string
+);
+
+create table if not exists marts.reconciliation_reports (
+  report_id string,
+  created_at timestamp,
+  created_by string,
+  report_json string
+);
