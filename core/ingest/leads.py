@@ -17,7 +17,7 @@ from core.config import Settings
 from core.contract import salesforce_columns
 from core.faults import checkpoint
 from core.ingest.accounting import LoadResult
-from core.ingest.territories import Progress, _noop, _quarantine_frame, read_files, write_accounts
+from core.ingest.loader import Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, write_accounts
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import literal
@@ -28,7 +28,7 @@ def load_lead_file(
     settings: Settings,
     path: str | Path,
     actor: Actor | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> LoadResult:
     actor = actor or cli_actor()
     authorize(actor, "replace_data")
@@ -36,32 +36,27 @@ def load_lead_file(
     path = Path(path)
     load_id = uuid.uuid4().hex[:12]
     cols = salesforce_columns()
-    accounts, tables, invalid = read_files(
+    accounts, raw, invalid, extra_names = read_files(
         [path], settings, "leads", cols, lambda p: {"load_id": load_id, "file_name": p.name},
         "Salesforce Lead", progress,
     )
-    frags = model_fragments(cols, "staging.lead_cells", "Id")
+    frags = model_fragments(cols, "Id", extra_names)
     progress(0.5, "Parsing and checking every cell")
     try:
         with wh.writer("lead load") as s:
-            s.load("raw.salesforce_leads", tables[0])
-            s.run_model("staging/lead_cells.sql", **frags)
-            s.run_model("staging/lead_quarantine.sql", **frags)
-            for file_name, rows in invalid:
-                if rows:
-                    s.load("staging.quarantine", _quarantine_frame(load_id, rows, file_name), mode="append")
+            s.stage("raw.salesforce_leads", raw)
+            s.run_model("staging/lead_typed.sql", **frags)
             s.run_model("staging/stg_salesforce_leads.sql", **frags)
+            s.run_model("staging/lead_quarantine.sql", load_id=literal(load_id), **frags)
+            quarantine_invalid_rows(s, load_id, invalid)
             checkpoint("lead_load.after_staging")
             progress(0.75, "Resolving duplicate Leads")
             s.run_model("marts/dim_leads.sql")
             export_at = s.scalar(
                 "select greatest(max(CreatedDate), max(LastModifiedDate)) from staging.stg_salesforce_leads"
             )
-            write_accounts(s, load_id, "leads", accounts, "staging.lead_cells", "Id", actor, export_at)
-            quarantine = s.query(
-                f"select file_name, line, column_name, raw_value, reason from staging.quarantine "
-                f"where load_id = {literal(load_id)} order by line"
-            )
+            write_accounts(s, load_id, "leads", accounts, "staging.stg_salesforce_leads", actor, export_at)
+            quarantine = load_quarantine(s, load_id)
             summary = {
                 "salesforce_leads": int(s.scalar("select count(*) from marts.dim_leads")),
                 "duplicates_resolved": int(s.scalar("select count(*) from staging.lead_duplicates")),
@@ -69,7 +64,8 @@ def load_lead_file(
                     "select count(*) from marts.dim_leads where Stage_Entered_Contacting__c is not null")),
                 "export_at (as_of)": str(export_at),
             }
-            s.execute("drop table if exists staging.lead_cells; drop table if exists raw.salesforce_leads")
+            s.execute("drop view if exists staging.lead_typed")
+            s.unstage("raw.salesforce_leads")
             result = LoadResult(load_id, "leads", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_leads", path.name, "ok", {
                 "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,

@@ -9,13 +9,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.contract import Column, match_headers
@@ -60,15 +58,14 @@ def _header(path: Path) -> tuple[list[str], str]:
         first = fh.readline()
     if not first.strip():
         raise LeadScoringError(f"{path.name}: the file is empty or its first line is blank. Export it again with a header row.")
-    for enc in ("utf-8-sig", "latin-1"):
-        try:
-            text = first.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    headers = next(csv.reader(io.StringIO(text)))
     if first.startswith(b"\xef\xbb\xbf"):
-        enc = "utf-8-sig"
+        enc, text = "utf-8-sig", first.decode("utf-8-sig")
+    else:
+        try:
+            enc, text = "utf-8", first.decode("utf-8")
+        except UnicodeDecodeError:
+            enc, text = "latin-1", first.decode("latin-1")
+    headers = next(csv.reader(io.StringIO(text)))
     return [h.strip() for h in headers], enc
 
 
@@ -87,39 +84,49 @@ def read_text_csv(path: str | Path) -> TextFile:
     names = [f"c{i}" for i in range(len(headers))]
     last_error = None
     for encoding in (("utf8",) if header_enc != "latin-1" else ()) + ("latin1",):
-        invalid: list[dict] = []
-
-        def on_invalid(row, invalid=invalid):
-            invalid.append({
-                "line": row.number,
-                "raw_value": (row.text or "")[:500],
-                "reason": f"row has {row.actual_columns} fields, expected {row.expected_columns}: row not loaded",
-            })
-            return "skip"
-
         try:
-            table = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=False),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False,
-                ),
-            )
+            table, invalid = _read(path, names, encoding, threads=True)
+            if any(r["line"] is None for r in invalid):
+                # Multi-threaded reads cannot number malformed rows: read again in one thread for exact lines.
+                table, invalid = _read(path, names, encoding, threads=False)
         except pa.ArrowInvalid as exc:
             last_error = exc
-            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+            if "utf8" in str(exc).lower():
                 continue
             raise LeadScoringError(f"{path.name}: could not be read as CSV ({exc}). Check the file is a CSV export.") from exc
-        return TextFile(path, "utf-8-sig" if header_enc == "utf-8-sig" else ("utf-8" if encoding == "utf8" else "latin-1"),
-                        headers, table, invalid)
+        used = "latin-1" if encoding == "latin1" else header_enc
+        return TextFile(path, used, headers, table, invalid)
     raise LeadScoringError(f"{path.name}: could not be decoded as UTF-8 or Latin-1 ({last_error}). Re-export as UTF-8.")
 
 
-def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind_label: str) -> tuple[pa.Table, list[str]]:
-    """Arrange a file's text columns by the contract: missing optional columns become NULL, unknown
-    columns are folded into ``extra_json``. Required columns missing raise the project error."""
+def _read(path: Path, names: list[str], encoding: str, threads: bool) -> tuple[pa.Table, list[dict]]:
+    invalid: list[dict] = []
+
+    def on_invalid(row):
+        invalid.append({
+            "line": row.number,
+            "raw_value": (row.text or "")[:500],
+            "reason": f"row has {row.actual_columns} fields, expected {row.expected_columns}: row not loaded",
+        })
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=threads),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, invalid
+
+
+def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind_label: str,
+                   extra_names: list[str]) -> pa.Table:
+    """Arrange a file's text columns by the contract: missing optional columns become NULL; unknown
+    columns land in ``x__i`` by their position in ``extra_names`` (the load's union of unknown headers).
+    Required columns missing raise the project error."""
     found, extras = match_headers(text.headers, columns)
     missing = [c.name for c in columns if c.required and c.name not in found]
     if missing:
@@ -131,22 +138,19 @@ def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind
     n = text.table.num_rows
     arrays, fields = [], []
     for key, value in meta.items():
-        arrays.append(pa.array([value] * n, type=pa.string()) if not isinstance(value, pa.Array) else value)
+        arrays.append(pa.array([value] * n, type=pa.string()))
         fields.append(key)
     arrays.append(pa.array(range(2, n + 2), type=pa.int64()))
     fields.append("line")
-    if extras:
-        cols = [text.table.column(f"c{pos}").to_pylist() for _, pos in extras]
-        names = [h for h, _ in extras]
-        extra_json = [json.dumps(dict(zip(names, vals)), ensure_ascii=False) for vals in zip(*cols)]
-        arrays.append(pa.array(extra_json, type=pa.string()))
-    else:
-        arrays.append(pa.nulls(n, type=pa.string()))
-    fields.append("extra_json")
     for c in columns:
-        if c.name in found:
-            arrays.append(pc.cast(text.table.column(f"c{found[c.name]}"), pa.string()))
-        else:
-            arrays.append(pa.nulls(n, type=pa.string()))
+        arrays.append(text.table.column(f"c{found[c.name]}") if c.name in found else pa.nulls(n, type=pa.string()))
         fields.append(c.sql_name)
-    return pa.Table.from_arrays(arrays, names=fields), [h for h, _ in extras]
+    mine = {h: pos for h, pos in extras}
+    for i, name in enumerate(extra_names):
+        arrays.append(text.table.column(f"c{mine[name]}") if name in mine else pa.nulls(n, type=pa.string()))
+        fields.append(f"x__{i}")
+    return pa.Table.from_arrays(arrays, names=fields)
+
+
+def unknown_headers(text: TextFile, columns: tuple[Column, ...]) -> list[str]:
+    return [h for h, _ in match_headers(text.headers, columns)[1]]

@@ -31,6 +31,13 @@ class Session(ABC):
     @abstractmethod
     def table_exists(self, table: str) -> bool: ...
 
+    def stage(self, table: str, data) -> None:
+        """Make ``data`` queryable as ``table`` for this session only (input to the SQL models)."""
+        self.load(table, data, mode="replace")
+
+    def unstage(self, table: str) -> None:
+        self.execute(f"drop table if exists {table}")
+
     def scalar(self, sql: str):
         df = self.query(sql)
         return None if df.empty else df.iat[0, 0]

@@ -46,6 +46,18 @@ class DuckDBSession(Session):
         finally:
             self.con.unregister(name)
 
+    def stage(self, table: str, data) -> None:
+        # A view over the in-memory Arrow data: no copy is written to the file.
+        check_identifier(table)
+        name = "__staged_" + table.replace(".", "_")
+        self.con.register(name, data)
+        self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {name}")
+
+    def unstage(self, table: str) -> None:
+        check_identifier(table)
+        self.con.execute(f"DROP VIEW IF EXISTS {table}")
+        self.con.unregister("__staged_" + table.replace(".", "_"))
+
     def table_exists(self, table: str) -> bool:
         schema, _, name = check_identifier(table).rpartition(".")
         return bool(self.con.execute(

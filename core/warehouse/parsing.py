@@ -25,7 +25,11 @@ def cleaned(raw: str) -> str:
 
 
 def _number(v: str, strip: str) -> str:
-    return f"SAFE_CAST(REGEXP_REPLACE({v}, r'[{strip}]', '') AS FLOAT64)"
+    # Nested REPLACE is several times faster than a regex on every cell; TRIM already removed outer spaces.
+    expr = v
+    for ch in strip:
+        expr = f"REPLACE({expr}, '{ch}', '')"
+    return f"SAFE_CAST({expr} AS FLOAT64)"
 
 
 def parsed(column: Column, v: str) -> str:
@@ -37,14 +41,14 @@ def parsed(column: Column, v: str) -> str:
             f"THEN NULLIF(LTRIM(REGEXP_REPLACE({v}, r'\\.0+$', ''), '0'), '') END"
         )
     if t == "money_millions":
-        return _number(v, r"$,\s")
+        return _number(v, "$, ")
     if t == "percent":
-        return _number(v, r"%,\s")
+        return _number(v, "%, ")
     if t in ("number", "years"):
-        return _number(v, r",\s")
+        return _number(v, ", ")
     if t == "count":
-        f = _number(v, r",\s")
-        return f"CASE WHEN {f} = TRUNC({f}) AND ABS({f}) < 1e15 THEN SAFE_CAST({f} AS INT64) END"
+        # Parsed as a number first (see count_check); SAFE_CAST of '3.5' to INT64 differs by engine.
+        return _number(v, ", ")
     if t in ("yesno", "bool"):
         return f"CASE WHEN UPPER({v}) IN ({TRUE_TOKENS}) THEN TRUE WHEN UPPER({v}) IN ({FALSE_TOKENS}) THEN FALSE END"
     if t == "timestamp":
@@ -90,34 +94,44 @@ def staged_name(column: Column) -> str:
     return f"has_{column.sql_name}" if column.is_pii else column.sql_name
 
 
-def model_fragments(columns: tuple[Column, ...], cells_table: str, row_key: str) -> dict[str, str]:
-    """Template values for the *_cells / stg_* / *_quarantine models of one contract.
+def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list[str] = ()) -> dict[str, str]:
+    """Template values for the *_typed / stg_* / *_quarantine models of one contract.
 
-    ``row_key`` is the column whose absence quarantines the whole row (reported by its own model, so it
-    is left out of the cell failures here).
+    ``row_key`` is the column whose absence quarantines the whole row; ``extra_names`` are the unknown
+    header names of this load, staged as ``x__0, x__1, ...`` and folded into ``extra_json``.
     """
     q = quote_ident
-    cleaned_columns = ",\n    ".join(f"{cleaned(q(c.sql_name))} AS {q('v__' + c.sql_name)}" for c in columns)
-    cleaned_names = ", ".join(q("v__" + c.sql_name) for c in columns if not c.is_pii)
-    parsed_columns = ",\n  ".join(
-        f"{parsed(c, q('v__' + c.sql_name))} AS {q(staged_name(c))}" for c in columns
-    )
-    staged_names = ", ".join(q(staged_name(c)) for c in columns)
-    failures = [
-        f"select load_id, file_name, line, '{c.name}' as column_name, {q('v__' + c.sql_name)} as raw_value, "
-        f"'{failure_reason(c)}' as reason from {cells_table} "
-        f"where {q('v__' + c.sql_name)} is not null and {q(c.sql_name)} is null"
-        for c in columns
-        if can_fail(c) and c.sql_name != row_key
+    failable = [c for c in columns if can_fail(c) and c.sql_name != row_key]
+    keep = failable + [c for c in columns if c.sql_name == row_key]
+    typed = []
+    for c in columns:
+        n = q(c.sql_name)
+        if c.type == "count":
+            # A parsed float is kept only when integral: the same result on BigQuery and DuckDB.
+            typed.append(f"CASE WHEN {n} = TRUNC({n}) AND ABS({n}) < 1e15 THEN CAST({n} AS INT64) END AS {n}")
+        else:
+            typed.append(q(staged_name(c)))
+    flags = [
+        f"IF({q('v__' + c.sql_name)} IS NOT NULL AND {q(c.sql_name)} IS NULL, '{c.sql_name};', '')"
+        for c in failable
     ]
-    completeness = " + ".join(
-        f"(case when {q(staged_name(c))} is null then 0 else 1 end)" for c in columns if not c.is_pii
+    extra_json = (
+        "TO_JSON_STRING(STRUCT(" + ", ".join(f"x__{i} AS {q(name)}" for i, name in enumerate(extra_names)) + "))"
+        if extra_names else "CAST(NULL AS STRING)"
     )
+    key = next(c for c in columns if c.sql_name == row_key)
     return {
-        "cleaned_columns": cleaned_columns,
-        "cleaned_names": cleaned_names,
-        "parsed_columns": parsed_columns,
-        "staged_names": staged_names,
-        "cell_failures": "\nunion all\n".join(failures),
-        "completeness": completeness,
+        "row_key_raw": f"r.{q(key.sql_name)}",
+        "row_key_parsed": parsed(key, cleaned(f"r.{q(key.sql_name)}")),
+        "row_key_cleaned": cleaned(f"r.{q(key.sql_name)}"),
+        "extra_json": extra_json,
+        "cleaned_columns": ",\n    ".join(f"{cleaned(q(c.sql_name))} AS {q('v__' + c.sql_name)}" for c in columns),
+        "kept_cleaned": ", ".join(q("v__" + c.sql_name) for c in keep),
+        "parsed_columns": ",\n    ".join(f"{parsed(c, q('v__' + c.sql_name))} AS {q(staged_name(c))}" for c in columns),
+        "typed_columns": ",\n    ".join(typed),
+        "staged_names": ", ".join(q(staged_name(c)) for c in columns),
+        "completeness": " + ".join(f"IF({q(staged_name(c))} IS NULL, 0, 1)" for c in columns if not c.is_pii),
+        "parse_failures": ("CONCAT(" + ", ".join(flags) + ")") if flags else "''",
+        "raw_value_cases": " ".join(f"WHEN '{c.sql_name}' THEN r.{q(c.sql_name)}" for c in failable) or "WHEN '' THEN NULL",
+        "reason_cases": " ".join(f"WHEN '{c.sql_name}' THEN '{failure_reason(c)}'" for c in failable) or "WHEN '' THEN NULL",
     }

@@ -1,7 +1,24 @@
 -- Quarantine for the current lead load: unparseable cells, and rows without a Lead Id.
 insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason)
-{{ cell_failures }}
+with failed as (
+  select s.load_id, s.file_name, s.line, column_name
+  from staging.stg_salesforce_leads as s
+  cross join unnest(split(s.parse_failures, ';')) as column_name
+  where s.load_id = {{ load_id }} and s.parse_failures != '' and column_name != ''
+)
+
+select
+  f.load_id,
+  f.file_name,
+  f.line,
+  f.column_name,
+  case f.column_name {{ raw_value_cases }} end as raw_value,
+  case f.column_name {{ reason_cases }} end as reason
+from failed as f
+inner join raw.salesforce_leads as r on f.file_name = r.file_name and f.line = r.line
+
 union all
-select load_id, file_name, line, 'Id' as column_name, v__Id as raw_value, 'row not loaded: Id is empty' as reason
-from staging.lead_cells
-where Id is null
+
+select r.load_id, r.file_name, r.line, 'Id' as column_name, {{ row_key_raw }} as raw_value, 'row not loaded: Id is empty' as reason
+from raw.salesforce_leads as r
+where {{ row_key_parsed }} is null

@@ -1,0 +1,151 @@
+"""`python -m core [--db PATH] [--config PATH] VERB ...` — the cron-able face of the engine.
+
+Exit codes (shared/contract/cli.md): 0 success; 2 a user-caused problem, explained in one paragraph
+without a traceback; 1 an internal failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from core.errors import LeadScoringError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="Lead scoring engine for RevOps teams.")
+    p.add_argument("--db", help="DuckDB warehouse file (default: the one named in the config, under data/)")
+    p.add_argument("--config", help="TOML config file (default: ./leadscore.toml when present)")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    d = sub.add_parser("demo-data", help="write realistic demo exports per shared/contract plus a truth file")
+    d.add_argument("outdir")
+    d.add_argument("--scale", choices=["small", "full"], default="small")
+    d.add_argument("--seed", type=int, default=42)
+
+    t = sub.add_parser("load-territories", help="monthly MarketPro load (atomic replace, snapshot kept)")
+    t.add_argument("files", nargs="+")
+    t.add_argument("--month", help="YYYY-MM (default: from the file names)")
+    t.add_argument("--territory", help="T1/T2/T3 for a single file whose name does not say")
+    t.add_argument("--json", action="store_true", help="print the row accounting as JSON")
+
+    ld = sub.add_parser("load-leads", help="load a Salesforce Lead export file")
+    ld.add_argument("file", nargs="?")
+    ld.add_argument("--from-salesforce", action="store_true", help="live pull (needs Salesforce configured)")
+    ld.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("reconcile", help="reconciliation QA report")
+    r.add_argument("--json", action="store_true")
+    r.add_argument("--missing-crds", metavar="CSV", help="also write the Salesforce CRDs missing from MarketPro")
+
+    u = sub.add_parser("users", help="manage control-panel users (local users file)")
+    usub = u.add_subparsers(dest="users_verb", required=True)
+    ua = usub.add_parser("add")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["admin", "revops", "analyst", "sga_manager"])
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    usub.add_parser("list")
+    ur = usub.add_parser("remove")
+    ur.add_argument("username")
+
+    sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
+    return p
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.config import load_settings
+
+    settings = load_settings(args.config, args.db)
+
+    if args.verb == "demo-data":
+        from core.demo import generate
+
+        summary = generate(args.outdir, args.scale, args.seed, progress=_progress)
+        print(json.dumps(summary, indent=2))
+        return 0
+
+    if args.verb == "users":
+        from core.auth import UserStore
+
+        store = UserStore(settings.users_path)
+        if args.users_verb == "list":
+            for name, role in sorted(store.users().items()):
+                print(f"{name}\t{role}")
+        elif args.users_verb == "remove":
+            store.remove(args.username)
+        else:
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+            store.add(args.username, password, args.role)
+            print(f"user {args.username} ({args.role}) saved to {settings.users_path}")
+        return 0
+
+    from core.warehouse import open_warehouse
+
+    wh = open_warehouse(settings)
+
+    if args.verb == "load-territories":
+        from core.ingest.territories import load_territory_files
+
+        result = load_territory_files(wh, settings, args.files, args.month, args.territory, progress=_progress)
+        print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+        return 0
+
+    if args.verb == "load-leads":
+        if args.from_salesforce:
+            raise LeadScoringError(
+                "load-leads --from-salesforce needs a Salesforce connection, which this installation does not "
+                "have configured yet. Export the Lead report as CSV and run `load-leads FILE` instead."
+            )
+        if not args.file:
+            raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
+        from core.ingest.leads import load_lead_file
+
+        result = load_lead_file(wh, settings, args.file, progress=_progress)
+        print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+        return 0
+
+    if args.verb == "reconcile":
+        from core.quality.reconcile import missing_crds, reconcile, to_markdown
+        from core.export import write_csv
+
+        report = reconcile(wh, settings)
+        if args.missing_crds:
+            write_csv(missing_crds(wh), args.missing_crds)
+        print(json.dumps(report, indent=2, default=str) if args.json else to_markdown(report))
+        return 0
+
+    if args.verb == "status":
+        from core.pipeline import pipeline_state
+
+        print(json.dumps(pipeline_state(wh), indent=2, default=str))
+        return 0
+    raise AssertionError(args.verb)
+
+
+def _load_json(result) -> dict:
+    return {
+        "load_id": result.load_id, "kind": result.kind, "seconds": round(result.seconds, 2),
+        "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "files": result.files_frame().to_dict(orient="records"), **{k: str(v) for k, v in result.summary.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except LeadScoringError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

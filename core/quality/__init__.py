@@ -1,0 +1,1 @@
+"""Data quality: reconciliation across sources (and, later, scorecards and leakage checks)."""
