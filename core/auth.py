@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +82,12 @@ class UserStore:
     def users(self) -> dict[str, str]:
         return {name: u["role"] for name, u in self._read()["users"].items()}
 
-    def add(self, username: str, password: str, role: str) -> None:
+    def add(self, username: str, password: str, role: str, actor: Actor | None = None) -> None:
+        authorize(actor or cli_actor(), "manage_users")
         if role not in ROLES:
             raise LeadScoringError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-        if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-            raise LeadScoringError(f"User name {username!r} must be letters, digits, '.', '-' or '_'.")
+        if not re.fullmatch(r"[A-Za-z0-9._@+-]{1,120}", username or ""):
+            raise LeadScoringError(f"User name {username!r} must be letters, digits or . _ @ + - (an e-mail works).")
         if len(password) < 8:
             raise LeadScoringError("Passwords need at least 8 characters.")
         data = self._read()
@@ -111,5 +113,5 @@ class UserStore:
         if self._read()["users"]:
             return None
         password = os.environ.get("LEADSCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        self.add("admin", password, "admin")
+        self.add("admin", password, "admin", Actor("system:first-start", "system"))
         return password

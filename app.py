@@ -1,0 +1,100 @@
+"""Control panel entry point: sign-in, first-start demo data, and the role-aware page router."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core.auth import PERMISSIONS
+from core.errors import LeadScoringError
+from core.pipeline import bootstrap_demo, has_data
+from pages._shared import engine, progress_callback
+
+st.set_page_config(page_title="Lead Scoring Engine", page_icon=":material/target:", layout="wide")
+
+try:
+    eng = engine()
+except LeadScoringError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if not has_data(eng.wh) and os.environ.get("LEADSCORE_NO_DEMO") != "1":
+    with st.status("First start: preparing the demo data…", expanded=True) as status:
+        bar = st.progress(0.0)
+        try:
+            bootstrap_demo(eng.wh, eng.settings, progress_callback(status, bar))
+            status.update(label="Demo data loaded and reconciled", state="complete")
+        except LeadScoringError as exc:
+            status.update(label="Demo data could not be prepared", state="error")
+            st.error(str(exc))
+
+
+def login_page() -> None:
+    st.title("Lead Scoring Engine")
+    st.caption("Sign in to the control panel.")
+    sso = _has_secrets() and "auth" in st.secrets
+    with st.form("login"):
+        username = st.text_input("User name")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        who = eng.users.verify(username.strip(), password)
+        from core import audit
+
+        if who is None:
+            audit.record_now(eng.wh, _anon(username), "login", "", "failed")
+            st.error("Unknown user name or wrong password.")
+        else:
+            st.session_state.actor = who
+            audit.record_now(eng.wh, who, "login")
+            st.rerun()
+    if sso:
+        if st.button("Sign in with single sign-on"):
+            st.login()
+        if getattr(st.user, "is_logged_in", False):
+            role = eng.users.users().get(st.user.email)
+            if role:
+                from core.auth import Actor
+
+                st.session_state.actor = Actor(st.user.email, role)
+                st.rerun()
+            st.error(f"{st.user.email} has no role yet: ask an admin to add it under Admin → Users.")
+
+
+def _has_secrets() -> bool:
+    try:
+        return bool(st.secrets)
+    except Exception:  # noqa: BLE001 - no secrets file is the normal case
+        return False
+
+
+def _anon(username: str):
+    from core.auth import Actor
+
+    return Actor(username or "(blank)", "anonymous")
+
+
+actor = st.session_state.get("actor")
+if actor is None:
+    st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")]).run()
+    st.stop()
+
+with st.sidebar:
+    st.markdown(f"**{actor.username}** · `{actor.role}`")
+    if st.button("Sign out"):
+        st.session_state.pop("actor", None)
+        st.rerun()
+
+sections = {"Overview": [st.Page("pages/home.py", title="Pipeline home", icon=":material/home:", default=True)]}
+revops = []
+if actor.role in PERMISSIONS["replace_data"]:
+    revops.append(st.Page("pages/upload.py", title="Upload exports", icon=":material/upload_file:"))
+revops.append(st.Page("pages/reconciliation.py", title="Reconciliation QA", icon=":material/fact_check:"))
+sections["RevOps"] = revops
+if actor.role == "admin":
+    sections["Admin"] = [
+        st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),
+        st.Page("pages/users.py", title="Users", icon=":material/group:"),
+    ]
+st.navigation(sections).run()

@@ -1,0 +1,1 @@
+"""Thin Streamlit pages: read widgets, call one core function, render."""

@@ -1,0 +1,78 @@
+"""Helpers every page uses: the cached engine, the signed-in actor, role gates, errors, tables."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from core.auth import Actor, UserStore
+from core.config import Settings, load_settings
+from core.errors import LeadScoringError
+from core.export import csv_bytes
+from core.warehouse import Warehouse, open_warehouse
+
+
+@dataclass(frozen=True)
+class Engine:
+    settings: Settings
+    wh: Warehouse
+    users: UserStore
+
+
+@st.cache_resource(show_spinner="Opening the warehouse…")
+def engine() -> Engine:
+    settings = load_settings()
+    wh = open_warehouse(settings)
+    users = UserStore(settings.users_path)
+    password = users.ensure_admin()
+    if password:
+        # Printed once, to the console of whoever started the app; never stored in clear.
+        print("=" * 72, f"\nFirst start: created user 'admin' with password: {password}\n"
+              f"(change it from Admin → Users; users file: {settings.users_path})\n" + "=" * 72, flush=True)
+    return Engine(settings, wh, users)
+
+
+def actor() -> Actor:
+    a = st.session_state.get("actor")
+    if a is None:
+        st.error("Please sign in.")
+        st.stop()
+    return a
+
+
+def require(permission: str) -> Actor:
+    """Stop the page with a clear message when the role lacks ``permission`` (core enforces it too)."""
+    a = actor()
+    if not a.can(permission):
+        st.error(f"Your role ({a.role}) cannot {permission.replace('_', ' ')}. Ask an admin if you need it.")
+        st.stop()
+    return a
+
+
+@contextmanager
+def user_errors():
+    """Show the project's errors as st.error (no traceback)."""
+    try:
+        yield
+    except LeadScoringError as exc:
+        st.error(str(exc))
+
+
+def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, height: int | None = None) -> None:
+    st.dataframe(df, hide_index=True, width="stretch", column_config=column_config, height=height or "auto")
+    st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",
+                       key=f"dl_{file_name}")
+
+
+def progress_callback(status, bar):
+    def update(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+        status.update(label=message)
+    return update
+
+
+def after_write() -> None:
+    st.cache_data.clear()

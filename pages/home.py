@@ -1,0 +1,63 @@
+"""Pipeline home: what data is loaded, how well it reconciles, and what needs attention."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.pipeline import pipeline_state
+from pages._shared import actor, engine, table, user_errors
+
+eng = engine()
+actor()
+st.title("Pipeline home")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _state(_wh, key: str) -> dict:
+    return pipeline_state(_wh)
+
+
+with user_errors():
+    state = _state(eng.wh, str(eng.settings.warehouse_path))
+    rec = state["reconciliation"] or {}
+    last_t = state["territory_loads"][0] if state["territory_loads"] else None
+    last_l = state["lead_loads"][0] if state["lead_loads"] else None
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Territory snapshot", state["current_month"] or "none loaded")
+    c2.metric("Unique reps", f"{rec.get('unique_reps', 0):,}")
+    c3.metric("Contacted leads", f"{rec.get('contacted_leads', 0):,}")
+    c4.metric("CRD match rate", f"{rec['match_rate']:.1%}" if rec.get("match_rate") is not None else "n/a")
+
+    for alert in state["alerts"]:
+        st.warning(alert)
+    if not state["alerts"] and rec:
+        st.success("Reconciliation: every coverage threshold is met.")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Last territory load")
+        if last_t:
+            st.write(f"**{last_t['snapshot_month']}** · {last_t['files']}")
+            st.caption(f"{int(last_t['rows_read']):,} rows read · {int(last_t['rows_loaded']):,} loaded · "
+                       f"{int(last_t['rows_quarantined']):,} quarantined · by {last_t['loaded_by']} at {last_t['loaded_at']}")
+        else:
+            st.info("No territory files loaded yet: RevOps → Upload exports.")
+        st.subheader("Last lead load")
+        if last_l:
+            st.write(f"**{last_l['file_name']}** · exported {last_l['export_at']}")
+            st.caption(f"{last_l['rows_read']:,} rows read · {last_l['rows_loaded']:,} loaded · "
+                       f"{last_l['rows_quarantined']:,} quarantined · by {last_l['loaded_by']} at {last_l['loaded_at']}")
+        else:
+            st.info("No Salesforce Lead export loaded yet.")
+    with right:
+        st.subheader("Snapshots kept for point-in-time joins")
+        months = pd.DataFrame(state["snapshot_months"])
+        if not months.empty:
+            st.plotly_chart(px.bar(months, x="snapshot_month", y="reps", height=260), width="stretch")
+        st.subheader("Champion model")
+        model = state["champion_model"]
+        st.write(model["model_id"] if model else "No model trained yet.")
+
+    if state["territory_loads"]:
+        st.subheader("Recent territory loads")
+        table(pd.DataFrame(state["territory_loads"]), "territory_loads.csv")
