@@ -395,12 +395,12 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     contact = created + delay
     # Day-of-week mix: SGAs work weekdays, some weekends.
     dow_shift = rng.choice(7, n, p=[0.185, 0.185, 0.185, 0.185, 0.16, 0.065, 0.035])
-    forward = (dow_shift - contact.dt.dayofweek.to_numpy()) % 7
+    forward = (dow_shift - contact.dt.day_of_week.to_numpy()) % 7
     contact = contact.dt.normalize() + pd.to_timedelta(forward, unit="D") \
         + pd.to_timedelta(rng.uniform(8, 18, n) * 3600, unit="s")
     contact = contact.where(contact > created, contact + pd.Timedelta(days=7))
     contacted &= (contact <= pd.Timestamp(EXPORT_AT)).to_numpy()
-    weekend = contact.dt.dayofweek.to_numpy() >= 5
+    weekend = contact.dt.day_of_week.to_numpy() >= 5
     source_idx = rng.choice(len(LEAD_SOURCES), n, p=LEAD_SOURCE_P)
     has_linkedin = rng.random(n) < 0.6
     z = _true_logit(rep_obs, weekend, source_idx, has_linkedin, matched)

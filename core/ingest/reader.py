@@ -76,11 +76,6 @@ def read_text_csv(path: str | Path) -> TextFile:
     if path.stat().st_size == 0:
         raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
     headers, header_enc = _header(path)
-    if len(headers) < 2:
-        raise LeadScoringError(
-            f"{path.name}: could not find comma-separated columns in the header line. "
-            "Upload the CSV export itself (comma-separated, header on the first line)."
-        )
     names = [f"c{i}" for i in range(len(headers))]
     last_error = None
     for encoding in (("utf8",) if header_enc != "latin-1" else ()) + ("latin1",):

@@ -76,6 +76,10 @@ def load_territory_files(
         raise LeadScoringError("--territory applies to a single file; name files discovery_tN_YYYY_MM.csv instead.")
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
+    if month:
+        month_of(paths[0], month)  # flags are checked before files
+    if territory:
+        territory_of(paths[0], territory)
     for p in paths:
         if not p.is_file():
             raise LeadScoringError(f"{p}: no such file. Check the path and try again; nothing was loaded.")

@@ -1,0 +1,215 @@
+"""Loading behaviour: header tolerance, errors naming file and column, exact row accounting, unknown
+columns kept, atomic monthly replace under injected failures and kills, and the de-duplication rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from core.errors import LeadScoringError
+from core.faults import InjectedFault
+from core.ingest.leads import load_lead_file
+from core.ingest.territories import load_territory_files, month_of, territory_of
+from core.ingest.reader import sha256_of
+from tests.conftest import LEAD_HEADER, REP_HEADER, ROOT, lead, rep, write_csv
+
+
+def test_headers_tolerate_case_spaces_and_bom(settings, wh, tmp_path):
+    header = ["\ufeff repcrd ", "TOTAL ASSETS IN MILLIONS", "aum growth rate 1year", "Branch State"]
+    path = tmp_path / "discovery_t2_2025_01.csv"
+    path.write_text(",".join(header) + "\n7,$12.5,3%,TX\n", encoding="utf-8")
+    load_territory_files(wh, settings, [path])
+    row = wh.read("select RepCRD, TotalAssetsInMillions, AUMGrowthRate_1Year, Branch_State from marts.dim_reps_current")
+    assert row.iloc[0].tolist() == ["7", 12.5, 3.0, "TX"]
+
+
+def test_missing_required_column_names_file_and_column_and_loads_nothing(settings, wh, tmp_path):
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    path.write_text("Rep_Id,TotalAssetsInMillions\n1,2\n")
+    with pytest.raises(LeadScoringError, match=r"discovery_t1_2025_01\.csv: required column\(s\) RepCRD"):
+        load_territory_files(wh, settings, [path])
+    assert wh.read("select count(*) as n from raw.file_loads").n.iloc[0] == 0
+
+
+def test_missing_lead_columns_named(settings, wh, tmp_path):
+    path = write_csv(tmp_path / "leads.csv", ["Id", "FA_CRD__c"], [{"Id": "00Q1", "FA_CRD__c": "1"}])
+    with pytest.raises(LeadScoringError, match="CreatedDate, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, LastModifiedDate"):
+        load_lead_file(wh, settings, path)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"), (b"RepCRD,TotalAssetsInMillions\n", "no data rows"), (b"\n\n", "empty or its first line is blank"),
+])
+def test_empty_and_header_only_files(settings, wh, tmp_path, content, message):
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    path.write_bytes(content)
+    with pytest.raises(LeadScoringError, match=message):
+        load_territory_files(wh, settings, [path])
+
+
+def test_cli_user_error_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    path.write_text("Rep_Id\n1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "--db", str(tmp_path / "w.duckdb"), "load-territories", str(path)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path)},
+    )
+    assert proc.returncode == 2
+    assert "RepCRD" in proc.stderr and "discovery_t1_2025_01.csv" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_bad_flag_exits_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "core", "load-territories", "x.csv", "--month", "January"],
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 2 and "YYYY-MM" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_row_accounting_is_exact_including_ragged_rows(settings, wh, tmp_path):
+    path = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER,
+                     [rep(1), rep(2), rep("", Title="no crd"), rep("abc"), rep(5, Number_Employees="x")])
+    with open(path, "a") as fh:
+        fh.write("6,only,three\n")  # a row with too few fields
+    result = load_territory_files(wh, settings, [path])
+    f = result.files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined, f.cells_quarantined) == (6, 3, 3, 1)
+    q = result.quarantine.sort_values("line")
+    assert q.line.tolist() == [4, 5, 6, 7]
+    assert q.reason.tolist() == [
+        "row not loaded: RepCRD is empty", "row not loaded: RepCRD is not a CRD number",
+        "not a whole number", f"row has 3 fields, expected {len(REP_HEADER)}: row not loaded",
+    ]
+    stored = wh.read("select rows_read, rows_loaded, rows_quarantined, cells_quarantined, sha256 from raw.file_loads")
+    assert stored.iloc[0, :4].tolist() == [6, 3, 3, 1]
+    assert stored.sha256.iloc[0] == sha256_of(path)
+
+
+def test_raw_file_archived_with_checksum(settings, wh, tmp_path):
+    path = write_csv(tmp_path / "discovery_t3_2025_01.csv", REP_HEADER, [rep(1)])
+    result = load_territory_files(wh, settings, [path])
+    archived = settings.archive_dir / "territory"
+    files = list(archived.iterdir())
+    assert len(files) == 1 and sha256_of(files[0]) == result.files[0].sha256 == sha256_of(path)
+
+
+def test_unknown_columns_are_kept_as_json(settings, wh, tmp_path):
+    path = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER + ["Firm_Website", "Notes"],
+                     [rep(1, Firm_Website="a.example", Notes="call back")])
+    result = load_territory_files(wh, settings, [path])
+    extra = wh.read("select extra_json from staging.stg_territory_reps").extra_json.iloc[0]
+    assert json.loads(extra) == {"Firm_Website": "a.example", "Notes": "call back"}
+    assert result.files[0].extra_columns == ["Firm_Website", "Notes"]
+
+
+def test_month_and_territory_from_file_names():
+    from pathlib import Path
+
+    assert territory_of(Path("discovery_t2_2025_03.csv")) == "T2"
+    assert month_of(Path("discovery_t2_2025_03.csv")) == "2025-03"
+    assert month_of(Path("x.csv"), "2024-12") == "2024-12"
+    with pytest.raises(LeadScoringError, match="--territory"):
+        territory_of(Path("export.csv"))
+
+
+def test_files_from_different_months_are_refused(settings, wh, tmp_path):
+    a = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1)])
+    b = write_csv(tmp_path / "discovery_t2_2025_02.csv", REP_HEADER, [rep(2)])
+    with pytest.raises(LeadScoringError, match="different months"):
+        load_territory_files(wh, settings, [a, b])
+
+
+def test_cross_territory_duplicates_keep_most_complete_record(settings, wh, tmp_path):
+    t1 = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1, Title="sparse")])
+    t2 = write_csv(tmp_path / "discovery_t2_2025_01.csv", REP_HEADER,
+                   [rep(1, Title="complete", Number_Employees="4", CRM_Used="Redtail"), rep(2)])
+    load_territory_files(wh, settings, [t1, t2])
+    current = wh.read("select RepCRD, coalesce(Title, '-') as t, territory from marts.dim_reps_current order by RepCRD")
+    assert current.values.tolist() == [["1", "complete", "T2"], ["2", "-", "T2"]]
+
+
+def test_monthly_snapshots_kept_and_current_is_newest(settings, wh, tmp_path):
+    load_territory_files(wh, settings, [write_csv(tmp_path / "a" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2)])])
+    load_territory_files(wh, settings, [write_csv(tmp_path / "b" / "discovery_t1_2025_02.csv", REP_HEADER, [rep(3)])])
+    snaps = wh.read("select snapshot_month, count(*) as n from marts.dim_rep_snapshots group by 1 order by 1")
+    assert snaps.values.tolist() == [["2025-01", 2], ["2025-02", 1]]
+    assert wh.read("select RepCRD from marts.dim_reps_current").RepCRD.tolist() == ["3"]
+    # Reloading one territory of a month replaces exactly that territory of that month.
+    load_territory_files(wh, settings, [write_csv(tmp_path / "c" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(9)])])
+    snaps = wh.read("select snapshot_month, RepCRD from marts.dim_rep_snapshots order by 1, 2")
+    assert snaps.values.tolist() == [["2025-01", "9"], ["2025-02", "3"]]
+
+
+@pytest.mark.parametrize("point", ["territory_load.after_staging", "territory_load.before_commit"])
+def test_failure_mid_load_leaves_last_month_intact(settings, wh, tmp_path, monkeypatch, point):
+    load_territory_files(wh, settings, [write_csv(tmp_path / "a" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2)])])
+    before = wh.read("select * from marts.dim_rep_snapshots order by RepCRD")
+    monkeypatch.setenv("LEADSCORE_FAULT", point)
+    with pytest.raises(InjectedFault):
+        load_territory_files(wh, settings, [write_csv(tmp_path / "b" / "discovery_t1_2025_02.csv", REP_HEADER, [rep(3)])])
+    after = wh.read("select * from marts.dim_rep_snapshots order by RepCRD")
+    assert after.equals(before)
+    assert wh.read("select count(*) as n from raw.file_loads").n.iloc[0] == 1
+    log = wh.read("select action, outcome from ops.audit_log order by at")
+    assert log.values.tolist()[-1] == ["load_territories", "failed"]
+
+
+def test_kill_mid_load_leaves_last_month_intact(settings, wh, tmp_path):
+    load_territory_files(wh, settings, [write_csv(tmp_path / "a" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2)])])
+    newer = write_csv(tmp_path / "b" / "discovery_t1_2025_02.csv", REP_HEADER, [rep(3)])
+    env = {**os.environ, "LEADSCORE_FAULT": "territory_load.before_commit", "LEADSCORE_FAULT_MODE": "kill",
+           "LEADSCORE_DATA_DIR": str(settings.data_dir)}
+    proc = subprocess.run([sys.executable, "-m", "core", "load-territories", str(newer)], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 137
+    months = wh.read("select distinct snapshot_month from marts.dim_rep_snapshots").snapshot_month.tolist()
+    assert months == ["2025-01"]
+    assert wh.read("select RepCRD from marts.dim_reps_current order by 1").RepCRD.tolist() == ["1", "2"]
+
+
+def test_salesforce_duplicates_keep_newest_last_modified(settings, wh, tmp_path):
+    rows = [
+        lead("00Q1", 100, modified="2025-02-01T00:00:00.000+0000", Title="old"),
+        lead("00Q1", 100, modified="2025-03-01T00:00:00.000+0000", Title="new"),   # same Id exported twice
+        lead("00Q2", 200, modified="2025-01-01T00:00:00.000+0000"),                # CRD 200 on two Leads
+        lead("00Q3", 200, modified="2025-04-01T00:00:00.000+0000"),
+        lead("00Q4", None),                                                         # no CRD: kept
+        lead("", 300),                                                              # no Id: quarantined
+    ]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows))
+    kept = wh.read("select Id, Title from marts.dim_leads order by Id")
+    assert kept.Id.tolist() == ["00Q1", "00Q3", "00Q4"]
+    assert kept.Title.iloc[0] == "new"
+    dups = wh.read("select Id, reason from staging.lead_duplicates order by Id")
+    assert dups.values.tolist() == [
+        ["00Q1", "duplicate Id: an export row with a newer LastModifiedDate was kept"],
+        ["00Q2", "duplicate FA_CRD__c: a newer Lead with the same CRD was kept"],
+    ]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (6, 5, 1)
+    assert str(result.summary["export_at (as_of)"]).startswith("2025-04-01")
+
+
+def test_lead_timestamps_and_flags(settings, wh, tmp_path):
+    rows = [lead("00Q1", 1, contacted="2025-01-04T23:30:00.000+0000", mql="2025-01-05 08:00:00",
+                 IsConverted="true", LinkedIn_Profile_Apollo__c="https://linkedin.example/x"),
+            lead("00Q2", 2, contacted="04/01/2025", IsConverted="false")]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows))
+    got = wh.read("select Id, Stage_Entered_Contacting__c as c, Stage_Entered_Call_Scheduled__c as m, IsConverted, "
+                  "has_LinkedIn_Profile_Apollo__c as li from marts.dim_leads order by Id")
+    assert str(got.c.iloc[0]) == "2025-01-04 23:30:00+00:00" and str(got.m.iloc[0]) == "2025-01-05 08:00:00+00:00"
+    assert got.IsConverted.tolist() == [True, False] and got.li.tolist() == [True, False]
+    assert got.c.isna().tolist() == [False, True]
+    assert result.quarantine[["line", "column_name", "raw_value"]].values.tolist() == [
+        [3, "Stage_Entered_Contacting__c", "04/01/2025"]]
+
+
+def test_demo_data_loads_with_exact_accounting(loaded_demo):
+    _, wh, terr, leads = loaded_demo
+    for f in terr.files + leads.files:
+        assert f.rows_read == f.rows_loaded + f.rows_quarantined
+    assert {f.encoding for f in terr.files} == {"utf-8-sig", "utf-8", "latin-1"}
+    assert terr.rows_quarantined >= 1 and not terr.quarantine.empty

@@ -1,0 +1,112 @@
+"""Every contract type and each messy-export edge, parsed through the real SQL models on DuckDB."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.ingest.territories import load_territory_files
+from tests.conftest import REP_HEADER, rep, write_csv
+
+
+def _load(settings, wh, tmp_path, rows, name="discovery_t1_2025_01.csv", **kw):
+    path = write_csv(tmp_path / name, REP_HEADER, rows, **kw)
+    result = load_territory_files(wh, settings, [path])
+    reps = wh.read("select * from staging.stg_territory_reps order by line")
+    return result, reps
+
+
+@pytest.mark.parametrize("token", ["", "NA", "N/A", "null", "NULL", "None"])
+def test_each_na_spelling_is_null_and_not_quarantined(settings, wh, tmp_path, token):
+    result, reps = _load(settings, wh, tmp_path, [rep(1, TotalAssetsInMillions=token, Is_Team_Lead=token, Title=token)])
+    assert reps.TotalAssetsInMillions.isna().all()
+    assert reps.Is_Team_Lead.isna().all()
+    assert reps.Title.isna().all()
+    assert result.quarantine.empty
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("$1,234.50", 1234.5), (" 450.5 ", 450.5), ("$ 12", 12.0), ("1,000,000", 1_000_000.0), ("-3.5", -3.5),
+])
+def test_money(settings, wh, tmp_path, raw, expected):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, TotalAssetsInMillions=raw)])
+    assert reps.TotalAssetsInMillions.iloc[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("raw,expected", [("12.5%", 12.5), ("12.5", 12.5), ("-4%", -4.0), ("1,200%", 1200.0)])
+def test_percent(settings, wh, tmp_path, raw, expected):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, AUMGrowthRate_1Year=raw)])
+    assert reps.AUMGrowthRate_1Year.iloc[0] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("raw,expected", [("1,234", 1234), ("12", 12), ("12.0", 12), (" 7 ", 7)])
+def test_counts(settings, wh, tmp_path, raw, expected):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, Number_Employees=raw)])
+    assert int(reps.Number_Employees.iloc[0]) == expected
+
+
+def test_fractional_count_is_quarantined_not_rounded(settings, wh, tmp_path):
+    # DuckDB would round SAFE_CAST('3.5' AS INT64) to 4 while BigQuery gives NULL: we give NULL everywhere.
+    result, reps = _load(settings, wh, tmp_path, [rep(1, Number_Employees="3.5")])
+    assert reps.Number_Employees.isna().all()
+    q = result.quarantine
+    assert q[["column_name", "raw_value", "reason"]].values.tolist() == [["Number_Employees", "3.5", "not a whole number"]]
+
+
+def test_city_name_in_numeric_column_is_quarantined_with_line(settings, wh, tmp_path):
+    result, reps = _load(settings, wh, tmp_path, [rep(1), rep(2, Miles_Distance_Home_To_Branch="Osseo")])
+    assert len(reps) == 2 and math.isnan(reps.Miles_Distance_Home_To_Branch.iloc[1])
+    q = result.quarantine.iloc[0]
+    assert (q.file_name, q.line, q.column_name, q.raw_value) == (
+        "discovery_t1_2025_01.csv", 3, "Miles_Distance_Home_To_Branch", "Osseo")
+    assert result.files[0].cells_quarantined == 1 and result.rows_loaded == 2
+
+
+@pytest.mark.parametrize("raw", ["123.0", " 00123 ", "123", "0000123.00"])
+def test_crd_spellings_normalise(settings, wh, tmp_path, raw):
+    _, reps = _load(settings, wh, tmp_path, [rep(raw)])
+    assert reps.RepCRD.tolist() == ["123"]
+
+
+@pytest.mark.parametrize("raw,expected", [("Yes", True), ("Y", True), ("TRUE", True), ("1", True), ("yes", True),
+                                          ("No", False), ("N", False), ("FALSE", False), ("0", False)])
+def test_booleans(settings, wh, tmp_path, raw, expected):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, Has_Disclosure=raw)])
+    assert bool(reps.Has_Disclosure.iloc[0]) is expected
+
+
+def test_unknown_boolean_is_quarantined(settings, wh, tmp_path):
+    result, reps = _load(settings, wh, tmp_path, [rep(1, Has_Disclosure="maybe")])
+    assert reps.Has_Disclosure.isna().all()
+    assert result.quarantine.reason.tolist() == ["not a yes/no value (Yes/No/Y/N/TRUE/FALSE/1/0)"]
+
+
+def test_lists_normalise_separators(settings, wh, tmp_path):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, Licenses="Series 7,Series 65 ;  Series 66")])
+    assert reps.Licenses.iloc[0] == "Series 7; Series 65; Series 66"
+
+
+def test_utf8_bom_file(settings, wh, tmp_path):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, FirstName="Renée", Title="Principal")], encoding="utf-8-sig")
+    assert reps.RepCRD.tolist() == ["1"] and reps.Title.tolist() == ["Principal"]
+
+
+def test_crlf_file(settings, wh, tmp_path):
+    result, reps = _load(settings, wh, tmp_path, [rep(1, CRM_Used="Redtail"), rep(2, CRM_Used="Junxure")], newline="\r\n")
+    assert reps.CRM_Used.tolist() == ["Redtail", "Junxure"]  # no stray \r on the last column
+    assert result.rows_read == 2
+
+
+def test_latin1_file(settings, wh, tmp_path):
+    result, reps = _load(settings, wh, tmp_path, [rep(1, RIAFirmName="Peña Société LLC")], encoding="latin-1")
+    assert reps.RIAFirmName.tolist() == ["Peña Société LLC"]
+    assert result.files[0].encoding == "latin-1"
+
+
+def test_pii_values_never_reach_the_warehouse(settings, wh, tmp_path):
+    _, reps = _load(settings, wh, tmp_path, [rep(1, FirstName="Dana", LastName="Okafor", Email="dana@x.example")])
+    assert {"FirstName", "LastName", "Email"}.isdisjoint(reps.columns)
+    assert reps[["has_FirstName", "has_Email"]].iloc[0].tolist() == [True, True]
+    dumped = reps.astype(str).to_string()
+    assert "Okafor" not in dumped and "dana@x.example" not in dumped
