@@ -1,0 +1,92 @@
+"""The embedded warehouse: schemas, the cross-process writer lock, reads during writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from core.errors import LeadScoringError, WarehouseBusyError
+from core.warehouse.duckdb_backend import DuckDBWarehouse
+from tests.conftest import ROOT
+
+HOLD = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from core.warehouse.duckdb_backend import DuckDBWarehouse
+wh = DuckDBWarehouse(sys.argv[1])
+with wh.writer("a long monthly load") as s:
+    s.execute("create table if not exists ops.held (x int64)")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_schemas_created(wh):
+    with wh.reader() as s:
+        schemas = {r[0] for r in s.con.execute("select schema_name from information_schema.schemata").fetchall()}
+    assert {"raw", "staging", "marts", "ml", "ops"} <= schemas
+
+
+def test_second_writer_gets_busy_error_naming_the_holder(settings, wh):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(settings.warehouse_path), str(ROOT), "3"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        impatient = DuckDBWarehouse(settings.warehouse_path, lock_timeout=0.3)
+        with pytest.raises(WarehouseBusyError, match="busy with 'a long monthly load'.*try again"):
+            with impatient.writer("second"):
+                pass
+    finally:
+        proc.wait(10)
+    # Once the holder is done, writes go through.
+    with DuckDBWarehouse(settings.warehouse_path).writer("after") as s:
+        s.execute("create table ops.after_lock as select 1 as x")
+
+
+def test_reader_waits_for_a_short_write_then_reads(settings, wh):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(settings.warehouse_path), str(ROOT), "1"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        assert wh.read("select count(*) as n from ops.held").n.iloc[0] == 0
+        assert time.monotonic() - started < 15
+    finally:
+        proc.wait(10)
+
+
+def test_concurrent_writers_in_threads_serialise(settings, wh):
+    errors = []
+
+    def write(i):
+        try:
+            with wh.writer(f"t{i}") as s:
+                s.execute(f"create table ops.t{i} as select {i} as x")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert not errors
+    with wh.reader() as s:
+        assert all(s.table_exists(f"ops.t{i}") for i in range(4))
+
+
+def test_reader_on_missing_warehouse_explains(tmp_path):
+    with pytest.raises(LeadScoringError, match="does not exist yet"):
+        with DuckDBWarehouse(tmp_path / "none.duckdb").reader():
+            pass
+
+
+def test_failed_write_rolls_back(wh):
+    with pytest.raises(RuntimeError):
+        with wh.writer("doomed") as s:
+            s.execute("create table ops.doomed as select 1 as x")
+            raise RuntimeError("boom")
+    with wh.reader() as s:
+        assert not s.table_exists("ops.doomed")
