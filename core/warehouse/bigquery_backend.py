@@ -70,11 +70,7 @@ class BigQuerySession(Session):
     def _load_by_insert(self, table: str, table_id: str, df: pd.DataFrame, mode: str) -> None:
         """Small loads through SQL INSERT (emulators accept neither load jobs nor streaming inserts)."""
         cols = list(df.columns)
-        rows = [
-            "(" + ", ".join(literal(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v))
-                            for v in rec) + ")"
-            for rec in df.itertuples(index=False, name=None)
-        ]
+        rows = ["(" + ", ".join(_bq_literal(v) for v in rec) + ")" for rec in df.itertuples(index=False, name=None)]
         col_list = ", ".join(f"`{c}`" for c in cols)
         if mode == "replace" or not self.table_exists(table):
             schema = ", ".join(f"`{c}` {_bq_type(df[c])}" for c in cols)
@@ -91,6 +87,17 @@ class BigQuerySession(Session):
             return True
         except NotFound:
             return False
+
+
+def _bq_literal(value) -> str:
+    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
+        return "NULL"
+    if isinstance(value, pd.Timestamp):
+        ts = value.tz_convert("UTC") if value.tzinfo else value
+        return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
+    if hasattr(value, "item"):
+        value = value.item()
+    return literal(value)
 
 
 def _bq_type(series: pd.Series) -> str:

@@ -12,19 +12,32 @@ state_territory as (
   qualify row_number() over (partition by upper(Branch_State) order by count(*) desc, territory) = 1
 ),
 
+reps_per_territory as (
+  select territory, count(*) as reps_in_territory from reps group by territory
+),
+
 contacted as (
   select Id, FA_CRD__c, upper(trim(State)) as state
   from marts.dim_leads
   where Stage_Entered_Contacting__c is not null
+),
+
+per_territory as (
+  select
+    coalesce(st.territory, 'unknown') as territory,
+    count(*) as contacted_leads,
+    countif(r.RepCRD is not null) as matched
+  from contacted as c
+  left join state_territory as st on c.state = st.state
+  left join reps as r on c.FA_CRD__c = r.RepCRD
+  group by coalesce(st.territory, 'unknown')
 )
 
 select
-  coalesce(st.territory, 'unknown') as territory,
-  count(*) as contacted_leads,
-  countif(r.RepCRD is not null) as matched,
-  (select count(*) from reps as x where x.territory = coalesce(st.territory, 'unknown')) as reps_in_territory
-from contacted as c
-left join state_territory as st on c.state = st.state
-left join reps as r on c.FA_CRD__c = r.RepCRD
-group by coalesce(st.territory, 'unknown')
-order by territory
+  p.territory,
+  p.contacted_leads,
+  p.matched,
+  coalesce(t.reps_in_territory, 0) as reps_in_territory
+from per_territory as p
+left join reps_per_territory as t on p.territory = t.territory
+order by p.territory
