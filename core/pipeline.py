@@ -34,6 +34,10 @@ def pipeline_state(wh: Warehouse) -> dict:
                     "group by snapshot_month order by snapshot_month")
             if s.table_exists("marts.dim_rep_snapshots") else pd.DataFrame()
         )
+        reps = (int(s.scalar("select count(*) from marts.dim_reps_current"))
+                if s.table_exists("marts.dim_reps_current") else 0)
+        contacted = (int(s.scalar("select countif(Stage_Entered_Contacting__c is not null) from marts.dim_leads"))
+                     if s.table_exists("marts.dim_leads") else 0)
         report = s.query(
             "select report_json from marts.reconciliation_reports order by created_at desc limit 1"
         )
@@ -46,6 +50,8 @@ def pipeline_state(wh: Warehouse) -> dict:
         "territory_loads": _records(territory),
         "lead_loads": _records(leads),
         "snapshot_months": _records(months),
+        "unique_reps": reps,
+        "contacted_leads": contacted,
         "current_month": None if months.empty else str(months.snapshot_month.iloc[-1]),
         "reconciliation": None if rec is None else {
             k: rec.get(k) for k in ("created_at", "match_rate", "match_rate_by_territory", "unique_reps",

@@ -24,8 +24,8 @@ with user_errors():
     last_l = state["lead_loads"][0] if state["lead_loads"] else None
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Territory snapshot", state["current_month"] or "none loaded")
-    c2.metric("Unique reps", f"{rec.get('unique_reps', 0):,}")
-    c3.metric("Contacted leads", f"{rec.get('contacted_leads', 0):,}")
+    c2.metric("Unique reps", f"{state['unique_reps']:,}")
+    c3.metric("Contacted leads", f"{state['contacted_leads']:,}")
     c4.metric("CRD match rate", f"{rec['match_rate']:.1%}" if rec.get("match_rate") is not None else "n/a")
 
     for alert in state["alerts"]:

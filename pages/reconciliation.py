@@ -15,10 +15,7 @@ with user_errors():
     if st.button("Re-run reconciliation"):
         reconcile(eng.wh, eng.settings, who)
         after_write()
-    report = latest_report(eng.wh)
-    if report is None:
-        st.info("No reconciliation yet: load territory files and a Lead export first.")
-        st.stop()
+    report = latest_report(eng.wh) or reconcile(eng.wh, eng.settings, who)
     st.caption(f"Report {report.get('report_id', '')} · {report['created_at']} · snapshot {report['snapshot_month']}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Match rate (contacted leads)", f"{report['match_rate']:.1%}" if report["match_rate"] is not None else "n/a",

@@ -32,7 +32,8 @@ def _show(result) -> None:
         + ("" if balanced else " — mismatch, please report")
     )
     table(result.files_frame(), f"load_{result.load_id}_files.csv")
-    st.write({k: (f"{v:,}" if isinstance(v, int) else str(v)) for k, v in result.summary.items()})
+    st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
+                          for k, v in result.summary.items()))
     st.subheader(f"Quarantine ({len(result.quarantine):,} rows)")
     if result.quarantine.empty:
         st.caption("Every value parsed.")

@@ -1,0 +1,129 @@
+"""AppTest for every page: it renders, its role gate holds, and its main action works."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.auth import Actor, UserStore
+from tests.conftest import ROOT
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def data_dir(tmp_path, loaded_demo, monkeypatch):
+    settings, _, _, _ = loaded_demo
+    target = tmp_path / "data"
+    shutil.copytree(settings.data_dir, target)
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(target))
+    monkeypatch.setenv("LEADSCORE_NO_DEMO", "1")
+    monkeypatch.delenv("LEADSCORE_DB", raising=False)
+    UserStore(target / "users.json").add("rita", "revops-password", "revops")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield target
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def app(role: str | None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if role:
+        at.session_state["actor"] = Actor(f"test-{role}", role)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_alone(page: str, role: str) -> AppTest:
+    """Run one page file directly, as if reached by URL: the page's own gate must hold."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+    at.session_state["actor"] = Actor(f"test-{role}", role)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_login_page_and_sign_in(data_dir):
+    at = app(None)
+    assert at.title[0].value == "Lead Scoring Engine"
+    at.text_input[0].set_value("rita")
+    at.text_input[1].set_value("wrong-password")
+    at.button[0].click().run()
+    assert "wrong password" in at.error[0].value
+    at.text_input[1].set_value("revops-password")
+    at.button[0].click().run()
+    assert at.session_state["actor"] == Actor("rita", "revops")
+    assert any(t.value == "Pipeline home" for t in at.title)
+
+
+@pytest.mark.parametrize("role", ["admin", "revops", "analyst", "sga_manager"])
+def test_home_renders_for_every_role(data_dir, role):
+    at = app(role)
+    assert at.title[0].value == "Pipeline home"
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Territory snapshot"] == "2025-10"
+    assert labels["Contacted leads"] == "2,844"
+
+
+def test_upload_page_loads_territory_files(data_dir, small_demo):
+    at = app("revops", "pages/upload.py")
+    files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(small_demo.glob("discovery_t*_*.csv"))]
+    at.file_uploader(key="territory_files").set_value(files)
+    at.run()
+    assert at.text_input[0].value == "2025-10"
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert any("Rows read 6,190 = loaded 6,188 + quarantined 2" in s.value for s in at.success)
+
+
+def test_upload_page_refused_to_analyst(data_dir):
+    at = app("analyst")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/upload.py")  # not in the analyst's navigation at all
+    at = page_alone("pages/upload.py", "analyst")
+    assert "cannot replace data" in at.error[0].value
+    assert not at.file_uploader
+
+
+def test_upload_page_shows_user_error_without_traceback(data_dir):
+    at = app("revops", "pages/upload.py")
+    at.file_uploader(key="lead_file").set_value(("leads.csv", b"Id,Name\n1,x\n", "text/csv"))
+    at.run()
+    at.button[1].click().run()
+    assert "required column(s)" in at.error[0].value and not at.exception
+
+
+def test_reconciliation_page_and_rerun(data_dir):
+    at = app("analyst", "pages/reconciliation.py")
+    assert at.title[0].value == "Reconciliation QA"
+    assert {m.label for m in at.metric} >= {"Match rate (contacted leads)", "Duplicate CRDs in Salesforce"}
+    before = at.caption[0].value
+    at.button[0].click().run()
+    assert at.caption[0].value != before  # a new report id
+
+
+def test_audit_log_admin_only(data_dir):
+    at = app("admin", "pages/audit_log.py")
+    assert at.title[0].value == "Audit log" and at.dataframe
+    at = page_alone("pages/audit_log.py", "revops")
+    assert "cannot read audit" in at.error[0].value
+
+
+def test_users_page_adds_a_user(data_dir):
+    at = app("admin", "pages/users.py")
+    at.text_input[0].set_value("sam@firm.example")
+    at.selectbox[0].set_value("sga_manager")
+    at.text_input[1].set_value("manager-password")
+    at.button[0].click().run()
+    assert "Saved sam@firm.example" in at.success[0].value
+    assert UserStore(data_dir / "users.json").users()["sam@firm.example"] == "sga_manager"
+    at = page_alone("pages/users.py", "analyst")
+    assert "cannot manage users" in at.error[0].value

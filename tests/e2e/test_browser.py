@@ -1,0 +1,114 @@
+"""End to end in a real headless Chromium: first start (demo data with progress), sign in, upload the
+small demo CSVs, read the row accounting, open the reconciliation QA. Screenshots land in
+artifacts/e2e/. Skipped only outside CI when no browser is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "e2e"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: the README test command installs it (apt-get install chromium)")
+        pytest.skip("no chromium on this machine")
+    port = _free_port()
+    env = {**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path / "data"), "LEADSCORE_ADMIN_PASSWORD": "e2e-admin-pass"}
+    env.pop("LEADSCORE_NO_DEMO", None)
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except Exception:  # noqa: BLE001 - still starting
+                if proc.poll() is not None:
+                    pytest.fail((tmp_path / "streamlit.log").read_text())
+                time.sleep(0.2)
+        yield url, tmp_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_sign_in_upload_and_reconcile(server, small_demo):
+    from playwright.sync_api import sync_playwright
+
+    url, tmp = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            # First start on an empty folder: the demo data is generated and loaded with visible progress.
+            page.get_by_text("Demo data loaded and reconciled").wait_for()
+            page.get_by_role("textbox", name="User name").fill("admin")
+            page.get_by_role("textbox", name="Password").fill("e2e-admin-pass")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Pipeline home").wait_for()
+            page.get_by_text("CRD match rate").wait_for()
+            page.screenshot(path=str(SHOTS / "01_home.png"))
+
+            page.get_by_role("link", name="Upload exports").click()
+            page.get_by_role("heading", name="Upload exports").wait_for()
+            files = [str(p) for p in sorted(small_demo.glob("discovery_t*_*.csv"))]
+            page.locator("input[type=file]").first.set_input_files(files)
+            load = page.get_by_role("button", name="Load territory files")
+            for _ in range(100):  # the button enables once the uploads reach the server
+                if load.is_enabled():
+                    break
+                time.sleep(0.2)
+            load.click()
+            page.get_by_text("Rows read 6,190 = loaded 6,188 + quarantined 2").wait_for()
+            page.get_by_text("Quarantine (5 rows)").wait_for()
+            page.screenshot(path=str(SHOTS / "02_upload.png"))
+
+            page.get_by_role("link", name="Reconciliation QA").click()
+            page.get_by_text("Match rate by territory").wait_for()
+            page.get_by_text("94.5%").first.wait_for()
+            time.sleep(1.5)  # let plotly draw before the picture
+            page.screenshot(path=str(SHOTS / "03_reconciliation.png"))
+
+            page.get_by_role("link", name="Audit log").click()
+            page.get_by_text("load_territories").first.wait_for()
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure.png"))
+            raise
+        finally:
+            browser.close()
+    assert (SHOTS / "03_reconciliation.png").stat().st_size > 10_000
