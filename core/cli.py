@@ -51,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     ur = usub.add_parser("remove")
     ur.add_argument("username")
 
+    bf = sub.add_parser("build-features", help="labels and point-in-time features")
+    bf.add_argument("--as-of", help="judge labels as of this time (default: the Lead export time)")
+    lk = sub.add_parser("leakage-report", help="point-in-time and blocked-field report")
+    lk.add_argument("--json", action="store_true")
+    et = sub.add_parser("export-training-table", help="the training table as CSV")
+    et.add_argument("path")
+    fc = sub.add_parser("feature-catalog", help="write the feature catalog as Markdown")
+    fc.add_argument("--out", default="docs/feature_catalog.md")
+    sq = sub.add_parser("feature-quality", help="per-feature scorecard and class-imbalance summary")
+    sq.add_argument("--json", action="store_true")
+
     sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
     return p
 
@@ -86,9 +97,55 @@ def run(args: argparse.Namespace) -> int:
             print(f"user {args.username} ({args.role}) saved to {settings.users_path}")
         return 0
 
+    if args.verb == "feature-catalog":
+        from core.features.catalog import catalog_markdown
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(catalog_markdown(), encoding="utf-8")
+        print(f"wrote {out}")
+        return 0
+
     from core.warehouse import open_warehouse
 
     wh = open_warehouse(settings)
+
+    if args.verb == "build-features":
+        from core.features.build import build_features, parse_as_of
+
+        print(build_features(wh, settings, parse_as_of(args.as_of)).markdown())
+        return 0
+
+    if args.verb == "leakage-report":
+        from core.quality.feature_quality import leakage_markdown, leakage_report
+
+        report = leakage_report(wh, settings)
+        print(json.dumps(report, indent=2, default=str) if args.json else leakage_markdown(report))
+        return 0
+
+    if args.verb == "export-training-table":
+        from core.export import write_csv
+        from core.features.build import training_table
+
+        table = training_table(wh)
+        write_csv(table, args.path)
+        print(f"wrote {len(table):,} rows x {table.shape[1] - 3} features to {args.path}")
+        return 0
+
+    if args.verb == "feature-quality":
+        from core.features.build import META_COLUMNS, feature_matrix
+        from core.quality.feature_quality import class_summary, scorecard
+
+        df = feature_matrix(wh)
+        card = scorecard(df, [c for c in df.columns if c not in META_COLUMNS])
+        summary = class_summary(df)
+        if args.json:
+            print(json.dumps({"class_summary": summary, "scorecard": card.to_dict(orient="records")},
+                             indent=2, default=str))
+        else:
+            print(json.dumps({k: v for k, v in summary.items() if not k.startswith("by_")}, indent=2))
+            print(card.to_string(index=False))
+        return 0
 
     if args.verb == "load-territories":
         from core.ingest.territories import load_territory_files

@@ -44,3 +44,14 @@ create table if not exists marts.reconciliation_reports (
   created_by string,
   report_json string
 );
+
+create table if not exists ml.feature_sets (
+  feature_set_id string,
+  created_at timestamp,
+  as_of timestamp,
+  window_days int64,
+  levels_json string,
+  features_json string,
+  status_counts_json string,
+  fingerprint string
+);

@@ -1,0 +1,177 @@
+"""Build labels and point-in-time features into ``ml.lead_labels`` / ``ml.lead_features``.
+
+``as_of`` defaults to the export time of the loaded Lead file (cli.md), never the wall clock. One-hot
+levels are learned from the training rows unless given (a model passes the levels it was trained with).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.errors import LeadScoringError
+from core.features.catalog import ONE_HOTS, Feature, all_features, check_no_leakage
+from core.warehouse import Session, Warehouse
+from core.warehouse.sql import literal
+
+META_COLUMNS = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
+_HELPERS = {
+    r"\bg1\b": "(CASE WHEN r.AUMGrowthRate_1Year IS NULL THEN NULL WHEN r.AUMGrowthRate_1Year < -50 THEN -50 "
+               "WHEN r.AUMGrowthRate_1Year > 200 THEN 200 ELSE r.AUMGrowthRate_1Year END)",
+    r"\bg5\b": "(CASE WHEN r.AUMGrowthRate_5Year IS NULL THEN NULL WHEN r.AUMGrowthRate_5Year < -50 THEN -50 "
+               "WHEN r.AUMGrowthRate_5Year > 200 THEN 200 ELSE r.AUMGrowthRate_5Year END)",
+    r"(?<![.\w])contacted_at\b": "lb.contacted_at",
+    r"(?<![.\w])created_at\b": "lb.created_at",
+}
+
+
+@dataclass
+class FeatureBuild:
+    feature_set_id: str
+    as_of: pd.Timestamp
+    window_days: int
+    levels: dict[str, list[str]]
+    features: list[str]
+    status_counts: dict[str, int]
+    seconds: float
+    fingerprint: str
+    extra: dict = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        c = self.status_counts
+        trained = c.get("positive", 0) + c.get("negative", 0)
+        lines = [
+            f"Features {self.feature_set_id} as of {self.as_of} ({self.window_days}-day window) in {self.seconds:.1f} s",
+            f"- {len(self.features)} features for {sum(c.values()):,} contacted leads",
+            f"- training rows {trained:,}: {c.get('positive', 0):,} positive "
+            f"({c.get('positive', 0) / trained:.2%} of trainable)" if trained else "- no trainable rows yet",
+            f"- censored (contacted < {self.window_days} days before as_of, scored only): {c.get('censored', 0):,}",
+            f"- MQL stamped before contact (defects, excluded): {c.get('defect_mql_before_contact', 0):,}",
+        ]
+        return "\n".join(lines)
+
+
+def expand(sql: str) -> str:
+    for pattern, repl in _HELPERS.items():
+        sql = re.sub(pattern, repl, sql)
+    return sql
+
+
+def feature_columns_sql(features: list[Feature]) -> str:
+    return ",\n  ".join(f"{expand(f.sql)} AS `{f.name}`" for f in features)
+
+
+def parse_as_of(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError as exc:
+        raise LeadScoringError(f"--as-of {text!r} is not a timestamp; use e.g. 2025-10-01 or 2025-10-01T12:00:00Z.") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def default_as_of(s: Session) -> pd.Timestamp:
+    if not s.table_exists("marts.dim_leads"):
+        raise LeadScoringError("No Salesforce Leads loaded yet: run `python -m core load-leads FILE` first.")
+    value = s.scalar(
+        "select max(export_at) from raw.file_loads where kind = 'leads' "
+        "and load_id in (select distinct load_id from marts.dim_leads)"
+    )
+    if value is None or pd.isna(value):
+        raise LeadScoringError("The loaded Lead export has no CreatedDate/LastModifiedDate to date it; pass --as-of.")
+    return pd.Timestamp(value).tz_convert("UTC")
+
+
+def _ts_literal(ts: pd.Timestamp) -> str:
+    return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S')}+00'"
+
+
+def learn_levels(s: Session) -> dict[str, list[str]]:
+    levels = {}
+    for oh in ONE_HOTS:
+        df = s.query_model("marts/feature_levels.sql", source_sql=oh.source_sql, top_k=int(oh.top_k))
+        levels[oh.prefix] = [str(v) for v in df.value if str(v) not in oh.exclude]
+    return levels
+
+
+def build_features(
+    wh: Warehouse,
+    settings: Settings,
+    as_of: pd.Timestamp | str | None = None,
+    levels: dict[str, list[str]] | None = None,
+    actor: Actor | None = None,
+    extra_features: tuple[Feature, ...] = (),
+) -> FeatureBuild:
+    actor = actor or cli_actor()
+    authorize(actor, "view")
+    started = time.perf_counter()
+    as_of = parse_as_of(as_of) if isinstance(as_of, str) else as_of
+    window = int(settings.label_window_days)
+    with wh.writer("build features") as s:
+        if not s.table_exists("marts.dim_rep_snapshots"):
+            raise LeadScoringError("No territory snapshot loaded yet: run `python -m core load-territories FILE...` first.")
+        as_of = as_of if as_of is not None else default_as_of(s)
+        s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400)
+        s.run_model("marts/lead_snapshot_choice.sql")
+        levels = levels if levels is not None else learn_levels(s)
+        features = all_features(levels, extra_features)
+        check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs
+        s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features))
+        counts = s.query("select label_status, count(*) as n from ml.lead_features group by label_status")
+        status_counts = {r.label_status: int(r.n) for r in counts.itertuples()}
+        names = [f.name for f in features]
+        fingerprint = hashlib.sha256(json.dumps({"as_of": str(as_of), "levels": levels, "features": names,
+                                                 "rows": status_counts}, sort_keys=True).encode()).hexdigest()[:16]
+        build = FeatureBuild(uuid.uuid4().hex[:12], as_of, window, levels, names, status_counts,
+                             time.perf_counter() - started, fingerprint)
+        s.load("ml.feature_sets", pd.DataFrame([{
+            "feature_set_id": build.feature_set_id, "created_at": datetime.now(timezone.utc), "as_of": as_of,
+            "window_days": window, "levels_json": json.dumps(levels), "features_json": json.dumps(names),
+            "status_counts_json": json.dumps(status_counts), "fingerprint": fingerprint,
+        }]), mode="append")
+        audit.record(s, actor, "build_features", build.feature_set_id, "ok",
+                     {"as_of": str(as_of), "features": len(names), **status_counts})
+    build.seconds = time.perf_counter() - started
+    return build
+
+
+def latest_feature_set(wh: Warehouse) -> dict | None:
+    with wh.reader() as s:
+        if not s.table_exists("ml.feature_sets"):
+            return None
+        df = s.query("select * from ml.feature_sets order by created_at desc limit 1")
+    if df.empty:
+        return None
+    row = df.iloc[0].to_dict()
+    row["levels"] = json.loads(row.pop("levels_json"))
+    row["features"] = json.loads(row.pop("features_json"))
+    row["status_counts"] = json.loads(row.pop("status_counts_json"))
+    return row
+
+
+def feature_matrix(wh: Warehouse, training_only: bool = False) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_features"):
+            raise LeadScoringError("No features built yet: run `python -m core build-features` first.")
+        where = " where label_status in ('positive', 'negative')" if training_only else ""
+        return s.query(f"select * from ml.lead_features{where} order by contacted_at, lead_id")
+
+
+def training_table(wh: Warehouse) -> pd.DataFrame:
+    """The spec's step_3_3 training dataset: lead_id, contacted_at, label, then one column per feature."""
+    df = feature_matrix(wh, training_only=True)
+    features = [c for c in df.columns if c not in META_COLUMNS]
+    out = df[["lead_id", "contacted_at", "label"] + features].copy()
+    out["label"] = out["label"].astype(int)
+    return out

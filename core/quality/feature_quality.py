@@ -1,0 +1,150 @@
+"""Feature data quality and leakage: the per-feature scorecard (spec §5.4), the class-imbalance summary
+(spec Steps 3.1 / 3.3) and the leakage report (spec Step 3.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings
+from core.features.build import META_COLUMNS, feature_matrix, latest_feature_set
+from core.features.catalog import all_features, blocked_sources, check_no_leakage
+from core.warehouse import Warehouse
+
+MISSING_WARN = 0.5
+SUSPICIOUS_AUC = 0.80
+
+
+def scorecard(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Per feature: null rate, coverage, outlier share (beyond 3 IQR), min / median / max, warning."""
+    rows = []
+    for name in features:
+        col = pd.to_numeric(df[name], errors="coerce").astype(float)
+        present = col.dropna()
+        if present.empty:
+            q1 = q3 = mn = med = mx = np.nan
+            outliers = 0.0
+        else:
+            q1, med, q3 = present.quantile([0.25, 0.5, 0.75])
+            iqr = q3 - q1
+            outliers = float(((present < q1 - 3 * iqr) | (present > q3 + 3 * iqr)).mean()) if iqr > 0 else 0.0
+            mn, mx = present.min(), present.max()
+        null_rate = float(col.isna().mean()) if len(col) else 1.0
+        rows.append({
+            "feature": name, "null_rate": round(null_rate, 4), "coverage": round(1 - null_rate, 4),
+            "outlier_share": round(outliers, 4), "min": mn, "median": med, "max": mx,
+            "warning": f"more than {MISSING_WARN:.0%} missing" if null_rate > MISSING_WARN else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def _auc(score: pd.Series, label: pd.Series) -> float | None:
+    """Single-feature ROC AUC by ranks (Mann-Whitney); missing values ranked lowest."""
+    y = label.to_numpy()
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    if pos == 0 or neg == 0:
+        return None
+    ranks = score.fillna(score.min() - 1 if score.notna().any() else 0).rank(method="average").to_numpy()
+    auc = (ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg)
+    return float(max(auc, 1 - auc))
+
+
+def class_summary(df: pd.DataFrame) -> dict:
+    """Totals, positives, imbalance ratio and conversion by AUM tier, weekday and metro (training rows)."""
+    train = df[df.label_status.isin(["positive", "negative"])].copy()
+    train["label"] = train["label"].astype(int)
+    n, pos = len(train), int(train.label.sum())
+
+    def rate_by(key: pd.Series) -> list[dict]:
+        g = train.groupby(key.values, dropna=False)["label"].agg(["count", "sum"])
+        return [{"group": str(k), "leads": int(r["count"]), "positives": int(r["sum"]),
+                 "rate": round(r["sum"] / r["count"], 4) if r["count"] else None} for k, r in g.iterrows()]
+
+    aum = train["TotalAssetsInMillions"]
+    tier = pd.Series(np.select([aum < 100, aum <= 500, aum > 500], ["<$100M", "$100–500M", ">$500M"], "unknown"),
+                     index=train.index)
+    days = dict(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], start=1))
+    weekday = train["Day_of_Contact"].map(days)
+    metro_cols = [c for c in train.columns if c.startswith("Home_MetropolitanArea_")]
+    metro = pd.Series("other / unknown", index=train.index)
+    for c in metro_cols:
+        metro[train[c] == 1] = c.removeprefix("Home_MetropolitanArea_")
+    weekend = train[train.Is_Weekend_Contact == 1].label
+    weekday_rows = train[train.Is_Weekend_Contact == 0].label
+    statuses = df.label_status.value_counts().to_dict()
+    return {
+        "contacted_leads": int(len(df)), "training_rows": n, "positives": pos, "negatives": n - pos,
+        "positive_rate": round(pos / n, 4) if n else None,
+        "imbalance_ratio": round((n - pos) / pos, 2) if pos else None,
+        "censored": int(statuses.get("censored", 0)),
+        "defects_mql_before_contact": int(statuses.get("defect_mql_before_contact", 0)),
+        "weekend_rate": round(float(weekend.mean()), 4) if len(weekend) else None,
+        "weekday_rate": round(float(weekday_rows.mean()), 4) if len(weekday_rows) else None,
+        "by_aum_tier": rate_by(tier), "by_weekday": rate_by(weekday), "by_metro": rate_by(metro),
+        "discovery_coverage": round(float(df.Has_Discovery_Data.mean()), 4) if len(df) else None,
+    }
+
+
+def leakage_report(wh: Warehouse, settings: Settings) -> dict:
+    fs = latest_feature_set(wh)
+    df = feature_matrix(wh)
+    features = [c for c in df.columns if c not in META_COLUMNS]
+    catalog = all_features(fs["levels"] if fs else {})
+    check_no_leakage(catalog)  # raises if the catalog itself reads a blocked column
+    blocked = blocked_sources()
+    unknown_columns = sorted(set(features) - {f.name for f in catalog})
+    contact_month = df.contacted_at.dt.strftime("%Y-%m")
+    after_contact = int((df.snapshot_month > contact_month).sum())
+    with wh.reader() as s:
+        defects = s.query(
+            "select lead_id, contacted_at, mql_at, seconds_to_mql / 86400.0 as days_to_mql "
+            "from ml.lead_labels where label_status = 'defect_mql_before_contact' order by seconds_to_mql"
+        )
+    train = df[df.label_status.isin(["positive", "negative"])]
+    aucs = []
+    for name in features:
+        auc = _auc(pd.to_numeric(train[name], errors="coerce"), train.label.astype(int))
+        if auc is not None:
+            aucs.append({"feature": name, "single_feature_auc": round(auc, 4)})
+    suspicious = [a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC]
+    report = {
+        "as_of": str(fs["as_of"]) if fs else None,
+        "contacted_leads": int(len(df)),
+        "features": len(features),
+        "blocked_columns": blocked,
+        "blocked_columns_in_features": [c for c in features if c in blocked],
+        "columns_not_in_catalog": unknown_columns,
+        "leakage_records": after_contact,  # spec Step 3.2: features from data dated after contact
+        "leakage_rate_percent": round(100 * after_contact / len(df), 2) if len(df) else 0.0,
+        "at_risk_before_first_snapshot": int(df.snapshot_at_risk.sum()),
+        "defects_mql_before_contact": int(len(defects)),
+        "defect_examples": defects.head(20).astype(str).to_dict(orient="records"),
+        "suspicious_features": suspicious,
+        "top_single_feature_auc": sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10],
+    }
+    report["clean"] = not (report["blocked_columns_in_features"] or unknown_columns or suspicious)
+    return report
+
+
+def leakage_markdown(r: dict) -> str:
+    lines = [
+        f"# Leakage report — as of {r['as_of']}",
+        "",
+        f"**{'CLEAN' if r['clean'] else 'ATTENTION'}** — {r['features']} features, {r['contacted_leads']:,} contacted leads.",
+        "",
+        "| check | result |", "|---|---|",
+        f"| post-contact / PII columns in the feature matrix | {len(r['blocked_columns_in_features'])} |",
+        f"| columns not defined in the catalog | {len(r['columns_not_in_catalog'])} |",
+        f"| features from a snapshot dated after the contact month (spec 3.2 leakage_records) | {r['leakage_records']:,} ({r['leakage_rate_percent']}%) |",
+        f"| contacted before the first snapshot (first snapshot used; at risk) | {r['at_risk_before_first_snapshot']:,} |",
+        f"| MQL stamped before contact (excluded from training) | {r['defects_mql_before_contact']:,} |",
+        f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(r['suspicious_features'])} |",
+        "",
+        "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(r["blocked_columns"].items())),
+        "",
+        "Strongest single features: " + ", ".join(f"{a['feature']} {a['single_feature_auc']:.3f}" for a in r["top_single_feature_auc"]),
+    ]
+    if r["at_risk_before_first_snapshot"]:
+        lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
+                  "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
+    return "\n".join(lines)

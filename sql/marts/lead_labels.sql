@@ -1,0 +1,50 @@
+-- 30-day MQL labels for every contacted lead, judged as of {{ as_of }} (the export time, not the wall clock).
+-- label_status: positive | negative | censored (contacted less than the window before as_of: scored, never
+-- trained on) | defect_mql_before_contact (MQL stamped before contact: counted and excluded) |
+-- contacted_after_as_of (not yet contacted at as_of).
+-- Elapsed time is counted in whole seconds (UNIX_SECONDS), not with TIMESTAMP_DIFF, whose day counting
+-- differs between BigQuery and DuckDB.
+create or replace table ml.lead_labels as
+with leads as (
+  select
+    Id as lead_id,
+    FA_CRD__c as crd,
+    CreatedDate as created_at,
+    Stage_Entered_Contacting__c as contacted_at,
+    Stage_Entered_Call_Scheduled__c as mql_at
+  from marts.dim_leads
+  where Stage_Entered_Contacting__c is not null
+),
+
+timed as (
+  select
+    *,
+    unix_seconds(mql_at) - unix_seconds(contacted_at) as seconds_to_mql,
+    unix_seconds({{ as_of }}) - unix_seconds(contacted_at) as seconds_observed
+  from leads
+),
+
+judged as (
+  select
+    *,
+    case
+      when seconds_observed < 0 then 'contacted_after_as_of'
+      when mql_at is not null and mql_at <= {{ as_of }} and seconds_to_mql < 0 then 'defect_mql_before_contact'
+      when seconds_observed < {{ window_seconds }} then 'censored'
+      when mql_at is not null and mql_at <= {{ as_of }} and seconds_to_mql <= {{ window_seconds }} then 'positive'
+      else 'negative'
+    end as label_status
+  from timed
+)
+
+select
+  lead_id,
+  crd,
+  created_at,
+  contacted_at,
+  mql_at,
+  seconds_to_mql,
+  {{ as_of }} as as_of,
+  label_status,
+  case label_status when 'positive' then 1 when 'negative' then 0 end as label
+from judged

@@ -1,0 +1,29 @@
+-- Point in time: each contacted lead reads the newest territory snapshot whose month is at or before its
+-- contact month. Leads contacted before the first snapshot use the first one and are flagged at risk.
+create or replace table ml.lead_snapshot_choice as
+with months as (
+  select distinct snapshot_month from marts.dim_rep_snapshots
+),
+
+first_month as (
+  select min(snapshot_month) as snapshot_month from months
+),
+
+chosen as (
+  select
+    lb.lead_id,
+    format_timestamp('%Y-%m', lb.contacted_at) as contact_month,
+    max(case when m.snapshot_month <= format_timestamp('%Y-%m', lb.contacted_at) then m.snapshot_month end)
+      as snapshot_month
+  from ml.lead_labels as lb
+  cross join months as m
+  group by lb.lead_id, format_timestamp('%Y-%m', lb.contacted_at)
+)
+
+select
+  c.lead_id,
+  c.contact_month,
+  coalesce(c.snapshot_month, f.snapshot_month) as snapshot_month,
+  c.snapshot_month is null as snapshot_at_risk
+from chosen as c
+cross join first_month as f
