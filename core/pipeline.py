@@ -84,7 +84,11 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     load_territory_files(wh, settings, files, actor=actor)
     progress(0.65, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)
-    progress(0.85, "Reconciling")
+    progress(0.8, "Reconciling")
     reconcile(wh, settings, actor)
+    progress(0.9, "Building labels and point-in-time features")
+    from core.features.build import build_features
+
+    build_features(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
     return summary

@@ -177,3 +177,34 @@ def test_territory_typed_view_on_bigquery_matches_duckdb(settings, bq, tmp_path)
     assert on_bq.astype(str).values.tolist() == on_duck.astype(str).values.tolist()
     assert on_bq.RepCRD.tolist()[:2] == ["123", "55"]
     assert on_bq.parse_failures.iloc[1] == "Miles_Distance_Home_To_Branch;Number_Employees;Has_Disclosure;"
+
+
+def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path):
+    """Labels (window edges, censoring, defects), point-in-time choice and every catalog feature."""
+    from core.features.build import _ts_literal, build_features, feature_columns_sql
+    from core.features.catalog import all_features
+
+    reps = [rep(1, TotalAssetsInMillions="600", Number_Investment_Advisory_Clients="0", AUMGrowthRate_1Year="250%",
+                Designations="CFP", Licenses="Series 7", Business_Model="Commission", Home_MetropolitanArea="Metro A"),
+            rep(2, TotalAssetsInMillions="", Date_Of_Hire_At_Current_Firm_Years="4")]
+    load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, reps)])
+    leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", mql="2025-02-04T23:30:00.000+0000"),
+             lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000", mql="2025-01-01T00:00:00.000+0000"),
+             lead("00Q3", 3, contacted="2025-03-20T00:10:00.000+0000", LeadSource="Referral")]
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
+    build = build_features(wh, settings, "2025-03-31T00:00:00Z")
+    features = all_features(build.levels)
+    bs, bwh = bq
+    with bwh.writer() as b:
+        for t in ["marts.dim_rep_snapshots", "marts.dim_leads"]:
+            b.load(t, wh.read(f"select * from {t}"))
+        b.run_model("marts/lead_labels.sql", as_of=_ts_literal(build.as_of), window_seconds=30 * 86400)
+        b.run_model("marts/lead_snapshot_choice.sql")
+        b.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features))
+    query = "select * from ml.lead_features order by lead_id"
+    on_bq, on_duck = bwh.read(query), wh.read(query)
+    assert on_bq.label_status.tolist() == ["positive", "defect_mql_before_contact", "censored"]
+    for f in features:
+        left = pd.to_numeric(on_bq[f.name], errors="coerce").round(9).tolist()
+        right = pd.to_numeric(on_duck[f.name], errors="coerce").round(9).tolist()
+        assert [None if pd.isna(x) else x for x in left] == [None if pd.isna(x) else x for x in right], f.name

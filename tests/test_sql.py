@@ -9,6 +9,8 @@ import pytest
 import sqlglot
 
 from core.contract import marketpro_columns, salesforce_columns
+from core.features.build import build_features, feature_columns_sql
+from core.features.catalog import all_features
 from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import SQL_DIR, literal, placeholders, read_model, render, to_bigquery, to_duckdb
 
@@ -18,7 +20,9 @@ ALL_MODELS = sorted(str(p.relative_to(SQL_DIR)) for p in SQL_DIR.rglob("*.sql"))
 def _values_for(rel: str) -> dict:
     cols, key = (salesforce_columns(), "Id") if "lead" in rel else (marketpro_columns(), "RepCRD")
     values = model_fragments(cols, key, ["Firm_Website"])
-    values.update(load_id=literal("x"), null_rate_columns="count(*) as n", table_name="marts.dim_leads")
+    values.update(load_id=literal("x"), null_rate_columns="count(*) as n", table_name="marts.dim_leads",
+                  as_of="TIMESTAMP '2025-10-01 00:00:00+00'", window_seconds=30 * 86400, source_sql="l.LeadSource",
+                  top_k=5, feature_columns=feature_columns_sql(all_features({})))
     return values
 
 
@@ -37,8 +41,10 @@ def test_every_model_parses_as_bigquery(rel):
 
 def test_every_model_executes_on_duckdb(loaded_demo):
     """The ingestion models ran when the demo loaded; run the read models here against that warehouse."""
-    _, wh, _, _ = loaded_demo
-    executed = {"ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
+    settings, wh, _, _ = loaded_demo
+    build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features
+    executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
+                "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
                 "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql", "staging/lead_typed.sql",
                 "staging/stg_salesforce_leads.sql", "staging/lead_quarantine.sql", "marts/dim_leads.sql"}
     with wh.reader() as s:

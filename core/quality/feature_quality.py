@@ -148,3 +148,19 @@ def leakage_markdown(r: dict) -> str:
         lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
                   "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
     return "\n".join(lines)
+
+
+def feature_overview(wh: Warehouse, settings: Settings) -> dict:
+    """Everything the Features & data quality page shows, in one call."""
+    from core.features.catalog import catalog_frame
+
+    fs = latest_feature_set(wh)
+    df = feature_matrix(wh)
+    features = [c for c in df.columns if c not in META_COLUMNS]
+    return {
+        "feature_set": fs,
+        "catalog": catalog_frame(fs["levels"] if fs else None),
+        "scorecard": scorecard(df, features),
+        "class_summary": class_summary(df),
+        "leakage": leakage_report(wh, settings),
+    }

@@ -1,0 +1,70 @@
+"""Features & data quality: the catalog, the per-feature scorecard, class balance and the leakage report."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.errors import LeadScoringError
+from core.features.build import build_features
+from core.quality.feature_quality import feature_overview, leakage_markdown
+from pages._shared import actor, after_write, engine, table, user_errors
+
+eng = engine()
+who = actor()
+st.title("Features & data quality")
+
+with user_errors():
+    if st.button("Rebuild features", help="Labels and point-in-time features as of the Lead export time"):
+        with st.spinner("Building labels and features…"):
+            st.success(build_features(eng.wh, eng.settings, actor=who).markdown().splitlines()[0])
+        after_write()
+    try:
+        view = feature_overview(eng.wh, eng.settings)
+    except LeadScoringError:
+        build_features(eng.wh, eng.settings, actor=who)  # first visit after a load: build once
+        view = feature_overview(eng.wh, eng.settings)
+    fs, cs = view["feature_set"], view["class_summary"]
+    st.caption(f"Feature set {fs['feature_set_id']} · as of {fs['as_of']} · {len(fs['features'])} features")
+    cat_tab, card_tab, class_tab, leak_tab = st.tabs(["Catalog", "Scorecard", "Class balance", "Leakage"])
+
+    with cat_tab:
+        query = st.text_input("Search features", placeholder="e.g. growth, AUM, metro")
+        cat = view["catalog"]
+        if query:
+            mask = cat.apply(lambda r: query.lower() in " ".join(map(str, r.values)).lower(), axis=1)
+            cat = cat[mask]
+        table(cat, "feature_catalog.csv")
+
+    with card_tab:
+        card = view["scorecard"]
+        warn = card[card.warning != ""]
+        if not warn.empty:
+            st.warning(f"{len(warn)} features are more than 50% missing: {', '.join(warn.feature)}")
+        st.metric("Discovery data coverage among contacted leads", f"{cs['discovery_coverage']:.1%}")
+        table(card, "feature_scorecard.csv", column_config={
+            "null_rate": st.column_config.ProgressColumn("null rate", min_value=0, max_value=1, format="percent"),
+            "coverage": st.column_config.NumberColumn("coverage", format="percent"),
+            "outlier_share": st.column_config.NumberColumn("outliers (>3 IQR)", format="percent"),
+        })
+
+    with class_tab:
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Training rows", f"{cs['training_rows']:,}")
+        c2.metric("Positives (MQL ≤ 30 d)", f"{cs['positives']:,}", f"{cs['positive_rate']:.2%}", delta_color="off")
+        c3.metric("Imbalance", f"{cs['imbalance_ratio']}:1")
+        c4.metric("Censored (scored only)", f"{cs['censored']:,}")
+        st.caption(f"Weekend contacts convert at {cs['weekend_rate']:.1%} vs {cs['weekday_rate']:.1%} on weekdays; "
+                   f"{cs['defects_mql_before_contact']:,} MQLs stamped before contact are excluded.")
+        cols = st.columns(3)
+        for col, key, title in zip(cols, ["by_aum_tier", "by_weekday", "by_metro"], ["AUM tier", "Weekday", "Metro"]):
+            frame = pd.DataFrame(cs[key])
+            col.plotly_chart(px.bar(frame, x="group", y="rate", hover_data=["leads", "positives"], title=title,
+                                    height=340).update_yaxes(tickformat=".0%"), width="stretch")
+
+    with leak_tab:
+        leak = view["leakage"]
+        (st.success if leak["clean"] else st.error)(
+            "No post-contact or PII column reaches the features." if leak["clean"] else "Leakage found: see below.")
+        st.markdown(leakage_markdown(leak))
+        if leak["defect_examples"]:
+            table(pd.DataFrame(leak["defect_examples"]), "mql_before_contact.csv")

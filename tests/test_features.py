@@ -1,0 +1,178 @@
+"""Labels, point-in-time snapshots, every engineered feature on hand-computed rows, the leakage guard."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from core.errors import LeadScoringError
+from core.features.build import build_features, training_table
+from core.features.catalog import Feature, STATIC_FEATURES, catalog_markdown
+from core.ingest.leads import load_lead_file
+from core.ingest.territories import load_territory_files
+from core.quality.feature_quality import class_summary, leakage_report, scorecard
+from tests.conftest import LEAD_HEADER, REP_HEADER, ROOT, lead, rep, write_csv
+
+AS_OF = "2025-03-31T12:00:00Z"
+
+
+def _load(settings, wh, tmp_path, reps_by_month: dict[str, list[dict]], leads: list[dict]):
+    for month, reps in reps_by_month.items():
+        path = write_csv(tmp_path / month / f"discovery_t1_{month.replace('-', '_')}.csv", REP_HEADER, reps)
+        load_territory_files(wh, settings, [path])
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
+
+
+def _features(wh) -> pd.DataFrame:
+    return wh.read("select * from ml.lead_features order by lead_id").set_index("lead_id")
+
+
+def test_label_window_edges(settings, wh, tmp_path):
+    c = "2025-01-06T10:00:00.000+0000"
+    leads = [
+        lead("00QA", 11, contacted=c, mql="2025-02-05T10:00:00.000+0000"),   # exactly 30 days -> positive
+        lead("00QB", 12, contacted=c, mql="2025-02-05T10:00:01.000+0000"),   # 30 days + 1 s -> negative
+        lead("00QC", 13, contacted=c, mql="2025-01-01T10:00:00.000+0000"),   # MQL before contact -> defect
+        lead("00QD", 14, contacted="2025-03-15T10:00:00.000+0000"),          # < 30 days before as_of -> censored
+        lead("00QE", 15, contacted="2025-03-15T10:00:00.000+0000", mql="2025-03-16T10:00:00.000+0000"),  # censored too
+        lead("00QF", 16, contacted=c, mql="2025-01-06T10:00:00.000+0000"),   # same second -> positive
+        lead("00QG", 17, contacted="2025-04-02T10:00:00.000+0000"),          # after as_of -> not in the matrix
+        lead("00QH", 18, contacted=""),                                       # never contacted -> not in population
+    ]
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1)]}, leads)
+    build = build_features(wh, settings, AS_OF)
+    labels = wh.read("select lead_id, label_status, label from ml.lead_labels order by lead_id")
+    assert dict(zip(labels.lead_id, labels.label_status)) == {
+        "00QA": "positive", "00QB": "negative", "00QC": "defect_mql_before_contact", "00QD": "censored",
+        "00QE": "censored", "00QF": "positive", "00QG": "contacted_after_as_of"}
+    assert build.status_counts == {"positive": 2, "negative": 1, "defect_mql_before_contact": 1, "censored": 2}
+    assert set(training_table(wh).lead_id) == {"00QA", "00QB", "00QF"}
+
+
+def test_as_of_defaults_to_export_time(settings, wh, tmp_path):
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1)]},
+          [lead("00QA", 1, modified="2025-02-10T08:00:00.000+0000")])
+    build = build_features(wh, settings)
+    assert str(build.as_of) == "2025-02-10 08:00:00+00:00"
+
+
+def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
+    _load(settings, wh, tmp_path,
+          {"2025-01": [rep(1, TotalAssetsInMillions="100"), rep(2), rep(3)],
+           "2025-03": [rep(1, TotalAssetsInMillions="300"), rep(2, TotalAssetsInMillions="300"), rep(3)]},
+          [lead("00QJ", 1, contacted="2025-02-15T10:00:00.000+0000"),
+           lead("00QM", 2, contacted="2025-03-02T10:00:00.000+0000"),
+           lead("00QD", 3, contacted="2024-12-20T10:00:00.000+0000")])
+    build_features(wh, settings, AS_OF)
+    f = _features(wh)
+    assert f.loc["00QJ", ["snapshot_month", "TotalAssetsInMillions"]].tolist() == ["2025-01", 100.0]
+    assert f.loc["00QM", ["snapshot_month", "TotalAssetsInMillions"]].tolist() == ["2025-03", 300.0]
+    assert f.loc["00QD", "snapshot_month"] == "2025-01" and bool(f.loc["00QD", "snapshot_at_risk"])
+    report = leakage_report(wh, settings)
+    assert report["at_risk_before_first_snapshot"] == 1 and report["leakage_records"] == 1
+
+
+def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
+    reps = [
+        rep(1, TotalAssetsInMillions="600", Number_Investment_Advisory_Clients="200", Number_Employees="12",
+            Number_IAReps="0", Number_Clients_HNW_Individuals="150", AUMGrowthRate_1Year="250%",
+            AUMGrowthRate_5Year="-80", Date_Became_Rep_Number_Of_Years="20", Date_Of_Hire_At_Current_Firm_Years="5",
+            Firm_Moves_10yr="3", Miles_Distance_Home_To_Branch="60", Percent_Clients_US="95",
+            Assets_In_Millions_Individuals="450", Assets_In_Millions_HNW="900", Designations="CFP; ChFC",
+            Licenses="Series 7, Series 65", Has_Disclosure="No", Business_Model="Fee-Based (Hybrid)"),
+        rep(2, TotalAssetsInMillions="", Number_Investment_Advisory_Clients="0", Number_Employees="0",
+            AUMGrowthRate_1Year="", AUMGrowthRate_5Year="10"),
+    ]
+    leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", CreatedDate="2025-01-01T23:30:00.000+0000"),
+             lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000"),
+             lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000")]
+    _load(settings, wh, tmp_path, {"2025-01": reps}, leads)
+    build_features(wh, settings, AS_OF)
+    f = _features(wh)
+    a, b, none = f.loc["00Q1"], f.loc["00Q2"], f.loc["00Q3"]
+    assert a.AUM_per_Client == 3.0 and a.AUM_per_Employee == 50.0
+    assert pd.isna(a.AUM_per_IARep)                               # zero denominator -> NULL, never inf
+    assert a.AUM_Growth_Rate_1Year == 200 and a.AUM_Growth_Rate_5Year == -50  # capped
+    assert a.Growth_Momentum == 200 * -50 / 100 and a.Growth_Acceleration == 200 + 10
+    assert a.Positive_Growth_Trajectory == 0 and a.Accelerating_Growth == 1
+    assert a.Firm_Stability_Score == 0.25 and a.Is_Veteran_Advisor == 1 and a.High_Turnover_Flag == 1
+    assert a.HNW_Client_Ratio == 0.75 and a.Premium_Positioning == 1 and a.Mass_Market_Focus == 0
+    assert a.HNW_Asset_Concentration == 1.0 and a.Individual_Asset_Ratio == 0.75  # capped at 1
+    assert a.Remote_Work_Indicator == 1 and a.Local_Advisor == 0 and a.Has_Scale == 1
+    assert a.Has_CFP == 1 and a.Has_CFA == 0 and a.Has_ChFC == 1 and a.Has_Series_65 == 1 and a.Has_Series_66 == 0
+    assert a.Business_Model_Hybrid == 1 and a.Quality_Score == 1.0  # CFP, no disclosure, HNW 0.75, growth > 0
+    assert a.Log_TotalAssets == pytest.approx(math.log(601))
+    assert a.Day_of_Contact == 7 and a.Is_Weekend_Contact == 1        # Sunday 23:30 UTC
+    assert a.Lead_Age_At_Contact_Days == 4.0
+    assert b.Day_of_Contact == 1 and b.Is_Weekend_Contact == 0        # Monday 00:10 UTC
+    for name in ["AUM_per_Client", "AUM_per_Employee", "Clients_per_Employee", "TotalAssetsInMillions",
+                 "Growth_Momentum", "Positive_Growth_Trajectory", "Premium_Positioning"]:
+        assert pd.isna(b[name]), name                              # nulls and zero denominators stay NULL
+    assert b.AUM_Missing == 1 and b.Growth_1Y_Missing == 1
+    assert none.Has_Discovery_Data == 0 and none.Discovery_Fields_Missing == 1
+    assert pd.isna(none.Has_CFP) and pd.isna(none.Has_Disclosure)  # no match is not "no CFP"
+
+
+def test_planted_post_contact_feature_is_refused(settings, wh, tmp_path):
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1)]}, [lead("00Q1", 1)])
+    leak = Feature("Disposition_Flag", "planted", "a leak", "CASE WHEN l.Disposition__c = 'Call Booked' THEN 1 ELSE 0 END",
+                   ("Disposition__c",), "flag", False)
+    with pytest.raises(LeadScoringError, match="Disposition_Flag reads Disposition__c, which is set after contact"):
+        build_features(wh, settings, AS_OF, extra_features=(leak,))
+    pii = Feature("Email_Domain", "planted", "PII", "l.has_Email", ("Email",), "flag", False)
+    with pytest.raises(LeadScoringError, match="Email, which is PII"):
+        build_features(wh, settings, AS_OF, extra_features=(pii,))
+
+
+def test_planted_leaking_column_flagged_by_the_report(settings, wh, tmp_path):
+    """A column the catalog does not define, or one that predicts the label too well, is flagged."""
+    leads = [lead(f"00Q{i}", 100 + i, mql="2025-01-07T10:00:00.000+0000" if i % 3 == 0 else "") for i in range(30)]
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1)]}, leads)
+    build_features(wh, settings, AS_OF)
+    assert leakage_report(wh, settings)["clean"]
+    with wh.writer("plant") as s:
+        s.execute("create or replace table ml.lead_features as select *, label as Days_To_MQL_Known from ml.lead_features")
+    report = leakage_report(wh, settings)
+    assert not report["clean"]
+    assert report["columns_not_in_catalog"] == ["Days_To_MQL_Known"]
+    assert report["suspicious_features"][0]["feature"] == "Days_To_MQL_Known"
+
+
+def test_pii_never_in_the_training_table(settings, wh, tmp_path):
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1, FirstName="Dana", Email="dana@x.example")]},
+          [lead("00Q1", 1, FirstName="Robin", LastName="Zed", Email="robin@zed.example", MobilePhone="+1-555-0100")])
+    build_features(wh, settings, AS_OF)
+    table = training_table(wh)
+    assert table.columns[:3].tolist() == ["lead_id", "contacted_at", "label"]
+    text = table.to_csv()
+    for value in ["Dana", "dana@x.example", "Robin", "Zed", "robin@zed.example", "555-0100"]:
+        assert value not in text
+    pii = {"FirstName", "LastName", "Name", "Email", "MobilePhone", "Address", "Status", "Disposition__c"}
+    assert pii.isdisjoint(table.columns)
+
+
+def test_scorecard_on_tiny_fixture():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0, None], "y": [None, None, None, None, 1.0, 2.0]})
+    card = scorecard(df, ["x", "y"]).set_index("feature")
+    assert card.loc["x", "null_rate"] == round(1 / 6, 4) and card.loc["x", "median"] == 3.0
+    assert card.loc["x", "min"] == 1.0 and card.loc["x", "max"] == 100.0
+    assert card.loc["x", "outlier_share"] == 0.2  # 100 lies beyond Q3 + 3 IQR
+    assert card.loc["y", "warning"] == "more than 50% missing" and card.loc["x", "warning"] == ""
+
+
+def test_demo_reproduces_the_intended_effects(loaded_demo):
+    settings, wh, _, _ = loaded_demo
+    build_features(wh, settings)
+    summary = class_summary(wh.read("select * from ml.lead_features"))
+    assert 0.03 < summary["positive_rate"] < 0.05
+    assert summary["weekend_rate"] > 1.6 * summary["weekday_rate"]
+    tiers = {r["group"]: r["rate"] for r in summary["by_aum_tier"]}
+    assert tiers["<$100M"] > tiers[">$500M"]
+    assert leakage_report(wh, settings)["clean"]
+
+
+def test_feature_catalog_doc_is_current():
+    assert (ROOT / "docs" / "feature_catalog.md").read_text(encoding="utf-8") == catalog_markdown()
+    assert len(STATIC_FEATURES) >= 80
