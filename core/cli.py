@@ -62,6 +62,22 @@ def _parser() -> argparse.ArgumentParser:
     sq = sub.add_parser("feature-quality", help="per-feature scorecard and class-imbalance summary")
     sq.add_argument("--json", action="store_true")
 
+    tr = sub.add_parser("train", help="selection, imbalance comparison, tuning, calibration, evaluation, registry")
+    tr.add_argument("--budget-minutes", type=float, default=None)
+    tr.add_argument("--promote", action="store_true", help="make it champion when every gate passes")
+    bt = sub.add_parser("backtest", help="train on what was known before DATE, score leads contacted on/after it")
+    bt.add_argument("--test-from", required=True)
+    bt.add_argument("--out", required=True)
+    bt.add_argument("--budget-minutes", type=float, default=None)
+    md = sub.add_parser("models", help="model registry")
+    msub = md.add_subparsers(dest="models_verb", required=True)
+    msub.add_parser("list")
+    mp = msub.add_parser("promote")
+    mp.add_argument("model_id")
+    mp.add_argument("--force", action="store_true")
+    mp.add_argument("--reason", default="")
+    msub.add_parser("rollback")
+
     sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
     return p
 
@@ -176,6 +192,40 @@ def run(args: argparse.Namespace) -> int:
         if args.missing_crds:
             write_csv(missing_crds(wh), args.missing_crds)
         print(json.dumps(report, indent=2, default=str) if args.json else to_markdown(report))
+        return 0
+
+    if args.verb == "train":
+        from core.modeling.train import train
+
+        result = train(wh, settings, args.budget_minutes, args.promote, progress=_progress)
+        print(result.report)
+        print(f"model {result.model_id}: gates {'PASSED' if result.gates_passed else 'FAILED'}"
+              + ("; promoted to champion" if result.promoted else ""))
+        return 0
+
+    if args.verb == "backtest":
+        from core.modeling.backtest import backtest
+
+        result = backtest(wh, settings, args.test_from, args.out, args.budget_minutes, progress=_progress)
+        print(result["markdown"])
+        return 0
+
+    if args.verb == "models":
+        from core.modeling import registry
+
+        if args.models_verb == "list":
+            df = registry.list_models(wh)
+            for r in df.itertuples():
+                ap = json.loads(r.metrics_json).get("test", {}).get("auc_pr")
+                print(f"{r.model_id}\t{r.kind}\t{'champion' if r.is_champion else '':8}\tgates "
+                      f"{'pass' if r.gates_passed else 'FAIL'}\tAUC-PR {ap if ap is None else round(ap, 4)}\t{r.created_at}")
+            if df.empty:
+                print("no models yet: run `python -m core train`")
+        elif args.models_verb == "promote":
+            previous = registry.promote(wh, args.model_id, force=args.force, reason=args.reason)
+            print(f"{args.model_id} is now champion (was {previous})")
+        else:
+            print(f"rolled back: {registry.rollback(wh)} is champion again")
         return 0
 
     if args.verb == "status":

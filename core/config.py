@@ -32,11 +32,23 @@ class Settings:
     min_firm_data_rate: float = 0.80
     min_territory_match_rate: float = 0.70
     users_file: Path | None = None  # defaults to data_dir / "users.json"
+    # Capacity (spec §5.8): SGAs x dials per day; Tier A = capacity x 1.2.
+    sga_count: int = 12
+    dials_per_day: int = 10
+    train_budget_minutes: float = 8.0
     extra: dict = field(default_factory=dict)
 
     @property
     def warehouse_path(self) -> Path:
         return Path(self.db_path) if self.db_path else Path(self.data_dir) / "warehouse.duckdb"
+
+    @property
+    def daily_capacity(self) -> int:
+        return int(self.sga_count) * int(self.dials_per_day)
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.data_dir) / "models"
 
     @property
     def archive_dir(self) -> Path:

@@ -55,3 +55,29 @@ create table if not exists ml.feature_sets (
   status_counts_json string,
   fingerprint string
 );
+
+create table if not exists ml.models (
+  model_id string,
+  created_at timestamp,
+  created_by string,
+  kind string,
+  training_fingerprint string,
+  feature_set_fingerprint string,
+  features_json string,
+  params_json string,
+  metrics_json string,
+  gates_json string,
+  gates_passed bool,
+  is_champion bool,
+  artifact_dir string,
+  notes string
+);
+
+create table if not exists ml.model_events (
+  at timestamp,
+  actor string,
+  action string,
+  model_id string,
+  previous_champion string,
+  reason string
+);

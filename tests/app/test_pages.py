@@ -139,3 +139,22 @@ def test_features_page_builds_and_shows_catalog_scorecard_and_leakage(data_dir):
     assert not at.exception
     at.button[0].click().run()  # rebuild
     assert any("Features" in s.value for s in at.success)
+
+
+def test_train_page_trains_and_shows_gates(data_dir):
+    at = app("analyst", "pages/train.py")
+    assert at.title[0].value == "Train & compare"
+    assert any("No model trained yet" in i.value for i in at.info)
+    at.slider[0].set_value(1.0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("gates failed" in e.value for e in at.error)        # small demo: not enough positives
+    assert any("regularised logistic baseline" in w.value for w in at.warning)
+    promote = next(b for b in at.button if b.label == "Promote to champion")
+    promote.click().run()
+    assert "fails the gates" in at.error[-1].value                   # refused without --force
+
+
+def test_train_page_read_only_for_revops(data_dir):
+    at = app("revops", "pages/train.py")
+    assert at.button[0].disabled  # Start training

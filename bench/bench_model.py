@@ -1,0 +1,72 @@
+"""Benchmarks for training, printed side by side in one run.
+
+Quality: backtest from --test-from on the full-scale demo; AUC-PR of the engine's model vs ranking by the
+truth file's best-achievable probability (the ceiling) vs the untuned boosting baseline, all on the same
+test leads. Target: engine >= 0.95 x ceiling and above the baseline.
+Speed: a full `train` with time per stage. Target: <= 10 minutes on 2 cores.
+
+Usage: python bench/bench_model.py DATA_DIR TRUTH_CSV [--test-from 2025-06-01] [--budget-minutes 8]
+DATA_DIR holds the full-scale demo already loaded (load-territories, load-leads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import load_settings, with_overrides  # noqa: E402
+from core.modeling.backtest import backtest  # noqa: E402
+from core.modeling.train import train  # noqa: E402
+from core.warehouse import open_warehouse  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("truth_csv")
+    ap.add_argument("--test-from", default="2025-06-01")
+    ap.add_argument("--budget-minutes", type=float, default=8.0)
+    args = ap.parse_args()
+    settings = with_overrides(load_settings(), data_dir=Path(args.data_dir))
+    wh = open_warehouse(settings)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "backtest.csv"
+        bt = backtest(wh, settings, args.test_from, str(out), args.budget_minutes)
+        scores = pd.read_csv(out, dtype={"lead_id": str})
+    truth = pd.read_csv(args.truth_csv, dtype={"lead_id": str})[["lead_id", "true_prob_mql_30d"]]
+    joined = scores.merge(truth, on="lead_id", how="left")
+    assert joined.true_prob_mql_30d.notna().all(), "every backtest lead must be in the truth file"
+    engine_ap = average_precision_score(joined.label, joined.score)
+    ceiling = average_precision_score(joined.label, joined.true_prob_mql_30d)
+    base = bt["baseline_untuned_auc_pr"]
+    print(f"\nQuality — backtest from {args.test_from}: trained on {bt['train_n']:,} leads "
+          f"({bt['train_positives']:,} positive); tested on {len(joined):,} leads ({int(joined.label.sum()):,} positive)")
+    print(f"{'ranking':<46}{'AUC-PR':>8}{'x ceiling':>11}")
+    print(f"{'truth: best achievable probability (ceiling)':<46}{ceiling:>8.4f}{1:>11.2f}")
+    print(f"{'engine (' + bt['model_kind'] + ')':<46}{engine_ap:>8.4f}{engine_ap / ceiling:>11.2f}")
+    print(f"{'untuned gradient boosting (baseline)':<46}{base:>8.4f}{base / ceiling:>11.2f}")
+    print(f"target >= 0.95 x ceiling: {'PASS' if engine_ap >= 0.95 * ceiling else 'MISS'}; "
+          f"above baseline: {'PASS' if engine_ap > base else 'MISS'}")
+
+    started = time.perf_counter()
+    result = train(wh, settings, args.budget_minutes)
+    total = time.perf_counter() - started
+    print(f"\nSpeed — full train on {result.metrics['split']['fit_n'] + result.metrics['split']['calib_n'] + result.metrics['split']['test_n']:,} leads:")
+    for stage, seconds in result.timings.items():
+        print(f"  {stage:<22}{seconds:>8.1f} s")
+    print(f"  {'wall total':<22}{total:>8.1f} s  (target <= 600 s: {'PASS' if total <= 600 else 'MISS'})")
+    print(f"  model {result.model_id}: test AUC-PR {result.metrics['test']['auc_pr']:.4f}, gates "
+          f"{'passed' if result.gates_passed else 'failed'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Ranking and calibration metrics, each reported with the sample it was measured on."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+
+def _ok(y) -> bool:
+    y = np.asarray(y)
+    return len(y) > 0 and 0 < y.sum() < len(y)
+
+
+def auc_pr(y, p) -> float | None:
+    return float(average_precision_score(y, p)) if _ok(y) else None
+
+
+def auc_roc(y, p) -> float | None:
+    return float(roc_auc_score(y, p)) if _ok(y) else None
+
+
+def top_k(y, p, share: float | None = None, k: int | None = None) -> dict:
+    """Precision and recall among the top ``k`` (or top ``share``) by score; ties broken by order."""
+    y, p = np.asarray(y), np.asarray(p)
+    n = len(y)
+    k = int(k if k is not None else max(1, round(n * share)))
+    k = max(1, min(k, n))
+    order = np.argsort(-p, kind="stable")[:k]
+    hits = int(y[order].sum())
+    return {"k": k, "precision": hits / k, "recall": hits / y.sum() if y.sum() else None, "hits": hits}
+
+
+def lift_by_decile(y, p) -> list[dict]:
+    y, p = np.asarray(y), np.asarray(p)
+    base = y.mean() if len(y) else 0
+    order = np.argsort(-p, kind="stable")
+    out = []
+    for d, idx in enumerate(np.array_split(order, 10), start=1):
+        rate = float(y[idx].mean()) if len(idx) else 0.0
+        out.append({"decile": d, "n": int(len(idx)), "positives": int(y[idx].sum()), "rate": rate,
+                    "lift": rate / base if base else None})
+    return out
+
+
+def ece(y, p, bins: int = 10) -> float | None:
+    """Expected calibration error with equal-count bins (robust at a 4% base rate)."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if len(y) == 0:
+        return None
+    order = np.argsort(p, kind="stable")
+    total = 0.0
+    for idx in np.array_split(order, min(bins, len(y))):
+        if len(idx):
+            total += len(idx) * abs(p[idx].mean() - y[idx].mean())
+    return float(total / len(y))
+
+
+def reliability(y, p, bins: int = 10) -> list[dict]:
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    return [{"bin": i + 1, "n": int(len(idx)), "mean_predicted": float(p[idx].mean()), "observed_rate": float(y[idx].mean())}
+            for i, idx in enumerate(np.array_split(order, min(bins, max(len(y), 1)))) if len(idx)]
+
+
+def brier(y, p) -> float | None:
+    return float(brier_score_loss(y, p)) if len(y) else None
+
+
+def summary(y, p, capacity: int | None = None) -> dict:
+    """Every headline metric, with n and positives."""
+    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+    at10 = top_k(y, p, share=0.10)
+    deciles = lift_by_decile(y, p)
+    out = {
+        "n": int(len(y)), "positives": int(y.sum()), "base_rate": float(y.mean()) if len(y) else None,
+        "auc_pr": auc_pr(y, p), "auc_roc": auc_roc(y, p),
+        "precision_at_10pct": at10["precision"], "recall_at_10pct": at10["recall"],
+        "top_decile_lift": deciles[0]["lift"] if deciles else None,
+        "brier": brier(y, p), "ece": ece(y, p), "lift_by_decile": deciles,
+    }
+    if capacity:
+        at_cap = top_k(y, p, k=capacity)
+        out.update(capacity=at_cap["k"], precision_at_capacity=at_cap["precision"], recall_at_capacity=at_cap["recall"])
+    return out

@@ -1,0 +1,167 @@
+"""Model registry: every trained model is a version with its artifacts on disk (XGBoost's own JSON
+format for the booster, JSON for calibrators and metadata — no pickles) and a row in ``ml.models``.
+Promotion needs the gates (or ``force`` with a reason, which is logged); scoring uses the champion."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from core import audit
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.errors import LeadScoringError
+from core.modeling.baselines import logistic_from_dict
+from core.modeling.calibration import SegmentCalibrator
+from core.modeling.data import aum_segment
+from core.warehouse import Warehouse
+from core.warehouse.sql import literal
+
+
+@dataclass
+class LoadedModel:
+    model_id: str
+    meta: dict
+    predict_raw: callable
+
+    @property
+    def features(self) -> list[str]:
+        return self.meta["features"]
+
+    @property
+    def levels(self) -> dict:
+        return self.meta["levels"]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability; X must hold every model feature (and TotalAssetsInMillions)."""
+        raw = self.predict_raw(X)
+        cal = SegmentCalibrator.from_dict(self.meta["calibration"])
+        return cal.transform(raw, aum_segment(X["TotalAssetsInMillions"]))
+
+
+def save_model(wh: Warehouse, settings: Settings, model_id: str, kind: str, artifact, meta: dict, report_md: str,
+               actor: Actor) -> Path:
+    folder = settings.models_dir / model_id
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "xgboost":
+        artifact.save_model(folder / "booster.json")
+    else:
+        (folder / "logistic.json").write_text(json.dumps(artifact))
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    (folder / "report.md").write_text(report_md, encoding="utf-8")
+    with wh.writer("register model") as s:
+        s.load("ml.models", pd.DataFrame([{
+            "model_id": model_id, "created_at": datetime.now(timezone.utc), "created_by": actor.username, "kind": kind,
+            "training_fingerprint": meta["training_fingerprint"], "feature_set_fingerprint": meta.get("feature_set_fingerprint"),
+            "features_json": json.dumps(meta["features"]), "params_json": json.dumps(meta["params"], default=str),
+            "metrics_json": json.dumps(meta["metrics"], default=str), "gates_json": json.dumps(meta["gates"]),
+            "gates_passed": bool(meta["gates_passed"]), "is_champion": False, "artifact_dir": str(folder),
+            "notes": meta.get("notes", ""),
+        }]), mode="append")
+        audit.record(s, actor, "train_model", model_id, "ok", {"kind": kind, "gates_passed": meta["gates_passed"]})
+    return folder
+
+
+def load_model(folder: str | Path) -> LoadedModel:
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        if meta["kind"] == "xgboost":
+            booster = xgb.XGBClassifier()
+            booster.load_model(folder / "booster.json")
+            medians = meta.get("medians")
+
+            def predict_raw(X: pd.DataFrame) -> np.ndarray:
+                Z = X[meta["features"]].astype("float32")
+                return booster.predict_proba(Z.fillna(medians) if medians else Z)[:, 1]
+        else:
+            predict_raw = logistic_from_dict(json.loads((folder / "logistic.json").read_text()))
+    except (OSError, ValueError, KeyError, xgb.core.XGBoostError) as exc:
+        raise LeadScoringError(f"Model artifacts in {folder} cannot be loaded ({type(exc).__name__}: {exc}). "
+                               "Roll back (`models rollback`) or retrain.") from exc
+    return LoadedModel(meta["model_id"], meta, predict_raw)
+
+
+def list_models(wh: Warehouse) -> pd.DataFrame:
+    return wh.read("select model_id, created_at, created_by, kind, gates_passed, is_champion, metrics_json, "
+                   "gates_json, artifact_dir, notes from ml.models order by created_at desc")
+
+
+def champion_row(wh: Warehouse) -> dict | None:
+    df = wh.read("select * from ml.models where is_champion order by created_at desc limit 1")
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def load_champion(wh: Warehouse) -> LoadedModel:
+    row = champion_row(wh)
+    if row is None:
+        raise LeadScoringError("No champion model yet: run `python -m core train --promote` (or promote a trained model).")
+    return load_model(row["artifact_dir"])
+
+
+def _set_champion(wh: Warehouse, model_id: str, actor: Actor, action: str, reason: str) -> str | None:
+    with wh.writer(f"{action} model") as s:
+        previous = s.scalar("select model_id from ml.models where is_champion limit 1")
+        s.execute(f"update ml.models set is_champion = (model_id = {literal(model_id)}) where true")
+        s.load("ml.model_events", pd.DataFrame([{
+            "at": datetime.now(timezone.utc), "actor": actor.username, "action": action, "model_id": model_id,
+            "previous_champion": previous, "reason": reason,
+        }]), mode="append")
+        audit.record(s, actor, f"{action}_model", model_id, "ok", {"previous": previous, "reason": reason})
+    return previous
+
+
+def promote(wh: Warehouse, model_id: str, actor: Actor | None = None, force: bool = False, reason: str = "") -> str | None:
+    actor = actor or cli_actor()
+    authorize(actor, "train_promote")
+    df = wh.read(f"select gates_passed, gates_json from ml.models where model_id = {literal(model_id)}")
+    if df.empty:
+        raise LeadScoringError(f"No model {model_id}: see `python -m core models list`.")
+    if not bool(df.gates_passed.iloc[0]):
+        failed = [g["gate"] for g in json.loads(df.gates_json.iloc[0]) if not g["passed"]]
+        if not force:
+            raise LeadScoringError(f"Model {model_id} fails the gates ({', '.join(failed)}); it cannot be promoted. "
+                                   "Use --force --reason '...' to override (the reason is logged).")
+        if not reason.strip():
+            raise LeadScoringError("--force needs --reason: say why a model that fails its gates should score leads.")
+    return _set_champion(wh, model_id, actor, "force_promote" if force and not bool(df.gates_passed.iloc[0]) else "promote",
+                         reason)
+
+
+def rollback(wh: Warehouse, actor: Actor | None = None) -> str:
+    """Make the champion before the current one champion again."""
+    actor = actor or cli_actor()
+    authorize(actor, "train_promote")
+    events = wh.read("select model_id, previous_champion from ml.model_events "
+                     "where action in ('promote', 'force_promote', 'rollback') order by at desc limit 1")
+    if events.empty or events.previous_champion.isna().iloc[0]:
+        raise LeadScoringError("Nothing to roll back to: there was no champion before the current one.")
+    target = str(events.previous_champion.iloc[0])
+    _set_champion(wh, target, actor, "rollback", f"rollback from {events.model_id.iloc[0]}")
+    return target
+
+
+def remove_artifacts(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def model_meta(wh: Warehouse, model_id: str) -> dict:
+    """The stored metadata and Markdown report of one model version."""
+    df = wh.read(f"select artifact_dir, is_champion from ml.models where model_id = {literal(model_id)}")
+    if df.empty:
+        raise LeadScoringError(f"No model {model_id}.")
+    folder = Path(df.artifact_dir.iloc[0])
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        meta["report_md"] = (folder / "report.md").read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise LeadScoringError(f"Artifacts of {model_id} in {folder} are unreadable ({exc}).") from exc
+    meta["is_champion"] = bool(df.is_champion.iloc[0])
+    return meta

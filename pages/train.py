@@ -1,0 +1,87 @@
+"""Train & compare (analysts): retrain with progress, compare with baselines, read the gates, promote."""
+
+import json
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.modeling import registry
+from core.modeling.train import train
+from pages._shared import after_write, engine, progress_callback, require, table, user_errors
+
+eng = engine()
+who = require("view")
+st.title("Train & compare")
+can_train = who.can("train_promote")
+
+with user_errors():
+    with st.expander("Retrain", expanded=False):
+        budget = st.slider("Time budget (minutes)", 1.0, 20.0, float(eng.settings.train_budget_minutes), 0.5)
+        auto = st.checkbox("Promote to champion if every gate passes")
+        if st.button("Start training", type="primary", disabled=not can_train,
+                     help=None if can_train else "Analysts and admins can train"):
+            with st.status("Training…", expanded=True) as status:
+                bar = st.progress(0.0)
+                result = train(eng.wh, eng.settings, budget, auto, who, progress_callback(status, bar))
+                status.update(label=f"Model {result.model_id} in {result.seconds:.0f} s — gates "
+                                    f"{'passed' if result.gates_passed else 'failed'}", state="complete")
+            after_write()
+
+    models = registry.list_models(eng.wh)
+    if models.empty:
+        st.info("No model trained yet. Start a training run above.")
+        st.stop()
+    models["test_auc_pr"] = models.metrics_json.map(lambda m: json.loads(m).get("test", {}).get("auc_pr"))
+    table(models[["model_id", "created_at", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv")
+    picked = st.selectbox("Model", models.model_id.tolist(),
+                          index=int(models.is_champion.to_numpy().argmax()) if models.is_champion.any() else 0)
+    meta = registry.model_meta(eng.wh, picked)
+    m = meta["metrics"]
+
+    gates = pd.DataFrame(meta["gates"])
+    (st.success if meta["gates_passed"] else st.error)(
+        f"{picked}: every gate passed" if meta["gates_passed"] else f"{picked}: gates failed — not promotable without --force")
+    if meta.get("notes"):
+        st.warning(meta["notes"])
+    table(gates, f"{picked}_gates.csv")
+
+    left, right = st.columns(2)
+    base = pd.DataFrame([{"model": "this model", **{k: m["test"][k] for k in ("auc_pr", "auc_roc", "precision_at_10pct", "ece")}}]
+                        + [{k: b[k] for k in ("model", "auc_pr", "auc_roc", "precision_at_10pct", "ece")} for b in m["baselines"]])
+    with left:
+        st.subheader(f"Against baselines (test n={m['test']['n']:,}, positives={m['test']['positives']:,})")
+        st.plotly_chart(px.bar(base, x="model", y="auc_pr", text_auto=".3f", height=330), width="stretch")
+    with right:
+        st.subheader("Lift by decile (test)")
+        st.plotly_chart(px.bar(pd.DataFrame(m["test"]["lift_by_decile"]), x="decile", y="lift", text_auto=".1f",
+                               height=330), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Calibration (test)")
+        rel = pd.DataFrame(m["reliability_test"])
+        fig = px.line(rel, x="mean_predicted", y="observed_rate", markers=True, height=330)
+        fig.add_shape(type="line", x0=0, y0=0, x1=rel.mean_predicted.max(), y1=rel.mean_predicted.max(), line_dash="dot")
+        st.plotly_chart(fig, width="stretch")
+    with right:
+        st.subheader("CV folds (AUC-PR)")
+        st.plotly_chart(px.bar(pd.DataFrame({"fold": range(1, len(m["cv_fold_auc_pr"]) + 1), "auc_pr": m["cv_fold_auc_pr"]}),
+                               x="fold", y="auc_pr", text_auto=".3f", height=330), width="stretch")
+    if meta.get("imbalance_table"):
+        st.subheader("SMOTE vs scale_pos_weight")
+        table(pd.DataFrame(meta["imbalance_table"]), f"{picked}_imbalance.csv")
+    with st.expander("Full report"):
+        st.markdown(meta["report_md"])
+
+    c1, c2 = st.columns(2)
+    with c1:
+        force = st.checkbox("Force (gates failed)", disabled=meta["gates_passed"])
+        reason = st.text_input("Reason (logged)", disabled=not force)
+        if st.button("Promote to champion", disabled=not can_train or meta["is_champion"]):
+            registry.promote(eng.wh, picked, who, force=force, reason=reason)
+            after_write()
+            st.success(f"{picked} is now the champion.")
+    with c2:
+        if st.button("Roll back to the previous champion", disabled=not can_train):
+            st.success(f"{registry.rollback(eng.wh, who)} is champion again.")
+            after_write()

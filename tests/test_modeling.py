@@ -1,0 +1,214 @@
+"""Training machinery: time-ordered folds, SMOTE isolation, IV/VIF, calibration, gates, registry, and the
+not-enough-data path."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+from core.auth import Actor
+from core.errors import LeadScoringError, PermissionDeniedError
+from core.modeling import imbalance as imb
+from core.modeling import metrics, registry
+from core.modeling.baselines import LogisticBaseline, heuristic_rule
+from core.modeling.boosting import Imbalance, fit_booster
+from core.modeling.calibration import SegmentCalibrator
+from core.modeling.data import GAP, Frame, blocked_folds, time_split
+from core.modeling.selection import information_value, select_features, vif_table
+from core.modeling.train import gates
+
+
+def _frame(n=1200, seed=0, pos_rate=0.08) -> Frame:
+    rng = np.random.default_rng(seed)
+    t = pd.Series(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.sort(rng.uniform(0, 500, n)), unit="D"))
+    x1 = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(np.log(pos_rate / (1 - pos_rate)) + 1.2 * x1)))).astype(int)
+    X = pd.DataFrame({"row_id": np.arange(n, dtype="float32"), "x1": x1.astype("float32"),
+                      "x2": rng.normal(size=n).astype("float32"), "TotalAssetsInMillions": rng.uniform(10, 900, n).astype("float32"),
+                      "AUM_Growth_Rate_1Year": rng.normal(5, 10, n).astype("float32")})
+    return Frame(X, y, t, pd.Series([f"L{i}" for i in range(n)]))
+
+
+def test_blocked_folds_respect_time_and_gaps():
+    f = _frame()
+    folds = blocked_folds(f.t, k=5)
+    assert len(folds) == 5
+    for train, val in folds:
+        assert f.t.iloc[train].max() < f.t.iloc[val].min() - GAP      # no val lead earlier than a train lead, 30-day gap
+        assert len(set(train) & set(val)) == 0
+    assert [len(tr) for tr, _ in folds] == sorted(len(tr) for tr, _ in folds)  # expanding window
+
+
+def test_time_split_holds_out_the_newest_with_a_gap():
+    f = _frame()
+    old, new = time_split(f, 0.2)
+    assert len(new) == 240 and old.t.max() < new.t.min() - GAP
+
+
+def test_smote_never_sees_validation_rows(monkeypatch):
+    from imblearn.over_sampling import SMOTE
+
+    seen = []
+    original = SMOTE.fit_resample
+
+    def spy(self, X, y):
+        seen.append(set(np.asarray(X["row_id"]).astype(int)))
+        return original(self, X, y)
+
+    monkeypatch.setattr(SMOTE, "fit_resample", spy)
+    f = _frame()
+    folds = blocked_folds(f.t, k=3)
+    imb.compare(f, folds, configs=(Imbalance("smote_default", "smote"),))
+    assert len(seen) == len(folds)
+    for rows, (train, val) in zip(seen, folds):
+        assert rows == set(train) and rows.isdisjoint(val)
+
+
+def test_imbalance_decision_weights():
+    table = pd.DataFrame({"config": ["a", "b"], "auc_pr": [0.30, 0.20], "calibration_error": [0.05, 0.01],
+                          "precision_at_10pct": [0.3, 0.2], "auc_pr_cov": [0.1, 0.1]})
+    decided = imb.decide(table)
+    # a wins AUC-PR (0.40) and precision (0.20); b wins calibration (0.25); stability ties.
+    assert decided.loc[decided.chosen, "config"].iloc[0] == "a"
+    assert decided.score.tolist() == pytest.approx([0.75, 0.40])
+
+
+def test_information_value_by_hand():
+    x = pd.Series([0, 0, 0, 0, 1, 1, 1, 1])
+    y = np.array([1, 1, 1, 0, 1, 0, 0, 0])
+    # bins: x=0 has 3 pos / 1 neg, x=1 has 1 pos / 3 neg; with 0.5 smoothing per cell and 2 bins
+    dp = np.array([3.5, 1.5]) / (4 + 1)
+    dn = np.array([1.5, 3.5]) / (4 + 1)
+    assert information_value(x, y) == pytest.approx(float(((dp - dn) * np.log(dp / dn)).sum()))
+
+
+def test_vif_matches_statsmodels():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=500)
+    X = pd.DataFrame({"a": a, "b": a * 0.9 + rng.normal(scale=0.3, size=500), "c": rng.normal(size=500)})
+    ours = vif_table(X)
+    exog = np.column_stack([np.ones(500), X.to_numpy()])
+    theirs = [variance_inflation_factor(exog, i) for i in range(1, 4)]
+    assert ours.tolist() == pytest.approx(theirs, rel=1e-6)
+
+
+def test_selection_removes_and_keeps_by_rule():
+    f = _frame()
+    X = f.X.drop(columns=["row_id"]).copy()
+    X["x1_copy"] = X["x1"] * 2 + 0.001
+    X["constant"] = 1.0
+    X["noise"] = np.random.default_rng(3).normal(size=len(X))
+    within_class = pd.Series(f.y).groupby(f.y).cumcount().to_numpy()
+    X["TotalAssetsInMillions"] = np.where(within_class % 2 == 0, 100.0, 200.0)  # split evenly in both classes
+    out = select_features(X, f.y)
+    removed = {r["feature"]: r["reason"] for r in out["removed"]}
+    assert removed["constant"] == "constant"
+    assert "VIF" in removed.get("x1_copy", removed.get("x1", ""))
+    assert "TotalAssetsInMillions" in out["selected"]          # business-critical, kept even with a low IV
+    assert any(k["feature"] == "TotalAssetsInMillions" for k in out["kept_by_rule"])
+
+
+def test_calibration_improves_brier_on_a_miscalibrated_fixture():
+    rng = np.random.default_rng(7)
+    n = 6000
+    p_true = rng.beta(1, 20, n)
+    y = (rng.random(n) < p_true).astype(int)
+    raw = p_true ** 0.4  # badly over-confident, same ranking
+    seg = np.where(rng.random(n) < 0.5, "<$100M", "$100–500M")
+    cal = SegmentCalibrator().fit(raw[:3000], y[:3000], seg[:3000])
+    after = cal.transform(raw[3000:], seg[3000:])
+    assert metrics.brier(y[3000:], after) < 0.8 * metrics.brier(y[3000:], raw[3000:])
+    assert metrics.ece(y[3000:], after) < 0.02
+    again = SegmentCalibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert np.allclose(again.transform(raw[3000:], seg[3000:]), after)
+
+
+def test_gates_fail_when_they_should():
+    ev = {"test": {"auc_pr": 0.25, "ece": 0.03, "n": 1000, "positives": 40}, "train_validation_gap": 0.05,
+          "cv_cov": 0.10, "cv_fold_auc_pr": [0.2] * 5}
+    assert all(g["passed"] for g in gates(ev, None))
+    bad = {**ev, "test": {**ev["test"], "auc_pr": 0.15, "ece": 0.09}, "train_validation_gap": 0.39, "cv_cov": 0.4}
+    assert [g["passed"] for g in gates(bad, None)] == [False, False, False, False]
+    assert not gates(ev, "only 5 positives")[-1]["passed"]
+
+
+def test_heuristic_rule_matches_spec_case():
+    X = pd.DataFrame({"TotalAssetsInMillions": [600, 600, 200, 80, 10, np.nan],
+                      "AUM_Growth_Rate_1Year": [11, 5, 6, 0, 50, 20]})
+    assert heuristic_rule(X).tolist() == [0.25, 0.10, 0.15, 0.10, 0.05, 0.05]
+
+
+def _register(wh, settings, model_id, passed):
+    f = _frame(300)
+    model = LogisticBaseline().fit(f.X[["x1", "TotalAssetsInMillions"]], f.y)
+    cal = SegmentCalibrator().fit(model.predict(f.X), f.y, np.array(["<$100M"] * len(f)))
+    meta = {"model_id": model_id, "kind": "logistic", "features": ["x1", "TotalAssetsInMillions"], "levels": {},
+            "params": {}, "calibration": cal.to_dict(), "metrics": {"test": {"auc_pr": 0.3}},
+            "gates": [{"gate": "AUC-PR > 0.20 (test)", "passed": passed, "value": 0.3, "n": 1}], "gates_passed": passed,
+            "training_fingerprint": "x"}
+    registry.save_model(wh, settings, model_id, "logistic", model.to_dict(), meta, "# report", Actor("t", "analyst"))
+    return f
+
+
+def test_registry_promote_rollback_and_gate_enforcement(settings, wh):
+    f = _register(wh, settings, "m1", True)
+    _register(wh, settings, "m2", True)
+    _register(wh, settings, "m3", False)
+    analyst = Actor("ana", "analyst")
+    with pytest.raises(LeadScoringError, match="No champion"):
+        registry.load_champion(wh)
+    registry.promote(wh, "m1", analyst)
+    registry.promote(wh, "m2", analyst)
+    assert registry.champion_row(wh)["model_id"] == "m2"
+    assert registry.rollback(wh, analyst) == "m1"
+    assert registry.champion_row(wh)["model_id"] == "m1"
+    with pytest.raises(LeadScoringError, match="fails the gates"):
+        registry.promote(wh, "m3", analyst)
+    with pytest.raises(LeadScoringError, match="needs --reason"):
+        registry.promote(wh, "m3", analyst, force=True)
+    registry.promote(wh, "m3", analyst, force=True, reason="demo week")
+    events = wh.read("select action, reason from ml.model_events order by at")
+    assert events.values.tolist()[-1] == ["force_promote", "demo week"]
+    with pytest.raises(PermissionDeniedError):
+        registry.promote(wh, "m1", Actor("rita", "revops"))
+    champion = registry.load_champion(wh)
+    p = champion.predict(f.X)
+    assert p.shape == (len(f),) and ((p >= 0) & (p <= 1)).all()
+    assert (settings.models_dir / "m3" / "logistic.json").exists()
+
+
+def test_corrupt_artifact_is_a_clear_error(settings, wh):
+    _register(wh, settings, "m1", True)
+    (settings.models_dir / "m1" / "meta.json").write_text("{not json")
+    with pytest.raises(LeadScoringError, match="cannot be loaded"):
+        registry.load_model(settings.models_dir / "m1")
+
+
+def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
+    from core.ingest.leads import load_lead_file
+    from core.ingest.territories import load_territory_files
+    from core.modeling.train import train
+    from tests.conftest import LEAD_HEADER, REP_HEADER, lead, rep, write_csv
+
+    rng = np.random.default_rng(0)
+    reps = [rep(i, TotalAssetsInMillions=str(round(rng.uniform(10, 900))), AUMGrowthRate_1Year=str(round(rng.normal(5, 9))))
+            for i in range(1, 301)]
+    load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2024_01.csv", REP_HEADER, reps)])
+    days = np.sort(rng.uniform(0, 400, 300))
+    leads = []
+    for i, d in enumerate(days, start=1):
+        c = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=float(d))
+        mql = (c + pd.Timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000+0000") if i % 60 == 0 else ""
+        leads.append(lead(f"00Q{i:04d}", i, contacted=c.strftime("%Y-%m-%dT%H:%M:%S.000+0000"), mql=mql,
+                          CreatedDate=(c - pd.Timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+                          modified="2025-03-01T00:00:00.000+0000"))
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
+    result = train(wh, settings, budget_minutes=1, promote_if_passing=True)
+    assert result.kind == "logistic" and not result.gates_passed and not result.promoted
+    assert "Not enough data" in result.report and "positives in training" in result.report
+    assert result.gates[-1]["gate"] == "enough positives to train and test"
+    assert "n = " in result.report  # every metric block states its sample
