@@ -212,3 +212,28 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     assert "Not enough data" in result.report and "positives in training" in result.report
     assert result.gates[-1]["gate"] == "enough positives to train and test"
     assert "n = " in result.report  # every metric block states its sample
+
+
+def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):
+    import shutil
+
+    from core.config import with_overrides
+    from core.modeling.backtest import backtest
+    from core.warehouse import open_warehouse
+
+    settings, _, _, _ = loaded_demo
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)
+    s = with_overrides(settings, data_dir=data)
+    wh = open_warehouse(s)
+    out = tmp_path / "bt.csv"
+    result = backtest(wh, s, "2025-05-01", str(out), budget_minutes=1)
+    df = pd.read_csv(out)
+    assert df.columns.tolist() == ["lead_id", "score", "label"]
+    assert len(df) == result["overall"]["n"] and df.label.isin([0, 1]).all()
+    assert result["per_month"] and all(m["month"] >= "2025-05" for m in result["per_month"])
+    assert "Not enough data" in result["markdown"]  # the small demo has too few positives before May
+    as_of = wh.read("select max(as_of) as a from ml.lead_labels").a.iloc[0]
+    assert str(as_of).startswith("2025-10-27")  # present-day features restored afterwards
+    with pytest.raises(LeadScoringError, match="not before the Lead export time"):
+        backtest(wh, s, "2026-01-01", str(out))

@@ -74,8 +74,8 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
              f"AUC-PR {overall['auc_pr']:.4f} (untuned boosting on the same leads {result['baseline_untuned_auc_pr']:.4f}), "
              f"AUC-ROC {overall['auc_roc']:.4f}, top-decile lift {overall['top_decile_lift']:.2f}, ECE {overall['ece']:.4f}.",
              "", "| month | n | positives | AUC-PR | AUC-ROC |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['month']} | {r['n']:,} | {r['positives']:,} | "
-              f"{'n/a' if r['auc_pr'] is None else f'{r['auc_pr']:.4f}'} | {'n/a' if r['auc_roc'] is None else f'{r['auc_roc']:.4f}'} |"
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    lines += [f"| {r['month']} | {r['n']:,} | {r['positives']:,} | {fmt(r['auc_pr'])} | {fmt(r['auc_roc'])} |"
               for r in per_month]
     if fitted.insufficient:
         lines.insert(1, f"> Not enough data: {fitted.insufficient}.")
