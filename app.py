@@ -92,6 +92,7 @@ if actor.role in PERMISSIONS["replace_data"]:
     revops.append(st.Page("pages/upload.py", title="Upload exports", icon=":material/upload_file:"))
 revops.append(st.Page("pages/reconciliation.py", title="Reconciliation QA", icon=":material/fact_check:"))
 sections["RevOps"] = revops
+sections["SGA manager"] = [st.Page("pages/tiers.py", title="Tier lists", icon=":material/format_list_numbered:")]
 sections["Analyst"] = [st.Page("pages/features.py", title="Features & data quality", icon=":material/insights:"),
                        st.Page("pages/train.py", title="Train & compare", icon=":material/model_training:")]
 if actor.role == "admin":

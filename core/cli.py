@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     mp.add_argument("--reason", default="")
     msub.add_parser("rollback")
 
+    sc = sub.add_parser("score", help="score open contacted leads with the champion: tiers and drivers")
+    sc.add_argument("--as-of")
+    sc.add_argument("--out", help="write the scores as CSV (cli.md columns)")
+    rd = sub.add_parser("run-daily", help="leads -> features -> score -> tiers (-> write-back when configured)")
+    rd.add_argument("--leads", help="a fresh Salesforce Lead export to load first")
+
     sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
     return p
 
@@ -226,6 +232,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.model_id} is now champion (was {previous})")
         else:
             print(f"rolled back: {registry.rollback(wh)} is champion again")
+        return 0
+
+    if args.verb == "score":
+        from core.export import write_csv
+        from core.features.build import parse_as_of
+        from core.scoring.score import SCORE_COLUMNS, score_leads
+
+        run, scores = score_leads(wh, settings, parse_as_of(args.as_of))
+        if args.out:
+            write_csv(scores[SCORE_COLUMNS], args.out)
+        print(run.markdown())
+        return 0
+
+    if args.verb == "run-daily":
+        from core.pipeline import run_daily
+
+        result = run_daily(wh, settings, args.leads, progress=_progress)
+        print(json.dumps(result, indent=2, default=str))
         return 0
 
     if args.verb == "status":

@@ -36,6 +36,8 @@ class Settings:
     sga_count: int = 12
     dials_per_day: int = 10
     train_budget_minutes: float = 8.0
+    tier_b_factor: float = 2.0  # Tier B = the next capacity x this many leads
+    closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
     extra: dict = field(default_factory=dict)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -41,6 +42,10 @@ def pipeline_state(wh: Warehouse) -> dict:
         report = s.query(
             "select report_json from marts.reconciliation_reports order by created_at desc limit 1"
         )
+        runs = (
+            s.query("select * from ops.runs order by started_at desc limit 1")
+            if s.table_exists("ops.runs") else pd.DataFrame()
+        )
         models = (
             s.query("select * from ml.models where is_champion order by created_at desc limit 1")
             if s.table_exists("ml.models") else pd.DataFrame()
@@ -58,6 +63,7 @@ def pipeline_state(wh: Warehouse) -> dict:
                                     "contacted_leads", "salesforce_leads", "alerts")
         },
         "champion_model": _records(models)[0] if not models.empty else None,
+        "last_run": _records(runs)[0] if not runs.empty else None,
         "alerts": (rec or {}).get("alerts", []),
     }
 
@@ -86,9 +92,72 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)
     progress(0.8, "Reconciling")
     reconcile(wh, settings, actor)
-    progress(0.9, "Building labels and point-in-time features")
-    from core.features.build import build_features
-
-    build_features(wh, settings, actor=actor)
+    progress(0.9, "Running the daily pipeline (features, scores, tiers)")
+    run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
     return summary
+
+
+def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
+              progress=None) -> dict:
+    """Leads (file, when given) -> features -> score -> tiers; one ops.runs row with counts and timings.
+
+    On failure the previous scores stay in place (they are only replaced by a complete run), the failure is
+    recorded in ops.runs and the audit log, and the error is raised for the caller to show.
+    """
+    import time
+    import uuid
+    from datetime import datetime, timezone
+
+    from core import audit
+    from core.auth import authorize
+    from core.features.build import build_features
+    from core.ingest.leads import load_lead_file
+    from core.scoring.score import score_leads
+
+    actor = actor or cli_actor()
+    authorize(actor, "run_pipeline")
+    progress = progress or (lambda f, m: None)
+    run_id, started = uuid.uuid4().hex[:12], datetime.now(timezone.utc)
+    timings, counts, t0 = {}, {}, time.perf_counter()
+    outcome, error, as_of = "ok", None, None
+    try:
+        if leads_file:
+            progress(0.05, "Loading the Lead export")
+            counts["leads_rows_read"] = load_lead_file(wh, settings, leads_file, actor=actor).rows_read
+            timings["load_leads"] = round(time.perf_counter() - t0, 2)
+        progress(0.3, "Building point-in-time features")
+        t1 = time.perf_counter()
+        build = build_features(wh, settings, actor=actor)
+        as_of = build.as_of
+        timings["features"] = round(time.perf_counter() - t1, 2)
+        progress(0.55, "Scoring, drivers and tiers")
+        t1 = time.perf_counter()
+        run, scores = score_leads(wh, settings, actor=actor)
+        timings["score"] = round(time.perf_counter() - t1, 2)
+        counts.update(scored=run.n_scored, fallback_level=run.fallback_level, model_version=run.model_version,
+                      **{f"tier_{k}": int(v) for k, v in run.tier_counts.items()})
+        counts["write_back"] = "not configured"
+        progress(1.0, f"Scored {run.n_scored:,} leads ({run.fallback_level})")
+    except Exception as exc:
+        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        timings["total"] = round(time.perf_counter() - t0, 2)
+        with contextlib.suppress(Exception):
+            with wh.writer("record run") as s:
+                s.load("ops.runs", pd.DataFrame([{
+                    "run_id": run_id, "kind": "run-daily", "started_at": started,
+                    "finished_at": datetime.now(timezone.utc), "actor": actor.username, "outcome": outcome,
+                    "as_of": as_of, "counts_json": json.dumps(counts, default=str),
+                    "timings_json": json.dumps(timings), "error": error,
+                }]).astype({"as_of": "datetime64[us, UTC]"}), mode="append")
+                audit.record(s, actor, "run_daily", run_id, outcome, {"counts": counts, "error": error})
+    return {"run_id": run_id, "counts": counts, "timings": timings, "as_of": str(as_of)}
+
+
+def last_runs(wh: Warehouse, limit: int = 10) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ops.runs"):
+            return pd.DataFrame()
+        return s.query(f"select * from ops.runs order by started_at desc limit {int(limit)}")

@@ -1,15 +1,26 @@
 """Pipeline home: what data is loaded, how well it reconciles, and what needs attention."""
 
+import json
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.pipeline import pipeline_state
-from pages._shared import actor, engine, table, user_errors
+from core.pipeline import pipeline_state, run_daily
+from pages._shared import actor, after_write, engine, progress_callback, table, user_errors
 
 eng = engine()
-actor()
+who = actor()
 st.title("Pipeline home")
+
+if st.button("Run daily pipeline", type="primary", disabled=not who.can("run_pipeline"),
+             help="Features → scores → tiers (→ Salesforce when configured)"):
+    with user_errors(), st.status("Running the daily pipeline…", expanded=True) as status:
+        bar = st.progress(0.0)
+        result = run_daily(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
+        status.update(label=f"Scored {result['counts']['scored']:,} leads ({result['counts']['fallback_level']}) "
+                            f"in {result['timings']['total']:.1f} s", state="complete")
+    after_write()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -54,9 +65,17 @@ with user_errors():
         months = pd.DataFrame(state["snapshot_months"])
         if not months.empty:
             st.plotly_chart(px.bar(months, x="snapshot_month", y="reps", height=260), width="stretch")
-        st.subheader("Champion model")
+        st.subheader("Champion model and last run")
         model = state["champion_model"]
-        st.write(model["model_id"] if model else "No model trained yet.")
+        st.write(f"{model['model_id']} ({model['kind']}, gates {'passed' if model['gates_passed'] else 'forced'})"
+                 if model else "No champion: scoring falls back to the heuristic rule.")
+        run = state["last_run"]
+        if run:
+            counts = json.loads(run["counts_json"] or "{}")
+            (st.error if run["outcome"] != "ok" else st.caption)(
+                f"Last run {run['started_at']}: {run['outcome']}"
+                + (f" — {counts.get('scored', 0):,} scored, fallback {counts.get('fallback_level')}" if run["outcome"] == "ok"
+                   else f" — {run['error']} (previous scores kept)"))
 
     if state["territory_loads"]:
         st.subheader("Recent territory loads")

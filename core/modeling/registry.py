@@ -30,6 +30,7 @@ class LoadedModel:
     model_id: str
     meta: dict
     predict_raw: callable
+    contributions: callable  # X -> (rows x features) additive contributions on the log-odds scale
 
     @property
     def features(self) -> list[str]:
@@ -81,12 +82,31 @@ def load_model(folder: str | Path) -> LoadedModel:
             def predict_raw(X: pd.DataFrame) -> np.ndarray:
                 Z = X[meta["features"]].astype("float32")
                 return booster.predict_proba(Z.fillna(medians) if medians else Z)[:, 1]
+
+            def contributions(X: pd.DataFrame) -> np.ndarray:
+                # Exact TreeSHAP from XGBoost itself (pred_contribs); the last column is the bias.
+                Z = X[meta["features"]].astype("float32")
+                dm = xgb.DMatrix(Z.fillna(medians) if medians else Z)
+                return booster.get_booster().predict(dm, pred_contribs=True)[:, :-1]
         else:
-            predict_raw = logistic_from_dict(json.loads((folder / "logistic.json").read_text()))
+            params = json.loads((folder / "logistic.json").read_text())
+            predict_raw = logistic_from_dict(params)
+
+            def contributions(X: pd.DataFrame) -> np.ndarray:
+                # Exact for a linear model: coefficient x standardised value, per feature.
+                cols = params["features"]
+                Z = X[cols].to_numpy(dtype=float)
+                Z = np.where(np.isnan(Z), np.asarray(params["medians"]), Z)
+                contrib = (Z - np.asarray(params["mean"])) / np.asarray(params["scale"]) * np.asarray(params["coef"])
+                full = np.zeros((len(X), len(meta["features"])))
+                index = {c: i for i, c in enumerate(meta["features"])}
+                for j, c in enumerate(cols):
+                    full[:, index[c]] = contrib[:, j]
+                return full
     except (OSError, ValueError, KeyError, xgb.core.XGBoostError) as exc:
         raise LeadScoringError(f"Model artifacts in {folder} cannot be loaded ({type(exc).__name__}: {exc}). "
                                "Roll back (`models rollback`) or retrain.") from exc
-    return LoadedModel(meta["model_id"], meta, predict_raw)
+    return LoadedModel(meta["model_id"], meta, predict_raw, contributions)
 
 
 def list_models(wh: Warehouse) -> pd.DataFrame:

@@ -21,7 +21,7 @@ class DuckDBSession(Session):
 
     def execute(self, sql: str) -> None:
         for stmt in to_duckdb(sql):
-            self.con.execute(stmt)
+            self.con.execute(stmt).fetchall()  # drain (e.g. a DELETE's row count) before the next call
 
     def query(self, sql: str) -> pd.DataFrame:
         stmts = to_duckdb(sql)
@@ -35,12 +35,12 @@ class DuckDBSession(Session):
         self.con.register(name, data)
         try:
             if mode == "replace":
-                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {name}")
+                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {name}").fetchall()
             elif mode == "append":
                 if self.table_exists(table):
-                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}").fetchall()
                 else:
-                    self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {name}")
+                    self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {name}").fetchall()
             else:
                 raise ValueError(f"unknown load mode {mode}")
         finally:
@@ -63,7 +63,7 @@ class DuckDBSession(Session):
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema or "main", name],
-        ).fetchone()[0])
+        ).fetchall()[0][0])
 
 
 class DuckDBWarehouse(Warehouse):

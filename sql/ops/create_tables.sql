@@ -81,3 +81,23 @@ create table if not exists ml.model_events (
   previous_champion string,
   reason string
 );
+
+create table if not exists ops.runs (
+  run_id string,
+  kind string,
+  started_at timestamp,
+  finished_at timestamp,
+  actor string,
+  outcome string,
+  as_of timestamp,
+  counts_json string,
+  timings_json string,
+  error string
+);
+
+create table if not exists ops.capacity (
+  sga_count int64,
+  dials_per_day int64,
+  set_by string,
+  set_at timestamp
+);

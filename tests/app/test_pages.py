@@ -158,3 +158,24 @@ def test_train_page_trains_and_shows_gates(data_dir):
 def test_train_page_read_only_for_revops(data_dir):
     at = app("revops", "pages/train.py")
     assert at.button[0].disabled  # Start training
+
+
+def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
+    at = app("revops")
+    run = next(b for b in at.button if b.label == "Run daily pipeline")
+    run.click().run()
+    assert not at.exception and not at.error
+    at = app("sga_manager", "pages/tiers.py")
+    assert at.title[0].value == "Tier lists"
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Daily capacity"] == "120" and labels["Tier A (capacity × 1.2)"] == "144"
+    assert any("fallback 'heuristic_rule'" in w.value for w in at.warning)
+    assert at.expander and any(e.label == "Why this lead?" for e in at.expander)
+    at.number_input[0].set_value(5)
+    at.button[-1].click().run()  # Save capacity (sga_manager may)
+    assert any("Capacity is now 50" in s.value for s in at.success)
+
+
+def test_home_run_button_disabled_for_analyst(data_dir):
+    at = app("analyst")
+    assert next(b for b in at.button if b.label == "Run daily pipeline").disabled

@@ -1,6 +1,7 @@
-"""End to end in a real headless Chromium: first start (demo data with progress), sign in, upload the
-small demo CSVs, read the row accounting, open the reconciliation QA. Screenshots land in
-artifacts/e2e/. Skipped only outside CI when no browser is installed."""
+"""End to end in a real headless Chromium: first start (demo data loaded and scored, with progress), sign
+in, upload the small demo CSVs, read the row accounting, open the reconciliation QA, run the daily
+pipeline and read the tier list with its drivers. Screenshots land in artifacts/e2e/. Skipped only
+outside CI when no browser is installed."""
 
 from __future__ import annotations
 
@@ -104,6 +105,16 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             time.sleep(1.5)  # let plotly draw before the picture
             page.screenshot(path=str(SHOTS / "03_reconciliation.png"))
 
+            page.get_by_role("link", name="Pipeline home").click()
+            page.get_by_role("button", name="Run daily pipeline").click()
+            page.get_by_text("leads (heuristic_rule) in").wait_for()
+            page.get_by_role("link", name="Tier lists").click()
+            page.get_by_text("Lead cards").wait_for()
+            page.get_by_text("#1 · Tier A").first.wait_for()
+            page.get_by_text("Why this lead?").first.click()
+            time.sleep(1)
+            page.screenshot(path=str(SHOTS / "04_tier_list.png"))
+
             page.get_by_role("link", name="Audit log").click()
             page.get_by_text("load_territories").first.wait_for()
         except Exception:
@@ -112,3 +123,4 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
         finally:
             browser.close()
     assert (SHOTS / "03_reconciliation.png").stat().st_size > 10_000
+    assert (SHOTS / "04_tier_list.png").stat().st_size > 10_000

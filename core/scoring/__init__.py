@@ -1,0 +1,1 @@
+"""Daily scoring: calibrated probabilities, drivers, capacity-sized tiers and the degradation hierarchy."""

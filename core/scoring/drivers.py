@@ -1,0 +1,92 @@
+"""“Why this lead?”: the top positive contributions to a lead's score, as short sentences from the feature
+catalog with a peer comparison (spec §11.2). A missing value is never presented as a fact."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.features.catalog import STATIC_FEATURES
+
+_DEFINITIONS = {f.name: f for f in STATIC_FEATURES}
+
+
+_ONE_HOT_LABELS = {"Home_MetropolitanArea": "Lives in the {} metro", "Custodian": "Custodian: {}", "CRM": "Uses {} as CRM",
+                   "LeadSource": "Lead source: {}", "Lead_List": "From the {} list", "Agency": "Sourced by {}"}
+_SUFFIX = re.compile(r" \((from |presence only|levels |SGA effect|log transform|flagged)[^)]*\)$")
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Per-feature median and sorted values of the scored batch, computed once (comparisons are O(log n))."""
+    median: dict
+    sorted_values: dict
+
+    @classmethod
+    def of(cls, X: pd.DataFrame) -> "Peers":
+        med, srt = {}, {}
+        for c in X.columns:
+            v = pd.to_numeric(X[c], errors="coerce").dropna().to_numpy(dtype=float)
+            med[c] = float(np.median(v)) if len(v) else None
+            srt[c] = np.sort(v)
+        return cls(med, srt)
+
+    def share_above(self, name: str, value: float) -> float:
+        v = self.sorted_values.get(name)
+        if v is None or not len(v):
+            return 0.5
+        return 1 - np.searchsorted(v, value, side="right") / len(v)
+
+
+def sentence(name: str, value, peers: Peers) -> str | None:
+    """One plain sentence for a feature value, or None when the value is missing (never a fact)."""
+    if value is None or pd.isna(value):
+        return None
+    value = float(value)
+    med = peers.median.get(name)
+    if name in ("TotalAssetsInMillions", "Log_TotalAssets"):
+        aum = value if name == "TotalAssetsInMillions" else float(np.expm1(value))
+        top = peers.share_above(name, value)
+        return f"${aum:,.0f}M AUM" + (f", top {max(top, 0.01):.0%} of leads" if top <= 0.25 else "")
+    if name == "AUM_Growth_Rate_1Year":
+        return f"Growing {value:.0f}% a year" + (f" vs {med:.0f}% for peers" if med is not None else "")
+    if name == "Date_Of_Hire_At_Current_Firm_Years":
+        return f"{value:.1f} years at firm" + (" (peak move window)" if 3 <= value <= 7 else "")
+    if name == "Firm_Moves_10yr":
+        return f"{value:.0f} firm moves in 10 years" + (f" (peers {med:.0f})" if med is not None else "")
+    if name == "HNW_Client_Ratio":
+        return f"{value:.0%} of clients are high-net-worth" + (f" (peers {med:.0%})" if med is not None else "")
+    if name == "Is_Weekend_Contact":
+        return "Contacted on a weekend (weekend contacts convert about 2x)" if value == 1 else None
+    for prefix, template in _ONE_HOT_LABELS.items():
+        if name.startswith(prefix + "_") and name not in _DEFINITIONS:
+            return template.format(name[len(prefix) + 1:].replace("_", " ")) if value == 1 else None
+    if name.startswith("Owner_") or name.endswith("_Missing"):
+        return None  # who owns the lead, or that data is missing, is not a reason to call it
+    feature = _DEFINITIONS.get(name)
+    label = _SUFFIX.sub("", feature.definition) if feature else name.replace("_", " ")
+    if feature is not None and feature.kind == "flag":
+        return label if value == 1 else None
+    return f"{label}: {value:,.3g}" + (f" (peers {med:,.3g})" if med is not None else "")
+
+
+def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: int = 10) -> list[list[dict]]:
+    """Per row, up to ``k`` positive contributions (largest first) with a sentence each."""
+    values = X[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    peers = Peers.of(X[features])
+    order = np.argsort(-contribs, axis=1, kind="stable")
+    out = []
+    for i in range(len(X)):
+        picked = []
+        for j in order[i]:
+            c = contribs[i, j]
+            if c <= 0 or len(picked) >= k:
+                break
+            text = sentence(features[j], values[i, j], peers)
+            if text:
+                picked.append({"feature": features[j], "contribution": round(float(c), 4), "text": text})
+        out.append(picked)
+    return out

@@ -1,0 +1,156 @@
+"""`score`: every open contacted lead gets a calibrated probability, its drivers, a rank and a tier, with
+the provenance of each number (model version, fallback level). Degradation (spec §10.3): the champion
+model when it loads; the spec's heuristic rule when no champion can be loaded; when the run itself fails,
+the previous scores stay in place and the failure is recorded. A day's re-run replaces that day only."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.errors import LeadScoringError
+from core.features.build import META_COLUMNS, build_features, latest_feature_set
+from core.modeling.baselines import heuristic_rule
+from core.modeling.registry import load_champion
+from core.scoring.capacity import get_capacity
+from core.scoring.drivers import top_drivers
+from core.scoring.tiers import assign_tiers, boosts
+from core.warehouse import Warehouse
+from core.warehouse.sql import literal
+
+SCORE_COLUMNS = ["lead_id", "prob_mql_30d", "tier", "rank", "drivers", "model_version", "fallback_level", "scored_at"]
+
+
+@dataclass
+class ScoreRun:
+    run_id: str
+    as_of: pd.Timestamp
+    scored_at: datetime
+    model_version: str
+    fallback_level: str
+    fallback_reason: str
+    tier_counts: dict
+    n_scored: int
+    timings: dict = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        tiers = ", ".join(f"{k} {v:,}" for k, v in sorted(self.tier_counts.items()))
+        lines = [f"Scored {self.n_scored:,} open leads as of {self.as_of} with {self.model_version} "
+                 f"(fallback level: {self.fallback_level}) — tiers {tiers}."]
+        if self.fallback_reason:
+            lines.append(f"Fallback because: {self.fallback_reason}")
+        lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in self.timings.items()))
+        return "\n".join(lines)
+
+
+def _heuristic_drivers(X: pd.DataFrame) -> list[list[dict]]:
+    out = []
+    for aum, g1 in zip(X["TotalAssetsInMillions"], X["AUM_Growth_Rate_1Year"]):
+        d = []
+        if pd.notna(aum) and pd.notna(g1) and aum > 100 and g1 > 5:
+            d.append({"feature": "rule", "contribution": None, "text": f"${aum:,.0f}M AUM growing {g1:.0f}% a year"})
+        elif pd.notna(aum) and aum > 50:
+            d.append({"feature": "rule", "contribution": None, "text": f"${aum:,.0f}M AUM"})
+        out.append(d)
+    return out
+
+
+def open_leads(wh: Warehouse, settings: Settings, as_of: pd.Timestamp) -> pd.DataFrame:
+    closed = ", ".join(literal(s) for s in settings.closed_statuses)
+    ts = f"TIMESTAMP '{as_of.strftime('%Y-%m-%d %H:%M:%S')}+00'"
+    return wh.read(
+        "select f.*, l.OwnerId as owner_id, l.Owner_Name as owner_name from ml.lead_features as f "
+        "inner join marts.dim_leads as l on f.lead_id = l.Id "
+        f"where (l.Stage_Entered_Call_Scheduled__c is null or l.Stage_Entered_Call_Scheduled__c > {ts}) "
+        f"and coalesce(l.Status, '') not in ({closed}) and f.contacted_at <= {ts}"
+    )
+
+
+def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> tuple[ScoreRun, pd.DataFrame]:
+    actor = actor or cli_actor()
+    authorize(actor, "view")
+    progress = progress or (lambda f, m: None)
+    timings, t0 = {}, time.perf_counter()
+
+    def stage(name):
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 2)
+        t0 = now
+
+    champion, reason = None, ""
+    try:
+        champion = load_champion(wh)
+    except LeadScoringError as exc:
+        reason = str(exc)
+    stage("load_model")
+    progress(0.1, "Point-in-time features")
+    fs = latest_feature_set(wh)
+    levels = champion.levels if champion else (fs["levels"] if fs else None)
+    if fs is None or as_of is not None or (champion and fs["levels"] != champion.levels):
+        fs_build = build_features(wh, settings, as_of=as_of, levels=levels, actor=actor)
+        as_of_ts = fs_build.as_of
+    else:
+        as_of_ts = pd.Timestamp(fs["as_of"]).tz_convert("UTC")
+    stage("features")
+    df = open_leads(wh, settings, as_of_ts)
+    if df.empty:
+        raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
+    X = df[[c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")]].apply(pd.to_numeric, errors="coerce")
+    progress(0.4, "Scoring")
+    if champion is not None:
+        prob = champion.predict(X)
+        fallback, version = "full_model", champion.model_id
+    else:
+        prob = heuristic_rule(X)
+        fallback, version = "heuristic_rule", "heuristic-rule-v1"
+    stage("predict")
+    progress(0.6, "Drivers (exact TreeSHAP / linear contributions)")
+    if champion is not None:
+        drivers = top_drivers(champion.contributions(X), champion.features, X, k=10)
+    else:
+        drivers = _heuristic_drivers(X)
+    stage("drivers")
+    boost, boost_reasons = boosts(X)
+    scored_at = datetime.now(timezone.utc)
+    frame = pd.DataFrame({
+        "lead_id": df.lead_id, "prob": np.round(prob, 6), "boost": boost, "contacted_at": df.contacted_at,
+        "owner_id": df.owner_id, "owner_name": df.owner_name,
+        "drivers_json": [json.dumps(d) for d in drivers],
+        "drivers": ["; ".join(x["text"] for x in d[:5])[:255] for d in drivers],
+        "boost_reasons": ["; ".join(r) for r in boost_reasons],
+    })
+    capacity = get_capacity(wh, settings)["capacity"]
+    tiers = assign_tiers(frame, capacity, 1.2, settings.tier_b_factor)
+    tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
+    tiers["model_version"], tiers["fallback_level"], tiers["scored_at"] = version, fallback, scored_at
+    tiers["score_date"] = as_of_ts.strftime("%Y-%m-%d")
+    tiers["capacity"] = capacity
+    stage("tiers")
+    run = ScoreRun(uuid.uuid4().hex[:12], as_of_ts, scored_at, version, fallback, reason,
+                   tiers.tier.value_counts().to_dict(), len(tiers), timings)
+    with wh.writer("write scores") as s:
+        s.load("ml.lead_scores", tiers)
+        if s.table_exists("ml.score_history"):
+            s.execute(f"delete from ml.score_history where score_date = {literal(tiers.score_date.iloc[0])}")
+        s.load("ml.score_history", tiers[["score_date", "lead_id", "prob_mql_30d", "adjusted", "tier", "rank", "drivers",
+                                          "model_version", "fallback_level", "scored_at"]], mode="append")
+        audit.record(s, actor, "score", version, "ok", {"n": len(tiers), "fallback_level": fallback, **run.tier_counts})
+    stage("write")
+    return run, tiers
+
+
+def current_scores(wh: Warehouse) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_scores"):
+            raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
+        return s.query("select * from ml.lead_scores order by rank")

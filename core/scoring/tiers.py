@@ -1,0 +1,40 @@
+"""Capacity-sized A/B/C tiers (spec §5.8, §7.3). Priority boosts change the ranking only; tier sizes come
+from capacity alone; ties break on raw probability, then earlier contact, then lead id."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+BOOST = 0.10
+
+
+def boosts(features: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
+    """+0.1 per spec §7.3 condition met; also the reasons, to show on the lead."""
+    f = lambda c: pd.to_numeric(features.get(c, pd.Series(np.nan, index=features.index)), errors="coerce")  # noqa: E731
+    rules = [
+        ("AUM over $500M and growing", (f("TotalAssetsInMillions") > 500) & (f("AUM_Growth_Rate_1Year") > 0)),
+        ("HNW clients over half the book", f("HNW_Client_Ratio") > 0.5),
+        ("Veteran advisor who recently changed firms", (f("Is_Veteran_Advisor") == 1) & (f("Date_Of_Hire_At_Current_Firm_Years") < 2)),
+    ]
+    total = np.zeros(len(features))
+    reasons: list[list[str]] = [[] for _ in range(len(features))]
+    for label, mask in rules:
+        m = mask.fillna(False).to_numpy()
+        total += BOOST * m
+        for i in np.where(m)[0]:
+            reasons[i].append(label)
+    return total, reasons
+
+
+def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = 1.2, b_factor: float = 2.0) -> pd.DataFrame:
+    """``scores`` has lead_id, prob, boost, contacted_at. Adds adjusted, rank (1 = call first) and tier."""
+    out = scores.copy()
+    out["adjusted"] = (out["prob"] + out["boost"]).round(6)  # 0.2 + 0.1 must tie with 0.3
+    out = out.sort_values(["adjusted", "prob", "contacted_at", "lead_id"], ascending=[False, False, True, True],
+                          kind="mergesort").reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    a = int(round(capacity * a_factor))
+    b = a + int(round(capacity * b_factor))
+    out["tier"] = np.where(out["rank"] <= a, "A", np.where(out["rank"] <= b, "B", "C"))
+    return out

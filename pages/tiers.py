@@ -1,0 +1,67 @@
+"""Tier lists (SGA managers): who to call first, how many fit today's capacity, and why each lead is there."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.scoring.capacity import get_capacity, set_capacity
+from core.scoring.score import current_scores
+from pages._shared import actor, after_write, engine, table, user_errors
+
+eng = engine()
+who = actor()
+st.title("Tier lists")
+
+with user_errors():
+    scores = current_scores(eng.wh)
+    cap = get_capacity(eng.wh, eng.settings)
+    first = scores.iloc[0]
+    if first.fallback_level != "full_model":
+        st.warning(f"Scored with the fallback '{first.fallback_level}' ({first.model_version}): no champion model "
+                   "could be used. Analysts can train and promote one under Train & compare.")
+    tiers = scores.tier.value_counts()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Daily capacity", f"{cap['capacity']:,}", help=f"{cap['sga_count']} SGAs × {cap['dials_per_day']} dials")
+    c2.metric("Tier A (capacity × 1.2)", f"{tiers.get('A', 0):,}")
+    c3.metric("Tier B", f"{tiers.get('B', 0):,}")
+    c4.metric("Tier C", f"{tiers.get('C', 0):,}")
+    st.caption(f"Model {first.model_version} · scored {first.scored_at} · data as of {first.score_date}")
+
+    f1, f2 = st.columns(2)
+    owners = sorted(scores.owner_name.dropna().unique())
+    pick_owner = f1.multiselect("Owner", owners)
+    pick_tier = f2.multiselect("Tier", ["A", "B", "C"], default=["A"])
+    view = scores[scores.tier.isin(pick_tier or ["A", "B", "C"])]
+    if pick_owner:
+        view = view[view.owner_name.isin(pick_owner)]
+    view = view.assign(top_drivers=view.drivers_json.map(lambda d: "; ".join(x["text"] for x in json.loads(d)[:3])))
+    table(view[["rank", "tier", "lead_id", "owner_name", "prob_mql_30d", "top_drivers", "boost_reasons"]],
+          "tier_list.csv", column_config={
+              "prob_mql_30d": st.column_config.ProgressColumn("P(MQL ≤ 30 d)", min_value=0, max_value=1, format="percent"),
+              "top_drivers": st.column_config.TextColumn("Why (top 3)", width="large")})
+
+    st.subheader("Lead cards")
+    for row in view.head(12).itertuples():
+        with st.container(border=True):
+            st.markdown(f"**#{row.rank} · Tier {row.tier} · {row.lead_id}** — {row.prob_mql_30d:.0%} · {row.owner_name}")
+            drivers = json.loads(row.drivers_json)
+            for d in drivers[:3]:
+                st.write(f"• {d['text']}")
+            if row.boost_reasons:
+                st.caption(f"Priority boost: {row.boost_reasons}")
+            with st.expander("Why this lead?"):
+                if drivers:
+                    st.dataframe(pd.DataFrame(drivers), hide_index=True, width="stretch")
+                else:
+                    st.write("No positive driver stands out: the score comes from the base rate.")
+
+    if who.can("edit_capacity"):
+        with st.form("capacity"):
+            st.subheader("Capacity")
+            sgas = st.number_input("SGAs working today", 1, 500, cap["sga_count"])
+            dials = st.number_input("Dials per SGA per day", 1, 500, cap["dials_per_day"])
+            if st.form_submit_button("Save capacity"):
+                new = set_capacity(eng.wh, who, sgas, dials)
+                after_write()
+                st.success(f"Capacity is now {new['capacity']:,} a day; tiers follow at the next run.")
