@@ -94,7 +94,8 @@ revops.append(st.Page("pages/reconciliation.py", title="Reconciliation QA", icon
 sections["RevOps"] = revops
 sections["SGA manager"] = [st.Page("pages/tiers.py", title="Tier lists", icon=":material/format_list_numbered:")]
 sections["Analyst"] = [st.Page("pages/features.py", title="Features & data quality", icon=":material/insights:"),
-                       st.Page("pages/train.py", title="Train & compare", icon=":material/model_training:")]
+                       st.Page("pages/train.py", title="Train & compare", icon=":material/model_training:"),
+                       st.Page("pages/shap_cohorts.py", title="SHAP & cohorts", icon=":material/bar_chart:")]
 if actor.role == "admin":
     sections["Admin"] = [
         st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),

@@ -179,3 +179,25 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
 def test_home_run_button_disabled_for_analyst(data_dir):
     at = app("analyst")
     assert next(b for b in at.button if b.label == "Run daily pipeline").disabled
+
+
+def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir):
+    from core.config import load_settings
+    from core.modeling import registry
+    from core.modeling.train import train
+    from core.pipeline import run_daily
+    from core.warehouse import open_warehouse
+
+    at = app("analyst", "pages/shap_cohorts.py")
+    assert "No champion" in at.error[0].value or "No scores yet" in at.error[0].value
+    settings = load_settings()
+    wh = open_warehouse(settings)
+    model = train(wh, settings, budget_minutes=1)
+    registry.promote(wh, model.model_id, force=True, reason="test")
+    run_daily(wh, settings)
+    st.cache_resource.clear()
+    at = app("analyst", "pages/shap_cohorts.py")
+    assert not at.error and "Champion" in at.caption[0].value
+    assert len(at.tabs) == 3
+    at.selectbox[0].set_value(at.selectbox[0].options[1]).run()
+    assert not at.exception
