@@ -119,6 +119,10 @@ def test_champion_used_then_corrupt_model_falls_back(scored_copy):
     registry.promote(wh, result.model_id, force=True, reason="test")
     run, scores = score_leads(wh, settings)
     assert run.fallback_level == "full_model" and set(scores.model_version) == {result.model_id}
+    # Leads with no MarketPro match (discovery > 50% missing) are scored by the CRM-only model.
+    features = wh.read("select lead_id, Has_Discovery_Data from ml.lead_features")
+    levels = scores.merge(features, on="lead_id").groupby("Has_Discovery_Data").fallback_level.unique()
+    assert list(levels[0]) == ["crm_marketpro_model"] and list(levels[1]) == ["full_model"]
     top_a = scores[scores.tier == "A"]
     assert (top_a.drivers.str.len() > 0).mean() > 0.9
     (settings.models_dir / result.model_id / "meta.json").write_text("corrupt")

@@ -40,6 +40,22 @@ class LoadedModel:
     def levels(self) -> dict:
         return self.meta["levels"]
 
+    @property
+    def fallback(self) -> dict | None:
+        return self.meta.get("crm_fallback")
+
+    def predict_fallback(self, X: pd.DataFrame) -> np.ndarray:
+        """The CRM-only degraded model (for leads missing most discovery data), calibrated."""
+        fb = self.fallback
+        raw = logistic_from_dict(fb["model"])(X)
+        return SegmentCalibrator.from_dict(fb["calibration"]).transform(raw, np.array(["all"] * len(X)))
+
+    def fallback_contributions(self, X: pd.DataFrame) -> np.ndarray:
+        d = self.fallback["model"]
+        Z = X[d["features"]].to_numpy(dtype=float)
+        Z = np.where(np.isnan(Z), np.asarray(d["medians"]), Z)
+        return (Z - np.asarray(d["mean"])) / np.asarray(d["scale"]) * np.asarray(d["coef"])
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability; X must hold every model feature (and TotalAssetsInMillions)."""
         raw = self.predict_raw(X)

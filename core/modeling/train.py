@@ -166,11 +166,35 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         t0 = _stage(timings, "model_choice", t0)
     progress(0.9, "Calibrating per AUM segment")
     calibrator = SegmentCalibrator().fit(predict_raw(calib.X), calib.y, aum_segment(calib.X["TotalAssetsInMillions"]))
-    _stage(timings, "calibration", t0)
+    t0 = _stage(timings, "calibration", t0)
+    fallback = fit_crm_fallback(fit, calib)
+    _stage(timings, "crm_fallback_model", t0)
     fitted = Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
                     insufficient, timings)
+    fitted.fallback = fallback
     fitted.fit_frame, fitted.calib_frame, fitted.folds = fit, calib, folds
     return fitted
+
+
+def crm_only_features(columns) -> list[str]:
+    """Features that do not come from the rep's territory record (CRM fields, contact time, coverage)."""
+    from core.features.catalog import ONE_HOTS, STATIC_FEATURES
+
+    static = {f.name for f in STATIC_FEATURES if not f.discovery}
+    prefixes = tuple(oh.prefix + "_" for oh in ONE_HOTS if not oh.discovery)
+    return [c for c in columns if c in static or c.startswith(prefixes)]
+
+
+def fit_crm_fallback(fit: Frame, calib: Frame) -> dict | None:
+    """The degraded model (spec §10.3) for leads missing most discovery data: L2 logistic on CRM-side
+    features only, Platt-calibrated on the calibration period. None when it cannot be fitted."""
+    cols = crm_only_features(fit.X.columns)
+    if not cols or len(set(fit.y)) < 2:
+        return None
+    model = LogisticBaseline().fit(fit.X[cols], fit.y)
+    cal = SegmentCalibrator().fit(model.predict(calib.X), calib.y, np.array(["all"] * len(calib)))
+    return {"model": model.to_dict(), "calibration": cal.to_dict(), "features": cols,
+            "calibration_period_auc_pr": metrics.auc_pr(calib.y, model.predict(calib.X))}
 
 
 def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
@@ -367,7 +391,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
         "feature_set_fingerprint": fs["fingerprint"], "as_of": str(fs["as_of"]), "timings": fitted.timings,
         "selection": {k: v for k, v in fitted.selection.items() if k != "iv"},
         "imbalance_table": None if fitted.imbalance_table is None else fitted.imbalance_table.to_dict(orient="records"),
-        "tuning": fitted.tuning, "notes": fitted.insufficient or "",
+        "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": getattr(fitted, "fallback", None),
     }
     save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
     promoted = False

@@ -64,6 +64,16 @@ def _heuristic_drivers(X: pd.DataFrame) -> list[list[dict]]:
     return out
 
 
+def discovery_missing_share(X: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Per lead, the share of the model's discovery (MarketPro-derived) features that are missing."""
+    from core.features.catalog import ONE_HOTS, STATIC_FEATURES
+
+    disc = {f.name for f in STATIC_FEATURES if f.discovery}
+    prefixes = tuple(oh.prefix + "_" for oh in ONE_HOTS if oh.discovery)
+    cols = [c for c in features if c in disc or c.startswith(prefixes)]
+    return X[cols].isna().mean(axis=1).to_numpy() if cols else np.zeros(len(X))
+
+
 def open_leads(wh: Warehouse, settings: Settings, as_of: pd.Timestamp) -> pd.DataFrame:
     closed = ", ".join(literal(s) for s in settings.closed_statuses)
     ts = f"TIMESTAMP '{as_of.strftime('%Y-%m-%d %H:%M:%S')}+00'"
@@ -107,16 +117,29 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
         raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
     X = df[[c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")]].apply(pd.to_numeric, errors="coerce")
     progress(0.4, "Scoring")
+    levels = np.full(len(X), "heuristic_rule", dtype=object)
     if champion is not None:
         prob = champion.predict(X)
-        fallback, version = "full_model", champion.model_id
+        levels[:] = "full_model"
+        version = champion.model_id
+        sparse = discovery_missing_share(X, champion.features) > 0.5
+        if champion.fallback and sparse.any():
+            prob[sparse] = champion.predict_fallback(X[sparse])
+            levels[sparse] = "crm_marketpro_model"
     else:
         prob = heuristic_rule(X)
-        fallback, version = "heuristic_rule", "heuristic-rule-v1"
+        version = "heuristic-rule-v1"
+    fallback = "full_model" if champion is not None else "heuristic_rule"
     stage("predict")
     progress(0.6, "Drivers (exact TreeSHAP / linear contributions)")
     if champion is not None:
         drivers = top_drivers(champion.contributions(X), champion.features, X, k=10)
+        sparse_rows = np.where(levels == "crm_marketpro_model")[0]
+        if len(sparse_rows):
+            sub = X.iloc[sparse_rows]
+            fb = top_drivers(champion.fallback_contributions(sub), champion.fallback["model"]["features"], sub, k=10)
+            for i, d in zip(sparse_rows, fb):
+                drivers[i] = d
     else:
         drivers = _heuristic_drivers(X)
     stage("drivers")
@@ -132,7 +155,8 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
     capacity = get_capacity(wh, settings)["capacity"]
     tiers = assign_tiers(frame, capacity, 1.2, settings.tier_b_factor)
     tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
-    tiers["model_version"], tiers["fallback_level"], tiers["scored_at"] = version, fallback, scored_at
+    tiers["model_version"], tiers["scored_at"] = version, scored_at
+    tiers["fallback_level"] = tiers.lead_id.map(dict(zip(df.lead_id, levels)))
     tiers["score_date"] = as_of_ts.strftime("%Y-%m-%d")
     tiers["capacity"] = capacity
     stage("tiers")
@@ -144,7 +168,8 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
             s.execute(f"delete from ml.score_history where score_date = {literal(tiers.score_date.iloc[0])}")
         s.load("ml.score_history", tiers[["score_date", "lead_id", "prob_mql_30d", "adjusted", "tier", "rank", "drivers",
                                           "model_version", "fallback_level", "scored_at"]], mode="append")
-        audit.record(s, actor, "score", version, "ok", {"n": len(tiers), "fallback_level": fallback, **run.tier_counts})
+        audit.record(s, actor, "score", version, "ok", {"n": len(tiers), "fallback_level": fallback, **run.tier_counts,
+                                                         **tiers.fallback_level.value_counts().to_dict()})
     stage("write")
     return run, tiers
 
