@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score open contacted leads with the champion: tiers and drivers")
     sc.add_argument("--as-of")
     sc.add_argument("--out", help="write the scores as CSV (cli.md columns)")
+    sc.add_argument("--full", action="store_true", help="recompute every lead (default: only new or changed leads)")
     rd = sub.add_parser("run-daily", help="leads -> features -> score -> tiers (-> write-back when configured)")
     rd.add_argument("--leads", help="a fresh Salesforce Lead export to load first")
 
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         from core.features.build import parse_as_of
         from core.scoring.score import SCORE_COLUMNS, score_leads
 
-        run, scores = score_leads(wh, settings, parse_as_of(args.as_of))
+        run, scores = score_leads(wh, settings, parse_as_of(args.as_of), full=args.full)
         if args.out:
             write_csv(scores[SCORE_COLUMNS], args.out)
         print(run.markdown())

@@ -153,3 +153,20 @@ def test_capacity_editor_is_permissioned(scored_copy):
     assert get_capacity(wh, settings)["capacity"] == 50
     with pytest.raises(LeadScoringError, match="between 1 and 500"):
         set_capacity(wh, Actor("sam", "sga_manager"), 0, 10)
+
+
+def test_scoring_is_incremental_on_features_and_model_version(scored_copy):
+    from core.scoring.score import score_leads
+
+    settings, wh = scored_copy
+    first, s1 = score_leads(wh, settings)
+    assert first.timings["recomputed_leads"] == first.n_scored
+    second, s2 = score_leads(wh, settings)
+    assert second.timings["recomputed_leads"] == 0
+    assert s1.sort_values("lead_id").prob_mql_30d.tolist() == s2.sort_values("lead_id").prob_mql_30d.tolist()
+    with wh.writer("change one lead") as s:
+        s.execute("update ml.lead_scores set feature_hash = 'stale' where rank <= 3")
+    third, _ = score_leads(wh, settings)
+    assert third.timings["recomputed_leads"] == 3
+    forced, _ = score_leads(wh, settings, full=True)
+    assert forced.timings["recomputed_leads"] == forced.n_scored

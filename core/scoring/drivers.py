@@ -73,10 +73,12 @@ def sentence(name: str, value, peers: Peers) -> str | None:
     return f"{label}: {value:,.3g}" + (f" (peers {med:,.3g})" if med is not None else "")
 
 
-def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: int = 10) -> list[list[dict]]:
-    """Per row, up to ``k`` positive contributions (largest first) with a sentence each."""
+def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: int = 10,
+                peers_from: pd.DataFrame | None = None) -> list[list[dict]]:
+    """Per row, up to ``k`` positive contributions (largest first) with a sentence each. Peer comparisons
+    use ``peers_from`` (all scored leads) when given, else ``X``."""
     values = X[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    peers = Peers.of(X[features])
+    peers = Peers.of((peers_from if peers_from is not None else X)[features])
     order = np.argsort(-contribs, axis=1, kind="stable")
     out = []
     for i in range(len(X)):

@@ -85,7 +85,22 @@ def open_leads(wh: Warehouse, settings: Settings, as_of: pd.Timestamp) -> pd.Dat
     )
 
 
-def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> tuple[ScoreRun, pd.DataFrame]:
+def _previous(wh: Warehouse) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_scores"):
+            return pd.DataFrame()
+        cols = [c for c in ("lead_id", "feature_hash", "model_version", "prob_mql_30d", "drivers_json", "fallback_level")]
+        try:
+            return s.query(f"select {', '.join(cols)} from ml.lead_scores")
+        except Exception:  # noqa: BLE001 - an older table without feature_hash: recompute everything
+            return pd.DataFrame()
+
+
+def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None,
+                full: bool = False) -> tuple[ScoreRun, pd.DataFrame]:
+    """Score open leads. A lead's features are fixed at its contact time, so its probability and drivers
+    are reused from the last run when its feature values and the model version are unchanged; only new or
+    changed leads go through the model and TreeSHAP (``full=True`` recomputes everything)."""
     actor = actor or cli_actor()
     authorize(actor, "view")
     progress = progress or (lambda f, m: None)
@@ -117,37 +132,61 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
         raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
     X = df[[c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")]].apply(pd.to_numeric, errors="coerce")
     progress(0.4, "Scoring")
-    levels = np.full(len(X), "heuristic_rule", dtype=object)
-    if champion is not None:
-        prob = champion.predict(X)
-        levels[:] = "full_model"
-        version = champion.model_id
-        sparse = discovery_missing_share(X, champion.features) > 0.5
-        if champion.fallback and sparse.any():
-            prob[sparse] = champion.predict_fallback(X[sparse])
-            levels[sparse] = "crm_marketpro_model"
-    else:
-        prob = heuristic_rule(X)
-        version = "heuristic-rule-v1"
+    version = champion.model_id if champion is not None else "heuristic-rule-v1"
     fallback = "full_model" if champion is not None else "heuristic_rule"
+    feature_hash = pd.util.hash_pandas_object(X, index=False).astype("uint64").astype(str).to_numpy()
+    prob = np.zeros(len(X))
+    levels = np.full(len(X), fallback, dtype=object)
+    drivers: list = [None] * len(X)
+    todo = np.ones(len(X), dtype=bool)
+    if not full:
+        prev = _previous(wh)
+        if not prev.empty and "feature_hash" in prev:
+            prev = prev.set_index("lead_id")
+            key = pd.Series(feature_hash, index=df.lead_id.to_numpy())
+            same = prev.reindex(key.index)
+            reuse = ((same.feature_hash.to_numpy() == key.to_numpy()) & (same.model_version.to_numpy() == version))
+            prob[reuse] = same.prob_mql_30d.to_numpy()[reuse]
+            levels[reuse] = same.fallback_level.to_numpy()[reuse]
+            for i in np.where(reuse)[0]:
+                drivers[i] = json.loads(same.drivers_json.iloc[i])
+            todo = ~reuse
+    idx = np.where(todo)[0]
+    Xn = X.iloc[idx]
+    if len(idx):
+        if champion is not None:
+            p = champion.predict(Xn)
+            lv = np.full(len(idx), "full_model", dtype=object)
+            sparse = discovery_missing_share(Xn, champion.features) > 0.5
+            if champion.fallback and sparse.any():
+                p[sparse] = champion.predict_fallback(Xn[sparse])
+                lv[sparse] = "crm_marketpro_model"
+        else:
+            p, lv = heuristic_rule(Xn), np.full(len(idx), "heuristic_rule", dtype=object)
+        prob[idx], levels[idx] = p, lv
     stage("predict")
-    progress(0.6, "Drivers (exact TreeSHAP / linear contributions)")
-    if champion is not None:
-        drivers = top_drivers(champion.contributions(X), champion.features, X, k=10)
-        sparse_rows = np.where(levels == "crm_marketpro_model")[0]
-        if len(sparse_rows):
-            sub = X.iloc[sparse_rows]
-            fb = top_drivers(champion.fallback_contributions(sub), champion.fallback["model"]["features"], sub, k=10)
-            for i, d in zip(sparse_rows, fb):
-                drivers[i] = d
-    else:
-        drivers = _heuristic_drivers(X)
+    progress(0.6, f"Drivers for {len(idx):,} new or changed leads (exact TreeSHAP / linear contributions)")
+    if len(idx):
+        if champion is not None:
+            new_drivers = top_drivers(champion.contributions(Xn), champion.features, Xn, k=10, peers_from=X)
+            sparse_rows = np.where(levels[idx] == "crm_marketpro_model")[0]
+            if len(sparse_rows):
+                sub = Xn.iloc[sparse_rows]
+                fb = top_drivers(champion.fallback_contributions(sub), champion.fallback["model"]["features"], sub, k=10,
+                                 peers_from=X)
+                for i, d in zip(sparse_rows, fb):
+                    new_drivers[i] = d
+        else:
+            new_drivers = _heuristic_drivers(Xn)
+        for i, d in zip(idx, new_drivers):
+            drivers[i] = d
     stage("drivers")
+    timings["recomputed_leads"] = int(len(idx))
     boost, boost_reasons = boosts(X)
     scored_at = datetime.now(timezone.utc)
     frame = pd.DataFrame({
         "lead_id": df.lead_id, "prob": np.round(prob, 6), "boost": boost, "contacted_at": df.contacted_at,
-        "owner_id": df.owner_id, "owner_name": df.owner_name,
+        "owner_id": df.owner_id, "owner_name": df.owner_name, "feature_hash": feature_hash,
         "drivers_json": [json.dumps(d) for d in drivers],
         "drivers": ["; ".join(x["text"] for x in d[:5])[:255] for d in drivers],
         "boost_reasons": ["; ".join(r) for r in boost_reasons],
