@@ -308,6 +308,14 @@ def one_hot_features(levels: dict[str, list[str]]) -> list[Feature]:
     return out
 
 
+def is_discovery(name: str) -> bool:
+    """Whether a feature column comes from the rep's MarketPro record (static or learned one-hot)."""
+    static = {f.name: f.discovery for f in STATIC_FEATURES}
+    if name in static:
+        return static[name]
+    return any(name.startswith(oh.prefix + "_") and oh.discovery for oh in ONE_HOTS)
+
+
 def all_features(levels: dict[str, list[str]], extra: tuple[Feature, ...] = ()) -> list[Feature]:
     features = list(STATIC_FEATURES) + one_hot_features(levels) + list(extra)
     names = [f.name for f in features]

@@ -178,11 +178,9 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
 
 def crm_only_features(columns) -> list[str]:
     """Features that do not come from the rep's territory record (CRM fields, contact time, coverage)."""
-    from core.features.catalog import ONE_HOTS, STATIC_FEATURES
+    from core.features.catalog import is_discovery
 
-    static = {f.name for f in STATIC_FEATURES if not f.discovery}
-    prefixes = tuple(oh.prefix + "_" for oh in ONE_HOTS if not oh.discovery)
-    return [c for c in columns if c in static or c.startswith(prefixes)]
+    return [c for c in columns if not is_discovery(c)]
 
 
 def fit_crm_fallback(fit: Frame, calib: Frame) -> dict | None:

@@ -66,11 +66,9 @@ def _heuristic_drivers(X: pd.DataFrame) -> list[list[dict]]:
 
 def discovery_missing_share(X: pd.DataFrame, features: list[str]) -> np.ndarray:
     """Per lead, the share of the model's discovery (MarketPro-derived) features that are missing."""
-    from core.features.catalog import ONE_HOTS, STATIC_FEATURES
+    from core.features.catalog import is_discovery
 
-    disc = {f.name for f in STATIC_FEATURES if f.discovery}
-    prefixes = tuple(oh.prefix + "_" for oh in ONE_HOTS if oh.discovery)
-    cols = [c for c in features if c in disc or c.startswith(prefixes)]
+    cols = [c for c in features if is_discovery(c)]
     return X[cols].isna().mean(axis=1).to_numpy() if cols else np.zeros(len(X))
 
 
