@@ -237,3 +237,20 @@ def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):
     assert str(as_of).startswith("2025-10-27")  # present-day features restored afterwards
     with pytest.raises(LeadScoringError, match="not before the Lead export time"):
         backtest(wh, s, "2026-01-01", str(out))
+
+
+def test_full_pipeline_path_on_a_synthetic_frame():
+    """Selection, the 8-config imbalance comparison, tuning, the guarded choice and calibration, end to end."""
+    from core.modeling.train import evaluate, fit_pipeline, gates
+
+    f = _frame(n=6000, seed=5, pos_rate=0.12)
+    train_all, test = time_split(f, 0.2)
+    fitted = fit_pipeline(train_all, budget_seconds=60)
+    assert fitted.insufficient is None and fitted.imbalance_table is not None
+    assert len(fitted.imbalance_table) == 8 and fitted.imbalance_table.chosen.sum() == 1
+    assert fitted.tuning["history"] and fitted.selection["model_chosen"] in {
+        "tuned booster", "conservative booster", "conservative booster, all features", "logistic regression (L2)"}
+    assert len(fitted.cv["fold_auc_pr"]) == len(fitted.folds) == 5
+    ev = evaluate(fitted, test, capacity=50)
+    assert ev["test"]["auc_pr"] > 0.25  # x1 carries real signal
+    assert len(gates(ev, None)) == 4

@@ -124,22 +124,26 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         # fit, tune or choose anything else) the tuned booster must beat the regularised logistic baseline
         # and the untuned booster, or the better of those is registered instead — and the report says so.
         progress(0.88, "Checking the tuned booster against simpler models on unseen months")
+        conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
+        all_cols = list(fit.X.columns)
+        # name -> (columns it uses, how to fit it)
         contenders = {
-            "tuned booster": lambda X, y: fit_booster(X, y, tuning["best_params"], chosen),
-            "conservative booster": lambda X, y: fit_booster(X, y, CONSERVATIVE, Imbalance("none", "pos_weight", pos_weight=1.0)),
-            "logistic regression (L2)": lambda X, y: LogisticBaseline().fit(X, y),
+            "tuned booster": (features, lambda X, y: fit_booster(X, y, tuning["best_params"], chosen)),
+            "conservative booster": (features, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative)),
+            "conservative booster, all features": (all_cols, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative)),
+            "logistic regression (L2)": (features, lambda X, y: LogisticBaseline().fit(X, y)),
         }
         # Each contender is scored on every row it did not train on: the CV folds' validation blocks
         # (refitted per fold) pooled with the calibration period. Pooling ~650 positives instead of one
         # fold's ~90 keeps sampling noise from picking the winner.
-        fitted_all = {"tuned booster": booster}
-        fitted_all.update({n: f(Xf, fit.y) for n, f in contenders.items() if n != "tuned booster"})
+        fitted_all = {name: (booster if name == "tuned booster" else make(fit.X[cols], fit.y))
+                      for name, (cols, make) in contenders.items()}
         choice, fold_scores = [], {}
-        for name, make in contenders.items():
+        for name, (cols, make) in contenders.items():
             ys, ps, per_fold = [], [], []
             for tr_idx, va_idx in folds:
-                m = make(Xf.iloc[tr_idx], fit.y[tr_idx])
-                p = m.predict(Xf.iloc[va_idx])
+                m = make(fit.X[cols].iloc[tr_idx], fit.y[tr_idx])
+                p = m.predict(fit.X[cols].iloc[va_idx])
                 per_fold.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
                 ys.append(fit.y[va_idx])
                 ps.append(_rank01(p))
@@ -157,11 +161,12 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         cv = {"fold_auc_pr": fold_scores[winner]}
         if winner != "tuned booster":
             model = fitted_all[winner]
+            features = contenders[winner][0]
             if winner == "logistic regression (L2)":
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
             else:
                 kind, artifact, medians = "xgboost", model.model, None
-                params = {**CONSERVATIVE, "imbalance": "none (scale_pos_weight 1)"}
+                params = {**CONSERVATIVE, "imbalance": "none (scale_pos_weight 1)", "features": winner}
             predict_raw = model.predict
         t0 = _stage(timings, "model_choice", t0)
     progress(0.9, "Calibrating per AUM segment")
