@@ -12,7 +12,7 @@ from core.contract import marketpro_columns, salesforce_columns
 from core.features.build import build_features, feature_columns_sql
 from core.features.catalog import all_features
 from core.warehouse.parsing import model_fragments
-from core.warehouse.sql import SQL_DIR, literal, placeholders, read_model, render, to_bigquery, to_duckdb
+from core.warehouse.sql import SQL_DIR, literal, template_slots, read_model, render, to_bigquery, to_duckdb
 
 ALL_MODELS = sorted(str(p.relative_to(SQL_DIR)) for p in SQL_DIR.rglob("*.sql"))
 
@@ -33,7 +33,7 @@ def test_models_exist():
 @pytest.mark.parametrize("rel", ALL_MODELS)
 def test_every_model_parses_as_bigquery(rel):
     text = render(read_model(rel), **_values_for(rel))
-    assert not placeholders(text)
+    assert not template_slots(text)
     statements = sqlglot.parse(text, read="bigquery")
     assert statements and all(s is not None for s in statements)
     assert to_bigquery(text, "proj", "ls_")  # qualifies as project.dataset.table

@@ -59,5 +59,13 @@ def logistic_from_dict(d: dict):
     return predict
 
 
+def logistic_contributions(d: dict, X: pd.DataFrame) -> np.ndarray:
+    """Exact per-feature contributions of a stored logistic model: coefficient x standardised value
+    (median-imputed), columns in ``d["features"]`` order."""
+    Z = X[d["features"]].to_numpy(dtype=float)
+    Z = np.where(np.isnan(Z), np.asarray(d["medians"]), Z)
+    return (Z - np.asarray(d["mean"])) / np.asarray(d["scale"]) * np.asarray(d["coef"])
+
+
 def untuned_boosting(X: pd.DataFrame, y) -> xgb.XGBClassifier:
     return xgb.XGBClassifier(random_state=SEED, n_jobs=2, tree_method="hist", verbosity=0).fit(X, np.asarray(y).astype(int))

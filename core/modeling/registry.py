@@ -18,7 +18,7 @@ from core import audit
 from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.modeling.baselines import logistic_from_dict
+from core.modeling.baselines import logistic_contributions, logistic_from_dict
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import aum_segment
 from core.warehouse import Warehouse
@@ -51,10 +51,7 @@ class LoadedModel:
         return SegmentCalibrator.from_dict(fb["calibration"]).transform(raw, np.array(["all"] * len(X)))
 
     def fallback_contributions(self, X: pd.DataFrame) -> np.ndarray:
-        d = self.fallback["model"]
-        Z = X[d["features"]].to_numpy(dtype=float)
-        Z = np.where(np.isnan(Z), np.asarray(d["medians"]), Z)
-        return (Z - np.asarray(d["mean"])) / np.asarray(d["scale"]) * np.asarray(d["coef"])
+        return logistic_contributions(self.fallback["model"], X)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability; X must hold every model feature (and TotalAssetsInMillions)."""
@@ -109,14 +106,11 @@ def load_model(folder: str | Path) -> LoadedModel:
             predict_raw = logistic_from_dict(params)
 
             def contributions(X: pd.DataFrame) -> np.ndarray:
-                # Exact for a linear model: coefficient x standardised value, per feature.
-                cols = params["features"]
-                Z = X[cols].to_numpy(dtype=float)
-                Z = np.where(np.isnan(Z), np.asarray(params["medians"]), Z)
-                contrib = (Z - np.asarray(params["mean"])) / np.asarray(params["scale"]) * np.asarray(params["coef"])
+                # Exact for a linear model, laid out in the model's feature order.
+                contrib = logistic_contributions(params, X)
                 full = np.zeros((len(X), len(meta["features"])))
                 index = {c: i for i, c in enumerate(meta["features"])}
-                for j, c in enumerate(cols):
+                for j, c in enumerate(params["features"]):
                     full[:, index[c]] = contrib[:, j]
                 return full
     except (OSError, ValueError, KeyError, xgb.core.XGBoostError) as exc:

@@ -57,6 +57,10 @@ class Fitted:
     medians: dict | None
     insufficient: str | None
     timings: dict = field(default_factory=dict)
+    fit_frame: Frame | None = None
+    calib_frame: Frame | None = None
+    folds: list = field(default_factory=list)
+    fallback: dict | None = None  # the CRM-only degraded model
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.calibrator.transform(self.predict_raw(X), aum_segment(X["TotalAssetsInMillions"]))
@@ -174,11 +178,8 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
     t0 = _stage(timings, "calibration", t0)
     fallback = fit_crm_fallback(fit, calib)
     _stage(timings, "crm_fallback_model", t0)
-    fitted = Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
-                    insufficient, timings)
-    fitted.fallback = fallback
-    fitted.fit_frame, fitted.calib_frame, fitted.folds = fit, calib, folds
-    return fitted
+    return Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
+                  insufficient, timings, fit_frame=fit, calib_frame=calib, folds=folds, fallback=fallback)
 
 
 def crm_only_features(columns) -> list[str]:
@@ -394,7 +395,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
         "feature_set_fingerprint": fs["fingerprint"], "as_of": str(fs["as_of"]), "timings": fitted.timings,
         "selection": {k: v for k, v in fitted.selection.items() if k != "iv"},
         "imbalance_table": None if fitted.imbalance_table is None else fitted.imbalance_table.to_dict(orient="records"),
-        "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": getattr(fitted, "fallback", None),
+        "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": fitted.fallback,
     }
     save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
     promoted = False
