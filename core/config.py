@@ -38,6 +38,8 @@ class Settings:
     train_budget_minutes: float = 8.0
     tier_b_factor: float = 2.0  # Tier B = the next capacity x this many leads
     closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
+    # The [salesforce] table (core/salesforce/config.py); secrets come from the environment or a secrets file.
+    salesforce: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -90,6 +92,12 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
         except tomllib.TOMLDecodeError as exc:
             raise LeadScoringError(f"Config file {path} is not valid TOML ({exc}). Fix the file and retry.") from exc
         known = set(Settings.__dataclass_fields__)
+        leaked = sorted(set(raw.get("salesforce", {})) & {"password", "security_token", "session_id"})
+        if leaked:
+            raise LeadScoringError(
+                f"Config file {path} holds Salesforce secrets ({', '.join(leaked)}). Config files get committed: move "
+                "them to LEADSCORE_SF_PASSWORD / LEADSCORE_SF_TOKEN / LEADSCORE_SF_SESSION_ID or to the secrets file "
+                "named by salesforce.secrets_file (default data/salesforce_secrets.toml).")
         for key, value in raw.items():
             if key in known:
                 values[key] = Path(value) if key in _PATH_FIELDS else value

@@ -100,7 +100,8 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
 
 def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
               progress=None) -> dict:
-    """Leads (file, when given) -> features -> score -> tiers; one ops.runs row with counts and timings.
+    """Leads (a file when given, else a Salesforce pull when configured) -> features -> score -> tiers ->
+    Salesforce write-back when configured; one ops.runs row with counts and timings.
 
     On failure the previous scores stay in place (they are only replaced by a complete run), the failure is
     recorded in ops.runs and the audit log, and the error is raised for the caller to show.
@@ -113,8 +114,11 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
     from core.auth import authorize
     from core.features.build import build_features
     from core.ingest.leads import load_lead_file
+    from core.salesforce.config import salesforce_config
+    from core.salesforce.sync import pull_leads, push_scores
     from core.scoring.score import score_leads
 
+    sf = salesforce_config(settings)
     actor = actor or cli_actor()
     authorize(actor, "run_pipeline")
     progress = progress or (lambda f, m: None)
@@ -126,6 +130,10 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
             progress(0.05, "Loading the Lead export")
             counts["leads_rows_read"] = load_lead_file(wh, settings, leads_file, actor=actor).rows_read
             timings["load_leads"] = round(time.perf_counter() - t0, 2)
+        elif sf.configured and sf.daily_pull:
+            progress(0.05, "Pulling contacted Leads from Salesforce")
+            counts["leads_rows_read"] = pull_leads(wh, settings, actor=actor).rows_read
+            timings["pull_leads"] = round(time.perf_counter() - t0, 2)
         progress(0.3, "Building point-in-time features")
         t1 = time.perf_counter()
         build = build_features(wh, settings, actor=actor)
@@ -138,10 +146,27 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
         timings.update({f"score.{k}": v for k, v in run.timings.items()})
         counts.update(scored=run.n_scored, fallback_level=run.fallback_level, model_version=run.model_version,
                       **{f"tier_{k}": int(v) for k, v in run.tier_counts.items()})
-        counts["write_back"] = "not configured"
+        if sf.configured and sf.daily_push:
+            progress(0.8, "Writing changed scores to Salesforce")
+            t1 = time.perf_counter()
+            try:
+                push = push_scores(wh, settings, actor=actor)
+            except Exception as exc:
+                # Scores are fresh and in place; only the write-back failed (its sync row says why).
+                outcome, error = "write_back_failed", f"{type(exc).__name__}: {exc}"
+                counts["write_back"] = "failed"
+                raise
+            finally:
+                timings["push_scores"] = round(time.perf_counter() - t1, 2)
+            counts["write_back"] = push.outcome
+            counts.update({f"push_{k}": getattr(push, k) for k in ("sync_id", "intended", "succeeded", "failed",
+                                                                   "deferred")})
+        else:
+            counts["write_back"] = "not configured" if not sf.configured else "disabled (salesforce.daily_push)"
         progress(1.0, f"Scored {run.n_scored:,} leads ({run.fallback_level})")
     except Exception as exc:
-        outcome, error = "failed", f"{type(exc).__name__}: {exc}"
+        if outcome == "ok":
+            outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
         timings["total"] = round(time.perf_counter() - t0, 2)

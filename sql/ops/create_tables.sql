@@ -101,3 +101,56 @@ create table if not exists ops.capacity (
   set_by string,
   set_at timestamp
 );
+
+-- Salesforce sync (core/salesforce/sync.py). One row per pull, push or dry run.
+create table if not exists ops.sf_syncs (
+  sync_id string,
+  kind string,
+  actor string,
+  started_at timestamp,
+  finished_at timestamp,
+  outcome string,
+  rows_intended int64,
+  rows_sent int64,
+  rows_succeeded int64,
+  rows_failed int64,
+  rows_deferred int64,
+  retries int64,
+  job_ids string,
+  message string,
+  seconds float64
+);
+
+-- What Salesforce holds, per lead, from this engine: the hash of the last values that landed.
+create table if not exists ops.sf_writeback_ledger (
+  lead_id string,
+  values_hash string,
+  values_json string,
+  sent_at timestamp,
+  job_id string,
+  sync_id string
+);
+
+-- Every intended update that did not land, with Salesforce's error (or why it was deferred).
+create table if not exists ops.sf_push_failures (
+  sync_id string,
+  lead_id string,
+  job_id string,
+  kind string,
+  error_code string,
+  error_message string,
+  attempts int64,
+  recorded_at timestamp,
+  resolved_at timestamp
+);
+
+-- Bulk jobs whose rows are in flight: a job whose results could not be read (the run stopped) is
+-- reconciled by the next push before anything is sent again, so no row lands twice.
+create table if not exists ops.sf_jobs (
+  job_id string,
+  sync_id string,
+  created_at timestamp,
+  row_count int64,
+  rows_json string,
+  reconciled bool
+);

@@ -1,0 +1,204 @@
+"""The engine's only door to Salesforce: simple-salesforce for login, SOQL paging and Bulk API 2.0.
+
+Every HTTP call goes through :meth:`SalesforceClient.call`, which retries transient failures (503 and other
+5xx, dropped connections) with bounded exponential backoff and turns ``REQUEST_LIMIT_EXCEEDED`` into
+:class:`RequestLimitExceeded` so a push can stop cleanly. Bulk jobs are driven step by step (create,
+upload, close, poll, results) rather than through ``sf.bulk2.Lead.update``: that one-call helper hides the
+job id when a poll fails, and without the id a retry could write the same rows twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce.bulk2 import Operation
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceRefusedRequest,
+)
+
+from core.errors import LeadScoringError
+from core.salesforce.config import SalesforceConfig
+
+
+class RequestLimitExceeded(Exception):
+    """Salesforce refused the call because the org's API request limit is used up."""
+
+
+class TransientFailure(Exception):
+    """A call kept failing with a transient error after every retry."""
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    state: str
+    successful: list[dict]
+    failed: list[dict]  # each with sf__Error
+    unprocessed: list[dict]
+    error: str | None = None
+
+
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return True
+    return isinstance(exc, SalesforceGeneralError) and int(getattr(exc, "status", 0) or 0) >= 500
+
+
+def _limit(exc: Exception) -> bool:
+    return isinstance(exc, SalesforceRefusedRequest) and "REQUEST_LIMIT_EXCEEDED" in str(getattr(exc, "content", exc))
+
+
+def _rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text))) if text and text.strip() else []
+
+
+class SalesforceClient:
+    def __init__(self, cfg: SalesforceConfig, sleep: Callable[[float], None] = time.sleep):
+        self.cfg = cfg.require()
+        self.sleep = sleep
+        self.retries = 0  # transient failures retried, for the push record
+        self.sf = self._connect()
+
+    # --- connection -----------------------------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        if self.cfg.ca_bundle:
+            # REQUESTS_CA_BUNDLE in the environment would override verify=; a private CA must win.
+            session.trust_env = False
+            session.verify = self.cfg.ca_bundle
+        return session
+
+    def _connect(self) -> Salesforce:
+        cfg = self.cfg
+        session = self._session()
+        where = cfg.instance_url if cfg.session_id else cfg.login_url
+        try:
+            if cfg.session_id and cfg.instance_url:
+                return Salesforce(session_id=cfg.session_id, instance_url=cfg.instance_url, session=session,
+                                  version=cfg.api_version)
+            session_id, instance = SalesforceLogin(
+                username=cfg.username, password=cfg.password, security_token=cfg.security_token or "",
+                sf_version=cfg.api_version, session=session, scratch_url=cfg.login_url.rstrip("/"))
+            return Salesforce(session_id=session_id, instance=instance, session=session, version=cfg.api_version)
+        except SalesforceAuthenticationFailed as exc:
+            raise LeadScoringError(
+                f"Salesforce login at {where} failed for user {cfg.username!r}: {exc.code}. Check the username, "
+                "LEADSCORE_SF_PASSWORD and LEADSCORE_SF_TOKEN (a new token is e-mailed after a password reset).") from None
+        except requests.exceptions.SSLError:
+            raise LeadScoringError(
+                f"Salesforce at {where}: the TLS certificate is not trusted. Point salesforce.ca_bundle "
+                "(LEADSCORE_SF_CA_BUNDLE) at the CA certificate that signed it.") from None
+        except requests.RequestException as exc:
+            raise LeadScoringError(f"Cannot reach Salesforce at {where} ({type(exc).__name__}). Check the URL and the "
+                                   "network, then retry.") from None
+
+    # --- one call, retried ----------------------------------------------------------------------
+    def call(self, what: str, fn: Callable, *args, **kwargs):
+        cfg = self.cfg
+        for attempt in range(1, cfg.max_attempts + 1):
+            try:
+                return fn(*args, **kwargs)
+            except SalesforceExpiredSession:
+                if attempt > 1:
+                    raise LeadScoringError("Salesforce keeps rejecting the session: log in again "
+                                           "(renew LEADSCORE_SF_SESSION_ID or check the user).") from None
+                self.sf = self._connect()
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if _limit(exc):
+                    raise RequestLimitExceeded(f"{what}: REQUEST_LIMIT_EXCEEDED") from None
+                if not _transient(exc):
+                    raise
+                if attempt == cfg.max_attempts:
+                    raise TransientFailure(f"{what}: still failing after {attempt} attempts ({_short(exc)})") from None
+                self.retries += 1
+                self.sleep(min(cfg.backoff_seconds * 2 ** (attempt - 1), cfg.backoff_max_seconds))
+        raise AssertionError("unreachable")
+
+    # --- SOQL -----------------------------------------------------------------------------------
+    def query_pages(self, soql: str):
+        """Yield (records, total) per page, following nextRecordsUrl (each page retried on its own)."""
+        page = self.call("query", self.sf.query, soql)
+        for _ in range(1_000_000):
+            yield page["records"], int(page["totalSize"])
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self.call("query page", self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True)
+
+    def count(self, soql_from_where: str) -> int:
+        return int(self.call("count", self.sf.query, f"SELECT COUNT() {soql_from_where}")["totalSize"])
+
+    # --- Bulk 2.0 update, step by step ----------------------------------------------------------
+    @property
+    def _bulk(self):
+        return getattr(self.sf.bulk2, self.cfg.object_name)._client
+
+    def create_update_job(self) -> str:
+        return self.call("create job", self._bulk.create_job, Operation.update)["id"]
+
+    def upload(self, job_id: str, data: str) -> None:
+        """Upload the job's CSV. Until the job is closed nothing is processed, so when the upload fails the
+        job is aborted and its rows can go in a new job."""
+        try:
+            self.call("upload", self._bulk.upload_job_data, job_id, data)
+        except Exception:
+            self.abort_quietly(job_id)
+            raise
+
+    def close(self, job_id: str) -> None:
+        """Mark the upload complete. A failed close may still have landed: the job's state decides."""
+        try:
+            self._bulk.close_job(job_id)
+        except Exception as exc:  # noqa: BLE001
+            if _limit(exc):
+                raise RequestLimitExceeded("close job: REQUEST_LIMIT_EXCEEDED") from None
+            if self.call("job status", self._bulk.get_job, job_id, False)["state"] == "Open":
+                self.call("close job", self._bulk.close_job, job_id)
+
+    def abort_quietly(self, job_id: str) -> None:
+        try:
+            self._bulk.abort_job(job_id, False)
+        except Exception:  # noqa: BLE001 - an unclosed job is never processed anyway
+            pass
+
+    def wait(self, job_id: str) -> dict:
+        deadline = time.monotonic() + self.cfg.job_timeout_seconds
+        delay = self.cfg.poll_seconds
+        for _ in range(1_000_000):
+            info = self.call("job status", self._bulk.get_job, job_id, False)
+            if info["state"] in ("JobComplete", "Failed", "Aborted"):
+                return info
+            if time.monotonic() > deadline:
+                # Stop waiting: abort what has not started; rows it did process are in its results.
+                self.abort_quietly(job_id)
+                return self.call("job status", self._bulk.get_job, job_id, False)
+            self.sleep(delay)
+            delay = min(delay * 1.5, 30.0)
+        raise AssertionError("unreachable")
+
+    def job_state(self, job_id: str) -> dict:
+        return self.call("job status", self._bulk.get_job, job_id, False)
+
+    def results(self, job_id: str, info: dict) -> JobResult:
+        get = self._bulk.get_ingest_results
+        return JobResult(
+            job_id=job_id, state=info["state"],
+            successful=_rows(self.call("successful results", get, job_id, "successfulResults")),
+            failed=_rows(self.call("failed results", get, job_id, "failedResults")),
+            unprocessed=_rows(self.call("unprocessed records", get, job_id, "unprocessedrecords")),
+            error=info.get("errorMessage"),
+        )
+
+
+def _short(exc: Exception) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) < 200 else text[:200] + "…"

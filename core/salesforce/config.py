@@ -1,0 +1,121 @@
+"""Salesforce connection and write-back settings.
+
+Non-secret settings live in the ``[salesforce]`` table of the config file. Secrets (password, security
+token, session id) come only from ``LEADSCORE_SF_*`` environment variables or a git-ignored secrets file
+(``salesforce.secrets_file``, default ``data/salesforce_secrets.toml``, a ``[salesforce]`` table). They are
+never logged, shown, or written to the warehouse: ``repr`` and :meth:`SalesforceConfig.public` leave them out.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from core.config import Settings
+from core.errors import LeadScoringError
+
+CONTRACT_WRITEBACK_FIELDS = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c",
+                             "Lead_Score_Model_Version__c", "Lead_Score_Updated__c")
+_SECRETS = ("password", "security_token", "session_id")
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    enabled: bool = False
+    login_url: str = "https://login.salesforce.com"  # SOAP login host (a My Domain, test., or a stand-in)
+    instance_url: str | None = None  # with session_id: the org's instance
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    session_id: str | None = field(default=None, repr=False)
+    api_version: str = "59.0"
+    ca_bundle: str | None = None  # a private CA (the stand-in's certificate); disables environment proxies
+    object_name: str = "Lead"
+    # contract write-back field -> the org's API name (change when a field was created under another name)
+    field_map: dict = field(default_factory=lambda: {f: f for f in CONTRACT_WRITEBACK_FIELDS})
+    daily_pull: bool = True  # run-daily pulls contacted leads first (unless given a file)
+    daily_push: bool = True  # run-daily pushes scores after a successful scoring
+    batch_size: int = 10_000  # rows per Bulk 2.0 job
+    max_attempts: int = 4  # per record (lock errors, unprocessed) and per HTTP call (503, connection)
+    backoff_seconds: float = 2.0  # first wait; doubles per attempt
+    backoff_max_seconds: float = 60.0
+    breaker_threshold: float = 0.2  # stop a push when more than this share of processed rows failed
+    breaker_min_rows: int = 50  # ... once at least this many rows were processed
+    poll_seconds: float = 2.0
+    job_timeout_seconds: float = 900.0
+
+    @property
+    def configured(self) -> bool:
+        has_login = bool(self.username and self.password and self.security_token is not None)
+        has_session = bool(self.session_id and self.instance_url)
+        return bool(self.enabled and (has_login or has_session))
+
+    @property
+    def auth_method(self) -> str:
+        if self.session_id and self.instance_url:
+            return "existing session"
+        if self.username:
+            return "username + password + security token"
+        return "none"
+
+    def missing(self) -> list[str]:
+        out = []
+        if not self.enabled:
+            out.append("salesforce.enabled = true (or LEADSCORE_SF_ENABLED=1)")
+        if not (self.session_id and self.instance_url):
+            if not self.username:
+                out.append("salesforce.username (or LEADSCORE_SF_USERNAME)")
+            if not self.password:
+                out.append("LEADSCORE_SF_PASSWORD (or the secrets file)")
+            if self.security_token is None:
+                out.append("LEADSCORE_SF_TOKEN (or the secrets file; empty when the IP is trusted)")
+        return out
+
+    def public(self) -> dict:
+        """What a page or a log may show: everything but the secrets."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _SECRETS}
+
+    def require(self) -> "SalesforceConfig":
+        if not self.configured:
+            raise LeadScoringError(
+                "Salesforce is not configured: missing " + "; ".join(self.missing()) + ". Set them (see README, "
+                "'Salesforce') or use a Lead export file with `load-leads FILE`.")
+        return self
+
+
+_ENV = {
+    "LEADSCORE_SF_ENABLED": "enabled", "LEADSCORE_SF_LOGIN_URL": "login_url",
+    "LEADSCORE_SF_INSTANCE_URL": "instance_url", "LEADSCORE_SF_USERNAME": "username",
+    "LEADSCORE_SF_PASSWORD": "password", "LEADSCORE_SF_TOKEN": "security_token",
+    "LEADSCORE_SF_SESSION_ID": "session_id", "LEADSCORE_SF_CA_BUNDLE": "ca_bundle",
+}
+
+
+def salesforce_config(settings: Settings) -> SalesforceConfig:
+    values = dict(settings.salesforce or {})
+    secrets_file = Path(values.pop("secrets_file", Path(settings.data_dir) / "salesforce_secrets.toml"))
+    if secrets_file.exists():
+        try:
+            values.update(tomllib.loads(secrets_file.read_text(encoding="utf-8")).get("salesforce", {}))
+        except tomllib.TOMLDecodeError as exc:
+            raise LeadScoringError(f"Salesforce secrets file {secrets_file} is not valid TOML ({exc.args[0]}).") from exc
+    for env, name in _ENV.items():
+        if env in os.environ:
+            values[name] = os.environ[env]
+    if "enabled" in values and isinstance(values["enabled"], str):
+        values["enabled"] = values["enabled"].strip().lower() in ("1", "true", "yes", "on")
+    known = {f.name for f in fields(SalesforceConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise LeadScoringError(f"Unknown [salesforce] setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
+    if "field_map" in values:
+        fmap = {f: f for f in CONTRACT_WRITEBACK_FIELDS}
+        bad = sorted(set(values["field_map"]) - set(CONTRACT_WRITEBACK_FIELDS))
+        if bad:
+            raise LeadScoringError(f"salesforce.field_map names {', '.join(bad)}, which are not write-back fields; "
+                                   f"use keys from {', '.join(CONTRACT_WRITEBACK_FIELDS)}.")
+        fmap.update(values["field_map"])
+        values["field_map"] = fmap
+    return SalesforceConfig(**values)

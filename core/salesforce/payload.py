@@ -1,0 +1,77 @@
+"""What the write-back sends, as pure functions: scores -> Lead rows, their hashes, the changed ones, the CSV.
+
+The dry-run file and the Bulk job body come from the same :func:`payload_csv`, so a dry run shows exactly
+the bytes that would be sent. Text values are formula-neutralised in the payload itself (Salesforce reports
+get exported to spreadsheets too), so the two never differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from core.export import neutralise
+from core.salesforce.config import CONTRACT_WRITEBACK_FIELDS
+
+HASHED_FIELDS = CONTRACT_WRITEBACK_FIELDS[:-1]  # the timestamp changes every day; a change of score does not
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut at a driver boundary ('; ') when the text is too long, else at the limit."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return cut[: cut.rfind("; ")] if "; " in cut else cut
+
+
+def model_label(model_version: str, fallback_level: str) -> str:
+    if fallback_level == "full_model":
+        return str(model_version)[:40]
+    if fallback_level == "heuristic_rule":
+        return "heuristic_rule"
+    return f"{model_version}:{fallback_level}"[:40]
+
+
+def writeback_rows(scores: pd.DataFrame, field_map: dict) -> pd.DataFrame:
+    """One row per scored lead: ``Id``, the mapped write-back fields, and ``values_hash``."""
+    if scores.empty:
+        return pd.DataFrame(columns=["Id", *(field_map[f] for f in CONTRACT_WRITEBACK_FIELDS), "values_hash"])
+    prob = pd.to_numeric(scores["prob_mql_30d"], errors="coerce").fillna(0.0).clip(0, 1)
+    values = {
+        "Lead_Score__c": np.rint(prob.to_numpy() * 100).astype(int).astype(str),
+        "Lead_Score_Tier__c": scores["tier"].astype(str).to_numpy(),
+        "Lead_Score_Drivers__c": [neutralise(_fit(str(d or ""), 255)) for d in scores["drivers"].fillna("")],
+        "Lead_Score_Model_Version__c": [neutralise(model_label(m, f)) for m, f in
+                                        zip(scores["model_version"], scores["fallback_level"])],
+        "Lead_Score_Updated__c": pd.to_datetime(scores["scored_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_numpy(),
+    }
+    out = pd.DataFrame({"Id": scores["lead_id"].astype(str).to_numpy()})
+    for f in CONTRACT_WRITEBACK_FIELDS:
+        out[field_map[f]] = values[f]
+    hashed = [field_map[f] for f in HASHED_FIELDS]
+    joined = out[hashed].astype(str).agg("\x1f".join, axis=1) + "\x1e" + "|".join(hashed)
+    out["values_hash"] = [hashlib.sha1(v.encode("utf-8")).hexdigest()[:20] for v in joined]
+    return out
+
+
+def changed_rows(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose values differ from what last landed in Salesforce (or never landed)."""
+    if ledger.empty:
+        return rows.assign(change="new")
+    last = rows.Id.map(dict(zip(ledger.lead_id, ledger.values_hash)))
+    out = rows.assign(change=np.where(last.isna(), "new", "changed"))
+    return out[last.isna() | (last != rows.values_hash)]
+
+
+def payload_csv(rows: pd.DataFrame) -> str:
+    """The Bulk API 2.0 body: UTF-8 CSV, LF line endings, every value quoted, empty for missing."""
+    body = rows.drop(columns=[c for c in ("values_hash", "change") if c in rows.columns]).fillna("")
+    return body.to_csv(index=False, lineterminator="\n", quoting=1)
+
+
+def values_json(rows: pd.DataFrame) -> list[str]:
+    cols = [c for c in rows.columns if c not in ("Id", "values_hash", "change")]
+    return [json.dumps(dict(zip(cols, vals))) for vals in rows[cols].astype(str).itertuples(index=False)]

@@ -1,0 +1,461 @@
+"""Salesforce both ways: pull contacted Leads through the file ingestion path, push scores back safely.
+
+Push guarantees (each tested against the HTTPS stand-in):
+
+- changed-only and idempotent: a ledger keeps, per lead, the hash of the values that last landed; only rows
+  whose hash differs are sent, so a second run sends nothing;
+- nothing lost: every intended row ends the run landed (ledger), failed (failure ledger, with Salesforce's
+  error) or deferred (failure ledger, with why); ``UNABLE_TO_LOCK_ROW`` and unprocessed rows are retried in a
+  new job with bounded exponential backoff;
+- nothing twice: a job whose results could not be read is kept in ``ops.sf_jobs`` and reconciled by the next
+  push before anything is sent again;
+- gentle: ``REQUEST_LIMIT_EXCEEDED`` stops the push and leaves the rest for the next run; a circuit breaker
+  stops a push whose failure rate passes ``breaker_threshold``;
+- honest: nothing is pushed while the scores in place are yesterday's (the last daily run failed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.contract import salesforce_columns
+from core.errors import LeadScoringError
+from core.ingest.loader import no_progress
+from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
+from core.salesforce.config import salesforce_config
+from core.salesforce.payload import changed_rows, payload_csv, writeback_rows
+from core.warehouse import Warehouse
+from core.warehouse.sql import literal
+
+RETRYABLE = ("UNABLE_TO_LOCK_ROW",)
+
+
+@dataclass
+class SyncResult:
+    sync_id: str
+    kind: str  # push | dry_run | pull
+    outcome: str = "ok"  # ok | partial | stopped_request_limit | stopped_transient | circuit_open | failed | refused | nothing_to_send
+    intended: int = 0
+    sent: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    deferred: int = 0
+    retries: int = 0
+    job_ids: list = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+    reconciled_jobs: int = 0
+
+    def markdown(self) -> str:
+        head = {"push": "Push", "dry_run": "Dry run", "pull": "Pull"}[self.kind]
+        lines = [f"{head} {self.sync_id}: **{self.outcome}** in {self.seconds:.1f} s."]
+        if self.kind == "pull":
+            lines.append(f"{self.succeeded:,} Lead rows pulled and loaded. {self.message}")
+        else:
+            lines.append(f"Intended {self.intended:,} · sent {self.sent:,} · landed {self.succeeded:,} · failed "
+                         f"{self.failed:,} · deferred {self.deferred:,} · HTTP retries {self.retries} · jobs "
+                         f"{len(self.job_ids)}" + (f" · reconciled {self.reconciled_jobs} earlier job(s)"
+                                                   if self.reconciled_jobs else ""))
+            if self.message:
+                lines.append(self.message)
+        return "\n".join(lines)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _record(wh: Warehouse, result: SyncResult, actor: Actor, started: datetime) -> None:
+    row = {
+        "sync_id": result.sync_id, "kind": result.kind, "actor": actor.username, "started_at": started,
+        "finished_at": _now(), "outcome": result.outcome, "rows_intended": result.intended,
+        "rows_sent": result.sent, "rows_succeeded": result.succeeded, "rows_failed": result.failed,
+        "rows_deferred": result.deferred, "retries": result.retries, "job_ids": ",".join(result.job_ids),
+        "message": result.message, "seconds": round(result.seconds, 2),
+    }
+    with wh.writer(f"record Salesforce {result.kind}") as s:
+        s.load("ops.sf_syncs", pd.DataFrame([row]), mode="append")
+        detail = {k: v for k, v in asdict(result).items() if k not in ("sync_id", "kind")}
+        audit.record(s, actor, f"salesforce_{result.kind}", result.sync_id, result.outcome, detail)
+
+
+# --- pull -------------------------------------------------------------------------------------------
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):  # compound Address
+        parts = [value.get(k) for k in ("street", "city", "state", "postalCode", "country")]
+        return ", ".join(str(p) for p in parts if p)
+    return str(value)
+
+
+def _field(record: dict, name: str):
+    if "." in name:  # relationship, e.g. Owner.Name
+        head, tail = name.split(".", 1)
+        sub = record.get(head)
+        return None if sub is None else _field(sub, tail)
+    return record.get(name)
+
+
+def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
+               client: SalesforceClient | None = None):
+    """Fetch the contract's Lead fields for contacted leads (SOQL, every page) and load them exactly as a
+    Lead export file is loaded: the pulled rows are written as a contract CSV, archived with a checksum,
+    parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
+    from core.ingest.leads import load_lead_file
+
+    actor = actor or cli_actor()
+    authorize(actor, "replace_data")
+    cfg = salesforce_config(settings).require()
+    started, t0 = _now(), time.perf_counter()
+    result = SyncResult(uuid.uuid4().hex[:12], "pull")
+    names = [c.name for c in salesforce_columns()]
+    soql = f"SELECT {', '.join(names)} FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"
+    out_dir = Path(settings.data_dir) / "pulls"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"salesforce_pull_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
+    pages = rows = 0
+    try:
+        client = client or SalesforceClient(cfg)
+        progress(0.02, f"Querying contacted Leads at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(names)
+            for records, total in client.query_pages(soql):
+                pages += 1
+                rows += len(records)
+                writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
+                progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} Leads")
+        if rows == 0:
+            raise LeadScoringError(f"Salesforce returned no contacted Leads ({soql.split(' FROM ')[1]}); nothing was "
+                                   "replaced. Check the user's access to Lead and Stage_Entered_Contacting__c.")
+        load = load_lead_file(wh, settings, path, actor=actor,
+                              progress=lambda f, m: progress(0.5 + 0.5 * f, m))
+        result.succeeded, result.intended = load.rows_loaded, rows
+        result.message = (f"{pages} page(s), {rows:,} rows read, {load.rows_loaded:,} loaded, "
+                          f"{load.rows_quarantined:,} quarantined (load {load.load_id}).")
+        return load
+    except (RequestLimitExceeded, TransientFailure) as exc:
+        result.outcome, result.message = "failed", f"{exc}; stopped after {rows:,} rows, the loaded leads are unchanged."
+        raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
+    except Exception as exc:
+        result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        path.unlink(missing_ok=True)  # the loader archived its own copy with a checksum
+        result.seconds = time.perf_counter() - t0
+        _record(wh, result, actor, started)
+
+
+# --- push -------------------------------------------------------------------------------------------
+def stale_scores_reason(wh: Warehouse) -> str | None:
+    """Why the scores in place must not be pushed (the last daily run failed after them), or None."""
+    with wh.reader() as s:
+        if not s.table_exists("ops.runs") or not s.table_exists("ml.lead_scores"):
+            return None
+        last = s.query("select run_id, started_at, outcome, error from ops.runs where kind = 'run-daily' "
+                       "order by started_at desc limit 1")
+        scored = s.scalar("select max(scored_at) from ml.lead_scores")
+    if last.empty or last.outcome.iloc[0] != "failed":
+        return None
+    started = pd.Timestamp(last.started_at.iloc[0])
+    started = started.tz_localize("UTC") if started.tzinfo is None else started
+    scored_ts = None if scored is None else pd.Timestamp(scored)
+    if scored_ts is not None and scored_ts.tzinfo is None:
+        scored_ts = scored_ts.tz_localize("UTC")
+    if scored_ts is None or scored_ts > started:
+        return None
+    return (f"the last daily run ({last.run_id.iloc[0]}, {started:%Y-%m-%d %H:%M} UTC) failed "
+            f"({last.error.iloc[0]}), so the scores in place are from {scored_ts:%Y-%m-%d %H:%M} UTC. Fix the run and "
+            "re-run `run-daily`; nothing is pushed until scoring succeeds.")
+
+
+def _ledger(wh: Warehouse) -> pd.DataFrame:
+    return wh.read("select lead_id, values_hash from ops.sf_writeback_ledger")
+
+
+def open_failures(wh: Warehouse) -> pd.DataFrame:
+    return wh.read(
+        "select sync_id, lead_id, job_id, kind, error_code, error_message, attempts, recorded_at "
+        "from ops.sf_push_failures where resolved_at is null order by recorded_at desc")
+
+
+def pending_changes(wh: Warehouse, settings: Settings) -> pd.DataFrame:
+    """The rows a push would send now (with ``change``: new or changed), without contacting Salesforce."""
+    from core.scoring.score import current_scores
+
+    cfg = salesforce_config(settings)
+    return changed_rows(writeback_rows(current_scores(wh), cfg.field_map), _ledger(wh))
+
+
+def recent_syncs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:
+    return wh.read(f"select * from ops.sf_syncs order by started_at desc limit {int(limit)}")
+
+
+def _code(error: str) -> str:
+    return (error or "").split(":", 1)[0].strip() or "UNKNOWN"
+
+
+class _Push:
+    """One push run's state and its warehouse writes (short transactions, one per job)."""
+
+    def __init__(self, wh: Warehouse, cfg, client: SalesforceClient, result: SyncResult, sleep):
+        self.wh, self.cfg, self.client, self.result, self.sleep = wh, cfg, client, result, sleep
+        self.attempts: dict[str, int] = {}
+        self.permanent = 0
+
+    def write(self, job_id: str | None, landed: pd.DataFrame, failures: list[dict], reconciled: bool = True,
+              sync_id: str | None = None) -> None:
+        now = _now()
+        sync_id = sync_id or self.result.sync_id
+        with self.wh.writer("Salesforce write-back ledger") as s:
+            if not landed.empty:
+                batch = pd.DataFrame({"lead_id": landed.Id.to_numpy(), "values_hash": landed.values_hash.to_numpy(),
+                                      "values_json": landed.values_json.to_numpy(), "sent_at": now,
+                                      "job_id": job_id, "sync_id": sync_id})
+                s.stage("staging.sf_landed", batch)
+                s.execute(
+                    "delete from ops.sf_writeback_ledger where lead_id in (select lead_id from staging.sf_landed);\n"
+                    "insert into ops.sf_writeback_ledger select lead_id, values_hash, values_json, sent_at, job_id, "
+                    "sync_id from staging.sf_landed;\n"
+                    f"update ops.sf_push_failures set resolved_at = {literal(now.isoformat())} "
+                    "where resolved_at is null and lead_id in (select lead_id from staging.sf_landed);")
+                s.unstage("staging.sf_landed")
+            if failures:
+                s.load("ops.sf_push_failures", pd.DataFrame([{
+                    "sync_id": sync_id, "job_id": job_id, "recorded_at": now, "resolved_at": pd.NaT, **f}
+                    for f in failures]).astype({"resolved_at": "datetime64[us, UTC]", "attempts": "int64"}),
+                    mode="append")
+            if job_id and reconciled:
+                s.execute(f"update ops.sf_jobs set reconciled = true where job_id = {literal(job_id)}")
+
+    def register_job(self, job_id: str, chunk: pd.DataFrame) -> None:
+        with self.wh.writer("Salesforce job in flight") as s:
+            s.load("ops.sf_jobs", pd.DataFrame([{
+                "job_id": job_id, "sync_id": self.result.sync_id, "created_at": _now(), "row_count": len(chunk),
+                "rows_json": json.dumps(chunk[["Id", "values_hash"]].values.tolist()), "reconciled": False}]),
+                mode="append")
+
+    def outcome_rows(self, res, hashes: dict) -> tuple[pd.DataFrame, list[dict], list[str]]:
+        """Split a job's results into landed rows, final failures and Ids to retry."""
+        landed = pd.DataFrame(res.successful)
+        if not landed.empty:
+            fields = [c for c in landed.columns if not c.startswith("sf__") and c != "Id"]
+            landed = landed.assign(values_hash=landed.Id.map(hashes),
+                                   values_json=[json.dumps(dict(zip(fields, v))) for v in
+                                                landed[fields].itertuples(index=False)])
+        else:
+            landed = pd.DataFrame(columns=["Id", "values_hash", "values_json"])
+        failures, retry = [], []
+        job_broken = res.state == "Failed" and (res.error or "").startswith("InvalidBatch")
+        for row in res.failed:
+            lead_id, error = row.get("Id") or row.get("sf__Id"), row.get("sf__Error", "")
+            n = self.attempts.get(lead_id, 1)
+            if _code(error) in RETRYABLE and n < self.cfg.max_attempts:
+                retry.append(lead_id)
+            else:
+                failures.append({"lead_id": lead_id, "kind": "failed", "error_code": _code(error),
+                                 "error_message": error, "attempts": n})
+        for row in res.unprocessed:
+            lead_id = row.get("Id")
+            n = self.attempts.get(lead_id, 1)
+            if not job_broken and n < self.cfg.max_attempts:
+                retry.append(lead_id)
+            else:
+                failures.append({"lead_id": lead_id, "kind": "failed",
+                                 "error_code": _code(res.error) if res.error else "UNPROCESSED",
+                                 "error_message": res.error or f"not processed by job {res.job_id} ({res.state})",
+                                 "attempts": n})
+        return landed, failures, retry
+
+    def reconcile_open_jobs(self) -> int:
+        """Jobs an earlier push could not finish reading: learn what landed before sending anything."""
+        jobs = self.wh.read("select job_id, sync_id, rows_json from ops.sf_jobs where not reconciled")
+        for job in jobs.itertuples():
+            hashes = dict(json.loads(job.rows_json))
+            info = self.client.job_state(job.job_id)
+            if info["state"] == "Open":  # never closed: abort; nothing of it was processed
+                self.client.abort_quietly(job.job_id)
+                self.write(job.job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [], sync_id=job.sync_id)
+                continue
+            if info["state"] not in ("JobComplete", "Failed", "Aborted"):
+                info = self.client.wait(job.job_id)
+            res = self.client.results(job.job_id, info)
+            landed, failures, _ = self.outcome_rows(res, hashes)
+            # What did not land is sent again by this push (its hash still differs from the ledger).
+            self.write(job.job_id, landed, [], sync_id=job.sync_id)
+            self.result.job_ids.append(job.job_id)
+        return len(jobs)
+
+    def defer(self, rows: pd.DataFrame, code: str, message: str) -> None:
+        if rows.empty:
+            return
+        self.result.deferred += len(rows)
+        self.write(None, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [
+            {"lead_id": i, "kind": "deferred", "error_code": code, "error_message": message,
+             "attempts": self.attempts.get(i, 0)} for i in rows.Id])
+
+    def run(self, pending: pd.DataFrame, progress) -> None:
+        cfg, result = self.cfg, self.result
+        by_id = pending.set_index("Id", drop=False)
+        queue = deque(pending.iloc[i: i + cfg.batch_size] for i in range(0, len(pending), cfg.batch_size))
+        done = 0
+        for _ in range(len(queue) * (cfg.max_attempts + 1) + 10):  # bounded: each row is retried at most max_attempts
+            if not queue:
+                break
+            chunk = queue.popleft()
+            for i in chunk.Id:
+                self.attempts[i] = self.attempts.get(i, 0) + 1
+            job_id, uploaded = None, False
+            try:
+                job_id = self.client.create_update_job()
+                result.job_ids.append(job_id)
+                self.register_job(job_id, chunk)
+                self.client.upload(job_id, payload_csv(chunk))
+                uploaded = True
+                self.client.close(job_id)
+                result.sent += len(chunk)
+                info = self.client.wait(job_id)
+                res = self.client.results(job_id, info)
+            except (RequestLimitExceeded, TransientFailure) as exc:
+                limit = isinstance(exc, RequestLimitExceeded)
+                result.outcome = "stopped_request_limit" if limit else "stopped_transient"
+                if job_id and not uploaded:  # aborted before any data: the rows are simply not sent yet
+                    self.client.abort_quietly(job_id)
+                    self.write(job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [])
+                    self.defer(chunk, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                               f"{exc}; not sent, the next push sends it")
+                elif job_id:
+                    self.defer(chunk, "RESULTS_PENDING", f"{exc}; job {job_id} was submitted and its results could "
+                                                         "not be read: the next push reconciles it before sending")
+                else:
+                    self.defer(chunk, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                               f"{exc}; not sent, the next push sends it")
+                rest = pd.concat(list(queue)) if queue else pending.iloc[0:0]
+                self.defer(rest, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                           "not sent: the push stopped early; the next push sends it")
+                result.message = (("Salesforce's API request limit is used up" if limit else str(exc))
+                                  + f": stopped cleanly; {result.deferred:,} row(s) left for the next push.")
+                return
+            landed, failures, retry = self.outcome_rows(res, by_id.values_hash.to_dict())
+            self.write(job_id, landed, failures)
+            result.succeeded += len(landed)
+            result.failed += len(failures)
+            self.permanent += len(failures)
+            done += len(landed) + len(failures)
+            progress(min(0.1 + 0.85 * done / max(len(pending), 1), 0.95),
+                     f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
+            if res.state == "Failed" and (res.error or "").startswith("InvalidBatch"):
+                result.outcome = "failed"
+                rest = pd.concat(list(queue)) if queue else pending.iloc[0:0]
+                self.defer(rest, "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
+                result.message = (f"Salesforce rejected the job: {res.error}. Check salesforce.field_map against the "
+                                  "Lead fields in the org.")
+                return
+            processed = result.succeeded + self.permanent
+            if processed >= cfg.breaker_min_rows and self.permanent / processed > cfg.breaker_threshold:
+                result.outcome = "circuit_open"
+                rest = [by_id.loc[retry]] if retry else []
+                rest = pd.concat(rest + list(queue)) if (rest or queue) else pending.iloc[0:0]
+                self.defer(rest, "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows failed "
+                                                    f"(> {cfg.breaker_threshold:.0%}); push stopped")
+                result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
+                                  f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
+                                  "the cause, then retry.")
+                return
+            if retry:
+                wait = min(cfg.backoff_seconds * 2 ** (max(self.attempts[i] for i in retry) - 1), cfg.backoff_max_seconds)
+                self.sleep(wait)
+                queue.append(by_id.loc[retry])
+        if queue:  # the bound was reached (should not happen): account for every row anyway
+            self.defer(pd.concat(list(queue)), "RETRY_BUDGET", "not sent: retry budget exhausted")
+        if result.failed and result.outcome == "ok":
+            result.outcome = "partial"
+            result.message = f"{result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
+
+
+def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, dry_run: str | Path | None = None,
+                retry_failed: bool = False, progress=no_progress, client: SalesforceClient | None = None,
+                sleep=time.sleep) -> SyncResult:
+    """Write changed scores to Salesforce with Bulk API 2.0 (or, with ``dry_run``, the exact CSV it would send)."""
+    from core.scoring.score import current_scores
+
+    actor = actor or cli_actor()
+    authorize(actor, "push_scores")
+    started, t0 = _now(), time.perf_counter()
+    result = SyncResult(uuid.uuid4().hex[:12], "dry_run" if dry_run else "push")
+    cfg = salesforce_config(settings)
+    try:
+        stale = stale_scores_reason(wh)
+        if stale:
+            result.outcome, result.message = "refused", f"Nothing pushed: {stale}"
+            raise LeadScoringError(result.message)
+        rows = writeback_rows(current_scores(wh), cfg.field_map)
+        pending = changed_rows(rows, _ledger(wh))
+        if retry_failed:
+            pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+        result.intended = len(pending)
+        if dry_run:
+            Path(dry_run).parent.mkdir(parents=True, exist_ok=True)
+            Path(dry_run).write_text(payload_csv(pending), encoding="utf-8")
+            result.message = f"{len(pending):,} of {len(rows):,} scored leads would be sent; wrote {dry_run}."
+            return result
+        if not cfg.configured:
+            cfg.require()
+        progress(0.02, "Connecting to Salesforce")
+        client = client or SalesforceClient(cfg, sleep=sleep)
+        push = _Push(wh, cfg, client, result, sleep)
+        result.reconciled_jobs = push.reconcile_open_jobs()
+        if result.reconciled_jobs:  # what landed meanwhile is no longer pending
+            pending = changed_rows(rows, _ledger(wh))
+            if retry_failed:
+                pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+            result.intended = len(pending)
+        if pending.empty:
+            result.outcome = "nothing_to_send"
+            result.message = f"All {len(rows):,} scores are already in Salesforce."
+            return result
+        progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
+        push.run(pending, progress)
+        result.retries = client.retries
+        return result
+    except LeadScoringError as exc:
+        if result.outcome == "ok":
+            result.outcome, result.message = "failed", str(exc)
+        raise
+    except Exception as exc:
+        result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        result.seconds = time.perf_counter() - t0
+        progress(1.0, f"Push {result.outcome}")
+        _record(wh, result, actor, started)
+
+
+def connection_status(settings: Settings) -> dict:
+    """Configured? Reachable? How many contacted Leads? Never includes a secret."""
+    cfg = salesforce_config(settings)
+    status = {"configured": cfg.configured, "auth_method": cfg.auth_method, "missing": cfg.missing(),
+              "settings": cfg.public()}
+    if not cfg.configured:
+        return status
+    t0 = time.perf_counter()
+    client = SalesforceClient(cfg)
+    status.update(reachable=True, instance=client.sf.sf_instance,
+                  contacted_leads=client.count(f"FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"),
+                  seconds=round(time.perf_counter() - t0, 2))
+    return status
