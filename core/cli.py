@@ -83,7 +83,22 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", help="write the scores as CSV (cli.md columns)")
     sc.add_argument("--full", action="store_true", help="recompute every lead (default: only new or changed leads)")
     rd = sub.add_parser("run-daily", help="leads -> features -> score -> tiers (-> write-back when configured)")
-    rd.add_argument("--leads", help="a fresh Salesforce Lead export to load first")
+    rd.add_argument("--leads", help="a fresh Salesforce Lead export to load first (default: a Salesforce pull when "
+                    "configured)")
+
+    ps = sub.add_parser("push-scores", help="Salesforce write-back of changed scores (Bulk API 2.0)")
+    ps.add_argument("--dry-run", metavar="CSV", help="write exactly the rows and columns that would be sent; send nothing")
+    ps.add_argument("--retry-failed", action="store_true", help="send only the rows in the open failure ledger")
+    ps.add_argument("--json", action="store_true")
+    sfs = sub.add_parser("sf-status", help="Salesforce connection check (never prints secrets)")
+    sfs.add_argument("--json", action="store_true")
+    st_ = sub.add_parser("sf-standin", help="run the local HTTPS Salesforce stand-in for demos (Ctrl-C stops it)")
+    st_.add_argument("--seed", required=True, help="a contract-format Salesforce Lead file to serve")
+    st_.add_argument("--port", type=int, default=8443)
+    st_.add_argument("--page-size", type=int, default=2000)
+    st_.add_argument("--lock-rate", type=float, default=0.0, help="share of Leads whose first update hits UNABLE_TO_LOCK_ROW")
+    st_.add_argument("--slow-job-seconds", type=float, default=0.0)
+    st_.add_argument("--workdir", help="where the certificate is written (default: a temporary folder)")
 
     sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
     return p
@@ -118,6 +133,22 @@ def run(args: argparse.Namespace) -> int:
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
             store.add(args.username, password, args.role)
             print(f"user {args.username} ({args.role}) saved to {settings.users_path}")
+        return 0
+
+    if args.verb == "sf-standin":
+        return _serve_standin(args)
+
+    if args.verb == "sf-status":
+        from core.salesforce.sync import connection_status
+
+        status = connection_status(settings)
+        if args.json:
+            print(json.dumps(status, indent=2, default=str))
+        elif not status["configured"]:
+            print("Salesforce is not configured: missing " + "; ".join(status["missing"]))
+        else:
+            print(f"Connected to {status['instance']} ({status['auth_method']}) in {status['seconds']} s: "
+                  f"{status['contacted_leads']:,} contacted Leads.")
         return 0
 
     if args.verb == "feature-catalog":
@@ -179,10 +210,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.verb == "load-leads":
         if args.from_salesforce:
-            raise LeadScoringError(
-                "load-leads --from-salesforce needs a Salesforce connection, which this installation does not "
-                "have configured yet. Export the Lead report as CSV and run `load-leads FILE` instead."
-            )
+            if args.file:
+                raise LeadScoringError("load-leads takes a FILE or --from-salesforce, not both.")
+            from core.salesforce.sync import pull_leads
+
+            result = pull_leads(wh, settings, progress=_progress)
+            print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+            return 0
         if not args.file:
             raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
         from core.ingest.leads import load_lead_file
@@ -253,12 +287,54 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, default=str))
         return 0
 
+    if args.verb == "push-scores":
+        from dataclasses import asdict
+
+        from core.salesforce.sync import push_scores
+
+        result = push_scores(wh, settings, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=_progress)
+        print(json.dumps(asdict(result), indent=2, default=str) if args.json else result.markdown())
+        return 0
+
     if args.verb == "status":
         from core.pipeline import pipeline_state
 
         print(json.dumps(pipeline_state(wh), indent=2, default=str))
         return 0
     raise AssertionError(args.verb)
+
+
+def _serve_standin(args) -> int:
+    import time
+
+    from core.salesforce.standin import SalesforceStandin
+
+    if not Path(args.seed).exists():
+        raise LeadScoringError(f"--seed {args.seed}: no such file. Pass a Salesforce Lead export (e.g. from demo-data).")
+    standin = SalesforceStandin(args.seed, port=args.port, page_size=args.page_size, workdir=args.workdir)
+    standin.faults.lock_rate = args.lock_rate
+    standin.faults.slow_job_seconds = args.slow_job_seconds
+    try:
+        standin.start()
+    except OSError as exc:
+        raise LeadScoringError(f"Cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port.") from None
+    cfg = standin.settings()
+    # The stand-in's own throwaway credentials, printed for the demo like any local dev server's.
+    print(f"Salesforce stand-in serving {len(standin.leads):,} Leads at {standin.url}\n"
+          "Point the engine at it (another shell):\n"
+          f"  export LEADSCORE_SF_ENABLED=1 LEADSCORE_SF_LOGIN_URL={cfg['login_url']} "
+          f"LEADSCORE_SF_USERNAME={cfg['username']}\n"
+          f"  export LEADSCORE_SF_PASSWORD='{cfg['password']}' LEADSCORE_SF_TOKEN='{cfg['security_token']}' "
+          f"LEADSCORE_SF_CA_BUNDLE={cfg['ca_bundle']}\n"
+          "Ctrl-C stops it.", flush=True)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+    return 0
 
 
 def _load_json(result) -> dict:

@@ -236,10 +236,9 @@ class _Push:
                     "where resolved_at is null and lead_id in (select lead_id from staging.sf_landed);")
                 s.unstage("staging.sf_landed")
             if failures:
-                s.load("ops.sf_push_failures", pd.DataFrame([{
-                    "sync_id": sync_id, "job_id": job_id, "recorded_at": now, "resolved_at": pd.NaT, **f}
-                    for f in failures]).astype({"resolved_at": "datetime64[us, UTC]", "attempts": "int64"}),
-                    mode="append")
+                frame = pd.DataFrame([{"sync_id": sync_id, "job_id": job_id, "recorded_at": now, **f} for f in failures])
+                frame["resolved_at"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+                s.load("ops.sf_push_failures", frame.astype({"attempts": "int64"}), mode="append")
             if job_id and reconciled:
                 s.execute(f"update ops.sf_jobs set reconciled = true where job_id = {literal(job_id)}")
 

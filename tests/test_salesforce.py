@@ -1,0 +1,295 @@
+"""Salesforce both ways, against the local HTTPS stand-in with the real simple-salesforce client (no mocks):
+paging pull through the file ingestion path; changed-only, idempotent push; retries; the failure ledger;
+request limits; the circuit breaker; no push after a failed run; formula-safe dry run; no secret leaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import pandas as pd
+import pytest
+
+from core.config import with_overrides
+from core.errors import LeadScoringError
+from core.salesforce.config import salesforce_config
+from core.salesforce.standin import SalesforceStandin
+from core.salesforce.sync import open_failures, pending_changes, pull_leads, push_scores
+from core.warehouse import open_warehouse
+
+FAST = {"poll_seconds": 0.02, "backoff_seconds": 0.001, "backoff_max_seconds": 0.01}
+
+
+@pytest.fixture
+def standin(small_demo):
+    with SalesforceStandin(small_demo / "salesforce_leads.csv", page_size=400) as sf:
+        yield sf
+
+
+@pytest.fixture
+def world(loaded_demo, standin, tmp_path):
+    """A copy of the loaded small demo, scored with the heuristic, configured for the stand-in."""
+    from core.scoring.score import score_leads
+
+    settings, _, _, _ = loaded_demo
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)
+    s = with_overrides(settings, data_dir=data, salesforce={**standin.settings(), **FAST, "batch_size": 500})
+    wh = open_warehouse(s)
+    score_leads(wh, s)
+    return s, wh, standin
+
+
+def _configure(settings, **sf):
+    return with_overrides(settings, salesforce={**settings.salesforce, **sf})
+
+
+def _jobs(standin) -> int:
+    return len(standin.jobs)
+
+
+def _accounted(wh, result) -> tuple[int, int]:
+    failures = wh.read(f"select count(*) as n from ops.sf_push_failures where sync_id = '{result.sync_id}'").n.iloc[0]
+    return result.intended, result.succeeded + int(failures)
+
+
+def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin, small_demo, tmp_path):
+    settings, file_wh, _, _ = loaded_demo
+    s = with_overrides(settings, data_dir=tmp_path / "data", salesforce={**standin.settings(), **FAST})
+    wh = open_warehouse(s)
+    load = pull_leads(wh, s)
+    pages = [p for m, p, st in standin.requests if m == "GET" and "/query" in p]
+    contacted = sum(1 for r in standin.leads.values() if r["Stage_Entered_Contacting__c"])
+    assert len(pages) == -(-contacted // 400) >= 5
+    assert load.rows_read == contacted
+    cols = "Id, FA_CRD__c, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, Owner_Name, IsConverted, Status"
+    pulled = wh.read(f"select {cols} from marts.dim_leads order by Id")
+    from_file = file_wh.read(f"select {cols} from marts.dim_leads where Stage_Entered_Contacting__c is not null order by Id")
+    pd.testing.assert_frame_equal(pulled, from_file)
+    loads = wh.read("select file_name, sha256, rows_read, rows_loaded, rows_quarantined from raw.file_loads")
+    assert loads.file_name.iloc[0].startswith("salesforce_pull_") and len(loads.sha256.iloc[0]) == 64
+    assert loads.rows_read.iloc[0] == loads.rows_loaded.iloc[0] + loads.rows_quarantined.iloc[0]
+    sync = wh.read("select kind, outcome, rows_intended from ops.sf_syncs")
+    assert sync.to_dict("records") == [{"kind": "pull", "outcome": "ok", "rows_intended": contacted}]
+
+
+def test_push_is_changed_only_and_idempotent(world):
+    settings, wh, sf = world
+    first = push_scores(wh, settings)
+    scores = wh.read("select lead_id, prob_mql_30d, tier from ml.lead_scores")
+    assert first.outcome == "ok" and first.succeeded == first.intended == len(scores) and first.failed == 0
+    landed = sf.leads[scores.lead_id.iloc[0]]
+    assert landed["Lead_Score__c"] == round(scores.prob_mql_30d.iloc[0] * 100) and landed["Lead_Score_Tier__c"] == scores.tier.iloc[0]
+    jobs = _jobs(sf)
+    second = push_scores(wh, settings)
+    assert second.outcome == "nothing_to_send" and second.intended == 0 and _jobs(sf) == jobs
+    one = scores.lead_id.iloc[5]
+    with wh.writer("test") as s:
+        s.execute(f"update ml.lead_scores set prob_mql_30d = 0.987 where lead_id = '{one}'")
+    assert pending_changes(wh, settings).Id.tolist() == [one]
+    third = push_scores(wh, settings)
+    assert third.sent == third.succeeded == 1 and sf.leads[one]["Lead_Score__c"] == 99
+    assert max(sf.update_counts().values()) == 2 and sf.update_counts()[one] == 2
+
+
+def test_lock_errors_are_retried_with_backoff_then_land(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100_000)
+    ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
+    sf.faults.lock_ids = {ids[0]: 2, ids[1]: 1}
+    sleeps = []
+    result = push_scores(wh, settings, sleep=sleeps.append)
+    assert result.outcome == "ok" and result.succeeded == len(ids) and result.failed == 0
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0]  # exponential backoff between retry jobs
+    assert set(sf.update_counts().values()) == {1}
+    assert open_failures(wh).empty
+
+
+def test_per_record_failures_are_kept_with_the_salesforce_error_then_retried(world):
+    settings, wh, sf = world
+    ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
+    sf.faults.permanent_errors = {ids[3]: "FIELD_CUSTOM_VALIDATION_EXCEPTION:Owner must be active:--"}
+    sf.faults.lock_ids = {ids[4]: 99}  # never unlocks: retried max_attempts times, then recorded
+    result = push_scores(wh, settings)
+    assert result.outcome == "partial" and result.failed == 2 and result.succeeded == len(ids) - 2
+    assert _accounted(wh, result) == (len(ids), len(ids))
+    fails = open_failures(wh).set_index("lead_id")
+    assert fails.loc[ids[3], "error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert "Owner must be active" in fails.loc[ids[3], "error_message"]
+    assert fails.loc[ids[4], "error_code"] == "UNABLE_TO_LOCK_ROW" and fails.loc[ids[4], "attempts"] == 4
+    sf.faults.permanent_errors, sf.faults.lock_ids = {}, {}
+    retry = push_scores(wh, settings, retry_failed=True)
+    assert retry.intended == retry.succeeded == 2 and open_failures(wh).empty
+    assert set(sf.update_counts().values()) == {1}
+
+
+def test_request_limit_stops_cleanly_and_the_next_run_finishes(world):
+    settings, wh, sf = world
+    n = len(wh.read("select lead_id from ml.lead_scores"))
+    sf.faults.request_limit_after_jobs = 2
+    first = push_scores(wh, settings)
+    assert first.outcome == "stopped_request_limit" and first.succeeded == 1000 and first.deferred == n - 1000
+    assert _accounted(wh, first) == (n, n)
+    assert set(open_failures(wh).error_code) == {"REQUEST_LIMIT_EXCEEDED"}
+    sf.faults.request_limit_after_jobs = None
+    second = push_scores(wh, settings)
+    assert second.outcome == "ok" and second.intended == second.succeeded == n - 1000
+    assert open_failures(wh).empty and set(sf.update_counts().values()) == {1} and len(sf.update_counts()) == n
+
+
+def test_a_job_whose_results_were_not_read_is_reconciled_not_resent(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100_000)
+    n = len(wh.read("select lead_id from ml.lead_scores"))
+    sf.faults.slow_job_seconds = 0.2
+
+    def limit_hits_while_polling(seconds):  # the org's limit runs out while the job is in flight
+        sf.faults.request_limit = True
+
+    first = push_scores(wh, settings, sleep=limit_hits_while_polling)
+    assert first.outcome == "stopped_request_limit" and first.succeeded == 0
+    assert set(open_failures(wh).error_code) == {"RESULTS_PENDING"}
+    sf.faults.request_limit, sf.faults.slow_job_seconds = False, 0.0
+    second = push_scores(wh, settings)
+    assert second.reconciled_jobs == 1 and second.outcome == "nothing_to_send"
+    assert len(sf.update_counts()) == n and set(sf.update_counts().values()) == {1}
+    assert open_failures(wh).empty
+
+
+def test_transient_503s_are_retried(world):
+    settings, wh, sf = world
+    sf.faults.http_503 = 3
+    result = push_scores(wh, settings)
+    assert result.outcome == "ok" and result.retries == 3 and set(sf.update_counts().values()) == {1}
+
+
+def test_circuit_breaker_stops_a_failing_push(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100, breaker_min_rows=50, breaker_threshold=0.2)
+    ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
+    sf.faults.permanent_errors = {i: "INVALID_FIELD_FOR_INSERT_UPDATE:field not writeable:--" for i in ids[::2]}
+    result = push_scores(wh, settings)
+    assert result.outcome == "circuit_open" and len(result.job_ids) == 1
+    assert result.failed + result.succeeded == 100 and result.failed > 20 and result.deferred == len(ids) - 100
+    assert _accounted(wh, result) == (len(ids), len(ids))
+    assert "Circuit breaker" in result.message
+
+
+def test_a_rejected_job_stops_with_a_field_map_hint(world):
+    settings, wh, sf = world
+    settings = _configure(settings, field_map={"Lead_Score__c": "Lead_Score_Typo__c"})
+    result = push_scores(wh, settings)
+    assert result.outcome == "failed" and "field_map" in result.message and result.succeeded == 0
+    assert _accounted(wh, result) == (result.intended, result.intended) and not sf.applied
+
+
+def test_nothing_is_pushed_after_a_run_fell_back_to_yesterdays_scores(world, monkeypatch):
+    from core import pipeline
+
+    settings, wh, sf = world
+    settings = _configure(settings, daily_pull=False)
+    pipeline.run_daily(wh, settings)
+    jobs = _jobs(sf)
+    monkeypatch.setattr("core.features.build.build_features",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("feature build broke")))
+    with pytest.raises(RuntimeError):
+        pipeline.run_daily(wh, settings)
+    with wh.writer("test") as s:  # yesterday's scores differ from what landed: a push would send them
+        s.execute("update ml.lead_scores set prob_mql_30d = prob_mql_30d / 2")
+    with pytest.raises(LeadScoringError, match="Nothing pushed: the last daily run"):
+        push_scores(wh, settings)
+    assert _jobs(sf) == jobs
+    assert wh.read("select outcome from ops.sf_syncs order by started_at desc limit 1").outcome.iloc[0] == "refused"
+
+
+def test_dry_run_writes_exactly_what_would_be_sent_with_formulas_neutralised(world, tmp_path):
+    settings, wh, sf = world
+    ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
+    with wh.writer("test") as s:
+        s.execute(f"update ml.lead_scores set drivers = '=HYPERLINK(\"http://x\")' where lead_id = '{ids[0]}'; "
+                  f"update ml.lead_scores set drivers = '-4% AUM growth; @risk' where lead_id = '{ids[1]}'")
+    out = tmp_path / "dry.csv"
+    dry = push_scores(wh, settings, dry_run=out)
+    assert dry.kind == "dry_run" and dry.intended == len(ids) and not sf.jobs
+    text = out.read_text(encoding="utf-8")
+    frame = pd.read_csv(out, dtype=str).set_index("Id")
+    assert list(frame.columns) == ["Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c",
+                                   "Lead_Score_Model_Version__c", "Lead_Score_Updated__c"]
+    assert frame.loc[ids[0], "Lead_Score_Drivers__c"].startswith("'=")
+    assert frame.loc[ids[1], "Lead_Score_Drivers__c"].startswith("'-")
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in frame.to_numpy().ravel() if isinstance(v, str))
+    settings = _configure(settings, batch_size=100_000)
+    push_scores(wh, settings)
+    (job,) = sf.jobs.values()
+    assert job.data == text  # the dry run is byte-for-byte the job body
+
+
+def test_secrets_never_reach_logs_tables_or_outputs(world, caplog, capsys):
+    from core.cli import main
+    from core.salesforce.sync import connection_status
+
+    settings, wh, sf = world
+    secrets = [sf.password, sf.security_token]
+    caplog.set_level(logging.DEBUG)
+    push_scores(wh, settings)
+    pull_leads(wh, settings)
+    status = connection_status(settings)
+    cfg = salesforce_config(settings)
+    sessions = list(sf.sessions)
+    texts = [caplog.text, json.dumps(status, default=str), repr(cfg), json.dumps(cfg.public(), default=str)]
+    for table in ("ops.audit_log", "ops.sf_syncs", "ops.sf_push_failures", "ops.sf_writeback_ledger", "raw.file_loads"):
+        texts.append(wh.read(f"select * from {table}").to_csv())
+    for secret in secrets + sessions:
+        assert not any(secret in t for t in texts), "a Salesforce secret leaked"
+    bad = with_overrides(settings, salesforce={**settings.salesforce, "password": "wrong-" + sf.password})
+    with pytest.raises(LeadScoringError) as err:
+        connection_status(bad)
+    assert sf.password not in str(err.value) and "INVALID_LOGIN" in str(err.value)
+
+
+def test_secrets_in_a_config_file_are_refused(tmp_path):
+    from core.config import load_settings
+
+    path = tmp_path / "leadscore.toml"
+    path.write_text('[salesforce]\nenabled = true\nusername = "a@b.c"\npassword = "hunter2"\n', encoding="utf-8")
+    with pytest.raises(LeadScoringError, match="holds Salesforce secrets") as err:
+        load_settings(path)
+    assert "hunter2" not in str(err.value)
+
+
+def test_not_configured_is_a_clear_user_error(settings, tmp_path):
+    from core.cli import main
+
+    assert main(["--db", str(tmp_path / "w.duckdb"), "load-leads", "--from-salesforce"]) == 2
+    with pytest.raises(LeadScoringError, match="Salesforce is not configured: missing salesforce.enabled"):
+        salesforce_config(settings).require()
+
+
+def test_run_daily_pulls_scores_pushes_then_pushes_nothing_and_survives_faults(world):
+    """The issue's 'done when': against the stand-in, end to end, with a fault-injected third run."""
+    from core import pipeline
+    from core.auth import cli_actor
+    from core.scoring.capacity import set_capacity
+
+    settings, wh, sf = world
+    first = pipeline.run_daily(wh, settings)
+    c = first["counts"]
+    assert c["write_back"] == "ok" and c["push_succeeded"] == c["scored"] and "pull_leads" in first["timings"]
+    second = pipeline.run_daily(wh, settings)
+    assert second["counts"]["write_back"] == "nothing_to_send" and second["counts"]["push_intended"] == 0
+    before = len(sf.applied)
+    set_capacity(wh, cli_actor(), sga_count=20, dials_per_day=10)  # bigger tiers: many leads change tier
+    ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
+    sf.faults.lock_rate, sf.faults.http_503 = 0.05, 2
+    sf.faults.permanent_errors = {ids[7]: "ENTITY_IS_DELETED:entity is deleted:--"}
+    third = pipeline.run_daily(wh, settings)["counts"]
+    sync = third["push_sync_id"]
+    failures = wh.read(f"select lead_id, error_code from ops.sf_push_failures where sync_id = '{sync}'")
+    in_run = [lead for _, lead, _ in sf.applied[before:]]
+    assert third["push_intended"] > 100
+    assert third["push_succeeded"] == len(in_run) == len(set(in_run))  # every landed row once
+    assert third["push_succeeded"] + len(failures) == third["push_intended"]
+    assert set(failures.lead_id) <= {ids[7]}
+    runs = wh.read("select outcome from ops.runs order by started_at").outcome.tolist()
+    assert runs == ["ok", "ok", "ok"]
