@@ -91,6 +91,7 @@ revops = []
 if actor.role in PERMISSIONS["replace_data"]:
     revops.append(st.Page("pages/upload.py", title="Upload exports", icon=":material/upload_file:"))
 revops.append(st.Page("pages/reconciliation.py", title="Reconciliation QA", icon=":material/fact_check:"))
+revops.append(st.Page("pages/salesforce_sync.py", title="Salesforce sync", icon=":material/sync:"))
 sections["RevOps"] = revops
 sections["SGA manager"] = [st.Page("pages/tiers.py", title="Tier lists", icon=":material/format_list_numbered:")]
 sections["Analyst"] = [st.Page("pages/features.py", title="Features & data quality", icon=":material/insights:"),

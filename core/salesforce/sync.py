@@ -458,3 +458,29 @@ def connection_status(settings: Settings) -> dict:
                   contacted_leads=client.count(f"FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"),
                   seconds=round(time.perf_counter() - t0, 2))
     return status
+
+
+def sync_overview(wh: Warehouse, settings: Settings) -> dict:
+    """Everything the Salesforce sync page shows before any button is pressed; reads the warehouse only."""
+    cfg = salesforce_config(settings)
+    pending, pending_error = pd.DataFrame(), None
+    try:
+        pending = pending_changes(wh, settings)
+    except LeadScoringError as exc:
+        pending_error = str(exc)
+    return {
+        "configured": cfg.configured, "missing": cfg.missing(), "auth_method": cfg.auth_method,
+        "settings": cfg.public(), "pending": pending, "pending_error": pending_error,
+        "stale": stale_scores_reason(wh), "recent": recent_syncs(wh), "failures": open_failures(wh),
+        "ledger_rows": int(wh.read("select count(*) as n from ops.sf_writeback_ledger").n.iloc[0]),
+    }
+
+
+def dry_run_bytes(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> tuple[SyncResult, bytes]:
+    """The dry-run file as bytes (for a download button), recorded like any dry run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "salesforce_dry_run.csv"
+        result = push_scores(wh, settings, actor=actor, dry_run=path)
+        return result, path.read_bytes()

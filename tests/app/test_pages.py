@@ -201,3 +201,77 @@ def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir):
     assert len(at.tabs) == 3
     at.selectbox[0].set_value(at.selectbox[0].options[1]).run()
     assert not at.exception
+
+
+@pytest.fixture
+def salesforce_env(data_dir, small_demo, monkeypatch):
+    from core.salesforce.standin import SalesforceStandin
+
+    with SalesforceStandin(small_demo / "salesforce_leads.csv") as sf:
+        env = {"LEADSCORE_SF_ENABLED": "1", "LEADSCORE_SF_LOGIN_URL": sf.url, "LEADSCORE_SF_USERNAME": sf.username,
+               "LEADSCORE_SF_PASSWORD": sf.password, "LEADSCORE_SF_TOKEN": sf.security_token,
+               "LEADSCORE_SF_CA_BUNDLE": str(sf.ca_file)}
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        yield sf
+
+
+def _page_text(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "error", "info", "title", "subheader")
+             for e in getattr(at, kind)]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    parts += [str(m.value) for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_salesforce_page_unconfigured_still_previews(data_dir):
+    from core.pipeline import run_daily
+
+    at = app("revops")
+    next(b for b in at.button if b.label == "Run daily pipeline").click().run()
+    at = app("revops", "pages/salesforce_sync.py")
+    assert any("not configured" in i.value for i in at.info)
+    assert next(b for b in at.button if b.label == "Push changed scores").disabled
+    rows = next(m for m in at.metric if m.label == "Rows to send").value
+    assert int(rows.replace(",", "")) > 0
+    next(b for b in at.button if b.label == "Prepare dry-run file").click().run()
+    assert not at.exception and any("would be sent" in c.value for c in at.caption)
+
+
+def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce_env):
+    sf = salesforce_env
+    at = app("revops")
+    next(b for b in at.button if b.label == "Run daily pipeline").click().run()  # pulls, scores and pushes
+    at = app("revops", "pages/salesforce_sync.py")
+    assert next(m for m in at.metric if m.label == "Rows to send").value == "0"
+    next(b for b in at.button if b.label == "Test connection").click().run()
+    assert any("contacted Leads visible" in s.value for s in at.success)
+    text = _page_text(at)
+    assert "push" in text and "ok" in text
+    assert sf.password not in text and sf.security_token not in text
+    assert all(s not in text for s in sf.sessions)
+    analyst = app("analyst", "pages/salesforce_sync.py")
+    assert next(b for b in analyst.button if b.label == "Push changed scores").disabled
+    assert any("pushing needs RevOps" in c.value for c in analyst.caption)
+
+
+def test_salesforce_page_retries_failures(salesforce_env):
+    sf = salesforce_env
+    from core.config import load_settings
+    from core.warehouse import open_warehouse
+
+    settings = load_settings()
+    wh = open_warehouse(settings)
+    from core.scoring.score import score_leads
+
+    score_leads(wh, settings)
+    first = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.iloc[0]
+    sf.faults.permanent_errors = {first: "FIELD_CUSTOM_VALIDATION_EXCEPTION:Owner must be active:--"}
+    at = app("revops", "pages/salesforce_sync.py")
+    next(b for b in at.button if b.label == "Push changed scores").click().run()
+    assert not at.exception and any("failed" in w.value for w in at.warning)
+    assert next(m for m in at.metric if m.label == "Open failures").value == "1"
+    sf.faults.permanent_errors = {}
+    next(b for b in at.button if b.label == "Retry failed rows").click().run()
+    assert any("**ok**" in s.value for s in at.success)
+    assert next(m for m in at.metric if m.label == "Open failures").value == "0"

@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium: first start (demo data loaded and scored, with progress), sign
 in, upload the small demo CSVs, read the row accounting, open the reconciliation QA, run the daily
-pipeline and read the tier list with its drivers. Screenshots land in artifacts/e2e/. Skipped only
+pipeline (which pulls from and pushes to a local Salesforce stand-in), read the tier list with its drivers
+and the Salesforce sync page. Screenshots land in artifacts/e2e/. Skipped only
 outside CI when no browser is installed."""
 
 from __future__ import annotations
@@ -31,13 +32,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, small_demo):
+    from core.salesforce.standin import SalesforceStandin
+
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed: the README test command installs it (apt-get install chromium)")
         pytest.skip("no chromium on this machine")
     port = _free_port()
-    env = {**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path / "data"), "LEADSCORE_ADMIN_PASSWORD": "e2e-admin-pass"}
+    standin = SalesforceStandin(small_demo / "salesforce_leads.csv").start()
+    env = {**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path / "data"), "LEADSCORE_ADMIN_PASSWORD": "e2e-admin-pass",
+           "LEADSCORE_SF_ENABLED": "1", "LEADSCORE_SF_LOGIN_URL": standin.url, "LEADSCORE_SF_USERNAME": standin.username,
+           "LEADSCORE_SF_PASSWORD": standin.password, "LEADSCORE_SF_TOKEN": standin.security_token,
+           "LEADSCORE_SF_CA_BUNDLE": str(standin.ca_file)}
     env.pop("LEADSCORE_NO_DEMO", None)
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -55,8 +62,9 @@ def server(tmp_path):
                 if proc.poll() is not None:
                     pytest.fail((tmp_path / "streamlit.log").read_text())
                 time.sleep(0.2)
-        yield url, tmp_path
+        yield url, tmp_path, standin
     finally:
+        standin.stop()
         proc.terminate()
         try:
             proc.wait(15)
@@ -68,7 +76,7 @@ def server(tmp_path):
 def test_sign_in_upload_and_reconcile(server, small_demo):
     from playwright.sync_api import sync_playwright
 
-    url, tmp = server
+    url, tmp, standin = server
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -115,6 +123,15 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             time.sleep(1)
             page.screenshot(path=str(SHOTS / "04_tier_list.png"))
 
+            # The daily run pulled the Leads from the Salesforce stand-in and pushed the scores back.
+            page.get_by_role("link", name="Salesforce sync").click()
+            page.get_by_role("heading", name="Recent pulls and pushes").wait_for()
+            page.get_by_role("button", name="Test connection").click()
+            page.get_by_text("contacted Leads visible").wait_for()
+            time.sleep(1)
+            page.screenshot(path=str(SHOTS / "05_salesforce_sync.png"))
+            assert standin.password not in page.content()
+
             page.get_by_role("link", name="Audit log").click()
             page.get_by_text("load_territories").first.wait_for()
         except Exception:
@@ -124,3 +141,5 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             browser.close()
     assert (SHOTS / "03_reconciliation.png").stat().st_size > 10_000
     assert (SHOTS / "04_tier_list.png").stat().st_size > 10_000
+    counts = standin.update_counts()
+    assert counts and set(counts.values()) == {1}  # first start pushed every score once; the re-run sent nothing new

@@ -1,0 +1,101 @@
+"""Salesforce sync (RevOps pushes): connection, pending changes, dry run, push with progress, history, failures."""
+
+import streamlit as st
+
+from core.salesforce.sync import connection_status, dry_run_bytes, pull_leads, push_scores, sync_overview
+from pages._shared import actor, after_write, engine, progress_callback, table, user_errors
+
+eng = engine()
+who = actor()
+st.title("Salesforce sync")
+can_push, can_pull = who.can("push_scores"), who.can("replace_data")
+if (done := st.session_state.pop("sf_message", None)) is not None:
+    (st.success if done[0] else st.warning)(done[1])
+
+with user_errors():
+    view = sync_overview(eng.wh, eng.settings)
+    cfg = view["settings"]
+
+    st.subheader("Connection")
+    if view["configured"]:
+        where = cfg["instance_url"] if view["auth_method"] == "existing session" else cfg["login_url"]
+        st.caption(f"{where} · {view['auth_method']} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
+                   f"jobs of {cfg['batch_size']:,} rows · daily pull {'on' if cfg['daily_pull'] else 'off'}, "
+                   f"daily push {'on' if cfg['daily_push'] else 'off'}")
+        if st.button("Test connection"):
+            with st.spinner("Logging in…"):
+                status = connection_status(eng.settings)
+            st.success(f"Connected to {status['instance']} in {status['seconds']} s: "
+                       f"{status['contacted_leads']:,} contacted Leads visible.")
+    else:
+        st.info("Salesforce is not configured, so pushes are off; the dry run below still shows what would be sent. "
+                "Missing: " + "; ".join(view["missing"]) + ". See the README section 'Salesforce'.")
+
+    if view["stale"]:
+        st.error(f"Pushing is blocked: {view['stale']}")
+
+    st.subheader("Pending changes")
+    pending = view["pending"]
+    if view["pending_error"]:
+        st.warning(view["pending_error"])
+    else:
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Rows to send", f"{len(pending):,}")
+        c2.metric("New to Salesforce", f"{int((pending.get('change') == 'new').sum()):,}")
+        c3.metric("Already in Salesforce", f"{view['ledger_rows']:,}")
+        c4.metric("Open failures", f"{len(view['failures']):,}")
+        if len(pending):
+            table(pending.drop(columns=["values_hash"]).head(1000), "salesforce_pending_preview.csv", height=260)
+            st.caption("The first 1,000 rows. The dry-run file holds every row, exactly as it would be sent.")
+        else:
+            st.caption("Salesforce already holds every current score.")
+
+    d1, d2 = st.columns(2)
+    if d1.button("Prepare dry-run file", disabled=bool(view["pending_error"]) or not can_push):
+        result, data = dry_run_bytes(eng.wh, eng.settings, who)
+        st.session_state["sf_dry_run"] = data
+        st.caption(result.message)
+    if st.session_state.get("sf_dry_run") is not None:
+        d2.download_button("Download dry-run CSV", st.session_state["sf_dry_run"], file_name="salesforce_dry_run.csv",
+                           mime="text/csv")
+
+    st.subheader("Push and pull")
+    blocked = not view["configured"] or bool(view["stale"]) or bool(view["pending_error"])
+    p1, p2, p3 = st.columns(3)
+    push = p1.button("Push changed scores", type="primary", disabled=not can_push or blocked or pending.empty)
+    retry = p2.button("Retry failed rows", disabled=not can_push or blocked or view["failures"].empty)
+    pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view["configured"])
+    if not can_push:
+        st.caption(f"Your role ({who.role}) can read this page; pushing needs RevOps or admin.")
+    if push or retry:
+        with st.status("Pushing to Salesforce…", expanded=True) as status:
+            bar = st.progress(0.0)
+            result = push_scores(eng.wh, eng.settings, who, retry_failed=retry, progress=progress_callback(status, bar))
+            status.update(label=f"Push {result.outcome}", state="complete" if result.outcome in
+                          ("ok", "nothing_to_send") else "error")
+        after_write()
+        st.session_state["sf_message"] = (result.outcome in ("ok", "nothing_to_send"), result.markdown())
+        st.rerun()
+    if pull:
+        with st.status("Pulling contacted Leads…", expanded=True) as status:
+            bar = st.progress(0.0)
+            load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar))
+            status.update(label=f"Pulled {load.rows_read:,} rows", state="complete")
+        after_write()
+        st.session_state["sf_message"] = (True, f"Pulled: rows read {load.rows_read:,} = loaded {load.rows_loaded:,} + "
+                                                f"quarantined {load.rows_quarantined:,}. Run the daily pipeline to score them.")
+        st.rerun()
+
+    st.subheader("Recent pulls and pushes")
+    if view["recent"].empty:
+        st.caption("None yet.")
+    else:
+        table(view["recent"], "salesforce_syncs.csv")
+
+    st.subheader("Failures")
+    if view["failures"].empty:
+        st.caption("No open failures: every intended update has landed.")
+    else:
+        table(view["failures"], "salesforce_failures.csv", height=260)
+        st.caption("Each row is an update that did not land, with Salesforce's error (or why it was deferred). "
+                   "'Retry failed rows' sends them again; a later push that lands them closes them.")
