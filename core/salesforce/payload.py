@@ -52,8 +52,9 @@ def writeback_rows(scores: pd.DataFrame, field_map: dict) -> pd.DataFrame:
     for f in CONTRACT_WRITEBACK_FIELDS:
         out[field_map[f]] = values[f]
     hashed = [field_map[f] for f in HASHED_FIELDS]
-    joined = out[hashed].astype(str).agg("\x1f".join, axis=1) + "\x1e" + "|".join(hashed)
-    out["values_hash"] = [hashlib.sha1(v.encode("utf-8")).hexdigest()[:20] for v in joined]
+    suffix = "\x1e" + "|".join(hashed)
+    out["values_hash"] = [hashlib.sha1(("\x1f".join(v) + suffix).encode("utf-8")).hexdigest()[:20]
+                          for v in zip(*(out[c].astype(str).tolist() for c in hashed))]
     return out
 
 
