@@ -249,7 +249,8 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     assert fitted.insufficient is None and fitted.imbalance_table is not None
     assert len(fitted.imbalance_table) == 8 and fitted.imbalance_table.chosen.sum() == 1
     assert fitted.tuning["history"] and fitted.selection["model_chosen"] in {
-        "tuned booster", "conservative booster", "conservative booster, all features", "logistic regression (L2)"}
+        "tuned booster", "conservative booster", "conservative booster, all features", "shallow booster, all features",
+        "logistic regression (L2)"}
     assert len(fitted.cv["fold_auc_pr"]) == len(fitted.folds) == 5
     ev = evaluate(fitted, test, capacity=50)
     assert ev["test"]["auc_pr"] > 0.25  # x1 carries real signal
