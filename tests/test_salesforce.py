@@ -293,3 +293,52 @@ def test_run_daily_pulls_scores_pushes_then_pushes_nothing_and_survives_faults(w
     assert set(failures.lead_id) <= {ids[7]}
     runs = wh.read("select outcome from ops.runs order by started_at").outcome.tolist()
     assert runs == ["ok", "ok", "ok"]
+
+
+def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):
+    from core.cli import main
+
+    settings, wh, sf = world
+    env = {"LEADSCORE_DATA_DIR": str(settings.data_dir), "LEADSCORE_SF_ENABLED": "1", "LEADSCORE_SF_LOGIN_URL": sf.url,
+           "LEADSCORE_SF_USERNAME": sf.username, "LEADSCORE_SF_PASSWORD": sf.password,
+           "LEADSCORE_SF_TOKEN": sf.security_token, "LEADSCORE_SF_CA_BUNDLE": str(sf.ca_file)}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("LEADSCORE_DB", raising=False)
+    assert main(["push-scores", "--dry-run", str(tmp_path / "dry.csv")]) == 0
+    assert main(["push-scores", "--json"]) == 0
+    out = capsys.readouterr().out
+    pushed = json.loads(out[out.index("{"):])
+    assert pushed["outcome"] == "ok" and pushed["succeeded"] == pushed["intended"] > 0
+    assert main(["sf-status"]) == 0 and "contacted Leads" in capsys.readouterr().out
+    monkeypatch.setenv("LEADSCORE_SF_PASSWORD", "not-the-password")
+    assert main(["push-scores"]) == 2
+    assert sf.password not in capsys.readouterr().err
+
+
+def test_standin_command_serves_until_stopped(small_demo, tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "core", "sf-standin", "--seed", str(small_demo / "salesforce_leads.csv"),
+                             "--port", str(port), "--workdir", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert f"https://127.0.0.1:{port}" in first and "5,005 Leads" in first
+        exports = "".join(proc.stdout.readline() for _ in range(3))
+        assert "LEADSCORE_SF_CA_BUNDLE=" in exports and (tmp_path / "standin_cert.pem").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode in (0, 130, -signal.SIGINT) and os.name == "posix"
