@@ -342,3 +342,21 @@ def test_standin_command_serves_until_stopped(small_demo, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode in (0, 130, -signal.SIGINT) and os.name == "posix"
+
+
+def test_a_concurrent_push_is_refused_so_nothing_is_sent_twice(world):
+    import fcntl
+    import os
+
+    settings, wh, sf = world
+    path = settings.data_dir / "salesforce_push.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process is pushing
+    try:
+        with pytest.raises(LeadScoringError, match="Another Salesforce push is running"):
+            push_scores(wh, settings)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert not sf.jobs
+    assert push_scores(wh, settings).outcome == "ok"

@@ -17,10 +17,13 @@ Push guarantees (each tested against the HTTPS stand-in):
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import time
 import uuid
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -387,6 +390,27 @@ class _Push:
             result.message = f"{result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
 
 
+@contextmanager
+def push_lock(settings: Settings):
+    """One push at a time per installation: two concurrent pushes would both send the same changed rows."""
+    path = Path(settings.data_dir) / "salesforce_push.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise LeadScoringError(f"Another Salesforce push is running ({holder}). Wait for it to finish; "
+                                   "its results will be on the Salesforce sync page.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} since {_now():%Y-%m-%d %H:%M:%S} UTC".encode(), 0)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, dry_run: str | Path | None = None,
                 retry_failed: bool = False, progress=no_progress, client: SalesforceClient | None = None,
                 sleep=time.sleep) -> SyncResult:
@@ -415,23 +439,29 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
             return result
         if not cfg.configured:
             cfg.require()
-        progress(0.02, "Connecting to Salesforce")
-        client = client or SalesforceClient(cfg, sleep=sleep)
-        push = _Push(wh, cfg, client, result, sleep)
-        result.reconciled_jobs = push.reconcile_open_jobs()
-        if result.reconciled_jobs:  # what landed meanwhile is no longer pending
+        with push_lock(settings):
+            # The ledger is read again under the lock: a push that just finished may have landed rows.
             pending = changed_rows(rows, _ledger(wh))
             if retry_failed:
                 pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
             result.intended = len(pending)
-        if pending.empty:
-            result.outcome = "nothing_to_send"
-            result.message = f"All {len(rows):,} scores are already in Salesforce."
+            progress(0.02, "Connecting to Salesforce")
+            client = client or SalesforceClient(cfg, sleep=sleep)
+            push = _Push(wh, cfg, client, result, sleep)
+            result.reconciled_jobs = push.reconcile_open_jobs()
+            if result.reconciled_jobs:  # what landed meanwhile is no longer pending
+                pending = changed_rows(rows, _ledger(wh))
+                if retry_failed:
+                    pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+                result.intended = len(pending)
+            if pending.empty:
+                result.outcome = "nothing_to_send"
+                result.message = f"All {len(rows):,} scores are already in Salesforce."
+                return result
+            progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
+            push.run(pending, progress)
+            result.retries = client.retries
             return result
-        progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
-        push.run(pending, progress)
-        result.retries = client.retries
-        return result
     except LeadScoringError as exc:
         if result.outcome == "ok":
             result.outcome, result.message = "failed", str(exc)
