@@ -360,3 +360,19 @@ def test_a_concurrent_push_is_refused_so_nothing_is_sent_twice(world):
         os.close(fd)
     assert not sf.jobs
     assert push_scores(wh, settings).outcome == "ok"
+
+
+def test_an_unreconcilable_earlier_job_blocks_sending_cleanly(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100_000)
+    sf.faults.slow_job_seconds = 0.2
+    first = push_scores(wh, settings, sleep=lambda s: setattr(sf.faults, "request_limit", True))
+    assert first.outcome == "stopped_request_limit"
+    sf.faults.request_limit = False
+    sf.faults.http_503 = 100  # the org is down: the earlier job's state cannot be read
+    second = push_scores(wh, settings)
+    assert second.outcome == "stopped_transient" and second.sent == 0 and "no row lands twice" in second.message
+    assert _accounted(wh, second) == (second.intended, second.intended)
+    sf.faults.http_503, sf.faults.slow_job_seconds = 0, 0.0
+    third = push_scores(wh, settings)
+    assert third.reconciled_jobs == 1 and set(sf.update_counts().values()) == {1} and open_failures(wh).empty

@@ -448,7 +448,16 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
             progress(0.02, "Connecting to Salesforce")
             client = client or SalesforceClient(cfg, sleep=sleep)
             push = _Push(wh, cfg, client, result, sleep)
-            result.reconciled_jobs = push.reconcile_open_jobs()
+            try:
+                result.reconciled_jobs = push.reconcile_open_jobs()
+            except (RequestLimitExceeded, TransientFailure) as exc:
+                limit = isinstance(exc, RequestLimitExceeded)
+                result.outcome = "stopped_request_limit" if limit else "stopped_transient"
+                push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                           "not sent: an earlier job could not be reconciled first")
+                result.message = (f"An earlier job could not be reconciled ({exc}); nothing was sent so that no row "
+                                  "lands twice. The next push tries again.")
+                return result
             if result.reconciled_jobs:  # what landed meanwhile is no longer pending
                 pending = changed_rows(rows, _ledger(wh))
                 if retry_failed:
