@@ -19,7 +19,8 @@ if st.button("Run daily pipeline", type="primary", disabled=not who.can("run_pip
         bar = st.progress(0.0)
         result = run_daily(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
         status.update(label=f"Scored {result['counts']['scored']:,} leads ({result['counts']['fallback_level']}) "
-                            f"in {result['timings']['total']:.1f} s", state="complete")
+                            f"in {result['timings']['total']:.1f} s; Salesforce write-back "
+                            f"{result['counts']['write_back']}", state="complete")
     after_write()
 
 
@@ -72,10 +73,16 @@ with user_errors():
         run = state["last_run"]
         if run:
             counts = json.loads(run["counts_json"] or "{}")
-            (st.error if run["outcome"] != "ok" else st.caption)(
-                f"Last run {run['started_at']}: {run['outcome']}"
-                + (f" — {counts.get('scored', 0):,} scored, fallback {counts.get('fallback_level')}" if run["outcome"] == "ok"
-                   else f" — {run['error']} (previous scores kept)"))
+            wb = counts.get("write_back", "not configured")
+            wb_text = f"{wb} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else wb
+            if run["outcome"] == "ok":
+                st.caption(f"Last run {run['started_at']}: ok — {counts.get('scored', 0):,} scored, fallback "
+                           f"{counts.get('fallback_level')}, Salesforce write-back {wb_text}")
+            elif run["outcome"] == "write_back_failed":
+                st.warning(f"Last run {run['started_at']}: scores are fresh, but the Salesforce write-back failed — "
+                           f"{run['error']}. See Salesforce sync.")
+            else:
+                st.error(f"Last run {run['started_at']}: {run['outcome']} — {run['error']} (previous scores kept)")
 
     if state["territory_loads"]:
         st.subheader("Recent territory loads")
