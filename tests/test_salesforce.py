@@ -376,3 +376,25 @@ def test_an_unreconcilable_earlier_job_blocks_sending_cleanly(world):
     sf.faults.http_503, sf.faults.slow_job_seconds = 0, 0.0
     third = push_scores(wh, settings)
     assert third.reconciled_jobs == 1 and set(sf.update_counts().values()) == {1} and open_failures(wh).empty
+
+
+def test_an_existing_session_works_and_slow_jobs_are_polled_to_the_end(world):
+    from core.salesforce.client import SalesforceClient
+
+    settings, wh, sf = world
+    session_id = SalesforceClient(salesforce_config(settings)).sf.session_id  # e.g. from an OAuth flow elsewhere
+    session_only = with_overrides(settings, salesforce={
+        "enabled": True, "instance_url": sf.url, "session_id": session_id, "ca_bundle": str(sf.ca_file),
+        "batch_size": 100_000, **FAST})
+    cfg = salesforce_config(session_only)
+    assert cfg.configured and cfg.auth_method == "existing session" and session_id not in repr(cfg)
+    sf.faults.slow_job_seconds = 0.3
+    polls_before = sum(1 for m, p, _ in sf.requests if m == "GET" and "/jobs/ingest/" in p)
+    result = push_scores(wh, session_only)
+    polls = sum(1 for m, p, _ in sf.requests if m == "GET" and "/jobs/ingest/" in p) - polls_before
+    assert result.outcome == "ok" and result.succeeded == result.intended and polls > 3
+    bad = with_overrides(session_only, salesforce={**session_only.salesforce, "session_id": "00D!expired"})
+    from core.salesforce.sync import connection_status
+
+    with pytest.raises(LeadScoringError, match="rejecting the session"):
+        connection_status(bad)
