@@ -398,3 +398,16 @@ def test_an_existing_session_works_and_slow_jobs_are_polled_to_the_end(world):
 
     with pytest.raises(LeadScoringError, match="rejecting the session"):
         connection_status(bad)
+
+
+def test_secrets_file_supplies_the_password_and_token(settings, monkeypatch):
+    for k in ("LEADSCORE_SF_PASSWORD", "LEADSCORE_SF_TOKEN", "LEADSCORE_SF_SESSION_ID"):
+        monkeypatch.delenv(k, raising=False)
+    s = with_overrides(settings, salesforce={"enabled": True, "username": "ops@example.com"})
+    assert salesforce_config(s).missing() == ["LEADSCORE_SF_PASSWORD (or the secrets file)",
+                                              "LEADSCORE_SF_TOKEN (or the secrets file; empty when the IP is trusted)"]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "salesforce_secrets.toml").write_text(
+        '[salesforce]\npassword = "s3cret"\nsecurity_token = "tok"\n', encoding="utf-8")
+    cfg = salesforce_config(s)
+    assert cfg.configured and cfg.password == "s3cret" and "s3cret" not in repr(cfg) and "password" not in cfg.public()
