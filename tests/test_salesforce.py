@@ -411,3 +411,16 @@ def test_secrets_file_supplies_the_password_and_token(settings, monkeypatch):
         '[salesforce]\npassword = "s3cret"\nsecurity_token = "tok"\n', encoding="utf-8")
     cfg = salesforce_config(s)
     assert cfg.configured and cfg.password == "s3cret" and "s3cret" not in repr(cfg) and "password" not in cfg.public()
+
+
+def test_a_purged_earlier_job_is_said_and_its_rows_sent_again(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100_000)
+    sf.faults.slow_job_seconds = 5.0
+    first = push_scores(wh, settings, sleep=lambda s: setattr(sf.faults, "request_limit", True))
+    assert first.outcome == "stopped_request_limit"
+    sf.faults.request_limit, sf.faults.slow_job_seconds = False, 0.0
+    sf.jobs.clear()  # purged by Salesforce before it ran
+    second = push_scores(wh, settings)
+    assert second.outcome == "ok" and "no longer exists in Salesforce" in second.message
+    assert second.succeeded == first.intended and set(sf.update_counts().values()) == {1} and open_failures(wh).empty

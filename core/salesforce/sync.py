@@ -36,6 +36,8 @@ from core.config import Settings
 from core.contract import salesforce_columns
 from core.errors import LeadScoringError
 from core.ingest.loader import no_progress
+from simple_salesforce.exceptions import SalesforceResourceNotFound
+
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
 from core.salesforce.config import salesforce_config
 from core.salesforce.payload import changed_rows, payload_csv, writeback_rows
@@ -289,7 +291,15 @@ class _Push:
         jobs = self.wh.read("select job_id, sync_id, rows_json from ops.sf_jobs where not reconciled")
         for job in jobs.itertuples():
             hashes = dict(json.loads(job.rows_json))
-            info = self.client.job_state(job.job_id)
+            try:
+                info = self.client.job_state(job.job_id)
+            except SalesforceResourceNotFound:
+                # Salesforce purges jobs after 7 days: what it did is unknowable now. Its rows are sent again
+                # (the same values, so a row that had landed is rewritten unchanged) and the run says so.
+                self.write(job.job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [], sync_id=job.sync_id)
+                self.result.message += (f"Earlier job {job.job_id} no longer exists in Salesforce; its "
+                                        f"{len(hashes):,} rows are sent again. ")
+                continue
             if info["state"] == "Open":  # never closed: abort; nothing of it was processed
                 self.client.abort_quietly(job.job_id)
                 self.write(job.job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [], sync_id=job.sync_id)
