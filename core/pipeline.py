@@ -46,6 +46,11 @@ def pipeline_state(wh: Warehouse) -> dict:
             s.query("select * from ops.runs order by started_at desc limit 1")
             if s.table_exists("ops.runs") else pd.DataFrame()
         )
+        syncs = (
+            s.query("select kind, started_at, actor, outcome, rows_intended, rows_succeeded, rows_failed, rows_deferred "
+                    "from ops.sf_syncs qualify row_number() over (partition by kind order by started_at desc) = 1")
+            if s.table_exists("ops.sf_syncs") else pd.DataFrame()
+        )
         models = (
             s.query("select * from ml.models where is_champion order by created_at desc limit 1")
             if s.table_exists("ml.models") else pd.DataFrame()
@@ -65,6 +70,7 @@ def pipeline_state(wh: Warehouse) -> dict:
         "champion_model": _records(models)[0] if not models.empty else None,
         "last_run": _records(runs)[0] if not runs.empty else None,
         "alerts": (rec or {}).get("alerts", []),
+        "salesforce_last": {r["kind"]: r for r in _records(syncs)},
     }
 
 

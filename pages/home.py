@@ -83,6 +83,12 @@ with user_errors():
                            f"{run['error']}. See Salesforce sync.")
             else:
                 st.error(f"Last run {run['started_at']}: {run['outcome']} — {run['error']} (previous scores kept)")
+        for kind, sync in state["salesforce_last"].items():
+            if kind in ("pull", "push"):
+                st.caption(f"Last Salesforce {kind} {sync['started_at']} by {sync['actor']}: {sync['outcome']} — "
+                           f"{sync['rows_succeeded']:,} of {sync['rows_intended']:,} "
+                           f"{'rows loaded' if kind == 'pull' else 'rows landed'}, {sync['rows_failed']:,} failed, "
+                           f"{sync['rows_deferred']:,} deferred")
 
     if state["territory_loads"]:
         st.subheader("Recent territory loads")

@@ -242,6 +242,8 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     sf = salesforce_env
     at = app("revops")
     next(b for b in at.button if b.label == "Run daily pipeline").click().run()  # pulls, scores and pushes
+    home = _page_text(at)
+    assert "Salesforce write-back ok" in home and "Last Salesforce push" in home and "Last Salesforce pull" in home
     at = app("revops", "pages/salesforce_sync.py")
     assert next(m for m in at.metric if m.label == "Rows to send").value == "0"
     next(b for b in at.button if b.label == "Test connection").click().run()
