@@ -54,6 +54,17 @@ def _accounted(wh, result) -> tuple[int, int]:
     return result.intended, result.succeeded + int(failures)
 
 
+def _leave_a_job_in_flight(settings, wh, sf, slow_seconds: float):
+    """One push whose only job is still running when the org's request limit runs out mid-poll."""
+    settings = _configure(settings, batch_size=100_000)
+    sf.faults.slow_job_seconds = slow_seconds
+    first = push_scores(wh, settings, sleep=lambda s: setattr(sf.faults, "request_limit", True))
+    assert first.outcome == "stopped_request_limit" and first.succeeded == 0
+    assert set(open_failures(wh).error_code) == {"RESULTS_PENDING"}
+    sf.faults.request_limit = False
+    return settings, first
+
+
 def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin, small_demo, tmp_path):
     settings, file_wh, _, _ = loaded_demo
     s = with_overrides(settings, data_dir=tmp_path / "data", salesforce={**standin.settings(), **FAST})
@@ -140,17 +151,9 @@ def test_request_limit_stops_cleanly_and_the_next_run_finishes(world):
 
 def test_a_job_whose_results_were_not_read_is_reconciled_not_resent(world):
     settings, wh, sf = world
-    settings = _configure(settings, batch_size=100_000)
     n = len(wh.read("select lead_id from ml.lead_scores"))
-    sf.faults.slow_job_seconds = 0.2
-
-    def limit_hits_while_polling(seconds):  # the org's limit runs out while the job is in flight
-        sf.faults.request_limit = True
-
-    first = push_scores(wh, settings, sleep=limit_hits_while_polling)
-    assert first.outcome == "stopped_request_limit" and first.succeeded == 0
-    assert set(open_failures(wh).error_code) == {"RESULTS_PENDING"}
-    sf.faults.request_limit, sf.faults.slow_job_seconds = False, 0.0
+    settings, _ = _leave_a_job_in_flight(settings, wh, sf, 0.2)
+    sf.faults.slow_job_seconds = 0.0
     second = push_scores(wh, settings)
     assert second.reconciled_jobs == 1 and second.outcome == "nothing_to_send"
     assert len(sf.update_counts()) == n and set(sf.update_counts().values()) == {1}
@@ -364,11 +367,7 @@ def test_a_concurrent_push_is_refused_so_nothing_is_sent_twice(world):
 
 def test_an_unreconcilable_earlier_job_blocks_sending_cleanly(world):
     settings, wh, sf = world
-    settings = _configure(settings, batch_size=100_000)
-    sf.faults.slow_job_seconds = 0.2
-    first = push_scores(wh, settings, sleep=lambda s: setattr(sf.faults, "request_limit", True))
-    assert first.outcome == "stopped_request_limit"
-    sf.faults.request_limit = False
+    settings, _ = _leave_a_job_in_flight(settings, wh, sf, 0.2)
     sf.faults.http_503 = 100  # the org is down: the earlier job's state cannot be read
     second = push_scores(wh, settings)
     assert second.outcome == "stopped_transient" and second.sent == 0 and "no row lands twice" in second.message
@@ -415,11 +414,8 @@ def test_secrets_file_supplies_the_password_and_token(settings, monkeypatch):
 
 def test_a_purged_earlier_job_is_said_and_its_rows_sent_again(world):
     settings, wh, sf = world
-    settings = _configure(settings, batch_size=100_000)
-    sf.faults.slow_job_seconds = 5.0
-    first = push_scores(wh, settings, sleep=lambda s: setattr(sf.faults, "request_limit", True))
-    assert first.outcome == "stopped_request_limit"
-    sf.faults.request_limit, sf.faults.slow_job_seconds = False, 0.0
+    settings, first = _leave_a_job_in_flight(settings, wh, sf, 5.0)
+    sf.faults.slow_job_seconds = 0.0
     sf.jobs.clear()  # purged by Salesforce before it ran
     second = push_scores(wh, settings)
     assert second.outcome == "ok" and "no longer exists in Salesforce" in second.message
