@@ -420,3 +420,20 @@ def test_a_purged_earlier_job_is_said_and_its_rows_sent_again(world):
     second = push_scores(wh, settings)
     assert second.outcome == "ok" and "no longer exists in Salesforce" in second.message
     assert second.succeeded == first.intended and set(sf.update_counts().values()) == {1} and open_failures(wh).empty
+
+
+def test_an_expired_session_logs_in_again_mid_push(world):
+    settings, wh, sf = world
+    settings = _configure(settings, batch_size=100_000)
+    sf.faults.slow_job_seconds = 0.2
+    expired = []
+
+    def session_expires_while_polling(seconds):
+        if not expired:
+            expired.append(set(sf.sessions))
+            sf.sessions.clear()
+
+    result = push_scores(wh, settings, sleep=session_expires_while_polling)
+    assert result.outcome == "ok" and result.succeeded == result.intended
+    assert len(sf.sessions) == 1 and not (sf.sessions & expired[0])  # a second login happened
+    assert set(sf.update_counts().values()) == {1}

@@ -103,11 +103,12 @@ class SalesforceClient:
                                    "network, then retry.") from None
 
     # --- one call, retried ----------------------------------------------------------------------
-    def call(self, what: str, fn: Callable, *args, **kwargs):
+    def call(self, what: str, fn: Callable[[], object]):
+        """Run ``fn()`` (which must look up ``self.sf`` itself, so a reconnect takes effect) with retries."""
         cfg = self.cfg
         for attempt in range(1, cfg.max_attempts + 1):
             try:
-                return fn(*args, **kwargs)
+                return fn()
             except SalesforceExpiredSession:
                 if attempt > 1:
                     raise LeadScoringError("Salesforce keeps rejecting the session: log in again "
@@ -127,15 +128,16 @@ class SalesforceClient:
     # --- SOQL -----------------------------------------------------------------------------------
     def query_pages(self, soql: str):
         """Yield (records, total) per page, following nextRecordsUrl (each page retried on its own)."""
-        page = self.call("query", self.sf.query, soql)
+        page = self.call("query", lambda: self.sf.query(soql))
         for _ in range(1_000_000):
             yield page["records"], int(page["totalSize"])
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
-            page = self.call("query page", self.sf.query_more, page["nextRecordsUrl"], identifier_is_url=True)
+            next_url = page["nextRecordsUrl"]
+            page = self.call("query page", lambda: self.sf.query_more(next_url, identifier_is_url=True))
 
     def count(self, soql_from_where: str) -> int:
-        return int(self.call("count", self.sf.query, f"SELECT COUNT() {soql_from_where}")["totalSize"])
+        return int(self.call("count", lambda: self.sf.query(f"SELECT COUNT() {soql_from_where}"))["totalSize"])
 
     # --- Bulk 2.0 update, step by step ----------------------------------------------------------
     @property
@@ -143,13 +145,13 @@ class SalesforceClient:
         return getattr(self.sf.bulk2, self.cfg.object_name)._client
 
     def create_update_job(self) -> str:
-        return self.call("create job", self._bulk.create_job, Operation.update)["id"]
+        return self.call("create job", lambda: self._bulk.create_job(Operation.update))["id"]
 
     def upload(self, job_id: str, data: str) -> None:
         """Upload the job's CSV. Until the job is closed nothing is processed, so when the upload fails the
         job is aborted and its rows can go in a new job."""
         try:
-            self.call("upload", self._bulk.upload_job_data, job_id, data)
+            self.call("upload", lambda: self._bulk.upload_job_data(job_id, data))
         except Exception:
             self.abort_quietly(job_id)
             raise
@@ -161,8 +163,8 @@ class SalesforceClient:
         except Exception as exc:  # noqa: BLE001
             if _limit(exc):
                 raise RequestLimitExceeded("close job: REQUEST_LIMIT_EXCEEDED") from None
-            if self.call("job status", self._bulk.get_job, job_id, False)["state"] == "Open":
-                self.call("close job", self._bulk.close_job, job_id)
+            if self.call("job status", lambda: self._bulk.get_job(job_id, False))["state"] == "Open":
+                self.call("close job", lambda: self._bulk.close_job(job_id))
 
     def abort_quietly(self, job_id: str) -> None:
         try:
@@ -174,27 +176,29 @@ class SalesforceClient:
         deadline = time.monotonic() + self.cfg.job_timeout_seconds
         delay = self.cfg.poll_seconds
         for _ in range(1_000_000):
-            info = self.call("job status", self._bulk.get_job, job_id, False)
+            info = self.call("job status", lambda: self._bulk.get_job(job_id, False))
             if info["state"] in ("JobComplete", "Failed", "Aborted"):
                 return info
             if time.monotonic() > deadline:
                 # Stop waiting: abort what has not started; rows it did process are in its results.
                 self.abort_quietly(job_id)
-                return self.call("job status", self._bulk.get_job, job_id, False)
+                return self.call("job status", lambda: self._bulk.get_job(job_id, False))
             self.sleep(delay)
             delay = min(delay * 1.5, 30.0)
         raise AssertionError("unreachable")
 
     def job_state(self, job_id: str) -> dict:
-        return self.call("job status", self._bulk.get_job, job_id, False)
+        return self.call("job status", lambda: self._bulk.get_job(job_id, False))
+
+    def _results(self, job_id: str, kind: str) -> list[dict]:
+        return _rows(self.call(kind, lambda: self._bulk.get_ingest_results(job_id, kind)))
 
     def results(self, job_id: str, info: dict) -> JobResult:
-        get = self._bulk.get_ingest_results
         return JobResult(
             job_id=job_id, state=info["state"],
-            successful=_rows(self.call("successful results", get, job_id, "successfulResults")),
-            failed=_rows(self.call("failed results", get, job_id, "failedResults")),
-            unprocessed=_rows(self.call("unprocessed records", get, job_id, "unprocessedrecords")),
+            successful=self._results(job_id, "successfulResults"),
+            failed=self._results(job_id, "failedResults"),
+            unprocessed=self._results(job_id, "unprocessedrecords"),
             error=info.get("errorMessage"),
         )
 
