@@ -12,8 +12,15 @@ can_push, can_pull = who.can("push_scores"), who.can("replace_data")
 if (done := st.session_state.pop("sf_message", None)) is not None:
     (st.success if done[0] else st.warning)(done[1])
 
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _overview(_wh, _settings, key: str) -> dict:
+    # Hashing every scored lead's payload takes ~1 s at full scale: not on every widget rerun. Writes clear it.
+    return sync_overview(_wh, _settings)
+
+
 with user_errors():
-    view = sync_overview(eng.wh, eng.settings)
+    view = _overview(eng.wh, eng.settings, str(eng.settings.warehouse_path))
     cfg = view["settings"]
 
     st.subheader("Connection")
@@ -53,6 +60,7 @@ with user_errors():
     d1, d2 = st.columns(2)
     if d1.button("Prepare dry-run file", disabled=bool(view["pending_error"]) or not can_push):
         result, data = dry_run_bytes(eng.wh, eng.settings, who)
+        after_write()  # the dry run is recorded in the history below
         st.session_state["sf_dry_run"] = data
         st.caption(result.message)
     if st.session_state.get("sf_dry_run") is not None:

@@ -71,14 +71,19 @@ def feature_columns_sql(features: list[Feature]) -> str:
     return ",\n  ".join(f"{expand(f.sql)} AS `{f.name}`" for f in features)
 
 
-def parse_as_of(text: str | None) -> pd.Timestamp | None:
-    if text is None:
+def as_utc(value) -> pd.Timestamp | None:
+    """A timestamp (text, datetime or Timestamp; naive means UTC) in UTC, or None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def parse_as_of(text: str | None) -> pd.Timestamp | None:
     try:
-        ts = pd.Timestamp(text)
+        return as_utc(text)
     except ValueError as exc:
         raise LeadScoringError(f"--as-of {text!r} is not a timestamp; use e.g. 2025-10-01 or 2025-10-01T12:00:00Z.") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def default_as_of(s: Session) -> pd.Timestamp:

@@ -47,6 +47,11 @@ class JobResult:
     unprocessed: list[dict]
     error: str | None = None
 
+    @property
+    def rejected(self) -> bool:
+        """Salesforce refused the whole job (e.g. a field the org lacks): retrying its rows cannot help."""
+        return self.state == "Failed" and (self.error or "").startswith("InvalidBatch")
+
 
 def _transient(exc: Exception) -> bool:
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):

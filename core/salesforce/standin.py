@@ -79,6 +79,12 @@ class _Job:
     header: list = field(default_factory=list)
     error: str | None = None
 
+    def uploaded(self) -> tuple[list[str], list[dict]]:
+        """The uploaded CSV's header and rows (both empty before an upload)."""
+        reader = csv.DictReader(io.StringIO(self.data))
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
 
 def _sf_timestamp(value: str) -> str | None:
     """Contract timestamps come in several spellings; Salesforce answers with one."""
@@ -329,9 +335,7 @@ class SalesforceStandin:
             if job.processed:
                 return
             job.processed = True
-            reader = csv.DictReader(io.StringIO(job.data))
-            job.header = list(reader.fieldnames or [])
-            rows = list(reader)
+            job.header, rows = job.uploaded()
             unknown = [h for h in job.header if h != "Id" and h not in WRITEBACK_FIELDS and h not in self.types]
             if "Id" not in job.header or unknown:
                 job.state, job.error = "Failed", (
@@ -409,10 +413,11 @@ class SalesforceStandin:
             for row, error in job.failed:
                 w.writerow([row.get("Id", ""), error, *[row.get(h, "") for h in job.header]])
         else:
-            header = job.header or (next(csv.reader(io.StringIO(job.data)), []) if job.data else ["Id"])
+            sent_header, sent_rows = job.uploaded()
+            header = job.header or sent_header or ["Id"]
             w = csv.writer(out, lineterminator="\n")
             w.writerow(header)
-            rows = job.unprocessed if job.processed else list(csv.DictReader(io.StringIO(job.data)))
+            rows = job.unprocessed if job.processed else sent_rows
             for row in rows:
                 w.writerow([row.get(h, "") for h in header])
         return out.getvalue()
@@ -526,8 +531,8 @@ class _Handler(BaseHTTPRequestHandler):
                     job.state = "Aborted"
                     job.processed = True
                     if not job.successful and not job.failed:
-                        job.unprocessed = list(csv.DictReader(io.StringIO(job.data))) if job.data else []
-                        job.header = next(csv.reader(io.StringIO(job.data)), []) if job.data else ["Id"]
+                        header, job.unprocessed = job.uploaded()
+                        job.header = header or ["Id"]
             else:
                 raise _ApiError(400, "INVALIDJOBSTATE", f"cannot set state {state}")
             return self._send(200, sf.job_info(job))

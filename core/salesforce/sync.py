@@ -29,15 +29,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from core import audit
 from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.contract import salesforce_columns
 from core.errors import LeadScoringError
+from core.features.build import as_utc
 from core.ingest.loader import no_progress
-from simple_salesforce.exceptions import SalesforceResourceNotFound
-
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
 from core.salesforce.config import salesforce_config
 from core.salesforce.payload import changed_rows, payload_csv, writeback_rows
@@ -177,11 +177,7 @@ def stale_scores_reason(wh: Warehouse) -> str | None:
         scored = s.scalar("select max(scored_at) from ml.lead_scores")
     if last.empty or last.outcome.iloc[0] != "failed":
         return None
-    started = pd.Timestamp(last.started_at.iloc[0])
-    started = started.tz_localize("UTC") if started.tzinfo is None else started
-    scored_ts = None if scored is None else pd.Timestamp(scored)
-    if scored_ts is not None and scored_ts.tzinfo is None:
-        scored_ts = scored_ts.tz_localize("UTC")
+    started, scored_ts = as_utc(last.started_at.iloc[0]), as_utc(scored)
     if scored_ts is None or scored_ts > started:
         return None
     return (f"the last daily run ({last.run_id.iloc[0]}, {started:%Y-%m-%d %H:%M} UTC) failed "
@@ -191,6 +187,12 @@ def stale_scores_reason(wh: Warehouse) -> str | None:
 
 def _ledger(wh: Warehouse) -> pd.DataFrame:
     return wh.read("select lead_id, values_hash from ops.sf_writeback_ledger")
+
+
+def _pending(wh: Warehouse, rows: pd.DataFrame, retry_failed: bool = False) -> pd.DataFrame:
+    """Rows whose values differ from the ledger; with ``retry_failed``, only those in the open failure ledger."""
+    pending = changed_rows(rows, _ledger(wh))
+    return pending[pending.Id.isin(set(open_failures(wh).lead_id))] if retry_failed else pending
 
 
 def open_failures(wh: Warehouse) -> pd.DataFrame:
@@ -203,8 +205,7 @@ def pending_changes(wh: Warehouse, settings: Settings) -> pd.DataFrame:
     """The rows a push would send now (with ``change``: new or changed), without contacting Salesforce."""
     from core.scoring.score import current_scores
 
-    cfg = salesforce_config(settings)
-    return changed_rows(writeback_rows(current_scores(wh), cfg.field_map), _ledger(wh))
+    return _pending(wh, writeback_rows(current_scores(wh), salesforce_config(settings).field_map))
 
 
 def recent_syncs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:
@@ -215,6 +216,11 @@ def _code(error: str) -> str:
     return (error or "").split(":", 1)[0].strip() or "UNKNOWN"
 
 
+def _rest(queue: deque, pending: pd.DataFrame) -> pd.DataFrame:
+    """The rows still waiting in the queue (an empty frame of the same shape when none)."""
+    return pd.concat(list(queue)) if queue else pending.iloc[0:0]
+
+
 class _Push:
     """One push run's state and its warehouse writes (short transactions, one per job)."""
 
@@ -223,12 +229,12 @@ class _Push:
         self.attempts: dict[str, int] = {}
         self.permanent = 0
 
-    def write(self, job_id: str | None, landed: pd.DataFrame, failures: list[dict], reconciled: bool = True,
-              sync_id: str | None = None) -> None:
+    def write(self, job_id: str | None, landed: pd.DataFrame | None = None, failures: list[dict] = (),
+              reconciled: bool = True, sync_id: str | None = None) -> None:
         now = _now()
         sync_id = sync_id or self.result.sync_id
         with self.wh.writer("Salesforce write-back ledger") as s:
-            if not landed.empty:
+            if landed is not None and not landed.empty:
                 batch = pd.DataFrame({"lead_id": landed.Id.to_numpy(), "values_hash": landed.values_hash.to_numpy(),
                                       "values_json": landed.values_json.to_numpy(), "sent_at": now,
                                       "job_id": job_id, "sync_id": sync_id})
@@ -265,7 +271,6 @@ class _Push:
         else:
             landed = pd.DataFrame(columns=["Id", "values_hash", "values_json"])
         failures, retry = [], []
-        job_broken = res.state == "Failed" and (res.error or "").startswith("InvalidBatch")
         for row in res.failed:
             lead_id, error = row.get("Id") or row.get("sf__Id"), row.get("sf__Error", "")
             n = self.attempts.get(lead_id, 1)
@@ -277,7 +282,7 @@ class _Push:
         for row in res.unprocessed:
             lead_id = row.get("Id")
             n = self.attempts.get(lead_id, 1)
-            if not job_broken and n < self.cfg.max_attempts:
+            if not res.rejected and n < self.cfg.max_attempts:
                 retry.append(lead_id)
             else:
                 failures.append({"lead_id": lead_id, "kind": "failed",
@@ -296,13 +301,13 @@ class _Push:
             except SalesforceResourceNotFound:
                 # Salesforce purges jobs after 7 days: what it did is unknowable now. Its rows are sent again
                 # (the same values, so a row that had landed is rewritten unchanged) and the run says so.
-                self.write(job.job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [], sync_id=job.sync_id)
+                self.write(job.job_id, sync_id=job.sync_id)
                 self.result.message += (f"Earlier job {job.job_id} no longer exists in Salesforce; its "
                                         f"{len(hashes):,} rows are sent again. ")
                 continue
             if info["state"] == "Open":  # never closed: abort; nothing of it was processed
                 self.client.abort_quietly(job.job_id)
-                self.write(job.job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [], sync_id=job.sync_id)
+                self.write(job.job_id, sync_id=job.sync_id)
                 continue
             if info["state"] not in ("JobComplete", "Failed", "Aborted"):
                 info = self.client.wait(job.job_id)
@@ -317,7 +322,7 @@ class _Push:
         if rows.empty:
             return
         self.result.deferred += len(rows)
-        self.write(None, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [
+        self.write(None, failures=[
             {"lead_id": i, "kind": "deferred", "error_code": code, "error_message": message,
              "attempts": self.attempts.get(i, 0)} for i in rows.Id])
 
@@ -345,21 +350,17 @@ class _Push:
                 res = self.client.results(job_id, info)
             except (RequestLimitExceeded, TransientFailure) as exc:
                 limit = isinstance(exc, RequestLimitExceeded)
+                code = "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR"
                 result.outcome = "stopped_request_limit" if limit else "stopped_transient"
-                if job_id and not uploaded:  # aborted before any data: the rows are simply not sent yet
-                    self.client.abort_quietly(job_id)
-                    self.write(job_id, pd.DataFrame(columns=["Id", "values_hash", "values_json"]), [])
-                    self.defer(chunk, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
-                               f"{exc}; not sent, the next push sends it")
-                elif job_id:
+                if job_id and uploaded:
                     self.defer(chunk, "RESULTS_PENDING", f"{exc}; job {job_id} was submitted and its results could "
                                                          "not be read: the next push reconciles it before sending")
-                else:
-                    self.defer(chunk, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
-                               f"{exc}; not sent, the next push sends it")
-                rest = pd.concat(list(queue)) if queue else pending.iloc[0:0]
-                self.defer(rest, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
-                           "not sent: the push stopped early; the next push sends it")
+                else:  # no job, or aborted before any data: the rows are simply not sent yet
+                    if job_id:
+                        self.client.abort_quietly(job_id)
+                        self.write(job_id)
+                    self.defer(chunk, code, f"{exc}; not sent, the next push sends it")
+                self.defer(_rest(queue, pending), code, "not sent: the push stopped early; the next push sends it")
                 result.message = (("Salesforce's API request limit is used up" if limit else str(exc))
                                   + f": stopped cleanly; {result.deferred:,} row(s) left for the next push.")
                 return
@@ -371,19 +372,18 @@ class _Push:
             done += len(landed) + len(failures)
             progress(min(0.1 + 0.85 * done / max(len(pending), 1), 0.95),
                      f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
-            if res.state == "Failed" and (res.error or "").startswith("InvalidBatch"):
+            if res.rejected:
                 result.outcome = "failed"
-                rest = pd.concat(list(queue)) if queue else pending.iloc[0:0]
-                self.defer(rest, "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
+                self.defer(_rest(queue, pending), "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
                 result.message = (f"Salesforce rejected the job: {res.error}. Check salesforce.field_map against the "
                                   "Lead fields in the org.")
                 return
             processed = result.succeeded + self.permanent
             if processed >= cfg.breaker_min_rows and self.permanent / processed > cfg.breaker_threshold:
                 result.outcome = "circuit_open"
-                rest = [by_id.loc[retry]] if retry else []
-                rest = pd.concat(rest + list(queue)) if (rest or queue) else pending.iloc[0:0]
-                self.defer(rest, "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows failed "
+                if retry:
+                    queue.appendleft(by_id.loc[retry])
+                self.defer(_rest(queue, pending), "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows failed "
                                                     f"(> {cfg.breaker_threshold:.0%}); push stopped")
                 result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
                                   f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
@@ -393,8 +393,8 @@ class _Push:
                 wait = min(cfg.backoff_seconds * 2 ** (max(self.attempts[i] for i in retry) - 1), cfg.backoff_max_seconds)
                 self.sleep(wait)
                 queue.append(by_id.loc[retry])
-        if queue:  # the bound was reached (should not happen): account for every row anyway
-            self.defer(pd.concat(list(queue)), "RETRY_BUDGET", "not sent: retry budget exhausted")
+        # Reached only if the loop bound ran out (it should not): every row is still accounted for.
+        self.defer(_rest(queue, pending), "RETRY_BUDGET", "not sent: retry budget exhausted")
         if result.failed and result.outcome == "ok":
             result.outcome = "partial"
             result.message = f"{result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
@@ -438,22 +438,17 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
             result.outcome, result.message = "refused", f"Nothing pushed: {stale}"
             raise LeadScoringError(result.message)
         rows = writeback_rows(current_scores(wh), cfg.field_map)
-        pending = changed_rows(rows, _ledger(wh))
-        if retry_failed:
-            pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+        pending = _pending(wh, rows, retry_failed)
         result.intended = len(pending)
         if dry_run:
             Path(dry_run).parent.mkdir(parents=True, exist_ok=True)
             Path(dry_run).write_text(payload_csv(pending), encoding="utf-8")
             result.message = f"{len(pending):,} of {len(rows):,} scored leads would be sent; wrote {dry_run}."
             return result
-        if not cfg.configured:
-            cfg.require()
+        cfg.require()
         with push_lock(settings):
             # The ledger is read again under the lock: a push that just finished may have landed rows.
-            pending = changed_rows(rows, _ledger(wh))
-            if retry_failed:
-                pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+            pending = _pending(wh, rows, retry_failed)
             result.intended = len(pending)
             progress(0.02, "Connecting to Salesforce")
             client = client or SalesforceClient(cfg, sleep=sleep)
@@ -469,9 +464,7 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
                                   "lands twice. The next push tries again.")
                 return result
             if result.reconciled_jobs:  # what landed meanwhile is no longer pending
-                pending = changed_rows(rows, _ledger(wh))
-                if retry_failed:
-                    pending = pending[pending.Id.isin(set(open_failures(wh).lead_id))]
+                pending = _pending(wh, rows, retry_failed)
                 result.intended = len(pending)
             if pending.empty:
                 result.outcome = "nothing_to_send"
