@@ -52,7 +52,8 @@ def main() -> None:
           f"({bt['train_positives']:,} positive); tested on {len(joined):,} leads ({int(joined.label.sum()):,} positive)")
     print(f"{'ranking':<46}{'AUC-PR':>8}{'x ceiling':>11}")
     print(f"{'truth: best achievable probability (ceiling)':<46}{ceiling:>8.4f}{1:>11.2f}")
-    print(f"{'engine (' + bt['model_kind'] + ')':<46}{engine_ap:>8.4f}{engine_ap / ceiling:>11.2f}")
+    print(f"{'engine':<46}{engine_ap:>8.4f}{engine_ap / ceiling:>11.2f}  "
+          f"({bt['model_chosen']}, {bt['features']} features)")
     print(f"{'untuned gradient boosting (baseline)':<46}{base:>8.4f}{base / ceiling:>11.2f}")
     print(f"target >= 0.95 x ceiling: {'PASS' if engine_ap >= 0.95 * ceiling else 'MISS'}; "
           f"above baseline: {'PASS' if engine_ap > base else 'MISS'}")

@@ -18,7 +18,7 @@ from core.modeling.baselines import LogisticBaseline, heuristic_rule
 from core.modeling.boosting import Imbalance, fit_booster
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import GAP, Frame, blocked_folds, time_split
-from core.modeling.selection import information_value, select_features, vif_table
+from core.modeling.selection import information_value, permutation_pruning, select_features, vif_table
 from core.modeling.train import gates
 
 
@@ -125,6 +125,52 @@ def test_calibration_improves_brier_on_a_miscalibrated_fixture():
     assert metrics.ece(y[3000:], after) < 0.02
     again = SegmentCalibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert np.allclose(again.transform(raw[3000:], seg[3000:]), after)
+
+
+def test_isotonic_is_chosen_only_when_it_wins_clearly():
+    rng = np.random.default_rng(11)
+    # A Platt-shaped miscalibration with ~100 positives: isotonic would only chase noise.
+    n = 2500
+    p_true = 1 / (1 + np.exp(-rng.normal(-3.6, 1.0, n)))
+    y = (rng.random(n) < p_true).astype(int)
+    raw = 1 / (1 + np.exp(-(0.5 * np.log(p_true / (1 - p_true)) + 0.4)))
+    cal = SegmentCalibrator().fit(raw, y, np.array(["<$100M"] * n))
+    assert cal.calibrators_["all"]["kind"] == "platt"
+    # A step no logistic curve can follow, with plenty of rows: isotonic wins by far more than its error.
+    n = 40000
+    raw = rng.random(n)
+    y = (rng.random(n) < np.where(raw < 0.8, 0.01, 0.4)).astype(int)
+    cal = SegmentCalibrator().fit(raw, y, np.array(["<$100M"] * n))
+    row = {r["segment"]: r for r in cal.report_}["all"]
+    assert row["chosen"] == "isotonic" and row["brier_isotonic_holdout"] < row["brier_platt_holdout"]
+
+
+def _segment_fixture(seed, odd_shift):
+    rng = np.random.default_rng(seed)
+    n = 30000
+    p_true = 1 / (1 + np.exp(-rng.normal(-3.2, 1.0, n)))
+    y = (rng.random(n) < p_true).astype(int)
+    seg = rng.choice(np.array(["<$100M", "$100–500M", ">$500M"]), n)
+    logit = np.log(p_true / (1 - p_true))
+    raw = 1 / (1 + np.exp(-(0.6 * logit + np.where(seg == ">$500M", odd_shift, 0.0))))
+    return raw, y, seg
+
+
+def test_a_segment_gets_its_own_curve_only_when_it_differs():
+    # One miscalibration shared by every segment: the pooled curve serves them all.
+    raw, y, seg = _segment_fixture(12, odd_shift=0.0)
+    cal = SegmentCalibrator().fit(raw, y, seg)
+    assert {r["segment"]: r["chosen"] for r in cal.report_ if r["segment"] != "all"} == {
+        "<$100M": "pooled", "$100–500M": "pooled", ">$500M": "pooled", "unknown": "pooled (too few rows)"}
+    assert set(cal.calibrators_) == {"all"}
+    # >$500M scores far too high: that segment earns its own curve and ends up calibrated.
+    raw, y, seg = _segment_fixture(12, odd_shift=1.5)
+    cal = SegmentCalibrator().fit(raw, y, seg)
+    assert {r["segment"]: r["chosen"] for r in cal.report_}[">$500M"] in {"platt", "isotonic"}
+    out = cal.transform(raw, seg)
+    for s_ in (">$500M", "<$100M", "$100–500M"):
+        m = seg == s_
+        assert abs(out[m].mean() - y[m].mean()) < 0.005
 
 
 def test_gates_fail_when_they_should():
@@ -250,8 +296,60 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     assert len(fitted.imbalance_table) == 8 and fitted.imbalance_table.chosen.sum() == 1
     assert fitted.tuning["history"] and fitted.selection["model_chosen"] in {
         "tuned booster", "conservative booster", "conservative booster, all features", "shallow booster, all features",
-        "logistic regression (L2)"}
+        "shallow booster, permutation-pruned features", "logistic regression (L2)"}
+    assert "x1" in fitted.selection["pruning"]["kept"]
+    # The registered model is refitted on every pre-test row and keeps the calibration-period calibrators.
+    assert fitted.params["refit_rows"] == len(train_all) >= len(fitted.fit_frame) + len(fitted.calib_frame)
+    assert fitted.train_frame is train_all
     assert len(fitted.cv["fold_auc_pr"]) == len(fitted.folds) == 5
     ev = evaluate(fitted, test, capacity=50)
     assert ev["test"]["auc_pr"] > 0.25  # x1 carries real signal
     assert len(gates(ev, None)) == 4
+
+
+def _noisy_frame(n=5000, seed=3) -> Frame:
+    """Two real signals among eight pure-noise columns."""
+    rng = np.random.default_rng(seed)
+    t = pd.Series(pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.sort(rng.uniform(0, 500, n)), unit="D"))
+    X = pd.DataFrame({f"noise{i}": rng.normal(size=n).astype("float32") for i in range(8)})
+    X["signal"] = rng.normal(size=n).astype("float32")
+    X["step"] = rng.integers(0, 10, n).astype("float32")
+    z = -2.6 + 1.3 * X["signal"] + np.where((X["step"] >= 3) & (X["step"] <= 6), 1.2, 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return Frame(X, y, t, pd.Series([f"L{i}" for i in range(n)]))
+
+
+def _shallow(X, y):
+    from core.modeling.train import SHALLOW
+
+    return fit_booster(X, y, {**SHALLOW, "n_estimators": 300, "learning_rate": 0.05},
+                       Imbalance("none", "pos_weight", pos_weight=1.0)).model
+
+
+def test_permutation_pruning_keeps_signal_drops_noise_and_keeps_business_critical():
+    f = _noisy_frame()
+    folds = blocked_folds(f.t)
+    out = permutation_pruning(f.X, f.y, folds, _shallow, keep=("noise7",))
+    assert {"signal", "step"} <= set(out["kept"])
+    assert sum(c.startswith("noise") for c in out["kept"]) <= 3  # most noise goes (t > 1 keeps ~16% by chance)
+    assert "noise7" in out["kept"]  # kept by rule, and said so unless it earned its place
+    row = {r["feature"]: r for r in out["table"]}
+    assert row["signal"]["mean_importance"] > 10 * max(abs(row[f"noise{i}"]["mean_importance"]) for i in range(7))
+    assert row["noise7"]["by_rule"] == (not row["noise7"]["mean_importance"] > row["noise7"]["se"])
+    assert len(out["kept_before"]) == len(folds) == out["folds"]
+
+
+def test_permutation_pruning_for_a_fold_uses_only_older_rows():
+    """The features that score fold i during model choice come from earlier folds only: rewriting every label
+    from fold i's validation block onwards cannot change them."""
+    f = _noisy_frame(seed=4)
+    folds = blocked_folds(f.t)
+    base = permutation_pruning(f.X, f.y, folds, _shallow)
+    assert base["kept_before"][0] == list(f.X.columns)  # no earlier evidence: nothing pruned
+    i = 3
+    y2 = f.y.copy()
+    later = np.arange(folds[i][1][0], len(y2))
+    y2[later] = np.random.default_rng(0).permutation(y2[later])
+    other = permutation_pruning(f.X, y2, folds, _shallow)
+    assert other["kept_before"][i] == base["kept_before"][i]
+    assert other["kept"] != base["kept"] or other["table"] != base["table"]  # the relabelling did reach the full-data rule

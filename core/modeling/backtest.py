@@ -51,7 +51,8 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
             raise LeadScoringError(f"No matured leads contacted on or after {test_from}.")
         test = frame_from(later, features=list(frame.X.columns))
         score = fitted.predict(test.X)
-        baseline = untuned_boosting(fitted.fit_frame.X, fitted.fit_frame.y).predict_proba(test.X[fitted.fit_frame.X.columns])[:, 1]
+        tf = fitted.train_frame  # same rows as the engine's model
+        baseline = untuned_boosting(tf.X, tf.y).predict_proba(test.X[tf.X.columns])[:, 1]
     finally:
         build_features(wh, settings, actor=actor)  # leave the present-day features in place
     write_csv(pd.DataFrame({"lead_id": test.ids, "score": np.round(score, 6), "label": test.y}), out)
@@ -64,11 +65,12 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     overall = metrics.summary(test.y, score, int(round(settings.daily_capacity * 1.2)))
     result = {
         "test_from": str(cutoff), "as_of_now": str(now), "train_n": len(frame), "train_positives": frame.positives,
-        "model_kind": fitted.kind, "insufficient": fitted.insufficient, "overall": overall,
+        "model_kind": fitted.kind, "model_chosen": fitted.selection.get("model_chosen", fitted.kind),
+        "features": len(fitted.features), "insufficient": fitted.insufficient, "overall": overall,
         "baseline_untuned_auc_pr": metrics.auc_pr(test.y, baseline), "per_month": per_month,
         "seconds": round(time.perf_counter() - started, 1), "out": str(out),
     }
-    lines = [f"# Backtest from {cutoff.date()} ({fitted.kind})",
+    lines = [f"# Backtest from {cutoff.date()} ({result['model_chosen']}, {result['features']} features)",
              f"Trained on {len(frame):,} leads ({frame.positives:,} positive) known before the cut-off; scored "
              f"{overall['n']:,} matured leads ({overall['positives']:,} positive) contacted on or after it.",
              f"AUC-PR {overall['auc_pr']:.4f} (untuned boosting on the same leads {result['baseline_untuned_auc_pr']:.4f}), "

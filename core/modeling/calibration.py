@@ -1,5 +1,6 @@
 """Segment-aware calibration (spec §7.2): Platt and isotonic per AUM segment, fitted on rows the booster
-never trained on, chosen per segment by Brier score on a held-out later half, then refitted on all of the
+never trained on, chosen per segment by two-way hold-out Brier score against the pooled calibrator (a
+segment's own curve only when it wins by more than one standard error), then refitted on all of the
 segment's rows. Segments too small to calibrate alone use the pooled calibrator. Serialisable to JSON."""
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from core.modeling import metrics
 from core.modeling.data import AUM_SEGMENTS
 
 EPS = 1e-6
@@ -38,42 +38,82 @@ def apply(cal: dict, p) -> np.ndarray:
     return p
 
 
+def _clearly_better(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
+    """One-standard-error rule on paired per-row squared errors: the more flexible calibrator must win by
+    more than its own sampling error, not by a hair."""
+    d = challenger - incumbent
+    return len(d) > 1 and d.mean() + d.std(ddof=1) / np.sqrt(len(d)) < 0
+
+
 class SegmentCalibrator:
-    """fit(raw, y, segments) -> self; transform(raw, segments) -> calibrated. Learned state ends in _."""
+    """fit(raw, y, segments) -> self; transform(raw, segments) -> calibrated. Learned state ends in _.
+
+    A pooled calibrator (Platt, or isotonic when it wins clearly) is fitted on every row. Each AUM segment
+    with enough rows then chooses, by two-way hold-out Brier score, from the simplest up: the pooled
+    calibrator; its own Platt curve, if clearly better; its own isotonic steps, if clearly better again.
+    Each half of the rows (in time order) is scored by calibrators fitted on the other half, so every row
+    counts once. With ~100 positives a segment's own curve often only adds noise — it reorders leads across
+    segments and flattens ranking inside isotonic steps — so it has to earn its place.
+    """
 
     def __init__(self, min_rows: int = 150, min_positives: int = 8):
         self.min_rows = min_rows
         self.min_positives = min_positives
 
-    def _choose(self, p, y) -> tuple[dict, dict]:
-        if len(set(y)) < 2:  # nothing to calibrate against: keep the scores as they are, and say so
-            return {"kind": "identity"}, {"brier_platt_holdout": None, "brier_isotonic_holdout": None}
-        half = len(p) // 2
-        scores = {}
-        if half >= 20 and 0 < y[:half].sum() < half and y[half:].sum() > 0:
-            for fit in (_fit_platt, _fit_isotonic):
-                cal = fit(p[:half], y[:half])
-                scores[cal["kind"]] = metrics.brier(y[half:], apply(cal, p[half:]))
-        kind = min(scores, key=scores.get) if scores else "platt"
-        final = (_fit_isotonic if kind == "isotonic" else _fit_platt)(p, y)
-        return final, {"brier_platt_holdout": scores.get("platt"), "brier_isotonic_holdout": scores.get("isotonic")}
-
     def fit(self, raw, y, segments) -> "SegmentCalibrator":
         raw, y, segments = np.asarray(raw, dtype=float), np.asarray(y).astype(int), np.asarray(segments)
         self.calibrators_, self.report_ = {}, []
-        pooled, info = self._choose(raw, y)
-        self.calibrators_["all"] = pooled
-        self.report_.append({"segment": "all", "n": len(y), "positives": int(y.sum()), "chosen": pooled["kind"], **info})
+        n = len(y)
+        if len(set(y)) < 2:  # nothing to calibrate against: keep the scores as they are, and say so
+            self.calibrators_["all"] = {"kind": "identity"}
+            self.report_.append({"segment": "all", "n": n, "positives": int(y.sum()), "chosen": "identity",
+                                 "brier_platt_holdout": None, "brier_isotonic_holdout": None})
+            return self
+        half = n // 2
+        halves = [(np.arange(n) < half), (np.arange(n) >= half)]
+        # Out-of-half predictions of each candidate: pooled Platt / isotonic, and per segment.
+        usable = half >= 20 and all(0 < y[h].sum() < h.sum() for h in halves)
+        oof = {k: np.full(n, np.nan) for k in ("platt", "isotonic")}
+        if usable:
+            for a, b in ((halves[0], halves[1]), (halves[1], halves[0])):
+                for fit in (_fit_platt, _fit_isotonic):
+                    cal = fit(raw[a], y[a])
+                    oof[cal["kind"]][b] = apply(cal, raw[b])
+        err = {k: (y - v) ** 2 for k, v in oof.items()}
+        pooled_kind = "isotonic" if usable and _clearly_better(err["isotonic"], err["platt"]) else "platt"
+        self.calibrators_["all"] = (_fit_isotonic if pooled_kind == "isotonic" else _fit_platt)(raw, y)
+        self.report_.append({"segment": "all", "n": n, "positives": int(y.sum()), "chosen": pooled_kind,
+                             "brier_pooled_holdout": float(err[pooled_kind].mean()) if usable else None,
+                             "brier_platt_holdout": float(err["platt"].mean()) if usable else None,
+                             "brier_isotonic_holdout": float(err["isotonic"].mean()) if usable else None})
         for seg in AUM_SEGMENTS:
             m = segments == seg
-            n, pos = int(m.sum()), int(y[m].sum())
-            if n >= self.min_rows and pos >= self.min_positives:
-                cal, info = self._choose(raw[m], y[m])
-                self.calibrators_[seg] = cal
-                self.report_.append({"segment": seg, "n": n, "positives": pos, "chosen": cal["kind"], **info})
-            else:
-                self.report_.append({"segment": seg, "n": n, "positives": pos, "chosen": "pooled (too few rows)",
-                                     "brier_platt_holdout": None, "brier_isotonic_holdout": None})
+            nm, pos = int(m.sum()), int(y[m].sum())
+            row = {"segment": seg, "n": nm, "positives": pos, "brier_pooled_holdout": None,
+                   "brier_platt_holdout": None, "brier_isotonic_holdout": None}
+            if nm < self.min_rows or pos < self.min_positives:
+                self.report_.append({**row, "chosen": "pooled (too few rows)"})
+                continue
+            seg_halves = [m & h for h in halves]
+            if not usable or not all(0 < y[h].sum() < h.sum() and h.sum() >= 20 for h in seg_halves):
+                self.report_.append({**row, "chosen": "pooled (too few rows in a hold-out half)"})
+                continue
+            own = {k: np.full(n, np.nan) for k in ("platt", "isotonic")}
+            for a, b in ((seg_halves[0], seg_halves[1]), (seg_halves[1], seg_halves[0])):
+                for fit in (_fit_platt, _fit_isotonic):
+                    cal = fit(raw[a], y[a])
+                    own[cal["kind"]][b] = apply(cal, raw[b])
+            e_pool = err[pooled_kind][m]
+            e_platt, e_iso = ((y[m] - own["platt"][m]) ** 2), ((y[m] - own["isotonic"][m]) ** 2)
+            chosen, best = "pooled", e_pool
+            if _clearly_better(e_platt, best):
+                chosen, best = "platt", e_platt
+            if _clearly_better(e_iso, best):
+                chosen = "isotonic"
+            if chosen != "pooled":
+                self.calibrators_[seg] = (_fit_isotonic if chosen == "isotonic" else _fit_platt)(raw[m], y[m])
+            self.report_.append({**row, "chosen": chosen, "brier_pooled_holdout": float(e_pool.mean()),
+                                 "brier_platt_holdout": float(e_platt.mean()), "brier_isotonic_holdout": float(e_iso.mean())})
         return self
 
     def transform(self, raw, segments) -> np.ndarray:

@@ -82,3 +82,51 @@ def select_features(X: pd.DataFrame, y: np.ndarray, keep: tuple[str, ...] = BUSI
                 kept_by_rule.append({"feature": c, "reason": f"VIF {v:.1f} > {VIF_MAX:g}", "value": float(v)})
     return {"selected": candidates, "removed": removed, "kept_by_rule": kept_by_rule,
             "iv": {k: round(v, 5) for k, v in iv.items()}}
+
+
+def permutation_pruning(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], fit, keep: tuple[str, ...] = BUSINESS_CRITICAL,
+                        n_repeats: int = 3, progress=None) -> dict:
+    """Which features a model actually uses on rows it did not train on.
+
+    In each time-ordered fold ``fit(X_train, y_train)`` is fitted and every feature is shuffled in turn on the
+    fold's validation block (scikit-learn's ``permutation_importance``; the drop in log-loss is the
+    importance). A feature is kept when its mean importance across folds exceeds its standard error (t > 1),
+    or when it is business-critical (kept by rule, and said so).
+
+    ``kept_before[i]`` is the same rule applied to the folds before ``i`` only (all features for the first
+    fold, which has no earlier evidence): the feature list that scores fold ``i`` during model choice was
+    chosen from rows older than fold ``i``, as if pruning had run back then, so it cannot flatter the pruned
+    model on the rows that judge it.
+    """
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import log_loss
+
+    progress = progress or (lambda f, m: None)
+
+    def neg_log_loss(est, Xv, yv):
+        return -log_loss(yv, est.predict_proba(Xv)[:, 1], labels=[0, 1])
+
+    imps = []
+    for i, (tr, va) in enumerate(folds):
+        model = fit(X.iloc[tr], y[tr])
+        r = permutation_importance(model, X.iloc[va], y[va], scoring=neg_log_loss, n_repeats=n_repeats,
+                                   random_state=42, n_jobs=1)
+        imps.append(r.importances_mean)
+        progress((i + 1) / len(folds), f"Permutation importance, fold {i + 1} of {len(folds)}")
+    table = pd.DataFrame(np.array(imps).T, index=list(X.columns))
+
+    def rule(cols) -> list[str]:
+        sub = table[cols]
+        mean = sub.mean(axis=1)
+        se = sub.std(axis=1, ddof=1) / np.sqrt(sub.shape[1]) if sub.shape[1] > 1 else pd.Series(0.0, index=sub.index)
+        return [c for c in X.columns if mean[c] > se[c] or c in keep]
+
+    k = len(folds)
+    kept = rule(list(range(k)))
+    mean = table.mean(axis=1)
+    se = table.std(axis=1, ddof=1) / np.sqrt(k) if k > 1 else pd.Series(0.0, index=table.index)
+    rows = [{"feature": c, "mean_importance": float(mean[c]), "se": float(se[c]), "kept": c in kept,
+             "by_rule": c in keep and not mean[c] > se[c]} for c in X.columns]
+    rows.sort(key=lambda r: -r["mean_importance"])
+    return {"kept": kept, "kept_before": [list(X.columns) if i == 0 else rule(list(range(i))) for i in range(k)],
+            "table": rows, "n_repeats": n_repeats, "folds": k}

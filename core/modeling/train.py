@@ -28,7 +28,7 @@ from core.modeling.boosting import Imbalance, fit_booster
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
 from core.modeling.registry import promote, save_model
-from core.modeling.selection import select_features
+from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
 from core.warehouse import Warehouse
 
@@ -64,6 +64,7 @@ class Fitted:
     timings: dict = field(default_factory=dict)
     fit_frame: Frame | None = None
     calib_frame: Frame | None = None
+    train_frame: Frame | None = None  # the rows the registered model trained on (fit + gap + calibration periods)
     folds: list = field(default_factory=list)
     fallback: dict | None = None  # the CRM-only degraded model
 
@@ -103,6 +104,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         insufficient = insufficient or "too little data for time-ordered CV and calibration"
         model = LogisticBaseline().fit(Xf, fit.y)
         kind, artifact, predict_raw, params = "logistic", model.to_dict(), model.predict, {"C": model.C}
+        refit = lambda X, y: LogisticBaseline().fit(X, y)  # noqa: E731
         cv_scores = []
         if len(set(fit.y)) < 2:
             raise LeadScoringError("The training period has no positive (or no negative) labels: nothing to learn yet.")
@@ -127,35 +129,45 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         booster = fit_booster(Xf, fit.y, tuning["best_params"], chosen)
         kind, artifact, predict_raw = "xgboost", booster.model, booster.predict
         params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
+        refit = lambda X, y: fit_booster(X, y, tuning["best_params"], chosen)  # noqa: E731
         medians = booster.medians
         t0 = _stage(timings, "final_fit", t0)
         # Guard against a tuning win that does not generalise: on the calibration period (never used to
         # fit, tune or choose anything else) the tuned booster must beat the regularised logistic baseline
         # and the untuned booster, or the better of those is registered instead — and the report says so.
-        progress(0.88, "Checking the tuned booster against simpler models on unseen months")
         conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
         all_cols = list(fit.X.columns)
-        # name -> (columns it uses, how to fit it)
+        progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
+        shallow = lambda X, y: fit_booster(X, y, SHALLOW, conservative)  # noqa: E731
+        pruning = permutation_pruning(fit.X, fit.y, folds, lambda X, y: shallow(X, y).model,
+                                      progress=lambda f, m: progress(0.86 + 0.02 * f, m))
+        selection["pruning"] = pruning
+        t0 = _stage(timings, "permutation_pruning", t0)
+        progress(0.88, "Checking the tuned booster against simpler models on unseen months")
+        # name -> (columns it uses, how to fit it, columns per CV fold when they differ by fold)
         contenders = {
-            "tuned booster": (features, lambda X, y: fit_booster(X, y, tuning["best_params"], chosen)),
-            "conservative booster": (features, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative)),
-            "conservative booster, all features": (all_cols, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative)),
-            "shallow booster, all features": (all_cols, lambda X, y: fit_booster(X, y, SHALLOW, conservative)),
-            "logistic regression (L2)": (features, lambda X, y: LogisticBaseline().fit(X, y)),
+            "tuned booster": (features, lambda X, y: fit_booster(X, y, tuning["best_params"], chosen), None),
+            "conservative booster": (features, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative), None),
+            "conservative booster, all features": (all_cols, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative), None),
+            "shallow booster, all features": (all_cols, shallow, None),
+            # Fold i is scored with the features chosen from earlier folds only (as if pruned back then).
+            "shallow booster, permutation-pruned features": (pruning["kept"], shallow, pruning["kept_before"]),
+            "logistic regression (L2)": (features, lambda X, y: LogisticBaseline().fit(X, y), None),
         }
         contender_params = {"conservative booster": CONSERVATIVE, "conservative booster, all features": CONSERVATIVE,
-                            "shallow booster, all features": SHALLOW}
+                            "shallow booster, all features": SHALLOW, "shallow booster, permutation-pruned features": SHALLOW}
         # Each contender is scored on every row it did not train on: the CV folds' validation blocks
         # (refitted per fold) pooled with the calibration period. Pooling ~650 positives instead of one
         # fold's ~90 keeps sampling noise from picking the winner.
         fitted_all = {name: (booster if name == "tuned booster" else make(fit.X[cols], fit.y))
-                      for name, (cols, make) in contenders.items()}
+                      for name, (cols, make, _) in contenders.items()}
         choice, fold_scores = [], {}
-        for name, (cols, make) in contenders.items():
+        for name, (cols, make, per_fold_cols) in contenders.items():
             ys, ps, per_fold = [], [], []
-            for tr_idx, va_idx in folds:
-                m = make(fit.X[cols].iloc[tr_idx], fit.y[tr_idx])
-                p = m.predict(fit.X[cols].iloc[va_idx])
+            for i, (tr_idx, va_idx) in enumerate(folds):
+                fcols = per_fold_cols[i] if per_fold_cols else cols
+                m = make(fit.X[fcols].iloc[tr_idx], fit.y[tr_idx])
+                p = m.predict(fit.X[fcols].iloc[va_idx])
                 per_fold.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
                 ys.append(fit.y[va_idx])
                 ps.append(_rank01(p))
@@ -163,7 +175,8 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
             ys.append(calib.y)
             ps.append(_rank01(pc))
             fold_scores[name] = per_fold
-            choice.append({"model": name, "pooled_unseen_auc_pr": round(metrics.auc_pr(np.concatenate(ys), np.concatenate(ps)) or 0.0, 4),
+            choice.append({"model": name, "features": len(cols),
+                           "pooled_unseen_auc_pr": round(metrics.auc_pr(np.concatenate(ys), np.concatenate(ps)) or 0.0, 4),
                            "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
                            "cv_mean_auc_pr": round(float(np.mean(per_fold)), 4),
                            "n": int(sum(len(y) for y in ys)), "positives": int(sum(int(y.sum()) for y in ys))})
@@ -173,7 +186,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         cv = {"fold_auc_pr": fold_scores[winner]}
         if winner != "tuned booster":
             model = fitted_all[winner]
-            features = contenders[winner][0]
+            features, refit = contenders[winner][0], contenders[winner][1]
             if winner == "logistic regression (L2)":
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
             else:
@@ -184,10 +197,24 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
     progress(0.9, "Calibrating per AUM segment")
     calibrator = SegmentCalibrator().fit(predict_raw(calib.X), calib.y, aum_segment(calib.X["TotalAssetsInMillions"]))
     t0 = _stage(timings, "calibration", t0)
+    # The calibrators learned how the chosen model's scores map to outcomes on months it never saw. The model
+    # is then refitted, same features and settings, on every row before the test period (fit + gap +
+    # calibration: the newest months included) and keeps those calibrators — scikit-learn's
+    # CalibratedClassifierCV(ensemble=False) design. Selection, tuning and model choice are unaffected.
+    progress(0.92, "Refitting the chosen model on every row before the test period")
+    final = refit(train_all.X[features], train_all.y)
+    predict_raw = final.predict
+    if kind == "logistic":
+        artifact = final.to_dict()
+    else:
+        artifact, medians = final.model, final.medians
+    params = {**params, "refit_rows": len(train_all), "refit_positives": train_all.positives}
+    t0 = _stage(timings, "refit", t0)
     fallback = fit_crm_fallback(fit, calib)
     _stage(timings, "crm_fallback_model", t0)
     return Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
-                  insufficient, timings, fit_frame=fit, calib_frame=calib, folds=folds, fallback=fallback)
+                  insufficient, timings, fit_frame=fit, calib_frame=calib, train_frame=train_all, folds=folds,
+                  fallback=fallback)
 
 
 def crm_only_features(columns) -> list[str]:
@@ -219,7 +246,7 @@ def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
                                    "brier": metrics.brier(test.y[m], p[m]), "ece": metrics.ece(test.y[m], p[m]),
                                    "auc_pr": metrics.auc_pr(test.y[m], p[m])})
     out["reliability_test"] = metrics.reliability(test.y, p)
-    fit = fitted.fit_frame
+    fit = fitted.train_frame
     train_p = fitted.predict_raw(fit.X)
     folds_ap = [a for a in fitted.cv.get("fold_auc_pr", []) if a is not None]
     out["train_auc_roc"] = metrics.auc_roc(fit.y, train_p)
@@ -249,7 +276,7 @@ def gates(ev: dict, insufficient: str | None) -> list[dict]:
 
 
 def baselines(fitted: Fitted, test: Frame, capacity: int) -> list[dict]:
-    fit = fitted.fit_frame
+    fit = fitted.train_frame  # the baselines train on the same rows as the registered model
     rows = []
     for name, scorer in [
         ("heuristic rule (spec §10.1 SQL)", lambda X: heuristic_rule(X)),
@@ -282,7 +309,10 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           f"- fit: {split['fit_n']:,} leads ({split['fit_pos']:,} positive), {split['fit_from']} → {split['fit_to']}",
           f"- calibration: {split['calib_n']:,} leads ({split['calib_pos']:,} positive), {split['calib_from']} → {split['calib_to']}",
           f"- test: {split['test_n']:,} leads ({split['test_pos']:,} positive), {split['test_from']} → {split['test_to']}",
-          f"- blocked CV: {len(fitted.folds)} expanding folds inside the fit period", "",
+          f"- blocked CV: {len(fitted.folds)} expanding folds inside the fit period",
+          f"- the registered model: chosen and calibrated as above, then refitted with the same features and settings "
+          f"on all {len(fitted.train_frame):,} leads before the test period ({fitted.train_frame.positives:,} positive); "
+          "it keeps the calibrators learned on the calibration period", "",
           "## Gates", "| gate | value | n | result |", "|---|---:|---:|---|"]
     L += [f"| {g['gate']} | {_fmt(g['value'])} | {g['n']:,} | {'PASS' if g['passed'] else 'FAIL'} |" for g in gate_rows]
     L += ["", f"## Test metrics (n = {t['n']:,}, positives = {t['positives']:,}, base rate {_fmt(t['base_rate'], True)})",
@@ -303,9 +333,13 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           for d in t["lift_by_decile"]]
     L += ["", "## Calibration by AUM segment (test)", "| segment | n | positives | Brier | ECE |", "|---|---:|---:|---:|---:|"]
     L += [f"| {s['segment']} | {s['n']:,} | {s['positives']:,} | {_fmt(s['brier'])} | {_fmt(s['ece'])} |" for s in ev["by_aum_tier"]]
-    L += ["", "Calibrators (fitted on the calibration period only):", ""]
-    L += [f"- {r['segment']}: {r['chosen']} (n {r['n']:,}, positives {r['positives']:,}; hold-out Brier platt "
-          f"{_fmt(r['brier_platt_holdout'])}, isotonic {_fmt(r['brier_isotonic_holdout'])})" for r in fitted.calibrator.report_]
+    L += ["", "Calibrators (fitted on the calibration period only; the first line is the pooled one):", ""]
+    L += [f"- {r['segment']}: {r['chosen']} (n {r['n']:,}, positives {r['positives']:,}; two-way hold-out Brier: "
+          + ("" if r["segment"] == "all" else f"pooled {_fmt(r.get('brier_pooled_holdout'))}, ")
+          + f"own Platt {_fmt(r['brier_platt_holdout'])}, own isotonic {_fmt(r['brier_isotonic_holdout'])})"
+          for r in fitted.calibrator.report_]
+    L += ["", "A segment uses its own curve only when it beats the pooled one by more than one standard error "
+          "(isotonic must also beat Platt that way)."]
     if fitted.imbalance_table is not None:
         L += ["", "## SMOTE vs scale_pos_weight (blocked CV, spec §5.6; weights 40/25/20/15)",
               "| config | setting | AUC-PR | AUC-ROC | P@10% | R@10% | calib. error | CoV | train rows | synthetic | s | score |",
@@ -325,11 +359,24 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
     sel = fitted.selection
     if sel.get("model_choice"):
         L += ["", "## Model choice on rows each contender never trained on (CV validation blocks + calibration period)",
-              "| candidate | pooled AUC-PR | CV mean AUC-PR | calibration-period AUC-PR | n | positives |",
-              "|---|---:|---:|---:|---:|---:|"]
+              "| candidate | features | pooled AUC-PR | CV mean AUC-PR | calibration-period AUC-PR | n | positives |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
         L += [f"| {'**' + c['model'] + '**' if c['model'] == sel['model_chosen'] else c['model']} | "
-              f"{_fmt(c['pooled_unseen_auc_pr'])} | {_fmt(c['cv_mean_auc_pr'])} | {_fmt(c['calibration_period_auc_pr'])} | "
-              f"{c['n']:,} | {c['positives']:,} |" for c in sel["model_choice"]]
+              f"{c.get('features', 'n/a')} | {_fmt(c['pooled_unseen_auc_pr'])} | {_fmt(c['cv_mean_auc_pr'])} | "
+              f"{_fmt(c['calibration_period_auc_pr'])} | {c['n']:,} | {c['positives']:,} |" for c in sel["model_choice"]]
+    if sel.get("pruning"):
+        pr = sel["pruning"]
+        dropped = [r for r in pr["table"] if not r["kept"]]
+        L += ["", f"## Permutation-importance pruning: {len(pr['kept'])} of {len(pr['table'])} features kept",
+              f"The shallow booster was refitted in each of the {pr['folds']} CV folds and every feature shuffled "
+              f"{pr['n_repeats']} times on the fold's validation block; importance = rise in log-loss. A feature is "
+              "kept when its mean importance exceeds its standard error across folds (t > 1). During model choice "
+              "fold i is scored with the features chosen from earlier folds only (all features for the first fold).", "",
+              "| kept feature | mean importance | standard error |", "|---|---:|---:|"]
+        L += [f"| {r['feature']}{' (kept by rule, spec §6.2)' if r['by_rule'] else ''} | {r['mean_importance']:.6f} | "
+              f"{r['se']:.6f} |" for r in pr["table"] if r["kept"]]
+        L += ["", f"Dropped ({len(dropped)}): " + ", ".join(f"{r['feature']} ({r['mean_importance']:.6f} ± {r['se']:.6f})"
+                                                          for r in dropped)]
     L += ["", f"## Feature selection: {len(fitted.features)} kept of {len(sel['iv'])}", ""]
     if sel["kept_by_rule"]:
         L += ["Kept by rule (business-critical, spec §6.2): " + "; ".join(f"{k['feature']} ({k['reason']})" for k in sel["kept_by_rule"])]
