@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.errors import LeadScoringError
 from core.features.build import build_features
+from core.features.catalog import search_catalog
 from core.quality.feature_quality import feature_overview, leakage_markdown
 from pages._shared import actor, after_write, engine, table, user_errors
 
@@ -29,11 +30,7 @@ with user_errors():
 
     with cat_tab:
         query = st.text_input("Search features", placeholder="e.g. growth, AUM, metro")
-        cat = view["catalog"]
-        if query:
-            mask = cat.apply(lambda r: query.lower() in " ".join(map(str, r.values)).lower(), axis=1)
-            cat = cat[mask]
-        table(cat, "feature_catalog.csv")
+        table(search_catalog(view["catalog"], query), "feature_catalog.csv")
 
     with card_tab:
         card = view["scorecard"]

@@ -176,3 +176,14 @@ def test_demo_reproduces_the_intended_effects(loaded_demo):
 def test_feature_catalog_doc_is_current():
     assert (ROOT / "docs" / "feature_catalog.md").read_text(encoding="utf-8") == catalog_markdown()
     assert len(STATIC_FEATURES) >= 80
+
+
+def test_catalog_search_matches_any_column_case_insensitively():
+    from core.features.catalog import catalog_frame, search_catalog
+
+    cat = catalog_frame()
+    hits = search_catalog(cat, "  hnw ")
+    assert len(hits) and all("hnw" in " ".join(map(str, r)).lower() for r in hits.values)
+    assert "HNW_Client_Ratio" in set(hits.feature)
+    assert len(search_catalog(cat, "")) == len(cat)
+    assert search_catalog(cat, "(no such [feature").empty  # plain text, not a regex

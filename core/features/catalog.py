@@ -373,6 +373,16 @@ def catalog_frame(levels: dict[str, list[str]] | None = None):
     return pd.DataFrame(rows)
 
 
+def search_catalog(frame, query: str):
+    """Rows of a catalog table whose text (name, group, definition, sources, …) contains ``query``,
+    case-insensitively; every row for an empty query."""
+    query = (query or "").strip().lower()
+    if not query:
+        return frame
+    text = frame.astype(str).agg(" ".join, axis=1).str.lower()
+    return frame[text.str.contains(query, regex=False)]
+
+
 def catalog_markdown() -> str:
     """``docs/feature_catalog.md``: deterministic (learned levels are described, not listed)."""
     n_onehot = sum(oh.top_k for oh in ONE_HOTS)

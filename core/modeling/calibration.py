@@ -38,6 +38,19 @@ def apply(cal: dict, p) -> np.ndarray:
     return p
 
 
+FITTERS = {"platt": _fit_platt, "isotonic": _fit_isotonic}
+
+
+def _two_way_errors(raw, y, halves) -> dict[str, np.ndarray]:
+    """Per-row squared error of each calibrator kind, every row in ``halves`` scored by a calibrator fitted on
+    the other half (NaN outside the halves)."""
+    err = {k: np.full(len(y), np.nan) for k in FITTERS}
+    for a, b in ((halves[0], halves[1]), (halves[1], halves[0])):
+        for kind, fit in FITTERS.items():
+            err[kind][b] = (y[b] - apply(fit(raw[a], y[a]), raw[b])) ** 2
+    return err
+
+
 def _clearly_better(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
     """One-standard-error rule on paired per-row squared errors: the more flexible calibrator must win by
     more than its own sampling error, not by a hair."""
@@ -73,15 +86,9 @@ class SegmentCalibrator:
         halves = [(np.arange(n) < half), (np.arange(n) >= half)]
         # Out-of-half predictions of each candidate: pooled Platt / isotonic, and per segment.
         usable = half >= 20 and all(0 < y[h].sum() < h.sum() for h in halves)
-        oof = {k: np.full(n, np.nan) for k in ("platt", "isotonic")}
-        if usable:
-            for a, b in ((halves[0], halves[1]), (halves[1], halves[0])):
-                for fit in (_fit_platt, _fit_isotonic):
-                    cal = fit(raw[a], y[a])
-                    oof[cal["kind"]][b] = apply(cal, raw[b])
-        err = {k: (y - v) ** 2 for k, v in oof.items()}
+        err = _two_way_errors(raw, y, halves) if usable else {k: np.full(n, np.nan) for k in FITTERS}
         pooled_kind = "isotonic" if usable and _clearly_better(err["isotonic"], err["platt"]) else "platt"
-        self.calibrators_["all"] = (_fit_isotonic if pooled_kind == "isotonic" else _fit_platt)(raw, y)
+        self.calibrators_["all"] = FITTERS[pooled_kind](raw, y)
         self.report_.append({"segment": "all", "n": n, "positives": int(y.sum()), "chosen": pooled_kind,
                              "brier_pooled_holdout": float(err[pooled_kind].mean()) if usable else None,
                              "brier_platt_holdout": float(err["platt"].mean()) if usable else None,
@@ -98,20 +105,15 @@ class SegmentCalibrator:
             if not usable or not all(0 < y[h].sum() < h.sum() and h.sum() >= 20 for h in seg_halves):
                 self.report_.append({**row, "chosen": "pooled (too few rows in a hold-out half)"})
                 continue
-            own = {k: np.full(n, np.nan) for k in ("platt", "isotonic")}
-            for a, b in ((seg_halves[0], seg_halves[1]), (seg_halves[1], seg_halves[0])):
-                for fit in (_fit_platt, _fit_isotonic):
-                    cal = fit(raw[a], y[a])
-                    own[cal["kind"]][b] = apply(cal, raw[b])
-            e_pool = err[pooled_kind][m]
-            e_platt, e_iso = ((y[m] - own["platt"][m]) ** 2), ((y[m] - own["isotonic"][m]) ** 2)
+            own = _two_way_errors(raw, y, seg_halves)
+            e_pool, e_platt, e_iso = err[pooled_kind][m], own["platt"][m], own["isotonic"][m]
             chosen, best = "pooled", e_pool
             if _clearly_better(e_platt, best):
                 chosen, best = "platt", e_platt
             if _clearly_better(e_iso, best):
                 chosen = "isotonic"
             if chosen != "pooled":
-                self.calibrators_[seg] = (_fit_isotonic if chosen == "isotonic" else _fit_platt)(raw[m], y[m])
+                self.calibrators_[seg] = FITTERS[chosen](raw[m], y[m])
             self.report_.append({**row, "chosen": chosen, "brier_pooled_holdout": float(e_pool.mean()),
                                  "brier_platt_holdout": float(e_platt.mean()), "brier_isotonic_holdout": float(e_iso.mean())})
         return self

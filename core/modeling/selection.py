@@ -115,16 +115,18 @@ def permutation_pruning(X: pd.DataFrame, y: np.ndarray, folds: list[tuple[np.nda
         progress((i + 1) / len(folds), f"Permutation importance, fold {i + 1} of {len(folds)}")
     table = pd.DataFrame(np.array(imps).T, index=list(X.columns))
 
-    def rule(cols) -> list[str]:
+    def mean_se(cols) -> tuple[pd.Series, pd.Series]:
         sub = table[cols]
-        mean = sub.mean(axis=1)
-        se = sub.std(axis=1, ddof=1) / np.sqrt(sub.shape[1]) if sub.shape[1] > 1 else pd.Series(0.0, index=sub.index)
+        se = sub.std(axis=1, ddof=1) / np.sqrt(len(cols)) if len(cols) > 1 else pd.Series(0.0, index=sub.index)
+        return sub.mean(axis=1), se
+
+    def rule(cols) -> list[str]:
+        mean, se = mean_se(cols)
         return [c for c in X.columns if mean[c] > se[c] or c in keep]
 
     k = len(folds)
     kept = rule(list(range(k)))
-    mean = table.mean(axis=1)
-    se = table.std(axis=1, ddof=1) / np.sqrt(k) if k > 1 else pd.Series(0.0, index=table.index)
+    mean, se = mean_se(list(range(k)))
     rows = [{"feature": c, "mean_importance": float(mean[c]), "se": float(se[c]), "kept": c in kept,
              "by_rule": c in keep and not mean[c] > se[c]} for c in X.columns]
     rows.sort(key=lambda r: -r["mean_importance"])

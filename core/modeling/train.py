@@ -129,7 +129,6 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         booster = fit_booster(Xf, fit.y, tuning["best_params"], chosen)
         kind, artifact, predict_raw = "xgboost", booster.model, booster.predict
         params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
-        refit = lambda X, y: fit_booster(X, y, tuning["best_params"], chosen)  # noqa: E731
         medians = booster.medians
         t0 = _stage(timings, "final_fit", t0)
         # Guard against a tuning win that does not generalise: on the calibration period (never used to
@@ -184,9 +183,9 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         winner = max(choice, key=lambda c: c["pooled_unseen_auc_pr"])["model"]
         selection["model_chosen"] = winner
         cv = {"fold_auc_pr": fold_scores[winner]}
+        features, refit = contenders[winner][0], contenders[winner][1]
         if winner != "tuned booster":
             model = fitted_all[winner]
-            features, refit = contenders[winner][0], contenders[winner][1]
             if winner == "logistic regression (L2)":
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
             else:
