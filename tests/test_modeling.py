@@ -296,7 +296,7 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     assert len(fitted.imbalance_table) == 8 and fitted.imbalance_table.chosen.sum() == 1
     assert fitted.tuning["history"] and fitted.selection["model_chosen"] in {
         "tuned booster", "conservative booster", "conservative booster, all features", "shallow booster, all features",
-        "shallow booster, permutation-pruned features", "logistic regression (L2)"}
+        "additive booster (depth-1 trees), all features", "shallow booster, permutation-pruned features", "logistic regression (L2)"}
     assert "x1" in fitted.selection["pruning"]["kept"]
     # The registered model is refitted on every pre-test row and keeps the calibration-period calibrators.
     assert fitted.params["refit_rows"] == len(train_all) >= len(fitted.fit_frame) + len(fitted.calib_frame)
@@ -353,3 +353,20 @@ def test_permutation_pruning_for_a_fold_uses_only_older_rows():
     other = permutation_pruning(f.X, y2, folds, _shallow)
     assert other["kept_before"][i] == base["kept_before"][i]
     assert other["kept"] != base["kept"] or other["table"] != base["table"]  # the relabelling did reach the full-data rule
+
+
+def test_additive_contender_has_no_interactions():
+    """Depth-1 trees: the change from moving x1 is the same whatever x2 is (no interaction term)."""
+    from core.modeling.train import ADDITIVE
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    X = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    # The truth has a strong x1*x2 interaction; the additive model must still not represent one.
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2 + X.x1 + X.x2 + 2 * X.x1 * X.x2)))).astype(int)
+    m = fit_booster(X, y, {**ADDITIVE, "n_estimators": 200}, Imbalance("none", "pos_weight", pos_weight=1.0)).model
+    grid = pd.DataFrame({"x1": [-1.0, 1.0, -1.0, 1.0], "x2": [-1.0, -1.0, 1.0, 1.0]})
+    f = m.predict(grid, output_margin=True)
+    assert abs((f[1] - f[0]) - (f[3] - f[2])) < 1e-5
+    assert abs(f[1] - f[0]) > 0.1  # x1 does move the score
+
