@@ -67,6 +67,9 @@ with user_errors():
         st.subheader("CV folds (AUC-PR)")
         st.plotly_chart(px.bar(pd.DataFrame({"fold": range(1, len(m["cv_fold_auc_pr"]) + 1), "auc_pr": m["cv_fold_auc_pr"]}),
                                x="fold", y="auc_pr", text_auto=".3f", height=330), width="stretch")
+        if m.get("cv_sampling_cov") is not None and m.get("cv_cov") is not None:
+            st.caption(f"CoV {m['cv_cov']:.2f}; sampling noise alone would give about {m['cv_sampling_cov']:.2f} "
+                       "with folds of this size (bootstrap of each fold's validation rows).")
     if meta.get("imbalance_table"):
         st.subheader("SMOTE vs scale_pos_weight")
         table(pd.DataFrame(meta["imbalance_table"]), f"{picked}_imbalance.csv")

@@ -305,6 +305,29 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     ev = evaluate(fitted, test, capacity=50)
     assert ev["test"]["auc_pr"] > 0.25  # x1 carries real signal
     assert len(gates(ev, None)) == 4
+    assert 0 < ev["cv_sampling_cov"] < 1  # the noise floor the CoV gate is read against
+
+    from core.modeling.train import report_markdown, _split_info
+    md = report_markdown("m-test", fitted, ev, gates(ev, None), [], _split_info(fitted.fit_frame, fitted.calib_frame, test))
+    assert "sampling noise alone" in md
+
+
+def test_sampling_cov_matches_the_spread_of_folds_from_one_stable_model():
+    """Folds drawn from one fixed model and population: the bootstrap estimate must match the CoV they show."""
+    rng = np.random.default_rng(11)
+
+    def fold(n):
+        s = rng.normal(size=n)
+        y = (rng.random(n) < 1 / (1 + np.exp(-(-3.6 + 1.2 * s)))).astype(int)
+        return y, s
+
+    many = [fold(2000) for _ in range(200)]
+    aps = [metrics.auc_pr(y, s) for y, s in many]
+    observed = np.std(aps) / np.mean(aps)
+    estimated = metrics.sampling_cov(many[:5], resamples=300)
+    assert 0.6 * observed < estimated < 1.6 * observed
+    assert metrics.sampling_cov([fold(20000) for _ in range(5)], resamples=100) < 0.6 * estimated  # more rows, less noise
+    assert metrics.sampling_cov(many[:1]) is None  # one fold has no spread
 
 
 def _noisy_frame(n=5000, seed=3) -> Frame:

@@ -82,3 +82,29 @@ def summary(y, p, capacity: int | None = None) -> dict:
         at_cap = top_k(y, p, k=capacity)
         out.update(capacity=at_cap["k"], precision_at_capacity=at_cap["precision"], recall_at_capacity=at_cap["recall"])
     return out
+
+
+def sampling_cov(folds: list[tuple[np.ndarray, np.ndarray]], resamples: int = 200, seed: int = 42) -> float | None:
+    """The coefficient of variation of fold AUC-PRs that sampling noise alone would produce.
+
+    ``folds`` holds each CV fold's (labels, scores). Each fold's validation rows are bootstrapped to get the
+    standard deviation of its AUC-PR; sqrt(mean variance) / mean AUC-PR is the CoV a model of perfectly
+    stable quality would still show with this many positives per fold. Next to the observed CoV it tells
+    whether a failed stability gate is evidence of instability or the size of the folds.
+    """
+    rng = np.random.default_rng(seed)
+    aps, variances = [], []
+    for y, p in folds:
+        y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+        if not _ok(y):
+            continue
+        aps.append(average_precision_score(y, p))
+        draws = []
+        for _ in range(resamples):
+            i = rng.integers(0, len(y), len(y))
+            if _ok(y[i]):
+                draws.append(average_precision_score(y[i], p[i]))
+        variances.append(np.var(draws, ddof=1) if len(draws) > 1 else 0.0)
+    if len(aps) < 2 or not np.mean(aps):
+        return None
+    return float(np.sqrt(np.mean(variances)) / np.mean(aps))

@@ -110,15 +110,17 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         model = LogisticBaseline().fit(Xf, fit.y)
         kind, artifact, predict_raw, params = "logistic", model.to_dict(), model.predict, {"C": model.C}
         refit = lambda X, y: LogisticBaseline().fit(X, y)  # noqa: E731
-        cv_scores = []
+        cv_scores, cv_preds = [], []
         if len(set(fit.y)) < 2:
             raise LeadScoringError("The training period has no positive (or no negative) labels: nothing to learn yet.")
         for tr_idx, va_idx in folds:
             if len(set(fit.y[tr_idx])) < 2:
                 continue
             m = LogisticBaseline().fit(Xf.iloc[tr_idx], fit.y[tr_idx])
-            cv_scores.append(metrics.auc_pr(fit.y[va_idx], m.predict(Xf.iloc[va_idx])) or 0.0)
-        cv = {"fold_auc_pr": cv_scores}
+            p = m.predict(Xf.iloc[va_idx])
+            cv_scores.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
+            cv_preds.append((fit.y[va_idx], p))
+        cv = {"fold_auc_pr": cv_scores, "sampling_cov": metrics.sampling_cov(cv_preds)}
     else:
         sub = Frame(Xf, fit.y, fit.t, fit.ids)
         progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
@@ -168,20 +170,21 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         # fold's ~90 keeps sampling noise from picking the winner.
         fitted_all = {name: (booster if name == "tuned booster" else make(fit.X[cols], fit.y))
                       for name, (cols, make, _) in contenders.items()}
-        choice, fold_scores = [], {}
+        choice, fold_scores, fold_preds = [], {}, {}
         for name, (cols, make, per_fold_cols) in contenders.items():
-            ys, ps, per_fold = [], [], []
+            ys, ps, per_fold, preds = [], [], [], []
             for i, (tr_idx, va_idx) in enumerate(folds):
                 fcols = per_fold_cols[i] if per_fold_cols else cols
                 m = make(fit.X[fcols].iloc[tr_idx], fit.y[tr_idx])
                 p = m.predict(fit.X[fcols].iloc[va_idx])
                 per_fold.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
+                preds.append((fit.y[va_idx], p))
                 ys.append(fit.y[va_idx])
                 ps.append(_rank01(p))
             pc = fitted_all[name].predict(calib.X)
             ys.append(calib.y)
             ps.append(_rank01(pc))
-            fold_scores[name] = per_fold
+            fold_scores[name], fold_preds[name] = per_fold, preds
             choice.append({"model": name, "features": len(cols),
                            "pooled_unseen_auc_pr": round(metrics.auc_pr(np.concatenate(ys), np.concatenate(ps)) or 0.0, 4),
                            "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
@@ -190,7 +193,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         selection["model_choice"] = choice
         winner = max(choice, key=lambda c: c["pooled_unseen_auc_pr"])["model"]
         selection["model_chosen"] = winner
-        cv = {"fold_auc_pr": fold_scores[winner]}
+        cv = {"fold_auc_pr": fold_scores[winner], "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
         features, refit = contenders[winner][0], contenders[winner][1]
         if winner != "tuned booster":
             model = fitted_all[winner]
@@ -261,6 +264,7 @@ def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
     out["cv_fold_auc_pr"] = folds_ap
     out["cv_mean_auc_pr"] = float(np.mean(folds_ap)) if folds_ap else None
     out["cv_cov"] = float(np.std(folds_ap) / np.mean(folds_ap)) if folds_ap and np.mean(folds_ap) else None
+    out["cv_sampling_cov"] = fitted.cv.get("sampling_cov")
     # Train-validation gap: in-sample AUC-ROC minus out-of-time (test) AUC-ROC, in AUC points.
     out["train_validation_gap"] = (out["train_auc_roc"] - out["test"]["auc_roc"]
                                    if out["train_auc_roc"] is not None and out["test"]["auc_roc"] is not None else None)
@@ -322,6 +326,11 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           "it keeps the calibrators learned on the calibration period", "",
           "## Gates", "| gate | value | n | result |", "|---|---:|---:|---|"]
     L += [f"| {g['gate']} | {_fmt(g['value'])} | {g['n']:,} | {'PASS' if g['passed'] else 'FAIL'} |" for g in gate_rows]
+    if ev.get("cv_sampling_cov") is not None:
+        L += ["", f"CV CoV from sampling noise alone (each fold's validation rows bootstrapped): "
+              f"{_fmt(ev['cv_sampling_cov'])} — a model of perfectly stable quality would show about this much "
+              "variation across folds of this size. An observed CoV near it is not evidence of instability; one far "
+              "above it is."]
     L += ["", f"## Test metrics (n = {t['n']:,}, positives = {t['positives']:,}, base rate {_fmt(t['base_rate'], True)})",
           "| model | AUC-PR | AUC-ROC | P@10% | R@10% | P@capacity | top-decile lift | Brier | ECE |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -334,7 +343,8 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
                  f"{_fmt(b['brier'])} | {_fmt(b['ece'])} |")
     L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (SGAs × dials per day × 1.2).",
           f"Train AUC-ROC {_fmt(ev['train_auc_roc'])} vs test {_fmt(t['auc_roc'])}; CV AUC-PR per fold "
-          + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}).", "",
+          + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}; "
+          f"sampling noise alone {_fmt(ev.get('cv_sampling_cov'))}).", "",
           "## Lift by decile (test)", "| decile | n | positives | rate | lift |", "|---:|---:|---:|---:|---:|"]
     L += [f"| {d['decile']} | {d['n']:,} | {d['positives']:,} | {_fmt(d['rate'], True)} | {_fmt(d['lift'])} |"
           for d in t["lift_by_decile"]]
