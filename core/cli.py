@@ -305,35 +305,44 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve_standin(args) -> int:
-    import time
+    import signal
+    import threading
 
     from core.salesforce.standin import SalesforceStandin
 
     if not Path(args.seed).exists():
         raise LeadScoringError(f"--seed {args.seed}: no such file. Pass a Salesforce Lead export (e.g. from demo-data).")
-    standin = SalesforceStandin(args.seed, port=args.port, page_size=args.page_size, workdir=args.workdir)
-    standin.faults.lock_rate = args.lock_rate
-    standin.faults.slow_job_seconds = args.slow_job_seconds
+    # Ctrl-C (SIGINT) and SIGTERM both stop it cleanly, even when they arrive during start-up. The handlers
+    # are installed explicitly: a process started in the background by a non-interactive shell inherits
+    # SIGINT as ignored, and Python then never raises KeyboardInterrupt.
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    standin = None
     try:
-        standin.start()
-    except OSError as exc:
-        raise LeadScoringError(f"Cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port.") from None
-    cfg = standin.settings()
-    # The stand-in's own throwaway credentials, printed for the demo like any local dev server's.
-    print(f"Salesforce stand-in serving {len(standin.leads):,} Leads at {standin.url}\n"
-          "Point the engine at it (another shell):\n"
-          f"  export LEADSCORE_SF_ENABLED=1 LEADSCORE_SF_LOGIN_URL={cfg['login_url']} "
-          f"LEADSCORE_SF_USERNAME={cfg['username']}\n"
-          f"  export LEADSCORE_SF_PASSWORD='{cfg['password']}' LEADSCORE_SF_TOKEN='{cfg['security_token']}' "
-          f"LEADSCORE_SF_CA_BUNDLE={cfg['ca_bundle']}\n"
-          "Ctrl-C stops it.", flush=True)
-    try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        standin = SalesforceStandin(args.seed, port=args.port, page_size=args.page_size, workdir=args.workdir)
+        standin.faults.lock_rate = args.lock_rate
+        standin.faults.slow_job_seconds = args.slow_job_seconds
+        try:
+            standin.start()
+        except OSError as exc:
+            raise LeadScoringError(f"Cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port.") from None
+        cfg = standin.settings()
+        # The stand-in's own throwaway credentials, printed for the demo like any local dev server's.
+        print(f"Salesforce stand-in serving {len(standin.leads):,} Leads at {standin.url}\n"
+              "Point the engine at it (another shell):\n"
+              f"  export LEADSCORE_SF_ENABLED=1 LEADSCORE_SF_LOGIN_URL={cfg['login_url']} "
+              f"LEADSCORE_SF_USERNAME={cfg['username']}\n"
+              f"  export LEADSCORE_SF_PASSWORD='{cfg['password']}' LEADSCORE_SF_TOKEN='{cfg['security_token']}' "
+              f"LEADSCORE_SF_CA_BUNDLE={cfg['ca_bundle']}\n"
+              "Ctrl-C stops it.", flush=True)
+        while not stopping.wait(0.5):
+            pass
     finally:
-        standin.stop()
+        if standin is not None:
+            standin.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("Salesforce stand-in stopped.", flush=True)
     return 0
 
 
