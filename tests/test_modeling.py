@@ -301,6 +301,7 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     # The registered model is refitted on every pre-test row and keeps the calibration-period calibrators.
     assert fitted.params["refit_rows"] == len(train_all) >= len(fitted.fit_frame) + len(fitted.calib_frame)
     assert fitted.train_frame is train_all
+    assert fitted.fallback["refit_rows"] == len(train_all)  # the CRM fallback model is refitted the same way
     assert len(fitted.cv["fold_auc_pr"]) == len(fitted.folds) == 5
     ev = evaluate(fitted, test, capacity=50)
     assert ev["test"]["auc_pr"] > 0.25  # x1 carries real signal

@@ -220,7 +220,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         artifact, medians = final.model, final.medians
     params = {**params, "refit_rows": len(train_all), "refit_positives": train_all.positives}
     t0 = _stage(timings, "refit", t0)
-    fallback = fit_crm_fallback(fit, calib)
+    fallback = fit_crm_fallback(fit, calib, train_all)
     _stage(timings, "crm_fallback_model", t0)
     return Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
                   insufficient, timings, fit_frame=fit, calib_frame=calib, train_frame=train_all, folds=folds,
@@ -234,16 +234,21 @@ def crm_only_features(columns) -> list[str]:
     return [c for c in columns if not is_discovery(c)]
 
 
-def fit_crm_fallback(fit: Frame, calib: Frame) -> dict | None:
+def fit_crm_fallback(fit: Frame, calib: Frame, train_all: Frame | None = None) -> dict | None:
     """The degraded model (spec §10.3) for leads missing most discovery data: L2 logistic on CRM-side
-    features only, Platt-calibrated on the calibration period. None when it cannot be fitted."""
+    features only, Platt-calibrated on the calibration period, then — like the main model — refitted on
+    every pre-test row (``train_all``) keeping that calibrator. None when it cannot be fitted."""
     cols = crm_only_features(fit.X.columns)
     if not cols or len(set(fit.y)) < 2:
         return None
     model = LogisticBaseline().fit(fit.X[cols], fit.y)
     cal = SegmentCalibrator().fit(model.predict(calib.X), calib.y, np.array(["all"] * len(calib)))
+    calib_auc_pr = metrics.auc_pr(calib.y, model.predict(calib.X))
+    if train_all is not None and len(set(train_all.y)) == 2:
+        model = LogisticBaseline().fit(train_all.X[cols], train_all.y)
     return {"model": model.to_dict(), "calibration": cal.to_dict(), "features": cols,
-            "calibration_period_auc_pr": metrics.auc_pr(calib.y, model.predict(calib.X))}
+            "calibration_period_auc_pr": calib_auc_pr,
+            "refit_rows": len(train_all) if train_all is not None else len(fit)}
 
 
 def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
