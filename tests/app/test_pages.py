@@ -150,6 +150,7 @@ def test_train_page_trains_and_shows_gates(data_dir):
     assert not at.exception
     assert any("gates failed" in e.value for e in at.error)        # small demo: not enough positives
     assert any("regularised logistic baseline" in w.value for w in at.warning)
+    assert any("sampling noise alone" in c.value for c in at.caption)  # the CoV gate's noise floor
     promote = next(b for b in at.button if b.label == "Promote to champion")
     promote.click().run()
     assert "fails the gates" in at.error[-1].value                   # refused without --force
