@@ -4,12 +4,8 @@ never reads (tests/test_demo.py guards core/ against it)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score
 
-
-def _ok(y) -> bool:
-    y = np.asarray(y)
-    return len(y) > 0 and 0 < y.sum() < len(y)
+from core.modeling.metrics import auc_pr, bootstrap_auc_pr
 
 
 def expected_auc_pr(true_prob, scores: dict, draws: int = 500, seed: int = 42) -> dict:
@@ -22,26 +18,17 @@ def expected_auc_pr(true_prob, scores: dict, draws: int = 500, seed: int = 42) -
     """
     q = np.asarray(true_prob, dtype=float)
     rng = np.random.default_rng(seed)
-    totals = {name: 0.0 for name in scores}
-    used = 0
+    totals = {name: [] for name in scores}
     for _ in range(draws):
         y = rng.random(len(q)) < q
-        if not _ok(y):
-            continue
-        used += 1
         for name, p in scores.items():
-            totals[name] += average_precision_score(y, p)
-    return {name: (total / used if used else None) for name, total in totals.items()}
+            if (ap := auc_pr(y, p)) is not None:
+                totals[name].append(ap)
+    return {name: (float(np.mean(v)) if v else None) for name, v in totals.items()}
 
 
 def paired_bootstrap_ratio(y, p, q, resamples: int = 1000, seed: int = 42) -> tuple[float, float, float]:
     """Median and 90% interval of AUC-PR(p) / AUC-PR(q) over bootstrap resamples of the same rows."""
-    y, p, q = np.asarray(y).astype(int), np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    rng = np.random.default_rng(seed)
-    ratios = []
-    for _ in range(resamples):
-        i = rng.integers(0, len(y), len(y))
-        if _ok(y[i]):
-            ratios.append(average_precision_score(y[i], p[i]) / average_precision_score(y[i], q[i]))
-    lo, mid, hi = np.percentile(ratios, [5, 50, 95])
+    both = bootstrap_auc_pr(y, p, q, resamples=resamples, seed=seed)
+    lo, mid, hi = np.percentile(both[:, 0] / both[:, 1], [5, 50, 95])
     return float(mid), float(lo), float(hi)

@@ -51,6 +51,11 @@ def _two_way_errors(raw, y, halves) -> dict[str, np.ndarray]:
     return err
 
 
+def _splittable(y, halves, min_rows: int = 20) -> bool:
+    """Each half has enough rows and both outcomes, so a calibrator can be fitted on it and scored on the other."""
+    return all(h.sum() >= min_rows and 0 < y[h].sum() < h.sum() for h in halves)
+
+
 def _clearly_better(challenger: np.ndarray, incumbent: np.ndarray) -> bool:
     """One-standard-error rule on paired per-row squared errors: the more flexible calibrator must win by
     more than its own sampling error, not by a hair."""
@@ -85,7 +90,7 @@ class SegmentCalibrator:
         half = n // 2
         halves = [(np.arange(n) < half), (np.arange(n) >= half)]
         # Out-of-half predictions of each candidate: pooled Platt / isotonic, and per segment.
-        usable = half >= 20 and all(0 < y[h].sum() < h.sum() for h in halves)
+        usable = _splittable(y, halves)
         err = _two_way_errors(raw, y, halves) if usable else {k: np.full(n, np.nan) for k in FITTERS}
         pooled_kind = "isotonic" if usable and _clearly_better(err["isotonic"], err["platt"]) else "platt"
         self.calibrators_["all"] = FITTERS[pooled_kind](raw, y)
@@ -102,7 +107,7 @@ class SegmentCalibrator:
                 self.report_.append({**row, "chosen": "pooled (too few rows)"})
                 continue
             seg_halves = [m & h for h in halves]
-            if not usable or not all(0 < y[h].sum() < h.sum() and h.sum() >= 20 for h in seg_halves):
+            if not usable or not _splittable(y, seg_halves):
                 self.report_.append({**row, "chosen": "pooled (too few rows in a hold-out half)"})
                 continue
             own = _two_way_errors(raw, y, seg_halves)

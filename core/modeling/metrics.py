@@ -84,6 +84,22 @@ def summary(y, p, capacity: int | None = None) -> dict:
     return out
 
 
+
+def bootstrap_auc_pr(y, *scores, resamples: int = 200, seed: int = 42,
+                     rng: np.random.Generator | None = None) -> np.ndarray:
+    """AUC-PR of each ranking in ``scores`` on the same bootstrap resamples of the rows (paired); one row
+    per resample that has both classes, one column per ranking. ``rng`` (else one seeded by ``seed``)."""
+    y = np.asarray(y).astype(int)
+    scores = [np.asarray(p, dtype=float) for p in scores]
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    out = []
+    for _ in range(resamples):
+        i = rng.integers(0, len(y), len(y))
+        if _ok(y[i]):
+            out.append([average_precision_score(y[i], p[i]) for p in scores])
+    return np.array(out).reshape(-1, len(scores))
+
+
 def sampling_cov(folds: list[tuple[np.ndarray, np.ndarray]], resamples: int = 200, seed: int = 42) -> float | None:
     """The coefficient of variation of fold AUC-PRs that sampling noise alone would produce.
 
@@ -95,15 +111,10 @@ def sampling_cov(folds: list[tuple[np.ndarray, np.ndarray]], resamples: int = 20
     rng = np.random.default_rng(seed)
     aps, variances = [], []
     for y, p in folds:
-        y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
-        if not _ok(y):
+        if (ap := auc_pr(y, p)) is None:
             continue
-        aps.append(average_precision_score(y, p))
-        draws = []
-        for _ in range(resamples):
-            i = rng.integers(0, len(y), len(y))
-            if _ok(y[i]):
-                draws.append(average_precision_score(y[i], p[i]))
+        aps.append(ap)
+        draws = bootstrap_auc_pr(y, p, resamples=resamples, rng=rng)[:, 0]
         variances.append(np.var(draws, ddof=1) if len(draws) > 1 else 0.0)
     if len(aps) < 2 or not np.mean(aps):
         return None

@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,24 @@ class Fitted:
         return self.calibrator.transform(self.predict_raw(X), aum_segment(X["TotalAssetsInMillions"]))
 
 
+class Contender(NamedTuple):
+    """A model the guarded choice compares: its columns, booster settings (None: the L2 logistic baseline),
+    re-weighting, and the columns per CV fold when they differ by fold."""
+    cols: list[str]
+    params: dict | None = None
+    imbalance: Imbalance | None = None
+    per_fold_cols: list[list[str]] | None = None
+
+    def fit(self, X: pd.DataFrame, y):
+        if self.params is None:
+            return LogisticBaseline().fit(X, y)
+        return fit_booster(X, y, self.params, self.imbalance)
+
+
+def _fold_auc_pr(preds) -> list[float]:
+    return [metrics.auc_pr(y, p) or 0.0 for y, p in preds]
+
+
 def _rank01(p) -> np.ndarray:
     """Scores as within-block percentiles, so blocks scored by different fits pool on one scale."""
     return pd.Series(p).rank(pct=True).to_numpy()
@@ -109,18 +128,16 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         insufficient = insufficient or "too little data for time-ordered CV and calibration"
         model = LogisticBaseline().fit(Xf, fit.y)
         kind, artifact, predict_raw, params = "logistic", model.to_dict(), model.predict, {"C": model.C}
-        refit = lambda X, y: LogisticBaseline().fit(X, y)  # noqa: E731
-        cv_scores, cv_preds = [], []
+        refit = Contender(features).fit
+        cv_preds = []
         if len(set(fit.y)) < 2:
             raise LeadScoringError("The training period has no positive (or no negative) labels: nothing to learn yet.")
         for tr_idx, va_idx in folds:
             if len(set(fit.y[tr_idx])) < 2:
                 continue
             m = LogisticBaseline().fit(Xf.iloc[tr_idx], fit.y[tr_idx])
-            p = m.predict(Xf.iloc[va_idx])
-            cv_scores.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
-            cv_preds.append((fit.y[va_idx], p))
-        cv = {"fold_auc_pr": cv_scores, "sampling_cov": metrics.sampling_cov(cv_preds)}
+            cv_preds.append((fit.y[va_idx], m.predict(Xf.iloc[va_idx])))
+        cv = {"fold_auc_pr": _fold_auc_pr(cv_preds), "sampling_cov": metrics.sampling_cov(cv_preds)}
     else:
         sub = Frame(Xf, fit.y, fit.t, fit.ids)
         progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
@@ -138,70 +155,60 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
         medians = booster.medians
         t0 = _stage(timings, "final_fit", t0)
-        # Guard against a tuning win that does not generalise: on the calibration period (never used to
-        # fit, tune or choose anything else) the tuned booster must beat the regularised logistic baseline
-        # and the untuned booster, or the better of those is registered instead — and the report says so.
+        # Guard against a tuning win that does not generalise: the tuned booster must beat simpler contenders
+        # on rows none of them trained on, or the best of those is registered instead — and the report says so.
         conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
         all_cols = list(fit.X.columns)
         progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
-        shallow = lambda X, y: fit_booster(X, y, SHALLOW, conservative)  # noqa: E731
-        additive = lambda X, y: fit_booster(X, y, ADDITIVE, conservative)  # noqa: E731
-        pruning = permutation_pruning(fit.X, fit.y, folds, lambda X, y: shallow(X, y).model,
+        pruning = permutation_pruning(fit.X, fit.y, folds, lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
                                       progress=lambda f, m: progress(0.86 + 0.02 * f, m))
         selection["pruning"] = pruning
         t0 = _stage(timings, "permutation_pruning", t0)
         progress(0.88, "Checking the tuned booster against simpler models on unseen months")
-        # name -> (columns it uses, how to fit it, columns per CV fold when they differ by fold)
+        # Fold i of the pruned contender is scored with the features chosen from earlier folds only.
         contenders = {
-            "tuned booster": (features, lambda X, y: fit_booster(X, y, tuning["best_params"], chosen), None),
-            "conservative booster": (features, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative), None),
-            "conservative booster, all features": (all_cols, lambda X, y: fit_booster(X, y, CONSERVATIVE, conservative), None),
-            "shallow booster, all features": (all_cols, shallow, None),
-            "additive booster (depth-1 trees), all features": (all_cols, additive, None),
-            # Fold i is scored with the features chosen from earlier folds only (as if pruned back then).
-            "shallow booster, permutation-pruned features": (pruning["kept"], shallow, pruning["kept_before"]),
-            "logistic regression (L2)": (features, lambda X, y: LogisticBaseline().fit(X, y), None),
+            "tuned booster": Contender(features, tuning["best_params"], chosen),
+            "conservative booster": Contender(features, CONSERVATIVE, conservative),
+            "conservative booster, all features": Contender(all_cols, CONSERVATIVE, conservative),
+            "shallow booster, all features": Contender(all_cols, SHALLOW, conservative),
+            "additive booster (depth-1 trees), all features": Contender(all_cols, ADDITIVE, conservative),
+            "shallow booster, permutation-pruned features": Contender(pruning["kept"], SHALLOW, conservative,
+                                                                      pruning["kept_before"]),
+            "logistic regression (L2)": Contender(features),
         }
-        contender_params = {"conservative booster": CONSERVATIVE, "conservative booster, all features": CONSERVATIVE,
-                            "shallow booster, all features": SHALLOW, "shallow booster, permutation-pruned features": SHALLOW,
-                            "additive booster (depth-1 trees), all features": ADDITIVE}
         # Each contender is scored on every row it did not train on: the CV folds' validation blocks
         # (refitted per fold) pooled with the calibration period. Pooling ~650 positives instead of one
         # fold's ~90 keeps sampling noise from picking the winner.
-        fitted_all = {name: (booster if name == "tuned booster" else make(fit.X[cols], fit.y))
-                      for name, (cols, make, _) in contenders.items()}
-        choice, fold_scores, fold_preds = [], {}, {}
-        for name, (cols, make, per_fold_cols) in contenders.items():
-            ys, ps, per_fold, preds = [], [], [], []
+        fitted_all = {name: (booster if name == "tuned booster" else c.fit(fit.X[c.cols], fit.y))
+                      for name, c in contenders.items()}
+        choice, fold_preds = [], {}
+        for name, c in contenders.items():
+            preds = []
             for i, (tr_idx, va_idx) in enumerate(folds):
-                fcols = per_fold_cols[i] if per_fold_cols else cols
-                m = make(fit.X[fcols].iloc[tr_idx], fit.y[tr_idx])
-                p = m.predict(fit.X[fcols].iloc[va_idx])
-                per_fold.append(metrics.auc_pr(fit.y[va_idx], p) or 0.0)
-                preds.append((fit.y[va_idx], p))
-                ys.append(fit.y[va_idx])
-                ps.append(_rank01(p))
+                fcols = c.per_fold_cols[i] if c.per_fold_cols else c.cols
+                m = c.fit(fit.X[fcols].iloc[tr_idx], fit.y[tr_idx])
+                preds.append((fit.y[va_idx], m.predict(fit.X[fcols].iloc[va_idx])))
             pc = fitted_all[name].predict(calib.X)
-            ys.append(calib.y)
-            ps.append(_rank01(pc))
-            fold_scores[name], fold_preds[name] = per_fold, preds
-            choice.append({"model": name, "features": len(cols),
+            fold_preds[name] = preds
+            ys = [y for y, _ in preds] + [calib.y]
+            ps = [_rank01(p) for _, p in preds] + [_rank01(pc)]
+            choice.append({"model": name, "features": len(c.cols),
                            "pooled_unseen_auc_pr": round(metrics.auc_pr(np.concatenate(ys), np.concatenate(ps)) or 0.0, 4),
                            "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
-                           "cv_mean_auc_pr": round(float(np.mean(per_fold)), 4),
+                           "cv_mean_auc_pr": round(float(np.mean(_fold_auc_pr(preds))), 4),
                            "n": int(sum(len(y) for y in ys)), "positives": int(sum(int(y.sum()) for y in ys))})
         selection["model_choice"] = choice
-        winner = max(choice, key=lambda c: c["pooled_unseen_auc_pr"])["model"]
+        winner = max(choice, key=lambda r: r["pooled_unseen_auc_pr"])["model"]
         selection["model_chosen"] = winner
-        cv = {"fold_auc_pr": fold_scores[winner], "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
-        features, refit = contenders[winner][0], contenders[winner][1]
+        cv = {"fold_auc_pr": _fold_auc_pr(fold_preds[winner]), "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
+        features, refit = contenders[winner].cols, contenders[winner].fit
         if winner != "tuned booster":
             model = fitted_all[winner]
-            if winner == "logistic regression (L2)":
+            if contenders[winner].params is None:
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
             else:
                 kind, artifact, medians = "xgboost", model.model, None
-                params = {**contender_params[winner], "imbalance": "none (scale_pos_weight 1)", "features": winner}
+                params = {**contenders[winner].params, "imbalance": "none (scale_pos_weight 1)", "features": winner}
             predict_raw = model.predict
         t0 = _stage(timings, "model_choice", t0)
     progress(0.9, "Calibrating per AUM segment")
@@ -244,11 +251,12 @@ def fit_crm_fallback(fit: Frame, calib: Frame, train_all: Frame | None = None) -
     model = LogisticBaseline().fit(fit.X[cols], fit.y)
     cal = SegmentCalibrator().fit(model.predict(calib.X), calib.y, np.array(["all"] * len(calib)))
     calib_auc_pr = metrics.auc_pr(calib.y, model.predict(calib.X))
+    rows = fit
     if train_all is not None and len(set(train_all.y)) == 2:
-        model = LogisticBaseline().fit(train_all.X[cols], train_all.y)
+        rows = train_all
+        model = LogisticBaseline().fit(rows.X[cols], rows.y)
     return {"model": model.to_dict(), "calibration": cal.to_dict(), "features": cols,
-            "calibration_period_auc_pr": calib_auc_pr,
-            "refit_rows": len(train_all) if train_all is not None else len(fit)}
+            "calibration_period_auc_pr": calib_auc_pr, "refit_rows": len(rows)}
 
 
 def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
