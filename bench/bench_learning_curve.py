@@ -1,0 +1,77 @@
+"""How far the engine's model is from the truth ranking as a function of how much history it learns from.
+
+On the backtest of bench_model.py (features as known on --test-from, every matured lead contacted before it
+for training, every matured lead contacted on or after it for testing), the booster settings the guarded
+choice can pick — the additive booster (depth-1 trees) and the shallow depth-2 booster — are refitted on
+random 25/50/75/100% subsets of the training rows. Each ranking of the test leads is scored against the
+truth ranking on the same outcomes redrawn from the truth probabilities (the ratio bench_model.py reports
+as "the ranking itself, without label luck"). The curve says whether the remaining gap to the ceiling is
+the model's form or the amount of history.
+
+Usage: python bench/bench_learning_curve.py DATA_DIR TRUTH_CSV [--test-from 2025-06-01]
+DATA_DIR holds the full-scale demo already loaded (load-territories, load-leads); its present-day features
+are rebuilt at the end, as after a backtest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import load_settings, with_overrides  # noqa: E402
+from core.features.build import build_features, default_as_of, feature_matrix, parse_as_of  # noqa: E402
+from core.modeling.boosting import Imbalance, fit_booster  # noqa: E402
+from core.modeling.data import frame_from  # noqa: E402
+from core.modeling.train import ADDITIVE, SHALLOW  # noqa: E402
+from core.warehouse import open_warehouse  # noqa: E402
+from truth_metrics import learning_curve, positives_for  # noqa: E402  (bench/)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("truth_csv")
+    ap.add_argument("--test-from", default="2025-06-01")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    settings = with_overrides(load_settings(), data_dir=Path(args.data_dir))
+    wh = open_warehouse(settings)
+    cutoff = parse_as_of(args.test_from)
+    with wh.reader() as s:
+        now = default_as_of(s)
+    try:
+        past = build_features(wh, settings, as_of=cutoff)
+        train = frame_from(feature_matrix(wh, training_only=True))
+        build_features(wh, settings, as_of=now, levels=past.levels)
+        later = feature_matrix(wh, training_only=True)
+        later = later[pd.to_datetime(later.contacted_at, utc=True) >= cutoff]
+        test = frame_from(later, features=list(train.X.columns))
+    finally:
+        build_features(wh, settings)
+    truth = pd.read_csv(args.truth_csv, dtype={"lead_id": str}).set_index("lead_id")["true_prob_mql_30d"]
+    q = truth.reindex(test.ids.astype(str)).to_numpy()
+    assert not pd.isna(q).any(), "every test lead must be in the truth file"
+    print(f"Backtest from {args.test_from}: {len(train):,} training leads ({train.positives:,} positive), "
+          f"{len(test):,} test leads ({test.positives:,} positive), {train.X.shape[1]} features")
+    plain = Imbalance("none", "pos_weight", pos_weight=1.0)
+    for name, params in [("additive booster (depth-1)", ADDITIVE), ("shallow booster (depth-2)", SHALLOW)]:
+        started = time.perf_counter()
+        curve = learning_curve(lambda X, y, p=params: fit_booster(X, y, p, plain), train.X, train.y, test.X, q,
+                               repeats=args.repeats)
+        print(f"\n{name} — ratio to the ceiling, mean over 300 redrawn outcomes ({time.perf_counter() - started:.0f} s)")
+        print(f"{'share of history':>17}{'rows':>9}{'positives':>11}{'ratio':>8}  each subset")
+        for c in curve:
+            print(f"{c['fraction']:>17.0%}{c['rows']:>9,}{c['positives']:>11,}{c['ratio']:>8.3f}  {c['ratios']}")
+        need = positives_for(curve, 0.95)
+        print("  power-law fit of the gap (1 - ratio) against positives: "
+              + (f"0.95 x ceiling expected at about {need:,.0f} training positives" if need else "no decreasing trend"))
+
+
+if __name__ == "__main__":
+    main()
