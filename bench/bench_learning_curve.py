@@ -25,9 +25,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import load_settings, with_overrides  # noqa: E402
-from core.features.build import build_features, default_as_of, feature_matrix, parse_as_of  # noqa: E402
+from core.features.build import parse_as_of  # noqa: E402
+from core.modeling.backtest import backtest_frames  # noqa: E402
 from core.modeling.boosting import Imbalance, fit_booster  # noqa: E402
-from core.modeling.data import frame_from  # noqa: E402
 from core.modeling.train import ADDITIVE, SHALLOW  # noqa: E402
 from core.warehouse import open_warehouse  # noqa: E402
 from truth_metrics import learning_curve, positives_for  # noqa: E402  (bench/)
@@ -42,18 +42,7 @@ def main() -> None:
     args = ap.parse_args()
     settings = with_overrides(load_settings(), data_dir=Path(args.data_dir))
     wh = open_warehouse(settings)
-    cutoff = parse_as_of(args.test_from)
-    with wh.reader() as s:
-        now = default_as_of(s)
-    try:
-        past = build_features(wh, settings, as_of=cutoff)
-        train = frame_from(feature_matrix(wh, training_only=True))
-        build_features(wh, settings, as_of=now, levels=past.levels)
-        later = feature_matrix(wh, training_only=True)
-        later = later[pd.to_datetime(later.contacted_at, utc=True) >= cutoff]
-        test = frame_from(later, features=list(train.X.columns))
-    finally:
-        build_features(wh, settings)
+    train, test, _ = backtest_frames(wh, settings, parse_as_of(args.test_from))
     truth = pd.read_csv(args.truth_csv, dtype={"lead_id": str}).set_index("lead_id")["true_prob_mql_30d"]
     q = truth.reindex(test.ids.astype(str)).to_numpy()
     assert not pd.isna(q).any(), "every test lead must be in the truth file"
@@ -67,7 +56,7 @@ def main() -> None:
         print(f"\n{name} — ratio to the ceiling, mean over 300 redrawn outcomes ({time.perf_counter() - started:.0f} s)")
         print(f"{'share of history':>17}{'rows':>9}{'positives':>11}{'ratio':>8}  each subset")
         for c in curve:
-            print(f"{c['fraction']:>17.0%}{c['rows']:>9,}{c['positives']:>11,}{c['ratio']:>8.3f}  {c['ratios']}")
+            print(f"{c['fraction']:>17.0%}{c['rows']:>9,}{c['positives']:>11,.0f}{c['ratio']:>8.3f}  {c['ratios']}")
         need = positives_for(curve, 0.95)
         print("  power-law fit of the gap (1 - ratio) against positives: "
               + (f"0.95 x ceiling expected at about {need:,.0f} training positives" if need else "no decreasing trend"))

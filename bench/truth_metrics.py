@@ -41,20 +41,21 @@ def learning_curve(fit, X, y, X_test, true_prob, fractions=(0.25, 0.5, 0.75, 1.0
     For each fraction, ``fit(X_sub, y_sub)`` (returning an object with ``predict``) is trained on ``repeats``
     random subsets of that share of the rows (one, the full set, at 1.0) and each fitted ranking of
     ``X_test`` is scored against the truth ranking on the same ``draws`` outcomes redrawn from ``true_prob``.
-    Returns, per fraction: rows, positives, the mean ratio to the ceiling and each repeat's ratio.
+    Returns, per fraction: rows, mean positives, the mean ratio to the ceiling and each repeat's ratio.
     """
     y = np.asarray(y)
     q = np.asarray(true_prob, dtype=float)
     ceiling = expected_auc_pr(q, {"c": q}, draws=draws, seed=seed)["c"]
     out = []
     for f in fractions:
-        ratios = []
+        ratios, positives = [], []
         for r in range(repeats if f < 1 else 1):
             n = int(round(f * len(y)))
             idx = np.sort(np.random.default_rng(seed + r).choice(len(y), n, replace=False))
             p = fit(X.iloc[idx], y[idx]).predict(X_test)
+            positives.append(int(y[idx].sum()))
             ratios.append(expected_auc_pr(q, {"m": p}, draws=draws, seed=seed)["m"] / ceiling)
-        out.append({"fraction": f, "rows": n, "positives": int(y[idx].sum()), "ratio": float(np.mean(ratios)),
+        out.append({"fraction": f, "rows": n, "positives": float(np.mean(positives)), "ratio": float(np.mean(ratios)),
                     "ratios": [round(v, 4) for v in ratios]})
     return out
 

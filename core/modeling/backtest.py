@@ -6,6 +6,7 @@ on the same leads for comparison. The warehouse's features are rebuilt to the pr
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,44 @@ from core.export import write_csv
 from core.features.build import build_features, default_as_of, feature_matrix, parse_as_of
 from core.modeling import metrics
 from core.modeling.baselines import untuned_boosting
-from core.modeling.data import frame_from
+from core.modeling.data import Frame, frame_from
 from core.modeling.train import fit_pipeline
 from core.warehouse import Warehouse
+
+
+class BacktestRows(NamedTuple):
+    train: Frame
+    test: Frame
+    now: pd.Timestamp
+
+
+def backtest_frames(wh: Warehouse, settings: Settings, cutoff: pd.Timestamp, actor: Actor | None = None,
+                    progress=None) -> BacktestRows:
+    """The backtest's rows: for training, every lead contacted before ``cutoff`` whose label had matured by
+    then, with features as known on that day; for testing, every matured lead contacted on or after it,
+    with features built now on the cut-off's category levels (same columns). The warehouse's features are
+    rebuilt to the present afterwards, also on failure. ``now`` is the Lead export time."""
+    progress = progress or (lambda f, m: None)
+    with wh.reader() as s:
+        now = default_as_of(s)
+    if cutoff >= now:
+        raise LeadScoringError(f"--test-from {cutoff.date()} is not before the Lead export time {now}: nothing to test on.")
+    try:
+        progress(0.02, f"Features as known on {cutoff.date()}")
+        past = build_features(wh, settings, as_of=cutoff, actor=actor)
+        train_df = feature_matrix(wh, training_only=True)
+        if train_df.empty or train_df.label.sum() == 0:
+            raise LeadScoringError(f"No matured positive labels before {cutoff.date()}: choose a later --test-from.")
+        frame = frame_from(train_df)
+        progress(0.06, "Features of the leads contacted on or after the cut-off")
+        build_features(wh, settings, as_of=now, levels=past.levels, actor=actor)
+        later = feature_matrix(wh, training_only=True)
+        later = later[pd.to_datetime(later.contacted_at, utc=True) >= cutoff]
+        if later.empty:
+            raise LeadScoringError(f"No matured leads contacted on or after {cutoff.date()}.")
+        return BacktestRows(frame, frame_from(later, features=list(frame.X.columns)), now)
+    finally:
+        build_features(wh, settings, actor=actor)  # leave the present-day features in place
 
 
 def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget_minutes: float | None = None,
@@ -30,31 +66,13 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     cutoff = parse_as_of(test_from)
-    with wh.reader() as s:
-        now = default_as_of(s)
-    if cutoff >= now:
-        raise LeadScoringError(f"--test-from {test_from} is not before the Lead export time {now}: nothing to test on.")
-    try:
-        progress(0.02, f"Features as known on {cutoff.date()}")
-        past = build_features(wh, settings, as_of=cutoff, actor=actor)
-        train_df = feature_matrix(wh, training_only=True)
-        if train_df.empty or train_df.label.sum() == 0:
-            raise LeadScoringError(f"No matured positive labels before {test_from}: choose a later --test-from.")
-        frame = frame_from(train_df)
-        budget = 60 * float(budget_minutes or settings.train_budget_minutes)
-        fitted = fit_pipeline(frame, budget, lambda f, m: progress(0.05 + 0.8 * f, m))
-        progress(0.88, "Scoring the leads contacted on or after the cut-off")
-        build_features(wh, settings, as_of=now, levels=past.levels, actor=actor)
-        later = feature_matrix(wh, training_only=True)
-        later = later[pd.to_datetime(later.contacted_at, utc=True) >= cutoff]
-        if later.empty:
-            raise LeadScoringError(f"No matured leads contacted on or after {test_from}.")
-        test = frame_from(later, features=list(frame.X.columns))
-        score = fitted.predict(test.X)
-        tf = fitted.train_frame  # same rows as the engine's model
-        baseline = untuned_boosting(tf.X, tf.y).predict_proba(test.X[tf.X.columns])[:, 1]
-    finally:
-        build_features(wh, settings, actor=actor)  # leave the present-day features in place
+    frame, test, now = backtest_frames(wh, settings, cutoff, actor, progress)
+    budget = 60 * float(budget_minutes or settings.train_budget_minutes)
+    fitted = fit_pipeline(frame, budget, lambda f, m: progress(0.1 + 0.8 * f, m))
+    progress(0.92, "Scoring the leads contacted on or after the cut-off")
+    score = fitted.predict(test.X)
+    tf = fitted.train_frame  # same rows as the engine's model
+    baseline = untuned_boosting(tf.X, tf.y).predict_proba(test.X[tf.X.columns])[:, 1]
     write_csv(pd.DataFrame({"lead_id": test.ids, "score": np.round(score, 6), "label": test.y}), out)
     month = test.t.dt.strftime("%Y-%m").to_numpy()
     per_month = []
