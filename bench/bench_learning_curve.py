@@ -15,37 +15,27 @@ are rebuilt at the end, as after a backtest.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import load_settings, with_overrides  # noqa: E402
 from core.features.build import parse_as_of  # noqa: E402
 from core.modeling.backtest import backtest_frames  # noqa: E402
 from core.modeling.boosting import Imbalance, fit_booster  # noqa: E402
 from core.modeling.train import ADDITIVE, SHALLOW  # noqa: E402
-from core.warehouse import open_warehouse  # noqa: E402
-from truth_metrics import learning_curve, positives_for  # noqa: E402  (bench/)
+from truth_metrics import learning_curve, open_data_dir, positives_for, truth_bench_parser, truth_probabilities  # noqa: E402
+# (truth_metrics lives in bench/)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("data_dir")
-    ap.add_argument("truth_csv")
-    ap.add_argument("--test-from", default="2025-06-01")
+    ap = truth_bench_parser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    settings = with_overrides(load_settings(), data_dir=Path(args.data_dir))
-    wh = open_warehouse(settings)
+    settings, wh = open_data_dir(args.data_dir)
     train, test, _ = backtest_frames(wh, settings, parse_as_of(args.test_from))
-    truth = pd.read_csv(args.truth_csv, dtype={"lead_id": str}).set_index("lead_id")["true_prob_mql_30d"]
-    q = truth.reindex(test.ids.astype(str)).to_numpy()
-    assert not pd.isna(q).any(), "every test lead must be in the truth file"
+    q = truth_probabilities(args.truth_csv, test.ids)
     print(f"Backtest from {args.test_from}: {len(train):,} training leads ({train.positives:,} positive), "
           f"{len(test):,} test leads ({test.positives:,} positive), {train.X.shape[1]} features")
     plain = Imbalance("none", "pos_weight", pos_weight=1.0)

@@ -13,7 +13,6 @@ DATA_DIR holds the full-scale demo already loaded (load-territories, load-leads)
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -24,30 +23,23 @@ from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import load_settings, with_overrides  # noqa: E402
 from core.modeling.backtest import backtest  # noqa: E402
 from core.modeling.train import train  # noqa: E402
-from core.warehouse import open_warehouse  # noqa: E402
-from truth_metrics import expected_auc_pr, paired_bootstrap_ratio  # noqa: E402  (bench/)
+from truth_metrics import (expected_auc_pr, open_data_dir, paired_bootstrap_ratio,  # noqa: E402  (bench/)
+                           truth_bench_parser, truth_probabilities)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("data_dir")
-    ap.add_argument("truth_csv")
-    ap.add_argument("--test-from", default="2025-06-01")
+    ap = truth_bench_parser()
     ap.add_argument("--budget-minutes", type=float, default=8.0)
     args = ap.parse_args()
-    settings = with_overrides(load_settings(), data_dir=Path(args.data_dir))
-    wh = open_warehouse(settings)
+    settings, wh = open_data_dir(args.data_dir)
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "backtest.csv"
         bt = backtest(wh, settings, args.test_from, str(out), args.budget_minutes)
         scores = pd.read_csv(out, dtype={"lead_id": str})
-    truth = pd.read_csv(args.truth_csv, dtype={"lead_id": str})[["lead_id", "true_prob_mql_30d"]]
-    joined = scores.merge(truth, on="lead_id", how="left")
-    assert joined.true_prob_mql_30d.notna().all(), "every backtest lead must be in the truth file"
+    joined = scores.assign(true_prob_mql_30d=truth_probabilities(args.truth_csv, scores.lead_id))
     engine_ap = average_precision_score(joined.label, joined.score)
     ceiling = average_precision_score(joined.label, joined.true_prob_mql_30d)
     base = bt["baseline_untuned_auc_pr"]

@@ -1,11 +1,41 @@
 """Benchmark-only measures that need each lead's true probability — the demo truth file, which the engine
-never reads (tests/test_demo.py guards core/ against it)."""
+never reads (tests/test_demo.py guards core/ against it) — and the set-up the truth benchmarks share."""
 
 from __future__ import annotations
 
-import numpy as np
+import argparse
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from core.config import load_settings, with_overrides
 from core.modeling.metrics import auc_pr, bootstrap_auc_pr
+from core.warehouse import open_warehouse
+
+
+def truth_bench_parser() -> argparse.ArgumentParser:
+    """DATA_DIR (the full-scale demo, loaded), TRUTH_CSV and --test-from; a benchmark adds its own options."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("truth_csv")
+    ap.add_argument("--test-from", default="2025-06-01")
+    return ap
+
+
+def open_data_dir(data_dir):
+    """(settings, warehouse) of the engine on ``data_dir``."""
+    settings = with_overrides(load_settings(), data_dir=Path(data_dir))
+    return settings, open_warehouse(settings)
+
+
+def truth_probabilities(truth_csv, lead_ids) -> np.ndarray:
+    """Each lead's true probability from the demo truth file, in the order of ``lead_ids``; every lead must
+    be in the file."""
+    truth = pd.read_csv(truth_csv, dtype={"lead_id": str}).set_index("lead_id")["true_prob_mql_30d"]
+    q = truth.reindex(pd.Series(lead_ids).astype(str)).to_numpy()
+    assert not pd.isna(q).any(), "every backtest lead must be in the truth file"
+    return q
 
 
 def expected_auc_pr(true_prob, scores: dict, draws: int = 500, seed: int = 42) -> dict:
@@ -44,21 +74,20 @@ def learning_curve(fit, X, y, X_test, true_prob, fractions=(0.25, 0.5, 0.75, 1.0
     Returns, per fraction: rows, mean positives, the mean ratio to the ceiling and each repeat's ratio.
     """
     y = np.asarray(y)
-    q = np.asarray(true_prob, dtype=float)
-    ceiling = expected_auc_pr(q, {"c": q}, draws=draws, seed=seed)["c"]
+    runs, rankings = [], {"ceiling": np.asarray(true_prob, dtype=float)}
+    for f in fractions:
+        for r in range(repeats if f < 1 else 1):
+            idx = np.sort(np.random.default_rng(seed + r).choice(len(y), int(round(f * len(y))), replace=False))
+            rankings[(f, r)] = fit(X.iloc[idx], y[idx]).predict(X_test)
+            runs.append((f, r, len(idx), int(y[idx].sum())))
+    mean = expected_auc_pr(rankings["ceiling"], rankings, draws=draws, seed=seed)  # every ranking, same draws
     out = []
     for f in fractions:
-        ratios, positives = [], []
-        for r in range(repeats if f < 1 else 1):
-            n = int(round(f * len(y)))
-            idx = np.sort(np.random.default_rng(seed + r).choice(len(y), n, replace=False))
-            p = fit(X.iloc[idx], y[idx]).predict(X_test)
-            positives.append(int(y[idx].sum()))
-            ratios.append(expected_auc_pr(q, {"m": p}, draws=draws, seed=seed)["m"] / ceiling)
-        out.append({"fraction": f, "rows": n, "positives": float(np.mean(positives)), "ratio": float(np.mean(ratios)),
-                    "ratios": [round(v, 4) for v in ratios]})
+        mine = [run for run in runs if run[0] == f]
+        ratios = [mean[(f, r)] / mean["ceiling"] for _, r, _, _ in mine]
+        out.append({"fraction": f, "rows": mine[0][2], "positives": float(np.mean([run[3] for run in mine])),
+                    "ratio": float(np.mean(ratios)), "ratios": [round(v, 4) for v in ratios]})
     return out
-
 
 def positives_for(curve: list[dict], target: float) -> float | None:
     """Training positives at which a power law ``1 - ratio = a * positives^-b``, fitted to the curve, reaches
