@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("outdir")
     d.add_argument("--scale", choices=["small", "full"], default="small")
     d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--truth", choices=["additive", "interactions", "thresholds", "long-tail"], default="additive",
+                   help="shape of the hidden outcome model (see truth/GENERATIVE_MODEL.md)")
 
     t = sub.add_parser("load-territories", help="monthly MarketPro load (atomic replace, snapshot kept)")
     t.add_argument("files", nargs="+")
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "demo-data":
         from core.demo import generate
 
-        summary = generate(args.outdir, args.scale, args.seed, progress=_progress)
+        summary = generate(args.outdir, args.scale, args.seed, progress=_progress, truth=args.truth)
         print(json.dumps(summary, indent=2))
         return 0
 

@@ -18,6 +18,7 @@ The engine never reads this module's truth output; only benchmarks and tests do.
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -340,6 +341,110 @@ def _true_logit(obs: pd.DataFrame, weekend: np.ndarray, source_idx: np.ndarray, 
     return z
 
 
+TRUTHS = ("additive", "interactions", "thresholds", "long-tail")
+# Long-tail families draw lists and agencies from longer, Zipf-shaped menus (what real orgs accumulate).
+LONG_TAIL_LISTS = np.array(list(LEAD_LISTS) + [f"{w} {k} Advisors {y}" for y in (2023, 2024, 2025)
+                                               for w in ("Apollo", "ZoomInfo", "Seamless", "Broker Check")
+                                               for k in ("RIA", "IBD", "Hybrid")])
+LONG_TAIL_AGENCIES = np.array(["", "Blue Fox Agency", "Northwind Sourcing", "Keystone Talent", "Ridgeline Partners",
+                               "Harborview Search", "Atlas Outreach", "Summit Lead Co", "Bluewater Group",
+                               "Crescent Prospecting", "Evergreen Sourcing", "Lakeside Leads"])
+
+
+def level_effect(family: str, column: str, level, sd: float) -> float:
+    """A fixed effect for one category level: a normal draw seeded by the level's name, so the same level
+    has the same effect in every file, at every scale and seed (a property of the world, not of the draw)."""
+    if level is None or (isinstance(level, float) and np.isnan(level)) or level == "":
+        return 0.0
+    key = zlib.crc32(f"{family}|{column}|{level}".encode("utf-8"))
+    return float(np.random.default_rng(key).normal(0.0, sd))
+
+
+def _level_effects(family: str, column: str, values: np.ndarray, sd: float) -> np.ndarray:
+    values = pd.Series(values, dtype=object)
+    uniq = {v: level_effect(family, column, v, sd) for v in values.dropna().unique()}
+    return values.map(uniq).fillna(0.0).to_numpy(dtype=float)
+
+
+def _interactions_logit(obs, weekend, source_idx, has_linkedin, matched, cats) -> np.ndarray:
+    """Pairwise effects carry most of the signal: each factor alone moves little, the pair moves a lot."""
+    def f(col):
+        return obs[col].to_numpy(dtype=float)
+
+    z = np.zeros(len(obs))
+    tenure, moves = f("Date_Of_Hire_At_Current_Firm_Years"), f("Firm_Moves_10yr")
+    in_window = (tenure >= 2.5) & (tenure <= 8)
+    z += np.where(in_window & (moves >= 1), 1.1, 0.0) + np.where(in_window & ~(moves >= 1), 0.15, 0.0)
+    aum, g1 = f("TotalAssetsInMillions"), np.clip(f("AUMGrowthRate_1Year"), -50, 200)
+    small, large = aum < 100, aum >= 300
+    z += np.where(small & (g1 > 10), 0.9, 0.0) + np.where(large & (g1 < 0), 0.8, 0.0) - np.where(large & (g1 > 20), 0.4, 0.0)
+    hnw = f("Number_Clients_HNW_Individuals") / np.where(f("Number_Investment_Advisory_Clients") > 0,
+                                                         f("Number_Investment_Advisory_Clients"), np.nan)
+    bm = obs["Business_Model"].to_numpy(dtype=object)
+    z += np.where((bm == "Fee-Based (Hybrid)") & (hnw > 0.3), 0.9, 0.0)
+    z += np.where((bm == "Commission") & (hnw < 0.2), -0.6, 0.0)
+    disc, lead = f("Has_Disclosure") == 1, f("Is_Team_Lead") == 1
+    z += np.where(disc & ~lead, 0.7, 0.0) + np.where(disc & lead, -0.5, 0.0)
+    vet = f("Date_Became_Rep_Number_Of_Years") > 12
+    z += np.where(vet & (f("Percent_Assets_Alternatives") > 8), 0.7, 0.0)
+    z += LEAD_SOURCE_EFFECT[source_idx] * 0.5 + np.where(has_linkedin, 0.1, 0.0)
+    z *= 1.5
+    crm_only = 1.5 * (LEAD_SOURCE_EFFECT[source_idx] * 0.5 + np.where(has_linkedin, 0.1, 0.0)) - 0.15
+    z = np.where(matched, z, crm_only)
+    referral = LEAD_SOURCES[source_idx] == "Referral"
+    z += np.where(weekend & referral, 1.4, np.where(weekend, 0.4, 0.0))
+    return z
+
+
+def _thresholds_logit(obs, weekend, source_idx, has_linkedin, matched, cats) -> np.ndarray:
+    """Non-monotone bumps and hard thresholds: the middle converts, both ends do not."""
+    def f(col):
+        return obs[col].to_numpy(dtype=float)
+
+    z = np.zeros(len(obs))
+    la = np.log10(np.clip(f("TotalAssetsInMillions"), 0.1, None))
+    z += np.where((la >= 2.0) & (la <= 2.6), 0.8, np.where(la > 3.2, -0.5, 0.0))  # $100M-$400M sweet spot
+    g1 = np.clip(f("AUMGrowthRate_1Year"), -50, 200)
+    z += np.where((g1 >= 4) & (g1 <= 14), 0.55, np.where(g1 > 35, -0.45, 0.0))
+    years = f("Date_Became_Rep_Number_Of_Years")
+    z += np.where((years >= 8) & (years <= 15), 0.6, np.where(years > 30, -0.5, 0.0))
+    z += np.where(f("Miles_Distance_Home_To_Branch") > 35, 0.55, 0.0)
+    z += np.where(f("Team_Size") >= 6, 0.5, 0.0)
+    z += np.where(f("Percent_Clients_US") < 92, 0.45, 0.0)
+    prior = f("NumberOfPriorFirms")
+    z += np.where(prior == 2, 0.6, np.where(prior >= 5, -0.4, 0.0))
+    z += np.where(f("Number_Employees") <= 3, 0.5, 0.0)
+    z += LEAD_SOURCE_EFFECT[source_idx] + np.where(has_linkedin, 0.15, 0.0)
+    z *= 1.7
+    crm_only = 1.7 * (LEAD_SOURCE_EFFECT[source_idx] + np.where(has_linkedin, 0.15, 0.0)) - 0.15
+    z = np.where(matched, z, crm_only)
+    z += np.where(weekend, 0.8, 0.0)
+    return z
+
+
+def _long_tail_logit(obs, weekend, source_idx, has_linkedin, matched, cats) -> np.ndarray:
+    """Much of the signal sits in categories with many levels: every home metro (not only the big five),
+    the owning SGA, the purchased list, the agency, the custodian and the CRM each have their own effect."""
+    fam = "long-tail"
+    z = 0.45 * _true_logit(obs, np.zeros(len(obs), bool), source_idx, has_linkedin, np.ones(len(obs), bool))
+    z += _level_effects(fam, "metro", obs["Home_MetropolitanArea"].to_numpy(dtype=object), 0.7)
+    z += _level_effects(fam, "custodian", obs["Current_Custodian"].to_numpy(dtype=object), 0.35)
+    z += _level_effects(fam, "crm", obs["CRM_Used"].to_numpy(dtype=object), 0.3)
+    z += _level_effects(fam, "title", obs["Title"].to_numpy(dtype=object), 0.3)
+    crm_side = (_level_effects(fam, "owner", cats["owner"], 0.4) + _level_effects(fam, "list", cats["list"], 0.55)
+                + _level_effects(fam, "agency", cats["agency"], 0.5))
+    z = np.where(matched, z, 0.45 * 2.1 * LEAD_SOURCE_EFFECT[source_idx] - 0.15) + crm_side
+    z += np.where(weekend, 0.8, 0.0)
+    return z
+
+
+def truth_logit(family: str, obs, weekend, source_idx, has_linkedin, matched, cats) -> np.ndarray:
+    if family == "additive":
+        return _true_logit(obs, weekend, source_idx, has_linkedin, matched)
+    return {"interactions": _interactions_logit, "thresholds": _thresholds_logit,
+            "long-tail": _long_tail_logit}[family](obs, weekend, source_idx, has_linkedin, matched, cats)
+
+
 def _sf_id(prefix: str, i: np.ndarray) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(i.astype(str), 15 - len(prefix))).astype(object)
 
@@ -351,10 +456,14 @@ def _ts_text(ts: pd.Series) -> np.ndarray:
     return out
 
 
-def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None) -> dict:
-    """Write the territory files, the Salesforce export and the truth file; return a summary dict."""
+def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive") -> dict:
+    """Write the territory files, the Salesforce export and the truth file; return a summary dict.
+    ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``)."""
     if scale not in SCALES:
         raise LeadScoringError(f"--scale {scale!r}: choose small or full.")
+    if truth not in TRUTHS:
+        raise LeadScoringError(f"--truth {truth!r}: choose one of {', '.join(TRUTHS)}.")
+    family = truth
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     out = Path(outdir)
@@ -407,7 +516,19 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     weekend = contact.dt.day_of_week.to_numpy() >= 5
     source_idx = rng.choice(len(LEAD_SOURCES), n, p=LEAD_SOURCE_P)
     has_linkedin = rng.random(n) < 0.6
-    z = _true_logit(rep_obs, weekend, source_idx, has_linkedin, matched)
+    # CRM-side categories are drawn from their own stream (the rest of the file does not depend on the family).
+    crng = np.random.default_rng(seed + 7919)
+    long_tail = family == "long-tail"
+    lists = LONG_TAIL_LISTS if long_tail else LEAD_LISTS
+    list_p = (1 / np.arange(1, len(lists) + 1)) / (1 / np.arange(1, len(lists) + 1)).sum() if long_tail else None
+    agencies = LONG_TAIL_AGENCIES if long_tail else AGENCIES
+    agency_p = np.r_[0.6, np.full(len(agencies) - 1, 0.4 / (len(agencies) - 1))] if long_tail else [0.7, 0.2, 0.1]
+    owner = crng.integers(0, len(SGAS), n)
+    lead_list = crng.choice(lists, n, p=list_p)
+    agency = crng.choice(agencies, n, p=agency_p)
+    cats = {"owner": np.array([SGAS[i][0] for i in owner], dtype=object), "list": lead_list.astype(object),
+            "agency": np.where(agency == "", None, agency).astype(object)}
+    z = truth_logit(family, rep_obs, weekend, source_idx, has_linkedin, matched, cats)
     # Intercept solved so the contacted population converts at the target rate.
     lo, hi = -8.0, 0.0
     for _ in range(60):
@@ -435,7 +556,6 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     is_mql = mql_at.notna().to_numpy()
     status = np.where(~contacted, "Open", np.where(is_mql, "MQL", rng.choice(["Contacting", "Nurture", "Closed - Not Interested"], n)))
     disposition = np.where(is_mql, "Call Booked", np.where(contacted, rng.choice(["No Answer", "Not Interested", "Bad Timing", ""], n), ""))
-    owner = rng.integers(0, len(SGAS), n)
     first = rng.choice(FIRST, n)
     last = rng.choice(LAST, n)
     converted = is_mql & (rng.random(n) < 0.3)
@@ -451,8 +571,8 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "Address": "", "City": rng.choice(CITIES, n),
         "State": np.where(matched, reps["Branch_State"].to_numpy()[rep_idx], rng.choice(sum(TERRITORY_STATES.values(), []), n)),
         "Company": reps["RIAFirmName"].to_numpy()[rep_idx], "Title": reps["Title"].to_numpy()[rep_idx],
-        "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": rng.choice(LEAD_LISTS, n),
-        "External_Agency__c": rng.choice(AGENCIES, n, p=[0.7, 0.2, 0.1]),
+        "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": lead_list,
+        "External_Agency__c": agency,
         "Experimentation_Tag__c": "",
         "CreatedDate": _ts_text(created), "Stage_Entered_Contacting__c": _ts_text(contact),
         "Stage_Entered_Call_Scheduled__c": _ts_text(mql_at),
@@ -494,10 +614,11 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "matched_to_marketpro": matched,
     })
     truth.to_csv(out / "truth" / "demo_truth.csv", index=False)
-    (out / "truth" / "GENERATIVE_MODEL.md").write_text(GENERATIVE_MODEL_DOC, encoding="utf-8")
+    (out / "truth" / "GENERATIVE_MODEL.md").write_text(
+        GENERATIVE_MODEL_DOC + f"\n**This data set was drawn with the `{family}` truth.**\n", encoding="utf-8")
     c = truth[truth.contacted]
     summary = {
-        "scale": scale, "seed": seed, "export_at": EXPORT_AT.isoformat(),
+        "scale": scale, "seed": seed, "truth": family, "export_at": EXPORT_AT.isoformat(),
         "territory_rows": int(sum(files.values())), "territory_rows_by_file": files,
         "unique_reps": int(sc.unique_reps), "salesforce_rows": int(len(sf_all)), "leads": int(n),
         "contacted": int(c.shape[0]), "positive_rate_30d_drawn": round(float(c.drew_mql_30d.mean()), 4),
@@ -538,6 +659,28 @@ the best achievable AUC-PR on contacted leads is about 0.27 at a 4% base rate):
 | weekend contact | +0.80 |
 | lead source | referral +0.65, event +0.30, website +0.15, LinkedIn +0.10, list −0.05 |
 | LinkedIn profile present | +0.15 |
+
+## Other truth families (`demo-data --truth ...`)
+
+The table above is the `additive` truth (the default): a sum of per-feature effects. Three other shapes
+test whether the engine's choices hold when the world is not additive. Each keeps the same base rate,
+the same export mess and the same rule that only observable values count; only the log-odds differ.
+
+- `interactions`: pairs carry the signal. 3–8 years at the firm with at least one move in 10 years
+  +1.1 (the window alone +0.15); firm AUM < $100M growing > 10% +0.9, AUM ≥ $300M shrinking +0.8 and
+  growing > 20% −0.4; hybrid model with HNW ratio > 0.3 +0.9, commission with HNW ratio < 0.2 −0.6;
+  disclosure without leading a team +0.7, with it −0.5; > 12 years a rep with > 8% in alternatives +0.7;
+  half the lead-source effects, LinkedIn +0.1; all × 1.5; weekend contact of a referral +1.4, other
+  weekend +0.4.
+- `thresholds`: non-monotone bumps and cliffs. AUM $100M–$400M +0.8, above $1.6B −0.5; 1-year growth
+  4–14% +0.55, above 35% −0.45; 8–15 years a rep +0.6, over 30 −0.5; home > 35 miles from the branch
+  +0.55; team of 6+ +0.5; < 92% US clients +0.45; exactly 2 prior firms +0.6, 5+ −0.4; ≤ 3 employees
+  +0.5; lead source and LinkedIn as in the additive truth; all × 1.7; weekend +0.8.
+- `long-tail`: 0.45 × the additive truth plus a fixed effect for every level of six categories — home
+  metro (all of them, including the small "… Area ST" metros; sd 0.7), custodian (0.35), CRM (0.3),
+  title (0.3), owning SGA (0.4), purchased list (0.55; 38 lists with Zipf-shaped volumes) and outside
+  agency (0.5; 11 agencies). Each level's effect is a normal draw seeded by the level's name
+  (`level_effect`), so it is a property of the level, the same at every scale and seed.
 
 About 10% of all MQLs arrive after 30 days (not positives); 1% of MQL timestamps are stamped before
 contact (defects); contacts in the last 30 days before the export are right-censored; `Status`,

@@ -1,11 +1,55 @@
 """SHAP & cohorts (analysts): what drives the champion overall, by cohort, and for one lead."""
 
+import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.scoring.explain import explain_overview, lead_waterfall
+from core.scoring.explain import dependence_frame, explain_overview, lead_waterfall, shap_views
 from pages._shared import actor, engine, table, user_errors
+
+
+def _shap_tabs(sv: dict) -> None:
+    """The four shap views (beeswarm summary, dependence, interaction pairs, categories by level)."""
+    st.caption(f"shap.TreeExplainer on {sv['n']:,} sampled open leads; interactions from xgboost's exact TreeSHAP "
+               "interaction values. A category's contribution is shown per level.")
+    t_sum, t_dep, t_int, t_lvl = st.tabs(["Summary (beeswarm)", "Dependence", "Interactions", "Categories by level"])
+    with t_sum:
+        s = sv["summary"].copy()
+        pos = {f: i for i, f in enumerate(sv["top_features"])}
+        s["row"] = s.feature.map(pos) + np.random.default_rng(0).uniform(-0.35, 0.35, len(s))
+        fig = px.scatter(s, x="shap", y="row", color="value_percentile", color_continuous_scale="RdBu_r", opacity=0.6,
+                         hover_data={"feature": True, "value": True, "row": False},
+                         labels={"shap": "SHAP value (log-odds)", "value_percentile": "Feature value<br>(percentile)"},
+                         height=60 + 38 * len(pos))
+        fig.update_yaxes(tickvals=list(pos.values()), ticktext=list(pos), autorange="reversed", title="")
+        fig.update_traces(marker={"size": 4})
+        st.plotly_chart(fig, width="stretch")
+    with t_dep:
+        feature = st.selectbox("Feature", sv["top_features"], key="dep_feature")
+        dep, partner = dependence_frame(sv, feature)
+        fig = px.scatter(dep, x="value", y="shap", color="partner_percentile" if partner else None,
+                         color_continuous_scale="RdBu_r", opacity=0.6, height=440,
+                         labels={"value": feature, "shap": "SHAP value (log-odds)",
+                                 "partner_percentile": f"{partner}<br>(percentile)" if partner else ""})
+        st.plotly_chart(fig, width="stretch")
+        st.caption(f"Coloured by {partner}, the feature it interacts with most." if partner else "No interaction found.")
+    with t_int:
+        table(sv["pairs"], "shap_interaction_pairs.csv", column_config={
+            "feature": "Feature", "with": "Interacts with",
+            "mean_abs_interaction": st.column_config.NumberColumn("Mean |interaction| (log-odds)", format="%.4f")})
+    with t_lvl:
+        cats = sorted(sv["levels"].feature.unique()) if len(sv["levels"]) else []
+        if not cats:
+            st.info("The champion uses no raw categories.")
+        else:
+            cat = st.selectbox("Category", cats, key="lvl_feature")
+            lv = sv["levels"][sv["levels"].feature == cat].head(30)
+            st.plotly_chart(px.bar(lv, x="mean_contribution", y="level", orientation="h", hover_data=["leads"],
+                                   height=120 + 22 * len(lv),
+                                   labels={"mean_contribution": "Mean contribution (log-odds)", "level": ""})
+                            .update_yaxes(autorange="reversed"), width="stretch")
+
 
 eng = engine()
 actor()
@@ -16,8 +60,17 @@ with user_errors():
     st.caption(f"Champion {view['model_id']} · {view['n']:,} scored open leads · contributions on the log-odds scale")
     imp = view["importance"]
     st.subheader("Global importance (top 30, mean |contribution|)")
-    st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="feature", orientation="h", height=720)
+    st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="feature", orientation="h", height=720,
+                           labels={"mean_abs_contribution": "Mean |contribution| (log-odds)", "feature": ""})
                     .update_yaxes(autorange="reversed"), width="stretch")
+
+    st.subheader("SHAP views")
+    sv = shap_views(view, eng.wh)
+    if sv.get("unavailable"):
+        st.info(sv["unavailable"])
+    else:
+        _shap_tabs(sv)
+
     tabs = st.tabs(list(view["cohorts"]))
     for tab, (name, frame) in zip(tabs, view["cohorts"].items()):
         with tab:
@@ -31,5 +84,6 @@ with user_errors():
     lead = st.selectbox("Lead (highest score first)", view["lead_ids"][:500])
     wf = lead_waterfall(view, lead)
     st.plotly_chart(go.Figure(go.Waterfall(orientation="h", y=wf.feature, x=wf.contribution,
-                                           text=[f"{v:.3g}" if v == v else "missing" for v in wf.value]))
+                                           text=[str(v) if isinstance(v, str) else (f"{v:.3g}" if v == v else "missing")
+                                                 for v in wf.value]))
                     .update_layout(height=460, yaxis={"autorange": "reversed"}), width="stretch")

@@ -295,8 +295,12 @@ def test_full_pipeline_path_on_a_synthetic_frame():
     assert fitted.insufficient is None and fitted.imbalance_table is not None
     assert len(fitted.imbalance_table) == 8 and fitted.imbalance_table.chosen.sum() == 1
     assert fitted.tuning["history"] and fitted.selection["model_chosen"] in {
-        "tuned booster", "conservative booster", "conservative booster, all features", "shallow booster, all features",
-        "additive booster (depth-1 trees), all features", "shallow booster, permutation-pruned features", "logistic regression (L2)"}
+        c["model"] for c in fitted.selection["model_choice"]}
+    names = [c["model"] for c in fitted.selection["model_choice"]]
+    assert names[0] == "logistic regression (L2)" and names[-1] == "tuned booster (spec §6.4 grid)"  # simplest first
+    chosen = next(c for c in fitted.selection["model_choice"] if c["model"] == fitted.selection["model_chosen"])
+    assert chosen["within_one_se"] and all(not c["within_one_se"] for c in fitted.selection["model_choice"]
+                                           if c["complexity"] < chosen["complexity"])
     assert "x1" in fitted.selection["pruning"]["kept"]
     # The registered model is refitted on every pre-test row and keeps the calibration-period calibrators.
     assert fitted.params["refit_rows"] == len(train_all) >= len(fitted.fit_frame) + len(fitted.calib_frame)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core.features.build import META_COLUMNS
+from core.features.catalog import is_categorical
 
 GAP = pd.Timedelta(days=30)
 
@@ -39,10 +40,24 @@ class Frame:
         return int(self.y.sum())
 
 
+def model_inputs(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Feature columns as models take them: numbers as float32, raw categories (``cat_*``) as text with
+    None for missing (a column the frame lacks is all missing)."""
+    out = {}
+    for c in features:
+        col = df[c] if c in df else pd.Series(None, index=df.index, dtype=object)
+        if is_categorical(c):
+            v = col.astype(object)
+            out[c] = v.where(v.notna(), None)
+        else:
+            out[c] = pd.to_numeric(col, errors="coerce").astype("float32")
+    return pd.DataFrame(out, index=df.index)
+
+
 def frame_from(df: pd.DataFrame, features: list[str] | None = None) -> Frame:
     df = df.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True)
     features = features or [c for c in df.columns if c not in META_COLUMNS]
-    X = df[features].apply(pd.to_numeric, errors="coerce").astype("float32")
+    X = model_inputs(df, features)
     y = df["label"].astype(int).to_numpy() if "label" in df else np.zeros(len(df), dtype=int)
     return Frame(X, y, pd.to_datetime(df["contacted_at"], utc=True), df["lead_id"])
 

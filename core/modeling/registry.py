@@ -21,6 +21,7 @@ from core.errors import LeadScoringError
 from core.modeling.baselines import logistic_contributions, logistic_from_dict
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import aum_segment
+from core.modeling.encoding import CategoryEncoder
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -31,6 +32,8 @@ class LoadedModel:
     meta: dict
     predict_raw: callable
     contributions: callable  # X -> (rows x features) additive contributions on the log-odds scale
+    prepare: callable = None  # X -> the numeric matrix the booster scores (None for the logistic model)
+    booster: object = None  # the xgboost.XGBClassifier (None for the logistic model)
 
     @property
     def features(self) -> list[str]:
@@ -91,16 +94,19 @@ def load_model(folder: str | Path) -> LoadedModel:
             booster = xgb.XGBClassifier()
             booster.load_model(folder / "booster.json")
             medians = meta.get("medians")
+            encoder = CategoryEncoder.from_dict(meta.get("category_encoding"))
+
+            def prepare(X: pd.DataFrame) -> pd.DataFrame:
+                """Model inputs as the booster saw them: categories target-encoded, SMOTE's medians filled."""
+                Z = encoder.transform(X[meta["features"]]).astype("float32")
+                return Z.fillna(medians) if medians else Z
 
             def predict_raw(X: pd.DataFrame) -> np.ndarray:
-                Z = X[meta["features"]].astype("float32")
-                return booster.predict_proba(Z.fillna(medians) if medians else Z)[:, 1]
+                return booster.predict_proba(prepare(X))[:, 1]
 
             def contributions(X: pd.DataFrame) -> np.ndarray:
                 # Exact TreeSHAP from XGBoost itself (pred_contribs); the last column is the bias.
-                Z = X[meta["features"]].astype("float32")
-                dm = xgb.DMatrix(Z.fillna(medians) if medians else Z)
-                return booster.get_booster().predict(dm, pred_contribs=True)[:, :-1]
+                return booster.get_booster().predict(xgb.DMatrix(prepare(X)), pred_contribs=True)[:, :-1]
         else:
             params = json.loads((folder / "logistic.json").read_text())
             predict_raw = logistic_from_dict(params)
@@ -116,6 +122,8 @@ def load_model(folder: str | Path) -> LoadedModel:
     except (OSError, ValueError, KeyError, xgb.core.XGBoostError) as exc:
         raise LeadScoringError(f"Model artifacts in {folder} cannot be loaded ({type(exc).__name__}: {exc}). "
                                "Roll back (`models rollback`) or retrain.") from exc
+    if meta["kind"] == "xgboost":
+        return LoadedModel(meta["model_id"], meta, predict_raw, contributions, prepare, booster)
     return LoadedModel(meta["model_id"], meta, predict_raw, contributions)
 
 

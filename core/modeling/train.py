@@ -24,8 +24,10 @@ from core.errors import LeadScoringError
 from core.features.build import build_features, feature_matrix, latest_feature_set
 from core.modeling import imbalance as imb
 from core.modeling import metrics
-from core.modeling.baselines import LogisticBaseline, heuristic_rule, untuned_boosting
-from core.modeling.boosting import Imbalance, fit_booster
+from core.modeling.baselines import LogisticBaseline, analyst_default, heuristic_rule
+from core.modeling.boosting import ES_SHARE, Imbalance, fit_booster
+from core.modeling.choice import one_se_choice
+from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
 from core.modeling.registry import promote, save_model
@@ -49,6 +51,16 @@ SHALLOW = {"max_depth": 2, "learning_rate": 0.01, "min_child_weight": 10, "subsa
 # so "not matched to the territory file" is a term of its own. Fewer degrees of freedom than depth 2: it wins
 # when the signal is a sum of per-feature effects and the positives are few; the choice below decides.
 ADDITIVE = {**SHALLOW, "max_depth": 1, "learning_rate": 0.05, "n_estimators": 600}
+# The regime AutoML systems (FLAML, AutoGluon) settle on for a few thousand positives in tens of thousands of
+# rows: few leaves, many trees at a small learning rate, strong L2, column subsampling, and the number of
+# trees found by early stopping on the newest 15% of the rows the booster trains on.
+SMALL_LEAVES = {"grow_policy": "lossguide", "max_depth": 0, "max_leaves": 8, "learning_rate": 0.02,
+                "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.5, "reg_alpha": 0, "reg_lambda": 10,
+                "n_estimators": 3000, "eval_metric": "logloss", ES_SHARE: 0.15}
+# scikit-learn's HistGradientBoosting defaults, in xgboost: 31 leaves, learning rate 0.1, early stopping.
+WIDE = {"grow_policy": "lossguide", "max_depth": 0, "max_leaves": 31, "learning_rate": 0.1, "min_child_weight": 1,
+        "subsample": 1.0, "colsample_bytree": 1.0, "reg_alpha": 0, "reg_lambda": 1, "n_estimators": 1000,
+        "eval_metric": "logloss", ES_SHARE: 0.15}
 GATES = {"auc_pr": 0.20, "calibration_error": 0.05, "train_validation_gap": 0.10, "cv_cov": 0.15}
 
 
@@ -73,6 +85,8 @@ class Fitted:
     train_frame: Frame | None = None  # the rows the registered model trained on (fit + gap + calibration periods)
     folds: list = field(default_factory=list)
     fallback: dict | None = None  # the CRM-only degraded model
+    encoder: object = None  # the registered booster's category encoding (CategoryEncoder), None for logistic
+    recipe: callable = None  # (X, y) -> a fresh fit of the chosen model: same features, settings, re-weighting
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.calibrator.transform(self.predict_raw(X), aum_segment(X["TotalAssetsInMillions"]))
@@ -118,8 +132,11 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         insufficient = (f"only {train_all.positives} positives in training (need ≥ {MIN_TRAIN_POSITIVES}): "
                         "the regularised logistic baseline is used instead of a tuned booster")
     progress(0.05, "Feature selection (IV, VIF)")
-    selection = select_features(fit.X, fit.y)
-    features = selection["selected"]
+    selection = select_features(numeric_view(fit.X), fit.y)
+    cats = categorical_columns(fit.X)
+    features = selection["selected"] + cats
+    selection["kept_by_rule"] += [{"feature": c, "reason": "raw category (target-encoded inside each training fold)",
+                                   "value": None} for c in cats]
     t0 = _stage(timings, "selection", t0)
     Xf = fit.X[features]
     table = tuning = None
@@ -155,34 +172,39 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
         medians = booster.medians
         t0 = _stage(timings, "final_fit", t0)
-        # Guard against a tuning win that does not generalise: the tuned booster must beat simpler contenders
-        # on rows none of them trained on, or the best of those is registered instead — and the report says so.
+        # Guard against a tuning win that does not generalise: every contender is scored on rows it never
+        # trained on, and the simplest one within one standard error of the best is registered (choice.py).
         conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
         all_cols = list(fit.X.columns)
+        cats = categorical_columns(fit.X)
         progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
-        pruning = permutation_pruning(fit.X, fit.y, folds, lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
+        pruning = permutation_pruning(numeric_view(fit.X), fit.y, folds,
+                                      lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
                                       progress=lambda f, m: progress(0.86 + 0.02 * f, m))
+        pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
         selection["pruning"] = pruning
         t0 = _stage(timings, "permutation_pruning", t0)
-        progress(0.88, "Checking the tuned booster against simpler models on unseen months")
+        progress(0.88, "Scoring every contender on months it never trained on")
         # Fold i of the pruned contender is scored with the features chosen from earlier folds only.
         contenders = {
-            "tuned booster": Contender(features, tuning["best_params"], chosen),
-            "conservative booster": Contender(features, CONSERVATIVE, conservative),
-            "conservative booster, all features": Contender(all_cols, CONSERVATIVE, conservative),
-            "shallow booster, all features": Contender(all_cols, SHALLOW, conservative),
-            "additive booster (depth-1 trees), all features": Contender(all_cols, ADDITIVE, conservative),
-            "shallow booster, permutation-pruned features": Contender(pruning["kept"], SHALLOW, conservative,
-                                                                      pruning["kept_before"]),
             "logistic regression (L2)": Contender(features),
+            "additive booster (depth-1 trees)": Contender(all_cols, ADDITIVE, conservative),
+            "shallow booster, permutation-pruned features": Contender(pruning["kept"] + cats, SHALLOW, conservative,
+                                                                      pruning["kept_before"]),
+            "shallow booster (depth-2 trees)": Contender(all_cols, SHALLOW, conservative),
+            "small-leaf booster (8 leaves, slow rate, strong L2)": Contender(all_cols, SMALL_LEAVES, conservative),
+            "wide booster (31 leaves, early-stopped)": Contender(all_cols, WIDE, conservative),
+            "tuned booster (spec §6.4 grid)": Contender(features, tuning["best_params"], chosen),
         }
+        complexity = {name: i for i, name in enumerate(contenders)}
         # Each contender is scored on every row it did not train on: the CV folds' validation blocks
         # (refitted per fold) pooled with the calibration period. Pooling ~650 positives instead of one
         # fold's ~90 keeps sampling noise from picking the winner.
-        fitted_all = {name: (booster if name == "tuned booster" else c.fit(fit.X[c.cols], fit.y))
+        fitted_all = {name: (booster if name == "tuned booster (spec §6.4 grid)" else c.fit(fit.X[c.cols], fit.y))
                       for name, c in contenders.items()}
-        choice, fold_preds = [], {}
-        for name, c in contenders.items():
+        choice, fold_preds, pooled = [], {}, {}
+        for k, (name, c) in enumerate(contenders.items()):
+            progress(0.88 + 0.02 * k / len(contenders), f"Scoring {name} on unseen months")
             preds = []
             for i, (tr_idx, va_idx) in enumerate(folds):
                 fcols = c.per_fold_cols[i] if c.per_fold_cols else c.cols
@@ -191,18 +213,26 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
             pc = fitted_all[name].predict(calib.X)
             fold_preds[name] = preds
             ys = [y for y, _ in preds] + [calib.y]
-            ps = [_rank01(p) for _, p in preds] + [_rank01(pc)]
+            pooled[name] = np.concatenate([_rank01(p) for _, p in preds] + [_rank01(pc)])
             choice.append({"model": name, "features": len(c.cols),
-                           "pooled_unseen_auc_pr": round(metrics.auc_pr(np.concatenate(ys), np.concatenate(ps)) or 0.0, 4),
                            "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
                            "cv_mean_auc_pr": round(float(np.mean(_fold_auc_pr(preds))), 4),
                            "n": int(sum(len(y) for y in ys)), "positives": int(sum(int(y.sum()) for y in ys))})
+        y_pooled = np.concatenate([y for y, _ in fold_preds[next(iter(contenders))]] + [calib.y])
+        decision = one_se_choice(y_pooled, pooled, complexity)
+        by_name = {r["model"]: r for r in decision["rows"]}
+        for row in choice:
+            r = by_name[row["model"]]
+            row.update({"pooled_unseen_auc_pr": r["auc_pr"], "diff_to_best": r["diff_to_best"],
+                        "se_diff": r["se_diff"], "within_one_se": r["within_one_se"], "complexity": r["complexity"]})
         selection["model_choice"] = choice
-        winner = max(choice, key=lambda r: r["pooled_unseen_auc_pr"])["model"]
+        selection["model_choice_rule"] = {"best": decision["best"], "chosen": decision["chosen"],
+                                          "resamples": decision["resamples"]}
+        winner = decision["chosen"]
         selection["model_chosen"] = winner
         cv = {"fold_auc_pr": _fold_auc_pr(fold_preds[winner]), "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
         features, refit = contenders[winner].cols, contenders[winner].fit
-        if winner != "tuned booster":
+        if winner != "tuned booster (spec §6.4 grid)":
             model = fitted_all[winner]
             if contenders[winner].params is None:
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
@@ -221,17 +251,18 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
     progress(0.92, "Refitting the chosen model on every row before the test period")
     final = refit(train_all.X[features], train_all.y)
     predict_raw = final.predict
+    encoder = None
     if kind == "logistic":
         artifact = final.to_dict()
     else:
-        artifact, medians = final.model, final.medians
+        artifact, medians, encoder = final.model, final.medians, final.encoder
     params = {**params, "refit_rows": len(train_all), "refit_positives": train_all.positives}
     t0 = _stage(timings, "refit", t0)
     fallback = fit_crm_fallback(fit, calib, train_all)
     _stage(timings, "crm_fallback_model", t0)
     return Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
                   insufficient, timings, fit_frame=fit, calib_frame=calib, train_frame=train_all, folds=folds,
-                  fallback=fallback)
+                  fallback=fallback, encoder=encoder, recipe=refit)
 
 
 def crm_only_features(columns) -> list[str]:
@@ -305,7 +336,7 @@ def baselines(fitted: Fitted, test: Frame, capacity: int) -> list[dict]:
     for name, scorer in [
         ("heuristic rule (spec §10.1 SQL)", lambda X: heuristic_rule(X)),
         ("logistic regression (L2, C=0.1)", LogisticBaseline().fit(fit.X, fit.y).predict),
-        ("gradient boosting, untuned defaults", untuned_boosting(fit.X, fit.y).predict_proba),
+        ("scikit-learn HistGradientBoosting, defaults", analyst_default(fit.X, fit.y).predict),
     ]:
         raw = scorer(test.X)
         raw = raw[:, 1] if raw.ndim == 2 else raw
@@ -323,7 +354,7 @@ def _fmt(v, pct=False):
 
 
 def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dict], base_rows: list[dict],
-                    split: dict) -> str:
+                    split: dict, refit: dict | None = None) -> str:
     t = ev["test"]
     L = [f"# Model {model_id} ({fitted.kind})", ""]
     if fitted.insufficient:
@@ -336,7 +367,15 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           f"- blocked CV: {len(fitted.folds)} expanding folds inside the fit period",
           f"- the registered model: chosen and calibrated as above, then refitted with the same features and settings "
           f"on all {len(fitted.train_frame):,} leads before the test period ({fitted.train_frame.positives:,} positive); "
-          "it keeps the calibrators learned on the calibration period", "",
+          "it keeps the calibrators learned on the calibration period"]
+    if refit:
+        L += [f"- **registered artifact**: the gates passed, so the same recipe was refitted on every matured lead, "
+              f"test period included: {refit['rows']:,} leads ({refit['positives']:,} positive) instead of "
+              f"{refit['evaluated_rows']:,}. The test metrics below belong to the evaluated artifact (kept as "
+              f"`evaluated_*.json`); the refitted one scores the test period in-sample at AUC-PR "
+              f"{_fmt(refit['test_period_auc_pr_in_sample'])}, ECE {_fmt(refit['test_period_ece_in_sample'])} "
+              "(not an estimate of future quality)."]
+    L += ["",
           "## Gates", "| gate | value | n | result |", "|---|---:|---:|---|"]
     L += [f"| {g['gate']} | {_fmt(g['value'])} | {g['n']:,} | {'PASS' if g['passed'] else 'FAIL'} |" for g in gate_rows]
     if ev.get("cv_sampling_cov") is not None:
@@ -388,11 +427,18 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
               f"Best: {json.dumps(tu['best_params'])} (CV AUC-PR {_fmt(tu['best_cv_auc_pr'])})."]
     sel = fitted.selection
     if sel.get("model_choice"):
+        rule = sel.get("model_choice_rule") or {}
         L += ["", "## Model choice on rows each contender never trained on (CV validation blocks + calibration period)",
-              "| candidate | features | pooled AUC-PR | CV mean AUC-PR | calibration-period AUC-PR | n | positives |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "Contenders are listed from simplest to most complex. Each one's pooled AUC-PR is compared with the best "
+              f"({rule.get('best', 'n/a')}) on {rule.get('resamples', 'n/a')} paired bootstrap resamples of the same rows; "
+              "the simplest contender within one standard error of the best is registered (the one-standard-error "
+              "rule): a difference smaller than that is what another draw of the same months could reverse.", "",
+              "| candidate | features | pooled AUC-PR | vs best | 1 SE of the difference | within 1 SE | CV mean AUC-PR | "
+              "calibration-period AUC-PR | n | positives |",
+              "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
         L += [f"| {'**' + c['model'] + '**' if c['model'] == sel['model_chosen'] else c['model']} | "
-              f"{c.get('features', 'n/a')} | {_fmt(c['pooled_unseen_auc_pr'])} | {_fmt(c['cv_mean_auc_pr'])} | "
+              f"{c.get('features', 'n/a')} | {_fmt(c['pooled_unseen_auc_pr'])} | {_fmt(c.get('diff_to_best'))} | "
+              f"{_fmt(c.get('se_diff'))} | {'yes' if c.get('within_one_se') else 'no'} | {_fmt(c['cv_mean_auc_pr'])} | "
               f"{_fmt(c['calibration_period_auc_pr'])} | {c['n']:,} | {c['positives']:,} |" for c in sel["model_choice"]]
     if sel.get("pruning"):
         pr = sel["pruning"]
@@ -468,21 +514,46 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     fitted.timings["evaluation"] = round(time.perf_counter() - t0, 2)
     model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
     split = _split_info(fitted.fit_frame, fitted.calib_frame, test)
-    report = report_markdown(model_id, fitted, ev, gate_rows, base_rows, split)
     passed = all(g["passed"] for g in gate_rows)
+    evaluated_artifact, refit_info = None, None
+    if passed and not fitted.insufficient and fitted.recipe is not None:
+        # Ship what was evaluated, then refit: the recipe that passed the gates on the held-out period is fitted
+        # again on every matured lead, test period included, so production keeps its newest ~20% of history.
+        progress(0.96, "Refitting the evaluated recipe on every matured lead (test period included)")
+        t0 = time.perf_counter()
+        evaluated_artifact = fitted.artifact
+        final = fitted.recipe(frame.X[fitted.features], frame.y)
+        fitted.artifact = final.to_dict() if fitted.kind == "logistic" else final.model
+        fitted.medians = None if fitted.kind == "logistic" else final.medians
+        fitted.encoder = None if fitted.kind == "logistic" else final.encoder
+        fitted.predict_raw = final.predict
+        in_sample = fitted.predict(test.X)
+        refit_info = {"rows": len(frame), "positives": frame.positives, "evaluated_rows": len(train_all),
+                      "evaluated_positives": train_all.positives,
+                      "test_period_auc_pr_in_sample": metrics.auc_pr(test.y, in_sample),
+                      "test_period_ece_in_sample": metrics.ece(test.y, in_sample), "seconds": round(time.perf_counter() - t0, 2)}
+        fitted.params = {**fitted.params, "registered_rows": len(frame), "registered_positives": frame.positives}
+        fitted.timings["refit_all_matured"] = refit_info["seconds"]
+    report = report_markdown(model_id, fitted, ev, gate_rows, base_rows, split, refit_info)
     fingerprint = hashlib.sha256(pd.util.hash_pandas_object(df[["lead_id", "label"]], index=False).values.tobytes()
                                  ).hexdigest()[:16]
     meta = {
         "model_id": model_id, "kind": fitted.kind, "features": fitted.features, "levels": fs["levels"],
-        "medians": fitted.medians, "params": fitted.params, "calibration": fitted.calibrator.to_dict(),
-        "metrics": {**{k: v for k, v in ev.items()}, "baselines": base_rows, "split": split},
+        "medians": fitted.medians, "params": fitted.params,
+        "category_encoding": fitted.encoder.to_dict() if fitted.encoder is not None else None, "calibration": fitted.calibrator.to_dict(),
+        "metrics": {**{k: v for k, v in ev.items()}, "baselines": base_rows, "split": split, "refit": refit_info},
         "gates": gate_rows, "gates_passed": passed, "training_fingerprint": fingerprint,
         "feature_set_fingerprint": fs["fingerprint"], "as_of": str(fs["as_of"]), "timings": fitted.timings,
         "selection": {k: v for k, v in fitted.selection.items() if k != "iv"},
         "imbalance_table": None if fitted.imbalance_table is None else fitted.imbalance_table.to_dict(orient="records"),
         "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": fitted.fallback,
     }
-    save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
+    folder = save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
+    if evaluated_artifact is not None:  # the artifact the test metrics belong to, kept beside the registered one
+        if fitted.kind == "xgboost":
+            evaluated_artifact.save_model(folder / "evaluated_booster.json")
+        else:
+            (folder / "evaluated_logistic.json").write_text(json.dumps(evaluated_artifact))
     promoted = False
     if promote_if_passing:
         if passed:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.features.catalog import STATIC_FEATURES
+from core.features.catalog import CATEGORY_SENTENCES, STATIC_FEATURES, is_categorical
 
 _DEFINITIONS = {f.name: f for f in STATIC_FEATURES}
 
@@ -45,6 +45,9 @@ def sentence(name: str, value, peers: Peers) -> str | None:
     """One plain sentence for a feature value, or None when the value is missing (never a fact)."""
     if value is None or pd.isna(value):
         return None
+    if is_categorical(name):  # a raw category: its level, in words (the owning SGA is never a reason)
+        template = CATEGORY_SENTENCES.get(name)
+        return template.format(str(value)) if template else None
     value = float(value)
     med = peers.median.get(name)
     if name in ("TotalAssetsInMillions", "Log_TotalAssets"):
@@ -77,8 +80,11 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
                 peers_from: pd.DataFrame | None = None) -> list[list[dict]]:
     """Per row, up to ``k`` positive contributions (largest first) with a sentence each. Peer comparisons
     use ``peers_from`` (all scored leads) when given, else ``X``."""
-    values = X[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    peers = Peers.of((peers_from if peers_from is not None else X)[features])
+    values = np.column_stack([X[c].astype(object).to_numpy() if is_categorical(c)
+                              else pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float) for c in features]
+                             ) if features else np.zeros((len(X), 0), dtype=object)
+    numeric = [c for c in features if not is_categorical(c)]
+    peers = Peers.of((peers_from if peers_from is not None else X)[numeric])
     order = np.argsort(-contribs, axis=1, kind="stable")
     out = []
     for i in range(len(X)):

@@ -9,7 +9,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS
-from core.modeling.data import aum_segment
+from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import load_champion
 from core.scoring.score import current_scores, open_leads
 from core.warehouse import Warehouse
@@ -23,7 +23,7 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> dict:
     leads = leads[leads.lead_id.isin(scores.lead_id)].reset_index(drop=True)
     if leads.empty:
         raise LeadScoringError("The scored leads are no longer in the feature table: run the daily pipeline again.")
-    X = leads[[c for c in leads.columns if c not in META_COLUMNS + ("owner_id", "owner_name")]].apply(pd.to_numeric, errors="coerce")
+    X = model_inputs(leads, [c for c in leads.columns if c not in META_COLUMNS + ("owner_id", "owner_name")])
     contribs = model.contributions(X)
     importance = (pd.DataFrame({"feature": model.features, "mean_abs_contribution": np.abs(contribs).mean(axis=0),
                                 "mean_contribution": contribs.mean(axis=0)})
@@ -56,3 +56,93 @@ def lead_waterfall(overview: dict, lead_id: str, top: int = 12) -> pd.DataFrame:
                         "value": overview["_X"].loc[i, overview["_features"]].to_numpy()})
     row = row.reindex(row.contribution.abs().sort_values(ascending=False).index).head(top)
     return row.reset_index(drop=True)
+
+
+# --- Analyst views with `shap` -------------------------------------------------------------------------
+
+def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sample: int = 400, top: int = 15,
+               seed: int = 42) -> dict:
+    """SHAP views of the champion booster over (a sample of) the scored open leads, computed with
+    ``shap.TreeExplainer`` (the same numbers as xgboost's own ``pred_contribs``):
+
+    - ``summary``: long table (lead, feature, shap, value, value percentile) for a beeswarm of the ``top``
+      features by mean |SHAP|;
+    - ``dependence``: per top feature, the feature with the strongest SHAP interaction (colouring);
+    - ``pairs``: the strongest interaction pairs, mean |SHAP interaction| (xgboost's ``pred_interactions``,
+      which also works for categorical inputs where shap's own interaction path does not);
+    - ``levels``: for every raw category, the mean contribution per level (a category's contribution is
+      shown per level, never as an encoded number).
+    """
+    import shap
+    import xgboost as xgb
+
+    from core.features.catalog import is_categorical
+
+    model = load_champion(wh)
+    if model.booster is None:
+        return {"model_id": model.model_id, "unavailable": (
+            f"The champion {model.model_id} is a logistic regression (too few positives for a booster when it was "
+            "trained): its contributions are exact (coefficient × standardised value) and shown above. The SHAP "
+            "views appear once a booster is champion.")}
+    X = overview["_X"]
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(X), min(sample, len(X)), replace=False))
+    Xs = X.iloc[idx].reset_index(drop=True)
+    Z = model.prepare(Xs)
+    explanation = shap.TreeExplainer(model.booster.get_booster())(Z)
+    values = np.asarray(explanation.values)
+    features = list(model.features)
+    mean_abs = np.abs(values).mean(axis=0)
+    order = list(np.argsort(-mean_abs)[:top])
+    rows = []
+    for j in order:
+        name = features[j]
+        raw = Xs[name]
+        if is_categorical(name):
+            shown = raw.astype(object).where(raw.notna(), "(missing)").astype(str).to_numpy()
+            pct = pd.Series(Z[name].to_numpy()).rank(pct=True).to_numpy()
+        else:
+            shown = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+            pct = pd.Series(shown).rank(pct=True).to_numpy()
+        rows.append(pd.DataFrame({"feature": name, "shap": values[:, j], "value": shown.astype(object),
+                                  "value_percentile": pct, "lead_id": np.asarray(overview["_leads"])[idx]}))
+    summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    k = min(interaction_sample, len(Z))
+    inter = model.booster.get_booster().predict(xgb.DMatrix(Z.iloc[:k]), pred_interactions=True)[:, :-1, :-1]
+    strength = np.abs(inter).mean(axis=0)
+    np.fill_diagonal(strength, 0.0)
+    pairs = [{"feature": features[a], "with": features[b], "mean_abs_interaction": float(strength[a, b])}
+             for a in range(len(features)) for b in range(a + 1, len(features)) if strength[a, b] > 0]
+    pairs = pd.DataFrame(pairs, columns=["feature", "with", "mean_abs_interaction"]).sort_values(
+        "mean_abs_interaction", ascending=False).head(top).reset_index(drop=True)
+    partner = {features[j]: features[int(np.argmax(strength[j]))] if strength[j].max() > 0 else None for j in order}
+    levels = []
+    for j, name in enumerate(features):
+        if is_categorical(name):
+            lv = Xs[name].astype(object).where(Xs[name].notna(), "(missing)").astype(str)
+            g = pd.DataFrame({"level": lv, "shap": values[:, j]}).groupby("level")["shap"]
+            levels.append(pd.DataFrame({"feature": name, "level": g.mean().index, "leads": g.size().to_numpy(),
+                                        "mean_contribution": g.mean().to_numpy()}))
+    levels = (pd.concat(levels, ignore_index=True).sort_values(["feature", "mean_contribution"], ascending=[True, False])
+              if levels else pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"]))
+    return {"model_id": model.model_id, "n": len(Xs), "summary": summary, "top_features": [features[j] for j in order],
+            "partner": partner, "pairs": pairs, "levels": levels, "_values": values, "_Z": Z, "_Xs": Xs,
+            "base_value": float(np.ravel(explanation.base_values)[0])}
+
+
+def dependence_frame(views: dict, feature: str) -> tuple[pd.DataFrame, str | None]:
+    """One feature's SHAP dependence: its value, its contribution and — for colouring — the value
+    percentile of the feature it interacts with most. Returns (frame, partner name)."""
+    from core.features.catalog import is_categorical
+
+    features = list(views["_Z"].columns)
+    j = features.index(feature)
+    partner = views["partner"].get(feature)
+    Xs = views["_Xs"]
+    raw = Xs[feature]
+    value = (raw.astype(object).where(raw.notna(), "(missing)").astype(str) if is_categorical(feature)
+             else pd.to_numeric(raw, errors="coerce"))
+    frame = pd.DataFrame({"value": value, "shap": views["_values"][:, j]})
+    if partner:
+        frame["partner_percentile"] = pd.Series(views["_Z"][partner].to_numpy()).rank(pct=True).to_numpy()
+    return frame, partner

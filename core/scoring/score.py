@@ -20,6 +20,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, build_features, latest_feature_set
 from core.modeling.baselines import heuristic_rule
+from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
 from core.scoring.capacity import get_capacity
 from core.scoring.drivers import top_drivers
@@ -128,7 +129,7 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
     df = open_leads(wh, settings, as_of_ts)
     if df.empty:
         raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
-    X = df[[c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")]].apply(pd.to_numeric, errors="coerce")
+    X = model_inputs(df, [c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")])
     progress(0.4, "Scoring")
     version = champion.model_id if champion is not None else "heuristic-rule-v1"
     fallback = "full_model" if champion is not None else "heuristic_rule"

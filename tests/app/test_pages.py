@@ -182,10 +182,10 @@ def test_home_run_button_disabled_for_analyst(data_dir):
     assert next(b for b in at.button if b.label == "Run daily pipeline").disabled
 
 
-def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir):
+def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir, monkeypatch):
     from core.config import load_settings
     from core.modeling import registry
-    from core.modeling.train import train
+    from core.modeling import train as tr
     from core.pipeline import run_daily
     from core.warehouse import open_warehouse
 
@@ -193,15 +193,31 @@ def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir):
     assert "No champion" in at.error[0].value or "No scores yet" in at.error[0].value
     settings = load_settings()
     wh = open_warehouse(settings)
-    model = train(wh, settings, budget_minutes=1)
+    # The small demo has too few positives for a booster; this test needs one as champion for the SHAP views.
+    monkeypatch.setattr(tr, "MIN_TRAIN_POSITIVES", 20)
+    choose = tr.one_se_choice
+    monkeypatch.setattr(tr, "one_se_choice", lambda *a, **k: {**choose(*a, **k),
+                                                              "chosen": "shallow booster (depth-2 trees)"})
+    model = tr.train(wh, settings, budget_minutes=1)
+    assert model.kind == "xgboost"
     registry.promote(wh, model.model_id, force=True, reason="test")
     run_daily(wh, settings)
     st.cache_resource.clear()
     at = app("analyst", "pages/shap_cohorts.py")
     assert not at.error and "Champion" in at.caption[0].value
-    assert len(at.tabs) == 3
-    at.selectbox[0].set_value(at.selectbox[0].options[1]).run()
+    labels = [t.label for t in at.tabs]
+    assert labels[:4] == ["Summary (beeswarm)", "Dependence", "Interactions", "Categories by level"]
+    assert len(at.tabs) == 7  # the four SHAP views and the three cohorts
+    assert "shap.TreeExplainer" in at.caption[1].value
+    dep = next(s for s in at.selectbox if s.label == "Feature")
+    dep.set_value(dep.options[1]).run()
     assert not at.exception
+    cat = next(s for s in at.selectbox if s.label == "Category")
+    assert any(o.startswith("cat_") for o in cat.options)
+    cat.set_value(cat.options[-1]).run()
+    lead = next(s for s in at.selectbox if s.label.startswith("Lead"))
+    lead.set_value(lead.options[1]).run()
+    assert not at.exception and not at.error
 
 
 @pytest.fixture
