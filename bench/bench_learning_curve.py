@@ -2,7 +2,8 @@
 
 On the backtest of bench_model.py (features as known on --test-from, every matured lead contacted before it
 for training, every matured lead contacted on or after it for testing), the booster settings the guarded
-choice can pick — the additive booster (depth-1 trees) and the shallow depth-2 booster — are refitted on
+choice can pick — the additive booster (depth-1 trees), the shallow depth-2 booster and the small-leaf
+booster — are refitted on
 random 25/50/75/100% subsets of the training rows. Each ranking of the test leads is scored against the
 truth ranking on the same outcomes redrawn from the truth probabilities (the ratio bench_model.py reports
 as "the ranking itself, without label luck"). The curve says whether the remaining gap to the ceiling is
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.features.build import parse_as_of  # noqa: E402
 from core.modeling.backtest import backtest_frames  # noqa: E402
 from core.modeling.boosting import Imbalance, fit_booster  # noqa: E402
-from core.modeling.train import ADDITIVE, SHALLOW  # noqa: E402
+from core.modeling.train import ADDITIVE, SHALLOW, SMALL_LEAVES  # noqa: E402
 from truth_metrics import learning_curve, open_data_dir, positives_for, truth_bench_parser, truth_probabilities  # noqa: E402
 # (truth_metrics lives in bench/)
 
@@ -39,7 +40,8 @@ def main() -> None:
     print(f"Backtest from {args.test_from}: {len(train):,} training leads ({train.positives:,} positive), "
           f"{len(test):,} test leads ({test.positives:,} positive), {train.X.shape[1]} features")
     plain = Imbalance("none", "pos_weight", pos_weight=1.0)
-    for name, params in [("additive booster (depth-1)", ADDITIVE), ("shallow booster (depth-2)", SHALLOW)]:
+    for name, params in [("additive booster (depth-1)", ADDITIVE), ("shallow booster (depth-2)", SHALLOW),
+                         ("small-leaf booster (8 leaves, early-stopped)", SMALL_LEAVES)]:
         started = time.perf_counter()
         curve = learning_curve(lambda X, y, p=params: fit_booster(X, y, p, plain), train.X, train.y, test.X, q,
                                repeats=args.repeats)

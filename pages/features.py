@@ -42,6 +42,7 @@ with user_errors():
             "null_rate": st.column_config.ProgressColumn("null rate", min_value=0, max_value=1, format="percent"),
             "coverage": st.column_config.NumberColumn("coverage", format="percent"),
             "outlier_share": st.column_config.NumberColumn("outliers (>3 IQR)", format="percent"),
+            "levels": st.column_config.NumberColumn("levels (raw categories)", format="%d"),
         })
 
     with class_tab:

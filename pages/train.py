@@ -70,6 +70,31 @@ with user_errors():
         if m.get("cv_sampling_cov") is not None and m.get("cv_cov") is not None:
             st.caption(f"CoV {m['cv_cov']:.2f}; sampling noise alone would give about {m['cv_sampling_cov']:.2f} "
                        "with folds of this size (bootstrap of each fold's validation rows).")
+    choice = meta.get("selection", {}).get("model_choice")
+    if choice:
+        st.subheader("Model choice: the simplest contender within one standard error of the best")
+        rule = meta["selection"].get("model_choice_rule") or {}
+        st.caption(f"Each contender scored on rows it never trained on (CV validation months + calibration period); "
+                   f"{rule.get('resamples', 'n/a')} paired bootstrap resamples give the noise of each difference to "
+                   f"the best ({rule.get('best', 'n/a')}). Chosen: **{meta['selection'].get('model_chosen')}**.")
+        ch = pd.DataFrame(choice)
+        ch["chosen"] = ch.model == meta["selection"].get("model_chosen")
+        cols = [c for c in ("chosen", "model", "features", "pooled_unseen_auc_pr", "diff_to_best", "se_diff",
+                            "within_one_se", "cv_mean_auc_pr", "positives") if c in ch]
+        table(ch[cols], f"{picked}_model_choice.csv", column_config={
+            "chosen": st.column_config.CheckboxColumn("Chosen"), "model": "Contender (simplest first)",
+            "features": st.column_config.NumberColumn("Features", format="%d"),
+            "pooled_unseen_auc_pr": st.column_config.NumberColumn("AUC-PR on unseen rows", format="%.4f"),
+            "diff_to_best": st.column_config.NumberColumn("vs best", format="%+.4f"),
+            "se_diff": st.column_config.NumberColumn("1 SE of the difference", format="%.4f"),
+            "within_one_se": st.column_config.CheckboxColumn("Within 1 SE"),
+            "cv_mean_auc_pr": st.column_config.NumberColumn("CV mean AUC-PR", format="%.4f"),
+            "positives": st.column_config.NumberColumn("Positives judged", format="%d")})
+    if m.get("refit"):
+        r = m["refit"]
+        st.info(f"Registered artifact: the evaluated recipe refitted on every matured lead — {r['rows']:,} leads "
+                f"({r['positives']:,} positive) instead of {r['evaluated_rows']:,}. The test metrics above belong to "
+                "the evaluated artifact.")
     if meta.get("imbalance_table"):
         st.subheader("SMOTE vs scale_pos_weight")
         table(pd.DataFrame(meta["imbalance_table"]), f"{picked}_imbalance.csv")

@@ -187,3 +187,25 @@ def test_catalog_search_matches_any_column_case_insensitively():
     assert "HNW_Client_Ratio" in set(hits.feature)
     assert len(search_catalog(cat, "")) == len(cat)
     assert search_catalog(cat, "(no such [feature").empty  # plain text, not a regex
+
+
+@pytest.mark.parametrize("source", ["Experimentation_Tag__c", "Status", "Savvy_Lead_Score__c"])
+def test_leakage_guard_blocks_post_contact_columns_such_as_the_experiment_tag(source):
+    """An experiment arm is a treatment, not a property of the advisor: it can never feed a feature."""
+    from core.errors import LeadScoringError
+    from core.features.catalog import blocked_sources, check_no_leakage
+
+    assert source in blocked_sources()
+    planted = Feature("Planted", "Test", "reads a blocked column", f"l.{source}", (source,), "category", False)
+    with pytest.raises(LeadScoringError, match=source):
+        check_no_leakage([planted])
+
+
+def test_every_raw_category_is_in_the_catalog_and_known_at_contact():
+    from core.features.catalog import CATEGORICAL_FEATURES, CATEGORY_SENTENCES, blocked_sources, check_no_leakage
+
+    check_no_leakage(CATEGORICAL_FEATURES)
+    assert all(f.name.startswith("cat_") and f.kind == "category" for f in CATEGORICAL_FEATURES)
+    assert not {s for f in CATEGORICAL_FEATURES for s in f.sources} & set(blocked_sources())
+    assert CATEGORY_SENTENCES["cat_Metro"].format("Denver-Aurora-Lakewood CO") == "Lives in the Denver-Aurora-Lakewood CO metro"
+    assert CATEGORY_SENTENCES["cat_Owner"] is None  # who owns a lead is never a reason to call it

@@ -4,6 +4,8 @@ columns kept, atomic monthly replace under injected failures and kills, and the 
 from __future__ import annotations
 
 import json
+import gzip
+import io
 import os
 import subprocess
 import sys
@@ -60,6 +62,35 @@ def test_cli_user_error_exits_2_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "RepCRD" in proc.stderr and "discovery_t1_2025_01.csv" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _xlsx_bytes() -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda: gzip.compress(b"RepCRD\n1\n"), "gzip-compressed"),
+    (_xlsx_bytes, "Excel .xlsx workbook"),
+    (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel .xls"),
+    (lambda: bytes(range(256)) * 4, "binary file"),
+    (lambda: "RepCRD\n1\n".encode("utf-16"), "UTF-16"),
+])
+def test_compressed_spreadsheet_and_binary_uploads_exit_2_with_what_to_do(tmp_path, content, message):
+    path = tmp_path / "discovery_t1_2025_01.csv"  # renamed: the name says CSV, the content does not
+    path.write_bytes(content())
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "--db", str(tmp_path / "w.duckdb"), "load-territories", str(path)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path)},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "discovery_t1_2025_01.csv" in proc.stderr and "Nothing was loaded" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -188,3 +188,16 @@ def test_unknown_truth_family_is_a_user_error(tmp_path):
 
     with pytest.raises(LeadScoringError, match="--truth"):
         generate(tmp_path, "small", 1, truth="wavy")
+
+
+def test_category_drivers_are_plain_sentences_never_encoded_numbers():
+    from core.scoring.drivers import top_drivers
+
+    X = pd.DataFrame({"cat_Metro": ["Denver-Aurora-Lakewood CO", None], "cat_Owner": ["005A", "005B"],
+                      "cat_Lead_List": ["Apollo RIA 2024", "Apollo RIA 2024"], "x1": [1.0, 2.0]})
+    contribs = np.array([[0.9, 0.8, 0.5, 0.1], [0.9, 0.8, 0.5, 0.1]])
+    d = top_drivers(contribs, list(X.columns), X)
+    assert [x["text"] for x in d[0]][:2] == ["Lives in the Denver-Aurora-Lakewood CO metro",
+                                             "From the Apollo RIA 2024 list"]
+    assert all("cat_" not in x["text"] and "005A" not in x["text"] for x in d[0])  # the owner is never a reason
+    assert d[1][0]["text"] == "From the Apollo RIA 2024 list"  # a missing metro is not a fact

@@ -53,6 +53,35 @@ def archive_file(path: Path, archive_dir: Path, kind: str) -> tuple[str, Path]:
     return digest, dest
 
 
+# Leading bytes of files that are not CSV text, as users actually upload them (renamed or exported wrongly).
+_SIGNATURES = (
+    (b"\x1f\x8b", "a gzip-compressed file", "Decompress it (e.g. `gunzip`) and load the .csv inside."),
+    (b"PK\x03\x04", "a ZIP archive or an Excel .xlsx workbook",
+     "If it is a workbook, open it and save the sheet as CSV (UTF-8); if it is a .zip, extract the .csv inside."),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls workbook", "Open it and save the sheet as CSV (UTF-8)."),
+    (b"BZh", "a bzip2-compressed file", "Decompress it and load the .csv inside."),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "Decompress it and load the .csv inside."),
+    (b"(\xb5/\xfd", "a zstd-compressed file", "Decompress it and load the .csv inside."),
+    (b"PAR1", "a Parquet file", "Export the data as CSV instead."),
+    (b"%PDF", "a PDF document", "Export the data as CSV instead."),
+)
+
+
+def sniff_not_csv(path: Path) -> None:
+    """Refuse a file that is not CSV text, by its content (not its name), with what to do instead."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for magic, what, fix in _SIGNATURES:
+        if head.startswith(magic):
+            raise LeadScoringError(f"{path.name}: this is {what}, not a CSV text file. {fix} Nothing was loaded.")
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LeadScoringError(f"{path.name}: this is a binary file (it contains NUL bytes), not a CSV text file. "
+                               "Export the data as CSV (UTF-8) and load that. Nothing was loaded.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise LeadScoringError(f"{path.name}: the file is UTF-16 text. Save it as CSV UTF-8 (Excel: 'CSV UTF-8 "
+                               "(Comma delimited)') and load it again. Nothing was loaded.")
+
+
 def _header(path: Path) -> tuple[list[str], str]:
     with open(path, "rb") as fh:
         first = fh.readline()
@@ -65,7 +94,11 @@ def _header(path: Path) -> tuple[list[str], str]:
             enc, text = "utf-8", first.decode("utf-8")
         except UnicodeDecodeError:
             enc, text = "latin-1", first.decode("latin-1")
-    headers = next(csv.reader(io.StringIO(text)))
+    try:
+        headers = next(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise LeadScoringError(f"{path.name}: the first line is not a CSV header ({exc}). Check the file is a CSV "
+                               "export. Nothing was loaded.") from exc
     return [h.strip() for h in headers], enc
 
 
@@ -75,6 +108,7 @@ def read_text_csv(path: str | Path) -> TextFile:
         raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
     if path.stat().st_size == 0:
         raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
+    sniff_not_csv(path)
     headers, header_enc = _header(path)
     names = [f"c{i}" for i in range(len(headers))]
     last_error = None

@@ -8,7 +8,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.features.build import META_COLUMNS, feature_matrix, latest_feature_set
-from core.features.catalog import all_features, blocked_sources, check_no_leakage
+from core.features.catalog import all_features, blocked_sources, check_no_leakage, is_categorical
 from core.warehouse import Warehouse
 
 MISSING_WARN = 0.5
@@ -19,6 +19,13 @@ def scorecard(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """Per feature: null rate, coverage, outlier share (beyond 3 IQR), min / median / max, warning."""
     rows = []
     for name in features:
+        if is_categorical(name):  # raw text: coverage and number of levels, no quantiles
+            null_rate = float(df[name].isna().mean()) if len(df) else 1.0
+            rows.append({"feature": name, "null_rate": round(null_rate, 4), "coverage": round(1 - null_rate, 4),
+                         "outlier_share": 0.0, "min": np.nan, "median": np.nan, "max": np.nan,
+                         "levels": int(df[name].nunique(dropna=True)),
+                         "warning": f"more than {MISSING_WARN:.0%} missing" if null_rate > MISSING_WARN else ""})
+            continue
         col = pd.to_numeric(df[name], errors="coerce").astype(float)
         present = col.dropna()
         if present.empty:
@@ -32,7 +39,7 @@ def scorecard(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
         null_rate = float(col.isna().mean()) if len(col) else 1.0
         rows.append({
             "feature": name, "null_rate": round(null_rate, 4), "coverage": round(1 - null_rate, 4),
-            "outlier_share": round(outliers, 4), "min": mn, "median": med, "max": mx,
+            "outlier_share": round(outliers, 4), "min": mn, "median": med, "max": mx, "levels": None,
             "warning": f"more than {MISSING_WARN:.0%} missing" if null_rate > MISSING_WARN else "",
         })
     return pd.DataFrame(rows)
