@@ -30,9 +30,9 @@ if not has_data(eng.wh) and os.environ.get("LEADSCORE_NO_DEMO") != "1":
             st.error(str(exc))
 
 
-def login_page() -> None:
+def login_page(target: str | None = None) -> None:
     st.title("Lead Scoring Engine")
-    st.caption("Sign in to the control panel.")
+    st.caption("Sign in to the control panel." + (" You will go on to the page you asked for." if target else ""))
     sso = _has_secrets() and "auth" in st.secrets
     with st.form("login"):
         username = st.text_input("User name")
@@ -44,11 +44,20 @@ def login_page() -> None:
 
         if who is None:
             audit.record_now(eng.wh, _anon(username), "login", "", "failed")
-            st.error("Unknown user name or wrong password.")
+            st.error("This account is disabled: ask an admin to enable it." if eng.users.is_disabled(username.strip())
+                     else "Unknown user name or wrong password.")
         else:
             st.session_state.actor = who
+            if target:
+                st.session_state.after_login = target
             audit.record_now(eng.wh, who, "login")
             st.rerun()
+    with st.expander("First start: where is the admin password?"):
+        st.markdown("On the first start the engine creates the user **admin** with a random password and prints it "
+                    "once to the console (terminal or service log) of whoever started the control panel. To choose "
+                    "it yourself, set the environment variable `LEADSCORE_ADMIN_PASSWORD` before the first start. "
+                    "An admin adds other users under Admin → Users, or from the command line: "
+                    "`python -m core users add NAME --role revops`.")
     if sso:
         if st.button("Sign in with single sign-on"):
             st.login()
@@ -75,9 +84,22 @@ def _anon(username: str):
     return Actor(username or "(blank)", "anonymous")
 
 
+PAGE_PATHS = ("home", "upload", "reconciliation", "salesforce_sync", "tiers", "features", "train", "shap_cohorts",
+              "audit_log", "users")
+
+
+def _login_for(path: str):
+    def page() -> None:
+        login_page(path)
+    return page
+
+
 actor = st.session_state.get("actor")
 if actor is None:
-    st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:")]).run()
+    # Every page's address leads to the sign-in form (never "Page not found"), and on to that page after it.
+    st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
+                  + [st.Page(_login_for(p), title="Sign in", icon=":material/login:", url_path=p) for p in PAGE_PATHS],
+                  position="hidden").run()
     st.stop()
 
 with st.sidebar:
@@ -102,4 +124,10 @@ if actor.role == "admin":
         st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),
         st.Page("pages/users.py", title="Users", icon=":material/group:"),
     ]
-st.navigation(sections).run()
+nav = st.navigation(sections)
+wanted = st.session_state.pop("after_login", None)
+if wanted:
+    page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)
+    if page is not None and page.url_path != nav.url_path:
+        st.switch_page(page)
+nav.run()

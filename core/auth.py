@@ -22,6 +22,8 @@ ROLES = ("admin", "revops", "analyst", "sga_manager")
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "replace_data": frozenset({"admin", "revops"}),
+    "build_features": frozenset({"admin", "revops", "analyst"}),
+    "reconcile": frozenset({"admin", "revops"}),
     "train_promote": frozenset({"admin", "analyst"}),
     "push_scores": frozenset({"admin", "revops"}),
     "edit_capacity": frozenset({"admin", "sga_manager"}),
@@ -82,6 +84,37 @@ class UserStore:
     def users(self) -> dict[str, str]:
         return {name: u["role"] for name, u in self._read()["users"].items()}
 
+    def table(self) -> list[dict]:
+        """Every user with role and status (never a password hash)."""
+        return [{"user": name, "role": u["role"], "disabled": bool(u.get("disabled", False))}
+                for name, u in sorted(self._read()["users"].items())]
+
+    def _existing(self, data: dict, username: str) -> dict:
+        user = data["users"].get(username)
+        if user is None:
+            raise LeadScoringError(f"No user named {username!r}. `users list` shows who exists.")
+        return user
+
+    def set_disabled(self, username: str, disabled: bool, actor: Actor | None = None) -> None:
+        """A disabled user keeps role and password but cannot sign in. The last enabled admin stays enabled."""
+        actor = actor or cli_actor()
+        authorize(actor, "manage_users")
+        data = self._read()
+        user = self._existing(data, username)
+        if disabled and user["role"] == "admin" and not any(
+                u["role"] == "admin" and not u.get("disabled") for n, u in data["users"].items() if n != username):
+            raise LeadScoringError(f"{username} is the last enabled admin; enable or add another admin first.")
+        user["disabled"] = bool(disabled)
+        self._write(data)
+
+    def reset_password(self, username: str, password: str, actor: Actor | None = None) -> None:
+        authorize(actor or cli_actor(), "manage_users")
+        if len(password) < 8:
+            raise LeadScoringError("Passwords need at least 8 characters.")
+        data = self._read()
+        self._existing(data, username)["password_hash"] = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+        self._write(data)
+
     def add(self, username: str, password: str, role: str, actor: Actor | None = None) -> None:
         authorize(actor or cli_actor(), "manage_users")
         if role not in ROLES:
@@ -94,19 +127,25 @@ class UserStore:
         data["users"][username] = {
             "role": role,
             "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode(),
+            "disabled": bool(data["users"].get(username, {}).get("disabled", False)),
         }
         self._write(data)
 
-    def remove(self, username: str) -> None:
+    def remove(self, username: str, actor: Actor | None = None) -> None:
+        authorize(actor or cli_actor(), "manage_users")
         data = self._read()
-        data["users"].pop(username, None)
+        self._existing(data, username)
+        data["users"].pop(username)
         self._write(data)
 
     def verify(self, username: str, password: str) -> Actor | None:
         user = self._read()["users"].get(username)
-        if user and bcrypt.checkpw(password.encode(), user["password_hash"].encode()):
+        if user and not user.get("disabled") and bcrypt.checkpw(password.encode(), user["password_hash"].encode()):
             return Actor(username, user["role"])
         return None
+
+    def is_disabled(self, username: str) -> bool:
+        return bool(self._read()["users"].get(username, {}).get("disabled", False))
 
     def ensure_admin(self) -> str | None:
         """Create the first admin with a random password; return it (to print once) or None."""

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     usub.add_parser("list")
     ur = usub.add_parser("remove")
     ur.add_argument("username")
+    for verb in ("disable", "enable"):
+        usub.add_parser(verb).add_argument("username")
+    rp = usub.add_parser("reset-password")
+    rp.add_argument("username")
+    rp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     bf = sub.add_parser("build-features", help="labels and point-in-time features")
     bf.add_argument("--as-of", help="judge labels as of this time (default: the Lead export time)")
@@ -125,16 +130,25 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "users":
         from core.auth import UserStore
 
+        from core import users as user_admin
+        from core.warehouse import open_warehouse
+
         store = UserStore(settings.users_path)
         if args.users_verb == "list":
-            for name, role in sorted(store.users().items()):
-                print(f"{name}\t{role}")
-        elif args.users_verb == "remove":
-            store.remove(args.username)
+            for row in store.table():
+                print(f"{row['user']}\t{row['role']}" + ("\tdisabled" if row["disabled"] else ""))
+            return 0
+        wh = open_warehouse(settings)  # every change is audited, from the command line too
+        if args.users_verb == "remove":
+            print(user_admin.remove_user(store, wh, args.username))
+        elif args.users_verb in ("disable", "enable"):
+            print(user_admin.set_disabled(store, wh, args.username, args.users_verb == "disable"))
         else:
             password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-            store.add(args.username, password, args.role)
-            print(f"user {args.username} ({args.role}) saved to {settings.users_path}")
+            if args.users_verb == "reset-password":
+                print(user_admin.reset_password(store, wh, args.username, password))
+            else:
+                print(user_admin.save_user(store, wh, args.username, password, args.role))
         return 0
 
     if args.verb == "sf-standin":

@@ -52,6 +52,16 @@ def require(permission: str) -> Actor:
     return a
 
 
+def why_not(who: Actor, permission: str) -> str | None:
+    """The tooltip of a button the role may not press (None when it may)."""
+    if who.can(permission):
+        return None
+    from core.auth import PERMISSIONS
+
+    allowed = ", ".join(r.replace("_", " ") for r in sorted(PERMISSIONS[permission]))
+    return f"Your role ({who.role.replace('_', ' ')}) cannot {permission.replace('_', ' ')}; allowed: {allowed}."
+
+
 @contextmanager
 def user_errors():
     """Show the project's errors as st.error (no traceback)."""
@@ -72,6 +82,17 @@ def progress_callback(status, bar):
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
         status.update(label=message)
     return update
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun after a write (shown by ``show_flash``)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
 
 
 def after_write() -> None:

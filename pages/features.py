@@ -8,20 +8,24 @@ from core.errors import LeadScoringError
 from core.features.build import build_features
 from core.features.catalog import search_catalog
 from core.quality.feature_quality import feature_overview, leakage_markdown
-from pages._shared import actor, after_write, engine, table, user_errors
+from pages._shared import actor, after_write, engine, table, user_errors, why_not
 
 eng = engine()
 who = actor()
 st.title("Features & data quality")
 
 with user_errors():
-    if st.button("Rebuild features", help="Labels and point-in-time features as of the Lead export time"):
+    if st.button("Rebuild features", disabled=not who.can("build_features"),
+                 help=why_not(who, "build_features") or "Labels and point-in-time features as of the Lead export time"):
         with st.spinner("Building labels and features…"):
             st.success(build_features(eng.wh, eng.settings, actor=who).markdown().splitlines()[0])
         after_write()
     try:
         view = feature_overview(eng.wh, eng.settings)
     except LeadScoringError:
+        if not who.can("build_features"):
+            raise LeadScoringError("Features have not been built since the last upload. A RevOps user, an analyst "
+                                   "or an admin builds them with 'Rebuild features' on this page.") from None
         build_features(eng.wh, eng.settings, actor=who)  # first visit after a load: build once
         view = feature_overview(eng.wh, eng.settings)
     fs, cs = view["feature_set"], view["class_summary"]

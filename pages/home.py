@@ -7,14 +7,14 @@ import plotly.express as px
 import streamlit as st
 
 from core.pipeline import pipeline_state, run_daily
-from pages._shared import actor, after_write, engine, progress_callback, table, user_errors
+from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
 who = actor()
 st.title("Pipeline home")
 
 if st.button("Run daily pipeline", type="primary", disabled=not who.can("run_pipeline"),
-             help="Features → scores → tiers (→ Salesforce when configured)"):
+             help=why_not(who, "run_pipeline") or "Features → scores → tiers (→ Salesforce when configured)"):
     with user_errors(), st.status("Running the daily pipeline…", expanded=True) as status:
         bar = st.progress(0.0)
         result = run_daily(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))

@@ -5,17 +5,21 @@ import plotly.express as px
 import streamlit as st
 
 from core.quality.reconcile import latest_report, missing_crds, null_rate_frame, reconcile, to_markdown
-from pages._shared import actor, after_write, engine, table, user_errors
+from pages._shared import actor, after_write, engine, table, user_errors, why_not
 
 eng = engine()
 who = actor()
 st.title("Reconciliation QA")
 
 with user_errors():
-    if st.button("Re-run reconciliation"):
+    if st.button("Re-run reconciliation", disabled=not who.can("reconcile"), help=why_not(who, "reconcile")):
         reconcile(eng.wh, eng.settings, who)
         after_write()
-    report = latest_report(eng.wh) or reconcile(eng.wh, eng.settings, who)
+    report = latest_report(eng.wh) or (reconcile(eng.wh, eng.settings, who) if who.can("reconcile") else None)
+    if report is None:
+        st.info("No reconciliation report yet. It is produced after each territory or Lead upload; a RevOps user "
+                "or an admin can also run it here.")
+        st.stop()
     st.caption(f"Report {report.get('report_id', '')} · {report['created_at']} · snapshot {report['snapshot_month']}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Match rate (contacted leads)", f"{report['match_rate']:.1%}" if report["match_rate"] is not None else "n/a",

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.modeling import registry
 from core.modeling.train import train
-from pages._shared import after_write, engine, progress_callback, require, table, user_errors
+from pages._shared import after_write, engine, progress_callback, require, table, user_errors, why_not
 
 eng = engine()
 who = require("view")
@@ -19,8 +19,7 @@ with user_errors():
     with st.expander("Retrain", expanded=False):
         budget = st.slider("Time budget (minutes)", 1.0, 20.0, float(eng.settings.train_budget_minutes), 0.5)
         auto = st.checkbox("Promote to champion if every gate passes")
-        if st.button("Start training", type="primary", disabled=not can_train,
-                     help=None if can_train else "Analysts and admins can train"):
+        if st.button("Start training", type="primary", disabled=not can_train, help=why_not(who, "train_promote")):
             with st.status("Training…", expanded=True) as status:
                 bar = st.progress(0.0)
                 result = train(eng.wh, eng.settings, budget, auto, who, progress_callback(status, bar))
@@ -30,7 +29,8 @@ with user_errors():
 
     models = registry.list_models(eng.wh)
     if models.empty:
-        st.info("No model trained yet. Start a training run above.")
+        st.info("No model trained yet. " + ("Start a training run above." if can_train else
+                                            "An analyst or an admin can start a training run on this page."))
         st.stop()
     models["test_auc_pr"] = models.metrics_json.map(lambda m: json.loads(m).get("test", {}).get("auc_pr"))
     table(models[["model_id", "created_at", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv")
@@ -105,11 +105,12 @@ with user_errors():
     with c1:
         force = st.checkbox("Force (gates failed)", disabled=meta["gates_passed"])
         reason = st.text_input("Reason (logged)", disabled=not force)
-        if st.button("Promote to champion", disabled=not can_train or meta["is_champion"]):
+        if st.button("Promote to champion", disabled=not can_train or meta["is_champion"],
+                     help=why_not(who, "train_promote") or ("Already the champion" if meta["is_champion"] else None)):
             registry.promote(eng.wh, picked, who, force=force, reason=reason)
             after_write()
             st.success(f"{picked} is now the champion.")
     with c2:
-        if st.button("Roll back to the previous champion", disabled=not can_train):
+        if st.button("Roll back to the previous champion", disabled=not can_train, help=why_not(who, "train_promote")):
             st.success(f"{registry.rollback(eng.wh, who)} is champion again.")
             after_write()

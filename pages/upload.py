@@ -1,19 +1,19 @@
 """Upload the monthly MarketPro territory CSVs and the Salesforce Lead export (RevOps)."""
 
-import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 from core.ingest.leads import load_lead_file
-from core.ingest.territories import load_territory_files
+from core.ingest.territories import guess_month, guess_territory, load_territory_files, replacement_plan
 from core.quality.reconcile import reconcile
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors
 
 eng = engine()
 who = require("replace_data")
 st.title("Upload exports")
+TERRITORIES = ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]
 
 
 def _save(uploads, folder: Path) -> list[Path]:
@@ -26,49 +26,79 @@ def _save(uploads, folder: Path) -> list[Path]:
 
 
 def _show(result) -> None:
+    """One vocabulary: a *row* is a line of the file; a *cell* is one value. A quarantined row is not loaded;
+    a quarantined cell is loaded as empty while the rest of its row loads."""
     balanced = result.rows_read == result.rows_loaded + result.rows_quarantined
-    st.success(
-        f"Rows read {result.rows_read:,} = loaded {result.rows_loaded:,} + quarantined {result.rows_quarantined:,}"
-        + ("" if balanced else " — mismatch, please report")
-    )
-    table(result.files_frame(), f"load_{result.load_id}_files.csv")
+    cells = sum(f.cells_quarantined for f in result.files)
+    st.success(f"Rows read {result.rows_read:,} = rows loaded {result.rows_loaded:,} + rows quarantined "
+               f"{result.rows_quarantined:,}" + ("" if balanced else " — mismatch, please report")
+               + f". Cells quarantined (loaded as empty): {cells:,}.")
+    table(result.files_frame(), f"load_{result.load_id}_files.csv", column_config={
+        "file_name": "File", "territory": "Territory", "snapshot_month": "Month",
+        "rows_read": st.column_config.NumberColumn("Rows read", format="%d"),
+        "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
+        "rows_quarantined": st.column_config.NumberColumn("Rows quarantined (not loaded)", format="%d"),
+        "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="%d"),
+        "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept"})
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
                           for k, v in result.summary.items()))
-    st.subheader(f"Quarantine ({len(result.quarantine):,} rows)")
-    if result.quarantine.empty:
+    q = result.quarantine
+    st.subheader(f"Quarantine: {result.rows_quarantined:,} rows not loaded, {cells:,} cells loaded as empty")
+    if q.empty:
         st.caption("Every value parsed.")
     else:
-        table(result.quarantine, f"quarantine_{result.load_id}.csv", height=300)
+        st.caption(f"{len(q):,} entries, one per quarantined row or cell, each with its file, line, column, raw "
+                   "value and reason.")
+        table(q, f"quarantine_{result.load_id}.csv", height=300, column_config={
+            "file_name": "File", "line": st.column_config.NumberColumn("Line", format="%d"),
+            "column_name": "Column", "raw_value": "Raw value", "reason": "Reason"})
+
+
+def _run(label: str, load, done) -> None:
+    """A status box that always ends in success or error, never hangs."""
+    with st.status(label, expanded=True) as status:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                result = load(Path(tmp), progress_callback(status, st.progress(0.0)))
+                status.update(label="Reconciling…")
+                reconcile(eng.wh, eng.settings, who)
+            status.update(label=f"Loaded in {result.seconds:.1f} s", state="complete")
+        except Exception:
+            status.update(label="Nothing was loaded — see the message below", state="error")
+            raise
+    after_write()
+    done(result)
 
 
 tab_t, tab_l = st.tabs(["Territory CSVs (monthly)", "Salesforce Lead export"])
-with tab_t:
+with tab_t, user_errors():
     files = st.file_uploader("discovery_t1/t2/t3_YYYY_MM.csv", type=["csv"], accept_multiple_files=True,
-                             key="territory_files")
-    guess = next((f"{m.group(1)}-{m.group(2)}" for f in files or []
-                  if (m := re.search(r"(20\d\d)[_-](\d\d)", f.name))), "")
-    month = st.text_input("Snapshot month (YYYY-MM)", value=guess, help="Taken from the file names when left as is.")
-    if st.button("Load territory files", type="primary", disabled=not files):
-        with user_errors(), tempfile.TemporaryDirectory() as tmp:
-            with st.status("Loading territory files…", expanded=True) as status:
-                bar = st.progress(0.0)
-                result = load_territory_files(eng.wh, eng.settings, _save(files, Path(tmp)), month or None,
-                                              actor=who, progress=progress_callback(status, bar))
-                status.update(label="Reconciling…")
-                reconcile(eng.wh, eng.settings, who)
-                status.update(label=f"Loaded in {result.seconds:.1f} s", state="complete")
-            after_write()
-            _show(result)
+                             key="territory_files") or []
+    month = st.text_input("Snapshot month (YYYY-MM)", value=next((m for f in files if (m := guess_month(f.name))), ""),
+                          help="Taken from the file names; change it when a name does not carry the month.")
+    chosen = {}
+    for i, f in enumerate(files):
+        guess = guess_territory(f.name)
+        chosen[f.name] = st.selectbox(f"Territory of {f.name}", TERRITORIES, key=f"terr_{i}_{f.name}",
+                                      index=TERRITORIES.index(guess) if guess in TERRITORIES else None,
+                                      placeholder="Pick the territory (the file name does not say)")
+    missing = [n for n, t in chosen.items() if t is None]
+    replaced = replacement_plan(eng.wh, month, sorted({t for t in chosen.values() if t})) if files and month else []
+    confirmed = True
+    if replaced:
+        st.warning("Already loaded and about to be replaced: " + "; ".join(
+            f"{r['snapshot_month']} {r['territory']} ({r['reps']:,} reps)" for r in replaced)
+            + ". The previous rows stay in the archive; the replace is atomic.")
+        confirmed = st.checkbox("Replace them", key="confirm_replace")
+    reason = ("Choose one or more files" if not files else "Pick a territory for " + ", ".join(missing) if missing
+              else "Enter the snapshot month" if not month else "Tick 'Replace them' first" if not confirmed else None)
+    if st.button("Load territory files", type="primary", disabled=reason is not None, help=reason):
+        _run("Loading territory files…", lambda tmp, progress: load_territory_files(
+            eng.wh, eng.settings, _save(files, tmp), month, territory=chosen, actor=who, progress=progress), _show)
 
-with tab_l:
+with tab_l, user_errors():
     lead_file = st.file_uploader("Salesforce Lead export (CSV)", type=["csv"], key="lead_file")
-    if st.button("Load lead export", type="primary", disabled=lead_file is None):
-        with user_errors(), tempfile.TemporaryDirectory() as tmp:
-            with st.status("Loading the Lead export…", expanded=True) as status:
-                bar = st.progress(0.0)
-                result = load_lead_file(eng.wh, eng.settings, _save([lead_file], Path(tmp))[0], actor=who,
-                                        progress=progress_callback(status, bar))
-                reconcile(eng.wh, eng.settings, who)
-                status.update(label=f"Loaded in {result.seconds:.1f} s", state="complete")
-            after_write()
-            _show(result)
+    if st.button("Load lead export", type="primary", disabled=lead_file is None,
+                 help="Choose the export file first" if lead_file is None else None):
+        _run("Loading the Lead export…", lambda tmp, progress: load_lead_file(
+            eng.wh, eng.settings, _save([lead_file], tmp)[0], actor=who, progress=progress), _show)

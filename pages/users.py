@@ -1,29 +1,56 @@
-"""Users (admin): who may sign in and with which role."""
+"""Users (admin): who may sign in, with which role; disable, re-enable, reset passwords, remove."""
 
-import pandas as pd
 import streamlit as st
 
-from core import audit
-from core.auth import PERMISSIONS, ROLES
-from pages._shared import engine, require, user_errors
+from core import users as u
+from core.auth import ROLES
+from pages._shared import engine, flash, require, show_flash, user_errors
 
 eng = engine()
 who = require("manage_users")
 st.title("Users")
+show_flash()
 
-users = eng.users.users()
-st.dataframe(pd.DataFrame(sorted(users.items()), columns=["user", "role"]), hide_index=True, width="stretch")
-st.caption("What each role may do (enforced by the engine, not only hidden here):")
-st.dataframe(pd.DataFrame([{"permission": p, **{r: ("✓" if r in allowed else "") for r in ROLES}}
-                           for p, allowed in PERMISSIONS.items()]), hide_index=True, width="stretch")
+frame = u.users_frame(eng.users)
+st.dataframe(frame, hide_index=True, width="stretch", column_config={
+    "user": "User", "role": "Role", "status": "Status"})
+names = frame.user.tolist()
 
-with st.form("add_user", clear_on_submit=True):
-    st.subheader("Add or update a user")
+
+def done(message: str) -> None:
+    flash(message)
+    st.rerun()  # the list above is read again: what was just saved shows at once
+
+
+add, manage = st.columns(2)
+with add, st.form("add_user", clear_on_submit=True):
+    st.subheader("Add a user or change a role")
     name = st.text_input("User name (or e-mail for single sign-on)")
-    role = st.selectbox("Role", ROLES, index=1)
+    role = st.selectbox("Role", ROLES, index=1, format_func=lambda r: r.replace("_", " "))
     password = st.text_input("Password (8+ characters)", type="password")
     if st.form_submit_button("Save user", type="primary"):
         with user_errors():
-            eng.users.add(name.strip(), password, role, actor=who)
-            audit.record_now(eng.wh, who, "save_user", name.strip(), "ok", {"role": role})
-            st.success(f"Saved {name} as {role}.")
+            done(u.save_user(eng.users, eng.wh, name.strip(), password, role, actor=who))
+with manage:
+    st.subheader("Manage a user")
+    target = st.selectbox("User", names, index=None, placeholder="Pick a user", key="manage_user")
+    if target:
+        disabled = frame.set_index("user").status[target] == "disabled"
+        c1, c2 = st.columns(2)
+        with user_errors():
+            if c1.button("Enable" if disabled else "Disable", key="toggle_user"):
+                done(u.set_disabled(eng.users, eng.wh, target, not disabled, actor=who))
+            if c2.button("Remove", key="remove_user", disabled=target == who.username,
+                         help="You cannot remove yourself" if target == who.username else None):
+                done(u.remove_user(eng.users, eng.wh, target, actor=who))
+            with st.form("reset_password", clear_on_submit=True):
+                new = st.text_input(f"New password for {target}", type="password")
+                if st.form_submit_button("Reset password"):
+                    done(u.reset_password(eng.users, eng.wh, target, new, actor=who))
+
+st.subheader("What each role may do")
+st.caption("Enforced by the engine for every action, from the control panel and the command line alike.")
+matrix = u.permission_matrix()
+st.dataframe(matrix, hide_index=True, width="stretch", column_config={
+    "action": st.column_config.TextColumn("Action", width="large"),
+    **{r.replace("_", " "): st.column_config.CheckboxColumn(r.replace("_", " ").capitalize()) for r in ROLES}})

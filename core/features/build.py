@@ -119,7 +119,7 @@ def build_features(
     extra_features: tuple[Feature, ...] = (),
 ) -> FeatureBuild:
     actor = actor or cli_actor()
-    authorize(actor, "view")
+    authorize(actor, "build_features")
     started = time.perf_counter()
     as_of = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     window = int(settings.label_window_days)

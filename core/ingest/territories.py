@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pandas as pd
+
 from core import audit
 from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
@@ -58,28 +60,58 @@ def month_of(path: Path, override: str | None = None) -> str:
     return f"{match.group(1)}-{match.group(2)}"
 
 
+def guess_territory(name: str) -> str | None:
+    """The territory a file name says (T1…T9), or None."""
+    m = _TERRITORY.search(Path(name).stem)
+    return f"T{m.group(1)}" if m else None
+
+
+def guess_month(name: str) -> str | None:
+    m = _MONTH.search(Path(name).stem)
+    return f"{m.group(1)}-{m.group(2)}" if m else None
+
+
+def loaded_pairs(wh: Warehouse) -> pd.DataFrame:
+    """Territory months already in the warehouse: snapshot_month, territory, reps (after de-duplication)."""
+    with wh.reader() as s:
+        if not s.table_exists("marts.dim_rep_snapshots"):
+            return pd.DataFrame(columns=["snapshot_month", "territory", "reps"])
+        return s.query("select snapshot_month, territory, count(*) as reps from marts.dim_rep_snapshots "
+                       "group by snapshot_month, territory order by snapshot_month, territory")
+
+
+def replacement_plan(wh: Warehouse, month: str, territories: list[str]) -> list[dict]:
+    """What a load of ``territories`` for ``month`` would replace: each (month, territory) pair it brings
+    that is already loaded, with the reps it holds now (other territories of the month stay)."""
+    loaded = loaded_pairs(wh)
+    same = loaded[(loaded.snapshot_month.astype(str) == month) & loaded.territory.isin(territories)]
+    return [{"snapshot_month": month, "territory": r.territory, "reps": int(r.reps)} for r in same.itertuples()]
+
+
 def load_territory_files(
     wh: Warehouse,
     settings: Settings,
     paths: list[str | Path],
     month: str | None = None,
-    territory: str | None = None,
+    territory: str | dict[str, str] | None = None,
     actor: Actor | None = None,
     progress: Progress = no_progress,
 ) -> LoadResult:
-    """Load one month's territory exports (any subset of T1/T2/T3) and replace that month atomically."""
+    """Load one month's territory exports (any subset of T1/T2/T3) and replace that month atomically.
+    ``territory``: one territory for a single file, or {file name: territory} for several."""
     actor = actor or cli_actor()
     authorize(actor, "replace_data")
     if not paths:
         raise LeadScoringError("No territory files given. Pass discovery_t1/t2/t3_YYYY_MM.csv files.")
-    if territory and len(paths) > 1:
+    if isinstance(territory, str) and len(paths) > 1:
         raise LeadScoringError("--territory applies to a single file; name files discovery_tN_YYYY_MM.csv instead.")
+    per_file = territory if isinstance(territory, dict) else {Path(paths[0]).name: territory} if territory else {}
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
     if month:
         month_of(paths[0], month)  # flags are checked before files
-    if territory:
-        territory_of(paths[0], territory)
+    for name, t in per_file.items():
+        territory_of(Path(name), t)
     for p in paths:
         if not p.is_file():
             raise LeadScoringError(f"{p}: no such file. Check the path and try again; nothing was loaded.")
@@ -93,7 +125,7 @@ def load_territory_files(
     cols = marketpro_columns()
     accounts, raw, invalid, extra_names = read_files(
         paths, settings, "territory", cols,
-        lambda p: {"load_id": load_id, "file_name": p.name, "territory": territory_of(p, territory),
+        lambda p: {"load_id": load_id, "file_name": p.name, "territory": territory_of(p, per_file.get(p.name)),
                    "snapshot_month": month_of(p, month)},
         "MarketPro territory", progress,
     )

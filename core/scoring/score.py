@@ -101,7 +101,7 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
     are reused from the last run when its feature values and the model version are unchanged; only new or
     changed leads go through the model and TreeSHAP (``full=True`` recomputes everything)."""
     actor = actor or cli_actor()
-    authorize(actor, "view")
+    authorize(actor, "run_pipeline")
     progress = progress or (lambda f, m: None)
     timings, t0 = {}, time.perf_counter()
 

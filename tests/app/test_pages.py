@@ -79,9 +79,32 @@ def test_upload_page_loads_territory_files(data_dir, small_demo):
     at.file_uploader(key="territory_files").set_value(files)
     at.run()
     assert at.text_input[0].value == "2025-10"
-    at.button[0].click().run()
+    assert [s.value for s in at.selectbox] == ["T1", "T2", "T3"]  # pre-filled from the file names
+    # The month is already loaded: the page names what will be replaced and waits for a confirmation.
+    assert "2025-10 T1" in at.warning[0].value and "reps" in at.warning[0].value
+    load = next(b for b in at.button if b.label == "Load territory files")
+    assert load.disabled and "Replace them" in load.help
+    at.checkbox(key="confirm_replace").check().run()
+    next(b for b in at.button if b.label == "Load territory files").click().run()
     assert not at.exception and not at.error
-    assert any("Rows read 6,190 = loaded 6,188 + quarantined 2" in s.value for s in at.success)
+    assert any("Rows read 6,190 = rows loaded 6,188 + rows quarantined 2" in s.value for s in at.success)
+    # One vocabulary: the quarantine heading counts rows and cells the way the accounting does.
+    assert any(h.value.startswith("Quarantine: 2 rows not loaded") for h in at.subheader)
+
+
+def test_upload_page_asks_the_territory_when_the_file_name_does_not_say(data_dir, small_demo):
+    src = sorted(small_demo.glob("discovery_t*_*.csv"))[1]
+    at = app("revops", "pages/upload.py")
+    at.file_uploader(key="territory_files").set_value([("october export.csv", src.read_bytes(), "text/csv")])
+    at.run()
+    load = next(b for b in at.button if b.label == "Load territory files")
+    assert load.disabled and "Pick a territory" in load.help
+    at.selectbox[0].set_value("T2")
+    at.text_input[0].set_value("2025-11").run()
+    assert not at.warning  # a new month replaces nothing
+    next(b for b in at.button if b.label == "Load territory files").click().run()
+    assert not at.exception and not at.error
+    assert any("rows loaded" in s.value for s in at.success)
 
 
 def test_upload_page_refused_to_analyst(data_dir):
@@ -97,17 +120,37 @@ def test_upload_page_shows_user_error_without_traceback(data_dir):
     at = app("revops", "pages/upload.py")
     at.file_uploader(key="lead_file").set_value(("leads.csv", b"Id,Name\n1,x\n", "text/csv"))
     at.run()
-    at.button[1].click().run()
+    next(b for b in at.button if b.label == "Load lead export").click().run()
     assert "required column(s)" in at.error[0].value and not at.exception
 
 
 def test_reconciliation_page_and_rerun(data_dir):
-    at = app("analyst", "pages/reconciliation.py")
+    at = app("revops", "pages/reconciliation.py")
     assert at.title[0].value == "Reconciliation QA"
     assert {m.label for m in at.metric} >= {"Match rate (contacted leads)", "Duplicate CRDs in Salesforce"}
     before = at.caption[0].value
     at.button[0].click().run()
     assert at.caption[0].value != before  # a new report id
+
+
+@pytest.mark.parametrize("role, page, label", [("sga_manager", "pages/reconciliation.py", "Re-run reconciliation"),
+                                               ("sga_manager", "pages/features.py", "Rebuild features"),
+                                               ("analyst", "pages/reconciliation.py", "Re-run reconciliation")])
+def test_writes_a_role_may_not_make_are_disabled_with_the_reason(data_dir, role, page, label):
+    at = page_alone(page, role)
+    button = next(b for b in at.button if b.label == label)
+    assert button.disabled and f"Your role ({role.replace('_', ' ')}) cannot" in button.help
+
+
+def test_sign_in_page_says_where_the_first_password_is_and_goes_on_to_the_page_asked_for(data_dir):
+    at = app(None)
+    assert "LEADSCORE_ADMIN_PASSWORD" in at.expander[0].markdown[0].value  # where the first password is
+    at.session_state["after_login"] = "tiers"  # what a signed-out deep link to /tiers records (browser test)
+    at.text_input[0].set_value("rita")
+    at.text_input[1].set_value("revops-password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(t.value == "Tier lists" for t in at.title)
 
 
 def test_audit_log_admin_only(data_dir):
@@ -123,8 +166,14 @@ def test_users_page_adds_a_user(data_dir):
     at.selectbox[0].set_value("sga_manager")
     at.text_input[1].set_value("manager-password")
     at.button[0].click().run()
-    assert "Saved sam@firm.example" in at.success[0].value
+    assert "Added sam@firm.example as sga manager" in at.success[0].value
     assert UserStore(data_dir / "users.json").users()["sam@firm.example"] == "sga_manager"
+    assert "sam@firm.example" in at.dataframe[0].value.user.tolist()  # the list is fresh after the save
+    at.selectbox(key="manage_user").set_value("sam@firm.example").run()
+    at.button(key="toggle_user").click().run()
+    assert "disabled" in at.success[0].value
+    assert at.dataframe[0].value.set_index("user").status["sam@firm.example"] == "disabled"
+    assert UserStore(data_dir / "users.json").verify("sam@firm.example", "manager-password") is None
     at = page_alone("pages/users.py", "analyst")
     assert "cannot manage users" in at.error[0].value
 

@@ -86,9 +86,15 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page.goto(url)
             # First start on an empty folder: the demo data is generated and loaded with visible progress.
             page.get_by_text("Demo data loaded and reconciled").wait_for()
+            # A signed-out deep link shows the sign-in form (never "Page not found") and then that page.
+            page.goto(url + "/tiers")
+            page.get_by_text("You will go on to the page you asked for").wait_for()
+            assert page.get_by_text("Page not found").count() == 0
             page.get_by_role("textbox", name="User name").fill("admin")
             page.get_by_role("textbox", name="Password").fill("e2e-admin-pass")
             page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Tier lists").wait_for()
+            page.get_by_role("link", name="Pipeline home").click()
             page.get_by_role("heading", name="Pipeline home").wait_for()
             page.get_by_text("CRD match rate").wait_for()
             page.screenshot(path=str(SHOTS / "01_home.png"))
@@ -97,14 +103,16 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page.get_by_role("heading", name="Upload exports").wait_for()
             files = [str(p) for p in sorted(small_demo.glob("discovery_t*_*.csv"))]
             page.locator("input[type=file]").first.set_input_files(files)
+            page.get_by_text("Already loaded and about to be replaced").wait_for()  # the month is loaded
+            page.get_by_text("Replace them").click()
             load = page.get_by_role("button", name="Load territory files")
-            for _ in range(100):  # the button enables once the uploads reach the server
+            for _ in range(100):  # the button enables once the uploads reach the server and the replace is confirmed
                 if load.is_enabled():
                     break
                 time.sleep(0.2)
             load.click()
-            page.get_by_text("Rows read 6,190 = loaded 6,188 + quarantined 2").wait_for()
-            page.get_by_text("Quarantine (5 rows)").wait_for()
+            page.get_by_text("Rows read 6,190 = rows loaded 6,188 + rows quarantined 2").wait_for()
+            page.get_by_text("Quarantine: 2 rows not loaded").wait_for()
             page.screenshot(path=str(SHOTS / "02_upload.png"))
 
             page.get_by_role("link", name="Reconciliation QA").click()

@@ -1,0 +1,71 @@
+"""User administration as audited operations: every change (add, role change, disable, enable, password
+reset, removal) is authorised in core (``manage_users``) and written to ``ops.audit_log``, from the control
+panel and from the command line alike. Passwords never reach the log."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, UserStore, cli_actor
+from core.warehouse import Warehouse
+
+
+def save_user(store: UserStore, wh: Warehouse, username: str, password: str, role: str,
+              actor: Actor | None = None) -> str:
+    actor = actor or cli_actor()
+    existed = username in store.users()
+    store.add(username, password, role, actor=actor)
+    audit.record_now(wh, actor, "save_user", username, "ok", {"role": role, "new": not existed})
+    return f"{'Updated' if existed else 'Added'} {username} as {role.replace('_', ' ')}."
+
+
+def set_disabled(store: UserStore, wh: Warehouse, username: str, disabled: bool, actor: Actor | None = None) -> str:
+    actor = actor or cli_actor()
+    store.set_disabled(username, disabled, actor=actor)
+    audit.record_now(wh, actor, "disable_user" if disabled else "enable_user", username, "ok", {})
+    return f"{username} is {'disabled: they cannot sign in' if disabled else 'enabled again'}."
+
+
+def reset_password(store: UserStore, wh: Warehouse, username: str, password: str, actor: Actor | None = None) -> str:
+    actor = actor or cli_actor()
+    store.reset_password(username, password, actor=actor)
+    audit.record_now(wh, actor, "reset_password", username, "ok", {})
+    return f"Password of {username} reset."
+
+
+def remove_user(store: UserStore, wh: Warehouse, username: str, actor: Actor | None = None) -> str:
+    actor = actor or cli_actor()
+    store.remove(username, actor=actor)
+    audit.record_now(wh, actor, "remove_user", username, "ok", {})
+    return f"Removed {username}."
+
+
+def users_frame(store: UserStore) -> pd.DataFrame:
+    rows = store.table()
+    frame = pd.DataFrame(rows, columns=["user", "role", "disabled"])
+    frame["role"] = frame.role.str.replace("_", " ")
+    frame["status"] = frame.pop("disabled").map({True: "disabled", False: "active"})
+    return frame
+
+
+PERMISSION_LABELS = {
+    "view": "See every page (read only)",
+    "replace_data": "Upload territory and Lead exports, pull Leads from Salesforce",
+    "build_features": "Rebuild labels and features",
+    "reconcile": "Run reconciliation QA",
+    "run_pipeline": "Run the daily pipeline and scoring",
+    "push_scores": "Write scores to Salesforce",
+    "train_promote": "Train, backtest, promote and roll back models",
+    "edit_capacity": "Set SGA capacity for the tier lists",
+    "read_audit": "Read the audit log",
+    "manage_users": "Add, disable and remove users, reset passwords",
+}
+
+
+def permission_matrix() -> pd.DataFrame:
+    """Every action the engine authorises, with the roles allowed (the Users page shows it)."""
+    from core.auth import PERMISSIONS, ROLES
+
+    return pd.DataFrame([{"action": PERMISSION_LABELS.get(p, p.replace("_", " ")),
+                          **{r.replace("_", " "): r in allowed for r in ROLES}} for p, allowed in PERMISSIONS.items()])

@@ -1,0 +1,158 @@
+"""Every write the engine offers is authorised in core with a permission other than `view`: a read-only
+actor is refused by each, whatever face (page, command line, script) calls it."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from core import auth
+from core.auth import Actor, UserStore
+from core.errors import PermissionDeniedError
+from tests.conftest import ROOT
+
+# Functions that open a warehouse writer without authorising themselves, and why that is safe.
+INTERNAL_WRITERS = {
+    ("core/audit.py", "record_now"): "the audit log itself: written on behalf of an action already authorised",
+    ("core/modeling/registry.py", "save_model"): "called by train() after train_promote was checked",
+    ("core/modeling/registry.py", "_set_champion"): "private; promote/rollback authorise",
+    ("core/salesforce/sync.py", "_record"): "private; push/pull authorise",
+    ("core/salesforce/sync.py", "write"): "nested in push_scores, which authorises push_scores",
+    ("core/salesforce/sync.py", "register_job"): "nested in push_scores",
+    ("core/salesforce/standin.py", "results_csv"): "the local Salesforce stand-in's own store, not the warehouse",
+    ("core/warehouse/base.py", "init"): "creates empty schemas; no data",
+    ("core/warehouse/duckdb_backend.py", "create_schemas"): "creates empty schemas; no data",
+}
+
+
+def test_every_function_that_writes_authorises_or_is_a_known_internal_step():
+    unguarded = []
+    for path in sorted((ROOT / "core").rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                src = ast.unparse(node)
+                if ".writer(" in src and "authorize(" not in src and (rel, node.name) not in INTERNAL_WRITERS:
+                    unguarded.append(f"{rel}:{node.name}")
+    assert unguarded == [], "writes without authorize(): " + ", ".join(unguarded)
+
+
+def test_no_write_is_authorised_with_the_view_permission():
+    offenders = []
+    for path in sorted((ROOT / "core").rglob("*.py")):
+        if 'authorize(actor, "view")' in path.read_text():
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+@pytest.fixture
+def viewer(monkeypatch):
+    monkeypatch.setitem(auth.PERMISSIONS, "view", auth.PERMISSIONS["view"] | {"viewer"})
+    return Actor("read-only", "viewer")
+
+
+def _write_entry_points(settings, wh, tmp_path):
+    from core import users
+    from core.features.build import build_features
+    from core.ingest.leads import load_lead_file
+    from core.ingest.territories import load_territory_files
+    from core.modeling.backtest import backtest
+    from core.modeling.registry import promote, rollback
+    from core.modeling.train import train
+    from core.pipeline import run_daily
+    from core.quality.reconcile import reconcile
+    from core.salesforce.sync import pull_leads, push_scores
+    from core.scoring.capacity import set_capacity
+    from core.scoring.score import score_leads
+
+    store = UserStore(tmp_path / "users.json")
+    f = tmp_path / "discovery_t1_2025_01.csv"
+    f.write_text("RepCRD\n1\n")
+    return {
+        "load_territory_files": lambda a: load_territory_files(wh, settings, [f], actor=a),
+        "load_lead_file": lambda a: load_lead_file(wh, settings, f, actor=a),
+        "pull_leads": lambda a: pull_leads(wh, settings, actor=a),
+        "reconcile": lambda a: reconcile(wh, settings, a),
+        "build_features": lambda a: build_features(wh, settings, actor=a),
+        "score_leads": lambda a: score_leads(wh, settings, actor=a),
+        "run_daily": lambda a: run_daily(wh, settings, actor=a),
+        "push_scores": lambda a: push_scores(wh, settings, actor=a),
+        "train": lambda a: train(wh, settings, actor=a),
+        "backtest": lambda a: backtest(wh, settings, "2025-01-01", str(tmp_path / "b.csv"), actor=a),
+        "promote": lambda a: promote(wh, "m1", a),
+        "rollback": lambda a: rollback(wh, a),
+        "set_capacity": lambda a: set_capacity(wh, a, 5, 40),
+        "save_user": lambda a: users.save_user(store, wh, "x@y.z", "password-1", "revops", actor=a),
+        "disable_user": lambda a: users.set_disabled(store, wh, "x@y.z", True, actor=a),
+        "reset_password": lambda a: users.reset_password(store, wh, "x@y.z", "password-2", actor=a),
+        "remove_user": lambda a: users.remove_user(store, wh, "x@y.z", actor=a),
+    }
+
+
+def test_a_view_only_actor_is_refused_by_every_write(settings, wh, tmp_path, viewer):
+    entry_points = _write_entry_points(settings, wh, tmp_path)
+    assert len(entry_points) >= 17
+    for name, call in entry_points.items():
+        with pytest.raises(PermissionDeniedError):
+            call(viewer)
+    # and the users page's matrix lists every action the engine authorises
+    from core.users import PERMISSION_LABELS, permission_matrix
+
+    assert set(PERMISSION_LABELS) == set(auth.PERMISSIONS)
+    assert len(permission_matrix()) == len(auth.PERMISSIONS)
+
+
+def test_sga_manager_cannot_rerun_reconciliation_or_rebuild_features(settings, wh):
+    from core.features.build import build_features
+    from core.quality.reconcile import reconcile
+
+    manager = Actor("sam", "sga_manager")
+    for call in (lambda: reconcile(wh, settings, manager), lambda: build_features(wh, settings, actor=manager)):
+        with pytest.raises(PermissionDeniedError):
+            call()
+
+
+def test_users_can_be_disabled_re_enabled_and_reset_and_every_change_is_audited(settings, wh, tmp_path):
+    from core import audit, users
+
+    store = UserStore(tmp_path / "users.json")
+    admin = Actor("root", "admin")
+    store.add("boss", "first-pass", "admin", actor=admin)
+    users.save_user(store, wh, "ann", "ann-password", "revops", actor=admin)
+    assert store.verify("ann", "ann-password")
+    users.set_disabled(store, wh, "ann", True, actor=admin)
+    assert store.verify("ann", "ann-password") is None and store.is_disabled("ann")
+    users.set_disabled(store, wh, "ann", False, actor=admin)
+    users.reset_password(store, wh, "ann", "new-password", actor=admin)
+    assert store.verify("ann", "new-password") and store.verify("ann", "ann-password") is None
+    from core.errors import LeadScoringError
+
+    with pytest.raises(LeadScoringError, match="last enabled admin"):
+        users.set_disabled(store, wh, "boss", True, actor=admin)
+    users.remove_user(store, wh, "ann", actor=admin)
+    log = audit.recent(wh)
+    assert {"save_user", "disable_user", "enable_user", "reset_password", "remove_user"} <= set(log.action)
+    assert not log.astype(str).apply(lambda c: c.str.contains("new-password")).any().any()  # never a password
+
+
+def test_cli_user_changes_are_audited(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path)}
+    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "core", "users", *a], cwd=ROOT, env=env,  # noqa: E731
+                                              input=stdin, capture_output=True, text=True)
+    assert run("add", "carl", "--role", "analyst", "--password-stdin", stdin="carl-password\n").returncode == 0
+    assert run("disable", "carl").returncode == 0
+    assert "disabled" in run("list").stdout
+    assert run("reset-password", "carl", "--password-stdin", stdin="other-password\n").returncode == 0
+    bad = run("disable", "nobody")
+    assert bad.returncode == 2 and "No user named" in bad.stderr and "Traceback" not in bad.stderr
+    from core.audit import recent
+    from core.config import load_settings, with_overrides
+    from core.warehouse import open_warehouse
+
+    wh = open_warehouse(with_overrides(load_settings(), data_dir=tmp_path))
+    assert {"save_user", "disable_user", "reset_password"} <= set(recent(wh).action)
