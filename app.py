@@ -19,18 +19,24 @@ except LeadScoringError as exc:
     st.error(str(exc))
     st.stop()
 
-if not has_data(eng.wh) and os.environ.get("LEADSCORE_NO_DEMO") != "1":
-    with st.status("First start: preparing the demo data…", expanded=True) as status:
+def first_start() -> None:
+    """On an empty warehouse: the demo data, a first champion and scores, with visible progress. It runs inside a
+    page (not before the navigation exists), so the sidebar never lists raw page files meanwhile."""
+    if has_data(eng.wh) or os.environ.get("LEADSCORE_NO_DEMO") == "1":
+        return
+    with st.status("First start: preparing the demo data, a first model and scores…", expanded=True) as status:
         bar = st.progress(0.0)
         try:
             bootstrap_demo(eng.wh, eng.settings, progress_callback(status, bar))
-            status.update(label="Demo data loaded and reconciled", state="complete")
+            status.update(label="Demo data loaded and reconciled; a first champion trained; leads scored",
+                          state="complete")
         except LeadScoringError as exc:
             status.update(label="Demo data could not be prepared", state="error")
             st.error(str(exc))
 
 
 def login_page(target: str | None = None) -> None:
+    first_start()
     st.title("Lead Scoring Engine")
     st.caption("Sign in to the control panel." + (" You will go on to the page you asked for." if target else ""))
     sso = _has_secrets() and "auth" in st.secrets

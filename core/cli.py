@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="selection, imbalance comparison, tuning, calibration, evaluation, registry")
     tr.add_argument("--budget-minutes", type=float, default=None)
     tr.add_argument("--promote", action="store_true", help="make it champion when every gate passes")
+    tr.add_argument("--quick", action="store_true",
+                    help="the first-start recipe: no SMOTE comparison, tuning or pruning (a minute on the small demo)")
+    ds = sub.add_parser("demo-start", help="what the control panel's first start does, headless: small demo data "
+                                           "generated and loaded, a quick champion trained and promoted, leads scored")
+    ds.add_argument("--json", action="store_true")
     bt = sub.add_parser("backtest", help="train on what was known before DATE, score leads contacted on/after it")
     bt.add_argument("--test-from", required=True)
     bt.add_argument("--out", required=True)
@@ -254,10 +259,22 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "train":
         from core.modeling.train import train
 
-        result = train(wh, settings, args.budget_minutes, args.promote, progress=_progress)
+        result = train(wh, settings, args.budget_minutes, args.promote, progress=_progress, quick=args.quick)
         print(result.report)
         print(f"model {result.model_id}: gates {'PASSED' if result.gates_passed else 'FAILED'}"
               + ("; promoted to champion" if result.promoted else ""))
+        return 0
+
+    if args.verb == "demo-start":
+        from core.pipeline import bootstrap_demo, has_data
+
+        if has_data(wh):
+            raise LeadScoringError(f"The warehouse {settings.warehouse_path.name} already holds data: demo-start only runs "
+                                   "on an empty one (pass --db with a new file, or LEADSCORE_DATA_DIR=a new folder).")
+        summary = bootstrap_demo(wh, settings, progress=_progress)
+        print(json.dumps(summary, indent=2) if args.json else
+              f"Demo data loaded; champion {summary['champion']} trained in {summary['train_seconds']} s and promoted; "
+              "leads scored. Open the control panel: .venv/bin/streamlit run app.py")
         return 0
 
     if args.verb == "backtest":

@@ -79,8 +79,13 @@ def has_data(wh: Warehouse) -> bool:
         return bool(s.scalar("select count(*) from raw.file_loads"))
 
 
+FIRST_START_BUDGET_MINUTES = 1.5
+
+
 def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Actor | None = None) -> dict:
-    """First start on an empty warehouse: generate the small demo data, load it and reconcile."""
+    """First start on an empty warehouse: generate the small demo data, load it, reconcile, train a champion
+    with the quick recipe (promoted with a logged reason: demo data has too few test positives for the gates
+    to mean much) and score, so the first screen shows the product itself — real probabilities and drivers."""
     from core.demo import generate
     from core.ingest.leads import load_lead_file
     from core.ingest.territories import load_territory_files
@@ -96,9 +101,20 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     load_territory_files(wh, settings, files, actor=actor)
     progress(0.65, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)
-    progress(0.8, "Reconciling")
+    progress(0.45, "Reconciling")
     reconcile(wh, settings, actor)
-    progress(0.9, "Running the daily pipeline (features, scores, tiers)")
+    from core.modeling.registry import promote
+    from core.modeling.train import train
+
+    progress(0.5, "Training a first champion (quick recipe)")
+    model = train(wh, settings, FIRST_START_BUDGET_MINUTES, actor=actor, quick=True,
+                  progress=lambda f, m: progress(0.5 + 0.4 * f, f"Training a first champion: {m}"))
+    promote(wh, model.model_id, actor, force=not model.gates_passed,
+            reason="" if model.gates_passed else "first start on demo data: the quick champion is promoted so the panel "
+            "shows a real model; its gates are shown as measured. Retrain on your own data.")
+    summary["champion"] = model.model_id
+    summary["train_seconds"] = round(model.seconds, 1)
+    progress(0.92, "Running the daily pipeline (features, scores, tiers)")
     run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
     return summary

@@ -84,6 +84,26 @@ def progress_callback(status, bar):
     return update
 
 
+def when(value) -> str:
+    """A timestamp as people read it: '3 Dec 2026, 10:02 UTC' (never ISO with microseconds)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
+
+
+def month_label(value) -> str:
+    """'2025-10' → 'Oct 2025'."""
+    try:
+        return pd.Timestamp(f"{value}-01" if len(str(value)) == 7 else value).strftime("%b %Y")
+    except (ValueError, TypeError):
+        return str(value)
+
+
 def flash(message: str) -> None:
     """A success message that survives the rerun after a write (shown by ``show_flash``)."""
     st.session_state["_flash"] = message

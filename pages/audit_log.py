@@ -13,7 +13,11 @@ with user_errors():
     actions = sorted(log.action.unique()) if not log.empty else []
     picked = st.multiselect("Actions", actions, default=actions)
     log = log[log.action.isin(picked)] if picked else log
+    first = [c for c in ("at", "actor", "role", "action", "target", "outcome", "detail") if c in log.columns]
+    log = log[first + [c for c in log.columns if c not in first]]  # the event id last: what a reader needs first
     table(log, "audit_log.csv", column_config={
-        "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+        "at": st.column_config.DatetimeColumn("When", format="D MMM YYYY, HH:mm:ss"),
+        "actor": "Who", "role": "Role", "action": "Action", "target": "Target", "outcome": "Outcome",
         "detail": st.column_config.TextColumn("Detail", width="large"),
+        "event_id": st.column_config.TextColumn("Event id", width="small"),
     })

@@ -58,10 +58,20 @@ with user_errors():
         st.caption(f"Weekend contacts convert at {cs['weekend_rate']:.1%} vs {cs['weekday_rate']:.1%} on weekdays; "
                    f"{cs['defects_mql_before_contact']:,} MQLs stamped before contact are excluded.")
         cols = st.columns(3)
-        for col, key, title in zip(cols, ["by_aum_tier", "by_weekday", "by_metro"], ["AUM tier", "Weekday", "Metro"]):
+        order = {"by_aum_tier": ["<$100M", "$100–500M", ">$500M", "unknown"],
+                 "by_weekday": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+        for col, key, title in zip(cols, ["by_aum_tier", "by_weekday", "by_metro"], ["AUM tier", "Weekday", "Home metro"]):
             frame = pd.DataFrame(cs[key])
-            col.plotly_chart(px.bar(frame, x="group", y="rate", hover_data=["leads", "positives"], title=title,
-                                    height=340).update_yaxes(tickformat=".0%"), width="stretch")
+            if key == "by_metro":  # long names: horizontal bars, highest rate first, the name shortened to its city
+                frame["group"] = frame.group.str.replace("_", " ").str.split("-").str[0]
+                fig = px.bar(frame.sort_values("rate"), x="rate", y="group", orientation="h", title=title, height=340,
+                             hover_data=["leads", "positives"], labels={"rate": "MQL rate", "group": ""})
+                fig.update_xaxes(tickformat=".0%")
+            else:
+                fig = px.bar(frame, x="group", y="rate", hover_data=["leads", "positives"], title=title, height=340,
+                             category_orders={"group": order[key]}, labels={"rate": "MQL rate", "group": ""})
+                fig.update_yaxes(tickformat=".0%")
+            col.plotly_chart(fig, width="stretch")
 
     with leak_tab:
         leak = view["leakage"]

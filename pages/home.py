@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.pipeline import pipeline_state, run_daily
-from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
+from pages._shared import actor, after_write, engine, month_label, progress_callback, table, user_errors, when, why_not
 
 eng = engine()
 who = actor()
@@ -35,7 +35,7 @@ with user_errors():
     last_t = state["territory_loads"][0] if state["territory_loads"] else None
     last_l = state["lead_loads"][0] if state["lead_loads"] else None
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Territory snapshot", state["current_month"] or "none loaded")
+    c1.metric("Territory snapshot", month_label(state["current_month"]) if state["current_month"] else "none loaded")
     c2.metric("Unique reps", f"{state['unique_reps']:,}")
     c3.metric("Contacted leads", f"{state['contacted_leads']:,}")
     c4.metric("CRD match rate", f"{rec['match_rate']:.1%}" if rec.get("match_rate") is not None else "n/a")
@@ -49,23 +49,25 @@ with user_errors():
     with left:
         st.subheader("Last territory load")
         if last_t:
-            st.write(f"**{last_t['snapshot_month']}** · {last_t['files']}")
+            st.write(f"**{month_label(last_t['snapshot_month'])}** · {last_t['files']}")
             st.caption(f"{int(last_t['rows_read']):,} rows read · {int(last_t['rows_loaded']):,} loaded · "
-                       f"{int(last_t['rows_quarantined']):,} quarantined · by {last_t['loaded_by']} at {last_t['loaded_at']}")
+                       f"{int(last_t['rows_quarantined']):,} quarantined · by {last_t['loaded_by']}, {when(last_t['loaded_at'])}")
         else:
             st.info("No territory files loaded yet: RevOps → Upload exports.")
         st.subheader("Last lead load")
         if last_l:
-            st.write(f"**{last_l['file_name']}** · exported {last_l['export_at']}")
+            st.write(f"**{last_l['file_name']}** · exported {when(last_l['export_at'])}")
             st.caption(f"{last_l['rows_read']:,} rows read · {last_l['rows_loaded']:,} loaded · "
-                       f"{last_l['rows_quarantined']:,} quarantined · by {last_l['loaded_by']} at {last_l['loaded_at']}")
+                       f"{last_l['rows_quarantined']:,} quarantined · by {last_l['loaded_by']}, {when(last_l['loaded_at'])}")
         else:
             st.info("No Salesforce Lead export loaded yet.")
     with right:
         st.subheader("Snapshots kept for point-in-time joins")
         months = pd.DataFrame(state["snapshot_months"])
         if not months.empty:
-            st.plotly_chart(px.bar(months, x="snapshot_month", y="reps", height=260), width="stretch")
+            months["month"] = months.snapshot_month.map(month_label)
+            st.plotly_chart(px.bar(months, x="month", y="reps", height=260, labels={"month": "", "reps": "Reps"})
+                            .update_xaxes(type="category"), width="stretch")
         st.subheader("Champion model and last run")
         model = state["champion_model"]
         st.write(f"{model['model_id']} ({model['kind']}, gates {'passed' if model['gates_passed'] else 'forced'})"
@@ -76,20 +78,27 @@ with user_errors():
             wb = counts.get("write_back", "not configured")
             wb_text = f"{wb} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else wb
             if run["outcome"] == "ok":
-                st.caption(f"Last run {run['started_at']}: ok — {counts.get('scored', 0):,} scored, fallback "
+                st.caption(f"Last run {when(run['started_at'])}: ok — {counts.get('scored', 0):,} scored, fallback "
                            f"{counts.get('fallback_level')}, Salesforce write-back {wb_text}")
             elif run["outcome"] == "write_back_failed":
-                st.warning(f"Last run {run['started_at']}: scores are fresh, but the Salesforce write-back failed — "
+                st.warning(f"Last run {when(run['started_at'])}: scores are fresh, but the Salesforce write-back failed — "
                            f"{run['error']}. See Salesforce sync.")
             else:
-                st.error(f"Last run {run['started_at']}: {run['outcome']} — {run['error']} (previous scores kept)")
+                st.error(f"Last run {when(run['started_at'])}: {run['outcome']} — {run['error']} (previous scores kept)")
         for kind, sync in state["salesforce_last"].items():
             if kind in ("pull", "push"):
-                st.caption(f"Last Salesforce {kind} {sync['started_at']} by {sync['actor']}: {sync['outcome']} — "
+                st.caption(f"Last Salesforce {kind} {when(sync['started_at'])} by {sync['actor']}: {sync['outcome']} — "
                            f"{sync['rows_succeeded']:,} of {sync['rows_intended']:,} "
                            f"{'rows loaded' if kind == 'pull' else 'rows landed'}, {sync['rows_failed']:,} failed, "
                            f"{sync['rows_deferred']:,} deferred")
 
     if state["territory_loads"]:
         st.subheader("Recent territory loads")
-        table(pd.DataFrame(state["territory_loads"]), "territory_loads.csv")
+        loads = pd.DataFrame(state["territory_loads"])
+        loads["loaded_at"], loads["snapshot_month"] = loads.loaded_at.map(when), loads.snapshot_month.map(month_label)
+        table(loads, "territory_loads.csv", column_config={
+            "snapshot_month": "Month", "files": "Files", "loaded_by": "Loaded by", "loaded_at": "Loaded",
+            "rows_read": st.column_config.NumberColumn("Rows read", format="%d"),
+            "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
+            "rows_quarantined": st.column_config.NumberColumn("Rows quarantined", format="%d"),
+            "load_id": None})

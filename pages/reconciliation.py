@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.quality.reconcile import latest_report, missing_crds, null_rate_frame, reconcile, to_markdown
-from pages._shared import actor, after_write, engine, table, user_errors, why_not
+from pages._shared import actor, after_write, engine, month_label, table, user_errors, when, why_not
 
 eng = engine()
 who = actor()
@@ -20,7 +20,7 @@ with user_errors():
         st.info("No reconciliation report yet. It is produced after each territory or Lead upload; a RevOps user "
                 "or an admin can also run it here.")
         st.stop()
-    st.caption(f"Report {report.get('report_id', '')} · {report['created_at']} · snapshot {report['snapshot_month']}")
+    st.caption(f"Report of {when(report['created_at'])} · snapshot {month_label(report['snapshot_month'])}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Match rate (contacted leads)", f"{report['match_rate']:.1%}" if report["match_rate"] is not None else "n/a",
               help="Share of contacted leads whose CRD matches a rep in the current snapshot (target > 70%).")
@@ -35,7 +35,9 @@ with user_errors():
     with left:
         st.subheader("Match rate by territory")
         if not terr.empty:
-            fig = px.bar(terr, x="territory", y="match_rate", text_auto=".1%", range_y=[0, 1], height=320)
+            fig = px.bar(terr, x="territory", y="match_rate", text_auto=".1%", range_y=[0, 1], height=320,
+                         labels={"territory": "", "match_rate": "CRD match rate"})
+            fig.update_yaxes(tickformat=".0%")
             fig.add_hline(y=eng.settings.min_territory_match_rate, line_dash="dot", annotation_text="target")
             st.plotly_chart(fig, width="stretch")
     nulls = null_rate_frame(report)
@@ -43,16 +45,19 @@ with user_errors():
         st.subheader("Null rate per column")
         source = st.radio("Source", ["MarketPro", "Salesforce"], horizontal=True, label_visibility="collapsed")
         view = nulls[nulls.source == source].sort_values("null_rate", ascending=False)
-        st.plotly_chart(px.bar(view, x="null_rate", y="column", orientation="h", height=520,
-                               range_x=[0, 1]).update_yaxes(autorange="reversed"), width="stretch")
+        st.plotly_chart(px.bar(view, x="null_rate", y="column", orientation="h", height=520, range_x=[0, 1],
+                               labels={"null_rate": "Share empty", "column": ""})
+                        .update_yaxes(autorange="reversed").update_xaxes(tickformat=".0%"), width="stretch")
 
     st.subheader("Parse failures")
     failures = pd.DataFrame(report["parse_failures"])
     if failures.empty:
         st.caption("None.")
     else:
-        table(failures, "parse_failures.csv")
+        table(failures, "parse_failures.csv", column_config={c: c.replace("_", " ").capitalize() for c in failures.columns})
     st.subheader("Contacted leads whose CRD is not in MarketPro")
-    table(missing_crds(eng.wh), "salesforce_crds_missing_from_marketpro.csv", height=260)
+    missing = missing_crds(eng.wh)
+    table(missing, "salesforce_crds_missing_from_marketpro.csv", height=260,
+          column_config={c: c.replace("_", " ").capitalize() for c in missing.columns})
     with st.expander("Full report (Markdown)"):
         st.markdown(to_markdown(report))

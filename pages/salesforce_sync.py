@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.salesforce.sync import connection_status, dry_run_bytes, pull_leads, push_scores, sync_overview
-from pages._shared import actor, after_write, engine, progress_callback, table, user_errors
+from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
 who = actor()
@@ -54,15 +54,19 @@ with user_errors():
         if len(pending):
             table(pending.drop(columns=["values_hash"]).head(1000), "salesforce_pending_preview.csv", height=260)
             st.caption("The first 1,000 rows. The dry-run file holds every row, exactly as it would be sent.")
-        else:
+        elif view["ledger_rows"]:
             st.caption("Salesforce already holds every current score.")
+        else:
+            st.caption("No scores to send yet: run the daily pipeline first.")
 
     d1, d2 = st.columns(2)
-    if d1.button("Prepare dry-run file", disabled=bool(view["pending_error"]) or not can_push):
+    if d1.button("Prepare dry-run file", disabled=bool(view["pending_error"]) or not can_push,
+                 help=why_not(who, "push_scores") or view["pending_error"] or None):
         result, data = dry_run_bytes(eng.wh, eng.settings, who)
-        after_write()  # the dry run is recorded in the history below
+        after_write()  # the dry run is recorded in the history below: read it again
         st.session_state["sf_dry_run"] = data
-        st.caption(result.message)
+        st.session_state["sf_message"] = (True, result.message)
+        st.rerun()
     if st.session_state.get("sf_dry_run") is not None:
         d2.download_button("Download dry-run CSV", st.session_state["sf_dry_run"], file_name="salesforce_dry_run.csv",
                            mime="text/csv")
@@ -70,11 +74,16 @@ with user_errors():
     st.subheader("Push and pull")
     blocked = not view["configured"] or bool(view["stale"]) or bool(view["pending_error"])
     p1, p2, p3 = st.columns(3)
-    push = p1.button("Push changed scores", type="primary", disabled=not can_push or blocked or pending.empty)
-    retry = p2.button("Retry failed rows", disabled=not can_push or blocked or view["failures"].empty)
-    pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view["configured"])
-    if not can_push:
-        st.caption(f"Your role ({who.role}) can read this page; pushing needs RevOps or admin.")
+    why_blocked = ("Salesforce is not configured" if not view["configured"] else view["stale"] or view["pending_error"]
+                   or None)
+    push = p1.button("Push changed scores", type="primary", disabled=not can_push or blocked or pending.empty,
+                     help=why_not(who, "push_scores") or why_blocked or ("Nothing to send" if pending.empty else None))
+    retry = p2.button("Retry failed rows", disabled=not can_push or blocked or view["failures"].empty,
+                      help=why_not(who, "push_scores") or why_blocked or
+                      ("No failed rows" if view["failures"].empty else None))
+    pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view["configured"],
+                     help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view["configured"]
+                                                           else None))
     if push or retry:
         with st.status("Pushing to Salesforce…", expanded=True) as status:
             bar = st.progress(0.0)
@@ -102,7 +111,8 @@ with user_errors():
 
     st.subheader("Failures")
     if view["failures"].empty:
-        st.caption("No open failures: every intended update has landed.")
+        st.caption("No open failures: every intended update has landed." if view["ledger_rows"] else
+                   "No open failures. Nothing has been sent to Salesforce yet.")
     else:
         table(view["failures"], "salesforce_failures.csv", height=260)
         st.caption("Each row is an update that did not land, with Salesforce's error (or why it was deferred). "

@@ -11,7 +11,9 @@ from pages._shared import actor, engine, table, user_errors
 
 def _shap_tabs(sv: dict) -> None:
     """The four shap views (beeswarm summary, dependence, interaction pairs, categories by level)."""
-    st.caption(f"shap.TreeExplainer on {sv['n']:,} sampled open leads; interactions from xgboost's exact TreeSHAP "
+    st.caption(f"Exact linear SHAP values (a logistic champion) on {sv['n']:,} sampled open leads; a linear model "
+               "has no interactions." if sv["linear"] else
+               f"shap.TreeExplainer on {sv['n']:,} sampled open leads; interactions from xgboost's exact TreeSHAP "
                "interaction values. A category's contribution is shown per level.")
     t_sum, t_dep, t_int, t_lvl = st.tabs(["Summary (beeswarm)", "Dependence", "Interactions", "Categories by level"])
     with t_sum:
@@ -35,6 +37,8 @@ def _shap_tabs(sv: dict) -> None:
         st.plotly_chart(fig, width="stretch")
         st.caption(f"Coloured by {partner}, the feature it interacts with most." if partner else "No interaction found.")
     with t_int:
+        if sv["pairs"].empty:
+            st.info("No interactions: the champion adds up one term per feature.")
         table(sv["pairs"], "shap_interaction_pairs.csv", column_config={
             "feature": "Feature", "with": "Interacts with",
             "mean_abs_interaction": st.column_config.NumberColumn("Mean |interaction| (log-odds)", format="%.4f")})
@@ -65,11 +69,7 @@ with user_errors():
                     .update_yaxes(autorange="reversed"), width="stretch")
 
     st.subheader("SHAP views")
-    sv = shap_views(view, eng.wh)
-    if sv.get("unavailable"):
-        st.info(sv["unavailable"])
-    else:
-        _shap_tabs(sv)
+    _shap_tabs(shap_views(view, eng.wh))
 
     tabs = st.tabs(list(view["cohorts"]))
     for tab, (name, frame) in zip(tabs, view["cohorts"].items()):

@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.scoring.capacity import get_capacity, set_capacity
 from core.scoring.score import current_scores
-from pages._shared import actor, after_write, engine, table, user_errors
+from core.salesforce.config import salesforce_config
+from pages._shared import actor, after_write, engine, table, user_errors, when
 
 eng = engine()
 who = actor()
@@ -26,7 +27,9 @@ with user_errors():
     c2.metric("Tier A (capacity × 1.2)", f"{tiers.get('A', 0):,}")
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
-    st.caption(f"Model {first.model_version} · scored {first.scored_at} · data as of {first.score_date}")
+    st.caption(f"Model {first.model_version} · scored {when(first.scored_at)} · data as of "
+               f"{pd.Timestamp(first.score_date).strftime('%-d %b %Y')}")
+    instance = (salesforce_config(eng.settings).instance_url or "").rstrip("/")
 
     f1, f2 = st.columns(2)
     owners = sorted(scores.owner_name.dropna().unique())
@@ -36,10 +39,17 @@ with user_errors():
     if pick_owner:
         view = view[view.owner_name.isin(pick_owner)]
     view = view.assign(top_drivers=view.drivers_json.map(lambda d: "; ".join(x["text"] for x in json.loads(d)[:3])))
-    table(view[["rank", "tier", "lead_id", "owner_name", "prob_mql_30d", "top_drivers", "boost_reasons"]],
-          "tier_list.csv", column_config={
-              "prob_mql_30d": st.column_config.ProgressColumn("P(MQL ≤ 30 d)", min_value=0, max_value=1, format="percent"),
-              "top_drivers": st.column_config.TextColumn("Why (top 3)", width="large")})
+    shown = view[["rank", "tier", "lead_id", "owner_name", "prob_mql_30d", "top_drivers", "boost_reasons"]]
+    if instance:  # leads link to their Salesforce record
+        shown = shown.assign(lead_id=instance + "/lightning/r/Lead/" + shown.lead_id + "/view")
+    table(shown, "tier_list.csv", column_config={
+        "rank": st.column_config.NumberColumn("Rank", format="%d"), "tier": "Tier",
+        "lead_id": (st.column_config.LinkColumn("Lead", display_text=r"/Lead/([^/]+)/view") if instance
+                    else st.column_config.TextColumn("Lead")),
+        "owner_name": "Owner",
+        "prob_mql_30d": st.column_config.ProgressColumn("P(MQL ≤ 30 d)", min_value=0, max_value=1, format="percent"),
+        "top_drivers": st.column_config.TextColumn("Why (top 3)", width="large"),
+        "boost_reasons": st.column_config.TextColumn("Priority boost")})
 
     st.subheader("Lead cards")
     for row in view.head(12).itertuples():
@@ -52,7 +62,11 @@ with user_errors():
                 st.caption(f"Priority boost: {row.boost_reasons}")
             with st.expander("Why this lead?"):
                 if drivers:
-                    st.dataframe(pd.DataFrame(drivers), hide_index=True, width="stretch")
+                    why = pd.DataFrame({"Reason": [d["text"] for d in drivers],
+                                        "Weight": ["rule of thumb" if d.get("contribution") is None
+                                                   else f"+{d['contribution']:.2f}" for d in drivers]})
+                    st.dataframe(why, hide_index=True, width="stretch")
+                    st.caption("Weight: how much the reason raises the lead's log-odds of booking a call.")
                 else:
                     st.write("No positive driver stands out: the score comes from the base rate.")
 

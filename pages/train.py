@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.modeling import registry
 from core.modeling.train import train
-from pages._shared import after_write, engine, progress_callback, require, table, user_errors, why_not
+from pages._shared import after_write, engine, progress_callback, require, table, user_errors, when, why_not
 
 eng = engine()
 who = require("view")
@@ -33,7 +33,13 @@ with user_errors():
                                             "An analyst or an admin can start a training run on this page."))
         st.stop()
     models["test_auc_pr"] = models.metrics_json.map(lambda m: json.loads(m).get("test", {}).get("auc_pr"))
-    table(models[["model_id", "created_at", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv")
+    models["created"] = models.created_at.map(when)
+    table(models[["model_id", "created", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv",
+          column_config={"model_id": "Model", "created": "Trained", "kind": "Kind",
+                         "is_champion": st.column_config.CheckboxColumn("Champion"),
+                         "gates_passed": st.column_config.CheckboxColumn("Gates passed"),
+                         "test_auc_pr": st.column_config.NumberColumn("Test AUC-PR", format="%.3f"),
+                         "notes": st.column_config.TextColumn("Notes", width="large")})
     picked = st.selectbox("Model", models.model_id.tolist(),
                           index=int(models.is_champion.to_numpy().argmax()) if models.is_champion.any() else 0)
     meta = registry.model_meta(eng.wh, picked)
@@ -44,23 +50,30 @@ with user_errors():
         f"{picked}: every gate passed" if meta["gates_passed"] else f"{picked}: gates failed — not promotable without --force")
     if meta.get("notes"):
         st.warning(meta["notes"])
-    table(gates, f"{picked}_gates.csv")
+    table(gates, f"{picked}_gates.csv", column_config={
+        "gate": st.column_config.TextColumn("Gate", width="large"),
+        "value": st.column_config.NumberColumn("Value", format="%.3f"),
+        "passed": st.column_config.CheckboxColumn("Passed"), "n": st.column_config.NumberColumn("n", format="%d")})
 
     left, right = st.columns(2)
     base = pd.DataFrame([{"model": "this model", **{k: m["test"][k] for k in ("auc_pr", "auc_roc", "precision_at_10pct", "ece")}}]
                         + [{k: b[k] for k in ("model", "auc_pr", "auc_roc", "precision_at_10pct", "ece")} for b in m["baselines"]])
     with left:
         st.subheader(f"Against baselines (test n={m['test']['n']:,}, positives={m['test']['positives']:,})")
-        st.plotly_chart(px.bar(base, x="model", y="auc_pr", text_auto=".3f", height=330), width="stretch")
+        st.plotly_chart(px.bar(base, x="model", y="auc_pr", text_auto=".3f", height=330,
+                               labels={"model": "", "auc_pr": "AUC-PR (test)"}), width="stretch")
     with right:
         st.subheader("Lift by decile (test)")
         st.plotly_chart(px.bar(pd.DataFrame(m["test"]["lift_by_decile"]), x="decile", y="lift", text_auto=".1f",
-                               height=330), width="stretch")
+                               height=330, labels={"decile": "Decile (1 = highest scores)", "lift": "Lift"}),
+                        width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Calibration (test)")
         rel = pd.DataFrame(m["reliability_test"])
-        fig = px.line(rel, x="mean_predicted", y="observed_rate", markers=True, height=330)
+        fig = px.line(rel, x="mean_predicted", y="observed_rate", markers=True, height=330,
+                      labels={"mean_predicted": "Predicted probability", "observed_rate": "Observed MQL rate"})
+        fig.update_xaxes(tickformat=".0%").update_yaxes(tickformat=".0%")
         fig.add_shape(type="line", x0=0, y0=0, x1=rel.mean_predicted.max(), y1=rel.mean_predicted.max(), line_dash="dot")
         st.plotly_chart(fig, width="stretch")
     with right:
@@ -97,7 +110,12 @@ with user_errors():
                 "the evaluated artifact.")
     if meta.get("imbalance_table"):
         st.subheader("SMOTE vs scale_pos_weight")
-        table(pd.DataFrame(meta["imbalance_table"]), f"{picked}_imbalance.csv")
+        imb = pd.DataFrame(meta["imbalance_table"])
+        pct = {c: st.column_config.NumberColumn(c.replace("_", " ").replace("pct", "%"), format="%.3f")
+               for c in imb.columns if imb[c].dtype.kind == "f"}
+        table(imb, f"{picked}_imbalance.csv", column_config={
+            **pct, "config": "Configuration", "method": "Method", "setting": "Setting",
+            "chosen": st.column_config.CheckboxColumn("Chosen")})
     with st.expander("Full report"):
         st.markdown(meta["report_md"])
 

@@ -70,7 +70,7 @@ class CategoryEncoder:
             m = self.mapping[c]
             keys = _text(X[c]) if c in X else np.full(len(X), MISSING)
             lookup = np.append(np.fromiter(m.values(), dtype="float32", count=len(m)), np.float32(self.default))
-            idx = pd.Categorical(keys, categories=list(m)).codes  # -1 for a level not seen in training
+            idx = pd.Index(list(m)).get_indexer(keys)  # -1 for a level not seen in training
             out[c] = lookup[np.where(idx < 0, len(m), idx)]
         return out
 

@@ -36,6 +36,9 @@ from core.modeling.tuning import successive_halving
 from core.warehouse import Warehouse
 
 MIN_TRAIN_POSITIVES = 120
+# The quick recipe has no tuning or SMOTE to overfit with, and its choice falls back to the logistic model unless
+# a booster is better by more than the noise: it needs fewer positives to be worth running.
+MIN_TRAIN_POSITIVES_QUICK = 50
 MIN_TEST_POSITIVES = 30
 # A point of the spec's grid (§6.4) with the strongest regularisation, without re-weighting: the contender
 # that keeps a noisy tuning win from reaching production.
@@ -121,15 +124,22 @@ def _stage(timings: dict, name: str, started: float) -> float:
     return now
 
 
-def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitted:
+QUICK_CONTENDERS = ("logistic regression (L2)", "additive booster (depth-1 trees)", "shallow booster (depth-2 trees)",
+                    "small-leaf booster (8 leaves, slow rate, strong L2)")
+
+
+def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False) -> Fitted:
+    """``quick``: the first-start recipe — no SMOTE comparison, tuning or pruning; the noise-aware choice among
+    the logistic, additive, shallow and small-leaf contenders only (the report says so)."""
     progress = progress or (lambda f, m: None)
     timings: dict = {}
     start = t0 = time.perf_counter()
     fit, calib = time_split(train_all, 0.15)
     folds = blocked_folds(fit.t)
     insufficient = None
-    if train_all.positives < MIN_TRAIN_POSITIVES:
-        insufficient = (f"only {train_all.positives} positives in training (need ≥ {MIN_TRAIN_POSITIVES}): "
+    needed = MIN_TRAIN_POSITIVES_QUICK if quick else MIN_TRAIN_POSITIVES
+    if train_all.positives < needed:
+        insufficient = (f"only {train_all.positives} positives in training (need ≥ {needed}): "
                         "the regularised logistic baseline is used instead of a tuned booster")
     progress(0.05, "Feature selection (IV, VIF)")
     selection = select_features(numeric_view(fit.X), fit.y)
@@ -157,44 +167,43 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         cv = {"fold_auc_pr": _fold_auc_pr(cv_preds), "sampling_cov": metrics.sampling_cov(cv_preds)}
     else:
         sub = Frame(Xf, fit.y, fit.t, fit.ids)
-        progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
-        table = imb.compare(sub, folds, progress=lambda f, m: progress(0.15 + 0.25 * f, m))
-        chosen = imb.chosen(table)
-        t0 = _stage(timings, "imbalance_comparison", t0)
-        progress(0.4, "Tuning (successive halving)")
-        remaining = max(budget_seconds - (time.perf_counter() - start), 30)
-        tuning = successive_halving(sub, folds, chosen, remaining * 0.8,
-                                    progress=lambda f, m: progress(0.4 + 0.35 * f, m))
-        t0 = _stage(timings, "tuning", t0)
-        progress(0.85, "Fitting the final booster")
-        booster = fit_booster(Xf, fit.y, tuning["best_params"], chosen)
-        kind, artifact, predict_raw = "xgboost", booster.model, booster.predict
-        params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
-        medians = booster.medians
-        t0 = _stage(timings, "final_fit", t0)
-        # Guard against a tuning win that does not generalise: every contender is scored on rows it never
-        # trained on, and the simplest one within one standard error of the best is registered (choice.py).
         conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
         all_cols = list(fit.X.columns)
         cats = categorical_columns(fit.X)
-        progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
-        pruning = permutation_pruning(numeric_view(fit.X), fit.y, folds,
-                                      lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
-                                      progress=lambda f, m: progress(0.86 + 0.02 * f, m))
-        pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
-        selection["pruning"] = pruning
-        t0 = _stage(timings, "permutation_pruning", t0)
+        booster = chosen = pruning = None
+        if not quick:
+            progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
+            table = imb.compare(sub, folds, progress=lambda f, m: progress(0.15 + 0.25 * f, m))
+            chosen = imb.chosen(table)
+            t0 = _stage(timings, "imbalance_comparison", t0)
+            progress(0.4, "Tuning (successive halving)")
+            remaining = max(budget_seconds - (time.perf_counter() - start), 30)
+            tuning = successive_halving(sub, folds, chosen, remaining * 0.8,
+                                        progress=lambda f, m: progress(0.4 + 0.35 * f, m))
+            t0 = _stage(timings, "tuning", t0)
+            progress(0.85, "Fitting the final booster")
+            booster = fit_booster(Xf, fit.y, tuning["best_params"], chosen)
+            t0 = _stage(timings, "final_fit", t0)
+            # Guard against a tuning win that does not generalise: every contender is scored on rows it never
+            # trained on, and the simplest one within one standard error of the best is registered (choice.py).
+            progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
+            pruning = permutation_pruning(numeric_view(fit.X), fit.y, folds,
+                                          lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
+                                          progress=lambda f, m: progress(0.86 + 0.02 * f, m))
+            pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
+            selection["pruning"] = pruning
+            t0 = _stage(timings, "permutation_pruning", t0)
         progress(0.88, "Scoring every contender on months it never trained on")
         # Fold i of the pruned contender is scored with the features chosen from earlier folds only.
         contenders = {
             "logistic regression (L2)": Contender(features),
             "additive booster (depth-1 trees)": Contender(all_cols, ADDITIVE, conservative),
-            "shallow booster, permutation-pruned features": Contender(pruning["kept"] + cats, SHALLOW, conservative,
-                                                                      pruning["kept_before"]),
+            **({"shallow booster, permutation-pruned features": Contender(
+                pruning["kept"] + cats, SHALLOW, conservative, pruning["kept_before"])} if pruning else {}),
             "shallow booster (depth-2 trees)": Contender(all_cols, SHALLOW, conservative),
             "small-leaf booster (8 leaves, slow rate, strong L2)": Contender(all_cols, SMALL_LEAVES, conservative),
-            "wide booster (31 leaves, early-stopped)": Contender(all_cols, WIDE, conservative),
-            "tuned booster (spec §6.4 grid)": Contender(features, tuning["best_params"], chosen),
+            **({"wide booster (31 leaves, early-stopped)": Contender(all_cols, WIDE, conservative),
+                "tuned booster (spec §6.4 grid)": Contender(features, tuning["best_params"], chosen)} if not quick else {}),
         }
         complexity = {name: i for i, name in enumerate(contenders)}
         # Each contender is scored on every row it did not train on: the CV folds' validation blocks
@@ -202,6 +211,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         # fold's ~90 keeps sampling noise from picking the winner.
         fitted_all = {name: (booster if name == "tuned booster (spec §6.4 grid)" else c.fit(fit.X[c.cols], fit.y))
                       for name, c in contenders.items()}
+        selection["quick"] = quick
         choice, fold_preds, pooled = [], {}, {}
         for k, (name, c) in enumerate(contenders.items()):
             progress(0.88 + 0.02 * k / len(contenders), f"Scoring {name} on unseen months")
@@ -232,7 +242,10 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None) -> Fitt
         selection["model_chosen"] = winner
         cv = {"fold_auc_pr": _fold_auc_pr(fold_preds[winner]), "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
         features, refit = contenders[winner].cols, contenders[winner].fit
-        if winner != "tuned booster (spec §6.4 grid)":
+        if winner == "tuned booster (spec §6.4 grid)":
+            kind, artifact, predict_raw, medians = "xgboost", booster.model, booster.predict, booster.medians
+            params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
+        else:
             model = fitted_all[winner]
             if contenders[winner].params is None:
                 kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
@@ -357,6 +370,10 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
                     split: dict, refit: dict | None = None) -> str:
     t = ev["test"]
     L = [f"# Model {model_id} ({fitted.kind})", ""]
+    if fitted.selection.get("quick"):
+        L += ["> **Quick recipe** (first start): no SMOTE comparison, tuning or pruning; the noise-aware choice among "
+              "the logistic, additive, shallow and small-leaf contenders only. Retrain from Train & compare for the "
+              "full recipe.", ""]
     if fitted.insufficient:
         L += [f"> **Not enough data:** {fitted.insufficient}. Metrics below are shown with their sample sizes; "
               "treat them as indicative only.", ""]
@@ -483,7 +500,7 @@ class TrainResult:
 
 
 def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None, promote_if_passing: bool = False,
-          actor: Actor | None = None, progress=None) -> TrainResult:
+          actor: Actor | None = None, progress=None, quick: bool = False) -> TrainResult:
     actor = actor or cli_actor()
     authorize(actor, "train_promote")
     progress = progress or (lambda f, m: None)
@@ -502,7 +519,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     train_all, test = time_split(frame, 0.2)
     if len(test) == 0 or len(train_all) == 0:
         raise LeadScoringError("Too few contacted leads to hold out a test period; load more history.")
-    fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress)
+    fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress, quick=quick)
     if test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
         fitted.insufficient = f"only {test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     t0 = time.perf_counter()

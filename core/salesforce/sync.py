@@ -525,4 +525,5 @@ def dry_run_bytes(wh: Warehouse, settings: Settings, actor: Actor | None = None)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "salesforce_dry_run.csv"
         result = push_scores(wh, settings, actor=actor, dry_run=path)
+        result.message = result.message.replace(f"wrote {path}.", "the file is ready to download.")  # no server path
         return result, path.read_bytes()

@@ -79,19 +79,21 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
     from core.features.catalog import is_categorical
 
     model = load_champion(wh)
-    if model.booster is None:
-        return {"model_id": model.model_id, "unavailable": (
-            f"The champion {model.model_id} is a logistic regression (too few positives for a booster when it was "
-            "trained): its contributions are exact (coefficient × standardised value) and shown above. The SHAP "
-            "views appear once a booster is champion.")}
     X = overview["_X"]
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(X), min(sample, len(X)), replace=False))
     Xs = X.iloc[idx].reset_index(drop=True)
-    Z = model.prepare(Xs)
-    explanation = shap.TreeExplainer(model.booster.get_booster())(Z)
-    values = np.asarray(explanation.values)
     features = list(model.features)
+    linear = model.booster is None
+    if linear:
+        # A logistic champion: its SHAP values are exact and closed-form (coefficient × standardised value, the
+        # interventional linear SHAP), wrapped in a shap.Explanation; a linear model has no interactions.
+        Z = Xs[features].apply(pd.to_numeric, errors="coerce")
+        explanation = shap.Explanation(values=model.contributions(Xs), data=Z.to_numpy(), feature_names=features)
+    else:
+        Z = model.prepare(Xs)
+        explanation = shap.TreeExplainer(model.booster.get_booster())(Z)
+    values = np.asarray(explanation.values)
     mean_abs = np.abs(values).mean(axis=0)
     order = list(np.argsort(-mean_abs)[:top])
     rows = []
@@ -107,10 +109,13 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
         rows.append(pd.DataFrame({"feature": name, "shap": values[:, j], "value": shown.astype(object),
                                   "value_percentile": pct, "lead_id": np.asarray(overview["_leads"])[idx]}))
     summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    k = min(interaction_sample, len(Z))
-    inter = model.booster.get_booster().predict(xgb.DMatrix(Z.iloc[:k]), pred_interactions=True)[:, :-1, :-1]
-    strength = np.abs(inter).mean(axis=0)
-    np.fill_diagonal(strength, 0.0)
+    if linear:
+        strength = np.zeros((len(features), len(features)))
+    else:
+        k = min(interaction_sample, len(Z))
+        inter = model.booster.get_booster().predict(xgb.DMatrix(Z.iloc[:k]), pred_interactions=True)[:, :-1, :-1]
+        strength = np.abs(inter).mean(axis=0)
+        np.fill_diagonal(strength, 0.0)
     pairs = [{"feature": features[a], "with": features[b], "mean_abs_interaction": float(strength[a, b])}
              for a in range(len(features)) for b in range(a + 1, len(features)) if strength[a, b] > 0]
     pairs = pd.DataFrame(pairs, columns=["feature", "with", "mean_abs_interaction"]).sort_values(
@@ -118,16 +123,16 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
     partner = {features[j]: features[int(np.argmax(strength[j]))] if strength[j].max() > 0 else None for j in order}
     levels = []
     for j, name in enumerate(features):
-        if is_categorical(name):
+        if is_categorical(name) and not linear:  # the logistic model takes no raw categories
             lv = Xs[name].astype(object).where(Xs[name].notna(), "(missing)").astype(str)
             g = pd.DataFrame({"level": lv, "shap": values[:, j]}).groupby("level")["shap"]
             levels.append(pd.DataFrame({"feature": name, "level": g.mean().index, "leads": g.size().to_numpy(),
                                         "mean_contribution": g.mean().to_numpy()}))
     levels = (pd.concat(levels, ignore_index=True).sort_values(["feature", "mean_contribution"], ascending=[True, False])
               if levels else pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"]))
-    return {"model_id": model.model_id, "n": len(Xs), "summary": summary, "top_features": [features[j] for j in order],
+    return {"model_id": model.model_id, "n": len(Xs), "linear": linear, "summary": summary, "top_features": [features[j] for j in order],
             "partner": partner, "pairs": pairs, "levels": levels, "_values": values, "_Z": Z, "_Xs": Xs,
-            "base_value": float(np.ravel(explanation.base_values)[0])}
+            "base_value": float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0}
 
 
 def dependence_frame(views: dict, feature: str) -> tuple[pd.DataFrame, str | None]:

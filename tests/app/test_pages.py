@@ -69,7 +69,7 @@ def test_home_renders_for_every_role(data_dir, role):
     at = app(role)
     assert at.title[0].value == "Pipeline home"
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Territory snapshot"] == "2025-10"
+    assert labels["Territory snapshot"] == "Oct 2025"
     assert labels["Contacted leads"] == "2,844"
 
 
@@ -128,9 +128,15 @@ def test_reconciliation_page_and_rerun(data_dir):
     at = app("revops", "pages/reconciliation.py")
     assert at.title[0].value == "Reconciliation QA"
     assert {m.label for m in at.metric} >= {"Match rate (contacted leads)", "Duplicate CRDs in Salesforce"}
-    before = at.caption[0].value
+    from core.config import load_settings
+    from core.warehouse import open_warehouse
+
+    wh = open_warehouse(load_settings())
+    count = lambda: int(wh.read("select count(*) as n from marts.reconciliation_reports").n.iloc[0])  # noqa: E731
+    before = count()
+    assert at.caption[0].value.startswith("Report of ") and " UTC · snapshot Oct 2025" in at.caption[0].value
     at.button[0].click().run()
-    assert at.caption[0].value != before  # a new report id
+    assert count() == before + 1 and not at.exception
 
 
 @pytest.mark.parametrize("role, page, label", [("sga_manager", "pages/reconciliation.py", "Re-run reconciliation"),
@@ -247,7 +253,7 @@ def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir, monkeypat
     choose = tr.one_se_choice
     monkeypatch.setattr(tr, "one_se_choice", lambda *a, **k: {**choose(*a, **k),
                                                               "chosen": "shallow booster (depth-2 trees)"})
-    model = tr.train(wh, settings, budget_minutes=1)
+    model = tr.train(wh, settings, budget_minutes=1, quick=True)
     assert model.kind == "xgboost"
     registry.promote(wh, model.model_id, force=True, reason="test")
     run_daily(wh, settings)
@@ -300,8 +306,11 @@ def test_salesforce_page_unconfigured_still_previews(data_dir):
     assert next(b for b in at.button if b.label == "Push changed scores").disabled
     rows = next(m for m in at.metric if m.label == "Rows to send").value
     assert int(rows.replace(",", "")) > 0
+    assert any("Nothing has been sent to Salesforce yet" in c.value for c in at.caption)  # never "has landed"
     next(b for b in at.button if b.label == "Prepare dry-run file").click().run()
-    assert not at.exception and any("would be sent" in c.value for c in at.caption)
+    assert not at.exception and any("would be sent" in c.value for c in at.success)
+    assert not any(c.value == "None yet." for c in at.caption)  # the dry run is in the history at once
+    assert next(b for b in at.button if b.label == "Push changed scores").help == "Salesforce is not configured"
 
 
 def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce_env):
@@ -319,8 +328,8 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     assert sf.password not in text and sf.security_token not in text
     assert all(s not in text for s in sf.sessions)
     analyst = app("analyst", "pages/salesforce_sync.py")
-    assert next(b for b in analyst.button if b.label == "Push changed scores").disabled
-    assert any("pushing needs RevOps" in c.value for c in analyst.caption)
+    push = next(b for b in analyst.button if b.label == "Push changed scores")
+    assert push.disabled and "Your role (analyst) cannot push scores" in push.help
 
 
 def test_salesforce_page_retries_failures(salesforce_env):

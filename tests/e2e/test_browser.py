@@ -7,6 +7,7 @@ outside CI when no browser is installed."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -73,6 +74,68 @@ def server(tmp_path, small_demo):
         log.close()
 
 
+PAGES = {  # sidebar link → the page's heading
+    "Pipeline home": "Pipeline home", "Upload exports": "Upload exports", "Reconciliation QA": "Reconciliation QA",
+    "Salesforce sync": "Salesforce sync", "Tier lists": "Tier lists", "Features & data quality": "Features & data quality",
+    "Train & compare": "Train & compare", "SHAP & cohorts": "SHAP & cohorts", "Audit log": "Audit log", "Users": "Users",
+}
+ROLE_PAGES = {
+    "admin": list(PAGES),
+    "revops": [p for p in PAGES if p not in ("Audit log", "Users")],
+    "analyst": [p for p in PAGES if p not in ("Audit log", "Users", "Upload exports")],
+    "sga_manager": [p for p in PAGES if p not in ("Audit log", "Users", "Upload exports")],
+}
+RAW_ARTEFACTS = {
+    "a traceback": re.compile(r"Traceback \(most recent call last\)"),
+    "a microsecond timestamp": re.compile(r"\d\d:\d\d:\d\d\.\d{4,}"),
+    "a server temp path": re.compile(r"/tmp/"),
+    "an environment-variable name": re.compile(r"\bLEADSCORE_[A-Z_]+"),
+    "a 15-decimal number": re.compile(r"\d\.\d{9,}"),
+}
+
+
+def _every_page_for_every_role(browser, url: str, tmp: Path) -> None:
+    """Each role signs in and opens every page it has: no exception, no raw artefact, a screenshot each."""
+    from core.auth import UserStore
+
+    store = UserStore(tmp / "data" / "users.json")
+    for role in ("revops", "analyst", "sga_manager"):
+        store.add(f"e2e-{role}", "e2e-role-pass", role)
+    for role, pages in ROLE_PAGES.items():
+        context = browser.new_context(viewport={"width": 1400, "height": 1800})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        try:
+            page.goto(url)
+            page.get_by_role("textbox", name="User name").fill("admin" if role == "admin" else f"e2e-{role}")
+            page.get_by_role("textbox", name="Password").fill("e2e-admin-pass" if role == "admin" else "e2e-role-pass")
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Pipeline home").wait_for()
+            links = {a.inner_text().strip() for a in page.locator("[data-testid=stSidebarNav] a").all()}
+            assert set(pages) <= links and not ({"Audit log", "Users"} & links and role != "admin"), (role, links)
+            for name in pages:
+                page.get_by_role("link", name=name, exact=True).click()
+                page.get_by_role("heading", name=PAGES[name]).first.wait_for()
+                page.wait_for_load_state("networkidle")
+                for _ in range(60):  # let the page finish running (Streamlit shows "Running..." meanwhile)
+                    if page.locator("[data-testid=stStatusWidget]").count() == 0:
+                        break
+                    time.sleep(0.5)
+                time.sleep(1)
+                text = page.locator("[data-testid=stMain]").inner_text()
+                assert page.locator("[data-testid=stException]").count() == 0, (role, name, text[:2000])
+                for what, pattern in RAW_ARTEFACTS.items():
+                    found = pattern.search(text)
+                    assert not found, f"{role} on {name}: {what}: {text[max(found.start() - 80, 0):found.end() + 80]!r}"
+                slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+                page.screenshot(path=str(SHOTS / f"role_{role}_{slug}.png"))
+        except Exception:
+            page.screenshot(path=str(SHOTS / f"failure_{role}.png"))
+            raise
+        finally:
+            context.close()
+
+
 def test_sign_in_upload_and_reconcile(server, small_demo):
     from playwright.sync_api import sync_playwright
 
@@ -84,8 +147,8 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.set_default_timeout(120_000)
             page.goto(url)
-            # First start on an empty folder: the demo data is generated and loaded with visible progress.
-            page.get_by_text("Demo data loaded and reconciled").wait_for()
+            # First start on an empty folder: demo data, a first champion and scores, with visible progress.
+            page.get_by_text("Demo data loaded and reconciled; a first champion trained").wait_for(timeout=600_000)
             # A signed-out deep link shows the sign-in form (never "Page not found") and then that page.
             page.goto(url + "/tiers")
             page.get_by_text("You will go on to the page you asked for").wait_for()
@@ -123,7 +186,7 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
 
             page.get_by_role("link", name="Pipeline home").click()
             page.get_by_role("button", name="Run daily pipeline").click()
-            page.get_by_text("leads (heuristic_rule) in").wait_for()
+            page.get_by_text("leads (full_model) in").wait_for()  # the first start trained and promoted a champion
             page.get_by_role("link", name="Tier lists").click()
             page.get_by_text("Lead cards").wait_for()
             page.get_by_text("#1 · Tier A").first.wait_for()
@@ -141,7 +204,8 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             assert standin.password not in page.content()
 
             page.get_by_role("link", name="Audit log").click()
-            page.get_by_text("load_territories").first.wait_for()
+            page.get_by_text("Audit log").first.wait_for()
+            _every_page_for_every_role(browser, url, tmp)
         except Exception:
             page.screenshot(path=str(SHOTS / "failure.png"))
             raise
