@@ -71,8 +71,24 @@ def user_errors():
         st.error(str(exc))
 
 
+def human(name: str) -> str:
+    """A column name as a header: 'rows_quarantined' → 'Rows quarantined'."""
+    return name.replace("_", " ").strip().capitalize()
+
+
 def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, height: int | None = None) -> None:
-    st.dataframe(df, hide_index=True, width="stretch", column_config=column_config, height=height or "auto")
+    """A table with human headers (``column_config`` overrides; every other snake_case column gets a readable
+    label, timestamps a readable format, fractions three decimals) and its CSV download."""
+    config = {}
+    for c in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[c]):
+            config[c] = st.column_config.DatetimeColumn(human(c), format="D MMM YYYY, HH:mm")
+        elif pd.api.types.is_float_dtype(df[c]):
+            config[c] = st.column_config.NumberColumn(human(c), format="%.3f")
+        else:
+            config[c] = human(c)
+    config.update(column_config or {})
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config, height=height or "auto")
     st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",
                        key=f"dl_{file_name}")
 

@@ -244,3 +244,14 @@ def test_demo_data_loads_with_exact_accounting(loaded_demo):
         assert f.rows_read == f.rows_loaded + f.rows_quarantined
     assert {f.encoding for f in terr.files} == {"utf-8-sig", "utf-8", "latin-1"}
     assert terr.rows_quarantined >= 1 and not terr.quarantine.empty
+
+
+def test_quarantine_table_counts_agree_with_the_row_and_cell_accounting(loaded_demo):
+    """One vocabulary: each quarantine entry is either a whole row (not loaded) or one cell (loaded as empty),
+    and the table holds exactly as many entries as the accounting counts, per file."""
+    _, _, territories, _ = loaded_demo
+    q = territories.quarantine
+    for f in territories.files:
+        mine = q[q.file_name == f.file_name]
+        assert len(mine) == f.rows_quarantined + f.cells_quarantined, f.file_name
+    assert territories.rows_quarantined == 2 and len(q) > territories.rows_quarantined

@@ -55,7 +55,11 @@ def sentence(name: str, value, peers: Peers) -> str | None:
         top = peers.share_above(name, value)
         return f"${aum:,.0f}M AUM" + (f", top {max(top, 0.01):.0%} of leads" if top <= 0.25 else "")
     if name == "AUM_Growth_Rate_1Year":
-        return f"Growing {value:.0f}% a year" + (f" vs {med:.0f}% for peers" if med is not None else "")
+        trend = f"Growing {value:.0f}% a year" if value >= 0 else f"Assets shrinking {-value:.0f}% a year"
+        return trend + (f" vs {med:+.0f}% for peers" if med is not None else "")
+    if name == "Disclosure_Severity":
+        kinds = {4: "A termination", 3: "A regulatory", 2: "A criminal or financial", 1: "A customer-dispute"}
+        return f"{kinds[int(value)]} disclosure on record" if int(value) in kinds else None
     if name == "Date_Of_Hire_At_Current_Firm_Years":
         return f"{value:.1f} years at firm" + (" (peak move window)" if 3 <= value <= 7 else "")
     if name == "Firm_Moves_10yr":
