@@ -104,11 +104,12 @@ def when(value) -> str:
     """A timestamp as people read it: '3 Dec 2026, 10:02 UTC' (never ISO with microseconds)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "—"
+    from core.features.build import as_utc
+
     try:
-        ts = pd.Timestamp(value)
+        ts = as_utc(value)
     except (ValueError, TypeError):
         return str(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
 
 

@@ -54,10 +54,9 @@ with user_errors():
     if failures.empty:
         st.caption("None.")
     else:
-        table(failures, "parse_failures.csv", column_config={c: c.replace("_", " ").capitalize() for c in failures.columns})
+        table(failures, "parse_failures.csv")  # table() gives every column a human header
     st.subheader("Contacted leads whose CRD is not in MarketPro")
     missing = missing_crds(eng.wh)
-    table(missing, "salesforce_crds_missing_from_marketpro.csv", height=260,
-          column_config={c: c.replace("_", " ").capitalize() for c in missing.columns})
+    table(missing, "salesforce_crds_missing_from_marketpro.csv", height=260)
     with st.expander("Full report (Markdown)"):
         st.markdown(to_markdown(report))

@@ -40,10 +40,6 @@ MIN_TRAIN_POSITIVES = 120
 # a booster is better by more than the noise: it needs fewer positives to be worth running.
 MIN_TRAIN_POSITIVES_QUICK = 50
 MIN_TEST_POSITIVES = 30
-# A point of the spec's grid (§6.4) with the strongest regularisation, without re-weighting: the contender
-# that keeps a noisy tuning win from reaching production.
-CONSERVATIVE = {"max_depth": 4, "learning_rate": 0.03, "min_child_weight": 10, "subsample": 0.7,
-                "colsample_bytree": 0.6, "reg_alpha": 0, "reg_lambda": 5, "n_estimators": 400}
 # Outside the §6.4 grid on purpose: depth-2 trees (pairwise interactions at most) with a slow learning rate.
 # With ~1,000 positives the deeper grid points overfit; on the full demo this contender beat the logistic
 # baseline in 4 of 5 CV folds and on the calibration period (README, Training).
@@ -122,10 +118,6 @@ def _stage(timings: dict, name: str, started: float) -> float:
     now = time.perf_counter()
     timings[name] = round(now - started, 2)
     return now
-
-
-QUICK_CONTENDERS = ("logistic regression (L2)", "additive booster (depth-1 trees)", "shallow booster (depth-2 trees)",
-                    "small-leaf booster (8 leaves, slow rate, strong L2)")
 
 
 def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False) -> Fitted:
