@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "push_scores": frozenset({"admin", "revops"}),
     "edit_capacity": frozenset({"admin", "sga_manager"}),
     "run_pipeline": frozenset({"admin", "revops"}),
+    "monitor": frozenset({"admin", "revops", "analyst"}),
+    "acknowledge_alerts": frozenset({"admin", "revops", "analyst"}),
     "read_audit": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view": frozenset(ROLES),

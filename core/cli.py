@@ -89,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     mp.add_argument("--force", action="store_true")
     mp.add_argument("--reason", default="")
     msub.add_parser("rollback")
+    msh = msub.add_parser("shadow", help="score a challenger beside the champion in every daily run (never sent)")
+    msh.add_argument("model_id", nargs="?")
+    msh.add_argument("--stop", action="store_true")
+    mc = msub.add_parser("compare", help="champion vs the shadowed challenger on leads matured since the shadow began")
+    mc.add_argument("--json", action="store_true")
+    mc.add_argument("--promote", action="store_true", help="promote the challenger if it passes the shadow gate")
+
+    mo = sub.add_parser("monitor", help="drift, matured-label performance, feed health and alerts (stored)")
+    mo.add_argument("--as-of")
+    mo.add_argument("--json", action="store_true")
+    mo.add_argument("--acknowledge", metavar="ALERT_KEY", help="acknowledge one alert (kind|subject, as listed)")
 
     sc = sub.add_parser("score", help="score open contacted leads with the champion: tiers and drivers")
     sc.add_argument("--as-of")
@@ -298,8 +309,43 @@ def run(args: argparse.Namespace) -> int:
         elif args.models_verb == "promote":
             previous = registry.promote(wh, args.model_id, force=args.force, reason=args.reason)
             print(f"{args.model_id} is now champion (was {previous})")
+        elif args.models_verb == "shadow":
+            from core.monitoring import shadow
+
+            if args.stop:
+                print(f"stopped shadowing {shadow.stop_shadow(wh)}")
+            elif not args.model_id:
+                raise LeadScoringError("models shadow: name the challenger (`models shadow MODEL_ID`) or pass --stop.")
+            else:
+                started = shadow.start_shadow(wh, args.model_id)
+                print(f"{started['model_id']} now scores in shadow beside the champion in every daily run "
+                      "(stored in ml.shadow_scores, never written to Salesforce)")
+        elif args.models_verb == "compare":
+            from core.monitoring import shadow
+
+            if args.promote:
+                print(f"{shadow.promote_challenger(wh, settings)} passed the shadow gate and is now champion")
+                return 0
+            result = shadow.compare(wh, settings)
+            if args.json:
+                print(json.dumps(result, indent=2, default=str))
+            else:
+                print(shadow.compare_markdown(result))
         else:
             print(f"rolled back: {registry.rollback(wh)} is champion again")
+        return 0
+
+    if args.verb == "monitor":
+        from core.features.build import parse_as_of
+        from core.monitoring.monitor import run_monitor, summary_markdown
+        from core.monitoring.store import acknowledge
+
+        if args.acknowledge:
+            acknowledge(wh, args.acknowledge)
+            print(f"acknowledged {args.acknowledge}")
+            return 0
+        result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress)
+        print(json.dumps(result.to_json(), indent=2, default=str) if args.json else summary_markdown(result))
         return 0
 
     if args.verb == "score":

@@ -83,6 +83,13 @@ SCALES = {
     "full": Scale(unique_reps=463_000, cross_territory_dups=15_200, leads=70_000, contact_share=0.575),
 }
 EXPORT_AT = datetime(2025, 10, 27, 16, 30, tzinfo=timezone.utc)
+MONTHLY_CHURN = 0.004  # share of reps who leave (and, as many, who join) each month
+MONTHLY_MOVES = 0.006  # share of reps who move to another firm each month
+HISTORY_MONTHS = {"small": 19, "full": 13}  # territory snapshots ending with the export month
+FAULT_MONTH, FAULT_TERRITORY = "2025-06", "T2"  # vendor fault: T2's money columns arrive in thousands that month
+FAULT_COLUMNS = ("TotalAssetsInMillions", "Assets_In_Millions_Individuals", "Assets_In_Millions_HNW")
+SHIFT_FROM, SHIFT_SHARE = "2025-08-01", 0.45  # population shift: from then, 45% of new leads come from...
+SHIFT_LIST = "Apollo West Coast RIA 2025"  # ...a new purchased list of West-territory (T3) advisors
 BASE_RATE_30D = 0.041  # target share of contacted leads with an MQL inside 30 days
 SIGNAL = 2.1  # multiplies the advisor-level log-odds terms; sets the best achievable AUC-PR (~0.27)
 LATE_SHARE = 0.10  # share of all MQLs that arrive after the window
@@ -148,7 +155,7 @@ def _reps(rng, n: int) -> pd.DataFrame:
     df["Assets_In_Millions_Individuals"] = np.round(df["TotalAssetsInMillions"] * rng.uniform(0.4, 0.95, n), 1)
     df["Assets_In_Millions_HNW"] = np.round(df["Assets_In_Millions_Individuals"] * np.clip(hnw_share * 1.6, 0, 1), 1)
     df["AUMGrowthRate_1Year"] = np.round(rng.normal(8, 14, n), 1)
-    df["AUMGrowthRate_5Year"] = np.round(df["AUMGrowthRate_1Year"] * 3 + rng.normal(15, 25, n), 1)
+    df["AUMGrowthRate_5Year"] = np.round(np.maximum(df["AUMGrowthRate_1Year"] * 3 + rng.normal(15, 25, n), -90), 1)
     df["Number_BranchAdvisors"] = np.maximum(1, rng.poisson(3, n))
     df["Percent_Clients_US"] = np.clip(np.round(100 - rng.exponential(3, n)), 40, 100)
     df["Percent_Assets_Alternatives"] = np.clip(np.round(rng.exponential(4, n), 1), 0, 60)
@@ -456,6 +463,37 @@ def _ts_text(ts: pd.Series) -> np.ndarray:
     return out
 
 
+def history_months(sc: Scale) -> list[str]:
+    """The territory snapshot months, oldest first, ending with the export month."""
+    end = pd.Period(EXPORT_AT.strftime("%Y-%m"), "M")
+    return [str(end - k) for k in range(HISTORY_MONTHS["small" if sc is SCALES["small"] else "full"] - 1, -1, -1)]
+
+
+def _evolve(rng, reps: pd.DataFrame, present: np.ndarray) -> None:
+    """One month passes: tenure ages, firm assets move with the market and the firm, growth rates wander,
+    and some advisors move to another firm (new firm's figures, tenure restarts, one more prior firm)."""
+    n = len(reps)
+    for col in ("Date_Became_Rep_Number_Of_Years", "Date_Of_Hire_At_Current_Firm_Years"):
+        reps[col] = np.round(reps[col] + 1 / 12, 2)
+    firm, inv = np.unique(reps["RIAFirmCRD"].to_numpy(), return_inverse=True)
+    factor = np.exp(rng.normal(0.005, 0.02, len(firm)) + rng.normal(0, 0.01))[inv]
+    for col in FAULT_COLUMNS:
+        reps[col] = np.round(reps[col] * factor, 1)
+    reps["AUMGrowthRate_1Year"] = np.round(np.maximum(reps["AUMGrowthRate_1Year"] + rng.normal(0, 1.2, n), -90), 1)
+    reps["AUMGrowthRate_5Year"] = np.round(np.maximum(reps["AUMGrowthRate_5Year"] + rng.normal(0, 0.8, n), -90), 1)
+    movers = np.where(present & (rng.random(n) < MONTHLY_MOVES))[0]
+    if len(movers):
+        donors = rng.choice(np.where(present)[0], len(movers))
+        for col in ("RIAFirmCRD", "RIAFirmName", "Number_Employees", "Number_IAReps", *FAULT_COLUMNS):
+            reps.iloc[movers, reps.columns.get_loc(col)] = reps[col].to_numpy()[donors]
+        prior = reps["NumberOfPriorFirms"].to_numpy()[movers] + 1
+        years = reps["Date_Became_Rep_Number_Of_Years"].to_numpy()[movers]
+        reps.iloc[movers, reps.columns.get_loc("NumberOfPriorFirms")] = prior
+        reps.iloc[movers, reps.columns.get_loc("Firm_Moves_10yr")] = reps["Firm_Moves_10yr"].to_numpy()[movers] + 1
+        reps.iloc[movers, reps.columns.get_loc("AverageTenureAtPriorFirms")] = np.round((years - 0.04) / prior, 1)
+        reps.iloc[movers, reps.columns.get_loc("Date_Of_Hire_At_Current_Firm_Years")] = 0.04
+
+
 def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive") -> dict:
     """Write the territory files, the Salesforce export and the truth file; return a summary dict.
     ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``)."""
@@ -473,34 +511,17 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     sc = SCALES[scale]
     month = EXPORT_AT.strftime("%Y_%m")
 
-    progress(0.05, "Generating reps")
-    reps = _reps(rng, sc.unique_reps)
-    text, observed = _render_territory(rng, reps)
-    terr = reps["territory"].to_numpy()
-    dup_text, dup_terr = _duplicate_rows(rng, text, terr, sc.cross_territory_dups)
+    progress(0.02, "Generating reps")
+    n_reps = sc.unique_reps
+    months = history_months(sc)
+    joiners = int(round(n_reps * MONTHLY_CHURN * (len(months) - 1)))
+    reps = _reps(rng, n_reps + joiners)
+    present = np.zeros(len(reps), dtype=bool)
+    present[:n_reps] = True
+    join_month = np.r_[np.zeros(n_reps, dtype=int), rng.integers(1, len(months), joiners)]
 
-    progress(0.35, "Writing territory files")
-    files = {}
-    for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
-        part = pd.concat([text[terr == t], dup_text[dup_terr == t]])
-        part = part.sample(frac=1.0, random_state=seed)  # exports are not sorted
-        if t == "T3":
-            part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
-        path = out / f"discovery_{t.lower()}_{month}.csv"
-        part.to_csv(path, index=False, encoding=encoding, lineterminator=newline, errors="replace")
-        files[t] = len(part)
-
-    progress(0.6, "Generating leads")
+    # Lead timing first: each contacted lead reads the snapshot of its contact month (as the engine does).
     n = sc.leads
-    crd_pool = reps["RepCRD"].to_numpy()
-    rep_idx = rng.choice(len(reps), n, replace=False)
-    matched = rng.random(n) < 0.95
-    lead_crd = np.where(matched, crd_pool[rep_idx], rng.integers(8_000_001, 9_900_000, n)).astype(float)
-    crd_lost = rng.random(n) < 0.004  # a few Leads without a CRD at all
-    lead_crd[crd_lost] = np.nan
-    rep_obs = observed.iloc[rep_idx].reset_index(drop=True)
-    # Matched leads see the rep record the engine will keep; a rep whose CRD row was quarantined is unmatched.
-    matched = matched & ~crd_lost & ~np.isnan(rep_obs["RepCRD"].to_numpy(dtype=float))
     span = timedelta(days=570)
     created = pd.Series(pd.to_datetime(EXPORT_AT - span) + pd.to_timedelta(rng.uniform(0, span.total_seconds(), n), unit="s"))
     contacted = rng.random(n) < sc.contact_share
@@ -513,6 +534,75 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         + pd.to_timedelta(rng.uniform(8, 18, n) * 3600, unit="s")
     contact = contact.where(contact > created, contact + pd.Timedelta(days=7))
     contacted &= (contact <= pd.Timestamp(EXPORT_AT)).to_numpy()
+    lead_month = np.where(contacted, contact.dt.strftime("%Y-%m").to_numpy(dtype=object), months[-1])
+    lead_month = np.where(lead_month.astype(str) < months[0], months[0], lead_month.astype(str))  # before the first snapshot: the first one
+    shifted_lead = (created >= pd.Timestamp(SHIFT_FROM, tz="UTC")).to_numpy() & (rng.random(n) < SHIFT_SHARE)
+    matched = rng.random(n) < 0.95
+    rep_idx = np.full(n, -1)
+    used = np.zeros(len(reps), dtype=bool)
+    rep_obs_parts, files = [], {}
+    month_file = EXPORT_AT.strftime("%Y_%m")
+    for m_i, m in enumerate(months):
+        progress(0.05 + 0.5 * m_i / len(months), f"Territory month {m} ({m_i + 1} of {len(months)})")
+        if m_i:
+            _evolve(rng, reps, present)
+            present |= join_month == m_i
+            present &= ~((rng.random(len(reps)) < MONTHLY_CHURN) & (join_month < m_i))
+        idx_present = np.where(present)[0]
+        text, observed = _render_territory(rng, reps.iloc[idx_present])
+        truth_obs = observed
+        terr = reps["territory"].to_numpy()[idx_present]
+        if m == FAULT_MONTH:  # the vendor fault: one territory's money columns arrive in thousands
+            text, observed = text.copy(), observed.copy()
+            hit = terr == FAULT_TERRITORY
+            for col in FAULT_COLUMNS:
+                v = observed.loc[hit, col].to_numpy(dtype=float) * 1000
+                shown = _fmt_num(v, "%.1f")
+                shown[np.isnan(v)] = text.loc[hit, col].to_numpy()[np.isnan(v)]
+                text.loc[hit, col] = shown
+                observed.loc[hit, col] = v
+        dup_text, dup_terr = _duplicate_rows(rng, text, terr, int(round(sc.cross_territory_dups * len(idx_present) / n_reps)))
+        folder = out if m == months[-1] else out / "history"
+        folder.mkdir(exist_ok=True)
+        for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
+            part = pd.concat([text[terr == t], dup_text[dup_terr == t]])
+            part = part.sample(frac=1.0, random_state=seed)  # exports are not sorted
+            if t == "T3":
+                part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
+            path = folder / f"discovery_{t.lower()}_{m.replace('-', '_')}.csv"
+            part.to_csv(path, index=False, encoding=encoding, lineterminator=newline, errors="replace")
+            if m == months[-1]:
+                files[t] = len(part)
+        # Leads whose snapshot is this month pick an advisor exported this month (never one picked before);
+        # the population shift's leads come from the West (T3) territory.
+        mine = np.where(lead_month == m)[0]
+        west = reps["territory"].to_numpy() == "T3"
+        for want_shift in (True, False):
+            who = mine[(shifted_lead[mine] == want_shift) & (rep_idx[mine] < 0)]
+            pool = np.where(present & ~used & (west if want_shift else True))[0]
+            take = rng.choice(pool, min(len(who), len(pool)), replace=False)
+            rep_idx[who[: len(take)]] = take
+            used[take] = True
+        left = mine[rep_idx[mine] < 0]  # the West ran short: the rest come from anywhere
+        take = rng.choice(np.where(present & ~used)[0], len(left), replace=False)
+        rep_idx[left], used[take] = take, True
+        # The truth reads what the engine can observe, before the vendor fault (the fault is in the file, not the world).
+        pos = pd.Series(np.arange(len(idx_present)), index=idx_present)
+        sel = mine[rep_idx[mine] >= 0]
+        part = truth_obs.iloc[pos.reindex(rep_idx[sel]).to_numpy()].reset_index(drop=True)
+        part.index = sel
+        rep_obs_parts.append(part)
+
+    progress(0.6, "Generating leads")
+    crd_pool = reps["RepCRD"].to_numpy()
+    matched &= rep_idx >= 0
+    lead_crd = np.where(matched, crd_pool[np.maximum(rep_idx, 0)], rng.integers(8_000_001, 9_900_000, n)).astype(float)
+    crd_lost = rng.random(n) < 0.004  # a few Leads without a CRD at all
+    lead_crd[crd_lost] = np.nan
+    rep_obs = pd.concat(rep_obs_parts).reindex(np.arange(n))
+    # Matched leads see the rep record the engine will keep; a rep whose CRD row was quarantined is unmatched.
+    matched = matched & ~crd_lost & ~np.isnan(rep_obs["RepCRD"].to_numpy(dtype=float))
+    rep_idx = np.maximum(rep_idx, 0)
     weekend = contact.dt.day_of_week.to_numpy() >= 5
     source_idx = rng.choice(len(LEAD_SOURCES), n, p=LEAD_SOURCE_P)
     has_linkedin = rng.random(n) < 0.6
@@ -525,6 +615,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     agency_p = np.r_[0.6, np.full(len(agencies) - 1, 0.4 / (len(agencies) - 1))] if long_tail else [0.7, 0.2, 0.1]
     owner = crng.integers(0, len(SGAS), n)
     lead_list = crng.choice(lists, n, p=list_p)
+    lead_list[shifted_lead] = SHIFT_LIST  # the population shift: a new purchased list
     agency = crng.choice(agencies, n, p=agency_p)
     cats = {"owner": np.array([SGAS[i][0] for i in owner], dtype=object), "list": lead_list.astype(object),
             "agency": np.where(agency == "", None, agency).astype(object)}
@@ -611,7 +702,8 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "lead_id": ids, "contacted": contacted, "true_prob_mql_30d": np.round(p, 6),
         "drew_mql_30d": mql30, "weekend_contact": weekend & contacted,
         "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
-        "matched_to_marketpro": matched,
+        "matched_to_marketpro": matched, "snapshot_month": lead_month,
+        "population_shift_lead": shifted_lead,
     })
     truth.to_csv(out / "truth" / "demo_truth.csv", index=False)
     (out / "truth" / "GENERATIVE_MODEL.md").write_text(
@@ -681,6 +773,26 @@ the same export mess and the same rule that only observable values count; only t
   title (0.3), owning SGA (0.4), purchased list (0.55; 38 lists with Zipf-shaped volumes) and outside
   agency (0.5; 11 agencies). Each level's effect is a normal draw seeded by the level's name
   (`level_effect`), so it is a property of the level, the same at every scale and seed.
+
+## Monthly territory history and two scripted incidents
+
+The demo ships one territory export per month (`history/discovery_tN_YYYY_MM.csv`, 19 months at small
+scale and 13 at full, the newest month in the top folder). Month to month, tenure ages, firm assets move
+with the market and the firm (about +0.5% a month, 2% firm-level noise), growth rates wander, 0.6% of
+advisors move firm each month (new firm's figures, tenure restarts, one more prior firm) and 0.4% leave
+while as many join. Each export's mess (NA spellings, formats, missing cells) is drawn afresh. Each
+contacted lead's advisor is read from the snapshot of its contact month (`snapshot_month` in the truth
+file), exactly as the engine's point-in-time join does; leads contacted before the first month read the
+first one.
+
+1. **Vendor fault, 2025-06, territory T2:** `TotalAssetsInMillions`, `Assets_In_Millions_Individuals`
+   and `Assets_In_Millions_HNW` arrive in thousands (1,000× too large) for that month only. The fault is
+   in the file, not in the world: the truth uses the values before the fault.
+2. **Population shift from 2025-08-01:** 45% of newly created leads come from a new purchased list
+   (`Apollo West Coast RIA 2025`) of West-territory (T3) advisors, so the lead-list and metro mix move
+   (Los Angeles converts less) and the base rate with them (`population_shift_lead` in the truth file).
+
+The engine reads neither fact; monitoring has to find them.
 
 About 10% of all MQLs arrive after 30 days (not positives); 1% of MQL timestamps are stamped before
 contact (defects); contacts in the last 30 days before the export are right-censored; `Status`,

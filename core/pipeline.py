@@ -80,44 +80,60 @@ def has_data(wh: Warehouse) -> bool:
 
 
 FIRST_START_BUDGET_MINUTES = 1.5
+MONITORING_WINDOW_DAYS = 180  # first start: the champion learns from leads contacted before the last 180 days
 
 
 def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Actor | None = None) -> dict:
-    """First start on an empty warehouse: generate the small demo data, load it, reconcile, train a champion
-    with the quick recipe (promoted with a logged reason: demo data has too few test positives for the gates
-    to mean much) and score, so the first screen shows the product itself — real probabilities and drivers."""
+    """First start on an empty warehouse: generate the small demo data with its monthly territory history,
+    load it, reconcile, train a champion with the quick recipe on leads contacted before the monitoring window
+    (promoted with a logged reason: demo data has too few test positives for the gates to mean much), backfill
+    the score history over the window as a backtest would (rows marked backfilled), then run the daily
+    pipeline — scores, tiers and monitoring — so the first screens show the product itself."""
     from core.demo import generate
+    from core.features.build import build_features
     from core.ingest.leads import load_lead_file
-    from core.ingest.territories import load_territory_files
+    from core.ingest.territories import load_territory_history
+    from core.modeling.registry import promote
+    from core.modeling.train import train
+    from core.monitoring.backfill import backfill_scores
     from core.quality.reconcile import reconcile
 
     progress = progress or (lambda f, m: None)
     actor = actor or Actor("system:bootstrap", "system")
     outdir = Path(settings.data_dir) / "demo"
-    progress(0.05, "Generating small demo exports")
-    summary = generate(outdir, "small", 42)
-    files = sorted(outdir.glob("discovery_t*_*.csv"))
-    progress(0.35, f"Loading {len(files)} territory files")
-    load_territory_files(wh, settings, files, actor=actor)
-    progress(0.65, "Loading the Salesforce Lead export")
+    progress(0.02, "Generating small demo exports (19 monthly territory snapshots)")
+    summary = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))
+    files = sorted(outdir.glob("history/discovery_t*_*.csv")) + sorted(outdir.glob("discovery_t*_*.csv"))
+    load_territory_history(wh, settings, files, actor=actor,
+                           progress=lambda f, m: progress(0.15 + 0.25 * f, f"Loading territory exports: {m}"))
+    progress(0.4, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)
     progress(0.45, "Reconciling")
     reconcile(wh, settings, actor)
-    from core.modeling.registry import promote
-    from core.modeling.train import train
-
-    progress(0.5, "Training a first champion (quick recipe)")
+    now = build_features(wh, settings, actor=actor).as_of
+    cutoff = (now - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
+    progress(0.5, f"Training a first champion on leads contacted before {cutoff:%d %b %Y} (quick recipe)")
+    build_features(wh, settings, as_of=cutoff, actor=actor)
     model = train(wh, settings, FIRST_START_BUDGET_MINUTES, actor=actor, quick=True,
-                  progress=lambda f, m: progress(0.5 + 0.4 * f, f"Training a first champion: {m}"))
+                  progress=lambda f, m: progress(0.5 + 0.3 * f, f"Training a first champion: {m}"))
     promote(wh, model.model_id, actor, force=not model.gates_passed,
             reason="" if model.gates_passed else "first start on demo data: the quick champion is promoted so the panel "
             "shows a real model; its gates are shown as measured. Retrain on your own data.")
     summary["champion"] = model.model_id
     summary["train_seconds"] = round(model.seconds, 1)
-    progress(0.92, "Running the daily pipeline (features, scores, tiers)")
+    progress(0.82, "Backfilling the score history since then (weekly, as a backtest would)")
+    build_features(wh, settings, levels=model_levels(wh), actor=actor)
+    summary["backfill"] = backfill_scores(wh, settings, since=cutoff, actor=actor)
+    progress(0.9, "Running the daily pipeline (features, scores, tiers, monitoring)")
     run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
     return summary
+
+
+def model_levels(wh: Warehouse) -> dict:
+    from core.modeling.registry import load_champion
+
+    return load_champion(wh).levels
 
 
 def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
@@ -138,6 +154,8 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
     from core.ingest.leads import load_lead_file
     from core.salesforce.config import salesforce_config
     from core.salesforce.sync import pull_leads, push_scores
+    from core.errors import LeadScoringError
+    from core.monitoring.monitor import run_monitor
     from core.scoring.score import score_leads
 
     sf = salesforce_config(settings)
@@ -168,6 +186,14 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
         timings.update({f"score.{k}": v for k, v in run.timings.items()})
         counts.update(scored=run.n_scored, fallback_level=run.fallback_level, model_version=run.model_version,
                       **{f"tier_{k}": int(v) for k, v in run.tier_counts.items()})
+        progress(0.7, "Monitoring: drift, matured cohorts, feed health, alerts")
+        t1 = time.perf_counter()
+        try:
+            mon = run_monitor(wh, settings, actor=actor)
+            counts["alert_level"] = mon.alert_level
+        except LeadScoringError as exc:  # e.g. a champion trained before references existed: scores still stand
+            counts["alert_level"] = f"not measured: {exc}"
+        timings["monitor"] = round(time.perf_counter() - t1, 2)
         if sf.configured and sf.daily_push:
             progress(0.8, "Writing changed scores to Salesforce")
             t1 = time.perf_counter()
@@ -201,6 +227,9 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
                     "timings_json": json.dumps(timings), "error": error,
                 }]).astype({"as_of": "datetime64[us, UTC]"}), mode="append")
                 audit.record(s, actor, "run_daily", run_id, outcome, {"counts": counts, "error": error})
+        if outcome != "ok":  # a failed run is itself a CRITICAL alert: monitoring records it straight away
+            with contextlib.suppress(Exception):
+                run_monitor(wh, settings, actor=actor)
     return {"run_id": run_id, "counts": counts, "timings": timings, "as_of": str(as_of)}
 
 

@@ -58,6 +58,8 @@ PERMISSION_LABELS = {
     "push_scores": "Write scores to Salesforce",
     "train_promote": "Train, backtest, promote and roll back models",
     "edit_capacity": "Set SGA capacity for the tier lists",
+    "monitor": "Run monitoring (drift, matured cohorts, feed health, alerts)",
+    "acknowledge_alerts": "Acknowledge monitoring alerts",
     "read_audit": "Read the audit log",
     "manage_users": "Add, disable and remove users, reset passwords",
 }

@@ -442,3 +442,32 @@ def catalog_markdown() -> str:
               "Enforced by `check_no_leakage` before any feature SQL runs.", "", "| column | reason |", "|---|---|"]
     lines += [f"| {c} | {r} |" for c, r in sorted(blocked_sources().items())]
     return "\n".join(lines) + "\n"
+
+
+# Plausible range of each numeric MarketPro column (inclusive). A value outside it is almost always a unit or
+# mapping fault in the export (AUM sent in dollars or thousands, a count column holding an id); loads and
+# feed health report them by column with a count and an example. The largest RIA firms manage about $10T.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "TotalAssetsInMillions": (0, 1_000_000),
+    "Assets_In_Millions_Individuals": (0, 1_000_000),
+    "Assets_In_Millions_HNW": (0, 1_000_000),
+    "AUMGrowthRate_1Year": (-100, 1_000),
+    "AUMGrowthRate_5Year": (-100, 5_000),
+    "Percent_Clients_US": (0, 100),
+    "Percent_Assets_Alternatives": (0, 100),
+    "Number_Employees": (0, 500_000),
+    "Number_IAReps": (0, 100_000),
+    "Number_BranchAdvisors": (0, 10_000),
+    "Number_Investment_Advisory_Clients": (0, 10_000_000),
+    "Number_Clients_Individuals": (0, 10_000_000),
+    "Number_Clients_HNW_Individuals": (0, 1_000_000),
+    "Number_Firm_Associations": (0, 100),
+    "Number_RIA_Firm_Associations": (0, 100),
+    "NumberOfPriorFirms": (0, 100),
+    "Firm_Moves_10yr": (0, 50),
+    "Team_Size": (0, 5_000),
+    "Date_Became_Rep_Number_Of_Years": (0, 70),
+    "Date_Of_Hire_At_Current_Firm_Years": (0, 70),
+    "AverageTenureAtPriorFirms": (0, 70),
+    "Miles_Distance_Home_To_Branch": (0, 5_000),
+}

@@ -167,3 +167,17 @@ def load_territory_files(
     result.seconds = time.perf_counter() - started
     progress(1.0, "Done")
     return result
+
+
+def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | Path], actor: Actor | None = None,
+                           progress: Progress = no_progress) -> list[LoadResult]:
+    """Load several months of territory exports, one month at a time, oldest first (each month atomically)."""
+    by_month: dict[str, list[Path]] = {}
+    for p in map(Path, paths):
+        by_month.setdefault(month_of(p), []).append(p)
+    results = []
+    for i, (month, files) in enumerate(sorted(by_month.items())):
+        progress(i / len(by_month), f"Territory month {month} ({i + 1} of {len(by_month)})")
+        results.append(load_territory_files(wh, settings, sorted(files), actor=actor))
+    progress(1.0, f"{len(by_month)} territory months loaded")
+    return results

@@ -203,3 +203,10 @@ def model_meta(wh: Warehouse, model_id: str) -> dict:
         raise LeadScoringError(f"Artifacts of {model_id} in {folder} are unreadable ({exc}).") from exc
     meta["is_champion"] = bool(df.is_champion.iloc[0])
     return meta
+
+
+def model_folder(wh: Warehouse, model_id: str) -> str:
+    df = wh.read(f"select artifact_dir from ml.models where model_id = {literal(model_id)}")
+    if df.empty:
+        raise LeadScoringError(f"No model {model_id}: see `python -m core models list`.")
+    return str(df.artifact_dir.iloc[0])

@@ -30,6 +30,7 @@ from core.modeling.choice import one_se_choice
 from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
+from core.monitoring.reference import build_reference, save_reference
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
@@ -558,6 +559,13 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
         "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": fitted.fallback,
     }
     folder = save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
+    progress(0.98, "Freezing the monitoring reference (training rows, territory month, scores, tiers)")
+    t0 = time.perf_counter()
+    with wh.reader() as s:
+        reference = build_reference(s, df.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True), fitted.predict(frame.X), fs["levels"], capacity,
+                                    ev.get("precision_at_capacity"), str(fs["as_of"]))
+    save_reference(folder, reference)
+    fitted.timings["reference"] = round(time.perf_counter() - t0, 2)
     if evaluated_artifact is not None:  # the artifact the test metrics belong to, kept beside the registered one
         if fitted.kind == "xgboost":
             evaluated_artifact.save_model(folder / "evaluated_booster.json")

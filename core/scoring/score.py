@@ -42,6 +42,7 @@ class ScoreRun:
     tier_counts: dict
     n_scored: int
     timings: dict = field(default_factory=dict)
+    shadow_scored: int = 0
 
     def markdown(self) -> str:
         tiers = ", ".join(f"{k} {v:,}" for k, v in sorted(self.tier_counts.items()))
@@ -95,11 +96,174 @@ def _previous(wh: Warehouse) -> pd.DataFrame:
             return pd.DataFrame()
 
 
+@dataclass
+class ScoringInputs:
+    """Step 1: the champion (or None and why), the open leads and their model-input matrix."""
+    champion: object
+    reason: str
+    as_of: pd.Timestamp
+    leads: pd.DataFrame
+    X: pd.DataFrame
+
+    @property
+    def version(self) -> str:
+        return self.champion.model_id if self.champion is not None else "heuristic-rule-v1"
+
+    @property
+    def fallback(self) -> str:
+        return "full_model" if self.champion is not None else "heuristic_rule"
+
+
+@dataclass
+class Predictions:
+    """Step 2: a calibrated probability and fallback level per lead; ``todo`` marks the leads recomputed
+    (the rest reuse their last probability and drivers because features and model are unchanged)."""
+    prob: np.ndarray
+    levels: np.ndarray
+    drivers: list
+    todo: np.ndarray
+    feature_hash: np.ndarray
+
+
+def prepare_inputs(wh: Warehouse, settings: Settings, as_of, actor: Actor) -> ScoringInputs:
+    champion, reason = None, ""
+    try:
+        champion = load_champion(wh)
+    except LeadScoringError as exc:
+        reason = str(exc)
+    fs = latest_feature_set(wh)
+    levels = champion.levels if champion else (fs["levels"] if fs else None)
+    if fs is None or as_of is not None or (champion and fs["levels"] != champion.levels):
+        as_of_ts = build_features(wh, settings, as_of=as_of, levels=levels, actor=actor).as_of
+    else:
+        as_of_ts = pd.Timestamp(fs["as_of"]).tz_convert("UTC")
+    df = open_leads(wh, settings, as_of_ts)
+    if df.empty:
+        raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
+    X = model_inputs(df, [c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")])
+    return ScoringInputs(champion, reason, as_of_ts, df, X)
+
+
+def predict(wh: Warehouse, inp: ScoringInputs, full: bool = False) -> Predictions:
+    X, df = inp.X, inp.leads
+    feature_hash = pd.util.hash_pandas_object(X, index=False).astype("uint64").astype(str).to_numpy()
+    prob = np.zeros(len(X))
+    levels = np.full(len(X), inp.fallback, dtype=object)
+    drivers: list = [None] * len(X)
+    todo = np.ones(len(X), dtype=bool)
+    if not full:
+        prev = _previous(wh)
+        if not prev.empty and "feature_hash" in prev:
+            prev = prev.set_index("lead_id")
+            key = pd.Series(feature_hash, index=df.lead_id.to_numpy())
+            same = prev.reindex(key.index)
+            reuse = ((same.feature_hash.to_numpy() == key.to_numpy()) & (same.model_version.to_numpy() == inp.version))
+            prob[reuse] = same.prob_mql_30d.to_numpy()[reuse]
+            levels[reuse] = same.fallback_level.to_numpy()[reuse]
+            for i in np.where(reuse)[0]:
+                drivers[i] = json.loads(same.drivers_json.iloc[i])
+            todo = ~reuse
+    idx = np.where(todo)[0]
+    if len(idx):
+        Xn, champion = X.iloc[idx], inp.champion
+        if champion is not None:
+            p = champion.predict(Xn)
+            lv = np.full(len(idx), "full_model", dtype=object)
+            sparse = discovery_missing_share(Xn, champion.features) > 0.5
+            if champion.fallback and sparse.any():
+                p[sparse] = champion.predict_fallback(Xn[sparse])
+                lv[sparse] = "crm_marketpro_model"
+        else:
+            p, lv = heuristic_rule(Xn), np.full(len(idx), "heuristic_rule", dtype=object)
+        prob[idx], levels[idx] = p, lv
+    return Predictions(prob, levels, drivers, todo, feature_hash)
+
+
+def explain(inp: ScoringInputs, pred: Predictions) -> None:
+    """Step 3: drivers (exact TreeSHAP or linear contributions) for the recomputed leads, in place."""
+    idx = np.where(pred.todo)[0]
+    if not len(idx):
+        return
+    X, champion = inp.X, inp.champion
+    Xn = X.iloc[idx]
+    if champion is not None:
+        new_drivers = top_drivers(champion.contributions(Xn), champion.features, Xn, k=10, peers_from=X)
+        sparse_rows = np.where(pred.levels[idx] == "crm_marketpro_model")[0]
+        if len(sparse_rows):
+            sub = Xn.iloc[sparse_rows]
+            fb = top_drivers(champion.fallback_contributions(sub), champion.fallback["model"]["features"], sub, k=10,
+                             peers_from=X)
+            for i, d in zip(sparse_rows, fb):
+                new_drivers[i] = d
+    else:
+        new_drivers = _heuristic_drivers(Xn)
+    for i, d in zip(idx, new_drivers):
+        pred.drivers[i] = d
+
+
+def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Predictions) -> pd.DataFrame:
+    """Step 4: priority boosts, capacity-sized tiers and the rows to persist."""
+    df, X = inp.leads, inp.X
+    boost, boost_reasons = boosts(X)
+    frame = pd.DataFrame({
+        "lead_id": df.lead_id, "prob": np.round(pred.prob, 6), "boost": boost, "contacted_at": df.contacted_at,
+        "owner_id": df.owner_id, "owner_name": df.owner_name, "feature_hash": pred.feature_hash,
+        "drivers_json": [json.dumps(d) for d in pred.drivers],
+        "drivers": ["; ".join(x["text"] for x in d[:5])[:255] for d in pred.drivers],
+        "boost_reasons": ["; ".join(r) for r in boost_reasons],
+    })
+    capacity = get_capacity(wh, settings)["capacity"]
+    tiers = assign_tiers(frame, capacity, 1.2, settings.tier_b_factor)
+    tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
+    tiers["model_version"], tiers["scored_at"] = inp.version, datetime.now(timezone.utc)
+    tiers["fallback_level"] = tiers.lead_id.map(dict(zip(df.lead_id, pred.levels)))
+    tiers["score_date"] = inp.as_of.strftime("%Y-%m-%d")
+    tiers["capacity"] = capacity
+    return tiers
+
+
+HISTORY_COLUMNS = ["score_date", "lead_id", "prob_mql_30d", "adjusted", "tier", "rank", "drivers", "model_version",
+                   "fallback_level", "scored_at", "backfilled"]
+
+
+def ensure_history_columns(s) -> None:
+    """Older warehouses' score history predates the backfilled flag."""
+    if s.table_exists("ml.score_history"):
+        cols = {c.lower() for c in s.query("select * from ml.score_history limit 0").columns}
+        if "backfilled" not in cols:
+            s.execute("alter table ml.score_history add column backfilled bool")
+
+
+def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.DataFrame, run: ScoreRun, actor: Actor) -> int:
+    """Step 5: current scores, the day's score history (a re-run replaces the day) and the challenger in
+    shadow, scored on the same leads and stored apart — never in ml.lead_scores, so never sent to Salesforce."""
+    from core.modeling.registry import load_model, model_folder
+    from core.monitoring.shadow import active_shadow, score_shadow
+
+    shadow = active_shadow(wh)
+    challenger = load_model(model_folder(wh, shadow["model_id"])) if shadow else None
+    shadowed = 0
+    with wh.writer("write scores") as s:
+        s.load("ml.lead_scores", tiers)
+        ensure_history_columns(s)
+        if s.table_exists("ml.score_history"):
+            s.execute(f"delete from ml.score_history where score_date = {literal(tiers.score_date.iloc[0])}")
+        s.load("ml.score_history", tiers.assign(backfilled=False)[HISTORY_COLUMNS], mode="append")
+        if challenger is not None:
+            shadowed = score_shadow(s, challenger, inp.X, inp.leads.lead_id, inp.leads.contacted_at,
+                                    tiers.score_date.iloc[0], int(tiers.capacity.iloc[0]), settings.tier_b_factor)
+        audit.record(s, actor, "score", inp.version, "ok", {
+            "n": len(tiers), "fallback_level": inp.fallback, **run.tier_counts, "shadow_scored": shadowed,
+            **tiers.fallback_level.value_counts().to_dict()})
+    return shadowed
+
+
 def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None,
                 full: bool = False) -> tuple[ScoreRun, pd.DataFrame]:
-    """Score open leads. A lead's features are fixed at its contact time, so its probability and drivers
-    are reused from the last run when its feature values and the model version are unchanged; only new or
-    changed leads go through the model and TreeSHAP (``full=True`` recomputes everything)."""
+    """Score open leads in five steps — inputs → predict → explain → tier → persist. A lead's features are
+    fixed at its contact time, so its probability and drivers are reused from the last run when its feature
+    values and the model version are unchanged; only new or changed leads go through the model and TreeSHAP
+    (``full=True`` recomputes everything)."""
     actor = actor or cli_actor()
     authorize(actor, "run_pipeline")
     progress = progress or (lambda f, m: None)
@@ -111,103 +275,21 @@ def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
         timings[name] = round(now - t0, 2)
         t0 = now
 
-    champion, reason = None, ""
-    try:
-        champion = load_champion(wh)
-    except LeadScoringError as exc:
-        reason = str(exc)
-    stage("load_model")
     progress(0.1, "Point-in-time features")
-    fs = latest_feature_set(wh)
-    levels = champion.levels if champion else (fs["levels"] if fs else None)
-    if fs is None or as_of is not None or (champion and fs["levels"] != champion.levels):
-        fs_build = build_features(wh, settings, as_of=as_of, levels=levels, actor=actor)
-        as_of_ts = fs_build.as_of
-    else:
-        as_of_ts = pd.Timestamp(fs["as_of"]).tz_convert("UTC")
+    inp = prepare_inputs(wh, settings, as_of, actor)
     stage("features")
-    df = open_leads(wh, settings, as_of_ts)
-    if df.empty:
-        raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
-    X = model_inputs(df, [c for c in df.columns if c not in META_COLUMNS + ("owner_id", "owner_name")])
     progress(0.4, "Scoring")
-    version = champion.model_id if champion is not None else "heuristic-rule-v1"
-    fallback = "full_model" if champion is not None else "heuristic_rule"
-    feature_hash = pd.util.hash_pandas_object(X, index=False).astype("uint64").astype(str).to_numpy()
-    prob = np.zeros(len(X))
-    levels = np.full(len(X), fallback, dtype=object)
-    drivers: list = [None] * len(X)
-    todo = np.ones(len(X), dtype=bool)
-    if not full:
-        prev = _previous(wh)
-        if not prev.empty and "feature_hash" in prev:
-            prev = prev.set_index("lead_id")
-            key = pd.Series(feature_hash, index=df.lead_id.to_numpy())
-            same = prev.reindex(key.index)
-            reuse = ((same.feature_hash.to_numpy() == key.to_numpy()) & (same.model_version.to_numpy() == version))
-            prob[reuse] = same.prob_mql_30d.to_numpy()[reuse]
-            levels[reuse] = same.fallback_level.to_numpy()[reuse]
-            for i in np.where(reuse)[0]:
-                drivers[i] = json.loads(same.drivers_json.iloc[i])
-            todo = ~reuse
-    idx = np.where(todo)[0]
-    Xn = X.iloc[idx]
-    if len(idx):
-        if champion is not None:
-            p = champion.predict(Xn)
-            lv = np.full(len(idx), "full_model", dtype=object)
-            sparse = discovery_missing_share(Xn, champion.features) > 0.5
-            if champion.fallback and sparse.any():
-                p[sparse] = champion.predict_fallback(Xn[sparse])
-                lv[sparse] = "crm_marketpro_model"
-        else:
-            p, lv = heuristic_rule(Xn), np.full(len(idx), "heuristic_rule", dtype=object)
-        prob[idx], levels[idx] = p, lv
+    pred = predict(wh, inp, full)
     stage("predict")
-    progress(0.6, f"Drivers for {len(idx):,} new or changed leads (exact TreeSHAP / linear contributions)")
-    if len(idx):
-        if champion is not None:
-            new_drivers = top_drivers(champion.contributions(Xn), champion.features, Xn, k=10, peers_from=X)
-            sparse_rows = np.where(levels[idx] == "crm_marketpro_model")[0]
-            if len(sparse_rows):
-                sub = Xn.iloc[sparse_rows]
-                fb = top_drivers(champion.fallback_contributions(sub), champion.fallback["model"]["features"], sub, k=10,
-                                 peers_from=X)
-                for i, d in zip(sparse_rows, fb):
-                    new_drivers[i] = d
-        else:
-            new_drivers = _heuristic_drivers(Xn)
-        for i, d in zip(idx, new_drivers):
-            drivers[i] = d
+    progress(0.6, f"Drivers for {int(pred.todo.sum()):,} new or changed leads (exact TreeSHAP / linear contributions)")
+    explain(inp, pred)
     stage("drivers")
-    timings["recomputed_leads"] = int(len(idx))
-    boost, boost_reasons = boosts(X)
-    scored_at = datetime.now(timezone.utc)
-    frame = pd.DataFrame({
-        "lead_id": df.lead_id, "prob": np.round(prob, 6), "boost": boost, "contacted_at": df.contacted_at,
-        "owner_id": df.owner_id, "owner_name": df.owner_name, "feature_hash": feature_hash,
-        "drivers_json": [json.dumps(d) for d in drivers],
-        "drivers": ["; ".join(x["text"] for x in d[:5])[:255] for d in drivers],
-        "boost_reasons": ["; ".join(r) for r in boost_reasons],
-    })
-    capacity = get_capacity(wh, settings)["capacity"]
-    tiers = assign_tiers(frame, capacity, 1.2, settings.tier_b_factor)
-    tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
-    tiers["model_version"], tiers["scored_at"] = version, scored_at
-    tiers["fallback_level"] = tiers.lead_id.map(dict(zip(df.lead_id, levels)))
-    tiers["score_date"] = as_of_ts.strftime("%Y-%m-%d")
-    tiers["capacity"] = capacity
+    timings["recomputed_leads"] = int(pred.todo.sum())
+    tiers = tier(wh, settings, inp, pred)
     stage("tiers")
-    run = ScoreRun(uuid.uuid4().hex[:12], as_of_ts, scored_at, version, fallback, reason,
+    run = ScoreRun(uuid.uuid4().hex[:12], inp.as_of, tiers.scored_at.iloc[0], inp.version, inp.fallback, inp.reason,
                    tiers.tier.value_counts().to_dict(), len(tiers), timings)
-    with wh.writer("write scores") as s:
-        s.load("ml.lead_scores", tiers)
-        if s.table_exists("ml.score_history"):
-            s.execute(f"delete from ml.score_history where score_date = {literal(tiers.score_date.iloc[0])}")
-        s.load("ml.score_history", tiers[["score_date", "lead_id", "prob_mql_30d", "adjusted", "tier", "rank", "drivers",
-                                          "model_version", "fallback_level", "scored_at"]], mode="append")
-        audit.record(s, actor, "score", version, "ok", {"n": len(tiers), "fallback_level": fallback, **run.tier_counts,
-                                                         **tiers.fallback_level.value_counts().to_dict()})
+    run.shadow_scored = persist(wh, settings, inp, tiers, run, actor)
     stage("write")
     return run, tiers
 

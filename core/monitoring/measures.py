@@ -1,0 +1,150 @@
+"""What monitoring measures, each a small function over frames already read from the warehouse: drift by
+month against the frozen reference, matured and estimated cohorts, calibration by AUM segment, attribution
+drift, feed health and retrain triggers. No function here reads or writes the warehouse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.modeling import metrics
+from core.modeling.data import aum_segment
+from core.monitoring.psi import counts_in, psi_against
+
+WEEK = pd.Timedelta(days=7)
+
+
+def drift_by_period(rows: pd.DataFrame, periods: pd.Series, reference: dict, columns: list[str] | None = None) -> pd.DataFrame:
+    """PSI of each profiled column per period against the reference's frozen bins.
+    Returns period, feature, group, psi, noise, n."""
+    profiles = reference["features"] if "features" in reference else reference["columns"]
+    cols = [c for c in (columns or list(profiles)) if c in rows.columns]
+    out = []
+    for period, idx in rows.groupby(periods.to_numpy(), sort=True).groups.items():
+        part = rows.loc[idx]
+        for c in cols:
+            value, noise = psi_against(profiles[c], part[c])
+            out.append({"period": str(period), "feature": c, "group": profiles[c].get("group", "MarketPro"),
+                        "sources": ", ".join(profiles[c].get("sources", [c])),
+                        "psi": round(value, 4), "noise": round(noise, 4), "n": int(len(part))})
+    return pd.DataFrame(out, columns=["period", "feature", "group", "sources", "psi", "noise", "n"])
+
+
+def independent(sources: list[str]) -> bool:
+    """True when at least two of these features share no source column (several signals, not one seen twice)."""
+    sets = [set(s.split(", ")) for s in sources]
+    return any(not (a & b) for i, a in enumerate(sets) for b in sets[i + 1:])
+
+
+def group_psi(drift: pd.DataFrame) -> pd.DataFrame:
+    """Spec §9.2 groups: the mean PSI of a group's features per period (and its worst feature)."""
+    if drift.empty:
+        return pd.DataFrame(columns=["period", "group", "psi", "worst_feature", "worst_psi"])
+    g = drift.sort_values("psi", ascending=False).groupby(["period", "group"], sort=True)
+    return pd.DataFrame({"psi": g.psi.mean().round(4), "worst_feature": g.feature.first(), "worst_psi": g.psi.max()}).reset_index()
+
+
+def week_start(t: pd.Series) -> pd.Series:
+    t = pd.to_datetime(t, utc=True)
+    return (t.dt.normalize() - pd.to_timedelta(t.dt.dayofweek, unit="D")).dt.tz_localize(None)
+
+
+def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
+    """Weekly contact cohorts of first-scored leads. ``scored``: lead_id, contacted_at, prob, tier, label
+    (NaN until known), label_status, aum. A cohort is *matured* when its last possible contact plus the
+    label window is at or before ``as_of`` (every label in it is known); before that its Tier A precision is
+    *estimated* from the calibrated probabilities, with a 95% interval."""
+    if scored.empty:
+        return pd.DataFrame()
+    df = scored.assign(cohort_start=week_start(scored.contacted_at))
+    as_naive = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
+    rows = []
+    for start, g in df.groupby("cohort_start", sort=True):
+        matured = start + WEEK + pd.Timedelta(days=window_days) <= as_naive
+        a = g[g.tier == "A"]
+        row = {"cohort_start": start.date().isoformat(), "matured": bool(matured), "leads": len(g), "tier_a_leads": len(a),
+               "predicted_rate": float(g.prob.mean()), "backfilled_share": float(g.get("backfilled", pd.Series(False)).mean())}
+        if matured:
+            known = g[g.label.notna()]
+            y, ya = known.label.to_numpy(int), a[a.label.notna()].label.to_numpy(int)
+            row.update(positives=int(y.sum()), observed_rate=float(y.mean()) if len(y) else None,
+                       tier_a_precision=float(ya.mean()) if len(ya) else None,
+                       tier_a_recall=float(ya.sum() / y.sum()) if y.sum() else None,
+                       auc_pr=metrics.auc_pr(y, known.prob.to_numpy()) if 0 < y.sum() < len(y) else None,
+                       estimated=False)
+        else:
+            p = a.prob.to_numpy()
+            est = float(p.mean()) if len(p) else None
+            half = 1.96 * float(np.sqrt((p * (1 - p)).sum())) / len(p) if len(p) else None
+            row.update(positives=None, observed_rate=None, tier_a_precision=est, tier_a_recall=None, auc_pr=None,
+                       estimated=True, tier_a_low=None if est is None else max(0.0, est - half),
+                       tier_a_high=None if est is None else min(1.0, est + half))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cohorts_by_segment(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
+    """Matured weekly Tier A precision per AUM segment (the page's segment view)."""
+    if scored.empty:
+        return pd.DataFrame()
+    parts = []
+    for seg, g in scored.assign(segment=aum_segment(scored.aum)).groupby("segment"):
+        c = cohorts(g, as_of, window_days)
+        if not c.empty:
+            parts.append(c.assign(segment=seg))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def calibration_by_segment(scored: pd.DataFrame, period: pd.Series) -> pd.DataFrame:
+    """Matured leads only: predicted vs observed MQL rate per period and AUM segment."""
+    known = scored[scored.label.notna()]
+    if known.empty:
+        return pd.DataFrame(columns=["period", "segment", "leads", "positives", "predicted", "observed"])
+    g = known.assign(period=period[known.index].to_numpy(), segment=aum_segment(known.aum)).groupby(["period", "segment"])
+    return pd.DataFrame({"leads": g.size(), "positives": g.label.sum().astype(int), "predicted": g.prob.mean(),
+                         "observed": g.label.mean()}).reset_index()
+
+
+def attribution_ranks(contrib: np.ndarray, features: list[str], periods: np.ndarray, top: int = 20) -> pd.DataFrame:
+    """Mean |contribution| per feature and period, with its rank (1 = most important)."""
+    frame = pd.DataFrame(np.abs(contrib), columns=features).assign(period=periods)
+    mean = frame.groupby("period").mean()
+    ranks = mean.rank(axis=1, ascending=False, method="first")
+    out = mean.stack().rename("mean_abs").to_frame().join(ranks.stack().rename("rank")).reset_index()
+    out.columns = ["period", "feature", "mean_abs", "rank"]
+    out["rank"] = out["rank"].astype(int)
+    return out
+
+
+def attribution_changes(ranks: pd.DataFrame, top: int = 20) -> pd.DataFrame:
+    """Period over period, each top-``top`` feature's relative change in mean |SHAP| (spec §9.2: > 50%)."""
+    rows = []
+    periods = sorted(ranks.period.unique())
+    for a, b in zip(periods[:-1], periods[1:]):
+        pa = ranks[(ranks.period == a) & (ranks["rank"] <= top)].set_index("feature")
+        pb = ranks[ranks.period == b].set_index("feature")
+        for f, r in pa.iterrows():
+            now = float(pb.mean_abs.get(f, 0.0))
+            change = (now - r.mean_abs) / r.mean_abs if r.mean_abs > 0 else 0.0
+            rows.append({"period": b, "previous": a, "feature": f, "before": r.mean_abs, "after": now, "change": change})
+    return pd.DataFrame(rows, columns=["period", "previous", "feature", "before", "after", "change"])
+
+
+def implausible(frame: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Per period and column: count of values outside the plausible range, with the most extreme example."""
+    rows = []
+    for period, g in frame.groupby("snapshot_month", sort=True):
+        for col, (lo, hi) in ranges.items():
+            if col not in g:
+                continue
+            v = pd.to_numeric(g[col], errors="coerce")
+            bad = v[(v < lo) | (v > hi)]
+            if len(bad):
+                worst = bad.loc[(bad - (lo + hi) / 2).abs().idxmax()]
+                rows.append({"period": str(period), "column": col, "count": int(len(bad)), "rows": int(len(g)),
+                             "example": float(worst), "low": lo, "high": hi})
+    return pd.DataFrame(rows, columns=["period", "column", "count", "rows", "example", "low", "high"])
+
+
+def level_counts(values: pd.Series, profile: dict) -> np.ndarray:
+    return counts_in(profile, values)

@@ -1,0 +1,139 @@
+"""The reference frozen at training (NannyML's idea): stored with the model artifact as ``reference.json``,
+never re-fitted. It profiles the training rows (every feature of the feature set, grouped as in spec §9.2),
+the territory month the model was trained on, the score distribution, tier shares, base rates per AUM
+segment and the held-out Tier A precision that CRITICAL alerts compare against."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.contract import marketpro_columns
+from core.errors import LeadScoringError
+from core.features.build import META_COLUMNS
+from core.features.catalog import catalog_frame
+from core.modeling.data import aum_segment
+from core.monitoring.psi import profile
+from core.warehouse.sql import literal
+
+REFERENCE_FILE = "reference.json"
+NOT_PROFILED = set(META_COLUMNS) | {"owner_id", "owner_name"}
+# Territory columns worth a snapshot PSI: the numbers and categories MarketPro sends (not names, ids, zips).
+SNAPSHOT_SKIP = {"RepCRD", "RIAFirmCRD", "RIAFirmName", "FirstName", "LastName", "Email", "Branch_City", "Branch_ZipCode",
+                 "Home_ZipCode", "Licenses", "Designations", "Specialties", "Firm_Website"}
+
+
+def feature_groups(levels: dict | None) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each feature's catalog group (spec §9.2 grouping) and the source columns it is computed from."""
+    cat = catalog_frame(levels or {})
+    return dict(zip(cat.feature, cat.group)), {f: [x.strip() for x in src.split(",") if x.strip()]
+                                               for f, src in zip(cat.feature, cat.sources)}
+
+
+def chunk_spread(rows: pd.DataFrame, prof: dict, column: str, periods: pd.Series, min_rows: int = 50) -> dict:
+    """How much the PSI of one month of the reference rows varies around the whole reference (NannyML sets its
+    thresholds the same way): months with clustering or few rows move more than a χ² bound assumes."""
+    from core.monitoring.psi import psi_against
+
+    vals = [psi_against(prof, g[column])[0] for _, g in rows.groupby(periods.to_numpy()) if len(g) >= min_rows]
+    if len(vals) < 3:
+        return {"chunks": len(vals), "mean": None, "sd": None}
+    return {"chunks": len(vals), "mean": float(np.mean(vals)), "sd": float(np.std(vals, ddof=1))}
+
+
+def snapshot_columns() -> list[str]:
+    return [c.name for c in marketpro_columns() if c.name not in SNAPSHOT_SKIP]
+
+
+def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, b_factor: float = 2.0) -> pd.DataFrame:
+    """Replay the daily tiering on past dates: on each date the open pool is every lead contacted by then
+    without an MQL yet (a closed status cannot be replayed and is ignored); Tier A is the top capacity × 1.2.
+    ``leads``: lead_id, contacted_at, mql_at, prob, boost. Returns score_date, lead_id, prob, adjusted, rank, tier."""
+    from core.scoring.tiers import assign_tiers
+
+    out = []
+    for d in dates:
+        pool = leads[(leads.contacted_at <= d) & (leads.mql_at.isna() | (leads.mql_at > d))]
+        if pool.empty:
+            continue
+        t = assign_tiers(pool[["lead_id", "prob", "boost", "contacted_at"]], capacity, 1.2, b_factor)
+        t["score_date"] = d
+        out.append(t)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        columns=["lead_id", "prob", "boost", "contacted_at", "adjusted", "rank", "tier", "score_date"])
+
+
+def first_tiers(replayed: pd.DataFrame) -> pd.DataFrame:
+    """Each lead's tier at its first scoring after contact (what the SGA saw first)."""
+    if replayed.empty:
+        return replayed
+    return replayed.sort_values(["score_date", "rank"]).drop_duplicates("lead_id", keep="first")
+
+
+def weekly_dates(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
+    """Replay dates: every Monday 06:00 UTC from ``start`` to ``end``, and ``end`` itself."""
+    first = (start.normalize() + pd.Timedelta(days=(7 - start.dayofweek) % 7)) + pd.Timedelta(hours=6)
+    dates = list(pd.date_range(first, end, freq="7D"))
+    return dates + ([end] if not dates or dates[-1] < end else [])
+
+
+def snapshot_profile(session, month: str) -> dict:
+    cols = [c for c in snapshot_columns()]
+    df = session.query(f"select * from marts.dim_rep_snapshots where snapshot_month = {literal(month)}")
+    present = [c for c in cols if c in df.columns]
+    return {"month": month, "rows": int(len(df)), "columns": {c: profile(df[c]) for c in present}}
+
+
+def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict, capacity: int,
+                    tier_a_precision: float | None, trained_as_of: str) -> dict:
+    """``rows``: the training rows as stored in ml.lead_features (labels included); ``prob``: the registered
+    model's calibrated probability for each."""
+    groups, sources = feature_groups(levels)
+    features = [c for c in rows.columns if c not in NOT_PROFILED]
+    months = pd.to_datetime(rows.contacted_at, utc=True).dt.strftime("%Y-%m")
+    profiles = {f: profile(rows[f]) for f in features}
+    month = session.scalar(
+        "select max(snapshot_month) from marts.dim_rep_snapshots where snapshot_month <= "
+        f"{literal(pd.Timestamp(trained_as_of).strftime('%Y-%m'))}") if session.table_exists("marts.dim_rep_snapshots") else None
+    seg = aum_segment(rows.get("TotalAssetsInMillions", pd.Series(np.nan, index=rows.index)))
+    labelled = rows.label.notna().to_numpy()
+    base_rates = {s: {"leads": int(((seg == s) & labelled).sum()),
+                      "rate": float(rows.label[(seg == s) & labelled].mean()) if ((seg == s) & labelled).any() else None}
+                  for s in sorted(set(seg))}
+    leads = pd.DataFrame({"lead_id": rows.lead_id.to_numpy(), "contacted_at": pd.to_datetime(rows.contacted_at, utc=True),
+                          "prob": prob, "boost": 0.0})
+    leads["mql_at"] = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
+    start, end = leads.contacted_at.min(), leads.contacted_at.max()
+    tiers = first_tiers(replay_tiers(leads, weekly_dates(start, end), capacity))
+    shares = tiers.tier.value_counts(normalize=True).round(4).to_dict() if len(tiers) else {}
+    return {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_as_of": str(trained_as_of),
+        "rows": int(len(rows)),
+        "contacted_from": str(start), "contacted_to": str(end),
+        "features": {f: {**profiles[f], "group": groups.get(f, "Other"), "sources": sources.get(f, [f]),
+                         "spread": chunk_spread(rows, profiles[f], f, months)} for f in features},
+        "score": profile(pd.Series(prob, dtype=float), n_bins=10),
+        "tier_shares": shares,
+        "base_rate": float(rows.label.mean()),
+        "base_rate_by_aum_segment": base_rates,
+        "tier_a_precision": tier_a_precision,
+        "snapshot": snapshot_profile(session, month) if month else None,
+    }
+
+
+def save_reference(folder: Path, reference: dict) -> None:
+    (Path(folder) / REFERENCE_FILE).write_text(json.dumps(reference, default=str), encoding="utf-8")
+
+
+def load_reference(folder: Path, model_id: str) -> dict:
+    path = Path(folder) / REFERENCE_FILE
+    if not path.exists():
+        raise LeadScoringError(
+            f"Model {model_id} was trained before drift references existed: retrain to enable drift monitoring "
+            "(`python -m core train`, then promote).")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,114 @@
+"""Monitoring history in the warehouse: one ml.monitor_runs row per run (its JSON), per-run drift and cohort
+rows, and ops.monitor_alerts — one row per alert (kind + subject) with first and last seen, whether the latest
+run still raises it, and who acknowledged it. The current level is the worst active, unacknowledged alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, authorize, cli_actor
+from core.errors import LeadScoringError
+from core.warehouse import Warehouse
+from core.warehouse.sql import literal
+
+LEVELS = ("ok", "warn", "alert", "critical")
+ALERT_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "threshold", "message", "playbook", "first_seen",
+                 "last_seen", "active", "acknowledged_by", "acknowledged_at", "acknowledged_level"]
+
+
+def _key(a: dict) -> str:
+    return f"{a['kind']}|{a['subject']}"
+
+
+def merge_alerts(existing: pd.DataFrame, alerts: list[dict], now: datetime) -> pd.DataFrame:
+    """New alerts open; alerts raised again keep their first-seen time and acknowledgement (unless their level
+    rose since it was acknowledged); alerts not raised this run become inactive."""
+    cur = {_key(a): a for a in alerts}
+    rows = []
+    seen = set()
+    for r in existing.to_dict(orient="records") if not existing.empty else []:
+        k = r["alert_key"]
+        if k in cur:
+            a = cur[k]
+            rose = r.get("acknowledged_level") and LEVELS.index(a["level"]) > LEVELS.index(r["acknowledged_level"])
+            r.update(level=a["level"], value=a["value"], threshold=a["threshold"], message=a["message"],
+                     playbook=a["playbook"], last_seen=now, active=True)
+            if rose:
+                r.update(acknowledged_by=None, acknowledged_at=None, acknowledged_level=None)
+            seen.add(k)
+        else:
+            r["active"] = False
+        rows.append(r)
+    for k, a in cur.items():
+        if k not in seen:
+            rows.append({"alert_key": k, **{c: a.get(c) for c in ("level", "kind", "subject", "value", "threshold",
+                                                                  "message", "playbook")},
+                         "first_seen": now, "last_seen": now, "active": True, "acknowledged_by": None,
+                         "acknowledged_at": None, "acknowledged_level": None})
+    out = pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    out["threshold"] = pd.to_numeric(out.threshold, errors="coerce")
+    out["value"] = pd.to_numeric(out.value, errors="coerce")
+    for c in ("first_seen", "last_seen", "acknowledged_at"):
+        out[c] = pd.to_datetime(out[c], utc=True)
+    return out
+
+
+def current_level(alerts: pd.DataFrame) -> str:
+    if alerts.empty:
+        return "ok"
+    live = alerts[alerts.active.astype(bool) & alerts.acknowledged_by.isna()]
+    return max(live.level, key=LEVELS.index, default="ok")
+
+
+def read_alerts(wh: Warehouse) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ops.monitor_alerts"):
+            return pd.DataFrame(columns=ALERT_COLUMNS)
+        return s.query("select * from ops.monitor_alerts")
+
+
+def store_run(wh: Warehouse, actor: Actor, result) -> str:
+    """Write the run (authorised by run_monitor) and return the current alert level."""
+    now = datetime.now(timezone.utc)
+    existing = read_alerts(wh)
+    alerts = merge_alerts(existing, result.alerts, now)
+    level = current_level(alerts)
+    payload = result.to_json() | {"alert_level": level}
+    f = result.frames
+    with wh.writer("monitoring run") as s:
+        s.load("ops.monitor_alerts", alerts)
+        s.load("ml.monitor_runs", pd.DataFrame([{
+            "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
+            "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]), mode="append")
+        for table, frame in (("ml.monitor_feature_psi", pd.concat([f["drift"], f["recent"]], ignore_index=True)),
+                             ("ml.monitor_cohorts", f["cohorts"])):
+            if not frame.empty:
+                s.load(table, frame.assign(run_id=result.run_id, created_at=now).astype(
+                    {c: "string" for c in frame.columns if frame[c].dtype == object}), mode="append")
+        audit.record(s, actor, "monitor", result.model_id, "ok", {"run_id": result.run_id, "alert_level": level,
+                                                                   "alerts": len(result.alerts)})
+    return level
+
+
+def latest_run(wh: Warehouse) -> dict | None:
+    with wh.reader() as s:
+        if not s.table_exists("ml.monitor_runs"):
+            return None
+        df = s.query("select result_json, created_at from ml.monitor_runs order by created_at desc limit 1")
+    return None if df.empty else json.loads(df.result_json.iloc[0]) | {"created_at": str(df.created_at.iloc[0])}
+
+
+def acknowledge(wh: Warehouse, alert_key: str, actor: Actor | None = None, note: str = "") -> None:
+    actor = actor or cli_actor()
+    authorize(actor, "acknowledge_alerts")
+    with wh.writer("acknowledge alert") as s:
+        if not s.table_exists("ops.monitor_alerts") or not s.scalar(
+                f"select count(*) from ops.monitor_alerts where alert_key = {literal(alert_key)}"):
+            raise LeadScoringError(f"No alert {alert_key!r}: run `python -m core monitor` and pick one it lists.")
+        s.execute(f"update ops.monitor_alerts set acknowledged_by = {literal(actor.username)}, "
+                  f"acknowledged_at = current_timestamp(), acknowledged_level = level where alert_key = {literal(alert_key)}")
+        audit.record(s, actor, "acknowledge_alert", alert_key, "ok", {"note": note})
