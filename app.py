@@ -91,7 +91,7 @@ def _anon(username: str):
 
 
 PAGE_PATHS = ("home", "upload", "reconciliation", "salesforce_sync", "tiers", "features", "train", "shap_cohorts",
-              "audit_log", "users")
+              "monitoring", "audit_log", "users")
 
 
 def _login_for(path: str):
@@ -124,7 +124,8 @@ sections["RevOps"] = revops
 sections["SGA manager"] = [st.Page("pages/tiers.py", title="Tier lists", icon=":material/format_list_numbered:")]
 sections["Analyst"] = [st.Page("pages/features.py", title="Features & data quality", icon=":material/insights:"),
                        st.Page("pages/train.py", title="Train & compare", icon=":material/model_training:"),
-                       st.Page("pages/shap_cohorts.py", title="SHAP & cohorts", icon=":material/bar_chart:")]
+                       st.Page("pages/shap_cohorts.py", title="SHAP & cohorts", icon=":material/bar_chart:"),
+                       st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:")]
 if actor.role == "admin":
     sections["Admin"] = [
         st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),

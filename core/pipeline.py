@@ -56,7 +56,13 @@ def pipeline_state(wh: Warehouse) -> dict:
             if s.table_exists("ml.models") else pd.DataFrame()
         )
     rec = json.loads(report.iat[0, 0]) if not report.empty else None
+    from core.monitoring.store import current_level, read_alerts
+
+    alerts = read_alerts(wh)
+    live = alerts[alerts.active.astype(bool) & alerts.acknowledged_by.isna()] if not alerts.empty else alerts
     return {
+        "monitoring": {"level": current_level(alerts), "open_alerts": int(len(live)),
+                       "worst": live.sort_values("last_seen").message.iloc[-1] if len(live) else None},
         "territory_loads": _records(territory),
         "lead_loads": _records(leads),
         "snapshot_months": _records(months),

@@ -40,6 +40,11 @@ with user_errors():
     c3.metric("Contacted leads", f"{state['contacted_leads']:,}")
     c4.metric("CRD match rate", f"{rec['match_rate']:.1%}" if rec.get("match_rate") is not None else "n/a")
 
+    mon = state["monitoring"]
+    if mon["level"] in ("alert", "critical"):
+        st.error(f"Monitoring: **{mon['level'].upper()}** — {mon['open_alerts']:,} open alert(s). See Analyst → Monitoring.")
+    elif mon["level"] == "warn":
+        st.warning(f"Monitoring: **WARN** — {mon['open_alerts']:,} open alert(s). See Analyst → Monitoring.")
     for alert in state["alerts"]:
         st.warning(alert)
     if not state["alerts"] and rec:

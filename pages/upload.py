@@ -41,7 +41,9 @@ def _show(result) -> None:
         "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="%d"),
         "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept"})
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
-                          for k, v in result.summary.items()))
+                          for k, v in result.summary.items() if k != "implausible_values"))
+    for sentence in result.summary.get("implausible_values", []):
+        st.warning(sentence)
     q = result.quarantine
     st.subheader(f"Quarantine: {result.rows_quarantined:,} rows not loaded, {cells:,} cells loaded as empty")
     if q.empty:

@@ -49,6 +49,19 @@ def loaded_demo(tmp_path_factory, small_demo):
     return s, w, t, l
 
 
+@pytest.fixture(scope="session")
+def monitored(tmp_path_factory):
+    """The control panel's first start, headless: monthly history, champion before the window, backfill, run."""
+    from core.auth import Actor
+    from core.pipeline import bootstrap_demo
+
+    data = tmp_path_factory.mktemp("monitored")
+    s = with_overrides(load_settings(), data_dir=data, db_path=None, users_file=None)
+    w = open_warehouse(s)
+    summary = bootstrap_demo(w, s, actor=Actor("system:test", "system"))
+    return s, w, summary
+
+
 REP_HEADER = [c.name for c in marketpro_columns()]
 LEAD_HEADER = [c.name for c in salesforce_columns()]
 

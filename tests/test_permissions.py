@@ -21,6 +21,7 @@ INTERNAL_WRITERS = {
     ("core/salesforce/sync.py", "write"): "nested in push_scores, which authorises push_scores",
     ("core/salesforce/sync.py", "register_job"): "nested in push_scores",
     ("core/salesforce/standin.py", "results_csv"): "the local Salesforce stand-in's own store, not the warehouse",
+    ("core/monitoring/monitor.py", "_snapshot_drift"): "private; run_monitor authorises",
     ("core/warehouse/base.py", "init"): "creates empty schemas; no data",
     ("core/warehouse/duckdb_backend.py", "create_schemas"): "creates empty schemas; no data",
 }
@@ -60,6 +61,10 @@ def _write_entry_points(settings, wh, tmp_path):
     from core.modeling.backtest import backtest
     from core.modeling.registry import promote, rollback
     from core.modeling.train import train
+    from core.monitoring import shadow
+    from core.monitoring.backfill import backfill_scores
+    from core.monitoring.monitor import run_monitor
+    from core.monitoring.store import acknowledge
     from core.pipeline import run_daily
     from core.quality.reconcile import reconcile
     from core.salesforce.sync import pull_leads, push_scores
@@ -87,6 +92,12 @@ def _write_entry_points(settings, wh, tmp_path):
         "disable_user": lambda a: users.set_disabled(store, wh, "x@y.z", True, actor=a),
         "reset_password": lambda a: users.reset_password(store, wh, "x@y.z", "password-2", actor=a),
         "remove_user": lambda a: users.remove_user(store, wh, "x@y.z", actor=a),
+        "run_monitor": lambda a: run_monitor(wh, settings, actor=a),
+        "acknowledge_alert": lambda a: acknowledge(wh, "feature_drift|x", a),
+        "start_shadow": lambda a: shadow.start_shadow(wh, "m1", a),
+        "stop_shadow": lambda a: shadow.stop_shadow(wh, a),
+        "promote_challenger": lambda a: shadow.promote_challenger(wh, settings, a),
+        "backfill_scores": lambda a: backfill_scores(wh, settings, "2025-01-01", actor=a),
     }
 
 

@@ -441,6 +441,11 @@ def catalog_markdown() -> str:
     lines += ["", "## Columns that can never be features", "",
               "Enforced by `check_no_leakage` before any feature SQL runs.", "", "| column | reason |", "|---|---|"]
     lines += [f"| {c} | {r} |" for c, r in sorted(blocked_sources().items())]
+    lines += ["", "## Plausible range of each MarketPro number", "",
+              "A value outside it is almost always a unit or mapping fault in the export; territory loads and "
+              "monitoring's feed health report such values by column, with the count and an example.", "",
+              "| column | lowest | highest |", "|---|---|---|"]
+    lines += [f"| {c} | {lo:,.0f} | {hi:,.0f} |" for c, (lo, hi) in PLAUSIBLE_RANGES.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -75,6 +75,9 @@ class LoadResult:
             + ("" if all(f.balanced for f in self.files) else "  **(MISMATCH — report this as a bug)**")
         )
         for key, value in self.summary.items():
+            if key == "implausible_values":
+                lines += [f"- **implausible** {v}" for v in value]
+                continue
             lines.append(f"- {key}: {value:,}" if isinstance(value, int) else f"- {key}: {value}")
         extras = sorted({c for f in self.files for c in f.extra_columns})
         if extras:

@@ -151,6 +151,7 @@ def load_territory_files(
                     f"select count(*) from marts.dim_rep_snapshots where snapshot_month = {literal(month_value)}")),
                 "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
             }
+            summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
             s.execute("drop view if exists staging.territory_typed")
             s.unstage("raw.territory_rows")
@@ -181,3 +182,26 @@ def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | 
         results.append(load_territory_files(wh, settings, sorted(files), actor=actor))
     progress(1.0, f"{len(by_month)} territory months loaded")
     return results
+
+
+def implausible_values(session, month: str) -> list[str]:
+    """Numbers outside the catalog's plausible range in one loaded month, one sentence per column (column,
+    count, the most extreme example): loaded as sent, but a unit or mapping fault the user must hear about."""
+    from core.features.catalog import PLAUSIBLE_RANGES
+
+    cols = [c for c in PLAUSIBLE_RANGES]
+    parts = []
+    for c, (lo, hi) in PLAUSIBLE_RANGES.items():
+        parts.append(f"countif({c} < {lo} or {c} > {hi}) as n_{c}, max(if({c} > {hi}, {c}, null)) as hi_{c}, "
+                     f"min(if({c} < {lo}, {c}, null)) as lo_{c}")
+    row = session.query(f"select {', '.join(parts)} from marts.dim_rep_snapshots where snapshot_month = {literal(month)}")
+    out = []
+    for c in cols:
+        v = row[f"n_{c}"].iloc[0]
+        n = int(v) if pd.notna(v) else 0
+        if n:
+            ex = row[f"hi_{c}"].iloc[0] if row[f"hi_{c}"].notna().iloc[0] else row[f"lo_{c}"].iloc[0]
+            lo, hi = PLAUSIBLE_RANGES[c]
+            out.append(f"{c}: {n:,} value(s) outside the plausible {lo:,.0f}–{hi:,.0f} (e.g. {ex:,.0f}) — "
+                       "a unit or mapping fault in the export? They were loaded as sent; check with the vendor.")
+    return out

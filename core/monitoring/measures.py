@@ -46,7 +46,7 @@ def group_psi(drift: pd.DataFrame) -> pd.DataFrame:
 
 def week_start(t: pd.Series) -> pd.Series:
     t = pd.to_datetime(t, utc=True)
-    return (t.dt.normalize() - pd.to_timedelta(t.dt.dayofweek, unit="D")).dt.tz_localize(None)
+    return (t.dt.normalize() - pd.to_timedelta(t.dt.day_of_week, unit="D")).dt.tz_localize(None)
 
 
 def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
@@ -148,3 +148,12 @@ def implausible(frame: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> 
 
 def level_counts(values: pd.Series, profile: dict) -> np.ndarray:
     return counts_in(profile, values)
+
+
+def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per contact month: the 10th, 50th and 90th percentile and mean of first scores (score distribution over time)."""
+    if scored.empty:
+        return pd.DataFrame(columns=["period", "p10", "p50", "p90", "mean", "leads"])
+    g = scored.groupby(scored.contacted_at.dt.strftime("%Y-%m")).prob
+    return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5), "p90": g.quantile(0.9), "mean": g.mean(),
+                         "leads": g.size()}).reset_index(names="period")

@@ -84,6 +84,7 @@ class MonitorResult:
     feed: dict
     retrain: list[dict]
     shadow: dict | None = None
+    reference_contacted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict, repr=False)
 
@@ -413,10 +414,12 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
             "implausible": ranges.to_dict(orient="records")}
     result = MonitorResult(
         run_id, str(as_of_ts), model.model_id, str(reference["created_at"]), level, alerts, feature_psi, snapshot_psi,
-        score_psi, _records(matured), _records(estimated), feed, retrain, shadow, notes,
+        score_psi, _records(matured), _records(estimated), feed, retrain, shadow,
+        [str(reference["contacted_from"]), str(reference["contacted_to"])], notes,
         frames={"drift": drift, "groups": groups, "recent": pd.DataFrame(recent_rows), "score_drift": score_drift,
                 "cohorts": cohorts, "by_segment": by_segment, "calibration": calibration, "attribution": attribution,
                 "attribution_changes": changes, "snapshot_drift": snap_drift, "nulls": nulls, "ranges": ranges,
+                "score_quantiles": M.score_quantiles(scored), "shadow_models": pd.DataFrame(),
                 "coverage": coverage.rename("coverage").reset_index(), "tier_mix": tier_mix},
     )
     from core.monitoring.store import store_run

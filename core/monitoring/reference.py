@@ -76,7 +76,7 @@ def first_tiers(replayed: pd.DataFrame) -> pd.DataFrame:
 
 def weekly_dates(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     """Replay dates: every Monday 06:00 UTC from ``start`` to ``end``, and ``end`` itself."""
-    first = (start.normalize() + pd.Timedelta(days=(7 - start.dayofweek) % 7)) + pd.Timedelta(hours=6)
+    first = (start.normalize() + pd.Timedelta(days=(7 - start.day_of_week) % 7)) + pd.Timedelta(hours=6)
     dates = list(pd.date_range(first, end, freq="7D"))
     return dates + ([end] if not dates or dates[-1] < end else [])
 

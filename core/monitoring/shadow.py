@@ -44,9 +44,8 @@ def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> di
         now = datetime.now(timezone.utc)
         if s.table_exists("ops.shadow"):
             s.execute(f"update ops.shadow set stopped_at = {literal(now.isoformat())} where stopped_at is null")
-        s.load("ops.shadow", pd.DataFrame([{"model_id": model_id, "started_at": now, "started_by": actor.username,
-                                             "stopped_at": pd.NaT}]).astype({"stopped_at": "datetime64[us, UTC]"}),
-               mode="append")
+        s.load("ops.shadow", pd.DataFrame({"model_id": [model_id], "started_at": [now], "started_by": [actor.username],
+                                           "stopped_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}), mode="append")
         audit.record(s, actor, "shadow_start", model_id, "ok", {})
     return {"model_id": model_id, "started_at": now.isoformat()}
 

@@ -54,7 +54,9 @@ def merge_alerts(existing: pd.DataFrame, alerts: list[dict], now: datetime) -> p
     out["value"] = pd.to_numeric(out.value, errors="coerce")
     for c in ("first_seen", "last_seen", "acknowledged_at"):
         out[c] = pd.to_datetime(out[c], utc=True)
-    return out
+    # typed even when every value is empty, so the table's columns are never of type NULL
+    return out.astype({c: "string" for c in ("alert_key", "level", "kind", "subject", "message", "playbook",
+                                              "acknowledged_by", "acknowledged_level")} | {"active": "bool"})
 
 
 def current_level(alerts: pd.DataFrame) -> str:
@@ -72,7 +74,8 @@ def read_alerts(wh: Warehouse) -> pd.DataFrame:
 
 
 def store_run(wh: Warehouse, actor: Actor, result) -> str:
-    """Write the run (authorised by run_monitor) and return the current alert level."""
+    """Write the run and return the current alert level."""
+    authorize(actor, "monitor")
     now = datetime.now(timezone.utc)
     existing = read_alerts(wh)
     alerts = merge_alerts(existing, result.alerts, now)
@@ -83,7 +86,9 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
         s.load("ops.monitor_alerts", alerts)
         s.load("ml.monitor_runs", pd.DataFrame([{
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
-            "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]), mode="append")
+            "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username,
+            "frames_json": json.dumps({k: v.to_json(orient="split", date_format="iso", index=False)
+                                       for k, v in f.items() if isinstance(v, pd.DataFrame)})}]), mode="append")
         for table, frame in (("ml.monitor_feature_psi", pd.concat([f["drift"], f["recent"]], ignore_index=True)),
                              ("ml.monitor_cohorts", f["cohorts"])):
             if not frame.empty:
@@ -94,12 +99,18 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
     return level
 
 
-def latest_run(wh: Warehouse) -> dict | None:
+def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
+    """The newest run's JSON and its frames (drift, cohorts, calibration, …), or None before the first run."""
+    from io import StringIO
+
     with wh.reader() as s:
         if not s.table_exists("ml.monitor_runs"):
             return None
-        df = s.query("select result_json, created_at from ml.monitor_runs order by created_at desc limit 1")
-    return None if df.empty else json.loads(df.result_json.iloc[0]) | {"created_at": str(df.created_at.iloc[0])}
+        df = s.query("select result_json, frames_json, created_at from ml.monitor_runs order by created_at desc limit 1")
+    if df.empty:
+        return None
+    frames = {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(df.frames_json.iloc[0] or "{}").items()}
+    return json.loads(df.result_json.iloc[0]) | {"created_at": df.created_at.iloc[0]}, frames
 
 
 def acknowledge(wh: Warehouse, alert_key: str, actor: Actor | None = None, note: str = "") -> None:

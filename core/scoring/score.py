@@ -240,6 +240,7 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
     from core.modeling.registry import load_model, model_folder
     from core.monitoring.shadow import active_shadow, score_shadow
 
+    authorize(actor, "run_pipeline")
     shadow = active_shadow(wh)
     challenger = load_model(model_folder(wh, shadow["model_id"])) if shadow else None
     shadowed = 0

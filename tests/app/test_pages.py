@@ -70,7 +70,7 @@ def test_home_renders_for_every_role(data_dir, role):
     assert at.title[0].value == "Pipeline home"
     labels = {m.label: m.value for m in at.metric}
     assert labels["Territory snapshot"] == "Oct 2025"
-    assert labels["Contacted leads"] == "2,844"
+    assert labels["Contacted leads"] == "2,894"
 
 
 def test_upload_page_loads_territory_files(data_dir, small_demo):
@@ -352,3 +352,47 @@ def test_salesforce_page_retries_failures(salesforce_env):
     next(b for b in at.button if b.label == "Retry failed rows").click().run()
     assert any("**ok**" in s.value for s in at.success)
     assert next(m for m in at.metric if m.label == "Open failures").value == "0"
+
+
+@pytest.fixture
+def monitored_dir(tmp_path, monitored, monkeypatch):
+    """A copy of the first start's warehouse (monthly history, champion, backfill, a monitoring run)."""
+    s, _, _ = monitored
+    target = tmp_path / "data"
+    shutil.copytree(s.data_dir, target)
+    from core.config import load_settings, with_overrides
+    from core.warehouse import open_warehouse
+
+    with open_warehouse(with_overrides(load_settings(), data_dir=target, db_path=None)).writer("relink") as sess:
+        sess.execute(f"update ml.models set artifact_dir = replace(artifact_dir, '{s.data_dir}', '{target}') where true")
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(target))
+    monkeypatch.setenv("LEADSCORE_NO_DEMO", "1")
+    monkeypatch.delenv("LEADSCORE_DB", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield target
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_dir):
+    at = app("analyst", "pages/monitoring.py")
+    assert not at.error, [e.value for e in at.error]
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Alert level"] in ("WARN", "ALERT", "CRITICAL")
+    assert int(labels["Matured weekly cohorts"]) >= 8
+    assert [t.label for t in at.tabs][:3] == ["Alerts", "Drift", "Tier A precision"]
+    text = _page_text(at)
+    assert "TotalAssetsInMillions" in text and "/tmp/" not in text
+    before = len(at.dataframe[0].value)
+    pick = next(s for s in at.selectbox if s.label == "Acknowledge an alert")
+    pick.set_value(pick.options[0]).run()
+    next(b for b in at.button if b.label == "Acknowledge").click().run()
+    assert not at.exception and any("Acknowledged" in s.value for s in at.success)
+    assert at.dataframe[0].value.acknowledged_by.notna().sum() == 1 and len(at.dataframe[0].value) == before
+
+
+def test_monitoring_page_read_only_for_sga_manager(monitored_dir):
+    at = app("sga_manager", "pages/monitoring.py")
+    assert next(b for b in at.button if b.label == "Run monitoring now").disabled
+    assert next(b for b in at.button if b.label == "Acknowledge").disabled

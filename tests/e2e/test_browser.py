@@ -77,7 +77,8 @@ def server(tmp_path, small_demo):
 PAGES = {  # sidebar link → the page's heading
     "Pipeline home": "Pipeline home", "Upload exports": "Upload exports", "Reconciliation QA": "Reconciliation QA",
     "Salesforce sync": "Salesforce sync", "Tier lists": "Tier lists", "Features & data quality": "Features & data quality",
-    "Train & compare": "Train & compare", "SHAP & cohorts": "SHAP & cohorts", "Audit log": "Audit log", "Users": "Users",
+    "Train & compare": "Train & compare", "SHAP & cohorts": "SHAP & cohorts", "Monitoring": "Monitoring",
+    "Audit log": "Audit log", "Users": "Users",
 }
 ROLE_PAGES = {
     "admin": list(PAGES),

@@ -1,0 +1,149 @@
+"""Monitoring, measured on the full-scale demo with its monthly territory history (13 months, ~463k reps each).
+
+Prepares (once, in --root) what the control panel's first start does, at full scale: monthly history loaded,
+a quick champion trained on leads before the last 180 days, the score history backfilled weekly since then,
+one daily run. Then measures, each in a fresh process (wall time and peak RSS):
+
+- baseline: a plain DuckDB GROUP BY over the same scored rows (score history joined to features, by month
+  and tier) — the floor for "reading the scored rows once";
+- `monitor`, cold (territory-month drift computed) and warm (months cached; what every daily run pays);
+- `run-daily` incremental (features unchanged: reuse of scores and drivers, then monitoring).
+
+Targets (issue #14): monitor ≤ 5 s on 2 cores and ≤ 3× the baseline; run-daily ≤ 15 s incremental.
+Usage: python bench/bench_monitor.py --root /work/benchdata/monitor_full [--repeats 3] [--scale full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MEASURE = r"""
+import json, resource, sys, time
+from core.config import load_settings
+from core.warehouse import open_warehouse
+what = sys.argv[1]
+s = load_settings(); wh = open_warehouse(s)
+t0 = time.perf_counter()
+if what == "baseline":
+    wh.read("select substr(h.score_date, 1, 7) as month, h.tier, count(*) as n, avg(h.prob_mql_30d) as p, "
+            "avg(f.label) as y from ml.score_history as h join ml.lead_features as f on h.lead_id = f.lead_id "
+            "group by 1, 2")
+elif what == "monitor":
+    from core.monitoring.monitor import run_monitor
+    run_monitor(wh, s)
+elif what == "monitor-cold":
+    with wh.writer("bench: drop the month cache") as x:
+        x.execute("drop table if exists ml.monitor_snapshot_psi")
+    from core.monitoring.monitor import run_monitor
+    run_monitor(wh, s)
+elif what == "run-daily":
+    from core.pipeline import run_daily
+    r = run_daily(wh, s)
+    print(json.dumps(r["timings"]), file=sys.stderr)
+print(json.dumps({"seconds": time.perf_counter() - t0,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _env(root: Path) -> dict:
+    return {**os.environ, "LEADSCORE_DATA_DIR": str(root / "data"), "LEADSCORE_ADMIN_PASSWORD": "bench-only"}
+
+
+def prepare(root: Path, scale: str) -> None:
+    marker = root / "prepared.json"
+    if marker.exists():
+        return
+    code = f"""
+import json, time
+import pandas as pd
+from pathlib import Path
+from core.auth import Actor
+from core.config import load_settings
+from core.warehouse import open_warehouse
+from core.demo import generate
+from core.features.build import build_features
+from core.ingest.leads import load_lead_file
+from core.ingest.territories import load_territory_history
+from core.modeling.registry import promote, load_champion
+from core.modeling.train import train
+from core.monitoring.backfill import backfill_scores
+from core.pipeline import run_daily, MONITORING_WINDOW_DAYS
+from core.quality.reconcile import reconcile
+s = load_settings(); wh = open_warehouse(s); a = Actor("bench", "system"); t = {{}}
+demo = Path({str(root / 'demo')!r}); t0 = time.perf_counter()
+if not (demo / "salesforce_leads.csv").exists():
+    generate(demo, {scale!r}, 42)
+t["generate"] = time.perf_counter() - t0; t0 = time.perf_counter()
+files = sorted(demo.glob("history/discovery_t*_*.csv")) + sorted(demo.glob("discovery_t*_*.csv"))
+load_territory_history(wh, s, files, actor=a)
+load_lead_file(wh, s, demo / "salesforce_leads.csv", actor=a)
+reconcile(wh, s, a)
+t["load"] = time.perf_counter() - t0; t0 = time.perf_counter()
+now = build_features(wh, s, actor=a).as_of
+cutoff = (now - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
+build_features(wh, s, as_of=cutoff, actor=a)
+m = train(wh, s, 3, actor=a, quick=True)
+promote(wh, m.model_id, a, force=True, reason="bench")
+t["train"] = time.perf_counter() - t0; t0 = time.perf_counter()
+build_features(wh, s, levels=load_champion(wh).levels, actor=a)
+b = backfill_scores(wh, s, since=cutoff, actor=a)
+t["backfill"] = time.perf_counter() - t0; t0 = time.perf_counter()
+run_daily(wh, s, actor=a)
+t["first_run_daily"] = time.perf_counter() - t0
+print(json.dumps({{"timings": t, "backfill": b, "champion": m.model_id, "kind": m.kind}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(root), check=True, capture_output=True, text=True)
+    marker.write_text(out.stdout.strip().splitlines()[-1])
+
+
+def measure(root: Path, what: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", MEASURE, what], cwd=ROOT, env=_env(root), check=True,
+                         capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if what == "run-daily":
+        result["stages"] = json.loads(out.stderr.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", type=Path, required=True)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--scale", default="full", choices=["small", "full"])
+    args = ap.parse_args()
+    args.root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    prepare(args.root, args.scale)
+    prep = json.loads((args.root / "prepared.json").read_text())
+    print(f"prepared in {time.perf_counter() - started:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in prep["timings"].items())
+          + f"; champion {prep['kind']}; backfill {prep['backfill']['rows']:,} rows over {prep['backfill']['dates']} dates")
+    rows = {}
+    for what in ("baseline", "monitor-cold", "monitor", "run-daily"):
+        rows[what] = [measure(args.root, what) for _ in range(args.repeats)]
+    med = lambda k, f: statistics.median(r[f] for r in rows[k])  # noqa: E731
+    base = med("baseline", "seconds")
+    print(f"{'measure (median of ' + str(args.repeats) + ', fresh process each)':<52}{'seconds':>9}{'peak MB':>9}{'x base':>8}")
+    for k, label in [("baseline", "baseline: DuckDB GROUP BY over the scored rows"),
+                     ("monitor-cold", "monitor, territory months recomputed"),
+                     ("monitor", "monitor, months cached (every daily run)"),
+                     ("run-daily", "run-daily incremental, monitoring included")]:
+        print(f"{label:<52}{med(k, 'seconds'):>9.2f}{med(k, 'peak_mb'):>9.0f}{med(k, 'seconds') / base:>8.1f}")
+    stages = rows["run-daily"][-1]["stages"]
+    print("run-daily stages (last run, s): " + ", ".join(f"{k} {v}" for k, v in stages.items() if not k.startswith("score.")))
+    m = med("monitor", "seconds")
+    print(f"targets: monitor <= 5 s: {'PASS' if m <= 5 else 'MISS'}; <= 3x baseline: "
+          f"{'PASS' if m <= 3 * base else 'MISS'} ({m / base:.1f}x); run-daily <= 15 s: "
+          f"{'PASS' if med('run-daily', 'seconds') <= 15 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Plotly figures of a monitoring run (no streamlit here: the page only places them). Months read as months,
+rates as percentages, matured and estimated cohorts are drawn differently so nobody mistakes one for the other."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+LEVEL_LABELS = {"ok": "OK", "warn": "WARN", "alert": "ALERT", "critical": "CRITICAL"}
+KIND_LABELS = {
+    "feature_drift": "Feature drift", "snapshot_drift": "Territory month drift", "score_drift": "Score drift",
+    "coverage": "Discovery coverage", "feed_range": "Implausible values", "feed_late": "Missing export",
+    "calibration": "Calibration", "precision": "Tier A precision", "pipeline_failed": "Pipeline failure",
+    "attribution": "Attribution drift", "retrain_due": "Retrain trigger", "schema_change": "Schema change",
+}
+
+
+def _month_axis(fig: go.Figure, axis: str = "x") -> go.Figure:
+    fig.update_layout(**{f"{axis}axis": dict(tickformat="%b %Y", dtick="M1")})
+    return fig
+
+
+def psi_heatmap(drift: pd.DataFrame, top: int = 30, title: str = "") -> go.Figure | None:
+    """Features (the ``top`` that moved most) × months, coloured by PSI; 0.2 and 0.3 are the spec's lines."""
+    d = drift[drift.period.str.match(r"^\d{4}-\d{2}$")]
+    if d.empty:
+        return None
+    grid = d.pivot_table(index="feature", columns="period", values="psi", aggfunc="max")
+    grid = grid.loc[grid.max(axis=1).sort_values(ascending=False).index[:top]]
+    grid.columns = [pd.Timestamp(f"{c}-01").strftime("%b %Y") for c in grid.columns]
+    fig = px.imshow(grid, aspect="auto", color_continuous_scale=[(0, "#f7f7f7"), (0.2 / 0.6, "#fde68a"),
+                                                                 (0.3 / 0.6, "#f97316"), (1, "#b91c1c")],
+                    zmin=0, zmax=0.6, labels={"color": "PSI", "x": "", "y": ""}, title=title)
+    fig.update_layout(height=max(320, 18 * len(grid) + 120), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def score_over_time(q: pd.DataFrame) -> go.Figure | None:
+    if q.empty:
+        return None
+    x = pd.to_datetime(q.period + "-01")
+    fig = go.Figure([
+        go.Scatter(x=x, y=q.p90, name="90th percentile", line=dict(dash="dot")),
+        go.Scatter(x=x, y=q.p50, name="median"),
+        go.Scatter(x=x, y=q["mean"], name="mean"),
+        go.Scatter(x=x, y=q.p10, name="10th percentile", line=dict(dash="dot")),
+    ])
+    fig.update_layout(title="Predicted MQL probability of newly contacted leads, by contact month", yaxis_tickformat=".1%",
+                      height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return _month_axis(fig)
+
+
+def precision_by_week(cohorts: pd.DataFrame) -> go.Figure | None:
+    """Matured weeks: observed Tier A precision (solid). Not yet matured: estimated, hollow with its interval."""
+    if cohorts.empty:
+        return None
+    c = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start))
+    m, e = c[c.matured & c.tier_a_precision.notna()], c[~c.matured & c.tier_a_precision.notna()]
+    fig = go.Figure()
+    fig.add_bar(x=m.week, y=m.tier_a_precision, name="matured (observed)", marker_color="#2563eb",
+                customdata=m[["tier_a_leads", "leads", "positives"]],
+                hovertemplate="week of %{x|%d %b %Y}<br>Tier A precision %{y:.0%} of %{customdata[0]} Tier A leads"
+                              "<br>%{customdata[2]} MQLs among %{customdata[1]} leads<extra></extra>")
+    if "tier_a_low" in e:
+        fig.add_scatter(x=e.week, y=e.tier_a_precision, mode="markers", name="not matured (estimated)",
+                        marker=dict(symbol="circle-open", size=10, color="#9333ea"),
+                        error_y=dict(type="data", symmetric=False, array=e.tier_a_high - e.tier_a_precision,
+                                     arrayminus=e.tier_a_precision - e.tier_a_low))
+    fig.update_layout(title="Tier A precision by weekly contact cohort", yaxis_tickformat=".0%", height=360,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"))
+    return fig
+
+
+def precision_by_segment(seg: pd.DataFrame) -> go.Figure | None:
+    if seg.empty or "matured" not in seg:
+        return None
+    s = seg[seg.matured & seg.tier_a_precision.notna()].assign(week=lambda d: pd.to_datetime(d.cohort_start))
+    if s.empty:
+        return None
+    fig = px.scatter(s, x="week", y="tier_a_precision", color="segment", size="tier_a_leads",
+                     labels={"week": "", "tier_a_precision": "Tier A precision", "segment": "AUM segment",
+                             "tier_a_leads": "Tier A leads"}, title="Matured Tier A precision by AUM segment")
+    fig.update_layout(yaxis_tickformat=".0%", height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def calibration(cal: pd.DataFrame) -> go.Figure | None:
+    if cal.empty:
+        return None
+    c = cal.assign(month=pd.to_datetime(cal.period + "-01").dt.strftime("%b %Y"))
+    fig = px.scatter(c, x="predicted", y="observed", color="segment", size="leads", hover_data=["month", "positives"],
+                     labels={"predicted": "Predicted MQL rate", "observed": "Observed MQL rate", "segment": "AUM segment"},
+                     title="Calibration of matured leads, by month and AUM segment (on the line = calibrated)")
+    top = float(max(c.predicted.max(), c.observed.max(), 0.01)) * 1.1
+    fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line=dict(dash="dash", color="grey"))
+    fig.update_layout(xaxis_tickformat=".0%", yaxis_tickformat=".0%", height=380, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def attribution_ranks(ranks: pd.DataFrame, top: int = 10) -> go.Figure | None:
+    if ranks.empty:
+        return None
+    last = ranks[ranks.period == ranks.period.max()].nsmallest(top, "rank").feature
+    r = ranks[ranks.feature.isin(last)].assign(month=lambda d: pd.to_datetime(d.period + "-01"))
+    fig = px.line(r, x="month", y="rank", color="feature", markers=True,
+                  labels={"month": "", "rank": "Rank by mean |SHAP| (1 = most important)", "feature": "Feature"},
+                  title=f"Attribution: rank of today's top {top} features by contact month")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
+    return _month_axis(fig)
+
+
+def null_rates(nulls: pd.DataFrame, top: int = 15) -> go.Figure | None:
+    if nulls.empty:
+        return None
+    grid = nulls.pivot_table(index="column", columns="period", values="null_rate")
+    grid = grid.loc[grid.max(axis=1).sort_values(ascending=False).index[:top]]
+    grid.columns = [pd.Timestamp(f"{c}-01").strftime("%b %Y") for c in grid.columns]
+    fig = px.imshow(grid, aspect="auto", color_continuous_scale="Blues", zmin=0, zmax=1,
+                    labels={"color": "Share empty", "x": "", "y": ""}, title="Empty cells per territory month")
+    fig.update_layout(height=max(300, 18 * len(grid) + 120), margin=dict(l=10, r=10, t=40, b=10),
+                      coloraxis_colorbar=dict(tickformat=".0%"))
+    return fig
+
+
+def coverage(cov: pd.DataFrame) -> go.Figure | None:
+    if cov.empty:
+        return None
+    c = cov.assign(month=pd.to_datetime(cov.month + "-01"))
+    fig = px.line(c, x="month", y="coverage", markers=True, labels={"month": "", "coverage": "Matched to a MarketPro rep"},
+                  title="Discovery coverage of contacted leads by month (WARN below 60%)")
+    fig.add_hline(y=0.6, line_dash="dash", line_color="#f97316")
+    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300, margin=dict(l=10, r=10, t=40, b=10))
+    return _month_axis(fig)

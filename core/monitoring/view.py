@@ -1,0 +1,61 @@
+"""What the Monitoring page shows, shaped in one call: the newest run, its frames, active alerts with readable
+labels, matured cohorts as a table, and the challengers that could go into shadow."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from core.config import Settings
+from core.monitoring.charts import KIND_LABELS, LEVEL_LABELS
+from core.monitoring.shadow import compare_markdown
+from core.monitoring.store import LEVELS, latest_run, read_alerts
+from core.warehouse import Warehouse
+
+
+def _models(wh: Warehouse) -> pd.DataFrame:
+    with wh.reader() as s:
+        if not s.table_exists("ml.models"):
+            return pd.DataFrame(columns=["model_id", "kind", "created_at", "is_champion", "metrics_json"])
+        return s.query("select model_id, kind, created_at, is_champion, metrics_json from ml.models order by created_at desc")
+
+
+def model_label(row) -> str:
+    ap = json.loads(row.metrics_json or "{}").get("test", {}).get("auc_pr")
+    kind = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}.get(row.kind, row.kind)
+    return f"{kind}, trained {pd.Timestamp(row.created_at):%d %b %Y %H:%M}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
+
+
+def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
+    latest = latest_run(wh)
+    if latest is None:
+        return None
+    run, frames = latest
+    models = _models(wh)
+    labels = {r.model_id: model_label(r) for r in models.itertuples()}
+    alerts = read_alerts(wh)
+    alerts = alerts[alerts.active.astype(bool)].copy()
+    if not alerts.empty:
+        alerts["order"] = alerts.level.map(LEVELS.index)
+        alerts = alerts.sort_values(["order", "last_seen"], ascending=[False, False])
+        alerts["Level"] = alerts.level.map(LEVEL_LABELS)
+        alerts["What"] = alerts.kind.map(KIND_LABELS).fillna(alerts.kind)
+        alerts["Subject"] = alerts.subject
+    cohorts = pd.DataFrame(run["matured_cohorts"])
+    if not cohorts.empty:
+        cohorts = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start).dt.strftime("%d %b %Y"))[
+            ["week", "leads", "positives", "observed_rate", "tier_a_leads", "tier_a_precision", "tier_a_recall", "auc_pr",
+             "predicted_rate", "backfilled_share"]].iloc[::-1]
+    ranges = frames.get("ranges", pd.DataFrame())
+    if not ranges.empty:
+        ranges = ranges.assign(month=ranges.period.map(lambda m: pd.Timestamp(f"{m}-01").strftime("%b %Y")))[
+            ["month", "column", "count", "rows", "example", "low", "high"]]
+    challengers = models[~models.is_champion.astype(bool)]
+    return {
+        "run": run, "frames": frames, "alerts": alerts, "cohorts": cohorts, "ranges": ranges,
+        "model_label": labels.get(run["model_id"], run["model_id"]),
+        "reference_span": " to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []) or "—",
+        "shadow_md": compare_markdown(run["shadow"]) if run.get("shadow") else "",
+        "challengers": challengers, "labels": labels,
+    }

@@ -1,0 +1,130 @@
+"""Monitoring: is the champion still worth trusting? Drift against its frozen reference, matured cohorts,
+calibration, attribution, feed health, alerts (acknowledge) and the champion–challenger shadow."""
+
+import streamlit as st
+
+from core.monitoring import charts
+from core.monitoring.monitor import run_monitor
+from core.monitoring.shadow import start_shadow, stop_shadow
+from core.monitoring.store import acknowledge
+from core.monitoring.view import monitoring_view
+from pages._shared import (actor, after_write, engine, flash, month_label, progress_callback, show_flash, table,
+                           user_errors, when, why_not)
+
+eng = engine()
+who = actor()
+st.title("Monitoring")
+show_flash()
+
+if st.button("Run monitoring now", type="primary", disabled=not who.can("monitor"),
+             help=why_not(who, "monitor") or "Drift, matured cohorts, feed health and alerts (the daily run does this too)"):
+    with user_errors(), st.status("Monitoring…", expanded=True) as status:
+        bar = st.progress(0.0)
+        r = run_monitor(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
+        status.update(label=f"Monitoring done: level {r.alert_level.upper()}, {len(r.alerts)} alert(s) raised", state="complete")
+    after_write()
+
+
+@st.cache_data(ttl=30, show_spinner="Reading the latest monitoring run…")
+def _view(_wh, key: str):
+    return monitoring_view(_wh, eng.settings)
+
+
+with user_errors():
+    v = _view(eng.wh, str(eng.settings.warehouse_path))
+    if v is None:
+        st.info("No monitoring run yet. It runs with every daily pipeline; or press **Run monitoring now**.")
+        st.stop()
+    run, f = v["run"], v["frames"]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Alert level", charts.LEVEL_LABELS[run["alert_level"]])
+    c2.metric("Matured weekly cohorts", f"{len(run['matured_cohorts']):,}")
+    c3.metric("Score PSI, last 30 days", "n/a" if run["score_psi"] is None else f"{run['score_psi']:.3f}")
+    cov = run["feed"].get("recent_discovery_coverage")
+    c4.metric("Discovery coverage, last 30 days", "n/a" if cov is None else f"{cov:.0%}")
+    st.caption(f"Champion **{v['model_label']}** · reference frozen {when(run['reference_date'])} from leads contacted "
+               f"{v['reference_span']} · data as of {when(run['as_of'])} · last run {when(run['created_at'])}")
+    for note in run.get("notes", []):
+        st.info(note)
+
+    t_alerts, t_drift, t_perf, t_cal, t_attr, t_feed, t_shadow = st.tabs(
+        ["Alerts", "Drift", "Tier A precision", "Calibration", "Attribution", "Feed health", "Shadow challenger"])
+    with t_alerts:
+        alerts = v["alerts"]
+        if alerts.empty:
+            st.success("No active alerts.")
+        else:
+            table(alerts[["Level", "What", "Subject", "message", "first_seen", "last_seen", "acknowledged_by", "playbook"]],
+                  "monitoring_alerts.csv", {"message": st.column_config.TextColumn("Message", width="large"),
+                                            "playbook": st.column_config.TextColumn("Playbook step (spec §9.3)")})
+            open_ = alerts[alerts.acknowledged_by.isna()]
+            if len(open_):
+                pick = st.selectbox("Acknowledge an alert", open_.alert_key, format_func=lambda k: k.replace("|", ": "))
+                if st.button("Acknowledge", disabled=not who.can("acknowledge_alerts"),
+                             help=why_not(who, "acknowledge_alerts")):
+                    with user_errors():
+                        acknowledge(eng.wh, pick, who)
+                        after_write()
+                        flash(f"Acknowledged {pick.replace('|', ': ')}.")
+                        st.rerun()
+    with t_drift:
+        st.caption("PSI of each month's newly contacted leads against bins frozen from the training rows "
+                   "(0.2 WARN, 0.3 ALERT when several independent features move; a cell below its noise level never alerts).")
+        for fig in (charts.psi_heatmap(f["drift"], title="Features that moved most, by contact month"),
+                    charts.psi_heatmap(f["groups"].rename(columns={"group": "feature"}), title="Feature groups (mean PSI)"),
+                    charts.score_over_time(f["score_quantiles"])):
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch")
+    with t_perf:
+        st.caption("Solid bars: weeks whose 30-day window has closed (observed). Hollow markers: not yet matured, "
+                   "estimated from the calibrated probabilities with a 95% interval.")
+        for fig in (charts.precision_by_week(f["cohorts"]), charts.precision_by_segment(f["by_segment"])):
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch")
+        if not v["cohorts"].empty:
+            pct = {c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="percent") for c in
+                   ("observed_rate", "tier_a_precision", "tier_a_recall", "predicted_rate", "backfilled_share")}
+            table(v["cohorts"], "matured_cohorts.csv", {**pct, "auc_pr": st.column_config.NumberColumn("AUC-PR", format="%.3f"),
+                                                       "tier_a_leads": "Tier A leads"})
+    with t_cal:
+        fig = charts.calibration(f["calibration"])
+        st.plotly_chart(fig, width="stretch") if fig is not None else st.info("No matured leads yet.")
+    with t_attr:
+        fig = charts.attribution_ranks(f["attribution"])
+        st.plotly_chart(fig, width="stretch") if fig is not None else st.info("Not enough recent leads for attribution.")
+    with t_feed:
+        st.write(f"Territory months loaded: **{len(run['feed']['months_loaded'])}** "
+                 f"({month_label(run['feed']['months_loaded'][0]) if run['feed']['months_loaded'] else '—'} to "
+                 f"{month_label(run['feed']['months_loaded'][-1]) if run['feed']['months_loaded'] else '—'}); missing: "
+                 f"{', '.join(map(month_label, run['feed']['missing_months'])) or 'none'}.")
+        if not v["ranges"].empty:
+            st.warning("Values outside the plausible range the catalog declares — usually a unit fault in the export:")
+            table(v["ranges"], "implausible_values.csv")
+        for fig in (charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the champion "
+                                       "was trained on (PSI)"), charts.coverage(f["coverage"]), charts.null_rates(f["nulls"])):
+            if fig is not None:
+                st.plotly_chart(fig, width="stretch")
+        for t in run["retrain"]:
+            st.warning(f"Retrain trigger — **{t['trigger']}**: {t['detail']}")
+    with t_shadow:
+        sh = run.get("shadow")
+        if sh:
+            st.markdown(v["shadow_md"])
+            if st.button("Stop the shadow", disabled=not who.can("train_promote"), help=why_not(who, "train_promote")):
+                with user_errors():
+                    stop_shadow(eng.wh, who)
+                    after_write()
+                    st.rerun()
+        else:
+            st.info("No challenger in shadow. A challenger scores beside the champion in every daily run (never written "
+                    "to Salesforce) and is compared on leads that mature; promotion needs ≥ 7 days and > 5% lift on both "
+                    "AUC-PR and Tier A precision.")
+            if len(v["challengers"]):
+                pick = st.selectbox("Challenger", v["challengers"].model_id, format_func=lambda m: v["labels"].get(m, m))
+                if st.button("Start shadow scoring", disabled=not who.can("train_promote"),
+                             help=why_not(who, "train_promote")):
+                    with user_errors():
+                        start_shadow(eng.wh, pick, who)
+                        after_write()
+                        flash(f"{v['labels'].get(pick, pick)} now scores in shadow from the next daily run.")
+                        st.rerun()

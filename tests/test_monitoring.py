@@ -1,0 +1,261 @@
+"""Monitoring: PSI against frozen bins, matured vs estimated cohorts, the demo's scripted incidents found on
+exactly the affected features, CRITICAL on a failed pipeline, the shadow never reaching Salesforce, and clear
+messages for the ways monitoring can be asked the impossible."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import load_settings, with_overrides
+from core.demo import FAULT_COLUMNS, FAULT_MONTH, SHIFT_FROM
+from core.errors import LeadScoringError
+from core.monitoring import measures as M
+from core.monitoring.psi import PSI_FLOOR, counts_in, profile, psi_against, psi_from_counts
+from core.warehouse import open_warehouse
+
+
+# ------------------------------------------------------------------------------------------------ PSI
+
+
+def test_psi_matches_hand_computed_values_including_an_empty_bin():
+    ref, cur = np.array([50, 30, 20]), np.array([30, 30, 40])
+    expected = (0.3 - 0.5) * math.log(0.3 / 0.5) + 0 + (0.4 - 0.2) * math.log(0.4 / 0.2)
+    assert psi_from_counts(ref, cur) == pytest.approx(expected)
+    # an empty current bin is floored, not infinite
+    empty = psi_from_counts(np.array([50, 50, 0]), np.array([100, 0, 0]))
+    expected = (1 - 0.5) * math.log(1 / 0.5) + (PSI_FLOOR - 0.5) * math.log(PSI_FLOOR / 0.5) + 0
+    assert empty == pytest.approx(expected)
+    assert psi_from_counts(ref, ref * 3) == pytest.approx(0.0)
+
+
+def test_all_missing_values_land_in_the_missing_bin():
+    prof = profile(pd.Series([1.0, 2.0, 3.0, 4.0, np.nan]))
+    counts = counts_in(prof, pd.Series([np.nan] * 10))
+    assert counts[-1] == 10 and counts[:-1].sum() == 0
+    value, _ = psi_against(prof, pd.Series([np.nan] * 10))
+    expected = (1 - 0.2) * math.log(1 / 0.2) + sum((PSI_FLOOR - c / 5) * math.log(PSI_FLOOR / (c / 5))
+                                                  for c in prof["counts"][:-1] if c)
+    assert value == pytest.approx(expected, rel=1e-6)
+    all_missing_ref = profile(pd.Series([np.nan, np.nan], dtype=float))
+    assert all_missing_ref["edges"] == [] and counts_in(all_missing_ref, pd.Series([1.0, np.nan])).tolist() == [1, 1]
+
+
+def test_bins_come_from_the_reference_and_never_move_with_the_current_sample():
+    rng = np.random.default_rng(0)
+    prof = profile(pd.Series(rng.normal(0, 1, 5000)))
+    frozen = json.dumps(prof)
+    for shift in (0.0, 3.0, -10.0):
+        psi_against(prof, pd.Series(rng.normal(shift, 1, 500)))
+    assert json.dumps(prof) == frozen
+    shifted, _ = psi_against(prof, pd.Series(rng.normal(3, 1, 500)))
+    same, noise = psi_against(prof, pd.Series(rng.normal(0, 1, 500)))
+    assert shifted > 1.0 and same < noise
+
+
+def test_categories_keep_top_levels_other_and_missing():
+    prof = profile(pd.Series(["a"] * 50 + ["b"] * 30 + [None] * 20), top=1)
+    assert prof["levels"] == ["a"] and prof["counts"] == [50, 30, 20]
+    assert counts_in(prof, pd.Series(["z", "a", None])).tolist() == [1, 1, 1]
+
+
+# ------------------------------------------------------------------------------------------ cohorts
+
+
+def test_matured_and_estimated_cohorts_split_at_exactly_the_label_window():
+    as_of = pd.Timestamp("2025-10-27 00:00", tz="UTC")
+    week_a = pd.Timestamp("2025-09-15", tz="UTC")  # Monday; + 7 days + 30 days = 2025-10-22 <= as_of: matured
+    week_b = pd.Timestamp("2025-09-22", tz="UTC")  # + 37 days = 2025-10-29 > as_of: estimated
+    scored = pd.DataFrame({
+        "lead_id": list("abcdef"), "contacted_at": [week_a] * 3 + [week_b] * 3, "prob": [0.5, 0.1, 0.1, 0.4, 0.2, 0.1],
+        "tier": ["A", "B", "C", "A", "A", "C"], "label": [1, 0, 0, np.nan, np.nan, np.nan], "aum": 50.0})
+    c = M.cohorts(scored, as_of, 30)
+    assert c.matured.tolist() == [True, False]
+    assert c.tier_a_precision.iloc[0] == 1.0 and not c.estimated.iloc[0]
+    assert c.estimated.iloc[1] and c.tier_a_precision.iloc[1] == pytest.approx(0.3)
+    assert c.tier_a_low.iloc[1] < 0.3 < c.tier_a_high.iloc[1]
+    # the same week matures the moment its window closes
+    c2 = M.cohorts(scored, week_b + pd.Timedelta(days=37), 30)
+    assert c2.matured.tolist() == [True, True]
+
+
+# ------------------------------------------------------------------------------------------ the demo
+
+
+@pytest.fixture
+def monitored_copy(monitored, tmp_path):
+    s, _, _ = monitored
+    target = tmp_path / "data"
+    shutil.copytree(s.data_dir, target)
+    s2 = with_overrides(s, data_dir=target)
+    # artifact folders are recorded with absolute paths: point them at the copy
+    w2 = open_warehouse(s2)
+    with w2.writer("relink") as sess:
+        sess.execute(f"update ml.models set artifact_dir = replace(artifact_dir, '{s.data_dir}', '{target}') where true")
+    return s2, w2
+
+
+def _latest(w):
+    from core.monitoring.store import latest_run
+
+    return latest_run(w)
+
+
+def test_first_start_has_matured_cohorts_and_backfilled_history(monitored):
+    s, w, summary = monitored
+    run, frames = _latest(w)
+    assert len(run["matured_cohorts"]) >= 8
+    assert summary["backfill"]["dates"] >= 20
+    hist = w.read("select backfilled, count(*) as n from ml.score_history group by backfilled")
+    assert set(hist.backfilled) == {True, False}
+    # the champion never saw a lead from the monitoring window
+    champion = w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0]
+    ref = json.loads((Path(champion) / "reference.json").read_text())
+    assert pd.Timestamp(ref["contacted_to"]) < pd.Timestamp(summary["backfill"]["first"], tz="UTC")
+
+
+def _affected_features(run_frames) -> set[str]:
+    drift = run_frames["drift"]
+    return {f for f, src in zip(drift.feature, drift.sources) if set(src.split(", ")) & set(FAULT_COLUMNS)}
+
+
+def test_vendor_fault_month_raises_alert_on_exactly_the_affected_features(monitored):
+    _, w, _ = monitored
+    run, frames = _latest(w)
+    alerted = {a["subject"].split(" · ")[0] for a in run["alerts"]
+               if a["kind"] == "feature_drift" and a["level"] == "alert" and a["subject"].endswith(FAULT_MONTH)}
+    assert "TotalAssetsInMillions" in alerted and len(alerted) >= 5
+    assert alerted <= _affected_features(frames), alerted - _affected_features(frames)
+    snap = {a["subject"].split(" · ")[0] for a in run["alerts"]
+            if a["kind"] == "snapshot_drift" and a["subject"].endswith(FAULT_MONTH) and a["level"] == "alert"}
+    assert snap and snap <= set(FAULT_COLUMNS)
+    ranges = {a["subject"] for a in run["alerts"] if a["kind"] == "feed_range"}
+    assert f"TotalAssetsInMillions · {FAULT_MONTH}" in ranges
+
+
+def test_clean_months_raise_no_feature_alert_and_the_shift_is_found(monitored):
+    _, w, _ = monitored
+    run, _ = _latest(w)
+    shift_month = SHIFT_FROM[:7]
+    feature_alerts = [a for a in run["alerts"] if a["kind"] == "feature_drift" and a["level"] == "alert"]
+    clean = [a for a in feature_alerts if not a["subject"].endswith(FAULT_MONTH)
+             and a["subject"].split(" · ")[1] < shift_month]
+    assert clean == []
+    shifted = {a["subject"].split(" · ")[0] for a in feature_alerts if a["subject"].endswith(shift_month)}
+    assert "cat_Lead_List" in shifted
+
+
+def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatch):
+    from core import pipeline
+    from core.monitoring.store import current_level, read_alerts
+
+    s, w = monitored_copy
+
+    def broken(*a, **k):
+        raise RuntimeError("injected scoring failure")
+
+    monkeypatch.setattr("core.scoring.score.score_leads", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.run_daily(w, s)
+    alerts = read_alerts(w)
+    crit = alerts[(alerts.kind == "pipeline_failed") & alerts.active.astype(bool)]
+    assert len(crit) == 1 and "injected scoring failure" in crit.message.iloc[0]
+    assert current_level(alerts) == "critical"
+
+
+def test_acknowledged_alerts_leave_the_level_and_view_only_actors_cannot_acknowledge(monitored_copy):
+    from core.auth import Actor
+    from core.errors import PermissionDeniedError
+    from core.monitoring.store import acknowledge, current_level, read_alerts
+
+    s, w = monitored_copy
+    alerts = read_alerts(w)
+    with pytest.raises(PermissionDeniedError):
+        acknowledge(w, alerts.alert_key.iloc[0], Actor("m", "sga_manager"))
+    for key in alerts[alerts.active.astype(bool)].alert_key:
+        acknowledge(w, key, Actor("ana", "analyst"))
+    assert current_level(read_alerts(w)) == "ok"
+    with pytest.raises(LeadScoringError, match="No alert"):
+        acknowledge(w, "nope|nothing", Actor("ana", "analyst"))
+
+
+def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(monitored_copy, monkeypatch):
+    from core.modeling import train as tr
+    from core.modeling.train import train
+    from core.monitoring import shadow
+    from core.salesforce.sync import pending_changes
+    from core.scoring.score import score_leads
+
+    s, w = monitored_copy
+    monkeypatch.setattr(tr, "MIN_TRAIN_POSITIVES_QUICK", 10**6)  # a fast logistic challenger is enough here
+    challenger = train(w, s, 1.0, quick=True).model_id
+    shadow.start_shadow(w, challenger)
+    run, scores = score_leads(w, s)
+    assert run.shadow_scored == len(scores)
+    sh = w.read("select * from ml.shadow_scores")
+    assert set(sh.model_version) == {challenger} and len(sh) == len(scores)
+    assert set(w.read("select distinct model_version from ml.lead_scores").model_version) == {run.model_version}
+    pending = pending_changes(w, s)
+    assert challenger not in " ".join(map(str, pending.to_numpy().ravel()))
+    result = shadow.compare(w, s)
+    assert result["gate_passed"] is False and result["days_in_shadow"] == 0
+    with pytest.raises(LeadScoringError, match="shadow gate"):
+        shadow.promote_challenger(w, s)
+    with pytest.raises(LeadScoringError, match="is the champion"):
+        shadow.start_shadow(w, run.model_version)
+
+
+# --------------------------------------------------------------------------------------- bad input
+
+
+def test_monitoring_without_a_champion_says_what_to_do(wh, settings):
+    from core.monitoring.monitor import run_monitor
+
+    with pytest.raises(LeadScoringError, match="No champion"):
+        run_monitor(wh, settings)
+
+
+def test_a_champion_without_a_reference_asks_for_a_retrain(monitored_copy):
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    folder = Path(w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0])
+    (folder / "reference.json").unlink()
+    with pytest.raises(LeadScoringError, match="retrain to enable drift"):
+        run_monitor(w, s)
+
+
+def test_a_feature_gone_from_todays_data_is_a_schema_change_and_empty_months_are_fine(monitored_copy):
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    folder = Path(w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0])
+    ref = json.loads((folder / "reference.json").read_text())
+    ref["features"]["Vendor_Intent_Score"] = dict(ref["features"]["TotalAssetsInMillions"])
+    (folder / "reference.json").write_text(json.dumps(ref))
+    r = run_monitor(w, s, as_of="2025-10-27")
+    assert any(a["kind"] == "schema_change" and a["subject"] == "Vendor_Intent_Score" for a in r.alerts)
+    assert any(t["trigger"] == "schema change" for t in r.retrain)
+    # a date before any scored lead: no cohorts, a note, no traceback
+    early = run_monitor(w, s, as_of="2024-04-20")
+    assert early.matured_cohorts == [] and early.notes
+
+
+def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
+    from core.cli import main
+
+    s, w = monitored_copy
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(s.data_dir))
+    assert main(["monitor", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["alert_level"] in ("ok", "warn", "alert", "critical")
+    assert {"level", "kind", "subject", "value", "threshold", "message"} <= set(out["alerts"][0])
+    assert "TotalAssetsInMillions" in out["feature_psi"] and "TotalAssetsInMillions" in out["snapshot_psi"]
+    assert {"cohort_start", "leads", "positives", "tier_a_precision", "auc_pr"} <= set(out["matured_cohorts"][0])
+    assert out["shadow"] is None
