@@ -85,7 +85,11 @@ with user_errors():
             pct = {c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="percent") for c in
                    ("observed_rate", "tier_a_precision", "tier_a_recall", "predicted_rate", "backfilled_share")}
             table(v["cohorts"], "matured_cohorts.csv", {**pct, "auc_pr": st.column_config.NumberColumn("AUC-PR", format="%.3f"),
-                                                       "tier_a_leads": "Tier A leads"})
+                                                       "tier_a_leads": "Tier A leads", "week": "Week of",
+                                                       "tier_a_precision": st.column_config.NumberColumn(
+                                                           "Tier A precision", format="percent"),
+                                                       "tier_a_recall": st.column_config.NumberColumn(
+                                                           "Tier A recall", format="percent")})
     with t_cal:
         fig = charts.calibration(f["calibration"])
         st.plotly_chart(fig, width="stretch") if fig is not None else st.info("No matured leads yet.")
@@ -96,10 +100,12 @@ with user_errors():
         st.write(f"Territory months loaded: **{len(run['feed']['months_loaded'])}** "
                  f"({month_label(run['feed']['months_loaded'][0]) if run['feed']['months_loaded'] else '—'} to "
                  f"{month_label(run['feed']['months_loaded'][-1]) if run['feed']['months_loaded'] else '—'}); missing: "
-                 f"{', '.join(map(month_label, run['feed']['missing_months'])) or 'none'}.")
+                 f"{', '.join(map(month_label, run['feed']['missing_months'])) or 'none'}. Salesforce State differs "
+                 f"from the MarketPro branch state for {run['feed'].get('state_conflict_share', 0):.1%} of matched leads.")
         if not v["ranges"].empty:
             st.warning("Values outside the plausible range the catalog declares — usually a unit fault in the export:")
-            table(v["ranges"], "implausible_values.csv")
+            table(v["ranges"], "implausible_values.csv", {c: st.column_config.NumberColumn(c.capitalize(), format="localized")
+                                                          for c in ("count", "rows", "example", "low", "high")})
         for fig in (charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the champion "
                                        "was trained on (PSI)"), charts.coverage(f["coverage"]), charts.null_rates(f["nulls"])):
             if fig is not None:

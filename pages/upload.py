@@ -45,7 +45,8 @@ def _show(result) -> None:
     for sentence in result.summary.get("implausible_values", []):
         st.warning(sentence)
     q = result.quarantine
-    st.subheader(f"Quarantine: {result.rows_quarantined:,} rows not loaded, {cells:,} cells loaded as empty")
+    st.subheader(f"Quarantine: {result.rows_quarantined:,} row{'s' * (result.rows_quarantined != 1)} not loaded, "
+                 f"{cells:,} cell{'s' * (cells != 1)} loaded as empty")
     if q.empty:
         st.caption("Every value parsed.")
     else:

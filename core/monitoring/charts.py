@@ -7,12 +7,16 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from core.modeling.data import AUM_SEGMENTS
+
+SEGMENT_ORDER = list(AUM_SEGMENTS)
 LEVEL_LABELS = {"ok": "OK", "warn": "WARN", "alert": "ALERT", "critical": "CRITICAL"}
 KIND_LABELS = {
     "feature_drift": "Feature drift", "snapshot_drift": "Territory month drift", "score_drift": "Score drift",
     "coverage": "Discovery coverage", "feed_range": "Implausible values", "feed_late": "Missing export",
     "calibration": "Calibration", "precision": "Tier A precision", "pipeline_failed": "Pipeline failure",
     "attribution": "Attribution drift", "retrain_due": "Retrain trigger", "schema_change": "Schema change",
+    "source_conflict": "Salesforce vs MarketPro",
 }
 
 
@@ -58,16 +62,19 @@ def precision_by_week(cohorts: pd.DataFrame) -> go.Figure | None:
     c = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start))
     m, e = c[c.matured & c.tier_a_precision.notna()], c[~c.matured & c.tier_a_precision.notna()]
     fig = go.Figure()
-    fig.add_bar(x=m.week, y=m.tier_a_precision, name="matured (observed)", marker_color="#2563eb",
-                customdata=m[["tier_a_leads", "leads", "positives"]],
-                hovertemplate="week of %{x|%d %b %Y}<br>Tier A precision %{y:.0%} of %{customdata[0]} Tier A leads"
-                              "<br>%{customdata[2]} MQLs among %{customdata[1]} leads<extra></extra>")
+    fig.add_scatter(x=m.week, y=m.tier_a_precision, mode="markers+text", name="matured (observed)",
+                    marker=dict(color="#2563eb", size=(6 + 3 * m.tier_a_leads.clip(upper=10)).tolist()),
+                    text=[f"{int(round(p * n))}/{n}" for p, n in zip(m.tier_a_precision, m.tier_a_leads)],
+                    textposition="top center", customdata=m[["tier_a_leads", "leads", "positives"]],
+                    hovertemplate="week of %{x|%d %b %Y}<br>Tier A precision %{y:.0%} of %{customdata[0]} Tier A leads"
+                                  "<br>%{customdata[2]} MQLs among %{customdata[1]} leads<extra></extra>")
     if "tier_a_low" in e:
         fig.add_scatter(x=e.week, y=e.tier_a_precision, mode="markers", name="not matured (estimated)",
                         marker=dict(symbol="circle-open", size=10, color="#9333ea"),
                         error_y=dict(type="data", symmetric=False, array=e.tier_a_high - e.tier_a_precision,
                                      arrayminus=e.tier_a_precision - e.tier_a_low))
-    fig.update_layout(title="Tier A precision by weekly contact cohort", yaxis_tickformat=".0%", height=360,
+    fig.update_layout(title="Tier A precision by weekly contact cohort (labels: MQLs / Tier A leads)",
+                      yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=360,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"))
     return fig
 
@@ -79,6 +86,7 @@ def precision_by_segment(seg: pd.DataFrame) -> go.Figure | None:
     if s.empty:
         return None
     fig = px.scatter(s, x="week", y="tier_a_precision", color="segment", size="tier_a_leads",
+                     category_orders={"segment": SEGMENT_ORDER},
                      labels={"week": "", "tier_a_precision": "Tier A precision", "segment": "AUM segment",
                              "tier_a_leads": "Tier A leads"}, title="Matured Tier A precision by AUM segment")
     fig.update_layout(yaxis_tickformat=".0%", height=340, margin=dict(l=10, r=10, t=40, b=10))
@@ -90,6 +98,7 @@ def calibration(cal: pd.DataFrame) -> go.Figure | None:
         return None
     c = cal.assign(month=pd.to_datetime(cal.period + "-01").dt.strftime("%b %Y"))
     fig = px.scatter(c, x="predicted", y="observed", color="segment", size="leads", hover_data=["month", "positives"],
+                     category_orders={"segment": SEGMENT_ORDER},
                      labels={"predicted": "Predicted MQL rate", "observed": "Observed MQL rate", "segment": "AUM segment"},
                      title="Calibration of matured leads, by month and AUM segment (on the line = calibrated)")
     top = float(max(c.predicted.max(), c.observed.max(), 0.01)) * 1.1

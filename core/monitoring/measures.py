@@ -9,25 +9,26 @@ import pandas as pd
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
-from core.monitoring.psi import counts_in, psi_against
+from core.monitoring.psi import counts_in, psi_by_group
 
 WEEK = pd.Timedelta(days=7)
 
 
 def drift_by_period(rows: pd.DataFrame, periods: pd.Series, reference: dict, columns: list[str] | None = None) -> pd.DataFrame:
-    """PSI of each profiled column per period against the reference's frozen bins.
-    Returns period, feature, group, psi, noise, n."""
+    """PSI of each profiled column per period against the reference's frozen bins (one pass per column).
+    Returns period, feature, group, sources, psi, noise, n."""
     profiles = reference["features"] if "features" in reference else reference["columns"]
     cols = [c for c in (columns or list(profiles)) if c in rows.columns]
-    out = []
-    for period, idx in rows.groupby(periods.to_numpy(), sort=True).groups.items():
-        part = rows.loc[idx]
-        for c in cols:
-            value, noise = psi_against(profiles[c], part[c])
-            out.append({"period": str(period), "feature": c, "group": profiles[c].get("group", "MarketPro"),
-                        "sources": ", ".join(profiles[c].get("sources", [c])),
-                        "psi": round(value, 4), "noise": round(noise, 4), "n": int(len(part))})
-    return pd.DataFrame(out, columns=["period", "feature", "group", "sources", "psi", "noise", "n"])
+    codes, names = pd.factorize(pd.Series(periods).astype(str).to_numpy(), sort=True)
+    parts = []
+    for c in cols:
+        psi, noise, n = psi_by_group(profiles[c], rows[c], codes, len(names))
+        parts.append(pd.DataFrame({"period": names, "feature": c, "group": profiles[c].get("group", "MarketPro"),
+                                   "sources": ", ".join(profiles[c].get("sources", [c])), "psi": psi.round(4),
+                                   "noise": np.round(noise, 4), "n": n.astype(int)}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["period", "feature", "group", "sources", "psi", "noise", "n"])
+    return out[out.n > 0].sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
 
 
 def independent(sources: list[str]) -> bool:

@@ -38,6 +38,7 @@ PLAYBOOK = {
     "attribution": "2. Validate the feature pipeline for the named feature; 5. retrain if the shift is real.",
     "retrain_due": "5. Retrain (spec §9.4): train, compare in shadow for 7 days, promote through the gate.",
     "schema_change": "5. The vendor changed its schema: map the column, then retrain (spec §9.4).",
+    "source_conflict": "1. Check the vendor feed and the CRD mapping: Salesforce and MarketPro disagree on where the advisor is.",
 }
 
 
@@ -53,6 +54,7 @@ class Thresholds:
     attribution_change: float = 0.50
     retrain_days: int = 45
     base_rate_shift: float = 0.50
+    conflict_warn: float = 0.10  # share of matched leads whose Salesforce State differs from MarketPro's
     min_rows: int = 100  # a period with fewer scored leads is shown, never alerted on
     min_positives: int = 10
     recent_days: int = 30
@@ -147,12 +149,18 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
     fresh = pd.DataFrame()
     if not todo.empty:
         cols = [c for c in snap["columns"] if c in snapshot_columns()]
-        frame = _snapshot_frame(wh, list(todo.snapshot_month), cols)
-        fresh = M.drift_by_period(frame, frame.snapshot_month.astype(str), snap, cols)
+        drift, ranges, null_parts = [], [], []
+        for month in todo.snapshot_month:  # one month in memory at a time (a full month is ~460k reps)
+            frame = _snapshot_frame(wh, [month], cols)
+            drift.append(M.drift_by_period(frame, frame.snapshot_month.astype(str), snap, cols))
+            ranges.append(M.implausible(frame, PLAUSIBLE_RANGES))
+            null_parts.append(frame.drop(columns="snapshot_month").isna().mean().rename(str(month)))
+            del frame
+        fresh = pd.concat(drift, ignore_index=True)
         fresh["load_id"] = fresh.period.map(dict(zip(todo.snapshot_month, todo.load_id)))
         fresh["model_id"] = model_id
-        implaus = M.implausible(frame, PLAUSIBLE_RANGES)
-        nulls = frame.drop(columns="snapshot_month").isna().groupby(frame.snapshot_month.astype(str)).mean()
+        implaus = pd.concat(ranges, ignore_index=True)
+        nulls = pd.DataFrame(null_parts)
         with wh.writer("monitoring: territory month drift") as s:
             if not cached.empty:
                 keep = cached[~cached.period.isin(todo.snapshot_month)]
@@ -367,6 +375,13 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
         for m_ in gap:
             alerts.append(_alert("warn", "feed_late", f"territory export · {m_}", None, None,
                                  f"No territory export loaded for {m_}: leads contacted then use an older month."))
+    conflicts = wh.read_model("quality/source_conflicts.sql")
+    conflicts["conflicts"] = conflicts.conflicts.fillna(0).astype(int)
+    conflicts["share"] = conflicts.conflicts / conflicts.matched.clip(lower=1)
+    for r in conflicts[(conflicts.matched >= th.min_rows) & (conflicts.share > th.conflict_warn)].itertuples():
+        alerts.append(_alert("warn", "source_conflict", f"state conflicts · {r.period}", r.share, th.conflict_warn,
+                             f"{r.share:.0%} of leads contacted in {r.period} and matched to a MarketPro rep have a "
+                             f"Salesforce State different from the rep's branch state ({r.conflicts:,} of {r.matched:,})."))
     recent_cov = float(recent.Has_Discovery_Data.mean()) if len(recent) and "Has_Discovery_Data" in recent else None
 
     progress(0.8, "Retrain triggers")
@@ -411,6 +426,7 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
     run_id = uuid.uuid4().hex[:12]
     level = max((a["level"] for a in alerts), key=LEVELS.index, default="ok")
     feed = {"recent_discovery_coverage": recent_cov, "months_loaded": loaded, "missing_months": late,
+            "state_conflict_share": float(conflicts.conflicts.sum() / max(conflicts.matched.sum(), 1)),
             "implausible": ranges.to_dict(orient="records")}
     result = MonitorResult(
         run_id, str(as_of_ts), model.model_id, str(reference["created_at"]), level, alerts, feature_psi, snapshot_psi,
@@ -420,7 +436,7 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
                 "cohorts": cohorts, "by_segment": by_segment, "calibration": calibration, "attribution": attribution,
                 "attribution_changes": changes, "snapshot_drift": snap_drift, "nulls": nulls, "ranges": ranges,
                 "score_quantiles": M.score_quantiles(scored), "shadow_models": pd.DataFrame(),
-                "coverage": coverage.rename("coverage").reset_index(), "tier_mix": tier_mix},
+                "coverage": coverage.rename("coverage").reset_index(), "tier_mix": tier_mix, "conflicts": conflicts},
     )
     from core.monitoring.store import store_run
     result.alert_level = store_run(wh, actor, result)

@@ -4,6 +4,8 @@ the reference counts. Current values are counted in those same bins — never in
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2
@@ -30,7 +32,7 @@ def noise_level(n_reference: int, n_current: int, bins: int, q: float = 0.999) -
     PSI ≈ χ²(bins − 1) · (1/n_ref + 1/n_cur). A PSI below it is not evidence of drift, whatever its size."""
     if n_current <= 0 or n_reference <= 0 or bins < 2:
         return float("inf")
-    return float(chi2.ppf(q, bins - 1) * (1 / n_reference + 1 / n_current))
+    return _chi2(q, bins - 1) * (1 / n_reference + 1 / n_current)
 
 
 def _is_numeric(values: pd.Series) -> bool:
@@ -54,23 +56,51 @@ def profile(values: pd.Series, n_bins: int = N_BINS, top: int = TOP_LEVELS) -> d
     return prof
 
 
-def counts_in(prof: dict, values: pd.Series) -> np.ndarray:
-    """Counts of ``values`` in the profile's own bins (last bin: missing)."""
+def bin_index(prof: dict, values: pd.Series) -> np.ndarray:
+    """Each value's bin in the profile's own bins (0 … k − 1; k = missing)."""
     if prof["kind"] == "numeric":
         v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
         edges = np.asarray(prof["edges"], dtype=float)
-        missing = np.isnan(v)
-        idx = np.searchsorted(edges, v[~missing], side="right") if len(edges) else np.zeros((~missing).sum(), int)
-        counts = np.bincount(idx, minlength=len(edges) + 1).astype(float)
-        return np.r_[counts, missing.sum()]
+        idx = np.searchsorted(edges, v, side="right") if len(edges) else np.zeros(len(v), dtype=int)
+        return np.where(np.isnan(v), len(edges) + 1, idx)
     levels = prof["levels"]
     s = values.astype(object)
     missing = s.isna().to_numpy()
-    text = s[~missing].astype(str)
     pos = {lv: i for i, lv in enumerate(levels)}
-    idx = text.map(pos).fillna(len(levels)).astype(int).to_numpy()
-    counts = np.bincount(idx, minlength=len(levels) + 1).astype(float)
-    return np.r_[counts, missing.sum()]
+    idx = s.astype(str).map(pos).fillna(len(levels)).astype(int).to_numpy()
+    return np.where(missing, len(levels) + 1, idx)
+
+
+def n_bins(prof: dict) -> int:
+    return (len(prof["edges"]) + 2) if prof["kind"] == "numeric" else (len(prof["levels"]) + 2)
+
+
+def counts_in(prof: dict, values: pd.Series) -> np.ndarray:
+    """Counts of ``values`` in the profile's own bins (last bin: missing)."""
+    return np.bincount(bin_index(prof, values), minlength=n_bins(prof)).astype(float)
+
+
+@lru_cache(maxsize=256)
+def _chi2(q: float, dof: int) -> float:
+    return float(chi2.ppf(q, dof))
+
+
+def psi_by_group(prof: dict, values: pd.Series, codes: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSI, noise level and row count of each group (``codes`` 0 … groups − 1) in one pass over the values."""
+    k = n_bins(prof)
+    cur = np.bincount(codes * k + bin_index(prof, values), minlength=groups * k).reshape(groups, k).astype(float)
+    ref = np.asarray(prof["counts"], dtype=float)
+    n = cur.sum(axis=1)
+    r = np.maximum(ref / max(ref.sum(), 1), PSI_FLOOR)
+    c = np.maximum(cur / np.maximum(n, 1)[:, None], PSI_FLOOR)
+    psi = np.where((n > 0) & (ref.sum() > 0), ((c - r) * np.log(c / r)).sum(axis=1), 0.0)
+    used = ((ref > 0)[None, :] | (cur > 0)).sum(axis=1)
+    noise = np.array([_chi2(0.999, int(u) - 1) * (1 / ref.sum() + 1 / m) if m > 0 and u >= 2 and ref.sum() > 0
+                      else np.inf for u, m in zip(used, n)])
+    spread = prof.get("spread") or {}
+    if spread.get("mean") is not None:
+        noise = np.maximum(noise, spread["mean"] + 3 * spread["sd"])
+    return psi, noise, n
 
 
 def bin_labels(prof: dict) -> list[str]:

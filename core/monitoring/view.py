@@ -46,7 +46,7 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
     if not cohorts.empty:
         cohorts = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start).dt.strftime("%d %b %Y"))[
             ["week", "leads", "positives", "observed_rate", "tier_a_leads", "tier_a_precision", "tier_a_recall", "auc_pr",
-             "predicted_rate", "backfilled_share"]].iloc[::-1]
+             "predicted_rate", "backfilled_share"]].iloc[::-1].astype({"positives": "Int64"})
     ranges = frames.get("ranges", pd.DataFrame())
     if not ranges.empty:
         ranges = ranges.assign(month=ranges.period.map(lambda m: pd.Timestamp(f"{m}-01").strftime("%b %Y")))[
