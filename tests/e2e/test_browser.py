@@ -181,7 +181,7 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
 
             page.get_by_role("link", name="Reconciliation QA").click()
             page.get_by_text("Match rate by territory").wait_for()
-            page.get_by_text("94.5%").first.wait_for()
+            page.get_by_text("91.4%").first.wait_for()  # matched against the newest month (some advisors left since)
             time.sleep(1.5)  # let plotly draw before the picture
             page.screenshot(path=str(SHOTS / "03_reconciliation.png"))
 
