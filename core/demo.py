@@ -509,7 +509,6 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     (out / "truth").mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
     sc = SCALES[scale]
-    month = EXPORT_AT.strftime("%Y_%m")
 
     progress(0.02, "Generating reps")
     n_reps = sc.unique_reps
@@ -541,7 +540,6 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     rep_idx = np.full(n, -1)
     used = np.zeros(len(reps), dtype=bool)
     rep_obs_parts, files = [], {}
-    month_file = EXPORT_AT.strftime("%Y_%m")
     for m_i, m in enumerate(months):
         progress(0.05 + 0.5 * m_i / len(months), f"Territory month {m} ({m_i + 1} of {len(months)})")
         if m_i:

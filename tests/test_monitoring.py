@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import load_settings, with_overrides
+from core.config import with_overrides
 from core.demo import FAULT_COLUMNS, FAULT_MONTH, SHIFT_FROM
 from core.errors import LeadScoringError
 from core.monitoring import measures as M

@@ -22,7 +22,6 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.catalog import ONE_HOTS, Feature, all_features, check_no_leakage
 from core.warehouse import Session, Warehouse
-from core.warehouse.sql import literal
 
 META_COLUMNS = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
 _HELPERS = {

@@ -9,7 +9,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
@@ -249,10 +248,31 @@ def _precision_alert(matured: pd.DataFrame, scored: pd.DataFrame, baseline: floa
 # -------------------------------------------------------------------------------------------------- run
 
 
-def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> MonitorResult:
-    actor = actor or cli_actor()
-    authorize(actor, "monitor")
-    progress = progress or (lambda f, m: None)
+@dataclass
+class Context:
+    """What every monitoring step reads: thresholds, the champion and its frozen reference, today's features."""
+    wh: Warehouse
+    settings: Settings
+    th: Thresholds
+    row: dict
+    model: object
+    reference: dict
+    feats: pd.DataFrame
+    month: pd.Series
+    recent: pd.DataFrame
+    as_of: pd.Timestamp
+    ref_month: str
+
+
+@dataclass
+class Step:
+    """One step's contribution to the run: alerts, frames for the page, and JSON parts."""
+    alerts: list = field(default_factory=list)
+    frames: dict = field(default_factory=dict)
+    out: dict = field(default_factory=dict)
+
+
+def _context(wh: Warehouse, settings: Settings, as_of, feats: pd.DataFrame) -> Context:
     th = Thresholds.from_settings(settings)
     row = champion_row(wh)
     if row is None:
@@ -260,141 +280,166 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
                                "(`python -m core train --promote`, or the Train & compare page).")
     model = load_model(row["artifact_dir"])
     reference = load_reference(row["artifact_dir"], model.model_id)
-    progress(0.05, "Reading scored leads and the frozen reference")
-    feats, labels, first, tier_mix, runs, months = _read(wh)
     if feats.empty:
         raise LeadScoringError("No features built yet: run `python -m core build-features` (or the daily pipeline).")
     feats["contacted_at"] = pd.to_datetime(feats.contacted_at, utc=True)
     as_of_ts = pd.Timestamp(as_of, tz="UTC") if as_of is not None and pd.Timestamp(as_of).tzinfo is None else \
         pd.Timestamp(as_of) if as_of is not None else feats.contacted_at.max()
-    notes, alerts = [], []
-    ref_to = pd.Timestamp(reference["contacted_to"])
-    ref_month = ref_to.strftime("%Y-%m")
-
-    # Schema: a feature in the reference but not in today's features.
-    missing = sorted(set(reference["features"]) - set(feats.columns))
-    for f in missing:
-        alerts.append(_alert("warn", "schema_change", f, None, None,
-                             f"{f} is in the champion's reference but not in today's features (schema change)."))
-
-    progress(0.15, "Feature drift by contact month against the frozen reference")
     feats = feats[feats.contacted_at <= as_of_ts].reset_index(drop=True)
-    month = feats.contacted_at.dt.strftime("%Y-%m")
-    drift = M.drift_by_period(feats, month, reference)
-    groups = M.group_psi(drift)
     recent = feats[feats.contacted_at > as_of_ts - pd.Timedelta(days=th.recent_days)]
+    return Context(wh, settings, th, row, model, reference, feats, feats.contacted_at.dt.strftime("%Y-%m"), recent,
+                   as_of_ts, pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"))
+
+
+def feature_drift_step(c: Context) -> Step:
+    """Feature PSI by contact month and for the last days, group PSI; a reference feature missing today."""
+    s = Step()
+    missing = sorted(set(c.reference["features"]) - set(c.feats.columns))
+    for f in missing:
+        s.alerts.append(_alert("warn", "schema_change", f, None, None,
+                               f"{f} is in the champion's reference but not in today's features (schema change)."))
+    drift = M.drift_by_period(c.feats, c.month, c.reference)
     feature_psi, recent_rows = {}, []
-    for f, prof in reference["features"].items():
-        if f in recent:
-            v, noise = psi_against(prof, recent[f])
+    for f, prof in c.reference["features"].items():
+        if f in c.recent:
+            v, noise = psi_against(prof, c.recent[f])
             feature_psi[f] = round(v, 4)
-            recent_rows.append({"period": f"last {th.recent_days} days", "feature": f, "group": prof.get("group"),
-                                "psi": round(v, 4), "noise": round(noise, 4), "n": len(recent)})
-    alerts += drift_alerts(drift, th, "feature_drift", after=ref_month)
+            recent_rows.append({"period": f"last {c.th.recent_days} days", "feature": f, "group": prof.get("group"),
+                                "psi": round(v, 4), "noise": round(noise, 4), "n": len(c.recent)})
+    s.alerts += drift_alerts(drift, c.th, "feature_drift", after=c.ref_month)
+    s.frames = {"drift": drift, "groups": M.group_psi(drift), "recent": pd.DataFrame(recent_rows)}
+    s.out = {"feature_psi": feature_psi, "missing": missing}
+    return s
 
-    progress(0.35, "Scores, tiers and matured cohorts")
-    scored = pd.DataFrame()
-    if not first.empty:
-        base = feats[["lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions"]].rename(
-            columns={"TotalAssetsInMillions": "aum"})
-        scored = first.merge(base, on="lead_id", how="inner")
-        # Cohorts judge what SGAs saw for *new* leads: the first score within 8 days of contact (a lead first
-        # scored months after its contact — e.g. when scoring started — says nothing about its week).
-        lag = pd.to_datetime(scored.score_date, utc=True) - scored.contacted_at.dt.normalize()
-        scored = scored[scored.label_status.isin(["positive", "negative", "censored"]) & (lag <= pd.Timedelta(days=8))]
-        scored = scored.reset_index(drop=True)
-        scored["label"] = pd.to_numeric(scored.label, errors="coerce")
-    score_drift = pd.DataFrame()
-    score_psi = None
-    if not scored.empty:
-        smonth = scored.contacted_at.dt.strftime("%Y-%m")
-        score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": reference["score"]}})
-        rs = scored[scored.contacted_at > as_of_ts - pd.Timedelta(days=th.recent_days)]
-        score_psi = round(psi_against(reference["score"], rs.prob)[0], 4) if len(rs) else None
-        alerts += drift_alerts(score_drift.assign(feature="score distribution"), th, "score_drift", after=ref_month,
-                               min_features=1)
-    cohorts = M.cohorts(scored, as_of_ts, settings.label_window_days) if not scored.empty else pd.DataFrame()
-    by_segment = M.cohorts_by_segment(scored, as_of_ts, settings.label_window_days) if not scored.empty else pd.DataFrame()
-    matured = cohorts[cohorts.matured] if not cohorts.empty else pd.DataFrame(columns=["cohort_start"])
-    estimated = cohorts[~cohorts.matured] if not cohorts.empty else pd.DataFrame()
-    calibration = M.calibration_by_segment(scored, scored.contacted_at.dt.strftime("%Y-%m")) if not scored.empty \
-        else pd.DataFrame()
-    if not calibration.empty:
-        alerts += _calibration_alerts(calibration[calibration.period > ref_month], th)
-    alerts += _precision_alert(matured, scored, reference.get("tier_a_precision"), th) if not scored.empty else []
+
+def scored_leads(c: Context, first: pd.DataFrame) -> pd.DataFrame:
+    """First scores of new leads with their labels. Cohorts judge what SGAs saw for *new* leads: the first score
+    within 8 days of contact (a lead first scored months after contact says nothing about its week)."""
+    if first.empty:
+        return pd.DataFrame()
+    base = c.feats[["lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions"]].rename(
+        columns={"TotalAssetsInMillions": "aum"})
+    scored = first.merge(base, on="lead_id", how="inner")
+    lag = pd.to_datetime(scored.score_date, utc=True) - scored.contacted_at.dt.normalize()
+    scored = scored[scored.label_status.isin(["positive", "negative", "censored"]) & (lag <= pd.Timedelta(days=8))]
+    scored = scored.reset_index(drop=True)
+    scored["label"] = pd.to_numeric(scored.label, errors="coerce")
+    return scored
+
+
+def performance_step(c: Context, scored: pd.DataFrame) -> Step:
+    """Score drift, matured and estimated cohorts, calibration by AUM segment, the Tier A precision check."""
+    s = Step(out={"score_psi": None, "matured": pd.DataFrame(), "estimated": pd.DataFrame(), "notes": []})
     if scored.empty:
-        notes.append("No scored leads yet: run the daily pipeline; cohorts appear as leads are scored and mature.")
+        s.out["notes"].append("No scored leads yet: run the daily pipeline; cohorts appear as leads are scored and mature.")
+        s.frames = {k: pd.DataFrame() for k in ("score_drift", "cohorts", "by_segment", "calibration")}
+        s.frames["score_quantiles"] = M.score_quantiles(scored)
+        return s
+    smonth = scored.contacted_at.dt.strftime("%Y-%m")
+    score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": c.reference["score"]}})
+    rs = scored[scored.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
+    s.out["score_psi"] = round(psi_against(c.reference["score"], rs.prob)[0], 4) if len(rs) else None
+    s.alerts += drift_alerts(score_drift.assign(feature="score distribution"), c.th, "score_drift", after=c.ref_month,
+                             min_features=1)
+    window = c.settings.label_window_days
+    cohorts = M.cohorts(scored, c.as_of, window)
+    matured = cohorts[cohorts.matured] if not cohorts.empty else pd.DataFrame(columns=["cohort_start"])
+    calibration = M.calibration_by_segment(scored, smonth)
+    if not calibration.empty:
+        s.alerts += _calibration_alerts(calibration[calibration.period > c.ref_month], c.th)
+    s.alerts += _precision_alert(matured, scored, c.reference.get("tier_a_precision"), c.th)
+    s.out.update(matured=matured, estimated=cohorts[~cohorts.matured] if not cohorts.empty else pd.DataFrame())
+    s.frames = {"score_drift": score_drift, "cohorts": cohorts, "by_segment": M.cohorts_by_segment(scored, c.as_of, window),
+                "calibration": calibration, "score_quantiles": M.score_quantiles(scored)}
+    return s
 
-    progress(0.55, "Attribution drift (mean |SHAP| by month)")
-    attribution, changes = pd.DataFrame(), pd.DataFrame()
-    since = feats[feats.contacted_at > as_of_ts - pd.Timedelta(days=183)]
-    if len(since) and all(f in feats.columns for f in model.features):
-        sample = since.groupby(month[since.index], group_keys=False).apply(
-            lambda g: g.sample(min(len(g), 2000), random_state=0))
-        X = model_inputs(sample, [c for c in sample.columns if c not in ("lead_id", "contacted_at", "label", "label_status",
-                                                                        "snapshot_month", "snapshot_at_risk")])
-        contrib = model.contributions(X)
-        attribution = M.attribution_ranks(contrib, model.features, month[sample.index].to_numpy())
-        counts = month[sample.index].value_counts()
-        changes = M.attribution_changes(attribution)
-        big = changes[(changes.change.abs() > th.attribution_change) & changes.period.map(counts).ge(th.min_rows)
-                      & changes.previous.map(counts).ge(th.min_rows)] if not changes.empty else changes
-        for r in big.itertuples():
-            alerts.append(_alert("warn", "attribution", f"{r.feature} · {r.period}", r.change, th.attribution_change,
-                                 f"Mean |SHAP| of {r.feature} changed {r.change:+.0%} from {r.previous} to {r.period}."))
 
-    progress(0.7, "Territory months: drift against the training month, feed health")
-    snap_drift = _snapshot_drift(wh, reference, months, model.model_id)
-    snapshot_psi = {}
+def attribution_step(c: Context) -> Step:
+    """Mean |SHAP| rank per contact month over the last six months (≤ 2,000 leads a month); > 50% changes warn."""
+    s = Step(frames={"attribution": pd.DataFrame(), "attribution_changes": pd.DataFrame()})
+    since = c.feats[c.feats.contacted_at > c.as_of - pd.Timedelta(days=183)]
+    if not len(since) or not all(f in c.feats.columns for f in c.model.features):
+        return s
+    sample = since.groupby(c.month[since.index], group_keys=False).apply(
+        lambda g: g.sample(min(len(g), 2000), random_state=0))
+    X = model_inputs(sample, [col for col in sample.columns if col not in ("lead_id", "contacted_at", "label",
+                                                                           "label_status", "snapshot_month",
+                                                                           "snapshot_at_risk")])
+    attribution = M.attribution_ranks(c.model.contributions(X), c.model.features, c.month[sample.index].to_numpy())
+    counts = c.month[sample.index].value_counts()
+    changes = M.attribution_changes(attribution)
+    big = changes[(changes.change.abs() > c.th.attribution_change) & changes.period.map(counts).ge(c.th.min_rows)
+                  & changes.previous.map(counts).ge(c.th.min_rows)] if not changes.empty else changes
+    for r in big.itertuples():
+        s.alerts.append(_alert("warn", "attribution", f"{r.feature} · {r.period}", r.change, c.th.attribution_change,
+                               f"Mean |SHAP| of {r.feature} changed {r.change:+.0%} from {r.previous} to {r.period}."))
+    s.frames = {"attribution": attribution, "attribution_changes": changes}
+    return s
+
+
+def feed_step(c: Context, months: pd.DataFrame) -> Step:
+    """Territory months against the training month, implausible values, coverage, missing months, conflicts."""
+    s = Step()
+    th = c.th
+    snap_drift = _snapshot_drift(c.wh, c.reference, months, c.model.model_id)
     newest = str(months.snapshot_month.iloc[-1]) if not months.empty else None
-    if newest and not snap_drift.empty:
-        latest = snap_drift[snap_drift.period == newest]
-        snapshot_psi = {r.feature: float(r.psi) for r in latest.itertuples()}
-    ref_snap_month = (reference.get("snapshot") or {}).get("month")
-    alerts += drift_alerts(snap_drift, th, "snapshot_drift", after=ref_snap_month)
-    ranges, nulls = _feed_tables(wh, model.model_id)
+    latest = snap_drift[snap_drift.period == newest] if newest and not snap_drift.empty else snap_drift.iloc[:0]
+    s.alerts += drift_alerts(snap_drift, th, "snapshot_drift", after=(c.reference.get("snapshot") or {}).get("month"))
+    ranges, nulls = _feed_tables(c.wh, c.model.model_id)
     for r in ranges.itertuples():
-        alerts.append(_alert("warn", "feed_range", f"{r.column} · {r.period}", r.count, None,
-                             f"{r.period}: {r.count:,} of {r.rows:,} values of {r.column} are outside the plausible range "
-                             f"{PLAUSIBLE_RANGES[r.column][0]:,.0f}–{PLAUSIBLE_RANGES[r.column][1]:,.0f} "
-                             f"(e.g. {r.example:,.0f}): a unit or mapping fault in the export?"))
-    coverage = feats.assign(month=month).groupby("month").Has_Discovery_Data.mean() if "Has_Discovery_Data" in feats else pd.Series(dtype=float)
-    month_n = month.value_counts()
-    for m_, c in coverage.items():
-        if c < th.coverage_warn and month_n.get(m_, 0) >= th.min_rows:
-            alerts.append(_alert("warn", "coverage", f"discovery coverage · {m_}", c, th.coverage_warn,
-                                 f"Only {c:.0%} of leads contacted in {m_} matched a MarketPro rep (< {th.coverage_warn:.0%})."))
+        s.alerts.append(_alert("warn", "feed_range", f"{r.column} · {r.period}", r.count, None,
+                               f"{r.period}: {r.count:,} of {r.rows:,} values of {r.column} are outside the plausible "
+                               f"range {PLAUSIBLE_RANGES[r.column][0]:,.0f}–{PLAUSIBLE_RANGES[r.column][1]:,.0f} "
+                               f"(e.g. {r.example:,.0f}): a unit or mapping fault in the export?"))
+    coverage = c.feats.assign(month=c.month).groupby("month").Has_Discovery_Data.mean() \
+        if "Has_Discovery_Data" in c.feats else pd.Series(dtype=float)
+    month_n = c.month.value_counts()
+    for m_, cov in coverage.items():
+        if cov < th.coverage_warn and month_n.get(m_, 0) >= th.min_rows:
+            s.alerts.append(_alert("warn", "coverage", f"discovery coverage · {m_}", cov, th.coverage_warn,
+                                   f"Only {cov:.0%} of leads contacted in {m_} matched a MarketPro rep "
+                                   f"(< {th.coverage_warn:.0%})."))
     loaded = list(months.snapshot_month.astype(str)) if not months.empty else []
     late = []
     if loaded:
-        expected = pd.period_range(loaded[0], as_of_ts.strftime("%Y-%m"), freq="M").astype(str)
-        gap = [m_ for m_ in expected if m_ not in loaded]
-        if as_of_ts.day <= 5 and gap and gap[-1] == as_of_ts.strftime("%Y-%m"):
-            gap = gap[:-1]  # this month's export is not due before the 5th
-        late = gap
-        for m_ in gap:
-            alerts.append(_alert("warn", "feed_late", f"territory export · {m_}", None, None,
-                                 f"No territory export loaded for {m_}: leads contacted then use an older month."))
-    conflicts = wh.read_model("quality/source_conflicts.sql")
+        expected = pd.period_range(loaded[0], c.as_of.strftime("%Y-%m"), freq="M").astype(str)
+        late = [m_ for m_ in expected if m_ not in loaded]
+        if c.as_of.day <= 5 and late and late[-1] == c.as_of.strftime("%Y-%m"):
+            late = late[:-1]  # this month's export is not due before the 5th
+        for m_ in late:
+            s.alerts.append(_alert("warn", "feed_late", f"territory export · {m_}", None, None,
+                                   f"No territory export loaded for {m_}: leads contacted then use an older month."))
+    conflicts = c.wh.read_model("quality/source_conflicts.sql")
     conflicts["conflicts"] = conflicts.conflicts.fillna(0).astype(int)
     conflicts["share"] = conflicts.conflicts / conflicts.matched.clip(lower=1)
     for r in conflicts[(conflicts.matched >= th.min_rows) & (conflicts.share > th.conflict_warn)].itertuples():
-        alerts.append(_alert("warn", "source_conflict", f"state conflicts · {r.period}", r.share, th.conflict_warn,
-                             f"{r.share:.0%} of leads contacted in {r.period} and matched to a MarketPro rep have a "
-                             f"Salesforce State different from the rep's branch state ({r.conflicts:,} of {r.matched:,})."))
-    recent_cov = float(recent.Has_Discovery_Data.mean()) if len(recent) and "Has_Discovery_Data" in recent else None
+        s.alerts.append(_alert("warn", "source_conflict", f"state conflicts · {r.period}", r.share, th.conflict_warn,
+                               f"{r.share:.0%} of leads contacted in {r.period} and matched to a MarketPro rep have a "
+                               f"Salesforce State different from the rep's branch state ({r.conflicts:,} of "
+                               f"{r.matched:,})."))
+    recent_cov = float(c.recent.Has_Discovery_Data.mean()) if len(c.recent) and "Has_Discovery_Data" in c.recent else None
+    s.frames = {"snapshot_drift": snap_drift, "nulls": nulls, "ranges": ranges, "conflicts": conflicts,
+                "coverage": coverage.rename("coverage").reset_index()}
+    s.out = {"snapshot_psi": {r.feature: float(r.psi) for r in latest.itertuples()},
+             "feed": {"recent_discovery_coverage": recent_cov, "months_loaded": loaded, "missing_months": late,
+                      "state_conflict_share": float(conflicts.conflicts.sum() / max(conflicts.matched.sum(), 1)),
+                      "implausible": ranges.to_dict(orient="records")}}
+    return s
 
-    progress(0.8, "Retrain triggers")
+
+def retrain_step(c: Context, scored: pd.DataFrame, missing: list[str]) -> Step:
+    """Spec §9.4 triggers: 45 days, a base-rate shift > 50% in an AUM segment, new metros, a schema change."""
+    th, ref_ = c.th, c.reference
     retrain = []
-    age = (datetime.now(timezone.utc) - pd.Timestamp(row["created_at"]).to_pydatetime()).days
-    data_age = (as_of_ts - pd.Timestamp(reference["trained_as_of"])).days
+    age = (datetime.now(timezone.utc) - pd.Timestamp(c.row["created_at"]).to_pydatetime()).days
+    data_age = (c.as_of - pd.Timestamp(ref_["trained_as_of"])).days
     if max(age, data_age) >= th.retrain_days:
         retrain.append({"trigger": "scheduled", "detail": f"{max(age, data_age)} days since the training data's as-of "
-                        f"({reference['trained_as_of'][:10]}); the spec retrains every {th.retrain_days} days."})
+                        f"({ref_['trained_as_of'][:10]}); the spec retrains every {th.retrain_days} days."})
     if not scored.empty:
-        rec = scored[scored.label.notna() & (scored.contacted_at > as_of_ts - pd.Timedelta(days=120))]
+        rec = scored[scored.label.notna() & (scored.contacted_at > c.as_of - pd.Timedelta(days=120))]
         seg = aum_segment(rec.aum)
-        for s_, ref in reference["base_rate_by_aum_segment"].items():
+        for s_, ref in ref_["base_rate_by_aum_segment"].items():
             part = rec[seg == s_]
             if ref["rate"] and len(part) >= th.min_rows and part.label.sum() + ref["rate"] * len(part) >= th.min_positives:
                 shift = part.label.mean() / ref["rate"] - 1
@@ -402,43 +447,60 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
                 if abs(shift) > th.base_rate_shift and p < th.significance:
                     retrain.append({"trigger": "base rate shift", "detail": f"AUM segment {s_}: {part.label.mean():.1%} "
                                     f"now vs {ref['rate']:.1%} at training ({shift:+.0%})."})
-    metro_prof = reference["features"].get("cat_Metro")
-    if metro_prof and "cat_Metro" in recent:
+    metro_prof = ref_["features"].get("cat_Metro")
+    if metro_prof and "cat_Metro" in c.recent:
         known = set(metro_prof.get("all_levels", metro_prof["levels"]))
-        new = recent.cat_Metro.dropna().astype(str)
+        new = c.recent.cat_Metro.dropna().astype(str)
         new = new[~new.isin(known)].value_counts()
         new = new[new >= 5]
         if len(new):
             retrain.append({"trigger": "new metros", "detail": ", ".join(f"{k} ({v})" for k, v in new.head(5).items())})
     if missing:
         retrain.append({"trigger": "schema change", "detail": ", ".join(missing)})
-    for r in retrain:
-        alerts.append(_alert("warn", "retrain_due", r["trigger"], None, None, f"Retrain suggested: {r['detail']}"))
+    return Step(alerts=[_alert("warn", "retrain_due", r["trigger"], None, None, f"Retrain suggested: {r['detail']}")
+                        for r in retrain], out={"retrain": retrain})
 
-    if not runs.empty and runs.outcome.iloc[0] != "ok":
-        alerts.append(_alert("critical", "pipeline_failed", "daily pipeline", None, None,
-                             f"The last daily run ({pd.Timestamp(runs.started_at.iloc[0]):%d %b %Y %H:%M} UTC) ended "
-                             f"'{runs.outcome.iloc[0]}': {runs.error.iloc[0]}"))
 
-    progress(0.9, "Storing the run and its alerts")
+def pipeline_step(runs: pd.DataFrame) -> Step:
+    if runs.empty or runs.outcome.iloc[0] == "ok":
+        return Step()
+    return Step(alerts=[_alert("critical", "pipeline_failed", "daily pipeline", None, None,
+                               f"The last daily run ({pd.Timestamp(runs.started_at.iloc[0]):%d %b %Y %H:%M} UTC) ended "
+                               f"'{runs.outcome.iloc[0]}': {runs.error.iloc[0]}")])
+
+
+def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> MonitorResult:
+    """One monitoring run in small steps over one read of the warehouse; stored with its alerts."""
     from core.monitoring.shadow import shadow_summary
-    shadow = shadow_summary(wh, settings, as_of_ts)
-    run_id = uuid.uuid4().hex[:12]
-    level = max((a["level"] for a in alerts), key=LEVELS.index, default="ok")
-    feed = {"recent_discovery_coverage": recent_cov, "months_loaded": loaded, "missing_months": late,
-            "state_conflict_share": float(conflicts.conflicts.sum() / max(conflicts.matched.sum(), 1)),
-            "implausible": ranges.to_dict(orient="records")}
-    result = MonitorResult(
-        run_id, str(as_of_ts), model.model_id, str(reference["created_at"]), level, alerts, feature_psi, snapshot_psi,
-        score_psi, _records(matured), _records(estimated), feed, retrain, shadow,
-        [str(reference["contacted_from"]), str(reference["contacted_to"])], notes,
-        frames={"drift": drift, "groups": groups, "recent": pd.DataFrame(recent_rows), "score_drift": score_drift,
-                "cohorts": cohorts, "by_segment": by_segment, "calibration": calibration, "attribution": attribution,
-                "attribution_changes": changes, "snapshot_drift": snap_drift, "nulls": nulls, "ranges": ranges,
-                "score_quantiles": M.score_quantiles(scored), "shadow_models": pd.DataFrame(),
-                "coverage": coverage.rename("coverage").reset_index(), "tier_mix": tier_mix, "conflicts": conflicts},
-    )
     from core.monitoring.store import store_run
+
+    actor = actor or cli_actor()
+    authorize(actor, "monitor")
+    progress = progress or (lambda f, m: None)
+    progress(0.05, "Reading scored leads and the frozen reference")
+    feats, _, first, tier_mix, runs, months = _read(wh)
+    c = _context(wh, settings, as_of, feats)
+    progress(0.15, "Feature drift by contact month against the frozen reference")
+    drift = feature_drift_step(c)
+    progress(0.35, "Scores, tiers and matured cohorts")
+    scored = scored_leads(c, first)
+    perf = performance_step(c, scored)
+    progress(0.55, "Attribution drift (mean |SHAP| by month)")
+    attribution = attribution_step(c)
+    progress(0.7, "Territory months: drift against the training month, feed health")
+    feed = feed_step(c, months)
+    progress(0.8, "Retrain triggers")
+    retrain = retrain_step(c, scored, drift.out["missing"])
+    steps = [drift, perf, attribution, feed, retrain, pipeline_step(runs)]
+    progress(0.9, "Storing the run and its alerts")
+    alerts = [a for s in steps for a in s.alerts]
+    frames = {k: v for s in steps for k, v in s.frames.items()} | {"tier_mix": tier_mix}
+    result = MonitorResult(
+        uuid.uuid4().hex[:12], str(c.as_of), c.model.model_id, str(c.reference["created_at"]),
+        max((a["level"] for a in alerts), key=LEVELS.index, default="ok"), alerts, drift.out["feature_psi"],
+        feed.out["snapshot_psi"], perf.out["score_psi"], _records(perf.out["matured"]), _records(perf.out["estimated"]),
+        feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings, c.as_of),
+        [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"], frames=frames)
     result.alert_level = store_run(wh, actor, result)
     progress(1.0, f"Monitoring done: {result.alert_level.upper()}")
     return result

@@ -57,7 +57,7 @@ def stop_shadow(wh: Warehouse, actor: Actor | None = None) -> str | None:
     if current is None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
     with wh.writer("stop shadow") as s:
-        s.execute(f"update ops.shadow set stopped_at = current_timestamp() where stopped_at is null")
+        s.execute("update ops.shadow set stopped_at = current_timestamp() where stopped_at is null")
         audit.record(s, actor, "shadow_stop", current["model_id"], "ok", {})
     return current["model_id"]
 
