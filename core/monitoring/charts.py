@@ -111,13 +111,14 @@ def attribution_ranks(ranks: pd.DataFrame, top: int = 10) -> go.Figure | None:
     if ranks.empty:
         return None
     last = ranks[ranks.period == ranks.period.max()].nsmallest(top, "rank").feature
-    r = ranks[ranks.feature.isin(last)].assign(month=lambda d: pd.to_datetime(d.period + "-01"))
-    fig = px.line(r, x="month", y="rank", color="feature", markers=True,
-                  labels={"month": "", "rank": "Rank by mean |SHAP| (1 = most important)", "feature": "Feature"},
-                  title=f"Attribution: rank of today's top {top} features by contact month")
+    weekly = ranks.period.str.len().max() > 7
+    r = ranks[ranks.feature.isin(last)].assign(when=lambda d: pd.to_datetime(d.period if weekly else d.period + "-01"))
+    fig = px.line(r, x="when", y="rank", color="feature", markers=True,
+                  labels={"when": "", "rank": "Rank by mean |SHAP| (1 = most important)", "feature": "Feature"},
+                  title=f"Attribution: rank of today's top {top} features by contact {'week' if weekly else 'month'}")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10))
-    return _month_axis(fig)
+    return fig if weekly else _month_axis(fig)
 
 
 def null_rates(nulls: pd.DataFrame, top: int = 15) -> go.Figure | None:
