@@ -494,6 +494,47 @@ def _evolve(rng, reps: pd.DataFrame, present: np.ndarray) -> None:
         reps.iloc[movers, reps.columns.get_loc("Date_Of_Hire_At_Current_Firm_Years")] = 0.04
 
 
+def _vendor_fault(text: pd.DataFrame, observed: pd.DataFrame, terr: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scripted vendor fault: one territory's money columns arrive in thousands (text and parsed values)."""
+    text, observed = text.copy(), observed.copy()
+    hit = terr == FAULT_TERRITORY
+    for col in FAULT_COLUMNS:
+        v = observed.loc[hit, col].to_numpy(dtype=float) * 1000
+        shown = _fmt_num(v, "%.1f")
+        shown[np.isnan(v)] = text.loc[hit, col].to_numpy()[np.isnan(v)]
+        text.loc[hit, col] = shown
+        observed.loc[hit, col] = v
+    return text, observed
+
+
+def _write_exports(rng, rows: pd.DataFrame, terr: np.ndarray, folder: Path, month: str, seed: int) -> dict[str, int]:
+    """One month's three territory files, each with its own encoding and line ending; rows written per file."""
+    folder.mkdir(exist_ok=True)
+    counts = {}
+    for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
+        part = rows[terr == t].sample(frac=1.0, random_state=seed)  # exports are not sorted
+        if t == "T3":
+            part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
+        part.to_csv(folder / f"discovery_{t.lower()}_{month.replace('-', '_')}.csv", index=False, encoding=encoding,
+                    lineterminator=newline, errors="replace")
+        counts[t] = len(part)
+    return counts
+
+
+def _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, west) -> None:
+    """Leads whose snapshot is this month pick an advisor exported this month, never one picked before; the
+    population shift's leads come from the West (T3) territory while it lasts. Fills ``rep_idx`` and ``used``."""
+    for want_shift in (True, False):
+        who = mine[(shifted_lead[mine] == want_shift) & (rep_idx[mine] < 0)]
+        pool = np.where(present & ~used & (west if want_shift else True))[0]
+        take = rng.choice(pool, min(len(who), len(pool)), replace=False)
+        rep_idx[who[: len(take)]] = take
+        used[take] = True
+    left = mine[rep_idx[mine] < 0]  # the West ran short: the rest come from anywhere
+    take = rng.choice(np.where(present & ~used)[0], len(left), replace=False)
+    rep_idx[left], used[take] = take, True
+
+
 def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive") -> dict:
     """Write the territory files, the Salesforce export and the truth file; return a summary dict.
     ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``)."""
@@ -550,40 +591,16 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         text, observed = _render_territory(rng, reps.iloc[idx_present])
         truth_obs = observed
         terr = reps["territory"].to_numpy()[idx_present]
-        if m == FAULT_MONTH:  # the vendor fault: one territory's money columns arrive in thousands
-            text, observed = text.copy(), observed.copy()
-            hit = terr == FAULT_TERRITORY
-            for col in FAULT_COLUMNS:
-                v = observed.loc[hit, col].to_numpy(dtype=float) * 1000
-                shown = _fmt_num(v, "%.1f")
-                shown[np.isnan(v)] = text.loc[hit, col].to_numpy()[np.isnan(v)]
-                text.loc[hit, col] = shown
-                observed.loc[hit, col] = v
+        if m == FAULT_MONTH:
+            text, observed = _vendor_fault(text, observed, terr)
         dup_text, dup_terr = _duplicate_rows(rng, text, terr, int(round(sc.cross_territory_dups * len(idx_present) / n_reps)))
-        folder = out if m == months[-1] else out / "history"
-        folder.mkdir(exist_ok=True)
-        for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
-            part = pd.concat([text[terr == t], dup_text[dup_terr == t]])
-            part = part.sample(frac=1.0, random_state=seed)  # exports are not sorted
-            if t == "T3":
-                part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
-            path = folder / f"discovery_{t.lower()}_{m.replace('-', '_')}.csv"
-            part.to_csv(path, index=False, encoding=encoding, lineterminator=newline, errors="replace")
-            if m == months[-1]:
-                files[t] = len(part)
+        written = _write_exports(rng, pd.concat([text, dup_text]), np.r_[terr, dup_terr],
+                                 out if m == months[-1] else out / "history", m, seed)
+        files = written if m == months[-1] else files
         # Leads whose snapshot is this month pick an advisor exported this month (never one picked before);
         # the population shift's leads come from the West (T3) territory.
         mine = np.where(lead_month == m)[0]
-        west = reps["territory"].to_numpy() == "T3"
-        for want_shift in (True, False):
-            who = mine[(shifted_lead[mine] == want_shift) & (rep_idx[mine] < 0)]
-            pool = np.where(present & ~used & (west if want_shift else True))[0]
-            take = rng.choice(pool, min(len(who), len(pool)), replace=False)
-            rep_idx[who[: len(take)]] = take
-            used[take] = True
-        left = mine[rep_idx[mine] < 0]  # the West ran short: the rest come from anywhere
-        take = rng.choice(np.where(present & ~used)[0], len(left), replace=False)
-        rep_idx[left], used[take] = take, True
+        _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, reps["territory"].to_numpy() == "T3")
         # The truth reads what the engine can observe, before the vendor fault (the fault is in the file, not the world).
         pos = pd.Series(np.arange(len(idx_present)), index=idx_present)
         sel = mine[rep_idx[mine] >= 0]

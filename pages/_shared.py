@@ -134,3 +134,14 @@ def show_flash() -> None:
 
 def after_write() -> None:
     st.cache_data.clear()
+
+
+def write_button(who: Actor, label: str, permission: str, do, done: str) -> None:
+    """A button for one write: disabled with the reason when the role may not make it; on click the write runs,
+    errors show as st.error, caches are cleared and ``done`` is shown after the rerun."""
+    if st.button(label, disabled=not who.can(permission), help=why_not(who, permission)):
+        with user_errors():
+            do()
+            after_write()
+            flash(done)
+            st.rerun()

@@ -8,8 +8,8 @@ from core.monitoring.monitor import run_monitor
 from core.monitoring.shadow import start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
-from pages._shared import (actor, after_write, engine, flash, month_label, progress_callback, show_flash, table,
-                           user_errors, when, why_not)
+from pages._shared import (actor, after_write, engine, month_label, progress_callback, show_flash, table, user_errors,
+                           when, why_not, write_button)
 
 eng = engine()
 who = actor()
@@ -60,13 +60,8 @@ with user_errors():
             open_ = alerts[alerts.acknowledged_by.isna()]
             if len(open_):
                 pick = st.selectbox("Acknowledge an alert", open_.alert_key, format_func=lambda k: k.replace("|", ": "))
-                if st.button("Acknowledge", disabled=not who.can("acknowledge_alerts"),
-                             help=why_not(who, "acknowledge_alerts")):
-                    with user_errors():
-                        acknowledge(eng.wh, pick, who)
-                        after_write()
-                        flash(f"Acknowledged {pick.replace('|', ': ')}.")
-                        st.rerun()
+                write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, pick, who),
+                             f"Acknowledged {pick.replace('|', ': ')}.")
     with t_drift:
         st.caption("PSI of each month's newly contacted leads against bins frozen from the training rows "
                    "(0.2 WARN, 0.3 ALERT when several independent features move; a cell below its noise level never alerts).")
@@ -116,21 +111,13 @@ with user_errors():
         sh = run.get("shadow")
         if sh:
             st.markdown(v["shadow_md"])
-            if st.button("Stop the shadow", disabled=not who.can("train_promote"), help=why_not(who, "train_promote")):
-                with user_errors():
-                    stop_shadow(eng.wh, who)
-                    after_write()
-                    st.rerun()
+            write_button(who, "Stop the shadow", "train_promote", lambda: stop_shadow(eng.wh, who),
+                         "Shadow scoring stopped.")
         else:
             st.info("No challenger in shadow. A challenger scores beside the champion in every daily run (never written "
                     "to Salesforce) and is compared on leads that mature; promotion needs ≥ 7 days and > 5% lift on both "
                     "AUC-PR and Tier A precision.")
             if len(v["challengers"]):
                 pick = st.selectbox("Challenger", v["challengers"].model_id, format_func=lambda m: v["labels"].get(m, m))
-                if st.button("Start shadow scoring", disabled=not who.can("train_promote"),
-                             help=why_not(who, "train_promote")):
-                    with user_errors():
-                        start_shadow(eng.wh, pick, who)
-                        after_write()
-                        flash(f"{v['labels'].get(pick, pick)} now scores in shadow from the next daily run.")
-                        st.rerun()
+                write_button(who, "Start shadow scoring", "train_promote", lambda: start_shadow(eng.wh, pick, who),
+                             f"{v['labels'].get(pick, pick)} now scores in shadow from the next daily run.")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
-from core.monitoring.psi import counts_in, psi_by_group
+from core.monitoring.psi import psi_by_group
 
 WEEK = pd.Timedelta(days=7)
 
@@ -145,10 +145,6 @@ def implausible(frame: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> 
                 rows.append({"period": str(period), "column": col, "count": int(len(bad)), "rows": int(len(g)),
                              "example": float(worst), "low": lo, "high": hi})
     return pd.DataFrame(rows, columns=["period", "column", "count", "rows", "example", "low", "high"])
-
-
-def level_counts(values: pd.Series, profile: dict) -> np.ndarray:
-    return counts_in(profile, values)
 
 
 def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:

@@ -21,9 +21,10 @@ from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
 from core.monitoring.psi import psi_against
 from core.monitoring.reference import load_reference, snapshot_columns
+from core.monitoring.store import LEVELS
 from core.warehouse import Warehouse
+from core.warehouse.sql import literal
 
-LEVELS = ("ok", "warn", "alert", "critical")
 PLAYBOOK = {
     "feature_drift": "1. Check the vendor data feed status; 2. validate the feature pipeline for the named features.",
     "snapshot_drift": "1. Check the vendor data feed status (units, blank columns) before the month is used for scoring.",
@@ -106,11 +107,9 @@ def _alert(level, kind, subject, value, threshold, message) -> dict:
 def _read(wh: Warehouse):
     with wh.reader() as s:
         feats = s.query("select * from ml.lead_features") if s.table_exists("ml.lead_features") else pd.DataFrame()
-        labels = s.query("select lead_id, mql_at from ml.lead_labels") if s.table_exists("ml.lead_labels") else pd.DataFrame()
         first = pd.DataFrame()
         if s.table_exists("ml.score_history"):
-            cols = {c.lower() for c in s.query("select * from ml.score_history limit 0").columns}
-            bf = "backfilled" if "backfilled" in cols else "false as backfilled"
+            bf = "backfilled" if "backfilled" in s.columns("ml.score_history") else "false as backfilled"
             first = s.query(
                 f"select lead_id, score_date, prob_mql_30d as prob, tier, model_version, {bf} from ml.score_history "
                 "qualify row_number() over (partition by lead_id order by score_date, scored_at) = 1")
@@ -122,14 +121,14 @@ def _read(wh: Warehouse):
         months = s.query("select snapshot_month, max(load_id) as load_id from raw.file_loads where kind = 'territory' "
                          "group by snapshot_month order by snapshot_month") \
             if s.table_exists("raw.file_loads") else pd.DataFrame()
-    return feats, labels, first, tiers, runs, months
+    return feats, first, tiers, runs, months
 
 
 def _snapshot_frame(wh: Warehouse, months: list[str], columns: list[str]) -> pd.DataFrame:
     if not months:
         return pd.DataFrame()
     cols = ", ".join(["snapshot_month", *columns])
-    in_list = ", ".join(f"'{m}'" for m in months)
+    in_list = ", ".join(literal(m) for m in months)
     return wh.read(f"select {cols} from marts.dim_rep_snapshots where snapshot_month in ({in_list})")
 
 
@@ -142,7 +141,7 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
     cached = pd.DataFrame()
     with wh.reader() as s:
         if s.table_exists("ml.monitor_snapshot_psi"):
-            cached = s.query(f"select * from ml.monitor_snapshot_psi where model_id = '{model_id}'")
+            cached = s.query(f"select * from ml.monitor_snapshot_psi where model_id = {literal(model_id)}")
     done = set(zip(cached.period, cached.load_id)) if not cached.empty else set()
     todo = months[[(m, l) not in done for m, l in zip(months.snapshot_month, months.load_id)]]
     fresh = pd.DataFrame()
@@ -177,9 +176,9 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
 
 def _feed_tables(wh: Warehouse, model_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     with wh.reader() as s:
-        ranges = s.query(f"select * from ml.monitor_feed_ranges where model_id = '{model_id}'") \
+        ranges = s.query(f"select * from ml.monitor_feed_ranges where model_id = {literal(model_id)}") \
             if s.table_exists("ml.monitor_feed_ranges") else pd.DataFrame(columns=["period", "column", "count", "rows", "example"])
-        nulls = s.query(f"select * from ml.monitor_null_rates where model_id = '{model_id}'") \
+        nulls = s.query(f"select * from ml.monitor_null_rates where model_id = {literal(model_id)}") \
             if s.table_exists("ml.monitor_null_rates") else pd.DataFrame(columns=["period", "column", "null_rate"])
     return ranges.drop_duplicates(["period", "column"], keep="last"), nulls.drop_duplicates(["period", "column"], keep="last")
 
@@ -482,7 +481,7 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
     authorize(actor, "monitor")
     progress = progress or (lambda f, m: None)
     progress(0.05, "Reading scored leads and the frozen reference")
-    feats, _, first, tier_mix, runs, months = _read(wh)
+    feats, first, tier_mix, runs, months = _read(wh)
     c = _context(wh, settings, as_of, feats)
     progress(0.15, "Feature drift by contact month against the frozen reference")
     drift = feature_drift_step(c)

@@ -15,6 +15,7 @@ from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.modeling import metrics
+from core.monitoring.reference import first_tiers
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -79,10 +80,6 @@ def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, cont
     return len(t)
 
 
-def _first(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values(["score_date", "rank"]).drop_duplicates("lead_id")
-
-
 def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> dict:
     """Champion vs the shadowed challenger on leads first scored by both since the shadow began and matured
     since: AUC-PR and Tier A precision of each, the relative lifts with paired bootstrap 95% intervals, and the
@@ -101,7 +98,7 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> dic
         labels = s.query("select lead_id, label from ml.lead_labels where label_status in ('positive', 'negative')")
     now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
     days = (now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - (start if start.tzinfo else start.tz_localize("UTC"))
-    pair = _first(champ).merge(_first(chal), on="lead_id", suffixes=("_champion", "_challenger")).merge(labels, on="lead_id")
+    pair = first_tiers(champ).merge(first_tiers(chal), on="lead_id", suffixes=("_champion", "_challenger")).merge(labels, on="lead_id")
     out = {"challenger": sh["model_id"], "started_at": str(start), "days_in_shadow": int(days.days),
            "matured_leads": int(len(pair)), "positives": int(pair.label.sum()) if len(pair) else 0}
     if len(pair) == 0 or pair.label.nunique() < 2:

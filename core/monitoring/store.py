@@ -83,9 +83,7 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
     payload = result.to_json() | {"alert_level": level}
     f = result.frames
     with wh.writer("monitoring run") as s:
-        if s.table_exists("ml.monitor_runs") and "frames_json" not in {
-                c.lower() for c in s.query("select * from ml.monitor_runs limit 0").columns}:
-            s.execute("alter table ml.monitor_runs add column frames_json string")  # runs stored before frames were
+        s.add_column("ml.monitor_runs", "frames_json", "string")  # runs stored before frames were
         s.load("ops.monitor_alerts", alerts)
         s.load("ml.monitor_runs", pd.DataFrame([{
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,

@@ -8,17 +8,11 @@ import json
 import pandas as pd
 
 from core.config import Settings
+from core.modeling.registry import list_models
 from core.monitoring.charts import KIND_LABELS, LEVEL_LABELS
 from core.monitoring.shadow import compare_markdown
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
-
-
-def _models(wh: Warehouse) -> pd.DataFrame:
-    with wh.reader() as s:
-        if not s.table_exists("ml.models"):
-            return pd.DataFrame(columns=["model_id", "kind", "created_at", "is_champion", "metrics_json"])
-        return s.query("select model_id, kind, created_at, is_champion, metrics_json from ml.models order by created_at desc")
 
 
 def model_label(row) -> str:
@@ -32,7 +26,7 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
     if latest is None:
         return None
     run, frames = latest
-    models = _models(wh)
+    models = list_models(wh)
     labels = {r.model_id: model_label(r) for r in models.itertuples()}
     alerts = read_alerts(wh)
     alerts = alerts[alerts.active.astype(bool)].copy()

@@ -228,10 +228,7 @@ HISTORY_COLUMNS = ["score_date", "lead_id", "prob_mql_30d", "adjusted", "tier", 
 
 def ensure_history_columns(s) -> None:
     """Older warehouses' score history predates the backfilled flag."""
-    if s.table_exists("ml.score_history"):
-        cols = {c.lower() for c in s.query("select * from ml.score_history limit 0").columns}
-        if "backfilled" not in cols:
-            s.execute("alter table ml.score_history add column backfilled bool")
+    s.add_column("ml.score_history", "backfilled", "bool")
 
 
 def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.DataFrame, run: ScoreRun, actor: Actor) -> int:

@@ -38,6 +38,15 @@ class Session(ABC):
     def unstage(self, table: str) -> None:
         self.execute(f"drop table if exists {table}")
 
+    def columns(self, table: str) -> set[str]:
+        """The table's column names, lower-cased."""
+        return {c.lower() for c in self.query(f"select * from {table} limit 0").columns}
+
+    def add_column(self, table: str, column: str, sql_type: str) -> None:
+        """Schema evolution for tables written by an older release: add ``column`` when the table lacks it."""
+        if self.table_exists(table) and column.lower() not in self.columns(table):
+            self.execute(f"alter table {table} add column {column} {sql_type}")
+
     def scalar(self, sql: str):
         df = self.query(sql)
         return None if df.empty else df.iat[0, 0]
