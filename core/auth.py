@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "run_pipeline": frozenset({"admin", "revops"}),
     "monitor": frozenset({"admin", "revops", "analyst"}),
     "acknowledge_alerts": frozenset({"admin", "revops", "analyst"}),
+    "design_experiments": frozenset({"admin", "analyst"}),
     "read_audit": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "view": frozenset(ROLES),

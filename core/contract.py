@@ -27,6 +27,9 @@ REQUIRED_LEAD_COLUMNS = (
     "LastModifiedDate",
 )
 
+# Task fields without which a dial cannot be counted.
+REQUIRED_TASK_COLUMNS = ("Id", "WhoId", "CreatedDate", "LastModifiedDate")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -75,6 +78,16 @@ def salesforce_columns() -> tuple[Column, ...]:
                 r["known_at_contact"].strip().lower() == "yes",
                 r["meaning"],
             )
+            for r in csv.DictReader(fh)
+        )
+
+
+@lru_cache(maxsize=None)
+def task_columns() -> tuple[Column, ...]:
+    """Salesforce Task fields (call activity): a dial is a Task with TaskSubtype = Call."""
+    with open(CONTRACT_DIR / "salesforce_task_columns.csv", newline="", encoding="utf-8") as fh:
+        return tuple(
+            Column(r["column"], r["type"], r["column"] in REQUIRED_TASK_COLUMNS, False, r["meaning"])
             for r in csv.DictReader(fh)
         )
 

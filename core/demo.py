@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import demo_activity
 from core.contract import marketpro_columns, salesforce_columns
 from core.errors import LeadScoringError
 
@@ -649,6 +650,14 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     days = np.where(mql30, rng.gamma(1.2, 6, n).clip(0.01, 29.9), np.where(late, rng.uniform(31, 200, n), np.nan))
     mql_at = contact + pd.to_timedelta(np.nan_to_num(days) * 86400, unit="s")
     mql_at = mql_at.where(mql30 | late)
+    # The scripted experiment (core.demo_activity): treated leads book more often; own random streams.
+    arm = demo_activity.assign_experiment(seed, contact, contacted, rep_obs["TotalAssetsInMillions"].where(matched))
+    extra = demo_activity.treated_extra_mqls(seed, p, arm, mql30)
+    xrng = np.random.default_rng(seed + 99_991)
+    mql_at = mql_at.where(~extra, contact + pd.to_timedelta(xrng.gamma(1.2, 6, n).clip(0.01, 29.9) * 86400, unit="s"))
+    late &= ~extra
+    mql30 = mql30 | extra
+    p_realised = np.where(arm == 1, np.minimum(p * (1 + demo_activity.TRUE_LIFT), 0.95), p)
     defect = (mql30 | late) & (rng.random(n) < 0.01)  # MQL stamped before contact: a data-quality defect
     mql_at = mql_at.where(~defect, contact - pd.to_timedelta(rng.uniform(1, 10, n), unit="D"))
     mql_at = mql_at.where(mql_at <= pd.Timestamp(EXPORT_AT))  # not happened yet at export time
@@ -679,7 +688,8 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "Company": reps["RIAFirmName"].to_numpy()[rep_idx], "Title": reps["Title"].to_numpy()[rep_idx],
         "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": lead_list,
         "External_Agency__c": agency,
-        "Experimentation_Tag__c": "",
+        "Experimentation_Tag__c": np.where(arm >= 0, np.char.add(f"{demo_activity.EXPERIMENT}:",
+                                           np.array(demo_activity.EXPERIMENT_ARMS)[np.maximum(arm, 0)]), ""),
         "CreatedDate": _ts_text(created), "Stage_Entered_Contacting__c": _ts_text(contact),
         "Stage_Entered_Call_Scheduled__c": _ts_text(mql_at),
         "OwnerId": [SGAS[i][0] for i in owner], "Owner.Name": [SGAS[i][1] for i in owner],
@@ -710,22 +720,32 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         miss = rng.random(len(sf_all)) < 0.02
         sf_all.loc[miss, col] = _na(rng, int(miss.sum()))
     sf_cols = [c.name for c in salesforce_columns()]
+    # One tag the readout must refuse (no arm): a hand-edited record.
+    tagged = np.where(sf_all["Experimentation_Tag__c"].to_numpy() != "")[0]
+    sf_all.iloc[tagged[:1], sf_all.columns.get_loc("Experimentation_Tag__c")] = demo_activity.EXPERIMENT
     sf_all[sf_cols].to_csv(out / "salesforce_leads.csv", index=False, encoding="utf-8")
+    progress(0.85, "Writing the call activity")
+    tasks = demo_activity.tasks_frame(seed, ids, contact, mql_at, contacted,
+                                      np.array([SGAS[i][0] for i in owner], dtype=object), pd.Timestamp(EXPORT_AT))
+    tasks.to_csv(out / "salesforce_tasks.csv", index=False, encoding="utf-8")
 
     progress(0.9, "Writing the truth file")
     truth = pd.DataFrame({
-        "lead_id": ids, "contacted": contacted, "true_prob_mql_30d": np.round(p, 6),
+        "lead_id": ids, "contacted": contacted, "true_prob_mql_30d": np.round(p_realised, 6),
         "drew_mql_30d": mql30, "weekend_contact": weekend & contacted,
         "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
         "matched_to_marketpro": matched, "snapshot_month": lead_month,
         "population_shift_lead": shifted_lead,
+        "experiment_arm": np.where(arm >= 0, np.array(demo_activity.EXPERIMENT_ARMS)[np.maximum(arm, 0)], ""),
     })
     truth.to_csv(out / "truth" / "demo_truth.csv", index=False)
+    (out / "truth" / "experiment_truth.json").write_text(demo_activity.truth_json(seed, p, arm), encoding="utf-8")
     (out / "truth" / "GENERATIVE_MODEL.md").write_text(
         GENERATIVE_MODEL_DOC + f"\n**This data set was drawn with the `{family}` truth.**\n", encoding="utf-8")
     c = truth[truth.contacted]
     summary = {
         "scale": scale, "seed": seed, "truth": family, "export_at": EXPORT_AT.isoformat(),
+        "tasks": int(len(tasks)),
         "territory_rows": int(sum(files.values())), "territory_rows_by_file": files,
         "unique_reps": int(sc.unique_reps), "salesforce_rows": int(len(sf_all)), "leads": int(n),
         "contacted": int(c.shape[0]), "positive_rate_30d_drawn": round(float(c.drew_mql_30d.mean()), 4),
@@ -808,6 +828,18 @@ first one.
    (Los Angeles converts less) and the base rate with them (`population_shift_lead` in the truth file).
 
 The engine reads neither fact; monitoring has to find them.
+
+## Call activity and the scripted experiment
+
+`salesforce_tasks.csv` holds the SGAs' Tasks: the contact itself is a dial, about 2.4 more calls follow
+over 45 days and stop once the discovery call is booked; e-mails, calls with a blank `TaskSubtype`, Tasks
+on Contacts, rows exported twice and two rows without an Id are mixed in. Leads contacted from
+2025-06-02 to 2025-09-21 are in the experiment `scoring-pilot` (`Experimentation_Tag__c =
+scoring-pilot:control|treatment`; one hand-edited tag lacks its arm): 50/50 in permuted blocks of 4 within
+the advisor's true AUM tier. Treated leads are called in model order, which raises their 30-day MQL
+probability by 60% (relative; `true_prob_mql_30d` is the probability of the arm each lead was in). The true
+effect on MQLs per 100 dials, simulated over both potential outcomes of every lead in the experiment, is in
+`truth/experiment_truth.json`. See `core/demo_activity.py`.
 
 About 10% of all MQLs arrive after 30 days (not positives); 1% of MQL timestamps are stamped before
 contact (defects); contacts in the last 30 days before the export are right-censored; `Status`,

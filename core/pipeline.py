@@ -97,6 +97,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     pipeline — scores, tiers and monitoring — so the first screens show the product itself."""
     from core.demo import generate
     from core.features.build import build_features
+    from core.ingest.activities import load_activity_file
     from core.ingest.leads import load_lead_file
     from core.ingest.territories import load_territory_history
     from core.modeling.registry import promote
@@ -114,6 +115,8 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
                            progress=lambda f, m: progress(0.15 + 0.25 * f, f"Loading territory exports: {m}"))
     progress(0.4, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)
+    progress(0.43, "Loading the call activity (Salesforce Tasks)")
+    load_activity_file(wh, settings, outdir / "salesforce_tasks.csv", actor=actor)
     progress(0.45, "Reconciling")
     reconcile(wh, settings, actor)
     now = build_features(wh, settings, actor=actor).as_of

@@ -17,7 +17,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 
 CONTRACT_WRITEBACK_FIELDS = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c",
-                             "Lead_Score_Model_Version__c", "Lead_Score_Updated__c")
+                             "Lead_Score_Model_Version__c", "Lead_Score_Updated__c", "Lead_Score_Experiment__c")
 _SECRETS = ("password", "security_token", "session_id")
 
 

@@ -16,7 +16,9 @@ import pandas as pd
 from core.export import neutralise
 from core.salesforce.config import CONTRACT_WRITEBACK_FIELDS
 
-HASHED_FIELDS = CONTRACT_WRITEBACK_FIELDS[:-1]  # the timestamp changes every day; a change of score does not
+# The timestamp changes every day; a change of score (or of experiment arm) does.
+HASHED_FIELDS = tuple(f for f in CONTRACT_WRITEBACK_FIELDS if f != "Lead_Score_Updated__c")
+HIDDEN_FIELDS = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c")
 
 
 def _fit(text: str, limit: int) -> str:
@@ -36,7 +38,10 @@ def model_label(model_version: str, fallback_level: str) -> str:
 
 
 def writeback_rows(scores: pd.DataFrame, field_map: dict) -> pd.DataFrame:
-    """One row per scored lead: ``Id``, the mapped write-back fields, and ``values_hash``."""
+    """One row per scored lead: ``Id``, the mapped write-back fields, and ``values_hash``.
+
+    ``scores`` may carry ``experiment_tag`` (``NAME:ARM``, sent as ``Lead_Score_Experiment__c``) and
+    ``hide_score`` (the lead's arm must not see scores: score, tier and drivers are sent blank)."""
     if scores.empty:
         return pd.DataFrame(columns=["Id", *(field_map[f] for f in CONTRACT_WRITEBACK_FIELDS), "values_hash"])
     prob = pd.to_numeric(scores["prob_mql_30d"], errors="coerce").fillna(0.0).clip(0, 1)
@@ -47,7 +52,13 @@ def writeback_rows(scores: pd.DataFrame, field_map: dict) -> pd.DataFrame:
         "Lead_Score_Model_Version__c": [neutralise(model_label(m, f)) for m, f in
                                         zip(scores["model_version"], scores["fallback_level"])],
         "Lead_Score_Updated__c": pd.to_datetime(scores["scored_at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_numpy(),
+        "Lead_Score_Experiment__c": (scores["experiment_tag"].fillna("").astype(str).to_numpy()
+                                     if "experiment_tag" in scores else np.full(len(scores), "", dtype=object)),
     }
+    if "hide_score" in scores:
+        hide = scores["hide_score"].fillna(False).astype(bool).to_numpy()
+        for f in HIDDEN_FIELDS:
+            values[f] = np.where(hide, "", np.asarray(values[f], dtype=object))
     out = pd.DataFrame({"Id": scores["lead_id"].astype(str).to_numpy()})
     for f in CONTRACT_WRITEBACK_FIELDS:
         out[field_map[f]] = values[f]

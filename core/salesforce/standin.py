@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 from xml.sax.saxutils import unescape
 
-from core.contract import salesforce_columns
+from core.contract import salesforce_columns, task_columns
 
 WRITEBACK_FIELDS = {
     "Lead_Score__c": "number",
@@ -46,6 +46,7 @@ WRITEBACK_FIELDS = {
     "Lead_Score_Drivers__c": "text255",
     "Lead_Score_Model_Version__c": "text40",
     "Lead_Score_Updated__c": "datetime",
+    "Lead_Score_Experiment__c": "text80",
 }
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records:--"
 
@@ -156,6 +157,8 @@ class SalesforceStandin:
         self.api_version = api_version
         self.faults = Faults()
         self.leads: dict[str, dict] = {}
+        self.tasks: dict[str, dict] = {}
+        self.task_types = {c.name: c.type for c in task_columns()}
         self.types = {c.name: c.type for c in salesforce_columns()}
         self.types.update({"Lead_Score__c": "number", "Lead_Score_Updated__c": "timestamp"})
         self.jobs: dict[str, _Job] = {}
@@ -186,6 +189,15 @@ class SalesforceStandin:
                     rec.setdefault(f, None)
                 self.leads[lead_id] = rec
         return len(self.leads)
+
+    def seed_tasks(self, path: str | Path) -> int:
+        """Task records (call activity) served to ``SELECT ... FROM Task`` queries."""
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for row in csv.DictReader(fh):
+                task_id = (row.get("Id") or "").strip()
+                if task_id:
+                    self.tasks[task_id] = {k: _typed(self.task_types.get(k, "text"), v) for k, v in row.items() if k}
+        return len(self.tasks)
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -248,8 +260,10 @@ class SalesforceStandin:
 
     def query(self, soql: str) -> dict:
         m = self._SOQL.match(soql)
-        if not m or m["obj"].lower() != "lead":
+        if not m or m["obj"].lower() not in ("lead", "task"):
             raise _ApiError(400, "MALFORMED_QUERY", f"unexpected SOQL: {soql[:200]}")
+        entity = "Task" if m["obj"].lower() == "task" else "Lead"
+        table, types = (self.tasks, self.task_types) if entity == "Task" else (self.leads, self.types)
         conds = []
         for part in re.split(r"\s+and\s+", m["where"] or "", flags=re.IGNORECASE):
             if not part.strip():
@@ -260,7 +274,7 @@ class SalesforceStandin:
             v = c["v"]
             value = None if v.lower() == "null" else (v[1:-1] if v.startswith("'") else v)
             conds.append((c["f"], c["op"], value))
-        rows = [r for r in self.leads.values() if all(self._match(r, f, op, v) for f, op, v in conds)]
+        rows = [r for r in table.values() if all(self._match(r, f, op, v) for f, op, v in conds)]
         if m["order"]:
             rows.sort(key=lambda r: (r.get(m["order"]) is None, str(r.get(m["order"]))))
         if m["limit"]:
@@ -268,10 +282,10 @@ class SalesforceStandin:
         fields = [f.strip() for f in m["fields"].split(",")]
         if [f.lower() for f in fields] == ["count()"]:
             return {"totalSize": len(rows), "done": True, "records": []}
-        unknown = [f for f in fields if f not in self.types and f not in ("Id",)]
+        unknown = [f for f in fields if f not in types and f not in ("Id",)]
         if unknown:
-            raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity 'Lead'.")
-        records = [self._record(r, fields) for r in rows]
+            raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{entity}'.")
+        records = [self._record(r, fields, entity) for r in rows]
         return self._page(records, uuid.uuid4().hex[:15], 0)
 
     @staticmethod
@@ -285,8 +299,9 @@ class SalesforceStandin:
         return {"=": have == value, "!=": have != value, ">": have > value, "<": have < value,
                 ">=": have >= value, "<=": have <= value}[op]
 
-    def _record(self, row: dict, fields: list[str]) -> dict:
-        out = {"attributes": {"type": "Lead", "url": f"/services/data/v{self.api_version}/sobjects/Lead/{row['Id']}"}}
+    def _record(self, row: dict, fields: list[str], entity: str = "Lead") -> dict:
+        out = {"attributes": {"type": entity,
+                              "url": f"/services/data/v{self.api_version}/sobjects/{entity}/{row['Id']}"}}
         for f in fields:
             if f == "Owner.Name":
                 name = row.get("Owner.Name")
@@ -379,7 +394,8 @@ class SalesforceStandin:
         tier = row.get("Lead_Score_Tier__c", "")
         if tier not in ("", None, "A", "B", "C"):
             return f"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:Lead Score Tier: bad value for restricted picklist field: {tier}:Lead_Score_Tier__c --"
-        for name, limit in (("Lead_Score_Drivers__c", 255), ("Lead_Score_Model_Version__c", 40)):
+        for name, limit in (("Lead_Score_Drivers__c", 255), ("Lead_Score_Model_Version__c", 40),
+                            ("Lead_Score_Experiment__c", 80)):
             if len(row.get(name) or "") > limit:
                 return f"STRING_TOO_LONG:{name}: data value too large (max length={limit}):{name} --"
         return None

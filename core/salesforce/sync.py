@@ -123,20 +123,40 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
     parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
     from core.ingest.leads import load_lead_file
 
+    cfg = salesforce_config(settings).require()
+    names = [c.name for c in salesforce_columns()]
+    soql = f"SELECT {', '.join(names)} FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"
+    return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull", load_lead_file,
+                 "Check the user's access to Lead and Stage_Entered_Contacting__c.")
+
+
+def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
+                    client: SalesforceClient | None = None):
+    """Fetch the contract's Task fields (call activity) for Tasks on a record (SOQL, every page) and load
+    them exactly as a Task export file: :func:`core.ingest.activities.load_activity_file`."""
+    from core.contract import task_columns
+    from core.ingest.activities import load_activity_file
+
+    names = [c.name for c in task_columns()]
+    soql = f"SELECT {', '.join(names)} FROM Task WHERE WhoId != null"
+    return _pull(wh, settings, actor, progress, client, soql, names, "Tasks", "salesforce_tasks_pull",
+                 load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.")
+
+
+def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], what: str, prefix: str, load,
+          access_hint: str):
     actor = actor or cli_actor()
     authorize(actor, "replace_data")
     cfg = salesforce_config(settings).require()
     started, t0 = _now(), time.perf_counter()
     result = SyncResult(uuid.uuid4().hex[:12], "pull")
-    names = [c.name for c in salesforce_columns()]
-    soql = f"SELECT {', '.join(names)} FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"salesforce_pull_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
+    path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
     pages = rows = 0
     try:
         client = client or SalesforceClient(cfg)
-        progress(0.02, f"Querying contacted Leads at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
+        progress(0.02, f"Querying {what} at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(names)
@@ -144,18 +164,17 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
                 pages += 1
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
-                progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} Leads")
+                progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
         if rows == 0:
-            raise LeadScoringError(f"Salesforce returned no contacted Leads ({soql.split(' FROM ')[1]}); nothing was "
-                                   "replaced. Check the user's access to Lead and Stage_Entered_Contacting__c.")
-        load = load_lead_file(wh, settings, path, actor=actor,
-                              progress=lambda f, m: progress(0.5 + 0.5 * f, m))
-        result.succeeded, result.intended = load.rows_loaded, rows
-        result.message = (f"{pages} page(s), {rows:,} rows read, {load.rows_loaded:,} loaded, "
-                          f"{load.rows_quarantined:,} quarantined (load {load.load_id}).")
-        return load
+            raise LeadScoringError(f"Salesforce returned no {what} ({soql.split(' FROM ')[1]}); nothing was "
+                                   f"replaced. {access_hint}")
+        loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m))
+        result.succeeded, result.intended = loaded.rows_loaded, rows
+        result.message = (f"{what}: {pages} page(s), {rows:,} rows read, {loaded.rows_loaded:,} loaded, "
+                          f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}).")
+        return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:
-        result.outcome, result.message = "failed", f"{exc}; stopped after {rows:,} rows, the loaded leads are unchanged."
+        result.outcome, result.message = "failed", f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
         raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
     except Exception as exc:
         result.outcome, result.message = "failed", f"{type(exc).__name__}: {exc}"
@@ -167,6 +186,17 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
 
 
 # --- push -------------------------------------------------------------------------------------------
+def _writeback_scores(wh: Warehouse) -> pd.DataFrame:
+    """The current scores with each lead's experiment arm (``NAME:ARM``) and whether its arm hides scores."""
+    from core.experiments.assign import writeback_arms
+
+    scores = current_scores(wh)
+    arms = writeback_arms(wh)
+    if arms.empty:
+        return scores
+    return scores.merge(arms, on="lead_id", how="left")
+
+
 def stale_scores_reason(wh: Warehouse) -> str | None:
     """Why the scores in place must not be pushed (the last daily run failed after them), or None."""
     with wh.reader() as s:
@@ -205,7 +235,7 @@ def pending_changes(wh: Warehouse, settings: Settings) -> pd.DataFrame:
     """The rows a push would send now (with ``change``: new or changed), without contacting Salesforce."""
     from core.scoring.score import current_scores
 
-    return _pending(wh, writeback_rows(current_scores(wh), salesforce_config(settings).field_map))
+    return _pending(wh, writeback_rows(_writeback_scores(wh), salesforce_config(settings).field_map))
 
 
 def recent_syncs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:
@@ -437,7 +467,7 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
         if stale:
             result.outcome, result.message = "refused", f"Nothing pushed: {stale}"
             raise LeadScoringError(result.message)
-        rows = writeback_rows(current_scores(wh), cfg.field_map)
+        rows = writeback_rows(_writeback_scores(wh), cfg.field_map)
         pending = _pending(wh, rows, retry_failed)
         result.intended = len(pending)
         if dry_run:

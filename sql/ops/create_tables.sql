@@ -154,3 +154,38 @@ create table if not exists ops.sf_jobs (
   rows_json string,
   reconciled bool
 );
+
+-- Experiments designed in the engine (spec §8): one row per experiment; status running / stopped.
+create table if not exists ops.experiments (
+  name string,
+  kind string,
+  arms string,
+  split float64,
+  hidden_arms string,
+  strata string,
+  start_at timestamp,
+  planned_end_at timestamp,
+  mde float64,
+  planned_leads int64,
+  seed int64,
+  model_version string,
+  status string,
+  created_at timestamp,
+  created_by string,
+  stopped_at timestamp,
+  design_json string
+);
+
+-- Lead-level assignments, append-only: a lead enters at most one running experiment, once, with the
+-- stratum it was blocked in, its position in that stratum, and the champion's score at assignment.
+create table if not exists ops.experiment_assignments (
+  experiment string,
+  lead_id string,
+  arm string,
+  stratum string,
+  position int64,
+  contacted_at timestamp,
+  score_at_assignment float64,
+  split float64,
+  assigned_at timestamp
+);

@@ -1,0 +1,131 @@
+"""Lead-level assignment, blocked within strata (spec §8.1–8.2), sticky and reproducible.
+
+Each running experiment takes the scored leads contacted inside its window that are in no experiment yet
+(engine-assigned or tagged in Experimentation_Tag__c): a lead is in at most one experiment, once. Within a
+stratum, leads are numbered in contact order; position ``p`` falls in block ``p // b`` and gets the arm at
+``p % b`` of that block's permutation of the design's pattern (``b`` the smallest block that carries the
+split exactly: 2 for 50/50, 10 for a 10% rollout). The permutation is seeded by a hash of (experiment,
+seed, stratum, block), so re-running the assignment gives the same arms; assignments are appended, never
+rewritten, with the time, the stratum, the position, the split in force and the champion's score at
+assignment (scores are computed for every lead, in both arms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from core.auth import Actor, cli_actor
+from core.config import Settings
+from core.experiments import units as U
+from core.experiments.design import Design, design_from_row
+from core.warehouse import Warehouse
+
+
+def block_pattern(split: float) -> np.ndarray:
+    """The arms of one block (1 = treatment): the smallest block size carrying ``split`` exactly."""
+    for b in range(2, 101):
+        k = split * b
+        if abs(k - round(k)) < 1e-9 and 0 < round(k) < b:
+            return np.r_[np.ones(int(round(k)), dtype=int), np.zeros(b - int(round(k)), dtype=int)]
+    k = min(max(int(round(split * 100)), 1), 99)
+    return np.r_[np.ones(k, dtype=int), np.zeros(100 - k, dtype=int)]
+
+
+def _block_seed(name: str, seed: int, stratum: str, block: int, split: float) -> int:
+    key = f"{name}|{seed}|{stratum}|{block}|{split:.6f}".encode("utf-8")
+    return int(hashlib.sha256(key).hexdigest()[:16], 16)
+
+
+def arms_for(name: str, seed: int, stratum: str, positions: np.ndarray, split: float) -> np.ndarray:
+    pattern = block_pattern(split)
+    b = len(pattern)
+    out = np.empty(len(positions), dtype=int)
+    blocks: dict[int, np.ndarray] = {}
+    for i, p in enumerate(positions):
+        blk = int(p) // b
+        if blk not in blocks:
+            blocks[blk] = np.random.default_rng(_block_seed(name, seed, stratum, blk, split)).permutation(pattern)
+        out[i] = blocks[blk][int(p) % b]
+    return out
+
+
+def running(wh: Warehouse) -> list[Design]:
+    with wh.reader() as s:
+        if not s.table_exists("ops.experiments"):
+            return []
+        rows = s.query("select * from ops.experiments where status = 'running' and kind = 'engine' order by created_at")
+    return [design_from_row(r) for r in rows.to_dict("records")]
+
+
+def assign_new_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> dict[str, int]:
+    """Assign every eligible scored lead to the running experiments; returns leads assigned per experiment."""
+    actor = actor or cli_actor()
+    designs = running(wh)
+    if not designs:
+        return {}
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_scores"):
+            return {}
+        scored = s.query("select lead_id, contacted_at, prob_mql_30d from ml.lead_scores")
+        taken = set(s.query("select lead_id from ops.experiment_assignments")["lead_id"])
+        tagged = s.query("select Id as lead_id from marts.dim_leads where Experimentation_Tag__c is not null "
+                         "and trim(Experimentation_Tag__c) != ''")["lead_id"] if "experimentation_tag__c" in \
+            s.columns("marts.dim_leads") else pd.Series(dtype=object)
+        feats = U.lead_features(s, scored["lead_id"])
+        positions = s.query("select experiment, stratum, max(position) as last from ops.experiment_assignments "
+                            "group by 1, 2")
+    taken |= set(tagged)
+    strata = U.strata_columns(feats)
+    scored = scored.merge(strata, on="lead_id", how="left").fillna({c: "unknown" for c in U.STRATA})
+    scored["contacted_at"] = pd.to_datetime(scored["contacted_at"], utc=True)
+    now = datetime.now(timezone.utc)
+    out, frames = {}, []
+    for d in designs:
+        pool = scored[~scored["lead_id"].isin(taken) & (scored["contacted_at"] >= d.start_at)
+                      & (scored["contacted_at"] < d.planned_end_at)].copy()
+        if pool.empty:
+            out[d.name] = 0
+            continue
+        pool["stratum"] = U.stratum_label(pool, d.strata)
+        pool = pool.sort_values(["contacted_at", "lead_id"])
+        last = positions[positions["experiment"] == d.name].set_index("stratum")["last"]
+        parts = []
+        for stratum, g in pool.groupby("stratum", sort=True):
+            start = int(last.get(stratum, -1)) + 1
+            pos = np.arange(start, start + len(g))
+            arm_idx = arms_for(d.name, d.seed, stratum, pos, d.split)
+            parts.append(pd.DataFrame({
+                "experiment": d.name, "lead_id": g["lead_id"].to_numpy(),
+                "arm": np.asarray(d.arms, dtype=object)[arm_idx], "stratum": stratum, "position": pos,
+                "contacted_at": g["contacted_at"].to_numpy(), "score_at_assignment": g["prob_mql_30d"].to_numpy(),
+                "split": d.split, "assigned_at": now,
+            }))
+        new = pd.concat(parts, ignore_index=True)
+        taken |= set(new["lead_id"])
+        frames.append(new)
+        out[d.name] = len(new)
+    if frames:
+        from core import audit
+
+        with wh.writer("experiment assignment") as s:
+            s.load("ops.experiment_assignments", pd.concat(frames, ignore_index=True), mode="append")
+            audit.record(s, actor, "experiment_assign", ", ".join(k for k, v in out.items() if v), "ok",
+                         {k: v for k, v in out.items()})
+    return out
+
+
+def writeback_arms(wh: Warehouse) -> pd.DataFrame:
+    """lead_id, experiment_tag (NAME:ARM) and hide_score for the write-back: engine experiments that are
+    running, plus stopped ones whose hidden arm stays hidden until the experiment is stopped."""
+    with wh.reader() as s:
+        if not s.table_exists("ops.experiment_assignments") or not s.table_exists("ops.experiments"):
+            return pd.DataFrame(columns=["lead_id", "experiment_tag", "hide_score"])
+        rows = s.query("select a.lead_id, a.experiment, a.arm, e.hidden_arms, e.status "
+                       "from ops.experiment_assignments as a inner join ops.experiments as e on a.experiment = e.name")
+    hidden = [arm in (h or "").split(",") and st == "running" for arm, h, st in zip(rows["arm"], rows["hidden_arms"], rows["status"])]
+    return pd.DataFrame({"lead_id": rows["lead_id"], "experiment_tag": rows["experiment"] + ":" + rows["arm"],
+                         "hide_score": hidden})

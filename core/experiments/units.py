@@ -1,0 +1,144 @@
+"""The experiment's units: one row per lead with its arm, stratum, score at assignment, matured 30-day
+outcome and dials inside the window — the same frame for engine-assigned and tagged experiments.
+
+Strata (spec §8.2), computed from the point-in-time features of each lead (never from the arm or the tag):
+
+- ``aum_tier``: firm AUM under $100M, $100M–$500M, $500M+, or unknown;
+- ``completeness``: no discovery data (no CRD match), rich (≤ 10% of MarketPro fields empty) or sparse;
+- ``metro``: the advisor lives in a metropolitan area, or not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.errors import LeadScoringError
+from core.ingest.activities import has_activities, lead_dials
+from core.warehouse import Session
+
+STRATA = ("aum_tier", "completeness", "metro")
+STRATUM_LEVELS = {
+    "aum_tier": ("under $100M", "$100M–$500M", "$500M+", "AUM unknown"),
+    "completeness": ("rich discovery data", "sparse discovery data", "no discovery data"),
+    "metro": ("in a metro", "no metro"),
+}
+BALANCE_EXCLUDE = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
+
+
+def check_strata(strata) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in (strata.split(",") if isinstance(strata, str) else strata) if s.strip())
+    unknown = [s for s in names if s not in STRATA]
+    if unknown:
+        raise LeadScoringError(f"--strata: unknown stratum {unknown[0]!r}; choose from {', '.join(STRATA)} "
+                               "(comma-separated), e.g. --strata aum_tier,completeness.")
+    return names
+
+
+def strata_columns(features: pd.DataFrame) -> pd.DataFrame:
+    """aum_tier, completeness and metro per lead from the feature rows (lead_id kept)."""
+    aum = pd.to_numeric(features.get("TotalAssetsInMillions"), errors="coerce")
+    matched = pd.to_numeric(features.get("Has_Discovery_Data"), errors="coerce").fillna(0) > 0
+    missing = pd.to_numeric(features.get("Discovery_Fields_Missing"), errors="coerce").fillna(1.0)
+    metro = features.get("cat_Metro")
+    metro = metro.fillna("").astype(str).str.strip() if metro is not None else pd.Series("", index=features.index)
+    lv = STRATUM_LEVELS
+    return pd.DataFrame({
+        "lead_id": features["lead_id"].to_numpy(),
+        "aum_tier": np.select([aum.isna(), aum < 100, aum < 500], [lv["aum_tier"][3], lv["aum_tier"][0], lv["aum_tier"][1]],
+                              lv["aum_tier"][2]),
+        "completeness": np.where(~matched, lv["completeness"][2],
+                                 np.where(missing <= 0.10, lv["completeness"][0], lv["completeness"][1])),
+        "metro": np.where(metro != "", lv["metro"][0], lv["metro"][1]),
+    })
+
+
+def stratum_label(frame: pd.DataFrame, strata: tuple[str, ...]) -> pd.Series:
+    if not strata:
+        return pd.Series("all leads", index=frame.index)
+    return frame[list(strata)].astype(str).agg(" · ".join, axis=1)
+
+
+def lead_features(s: Session, lead_ids=None) -> pd.DataFrame:
+    if not s.table_exists("ml.lead_features"):
+        raise LeadScoringError("No features yet: run build-features (or the daily run) first.")
+    feats = s.query("select * from ml.lead_features")
+    return feats if lead_ids is None else feats[feats["lead_id"].isin(set(lead_ids))]
+
+
+def first_scores(s: Session) -> pd.DataFrame:
+    """Each lead's first score at or after its contact (the score an assignment at contact would see)."""
+    if not s.table_exists("ml.score_history"):
+        return pd.DataFrame(columns=["lead_id", "first_score"])
+    rows = s.query(
+        "select h.lead_id, h.prob_mql_30d as first_score, h.scored_at "
+        "from ml.score_history as h inner join ml.lead_labels as l on h.lead_id = l.lead_id "
+        "where h.scored_at >= l.contacted_at"
+    )
+    rows = rows.sort_values(["lead_id", "scored_at"]).drop_duplicates("lead_id")
+    return rows[["lead_id", "first_score"]]
+
+
+def outcomes(s: Session, window_days: int) -> tuple[pd.DataFrame, bool]:
+    """Per contacted lead: contacted_at, mql_at, defect flag, dials in the window. Also whether any dial
+    data is loaded (without it the readout falls back to MQL rate per lead)."""
+    if not s.table_exists("ml.lead_labels"):
+        raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
+    labels = s.query("select lead_id, contacted_at, mql_at, label_status from ml.lead_labels "
+                     "where contacted_at is not null")
+    dials = lead_dials(s, window_days)
+    out = labels.merge(dials, on="lead_id", how="left")
+    for c in ("dials", "connected_dials", "sgas"):
+        out[c] = pd.to_numeric(out.get(c), errors="coerce").fillna(0).astype(int)
+    return out, has_activities(s)
+
+
+def matured(frame: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
+    """Leads whose outcome window has closed by ``as_of``, with ``mql`` (booked inside the window and by
+    ``as_of``); MQLs stamped before contact (defects) are excluded, as in training."""
+    window = pd.Timedelta(days=window_days)
+    contacted = pd.to_datetime(frame["contacted_at"], utc=True)
+    mql_at = pd.to_datetime(frame["mql_at"], utc=True)
+    done = (contacted + window <= as_of) & (contacted <= as_of)
+    defect = mql_at.notna() & (mql_at < contacted) & (mql_at <= as_of)
+    out = frame[done & ~defect].copy()
+    m = mql_at[out.index]
+    c = contacted[out.index]
+    out["mql"] = (m.notna() & (m <= as_of) & (m - c <= window)).astype(int)
+    return out
+
+
+def tag_assignments(s: Session, name: str) -> tuple[pd.DataFrame, int]:
+    """Leads tagged ``NAME:ARM`` in Experimentation_Tag__c, and how many tags of NAME were malformed."""
+    if not s.table_exists("marts.dim_leads"):
+        raise LeadScoringError("No Salesforce leads loaded: run load-leads first.")
+    cols = s.columns("marts.dim_leads")
+    if "experimentation_tag__c" not in cols:
+        return pd.DataFrame(columns=["lead_id", "arm"]), 0
+    tags = _tags(s)
+    tags = tags[tags["name"].str.lower() == name.strip().lower()]
+    parts = tags["tag"].str.split(":", n=1, expand=True).reindex(columns=[0, 1])
+    arm = parts[1].fillna("").str.strip().str.lower()
+    ok = arm.str.fullmatch(r"[a-z0-9_][a-z0-9_ -]{0,39}")
+    return pd.DataFrame({"lead_id": tags.loc[ok, "lead_id"], "arm": arm[ok]}), int((~ok).sum())
+
+
+def tagged_experiments(s: Session) -> pd.DataFrame:
+    """Experiments recorded in Experimentation_Tag__c: name, leads, arms."""
+    if not s.table_exists("marts.dim_leads") or "experimentation_tag__c" not in s.columns("marts.dim_leads"):
+        return pd.DataFrame(columns=["name", "leads", "arms", "first_contact", "last_contact"])
+    tags = _tags(s)
+    tags["arm"] = tags["tag"].str.split(":", n=1).str[1].fillna("").str.strip().str.lower()
+    return (tags.groupby("name").agg(
+        leads=("lead_id", "size"), arms=("arm", lambda a: ", ".join(sorted(x for x in set(a) if x))),
+        first_contact=("contacted_at", "min"), last_contact=("contacted_at", "max"))
+        .reset_index().sort_values("name"))
+
+
+def _tags(s: Session) -> pd.DataFrame:
+    tags = s.query(
+        "select Id as lead_id, trim(Experimentation_Tag__c) as tag, Stage_Entered_Contacting__c as contacted_at "
+        "from marts.dim_leads where Experimentation_Tag__c is not null and trim(Experimentation_Tag__c) != ''"
+    )
+    tags["name"] = tags["tag"].str.split(":", n=1).str[0].str.strip()
+    return tags

@@ -1,0 +1,30 @@
+-- One row per Task: repeated Ids keep the newest LastModifiedDate (overlapping export pages). Tasks on
+-- other objects than a Lead (WhoId not a loaded Lead) are kept here and ignored by lead_dials.
+create or replace table marts.fact_tasks as
+select
+  Id as task_id,
+  WhoId as lead_id,
+  OwnerId as owner_id,
+  CreatedDate as created_at,
+  ActivityDate as activity_date,
+  TaskSubtype as task_subtype,
+  Type as task_type,
+  CallDurationInSeconds as call_seconds,
+  CallDisposition as call_disposition,
+  Status as status,
+  LastModifiedDate as last_modified_at,
+  -- A dial: TaskSubtype = Call, or Type = Call when TaskSubtype is blank (contract).
+  coalesce(lower(TaskSubtype) = 'call', lower(Type) = 'call', false) as is_dial
+from staging.stg_salesforce_tasks
+where true
+qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1;
+
+create or replace table staging.task_duplicates as
+select s.load_id, s.file_name, s.line, s.Id, s.LastModifiedDate,
+  'duplicate Id: an export row with a newer LastModifiedDate was kept' as reason
+from staging.stg_salesforce_tasks as s
+where s.line not in (
+  select line from staging.stg_salesforce_tasks
+  where true
+  qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1
+)
