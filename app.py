@@ -91,7 +91,7 @@ def _anon(username: str):
 
 
 PAGE_PATHS = ("home", "upload", "reconciliation", "salesforce_sync", "tiers", "features", "train", "shap_cohorts",
-              "monitoring", "audit_log", "users")
+              "monitoring", "experiments", "audit_log", "users")
 
 
 def _login_for(path: str):
@@ -125,7 +125,8 @@ sections["SGA manager"] = [st.Page("pages/tiers.py", title="Tier lists", icon=":
 sections["Analyst"] = [st.Page("pages/features.py", title="Features & data quality", icon=":material/insights:"),
                        st.Page("pages/train.py", title="Train & compare", icon=":material/model_training:"),
                        st.Page("pages/shap_cohorts.py", title="SHAP & cohorts", icon=":material/bar_chart:"),
-                       st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:")]
+                       st.Page("pages/monitoring.py", title="Monitoring", icon=":material/monitor_heart:"),
+                       st.Page("pages/experiments.py", title="Experiments", icon=":material/science:")]
 if actor.role == "admin":
     sections["Admin"] = [
         st.Page("pages/audit_log.py", title="Audit log", icon=":material/history:"),

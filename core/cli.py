@@ -124,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     st_.add_argument("--workdir", help="where the certificate is written (default: a temporary folder)")
 
     sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
+    from core.experiments.cli import add_parsers
+
+    add_parsers(sub)
     return p
 
 
@@ -347,6 +350,11 @@ def run(args: argparse.Namespace) -> int:
         result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress)
         print(json.dumps(result.to_json(), indent=2, default=str) if args.json else summary_markdown(result))
         return 0
+
+    if args.verb in ("experiment", "load-activities"):
+        from core.experiments.cli import run as run_experiment
+
+        return run_experiment(args, wh, settings, _progress)
 
     if args.verb == "score":
         from core.export import write_csv

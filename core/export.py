@@ -32,3 +32,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     safe_frame(df).to_csv(path, index=False)
     return path
+
+
+def markdown_table(frame) -> str:
+    """A pipe table for Markdown reports (no tabulate dependency): header, rule, one line per row."""
+    cols = [str(c) for c in frame.columns]
+    cell = lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)

@@ -192,6 +192,11 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
         t1 = time.perf_counter()
         run, scores = score_leads(wh, settings, actor=actor)
         timings["score"] = round(time.perf_counter() - t1, 2)
+        from core.experiments.assign import assign_new_leads
+
+        t1 = time.perf_counter()
+        counts["experiment_assignments"] = assign_new_leads(wh, settings, actor=actor)
+        timings["experiments"] = round(time.perf_counter() - t1, 2)
         timings.update({f"score.{k}": v for k, v in run.timings.items()})
         counts.update(scored=run.n_scored, fallback_level=run.fallback_level, model_version=run.model_version,
                       **{f"tier_{k}": int(v) for k, v in run.tier_counts.items()})

@@ -218,7 +218,7 @@ def test_dry_run_writes_exactly_what_would_be_sent_with_formulas_neutralised(wor
     text = out.read_text(encoding="utf-8")
     frame = pd.read_csv(out, dtype=str).set_index("Id")
     assert list(frame.columns) == ["Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c",
-                                   "Lead_Score_Model_Version__c", "Lead_Score_Updated__c"]
+                                   "Lead_Score_Model_Version__c", "Lead_Score_Updated__c", "Lead_Score_Experiment__c"]
     assert frame.loc[ids[0], "Lead_Score_Drivers__c"].startswith("'=")
     assert frame.loc[ids[1], "Lead_Score_Drivers__c"].startswith("'-")
     assert not any(v.startswith(("=", "+", "-", "@")) for v in frame.to_numpy().ravel() if isinstance(v, str))

@@ -26,6 +26,7 @@ from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 MIN_WEEKS = 4
+MAX_WEEKS = 26  # a design that needs longer is reported as underpowered, not planned for years
 MIN_MQLS = 500
 INTERIM_DAYS = 14
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}"
@@ -95,13 +96,14 @@ def list_experiments(wh: Warehouse) -> pd.DataFrame:
         tags = U.tagged_experiments(s) if s.table_exists("marts.dim_leads") else pd.DataFrame()
     leads = counts.groupby("experiment")["n"].sum()
     exps["leads"] = exps["name"].map(leads).fillna(0).astype(int)
-    exps["source"] = "assigned by the engine"
+    exps["source"] = "Assigned by the engine"
+    exps["arms"] = exps["arms"].str.replace(",", ", ")
     if not tags.empty:
         tag_rows = pd.DataFrame({
-            "name": tags["name"], "kind": "tag", "arms": tags["arms"], "status": "recorded in Salesforce",
+            "name": tags["name"], "kind": "tag", "arms": tags["arms"], "status": "recorded",
             "start_at": pd.to_datetime(tags["first_contact"], utc=True),
             "planned_end_at": pd.to_datetime(tags["last_contact"], utc=True), "leads": tags["leads"],
-            "source": "Experimentation_Tag__c",
+            "source": "Tagged in Salesforce",
         })
         tag_rows = tag_rows[~tag_rows["name"].isin(exps["name"])]
         exps = pd.concat([exps, tag_rows], ignore_index=True)
@@ -213,15 +215,22 @@ def power_analysis(wh: Warehouse, settings: Settings, mde: float = 0.2, split: f
     weekly = len(hist) / span_weeks
     n_s, n_b, n_a = total(1.0), total(share_b), total(share_a)
     weeks = [n / weekly for n in (n_s, n_b, n_a)]
-    planned = max(MIN_WEEKS, float(np.ceil(weeks[2])))
+    planned = min(max(MIN_WEEKS, float(np.ceil(weeks[2]))), MAX_WEEKS)
     mql_rate = y.mean()
     notes = []
+    if weeks[2] > MAX_WEEKS:
+        n_cap = MAX_WEEKS * weekly
+        d_cap = tool.solve_power(nobs1=n_cap * split, alpha=alpha, power=power, ratio=ratio)
+        detectable = d_cap * sd * np.sqrt(share_a) / r
+        notes.append(f"Underpowered: +{mde:.0%} needs {weeks[2]:,.0f} weeks at {weekly:,.0f} leads a week; the plan is "
+                     f"capped at {MAX_WEEKS} weeks, which detects about +{detectable:.0%} (before the alternative's "
+                     "extra variance).")
     if metric == "mql_rate":
         notes.append("No call activity loaded: powered for MQL rate per lead (load-activities to use MQLs per 100 dials).")
     exp_mqls = planned * weekly * mql_rate
     if exp_mqls < MIN_MQLS:
         notes.append(f"At {weekly:,.0f} leads a week the planned {planned:.0f} weeks yield about {exp_mqls:,.0f} MQLs, "
-                     f"short of the spec's {MIN_MQLS}; the 4-week minimum sets the end.")
+                     f"short of the spec's {MIN_MQLS} MQL outcomes: read the interval, not only the decision.")
     return Power(metric, float(r * (100 if metric == "mqls_per_100_dials" else 1)), mde, alpha, power, split,
                  float(weekly), int(len(hist)), share_b, share_a, n_s, n_b, n_a, *(float(w) for w in weeks),
                  planned, float(exp_mqls), notes)
@@ -283,6 +292,15 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     p = power_analysis(wh, settings, mde=mde, split=split, strata=strata_t)
     from core.modeling.registry import champion_row
 
+    end_at = start_at + pd.Timedelta(weeks=p.planned_weeks)
+    for other in list_experiments(wh).to_dict("records"):
+        if other.get("kind") == "engine" and other.get("status") == "running" and \
+                pd.Timestamp(other["start_at"]) < end_at and start_at < pd.Timestamp(other["planned_end_at"]):
+            raise LeadScoringError(
+                f"Experiment {other['name']!r} is running on leads contacted from {pd.Timestamp(other['start_at']):%Y-%m-%d} "
+                f"to {pd.Timestamp(other['planned_end_at']):%Y-%m-%d}, which overlaps {name!r} "
+                f"({start_at:%Y-%m-%d} to {end_at:%Y-%m-%d}); a lead is in at most one running experiment. Stop "
+                f"{other['name']!r} (experiment stop) or start after it ends.")
     design = Design(name=name, kind=kind, arms=arm_list, split=float(split), hidden_arms=hidden, strata=strata_t,
                     start_at=start_at, planned_end_at=start_at + pd.Timedelta(weeks=p.planned_weeks), mde=float(mde),
                     planned_leads=int(round(p.planned_weeks * p.weekly_leads)), seed=int(seed),

@@ -22,10 +22,12 @@ from statsmodels.stats.contingency_tables import StratifiedTable
 
 from core.config import Settings
 from core.errors import LeadScoringError
+from core.export import markdown_table
 from core.experiments import stats as S
 from core.experiments import units as U
 from core.experiments.design import INTERIM_DAYS, MIN_MQLS, Design, get_design
 from core.warehouse import Warehouse
+from core.warehouse.sql import literal
 
 SRM_ALPHA = 0.001
 SMD_LIMIT = 0.05
@@ -172,7 +174,7 @@ class Readout:
             lines += ["", "## Guardrails", "", "| guardrail | status | detail |", "|---|---|---|"]
             lines += [f"| {g['guardrail']} | {g['status']} | {g['detail']} |" for g in self.guardrails]
         if not self.strata.empty:
-            lines += ["", "## Per stratum", "", self.strata.to_markdown(index=False)]
+            lines += ["", "## Per stratum", "", markdown_table(self.strata.round(4))]
         if self.warnings:
             lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
         return "\n".join(lines) + "\n"
@@ -208,7 +210,11 @@ def gather(wh: Warehouse, settings: Settings, name: str) -> tuple[Design, pd.Dat
     with wh.reader() as s:
         if design is not None:
             assigned = s.query("select lead_id, arm, stratum, score_at_assignment as score, split "
-                               f"from ops.experiment_assignments where experiment = '{name}'")
+                               f"from ops.experiment_assignments where experiment = {literal(name)}")
+            if assigned.empty:
+                raise LeadScoringError(
+                    f"Experiment {name!r} has no leads yet: leads contacted from {design.start_at:%Y-%m-%d} are "
+                    "assigned by the daily run as they are scored (or run `experiment assign`).")
         else:
             assigned, malformed = U.tag_assignments(s, name)
             if malformed:

@@ -117,8 +117,9 @@ def tag_assignments(s: Session, name: str) -> tuple[pd.DataFrame, int]:
         return pd.DataFrame(columns=["lead_id", "arm"]), 0
     tags = _tags(s)
     tags = tags[tags["name"].str.lower() == name.strip().lower()]
-    parts = tags["tag"].str.split(":", n=1, expand=True).reindex(columns=[0, 1])
-    arm = parts[1].fillna("").str.strip().str.lower()
+    if tags.empty:
+        return pd.DataFrame(columns=["lead_id", "arm"]), 0
+    arm = tags["tag"].str.split(":", n=1).str[1].fillna("").astype(str).str.strip().str.lower()
     ok = arm.str.fullmatch(r"[a-z0-9_][a-z0-9_ -]{0,39}")
     return pd.DataFrame({"lead_id": tags.loc[ok, "lead_id"], "arm": arm[ok]}), int((~ok).sum())
 

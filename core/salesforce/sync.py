@@ -189,6 +189,7 @@ def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], wh
 def _writeback_scores(wh: Warehouse) -> pd.DataFrame:
     """The current scores with each lead's experiment arm (``NAME:ARM``) and whether its arm hides scores."""
     from core.experiments.assign import writeback_arms
+    from core.scoring.score import current_scores
 
     scores = current_scores(wh)
     arms = writeback_arms(wh)
