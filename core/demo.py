@@ -651,7 +651,9 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     mql_at = contact + pd.to_timedelta(np.nan_to_num(days) * 86400, unit="s")
     mql_at = mql_at.where(mql30 | late)
     # The scripted experiment (core.demo_activity): treated leads book more often; own random streams.
-    arm = demo_activity.assign_experiment(seed, contact, contacted, rep_obs["TotalAssetsInMillions"].where(matched))
+    ids = _sf_id("00Q5f00000", np.arange(n))
+    arm, which = demo_activity.assign_experiment(seed, contact, contacted, rep_obs["TotalAssetsInMillions"].where(matched),
+                                                 ids)
     extra = demo_activity.treated_extra_mqls(seed, p, arm, mql30)
     xrng = np.random.default_rng(seed + 99_991)
     mql_at = mql_at.where(~extra, contact + pd.to_timedelta(xrng.gamma(1.2, 6, n).clip(0.01, 29.9) * 86400, unit="s"))
@@ -667,7 +669,6 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     last_mod.iloc[0] = pd.Timestamp(EXPORT_AT)
 
     progress(0.75, "Writing the Salesforce export")
-    ids = _sf_id("00Q5f00000", np.arange(n))
     is_mql = mql_at.notna().to_numpy()
     status = np.where(~contacted, "Open", np.where(is_mql, "MQL", rng.choice(["Contacting", "Nurture", "Closed - Not Interested"], n)))
     disposition = np.where(is_mql, "Call Booked", np.where(contacted, rng.choice(["No Answer", "Not Interested", "Bad Timing", ""], n), ""))
@@ -688,7 +689,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "Company": reps["RIAFirmName"].to_numpy()[rep_idx], "Title": reps["Title"].to_numpy()[rep_idx],
         "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": lead_list,
         "External_Agency__c": agency,
-        "Experimentation_Tag__c": np.where(arm >= 0, np.char.add(f"{demo_activity.EXPERIMENT}:",
+        "Experimentation_Tag__c": np.where(which == 0, np.char.add(f"{demo_activity.EXPERIMENT}:",
                                            np.array(demo_activity.EXPERIMENT_ARMS)[np.maximum(arm, 0)]), ""),
         "CreatedDate": _ts_text(created), "Stage_Entered_Contacting__c": _ts_text(contact),
         "Stage_Entered_Call_Scheduled__c": _ts_text(mql_at),
@@ -721,7 +722,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         sf_all.loc[miss, col] = _na(rng, int(miss.sum()))
     sf_cols = [c.name for c in salesforce_columns()]
     # One tag the readout must refuse (no arm): a hand-edited record.
-    tagged = np.where(sf_all["Experimentation_Tag__c"].to_numpy() != "")[0]
+    tagged = np.where(sf_all["Experimentation_Tag__c"].to_numpy() != "")[0]  # the tagged experiment only
     sf_all.iloc[tagged[:1], sf_all.columns.get_loc("Experimentation_Tag__c")] = demo_activity.EXPERIMENT
     sf_all[sf_cols].to_csv(out / "salesforce_leads.csv", index=False, encoding="utf-8")
     progress(0.85, "Writing the call activity")
@@ -736,10 +737,12 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
         "matched_to_marketpro": matched, "snapshot_month": lead_month,
         "population_shift_lead": shifted_lead,
+        "experiment": np.where(which == 0, demo_activity.TAGGED["name"],
+                               np.where(which == 1, demo_activity.ENGINE["name"], "")),
         "experiment_arm": np.where(arm >= 0, np.array(demo_activity.EXPERIMENT_ARMS)[np.maximum(arm, 0)], ""),
     })
     truth.to_csv(out / "truth" / "demo_truth.csv", index=False)
-    (out / "truth" / "experiment_truth.json").write_text(demo_activity.truth_json(seed, p, arm), encoding="utf-8")
+    (out / "truth" / "experiment_truth.json").write_text(demo_activity.truth_json(seed, p, arm, which), encoding="utf-8")
     (out / "truth" / "GENERATIVE_MODEL.md").write_text(
         GENERATIVE_MODEL_DOC + f"\n**This data set was drawn with the `{family}` truth.**\n", encoding="utf-8")
     c = truth[truth.contacted]
@@ -833,13 +836,18 @@ The engine reads neither fact; monitoring has to find them.
 
 `salesforce_tasks.csv` holds the SGAs' Tasks: the contact itself is a dial, about 2.4 more calls follow
 over 45 days and stop once the discovery call is booked; e-mails, calls with a blank `TaskSubtype`, Tasks
-on Contacts, rows exported twice and two rows without an Id are mixed in. Leads contacted from
-2025-06-02 to 2025-09-21 are in the experiment `scoring-pilot` (`Experimentation_Tag__c =
-scoring-pilot:control|treatment`; one hand-edited tag lacks its arm): 50/50 in permuted blocks of 4 within
-the advisor's true AUM tier. Treated leads are called in model order, which raises their 30-day MQL
-probability by 60% (relative; `true_prob_mql_30d` is the probability of the arm each lead was in). The true
-effect on MQLs per 100 dials, simulated over both potential outcomes of every lead in the experiment, is in
-`truth/experiment_truth.json`. See `core/demo_activity.py`.
+on Contacts, rows exported twice and two rows without an Id are mixed in. Two experiments run on disjoint
+leads; in both, treated leads are called in model order, which raises their 30-day MQL probability by 60%
+(relative; `true_prob_mql_30d` is the probability of the arm each lead was in):
+
+- `scoring-pilot`, run outside the engine: leads contacted 2025-01-06 to 2025-05-04, tagged
+  `Experimentation_Tag__c = scoring-pilot:control|treatment` (one hand-edited tag lacks its arm), 50/50 in
+  permuted blocks of 4 within the advisor's true AUM tier;
+- `tiering-pilot`, the engine's own: leads contacted 2025-06-02 to 2025-09-21, in exactly the arms the
+  engine's assignment gives them (one stratum, contact order); the first start creates it and reads it out.
+
+The true effect on MQLs per 100 dials of each, simulated over both potential outcomes of every lead in it,
+is in `truth/experiment_truth.json`. See `core/demo_activity.py`.
 
 About 10% of all MQLs arrive after 30 days (not positives); 1% of MQL timestamps are stamped before
 contact (defects); contacts in the last 30 days before the export are right-censored; `Status`,

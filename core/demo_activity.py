@@ -3,13 +3,17 @@
 Every stream here has its own seed, so the leads, the territories and the truth of every lead outside the
 experiment are the same as without it.
 
-**The experiment** (``EXPERIMENT``): leads contacted in ``[EXPERIMENT_START, EXPERIMENT_END)`` are assigned
-to ``control`` or ``treatment``, 50/50, in permuted blocks of 4 within the advisor's true AUM tier in
-contact order. Treatment SGAs call in model order, which raises each lead's 30-day MQL probability by
-``TRUE_LIFT`` (relative); dials per lead follow the same law in both arms. The assignment is recorded in
-``Experimentation_Tag__c`` as ``NAME:ARM`` (an experiment run outside the engine); the true effect on the
-primary KPI, MQLs per 100 dials, is computed by simulation of both potential outcomes for every lead in
-the experiment and written to ``truth/experiment_truth.json``.
+**Two experiments**, on disjoint leads, each with treatment SGAs calling in model order, which raises each
+treated lead's 30-day MQL probability by ``TRUE_LIFT`` (relative); dials per lead follow the same law in both
+arms. The true effect on the primary KPI, MQLs per 100 dials, is computed by simulating both potential
+outcomes of every lead in the experiment, and written to ``truth/experiment_truth.json``.
+
+- ``scoring-pilot`` (``TAGGED``), run outside the engine: leads contacted in its window are assigned 50/50
+  in permuted blocks of 4 within the advisor's true AUM tier, in contact order, and recorded in
+  ``Experimentation_Tag__c`` as ``NAME:ARM``.
+- ``tiering-pilot`` (``ENGINE``), the engine's own: its arms are exactly the ones the engine's assignment
+  gives (``core.experiments.assign.arms_for``, one stratum, positions in contact order over every contacted
+  lead of the window), so the first start creates it with the same design and reads it out.
 
 **Dials** (``salesforce_tasks.csv``, contract ``salesforce_task_columns.csv``): the contact itself is a
 dial; ``DIALS_MEAN`` more calls follow, spread over 45 days; calls stop once the discovery call is booked.
@@ -25,10 +29,12 @@ import json
 import numpy as np
 import pandas as pd
 
-EXPERIMENT = "scoring-pilot"
 EXPERIMENT_ARMS = ("control", "treatment")
-EXPERIMENT_START = pd.Timestamp("2025-06-02", tz="UTC")
-EXPERIMENT_END = pd.Timestamp("2025-09-22", tz="UTC")  # exclusive: the last leads mature before the export
+TAGGED = {"name": "scoring-pilot", "start": pd.Timestamp("2025-01-06", tz="UTC"),
+          "end": pd.Timestamp("2025-05-05", tz="UTC")}  # end exclusive
+ENGINE = {"name": "tiering-pilot", "start": pd.Timestamp("2025-06-02", tz="UTC"),
+          "end": pd.Timestamp("2025-09-22", tz="UTC"), "seed": 0, "split": 0.5, "strata": ""}
+EXPERIMENT = TAGGED["name"]
 TRUE_LIFT = 0.6  # relative rise of each treated lead's 30-day MQL probability
 DIALS_MEAN = 2.4  # follow-up calls after the contact dial (Poisson), spread over DIAL_SPREAD_DAYS
 DIAL_SPREAD_DAYS = 45
@@ -52,15 +58,29 @@ def blocked_arms(rng, strata: np.ndarray, order: np.ndarray, block: int = 4) -> 
     return arms
 
 
-def assign_experiment(seed: int, contact: pd.Series, contacted: np.ndarray, aum_millions) -> np.ndarray:
-    """-1 outside the experiment, else 0 (control) / 1 (treatment)."""
-    rng = np.random.default_rng(seed + 104_729)
-    inside = contacted & (contact >= EXPERIMENT_START).to_numpy() & (contact < EXPERIMENT_END).to_numpy()
+def assign_experiment(seed: int, contact: pd.Series, contacted: np.ndarray, aum_millions,
+                      ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead: arm (-1 outside both experiments, 0 control, 1 treatment) and experiment (0 tagged, 1 engine)."""
+    from core.experiments.assign import arms_for
+
     arm = np.full(len(contact), -1)
+    which = np.full(len(contact), -1)
+    c = contact.to_numpy()
+    # The tagged experiment: permuted blocks of 4 within the true AUM tier.
+    rng = np.random.default_rng(seed + 104_729)
+    inside = contacted & (contact >= TAGGED["start"]).to_numpy() & (contact < TAGGED["end"]).to_numpy()
     idx = np.where(inside)[0]
-    order = np.argsort(contact.to_numpy()[idx], kind="stable")
+    order = np.argsort(c[idx], kind="stable")
     arm[idx] = blocked_arms(rng, aum_tier(np.asarray(aum_millions)[idx]), order)
-    return arm
+    which[idx] = 0
+    # The engine's experiment: the engine's own rule (positions by contact second, then lead id).
+    inside = contacted & (contact >= ENGINE["start"]).to_numpy() & (contact < ENGINE["end"]).to_numpy()
+    idx = np.where(inside)[0]
+    key = pd.DataFrame({"t": contact.iloc[idx].dt.floor("s").to_numpy(), "id": ids[idx], "i": idx})
+    key = key.sort_values(["t", "id"], kind="stable")
+    arm[key["i"].to_numpy()] = arms_for(ENGINE["name"], ENGINE["seed"], "all leads", np.arange(len(key)), ENGINE["split"])
+    which[key["i"].to_numpy()] = 1
+    return arm, which
 
 
 def treated_extra_mqls(seed: int, p: np.ndarray, arm: np.ndarray, mql30: np.ndarray) -> np.ndarray:
@@ -161,13 +181,18 @@ def tasks_frame(seed: int, ids: np.ndarray, contact: pd.Series, mql_at: pd.Serie
     return tasks[[c.name for c in task_columns()]]
 
 
-def truth_json(seed: int, p: np.ndarray, arm: np.ndarray) -> str:
-    eff = true_effect(seed, p, arm)
-    return json.dumps({
-        "name": EXPERIMENT, "arms": list(EXPERIMENT_ARMS), "split": 0.5,
-        "start": EXPERIMENT_START.isoformat(), "end_exclusive": EXPERIMENT_END.isoformat(),
-        "blocking": "permuted blocks of 4 within true AUM tier (<$100M, $100M-$500M, $500M+, unknown), contact order",
-        "true_relative_lift_in_mql_probability": TRUE_LIFT,
-        "leads": {"control": int((arm == 0).sum()), "treatment": int((arm == 1).sum())},
-        **eff,
-    }, indent=2)
+def truth_json(seed: int, p: np.ndarray, arm: np.ndarray, which: np.ndarray) -> str:
+    out = {}
+    for k, (exp, blocking, source) in enumerate((
+            (TAGGED, "permuted blocks of 4 within true AUM tier (<$100M, $100M-$500M, $500M+, unknown), contact "
+                     "order", "Experimentation_Tag__c"),
+            (ENGINE, "the engine's assignment: one stratum, blocks of 2 in contact order, hash-seeded", "engine"))):
+        a = np.where(which == k, arm, -1)
+        out[exp["name"]] = {
+            "source": source, "arms": list(EXPERIMENT_ARMS), "split": 0.5,
+            "start": exp["start"].isoformat(), "end_exclusive": exp["end"].isoformat(), "blocking": blocking,
+            "true_relative_lift_in_mql_probability": TRUE_LIFT,
+            "leads": {"control": int((a == 0).sum()), "treatment": int((a == 1).sum())},
+            **true_effect(seed + k, p, a),
+        }
+    return json.dumps(out, indent=2)

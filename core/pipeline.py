@@ -133,6 +133,12 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     progress(0.82, "Backfilling the score history since then (weekly, as a backtest would)")
     build_features(wh, settings, levels=model_levels(wh), actor=actor)
     summary["backfill"] = backfill_scores(wh, settings, since=cutoff, actor=actor)
+    progress(0.88, "Creating the demo's engine experiment (its leads are assigned by the daily run)")
+    from core.demo_activity import ENGINE
+    from core.experiments.design import create_experiment
+
+    create_experiment(wh, settings, ENGINE["name"], ENGINE["start"].strftime("%Y-%m-%d"), split=ENGINE["split"],
+                      strata=ENGINE["strata"], seed=ENGINE["seed"], end=ENGINE["end"].strftime("%Y-%m-%d"), actor=actor)
     progress(0.9, "Running the daily pipeline (features, scores, tiers, monitoring)")
     run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")

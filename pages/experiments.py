@@ -5,13 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from core.experiments import charts
-from core.experiments.design import create_experiment, list_experiments, power_analysis, power_curve, stop_experiment
+from core.experiments.design import list_experiments, stop_experiment
 from core.experiments.readout import readout
-from pages._shared import actor, after_write, engine, flash, show_flash, table, user_errors, when, why_not, write_button
+from pages._experiment_design import METRICS, design_section
+from pages._shared import actor, engine, show_flash, table, user_errors, when, write_button
 
 DECISIONS = {"continue": "Continue", "stop for efficacy": "Stop: treatment wins", "stop for harm": "Stop: treatment harms",
              "no effect": "No effect detected", "invalid": "INVALID (sample ratio mismatch)"}
-METRICS = {"mqls_per_100_dials": "MQLs per 100 dials", "mql_rate": "MQL rate per lead"}
 
 eng = engine()
 who = actor()
@@ -36,34 +36,7 @@ def pct(v) -> str:
 with user_errors():
     exps = _list(eng.wh, str(eng.settings.warehouse_path))
 
-with st.expander("Design a new experiment", expanded=exps.empty):
-    c1, c2, c3 = st.columns(3)
-    name = c1.text_input("Name (written to Salesforce as NAME:ARM)", placeholder="tiering-2026-01")
-    start = c2.date_input("First contact date in the experiment")
-    split = c3.slider("Treatment share", 0.05, 0.95, 0.5, 0.05)
-    c4, c5 = st.columns(2)
-    strata = c4.multiselect("Block within", ["aum_tier", "completeness", "metro"], ["aum_tier", "completeness", "metro"],
-                            format_func={"aum_tier": "AUM tier", "completeness": "Discovery completeness",
-                                         "metro": "Metro presence"}.get)
-    mde = c5.slider("Smallest lift worth detecting", 0.05, 1.0, 0.2, 0.05, format="%.2f")
-    if st.button("Compute power", help="Sample size and weeks at the current lead volume"):
-        with user_errors():
-            st.session_state["exp_power"] = power_analysis(eng.wh, eng.settings, mde=mde, split=split, strata=tuple(strata))
-    p = st.session_state.get("exp_power")
-    if p is not None:
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Leads needed, simple", f"{p.leads_simple:,}", f"{p.weeks_simple:.1f} weeks", delta_color="off")
-        m2.metric("Blocked", f"{p.leads_blocked:,}", f"{p.weeks_blocked:.1f} weeks", delta_color="off")
-        m3.metric("Blocked + score adjustment", f"{p.leads_adjusted:,}", f"{p.weeks_adjusted:.1f} weeks", delta_color="off")
-        st.caption(f"{METRICS[p.primary_metric]} now {p.baseline:.2f}; {p.weekly_leads:,.0f} contacted leads a week; "
-                   f"planned duration {p.planned_weeks:.0f} weeks.")
-        for note in p.notes:
-            st.info(note)
-        st.plotly_chart(charts.power_curve(power_curve(p), p.mde), width="stretch")
-    write_button(who, "Create experiment", "design_experiments",
-                 lambda: create_experiment(eng.wh, eng.settings, name.strip(), str(start), split=split,
-                                           strata=",".join(strata), mde=mde, actor=who),
-                 f"Experiment {name.strip()} created: the daily run assigns leads as they are scored.")
+design_section(eng, who, expanded=exps.empty)
 
 if exps.empty:
     st.info("No experiments yet. Design one above, or tag leads in Salesforce with Experimentation_Tag__c = NAME:ARM.")

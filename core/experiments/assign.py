@@ -1,8 +1,9 @@
 """Lead-level assignment, blocked within strata (spec §8.1–8.2), sticky and reproducible.
 
-Each running experiment takes the scored leads contacted inside its window that are in no experiment yet
+Each running experiment takes the leads contacted inside its window that are in no experiment yet
 (engine-assigned or tagged in Experimentation_Tag__c): a lead is in at most one experiment, once. Within a
-stratum, leads are numbered in contact order; position ``p`` falls in block ``p // b`` and gets the arm at
+stratum, the window's contacted leads are numbered in contact order; position ``p`` falls in block ``p // b``
+and gets the arm at
 ``p % b`` of that block's permutation of the design's pattern (``b`` the smallest block that carries the
 split exactly: 2 for 50/50, 10 for a 10% rollout). The permutation is seeded by a hash of (experiment,
 seed, stratum, block), so re-running the assignment gives the same arms; assignments are appended, never
@@ -61,50 +62,62 @@ def running(wh: Warehouse) -> list[Design]:
     return [design_from_row(r) for r in rows.to_dict("records")]
 
 
+def window_positions(labels: pd.DataFrame, strata: pd.DataFrame, d: Design) -> pd.DataFrame:
+    """Every contacted lead in the experiment's window with its stratum and its position in that stratum:
+    the rank by (contact time, lead id) among *all* contacted leads of the stratum in the window. Positions
+    depend only on when leads were contacted, never on when they were scored or whether another experiment
+    took a neighbour, so an arm is fixed by the data and the design alone."""
+    w = labels[(labels["contacted_at"] >= d.start_at) & (labels["contacted_at"] < d.planned_end_at)]
+    w = w.merge(strata, on="lead_id", how="left").fillna({c: "unknown" for c in U.STRATA})
+    w["stratum"] = U.stratum_label(w, d.strata)
+    w = w.sort_values(["contacted_at", "lead_id"], kind="stable")
+    w["position"] = w.groupby("stratum").cumcount()
+    return w
+
+
 def assign_new_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> dict[str, int]:
-    """Assign every eligible scored lead to the running experiments; returns leads assigned per experiment."""
+    """Assign every contacted lead of a running experiment's window that is in no experiment yet; returns the
+    leads assigned per experiment. The score at assignment is the lead's current score, else its first score
+    within a week of contact (a lead contacted before scoring began keeps none)."""
     actor = actor or cli_actor()
     designs = running(wh)
     if not designs:
         return {}
     with wh.reader() as s:
-        if not s.table_exists("ml.lead_scores"):
+        if not s.table_exists("ml.lead_labels") or not s.table_exists("ml.lead_features"):
             return {}
-        scored = s.query("select lead_id, contacted_at, prob_mql_30d from ml.lead_scores")
+        labels = s.query("select lead_id, contacted_at from ml.lead_labels where contacted_at is not null")
+        current = s.query("select lead_id, prob_mql_30d from ml.lead_scores") if s.table_exists("ml.lead_scores") \
+            else pd.DataFrame(columns=["lead_id", "prob_mql_30d"])
+        first = U.first_scores(s)
         taken = set(s.query("select lead_id from ops.experiment_assignments")["lead_id"])
         tagged = s.query("select Id as lead_id from marts.dim_leads where Experimentation_Tag__c is not null "
                          "and trim(Experimentation_Tag__c) != ''")["lead_id"] if "experimentation_tag__c" in \
             s.columns("marts.dim_leads") else pd.Series(dtype=object)
-        feats = U.lead_features(s, scored["lead_id"])
-        positions = s.query("select experiment, stratum, max(position) as last from ops.experiment_assignments "
-                            "group by 1, 2")
+        feats = U.lead_features(s)
     taken |= set(tagged)
+    labels["contacted_at"] = pd.to_datetime(labels["contacted_at"], utc=True)
     strata = U.strata_columns(feats)
-    scored = scored.merge(strata, on="lead_id", how="left").fillna({c: "unknown" for c in U.STRATA})
-    scored["contacted_at"] = pd.to_datetime(scored["contacted_at"], utc=True)
+    score = first.set_index("lead_id")["first_score"]
+    score.update(current.set_index("lead_id")["prob_mql_30d"])
     now = datetime.now(timezone.utc)
     out, frames = {}, []
     for d in designs:
-        pool = scored[~scored["lead_id"].isin(taken) & (scored["contacted_at"] >= d.start_at)
-                      & (scored["contacted_at"] < d.planned_end_at)].copy()
+        w = window_positions(labels, strata, d)
+        pool = w[~w["lead_id"].isin(taken)]
         if pool.empty:
             out[d.name] = 0
             continue
-        pool["stratum"] = U.stratum_label(pool, d.strata)
-        pool = pool.sort_values(["contacted_at", "lead_id"])
-        last = positions[positions["experiment"] == d.name].set_index("stratum")["last"]
-        parts = []
-        for stratum, g in pool.groupby("stratum", sort=True):
-            start = int(last.get(stratum, -1)) + 1
-            pos = np.arange(start, start + len(g))
-            arm_idx = arms_for(d.name, d.seed, stratum, pos, d.split)
-            parts.append(pd.DataFrame({
-                "experiment": d.name, "lead_id": g["lead_id"].to_numpy(),
-                "arm": np.asarray(d.arms, dtype=object)[arm_idx], "stratum": stratum, "position": pos,
-                "contacted_at": g["contacted_at"].to_numpy(), "score_at_assignment": g["prob_mql_30d"].to_numpy(),
-                "split": d.split, "assigned_at": now,
-            }))
-        new = pd.concat(parts, ignore_index=True)
+        arm_idx = np.empty(len(pool), dtype=int)
+        for stratum, idx in pool.groupby("stratum").indices.items():
+            arm_idx[idx] = arms_for(d.name, d.seed, stratum, pool["position"].to_numpy()[idx], d.split)
+        new = pd.DataFrame({
+            "experiment": d.name, "lead_id": pool["lead_id"].to_numpy(),
+            "arm": np.asarray(d.arms, dtype=object)[arm_idx], "stratum": pool["stratum"].to_numpy(),
+            "position": pool["position"].to_numpy(), "contacted_at": pool["contacted_at"].to_numpy(),
+            "score_at_assignment": pool["lead_id"].map(score).to_numpy(dtype=float),
+            "split": d.split, "assigned_at": now,
+        })
         taken |= set(new["lead_id"])
         frames.append(new)
         out[d.name] = len(new)

@@ -20,6 +20,7 @@ def add_parsers(sub) -> None:
     c = es.add_parser("create", help="design an experiment: power, strata, split; leads are assigned by the daily run")
     c.add_argument("name")
     c.add_argument("--start", required=True, help="first contact date that enters the experiment (YYYY-MM-DD)")
+    c.add_argument("--end", help="last contact date (exclusive); default: the power analysis's duration, >= 4 weeks")
     c.add_argument("--split", type=float, default=0.5, help="treatment share, strictly between 0 and 1")
     c.add_argument("--strata", default="aum_tier,completeness,metro")
     c.add_argument("--arms", default="control,treatment", help="two arms, control first")
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace, wh, settings, progress) -> int:
 
     if v == "create":
         d = D.create_experiment(wh, settings, args.name, args.start, split=args.split, strata=args.strata,
-                                arms=args.arms, mde=args.mde, hidden_arms=args.hidden_arms, seed=args.seed)
+                                arms=args.arms, mde=args.mde, hidden_arms=args.hidden_arms, seed=args.seed,
+                                end=args.end)
         info = {"name": d.name, "arms": list(d.arms), "split": d.split, "hidden_arms": list(d.hidden_arms),
                 "strata": list(d.strata), "start": d.start_at.isoformat(), "planned_end": d.planned_end_at.isoformat(),
                 "planned_leads": d.planned_leads, "power": d.power}

@@ -260,7 +260,9 @@ def check_split(split: float) -> None:
 def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, split: float = 0.5,
                       strata="aum_tier,completeness,metro", arms="control,treatment", mde: float = 0.2,
                       hidden_arms: str | None = None, seed: int = 0, kind: str = "engine",
-                      actor: Actor | None = None) -> Design:
+                      end: str | None = None, actor: Actor | None = None) -> Design:
+    """Design an experiment. The planned end is the power analysis's (4 to 26 weeks) unless ``end`` is
+    given; an end earlier than the spec's 4-week minimum is refused."""
     import re
 
     actor = actor or cli_actor()
@@ -293,6 +295,16 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     from core.modeling.registry import champion_row
 
     end_at = start_at + pd.Timedelta(weeks=p.planned_weeks)
+    if end:
+        try:
+            end_at = pd.Timestamp(end)
+        except (ValueError, TypeError):
+            raise LeadScoringError(f"--end {end!r}: give a date such as 2026-03-02.") from None
+        end_at = end_at.tz_localize("UTC") if end_at.tzinfo is None else end_at.tz_convert("UTC")
+        if end_at < start_at + pd.Timedelta(weeks=MIN_WEEKS):
+            raise LeadScoringError(f"--end {end}: an experiment runs at least {MIN_WEEKS} weeks (spec §8.6); the "
+                                   f"earliest end for --start {start_at:%Y-%m-%d} is "
+                                   f"{start_at + pd.Timedelta(weeks=MIN_WEEKS):%Y-%m-%d}.")
     for other in list_experiments(wh).to_dict("records"):
         if other.get("kind") == "engine" and other.get("status") == "running" and \
                 pd.Timestamp(other["start_at"]) < end_at and start_at < pd.Timestamp(other["planned_end_at"]):
@@ -302,8 +314,8 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
                 f"({start_at:%Y-%m-%d} to {end_at:%Y-%m-%d}); a lead is in at most one running experiment. Stop "
                 f"{other['name']!r} (experiment stop) or start after it ends.")
     design = Design(name=name, kind=kind, arms=arm_list, split=float(split), hidden_arms=hidden, strata=strata_t,
-                    start_at=start_at, planned_end_at=start_at + pd.Timedelta(weeks=p.planned_weeks), mde=float(mde),
-                    planned_leads=int(round(p.planned_weeks * p.weekly_leads)), seed=int(seed),
+                    start_at=start_at, planned_end_at=end_at, mde=float(mde),
+                    planned_leads=int(round((end_at - start_at).days / 7 * p.weekly_leads)), seed=int(seed),
                     model_version=(champion_row(wh) or {}).get("model_id"), created_by=actor.username, power=p.as_dict())
     with wh.writer("experiment create") as s:
         s.load("ops.experiments", pd.DataFrame([design.row()]), mode="append")

@@ -377,15 +377,13 @@ def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout
     design, frame, has_dials, warnings = gather(wh, settings, name)
     window = settings.label_window_days
     contacted = pd.to_datetime(frame["contacted_at"], utc=True)
-    as_of = pd.Timestamp(as_of, tz="UTC") if as_of is not None and pd.Timestamp(as_of).tzinfo is None else \
-        (pd.Timestamp(as_of) if as_of is not None else pd.to_datetime(frame["contacted_at"], utc=True).max())
-    if as_of is None or pd.isna(as_of):
-        raise LeadScoringError(f"Experiment {name!r} has no assigned leads yet: the daily run assigns leads as they "
-                               "are contacted and scored.")
-    if design.kind == "tag":
+    if as_of is None:
         with wh.reader() as s:
-            lab_as_of = s.scalar("select max(as_of) from ml.lead_labels")
-        as_of = pd.Timestamp(lab_as_of) if lab_as_of is not None else as_of
+            as_of = s.scalar("select max(as_of) from ml.lead_labels")
+        if as_of is None or pd.isna(as_of):
+            raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     primary_dials = has_dials
     control, treatment = design.arms
     arms_present = set(frame["arm"])

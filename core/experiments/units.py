@@ -66,14 +66,19 @@ def lead_features(s: Session, lead_ids=None) -> pd.DataFrame:
     return feats if lead_ids is None else feats[feats["lead_id"].isin(set(lead_ids))]
 
 
+FIRST_SCORE_DAYS = 7  # a score later than this after contact is no longer "pre-assignment"
+
+
 def first_scores(s: Session) -> pd.DataFrame:
-    """Each lead's first score at or after its contact (the score an assignment at contact would see)."""
+    """Each lead's first score within a week of its contact (the score an assignment at contact would see;
+    later ones could already reflect the treatment, so they are not used as a covariate)."""
     if not s.table_exists("ml.score_history"):
         return pd.DataFrame(columns=["lead_id", "first_score"])
     rows = s.query(
         "select h.lead_id, h.prob_mql_30d as first_score, h.scored_at "
         "from ml.score_history as h inner join ml.lead_labels as l on h.lead_id = l.lead_id "
-        "where h.scored_at >= l.contacted_at"
+        "where h.scored_at >= l.contacted_at "
+        f"and h.scored_at <= timestamp_add(l.contacted_at, interval {FIRST_SCORE_DAYS} day)"
     )
     rows = rows.sort_values(["lead_id", "scored_at"]).drop_duplicates("lead_id")
     return rows[["lead_id", "first_score"]]

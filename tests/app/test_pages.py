@@ -396,3 +396,26 @@ def test_monitoring_page_read_only_for_sga_manager(monitored_dir):
     at = app("sga_manager", "pages/monitoring.py")
     assert next(b for b in at.button if b.label == "Run monitoring now").disabled
     assert next(b for b in at.button if b.label == "Acknowledge").disabled
+
+
+def test_experiments_page_reads_out_the_demo_experiment(monitored_dir):
+    at = app("analyst", "pages/experiments.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Decision"] in ("No effect detected", "Stop: treatment wins")
+    assert labels["Lift in MQLs per 100 dials"].startswith(("+", "-"))
+    assert [t.label for t in at.tabs] == ["Sequential boundary", "Per stratum", "SRM & balance", "Guardrails", "Power"]
+    text = _page_text(at)
+    assert "scoring-pilot" in text and "/tmp/" not in text
+    # design: power, then create (analysts may)
+    next(b for b in at.button if b.label == "Compute power").click().run()
+    assert any(m.label == "Blocked + score adjustment" for m in at.metric)
+    next(t for t in at.text_input if t.label.startswith("Name")).set_value("page-pilot").run()
+    next(b for b in at.button if b.label == "Create experiment").click().run()
+    assert not at.exception and any("page-pilot created" in s.value for s in at.success)
+
+
+def test_experiments_page_read_only_for_sga_manager(monitored_dir):
+    at = app("sga_manager", "pages/experiments.py")
+    assert not at.exception
+    assert next(b for b in at.button if b.label == "Create experiment").disabled

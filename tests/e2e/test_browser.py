@@ -78,6 +78,7 @@ PAGES = {  # sidebar link → the page's heading
     "Pipeline home": "Pipeline home", "Upload exports": "Upload exports", "Reconciliation QA": "Reconciliation QA",
     "Salesforce sync": "Salesforce sync", "Tier lists": "Tier lists", "Features & data quality": "Features & data quality",
     "Train & compare": "Train & compare", "SHAP & cohorts": "SHAP & cohorts", "Monitoring": "Monitoring",
+    "Experiments": "Experiments",
     "Audit log": "Audit log", "Users": "Users",
 }
 ROLE_PAGES = {
