@@ -60,6 +60,7 @@ PERMISSION_LABELS = {
     "edit_capacity": "Set SGA capacity for the tier lists",
     "monitor": "Run monitoring (drift, matured cohorts, feed health, alerts)",
     "acknowledge_alerts": "Acknowledge monitoring alerts",
+    "design_experiments": "Design, stop and roll out experiments",
     "read_audit": "Read the audit log",
     "manage_users": "Add, disable and remove users, reset passwords",
 }

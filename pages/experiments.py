@@ -5,13 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from core.experiments import charts
-from core.experiments.design import list_experiments, stop_experiment
+from core.experiments.design import Power, list_experiments, power_curve, stop_experiment
 from core.experiments.readout import readout
 from pages._experiment_design import METRICS, design_section
 from pages._shared import actor, engine, show_flash, table, user_errors, when, write_button
 
-DECISIONS = {"continue": "Continue", "stop for efficacy": "Stop: treatment wins", "stop for harm": "Stop: treatment harms",
-             "no effect": "No effect detected", "invalid": "INVALID (sample ratio mismatch)"}
+DECISIONS = {"continue": "Continue", "stop for efficacy": "Treatment wins", "stop for harm": "Treatment harms",
+             "no effect": "No effect", "invalid": "INVALID"}
 
 eng = engine()
 who = actor()
@@ -60,7 +60,7 @@ with user_errors():
     r = _readout(eng.wh, str(eng.settings.warehouse_path), chosen)
     j = r.as_json()
     if r.decision == "invalid":
-        st.error(f"**{DECISIONS['invalid']}** — {r.warnings[0] if r.warnings else ''}")
+        st.error(f"**Invalid readout (sample ratio mismatch)** — {r.warnings[0] if r.warnings else ''}")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Decision", DECISIONS.get(r.decision, r.decision), r.look_name, delta_color="off")
     c2.metric(f"Lift in {METRICS[r.primary_metric]}", pct(j["effect"]),
@@ -107,6 +107,7 @@ with user_errors():
                            f"{cmh['odds_ratio']:.2f}, p = {cmh['p_value']:.3f}; heterogeneity (Breslow–Day) p = "
                            f"{'—' if cmh['heterogeneity_p'] is None else round(cmh['heterogeneity_p'], 3)}")
             table(r.strata, f"{chosen}_strata.csv", {
+                "by": "Stratum", "treatment_mqls": "Treatment MQLs", "control_mqls": "Control MQLs",
                 "effect": st.column_config.NumberColumn("Lift", format="percent"),
                 "ci_low": st.column_config.NumberColumn("95% low", format="percent"),
                 "ci_high": st.column_config.NumberColumn("95% high", format="percent")})
@@ -129,8 +130,9 @@ with user_errors():
     with t_power:
         pw = r.design.power
         if pw:
-            st.caption(f"Designed for a {pw.get('mde', 0):+.0%} lift: {pw.get('leads_adjusted', 0):,} leads blocked and "
-                       f"score-adjusted ({pw.get('weeks_adjusted', 0):.1f} weeks).")
+            st.caption(f"Designed for a {pw['mde']:+.0%} lift: {pw['leads_adjusted']:,} leads blocked and score-adjusted "
+                       f"({pw['weeks_adjusted']:.1f} weeks at {pw['weekly_leads']:,.0f} leads a week).")
+            st.plotly_chart(charts.power_curve(power_curve(Power(**pw)), pw["mde"]), width="stretch")
         else:
             st.caption("An experiment recorded in Salesforce carries no design; compute power above for a new one.")
     d1, d2 = st.columns(2)

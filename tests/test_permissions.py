@@ -55,7 +55,10 @@ def viewer(monkeypatch):
 
 def _write_entry_points(settings, wh, tmp_path):
     from core import users
+    from core.experiments import design as exp_design
+    from core.experiments.assign import assign_new_leads
     from core.features.build import build_features
+    from core.ingest.activities import load_activity_file
     from core.ingest.leads import load_lead_file
     from core.ingest.territories import load_territory_files
     from core.modeling.backtest import backtest
@@ -67,7 +70,7 @@ def _write_entry_points(settings, wh, tmp_path):
     from core.monitoring.store import acknowledge
     from core.pipeline import run_daily
     from core.quality.reconcile import reconcile
-    from core.salesforce.sync import pull_leads, push_scores
+    from core.salesforce.sync import pull_activities, pull_leads, push_scores
     from core.scoring.capacity import set_capacity
     from core.scoring.score import score_leads
 
@@ -98,6 +101,12 @@ def _write_entry_points(settings, wh, tmp_path):
         "stop_shadow": lambda a: shadow.stop_shadow(wh, a),
         "promote_challenger": lambda a: shadow.promote_challenger(wh, settings, a),
         "backfill_scores": lambda a: backfill_scores(wh, settings, "2025-01-01", actor=a),
+        "load_activity_file": lambda a: load_activity_file(wh, settings, f, actor=a),
+        "pull_activities": lambda a: pull_activities(wh, settings, actor=a),
+        "create_experiment": lambda a: exp_design.create_experiment(wh, settings, "e1", "2025-01-01", actor=a),
+        "stop_experiment": lambda a: exp_design.stop_experiment(wh, "e1", actor=a),
+        "set_split": lambda a: exp_design.set_split(wh, "e1", 0.5, actor=a),
+        "assign_new_leads": lambda a: assign_new_leads(wh, settings, actor=a),
     }
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from core.auth import Actor, cli_actor
+from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.experiments import units as U
 from core.experiments.design import Design, design_from_row
@@ -80,6 +80,7 @@ def assign_new_leads(wh: Warehouse, settings: Settings, actor: Actor | None = No
     leads assigned per experiment. The score at assignment is the lead's current score, else its first score
     within a week of contact (a lead contacted before scoring began keeps none)."""
     actor = actor or cli_actor()
+    authorize(actor, "run_pipeline")
     designs = running(wh)
     if not designs:
         return {}

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace, wh, settings, progress) -> int:
                 "strata": list(d.strata), "start": d.start_at.isoformat(), "planned_end": d.planned_end_at.isoformat(),
                 "planned_leads": d.planned_leads, "power": d.power}
         print(json.dumps(info, indent=2, default=str) if args.json else
-              f"Created {d.name}: {', '.join(d.arms)} at {1 - d.split:.0%}/{d.split:.0%}, blocked by "
-              f"{', '.join(d.strata) or 'nothing'}; from {d.start_at:%Y-%m-%d} to {d.planned_end_at:%Y-%m-%d} "
+              f"Created {d.name}: {', '.join(d.arms)} at {1 - d.split:.0%}/{d.split:.0%}, "
+              f"{'blocked by ' + ', '.join(d.strata) if d.strata else 'in blocks of contact order (no strata)'}; from {d.start_at:%Y-%m-%d} to {d.planned_end_at:%Y-%m-%d} "
               f"(about {d.planned_leads:,} leads). The daily run assigns leads as they are scored.")
         return 0
     if v == "list":

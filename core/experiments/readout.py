@@ -77,6 +77,8 @@ def cmh(y: np.ndarray, treat: np.ndarray, stratum: np.ndarray) -> dict:
         het = float(st.test_equal_odds().pvalue)
     except Exception:  # noqa: BLE001 - Breslow–Day needs non-degenerate tables
         het = None
+    if het is not None and not np.isfinite(het):
+        het = None
     return {"odds_ratio": float(st.oddsratio_pooled), "p_value": float(st.test_null_odds(correction=False).pvalue),
             "heterogeneity_p": het, "strata_used": len(tables)}
 
@@ -235,6 +237,8 @@ def gather(wh: Warehouse, settings: Settings, name: str) -> tuple[Design, pd.Dat
     frame = frame.merge(strata, on="lead_id", how="left").fillna({c: "unknown" for c in U.STRATA})
     if "stratum" not in frame or frame["stratum"].isna().all():
         frame["stratum"] = U.stratum_label(frame, design.strata)
+    # CMH and the A/A pool read the spec's three strata even when the design blocked on fewer.
+    frame["analysis_stratum"] = U.stratum_label(frame, design.strata or U.STRATA)
     frame = frame.merge(feats.drop(columns=[c for c in ("contacted_at", "label_status", "label") if c in feats]),
                         on="lead_id", how="left", suffixes=("", "_feature"))
     if not has_dials:
@@ -338,7 +342,7 @@ def _arrays(m: pd.DataFrame, treatment: str, use_score: bool):
         sc = m["score"].to_numpy(float)
         score = np.where(np.isfinite(sc), sc, np.nanmean(sc))
     shares = m["split"].to_numpy(float) if "split" in m else np.full(len(m), 0.5)
-    return y, x, score, treat, m["stratum"].astype(str).to_numpy(), shares
+    return y, x, score, treat, m["analysis_stratum"].astype(str).to_numpy(), shares
 
 
 def decide(look: int, z: float, boundary: float, srm: float, interim_crossed: float | None = None) -> str:

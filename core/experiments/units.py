@@ -56,7 +56,10 @@ def strata_columns(features: pd.DataFrame) -> pd.DataFrame:
 def stratum_label(frame: pd.DataFrame, strata: tuple[str, ...]) -> pd.Series:
     if not strata:
         return pd.Series("all leads", index=frame.index)
-    return frame[list(strata)].astype(str).agg(" · ".join, axis=1)
+    out = frame[strata[0]].astype(str)
+    for col in strata[1:]:
+        out = out + " · " + frame[col].astype(str)
+    return out
 
 
 def lead_features(s: Session, lead_ids=None) -> pd.DataFrame:

@@ -123,9 +123,8 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
     parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
     from core.ingest.leads import load_lead_file
 
-    cfg = salesforce_config(settings).require()
     names = [c.name for c in salesforce_columns()]
-    soql = f"SELECT {', '.join(names)} FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"
+    soql = f"SELECT {', '.join(names)} FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
     return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull", load_lead_file,
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.")
 
@@ -234,8 +233,6 @@ def open_failures(wh: Warehouse) -> pd.DataFrame:
 
 def pending_changes(wh: Warehouse, settings: Settings) -> pd.DataFrame:
     """The rows a push would send now (with ``change``: new or changed), without contacting Salesforce."""
-    from core.scoring.score import current_scores
-
     return _pending(wh, writeback_rows(_writeback_scores(wh), salesforce_config(settings).field_map))
 
 
@@ -456,8 +453,6 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
                 retry_failed: bool = False, progress=no_progress, client: SalesforceClient | None = None,
                 sleep=time.sleep) -> SyncResult:
     """Write changed scores to Salesforce with Bulk API 2.0 (or, with ``dry_run``, the exact CSV it would send)."""
-    from core.scoring.score import current_scores
-
     actor = actor or cli_actor()
     authorize(actor, "push_scores")
     started, t0 = _now(), time.perf_counter()
