@@ -636,11 +636,18 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     cats = {"owner": np.array([SGAS[i][0] for i in owner], dtype=object), "list": lead_list.astype(object),
             "agency": np.where(agency == "", None, agency).astype(object)}
     z = truth_logit(family, rep_obs, weekend, source_idx, has_linkedin, matched, cats)
-    # Intercept solved so the contacted population converts at the target rate.
+    # The scripted experiments (core.demo_activity): treated leads book more often; own random streams.
+    ids = _sf_id("00Q5f00000", np.arange(n))
+    arm, which = demo_activity.assign_experiment(seed, contact, contacted, rep_obs["TotalAssetsInMillions"].where(matched),
+                                                 ids)
+    treated = arm == 1
+    # Intercept solved so the contacted population, treated leads included, converts at the target rate.
     lo, hi = -8.0, 0.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        if _sigmoid(z[contacted] + mid).mean() < BASE_RATE_30D:
+        q = _sigmoid(z + mid)
+        q = np.where(treated, np.minimum(q * (1 + demo_activity.TRUE_LIFT), 0.95), q)
+        if q[contacted].mean() < BASE_RATE_30D:
             lo = mid
         else:
             hi = mid
@@ -650,10 +657,6 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     days = np.where(mql30, rng.gamma(1.2, 6, n).clip(0.01, 29.9), np.where(late, rng.uniform(31, 200, n), np.nan))
     mql_at = contact + pd.to_timedelta(np.nan_to_num(days) * 86400, unit="s")
     mql_at = mql_at.where(mql30 | late)
-    # The scripted experiment (core.demo_activity): treated leads book more often; own random streams.
-    ids = _sf_id("00Q5f00000", np.arange(n))
-    arm, which = demo_activity.assign_experiment(seed, contact, contacted, rep_obs["TotalAssetsInMillions"].where(matched),
-                                                 ids)
     extra = demo_activity.treated_extra_mqls(seed, p, arm, mql30)
     xrng = np.random.default_rng(seed + 99_991)
     mql_at = mql_at.where(~extra, contact + pd.to_timedelta(xrng.gamma(1.2, 6, n).clip(0.01, 29.9) * 86400, unit="s"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.contract import marketpro_columns, salesforce_columns
+from core.contract import marketpro_columns, salesforce_columns, task_columns
 from core.demo import generate
 from tests.conftest import ROOT
 
@@ -15,7 +15,9 @@ from tests.conftest import ROOT
 def test_files_follow_the_contract(small_demo):
     names = sorted(p.name for p in small_demo.iterdir() if p.is_file())
     assert names == ["discovery_t1_2025_10.csv", "discovery_t2_2025_10.csv", "discovery_t3_2025_10.csv",
-                     "salesforce_leads.csv"]
+                     "salesforce_leads.csv", "salesforce_tasks.csv"]
+    with open(small_demo / "salesforce_tasks.csv", encoding="utf-8") as fh:
+        assert next(csv.reader(fh)) == [c.name for c in task_columns()]
     for name, enc in [("discovery_t1_2025_10.csv", "utf-8-sig"), ("discovery_t2_2025_10.csv", "utf-8"),
                       ("discovery_t3_2025_10.csv", "latin-1")]:
         with open(small_demo / name, encoding=enc, newline="") as fh:

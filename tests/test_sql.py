@@ -18,11 +18,15 @@ ALL_MODELS = sorted(str(p.relative_to(SQL_DIR)) for p in SQL_DIR.rglob("*.sql"))
 
 
 def _values_for(rel: str) -> dict:
+    from core.contract import task_columns
+
     cols, key = (salesforce_columns(), "Id") if "lead" in rel else (marketpro_columns(), "RepCRD")
+    if "task" in rel:
+        cols, key = task_columns(), "Id"
     values = model_fragments(cols, key, ["Firm_Website"])
     values.update(load_id=literal("x"), null_rate_columns="count(*) as n", table_name="marts.dim_leads",
                   as_of="TIMESTAMP '2025-10-01 00:00:00+00'", window_seconds=30 * 86400, source_sql="l.LeadSource",
-                  top_k=5, feature_columns=feature_columns_sql(all_features({})))
+                  top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30)
     return values
 
 
@@ -46,13 +50,39 @@ def test_every_model_executes_on_duckdb(loaded_demo):
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
                 "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
                 "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql", "staging/lead_typed.sql",
-                "staging/stg_salesforce_leads.sql", "staging/lead_quarantine.sql", "marts/dim_leads.sql"}
+                "staging/stg_salesforce_leads.sql", "staging/lead_quarantine.sql", "marts/dim_leads.sql",
+                # the call-activity models: run for real in test_activity_models_execute_on_duckdb
+                "staging/task_typed.sql", "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",
+                "marts/fact_tasks.sql", "marts/lead_dials.sql"}
     with wh.reader() as s:
         for rel in ALL_MODELS:
             if rel.startswith("quality/"):
                 s.query_model(rel, **_values_for(rel))
                 executed.add(rel)
     assert executed == set(ALL_MODELS)
+
+
+def test_activity_models_execute_on_duckdb(settings, wh, small_demo):
+    """Task export -> typed, quarantined, deduplicated Tasks -> dials per lead inside the outcome window."""
+    from core.ingest.activities import lead_dials, load_activity_file
+    from core.ingest.leads import load_lead_file
+    from core.ingest.territories import load_territory_files
+
+    load_territory_files(wh, settings, sorted(small_demo.glob("discovery_t*_*.csv")))
+    load_lead_file(wh, settings, small_demo / "salesforce_leads.csv")
+    build_features(wh, settings)
+    result = load_activity_file(wh, settings, small_demo / "salesforce_tasks.csv")
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined and result.rows_quarantined == 2
+    assert result.summary["duplicates_resolved"] > 0 and result.summary["dials"] < result.summary["tasks"]
+    with wh.reader() as s:
+        dials = lead_dials(s, 30)
+        contacted = s.scalar("select count(*) from ml.lead_labels where contacted_at is not null")
+        # no dial is counted after the window, after the MQL or after as_of
+        late = s.scalar(
+            "select count(*) from marts.fact_tasks as t join ml.lead_labels as l on t.lead_id = l.lead_id "
+            "where t.is_dial and t.created_at >= timestamp_add(l.contacted_at, interval 30 day)")
+    assert len(dials) == contacted and dials.dials.min() >= 0 and 1.5 < dials.dials.mean() < 5
+    assert late > 0  # follow-up calls after the window exist in the export and are left out above
 
 
 def test_bigquery_qualification_keeps_ctes_alone():

@@ -155,7 +155,7 @@ create table if not exists ops.sf_jobs (
   reconciled bool
 );
 
--- Experiments designed in the engine (spec §8): one row per experiment; status running / stopped.
+-- Experiments designed in the engine (spec §8): one row per experiment; status running or stopped.
 create table if not exists ops.experiments (
   name string,
   kind string,
