@@ -92,7 +92,7 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
         except tomllib.TOMLDecodeError as exc:
             raise LeadScoringError(f"Config file {path} is not valid TOML ({exc}). Fix the file and retry.") from exc
         known = set(Settings.__dataclass_fields__)
-        leaked = sorted(set(raw.get("salesforce", {})) & {"password", "security_token", "session_id"})
+        leaked = sorted(set(raw.get("salesforce", {})) & {"password", "security_token", "session_id", "consumer_secret", "private_key"})
         if leaked:
             raise LeadScoringError(
                 f"Config file {path} holds Salesforce secrets ({', '.join(leaked)}). Config files get committed: move "

@@ -29,6 +29,7 @@ import pandas as pd
 from core import demo_activity
 from core.contract import marketpro_columns, salesforce_columns
 from core.errors import LeadScoringError
+from core.salesforce.ids import to18_array
 
 NA_SPELLINGS = np.array(["", "NA", "N/A", "null", "NULL", "None"])
 
@@ -735,7 +736,8 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
 
     progress(0.9, "Writing the truth file")
     truth = pd.DataFrame({
-        "lead_id": ids, "contacted": contacted, "true_prob_mql_30d": np.round(p_realised, 6),
+        # The engine's form of the Id (18 characters; the export has the report's 15), so truth joins scores.
+        "lead_id": to18_array(ids), "contacted": contacted, "true_prob_mql_30d": np.round(p_realised, 6),
         "drew_mql_30d": mql30, "weekend_contact": weekend & contacted,
         "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
         "matched_to_marketpro": matched, "snapshot_month": lead_month,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.salesforce.sync import connection_status, dry_run_bytes, pull_leads, push_scores, sync_overview
+from core.salesforce.sync import connection_status, dry_run_bytes, org_checks, pull_leads, push_scores, sync_overview
 from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
@@ -29,11 +29,18 @@ with user_errors():
         st.caption(f"{where} · {view['auth_method']} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
                    f"jobs of {cfg['batch_size']:,} rows · daily pull {'on' if cfg['daily_pull'] else 'off'}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
-        if st.button("Test connection"):
-            with st.spinner("Logging in…"):
+        if st.button("Test connection and check the org"):
+            with st.spinner("Logging in, reading the Lead fields and the API allowance…"):
                 status = connection_status(eng.settings)
+                org = org_checks(eng.settings)
             st.success(f"Connected to {status['instance']} in {status['seconds']} s: "
                        f"{status['contacted_leads']:,} contacted Leads visible.")
+            a1, a2 = st.columns(2)
+            a1.metric("Daily API requests left", f"{org['api_remaining']:,} of {org['api_max']:,}")
+            a2.metric("Kept for other integrations", f"{org['api_floor']:,}")
+            st.dataframe(org["fields"], hide_index=True, width="stretch", column_config={
+                "exists": st.column_config.CheckboxColumn("Exists"),
+                "updateable": st.column_config.CheckboxColumn("Updateable by this user")})
     else:
         st.info("Salesforce is not configured, so pushes are off; the dry run below still shows what would be sent. "
                 "Missing: " + "; ".join(view["missing"]) + ". See the README section 'Salesforce'.")
@@ -48,7 +55,9 @@ with user_errors():
     else:
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Rows to send", f"{len(pending):,}")
-        c2.metric("New to Salesforce", f"{int((pending.get('change') == 'new').sum()):,}")
+        clears = int(pending["reason"].notna().sum()) if "reason" in pending else 0
+        c2.metric("New to Salesforce", f"{int((pending.get('change') == 'new').sum()):,}",
+                  f"{clears:,} to clear (left scoring)" if clears else None, delta_color="off")
         c3.metric("Already in Salesforce", f"{view['ledger_rows']:,}")
         c4.metric("Open failures", f"{len(view['failures']):,}")
         if len(pending):

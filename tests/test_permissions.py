@@ -20,6 +20,7 @@ INTERNAL_WRITERS = {
     ("core/salesforce/sync.py", "_record"): "private; push/pull authorise",
     ("core/salesforce/sync.py", "write"): "nested in push_scores, which authorises push_scores",
     ("core/salesforce/sync.py", "register_job"): "nested in push_scores",
+    ("core/salesforce/sync.py", "_record_cleared"): "private; called by push_scores after it authorised",
     ("core/salesforce/standin.py", "results_csv"): "the local Salesforce stand-in's own store, not the warehouse",
     ("core/monitoring/monitor.py", "_snapshot_drift"): "private; run_monitor authorises",
     ("core/warehouse/base.py", "init"): "creates empty schemas; no data",

@@ -182,6 +182,10 @@ def test_circuit_breaker_stops_a_failing_push(world):
 def test_a_rejected_job_stops_with_a_field_map_hint(world):
     settings, wh, sf = world
     settings = _configure(settings, field_map={"Lead_Score__c": "Lead_Score_Typo__c"})
+    with pytest.raises(LeadScoringError, match="no field Lead_Score_Typo__c.*salesforce.field_map"):
+        push_scores(wh, settings)  # the describe check stops it before any job exists
+    assert not sf.jobs
+    settings = _configure(settings, check_fields=False)  # without the check, Salesforce rejects the job itself
     result = push_scores(wh, settings)
     assert result.outcome == "failed" and "field_map" in result.message and result.succeeded == 0
     assert _accounted(wh, result) == (result.intended, result.intended) and not sf.applied

@@ -17,6 +17,7 @@ from core.config import Settings
 from core.contract import salesforce_columns
 from core.faults import checkpoint
 from core.ingest.accounting import LoadResult
+from core.salesforce.ids import migrate_stored_ids
 from core.ingest.loader import Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, write_accounts
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
@@ -52,6 +53,7 @@ def load_lead_file(
             checkpoint("lead_load.after_staging")
             progress(0.75, "Resolving duplicate Leads")
             s.run_model("marts/dim_leads.sql")
+            migrated = migrate_stored_ids(s)  # a warehouse from before Ids were normalised: once
             export_at = s.scalar(
                 "select greatest(max(CreatedDate), max(LastModifiedDate)) from staging.stg_salesforce_leads"
             )
@@ -64,6 +66,8 @@ def load_lead_file(
                     "select count(*) from marts.dim_leads where Stage_Entered_Contacting__c is not null")),
                 "export_at (as_of)": str(export_at),
             }
+            if migrated:
+                summary["stored_ids_migrated_to_18_chars"] = migrated
             s.execute("drop view if exists staging.lead_typed")
             s.unstage("raw.salesforce_leads")
             result = LoadResult(load_id, "leads", accounts, quarantine, time.perf_counter() - started, summary)

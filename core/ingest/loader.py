@@ -14,6 +14,7 @@ from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.ingest.accounting import FileAccount
+from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_array
 from core.ingest.reader import archive_file, contract_table, read_text_csv, unknown_headers
 from core.warehouse import Session
 from core.warehouse.sql import literal
@@ -44,7 +45,17 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
     extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))
     tables = [contract_table(text, columns, meta_for(path), kind_label, extra_names) for path, text in texts]
     invalid = [(path.name, text.invalid_rows) for path, text in texts]
-    return accounts, pa.concat_tables(tables), invalid, extra_names
+    return accounts, normalise_ids(pa.concat_tables(tables)), invalid, extra_names
+
+
+def normalise_ids(table: pa.Table) -> pa.Table:
+    """Salesforce record Ids in their 18-character case-safe form (reports export 15), so a report file and
+    an API pull of the same leads are the same leads. The archived raw file keeps what was sent."""
+    for name in SALESFORCE_ID_COLUMNS:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pa.array(to18_array(table.column(i).to_pylist()), type=pa.string()))
+    return table
 
 
 def quarantine_invalid_rows(s: Session, load_id: str, invalid: list[tuple[str, list[dict]]]) -> None:

@@ -9,14 +9,18 @@ job id when a poll fails, and without the id a retry could write the same rows t
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+import jwt
 import requests
 from simple_salesforce import Salesforce, SalesforceLogin
+from simple_salesforce.login import token_login
 from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -86,19 +90,20 @@ class SalesforceClient:
     def _connect(self) -> Salesforce:
         cfg = self.cfg
         session = self._session()
-        where = cfg.instance_url if cfg.session_id else cfg.login_url
+        where = cfg.instance_url if cfg.flow == "session" else cfg.login_url
         try:
-            if cfg.session_id and cfg.instance_url:
+            if cfg.flow == "session":
                 return Salesforce(session_id=cfg.session_id, instance_url=cfg.instance_url, session=session,
                                   version=cfg.api_version)
+            if cfg.flow in ("jwt", "client_credentials"):
+                token, instance = self._oauth(session)
+                return Salesforce(session_id=token, instance=instance, session=session, version=cfg.api_version)
             session_id, instance = SalesforceLogin(
                 username=cfg.username, password=cfg.password, security_token=cfg.security_token or "",
                 sf_version=cfg.api_version, session=session, scratch_url=cfg.login_url.rstrip("/"))
             return Salesforce(session_id=session_id, instance=instance, session=session, version=cfg.api_version)
         except SalesforceAuthenticationFailed as exc:
-            raise LeadScoringError(
-                f"Salesforce login at {where} failed for user {cfg.username!r}: {exc.code}. Check the username, "
-                "LEADSCORE_SF_PASSWORD and LEADSCORE_SF_TOKEN (a new token is e-mailed after a password reset).") from None
+            raise LeadScoringError(_login_advice(cfg, where, exc)) from None
         except requests.exceptions.SSLError:
             raise LeadScoringError(
                 f"Salesforce at {where}: the TLS certificate is not trusted. Point salesforce.ca_bundle "
@@ -106,6 +111,34 @@ class SalesforceClient:
         except requests.RequestException as exc:
             raise LeadScoringError(f"Cannot reach Salesforce at {where} ({type(exc).__name__}). Check the URL and the "
                                    "network, then retry.") from None
+
+    def _oauth(self, session: requests.Session) -> tuple[str, str]:
+        """Server-to-server login at ``{login_url}/services/oauth2/token`` through simple-salesforce's
+        ``token_login``: a JWT bearer assertion signed with the connected app's private key, or the client
+        credentials of the connected app. The key and the secret never leave this function."""
+        cfg = self.cfg
+        url = f"{cfg.login_url.rstrip('/')}/services/oauth2/token"
+        if cfg.flow == "jwt":
+            key = cfg.private_key
+            if not key:
+                try:
+                    key = Path(cfg.private_key_file).read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise LeadScoringError(f"salesforce.private_key_file {cfg.private_key_file!r} cannot be read "
+                                           f"({exc.strerror}). Point it at the PEM private key of the connected "
+                                           "app's certificate.") from None
+            claims = {"iss": cfg.consumer_key, "sub": cfg.username, "aud": cfg.jwt_audience,
+                      "exp": int(time.time()) + 180}
+            try:
+                assertion = jwt.encode(claims, key, algorithm="RS256")
+            except (ValueError, TypeError, jwt.PyJWTError):
+                raise LeadScoringError("The Salesforce private key is not a valid RSA key in PEM form: check "
+                                       "salesforce.private_key_file.") from None
+            data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+            return token_login(url, data, "login", cfg.consumer_key, None, None, session)
+        basic = base64.b64encode(f"{cfg.consumer_key}:{cfg.consumer_secret}".encode()).decode()
+        return token_login(url, {"grant_type": "client_credentials"}, "login", cfg.consumer_key,
+                           {"Authorization": f"Basic {basic}"}, None, session)
 
     # --- one call, retried ----------------------------------------------------------------------
     def call(self, what: str, fn: Callable[[], object]):
@@ -143,6 +176,18 @@ class SalesforceClient:
 
     def count(self, soql_from_where: str) -> int:
         return int(self.call("count", lambda: self.sf.query(f"SELECT COUNT() {soql_from_where}"))["totalSize"])
+
+    # --- what the org allows ---------------------------------------------------------------------
+    def describe_fields(self) -> dict[str, dict]:
+        """The object's fields by API name (describe), with ``updateable`` as the integration user sees it."""
+        obj = self.cfg.object_name
+        info = self.call("describe", lambda: getattr(self.sf, obj).describe())
+        return {f["name"]: f for f in info.get("fields", [])}
+
+    def api_requests(self) -> tuple[int, int]:
+        """(remaining, max) daily API requests from /limits."""
+        info = self.call("limits", lambda: self.sf.limits()).get("DailyApiRequests", {})
+        return int(info.get("Remaining", 0)), int(info.get("Max", 0))
 
     # --- Bulk 2.0 update, step by step ----------------------------------------------------------
     @property
@@ -206,6 +251,23 @@ class SalesforceClient:
             unprocessed=self._results(job_id, "unprocessedrecords"),
             error=info.get("errorMessage"),
         )
+
+
+def _login_advice(cfg, where: str, exc: SalesforceAuthenticationFailed) -> str:
+    """A login failure in words an admin can act on; never a secret."""
+    detail = f"{exc.code}: {exc.auth_message}" if getattr(exc, "auth_message", "") else str(exc.code)
+    if cfg.flow == "jwt":
+        return (f"Salesforce JWT login at {where} failed for user {cfg.username!r} ({detail}). Check that the "
+                "connected app's consumer key is salesforce.consumer_key, that its uploaded certificate matches "
+                "salesforce.private_key_file, that the user is pre-authorised for the app, and that "
+                f"salesforce.jwt_audience ({cfg.jwt_audience}) is https://login.salesforce.com (production) or "
+                "https://test.salesforce.com (sandbox).")
+    if cfg.flow == "client_credentials":
+        return (f"Salesforce client-credentials login at {where} failed ({detail}). Check the connected app's "
+                "consumer key and LEADSCORE_SF_CONSUMER_SECRET, that the client credentials flow is enabled with a "
+                "run-as user, and that salesforce.login_url is the org's My Domain URL.")
+    return (f"Salesforce login at {where} failed for user {cfg.username!r}: {exc.code}. Check the username, "
+            "LEADSCORE_SF_PASSWORD and LEADSCORE_SF_TOKEN (a new token is e-mailed after a password reset).")
 
 
 def _short(exc: Exception) -> str:

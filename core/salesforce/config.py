@@ -18,7 +18,8 @@ from core.errors import LeadScoringError
 
 CONTRACT_WRITEBACK_FIELDS = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c",
                              "Lead_Score_Model_Version__c", "Lead_Score_Updated__c", "Lead_Score_Experiment__c")
-_SECRETS = ("password", "security_token", "session_id")
+_SECRETS = ("password", "security_token", "session_id", "consumer_secret", "private_key")
+AUTH_FLOWS = ("password", "jwt", "client_credentials", "session")
 
 
 @dataclass(frozen=True)
@@ -45,25 +46,57 @@ class SalesforceConfig:
     breaker_min_rows: int = 50  # ... once at least this many rows were processed
     poll_seconds: float = 2.0
     job_timeout_seconds: float = 900.0
+    # Server-to-server login (a connected app): "jwt" (OAuth 2.0 JWT bearer: consumer_key + private key +
+    # username) or "client_credentials" (consumer_key + consumer_secret, run as the app's execution user).
+    auth_flow: str | None = None  # default: session when given, else password
+    consumer_key: str | None = None  # not a secret (the connected app's client id)
+    consumer_secret: str | None = field(default=None, repr=False)
+    private_key_file: str | None = None  # a path; the key itself never sits in the config
+    private_key: str | None = field(default=None, repr=False)  # PEM text, from the environment only
+    jwt_audience: str = "https://login.salesforce.com"  # https://test.salesforce.com for a sandbox
+    # Checks before a push: every mapped field must exist and be updateable; leave this many daily API
+    # requests for the org's other integrations (the push is deferred, not half-sent, when it would not).
+    check_fields: bool = True
+    api_request_floor: int = 1000
+
+    @property
+    def flow(self) -> str:
+        if self.auth_flow:
+            return self.auth_flow
+        return "session" if self.session_id and self.instance_url else "password"
 
     @property
     def configured(self) -> bool:
-        has_login = bool(self.username and self.password and self.security_token is not None)
-        has_session = bool(self.session_id and self.instance_url)
-        return bool(self.enabled and (has_login or has_session))
+        return bool(self.enabled and not self.missing())
 
     @property
     def auth_method(self) -> str:
-        if self.session_id and self.instance_url:
-            return "existing session"
-        if self.username:
-            return "username + password + security token"
-        return "none"
+        return {"session": "existing session", "password": "username + password + security token",
+                "jwt": "OAuth 2.0 JWT bearer (connected app)",
+                "client_credentials": "OAuth 2.0 client credentials (connected app)"}.get(self.flow, "none") \
+            if (self.username or self.session_id or self.consumer_key) else "none"
 
     def missing(self) -> list[str]:
         out = []
         if not self.enabled:
             out.append("salesforce.enabled = true (or LEADSCORE_SF_ENABLED=1)")
+        if self.flow not in AUTH_FLOWS:
+            return out + [f"salesforce.auth_flow: one of {', '.join(AUTH_FLOWS)} (not {self.flow!r})"]
+        if self.flow == "jwt":
+            if not self.consumer_key:
+                out.append("salesforce.consumer_key (or LEADSCORE_SF_CONSUMER_KEY): the connected app's consumer key")
+            if not self.username:
+                out.append("salesforce.username (or LEADSCORE_SF_USERNAME): the integration user")
+            if not (self.private_key_file or self.private_key):
+                out.append("salesforce.private_key_file (or LEADSCORE_SF_PRIVATE_KEY_FILE): the key whose certificate "
+                           "is uploaded to the connected app")
+            return out
+        if self.flow == "client_credentials":
+            if not self.consumer_key:
+                out.append("salesforce.consumer_key (or LEADSCORE_SF_CONSUMER_KEY)")
+            if not self.consumer_secret:
+                out.append("LEADSCORE_SF_CONSUMER_SECRET (or the secrets file)")
+            return out
         if not (self.session_id and self.instance_url):
             if not self.username:
                 out.append("salesforce.username (or LEADSCORE_SF_USERNAME)")
@@ -90,6 +123,9 @@ _ENV = {
     "LEADSCORE_SF_INSTANCE_URL": "instance_url", "LEADSCORE_SF_USERNAME": "username",
     "LEADSCORE_SF_PASSWORD": "password", "LEADSCORE_SF_TOKEN": "security_token",
     "LEADSCORE_SF_SESSION_ID": "session_id", "LEADSCORE_SF_CA_BUNDLE": "ca_bundle",
+    "LEADSCORE_SF_AUTH_FLOW": "auth_flow", "LEADSCORE_SF_CONSUMER_KEY": "consumer_key",
+    "LEADSCORE_SF_CONSUMER_SECRET": "consumer_secret", "LEADSCORE_SF_PRIVATE_KEY_FILE": "private_key_file",
+    "LEADSCORE_SF_PRIVATE_KEY": "private_key", "LEADSCORE_SF_JWT_AUDIENCE": "jwt_audience",
 }
 
 

@@ -65,3 +65,29 @@ def to18_array(values) -> np.ndarray:
     uniq = pd.unique(s.dropna())
     mapping = {u: to18(u) for u in uniq}
     return s.map(mapping).where(s.notna(), None).to_numpy(dtype=object)
+
+
+# Tables keyed by a Lead Id that outlive a load: the write-back ledgers, the score history and experiment
+# assignments. A warehouse that stored 15-character Ids before this release is migrated once (idempotent).
+STORED_ID_TABLES = (("ops.sf_writeback_ledger", "lead_id"), ("ops.sf_push_failures", "lead_id"),
+                    ("ops.experiment_assignments", "lead_id"), ("ml.score_history", "lead_id"),
+                    ("ml.shadow_scores", "lead_id"))
+
+
+def migrate_stored_ids(s) -> int:
+    """Rewrite 15-character Lead Ids in the stored tables to their 18-character form; returns rows changed.
+    The ledger's value hashes do not involve the Id, so nothing is resent because of the migration."""
+    changed = 0
+    for table, col in STORED_ID_TABLES:
+        if not s.table_exists(table):
+            continue
+        old = s.query(f"select distinct {col} as id15 from {table} where length({col}) = 15")["id15"]
+        mapping = pd.DataFrame({"id15": old, "id18": [to18(v) for v in old]})
+        mapping = mapping[mapping.id15 != mapping.id18]
+        if mapping.empty:
+            continue
+        s.load("staging.id_map", mapping)
+        changed += int(s.scalar(f"select count(*) from {table} where {col} in (select id15 from staging.id_map)"))
+        s.execute(f"update {table} set {col} = m.id18 from staging.id_map as m where {table}.{col} = m.id15")
+        s.execute("drop table if exists staging.id_map")
+    return changed

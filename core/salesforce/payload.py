@@ -19,6 +19,7 @@ from core.salesforce.config import CONTRACT_WRITEBACK_FIELDS
 # The timestamp changes every day; a change of score (or of experiment arm) does.
 HASHED_FIELDS = tuple(f for f in CONTRACT_WRITEBACK_FIELDS if f != "Lead_Score_Updated__c")
 HIDDEN_FIELDS = ("Lead_Score__c", "Lead_Score_Tier__c", "Lead_Score_Drivers__c")
+NULL = "#N/A"  # Bulk API 2.0: an empty cell leaves a field unchanged; #N/A sets it to null
 
 
 def _fit(text: str, limit: int) -> str:
@@ -62,11 +63,37 @@ def writeback_rows(scores: pd.DataFrame, field_map: dict) -> pd.DataFrame:
     out = pd.DataFrame({"Id": scores["lead_id"].astype(str).to_numpy()})
     for f in CONTRACT_WRITEBACK_FIELDS:
         out[field_map[f]] = values[f]
+    return with_hash(out, field_map)
+
+
+def with_hash(out: pd.DataFrame, field_map: dict) -> pd.DataFrame:
     hashed = [field_map[f] for f in HASHED_FIELDS]
     suffix = "\x1e" + "|".join(hashed)
     out["values_hash"] = [hashlib.sha1(("\x1f".join(v) + suffix).encode("utf-8")).hexdigest()[:20]
                           for v in zip(*(out[c].astype(str).tolist() for c in hashed))]
     return out
+
+
+def cleared_rows(ledger: pd.DataFrame, scored_ids: set, field_map: dict, now, reasons: dict) -> pd.DataFrame:
+    """Leads whose score last landed in Salesforce but which left the scored population (booked, closed,
+    converted, gone from the export): their score, tier and drivers are cleared, once — the clear row's hash
+    lands in the ledger like any other, so it is not sent again. ``reason`` says why (never sent)."""
+    score_f, exp_f = field_map["Lead_Score__c"], field_map["Lead_Score_Experiment__c"]
+    rows = []
+    for lead_id, values in zip(ledger["lead_id"], ledger["values_json"]):
+        if lead_id in scored_ids:
+            continue
+        landed = json.loads(values or "{}")
+        if str(landed.get(score_f, "")) in ("", "nan", "None", NULL):
+            continue  # already clear (or never scored): nothing to undo
+        rows.append({"Id": lead_id, field_map["Lead_Score__c"]: "", field_map["Lead_Score_Tier__c"]: "",
+                     field_map["Lead_Score_Drivers__c"]: "", field_map["Lead_Score_Model_Version__c"]: "",
+                     field_map["Lead_Score_Updated__c"]: pd.Timestamp(now).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                     exp_f: str(landed.get(exp_f, "") or ""),
+                     "reason": reasons.get(lead_id, "left the scored population")})
+    cols = ["Id", *(field_map[f] for f in CONTRACT_WRITEBACK_FIELDS), "reason"]
+    out = pd.DataFrame(rows, columns=cols)
+    return with_hash(out, field_map) if len(out) else out.assign(values_hash=pd.Series(dtype=str))
 
 
 def changed_rows(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +106,12 @@ def changed_rows(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def payload_csv(rows: pd.DataFrame) -> str:
-    """The Bulk API 2.0 body: UTF-8 CSV, LF line endings, every value quoted, empty for missing."""
-    body = rows.drop(columns=[c for c in ("values_hash", "change") if c in rows.columns]).fillna("")
+    """The Bulk API 2.0 body: UTF-8 CSV, LF line endings, every value quoted. A field the engine wants empty
+    (no drivers, a hidden arm's score, a cleared lead, no experiment) is sent as ``#N/A``, because an empty
+    cell would leave Salesforce's old value in place."""
+    body = rows.drop(columns=[c for c in ("values_hash", "change", "reason") if c in rows.columns]).fillna("")
+    fields = [c for c in body.columns if c != "Id"]
+    body[fields] = body[fields].astype(str).replace("", NULL)
     return body.to_csv(index=False, lineterminator="\n", quoting=1)
 
 

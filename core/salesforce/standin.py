@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from xml.sax.saxutils import unescape
 
 from core.contract import salesforce_columns, task_columns
+from core.salesforce.ids import to18
 
 WRITEBACK_FIELDS = {
     "Lead_Score__c": "number",
@@ -62,6 +63,9 @@ class Faults:
     request_limit_after_jobs: int | None = None  # creating more ingest jobs than this answers 403
     request_limit: bool = False  # while True, every API call answers 403 REQUEST_LIMIT_EXCEEDED
     slow_job_seconds: float = 0.0  # a closed job stays InProgress this long
+    missing_fields: set = field(default_factory=set)  # Lead fields describe does not list (not created in the org)
+    readonly_fields: set = field(default_factory=set)  # fields listed but not updateable for the integration user
+    api_remaining: int | None = None  # /limits reports this many daily API requests left (None: counted)
 
 
 @dataclass
@@ -149,13 +153,23 @@ class SalesforceStandin:
 
     def __init__(self, seed_csv: str | Path | None = None, *, port: int = 0, page_size: int = 2000,
                  username: str = "revops@standin.local", password: str | None = None,
-                 security_token: str | None = None, api_version: str = "59.0", workdir: str | Path | None = None):
+                 security_token: str | None = None, api_version: str = "59.0", workdir: str | Path | None = None,
+                 consumer_key: str = "3MVG9standin.consumer.key", consumer_secret: str | None = None,
+                 jwt_public_key: str | bytes | None = None, jwt_audience: str = "https://login.salesforce.com",
+                 api_max: int = 15_000):
         self.page_size = int(page_size)
         self.username = username
         self.password = password or secrets.token_urlsafe(12)
         self.security_token = security_token or secrets.token_hex(6)
         self.api_version = api_version
         self.faults = Faults()
+        # A connected app: JWT assertions are verified with jwt_public_key (the certificate uploaded to the app).
+        self.consumer_key = consumer_key
+        self.consumer_secret = consumer_secret or secrets.token_hex(16)
+        self.jwt_public_key = jwt_public_key
+        self.jwt_audience = jwt_audience
+        self.api_max = int(api_max)
+        self.api_used = 0  # requests counted against the daily allowance (every authenticated call)
         self.leads: dict[str, dict] = {}
         self.tasks: dict[str, dict] = {}
         self.task_types = {c.name: c.type for c in task_columns()}
@@ -185,9 +199,12 @@ class SalesforceStandin:
                 if not lead_id:
                     continue
                 rec = {k: _typed(self.types.get(k, "text"), v) for k, v in row.items() if k}
+                for k in ("Id", "OwnerId", "ConvertedOpportunityId"):  # the API answers with 18-character Ids
+                    if rec.get(k):
+                        rec[k] = to18(rec[k])
                 for f in WRITEBACK_FIELDS:
                     rec.setdefault(f, None)
-                self.leads[lead_id] = rec
+                self.leads[rec["Id"]] = rec
         return len(self.leads)
 
     def seed_tasks(self, path: str | Path) -> int:
@@ -196,8 +213,29 @@ class SalesforceStandin:
             for row in csv.DictReader(fh):
                 task_id = (row.get("Id") or "").strip()
                 if task_id:
-                    self.tasks[task_id] = {k: _typed(self.task_types.get(k, "text"), v) for k, v in row.items() if k}
+                    rec = {k: _typed(self.task_types.get(k, "text"), v) for k, v in row.items() if k}
+                    for k in ("Id", "WhoId", "OwnerId"):
+                        if rec.get(k):
+                            rec[k] = to18(rec[k])
+                    self.tasks[rec["Id"]] = rec
         return len(self.tasks)
+
+    def limits(self) -> dict:
+        remaining = self.faults.api_remaining if self.faults.api_remaining is not None else self.api_max - self.api_used
+        return {"DailyApiRequests": {"Max": self.api_max, "Remaining": max(int(remaining), 0)},
+                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000}}
+
+    def describe_lead(self) -> dict:
+        """Lead's fields as describe reports them: the contract's (system fields not updateable) and the
+        write-back fields (updateable), minus any the faults remove or make read-only."""
+        fields_out = []
+        for name, kind in list(self.types.items()) + [(f, t) for f, t in WRITEBACK_FIELDS.items() if f not in self.types]:
+            if name in self.faults.missing_fields or "." in name:
+                continue
+            writeback = name in WRITEBACK_FIELDS
+            fields_out.append({"name": name, "type": kind, "updateable": writeback and name not in self.faults.readonly_fields,
+                               "createable": writeback, "custom": name.endswith("__c")})
+        return {"name": "Lead", "updateable": True, "fields": fields_out}
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
@@ -351,7 +389,8 @@ class SalesforceStandin:
                 return
             job.processed = True
             job.header, rows = job.uploaded()
-            unknown = [h for h in job.header if h != "Id" and h not in WRITEBACK_FIELDS and h not in self.types]
+            unknown = [h for h in job.header if h != "Id" and (h not in WRITEBACK_FIELDS and h not in self.types
+                                                               or h in self.faults.missing_fields)]
             if "Id" not in job.header or unknown:
                 job.state, job.error = "Failed", (
                     f"InvalidBatch : Field name not found : {unknown[0]}" if unknown else "InvalidBatch : Id is required")
@@ -362,18 +401,25 @@ class SalesforceStandin:
                 if error:
                     job.failed.append((row, error))
                     continue
-                lead = self.leads[row["Id"]]
+                lead = self.leads[to18(row["Id"])]
                 values = {k: v for k, v in row.items() if k != "Id"}
                 for k, v in values.items():
-                    lead[k] = _typed(self.types.get(k, "text"), v) if v != "" else None
+                    # Bulk API 2.0: an empty cell leaves the field as it is; #N/A sets it to null.
+                    if v == "#N/A":
+                        lead[k] = None
+                    elif v != "":
+                        lead[k] = _typed(self.types.get(k, "text"), v)
                 job.successful.append(row)
                 self.applied.append((job.id, row["Id"], values))
             job.state = "JobComplete"
 
     def _row_error(self, row: dict) -> str | None:
-        lead_id = row.get("Id", "")
+        lead_id = to18(row.get("Id", ""))
         if lead_id not in self.leads:
             return "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--"
+        for name in self.faults.readonly_fields:
+            if row.get(name, "") != "":
+                return f"INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: {name}:{name} --"
         if lead_id in self.faults.permanent_errors:
             return self.faults.permanent_errors[lead_id]
         locks = self.faults.lock_ids.get(lead_id, 0)
@@ -385,14 +431,14 @@ class SalesforceStandin:
             self._lock_seen[lead_id] = seen + 1
             return LOCK_ERROR
         score = row.get("Lead_Score__c", "")
-        if score not in ("", None):
+        if score not in ("", None, "#N/A"):
             try:
                 if not 0 <= float(score) <= 999:
                     raise ValueError
             except ValueError:
                 return f"NUMBER_OUTSIDE_VALID_RANGE:Lead Score: value outside of valid range on numeric field: {score}:Lead_Score__c --"
         tier = row.get("Lead_Score_Tier__c", "")
-        if tier not in ("", None, "A", "B", "C"):
+        if tier not in ("", None, "#N/A", "A", "B", "C"):
             return f"INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:Lead Score Tier: bad value for restricted picklist field: {tier}:Lead_Score_Tier__c --"
         for name, limit in (("Lead_Score_Drivers__c", 255), ("Lead_Score_Model_Version__c", 40),
                             ("Lead_Score_Experiment__c", 80)):
@@ -473,6 +519,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path.path.startswith("/services/Soap/u/") and self.command == "POST":
                 return self._login(body)
+            if path.path == "/services/oauth2/token" and self.command == "POST":
+                return self._oauth(body)
             token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if token not in sf.sessions:
                 raise _ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -481,10 +529,15 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _ApiError(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
             if sf.faults.request_limit:
                 raise _ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            sf.api_used += 1
             m = re.match(r"^/services/data/v[\d.]+/(?P<rest>.*)$", path.path)
             if not m:
                 raise _ApiError(404, "NOT_FOUND", f"The requested resource does not exist: {path.path}")
             rest = m["rest"].rstrip("/")
+            if rest == "limits" and self.command == "GET":
+                return self._send(200, sf.limits())
+            if rest == "sobjects/Lead/describe" and self.command == "GET":
+                return self._send(200, sf.describe_lead())
             if rest == "query" and self.command == "GET":
                 return self._send(200, sf.query(parse_qs(path.query).get("q", [""])[0]))
             if rest.startswith("query/") and self.command == "GET":
@@ -501,6 +554,51 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ApiError(404, "NOT_FOUND", f"The requested resource does not exist: {rest}")
         except _ApiError as exc:
             self._send(exc.status, [{"message": exc.message, "errorCode": exc.code}])
+
+    def _oauth(self, body: bytes) -> None:
+        """OAuth 2.0 token endpoint: the JWT bearer flow (assertion verified: signature, issuer, subject,
+        audience, expiry) and the client-credentials flow (HTTP Basic), with Salesforce's error shape."""
+        import base64
+
+        import jwt as pyjwt
+
+        sf = self.standin
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        grant = form.get("grant_type", "")
+
+        def refuse(error: str, description: str, status: int = 400) -> None:
+            self._send(status, {"error": error, "error_description": description})
+
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            if not sf.jwt_public_key:
+                return refuse("invalid_grant", "invalid assertion")
+            try:
+                claims = pyjwt.decode(form.get("assertion", ""), sf.jwt_public_key, algorithms=["RS256"],
+                                      audience=sf.jwt_audience, options={"require": ["exp", "iss", "sub", "aud"]})
+            except pyjwt.ExpiredSignatureError:
+                return refuse("invalid_grant", "expired authorization code")
+            except pyjwt.InvalidAudienceError:
+                return refuse("invalid_grant", "audience is invalid")
+            except pyjwt.PyJWTError:
+                return refuse("invalid_grant", "invalid assertion")
+            if claims.get("iss") != sf.consumer_key:
+                return refuse("invalid_client_id", "client identifier invalid")
+            if claims.get("sub") != sf.username:
+                return refuse("invalid_grant", "user hasn't approved this consumer")
+        elif grant == "client_credentials":
+            auth = (self.headers.get("Authorization") or "").removeprefix("Basic ").strip()
+            try:
+                key, _, secret = base64.b64decode(auth).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                key = secret = ""
+            if key != sf.consumer_key or secret != sf.consumer_secret:
+                return refuse("invalid_client", "invalid client credentials")
+        else:
+            return refuse("unsupported_grant_type", "grant type not supported")
+        session = "00D000000000001!" + secrets.token_urlsafe(24)
+        sf.sessions.add(session)
+        self._send(200, {"access_token": session, "instance_url": sf.url, "id": f"{sf.url}/id/00D000000000001/005000000000001",
+                         "token_type": "Bearer", "issued_at": str(int(time.time() * 1000))})
 
     def _login(self, body: bytes) -> None:
         sf = self.standin

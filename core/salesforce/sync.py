@@ -40,7 +40,7 @@ from core.features.build import as_utc
 from core.ingest.loader import no_progress
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
 from core.salesforce.config import salesforce_config
-from core.salesforce.payload import changed_rows, payload_csv, writeback_rows
+from core.salesforce.payload import changed_rows, cleared_rows, payload_csv, writeback_rows
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -62,6 +62,7 @@ class SyncResult:
     message: str = ""
     seconds: float = 0.0
     reconciled_jobs: int = 0
+    cleared: int = 0  # leads whose score was cleared because they left the scored population
 
     def markdown(self) -> str:
         head = {"push": "Push", "dry_run": "Dry run", "pull": "Pull"}[self.kind]
@@ -72,7 +73,8 @@ class SyncResult:
             lines.append(f"Intended {self.intended:,} · sent {self.sent:,} · landed {self.succeeded:,} · failed "
                          f"{self.failed:,} · deferred {self.deferred:,} · HTTP retries {self.retries} · jobs "
                          f"{len(self.job_ids)}" + (f" · reconciled {self.reconciled_jobs} earlier job(s)"
-                                                   if self.reconciled_jobs else ""))
+                                                   if self.reconciled_jobs else "")
+                         + (f" · cleared {self.cleared:,} lead(s) that left scoring" if self.cleared else ""))
             if self.message:
                 lines.append(self.message)
         return "\n".join(lines)
@@ -219,6 +221,103 @@ def _ledger(wh: Warehouse) -> pd.DataFrame:
     return wh.read("select lead_id, values_hash from ops.sf_writeback_ledger")
 
 
+CLEAR_REASONS = {
+    "mql": "booked a discovery call (MQL)", "closed": "closed or disqualified in Salesforce",
+    "converted": "converted", "gone": "no longer in the Salesforce Lead export",
+}
+
+
+def _clear_reasons(wh: Warehouse, ids: list[str], settings: Settings) -> dict:
+    if not ids:
+        return {}
+    with wh.reader() as s:
+        leads = s.query("select Id, Stage_Entered_Call_Scheduled__c as mql_at, Status, IsConverted from marts.dim_leads")
+    leads = leads[leads.Id.isin(set(ids))].set_index("Id")
+    out = {}
+    for lead_id in ids:
+        if lead_id not in leads.index:
+            out[lead_id] = CLEAR_REASONS["gone"]
+            continue
+        r = leads.loc[lead_id]
+        if bool(r.IsConverted) if pd.notna(r.IsConverted) else False:
+            out[lead_id] = CLEAR_REASONS["converted"]
+        elif pd.notna(r.mql_at):
+            out[lead_id] = CLEAR_REASONS["mql"]
+        elif str(r.Status or "") in settings.closed_statuses:
+            out[lead_id] = CLEAR_REASONS["closed"] + f" ({r.Status})"
+        else:
+            out[lead_id] = "left the scored population"
+    return out
+
+
+JOB_REQUESTS = 10  # API requests one Bulk job costs: create, upload, close, polls, results (a safe upper bound)
+
+
+def check_fields(client: SalesforceClient, cfg) -> None:
+    """Every mapped write-back field exists on the object and is updateable for this user, or stop."""
+    if not cfg.check_fields:
+        return
+    described = client.describe_fields()
+    for contract_name, api_name in cfg.field_map.items():
+        f = described.get(api_name)
+        if f is None:
+            raise LeadScoringError(
+                f"Salesforce {cfg.object_name} has no field {api_name} (write-back field {contract_name}); nothing was "
+                f"sent. Create it in Setup → Object Manager → {cfg.object_name} → Fields (type per "
+                "salesforce_writeback_fields.csv), or map it to the org's name in salesforce.field_map.")
+        if not f.get("updateable"):
+            raise LeadScoringError(
+                f"Salesforce field {cfg.object_name}.{api_name} ({contract_name}) is not updateable for the integration "
+                "user; nothing was sent. Grant Edit on the field in the user's permission set (field-level security).")
+
+
+def _api_floor_reason(client: SalesforceClient, cfg, rows: int) -> str | None:
+    remaining, maximum = client.api_requests()
+    needed = JOB_REQUESTS * -(-rows // cfg.batch_size) + 5
+    if remaining - needed < cfg.api_request_floor:
+        return (f"The org has {remaining:,} of {maximum:,} daily API requests left; this push needs about {needed:,} "
+                f"and salesforce.api_request_floor keeps {cfg.api_request_floor:,} for other integrations.")
+    return None
+
+
+def org_checks(settings: Settings) -> dict:
+    """What the sync page shows: each mapped field's presence and updateability, and the API allowance."""
+    cfg = salesforce_config(settings).require()
+    client = SalesforceClient(cfg)
+    described = client.describe_fields()
+    remaining, maximum = client.api_requests()
+    rows = [{"write-back field": c, "API name": a, "exists": a in described,
+             "updateable": bool(described.get(a, {}).get("updateable"))} for c, a in cfg.field_map.items()]
+    return {"fields": rows, "api_remaining": remaining, "api_max": maximum, "api_floor": cfg.api_request_floor}
+
+
+def _record_cleared(wh: Warehouse, pending: pd.DataFrame, result: SyncResult) -> None:
+    """Which cleared leads landed, and why they were cleared (ops.sf_cleared; counted on the sync)."""
+    if "reason" not in pending or pending["reason"].isna().all():
+        return
+    cleared = pending[pending["reason"].notna()]
+    landed = wh.read("select lead_id, values_hash from ops.sf_writeback_ledger")
+    ok = cleared.merge(landed, left_on=["Id", "values_hash"], right_on=["lead_id", "values_hash"])
+    if ok.empty:
+        return
+    result.cleared = len(ok)
+    with wh.writer("Salesforce cleared scores") as s:
+        s.load("ops.sf_cleared", pd.DataFrame({"lead_id": ok["Id"], "reason": ok["reason"],
+                                               "sync_id": result.sync_id, "cleared_at": _now()}), mode="append")
+
+
+def outgoing_rows(wh: Warehouse, settings: Settings) -> pd.DataFrame:
+    """Every row the write-back would send if nothing had landed yet: one per scored lead, plus one clearing
+    each lead whose score is still in Salesforce but which left the scored population (with ``reason``)."""
+    cfg = salesforce_config(settings)
+    rows = writeback_rows(_writeback_scores(wh), cfg.field_map)
+    ledger = wh.read("select lead_id, values_json from ops.sf_writeback_ledger")
+    gone = sorted(set(ledger.lead_id) - set(rows.Id))
+    cleared = cleared_rows(ledger[ledger.lead_id.isin(gone)], set(rows.Id), cfg.field_map, _now(),
+                           _clear_reasons(wh, gone, settings))
+    return pd.concat([rows.assign(reason=None), cleared], ignore_index=True) if len(cleared) else rows
+
+
 def _pending(wh: Warehouse, rows: pd.DataFrame, retry_failed: bool = False) -> pd.DataFrame:
     """Rows whose values differ from the ledger; with ``retry_failed``, only those in the open failure ledger."""
     pending = changed_rows(rows, _ledger(wh))
@@ -233,7 +332,7 @@ def open_failures(wh: Warehouse) -> pd.DataFrame:
 
 def pending_changes(wh: Warehouse, settings: Settings) -> pd.DataFrame:
     """The rows a push would send now (with ``change``: new or changed), without contacting Salesforce."""
-    return _pending(wh, writeback_rows(_writeback_scores(wh), salesforce_config(settings).field_map))
+    return _pending(wh, outgoing_rows(wh, settings))
 
 
 def recent_syncs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:
@@ -463,13 +562,16 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
         if stale:
             result.outcome, result.message = "refused", f"Nothing pushed: {stale}"
             raise LeadScoringError(result.message)
-        rows = writeback_rows(_writeback_scores(wh), cfg.field_map)
+        rows = outgoing_rows(wh, settings)
         pending = _pending(wh, rows, retry_failed)
         result.intended = len(pending)
         if dry_run:
             Path(dry_run).parent.mkdir(parents=True, exist_ok=True)
             Path(dry_run).write_text(payload_csv(pending), encoding="utf-8")
-            result.message = f"{len(pending):,} of {len(rows):,} scored leads would be sent; wrote {dry_run}."
+            clears = int(pending["reason"].notna().sum()) if "reason" in pending else 0
+            result.message = (f"{len(pending) - clears:,} of {len(rows) - clears:,} scored leads would be sent"
+                              + (f", and {clears:,} lead(s) that left scoring would be cleared" if clears else "")
+                              + f"; wrote {dry_run}.")
             return result
         cfg.require()
         with push_lock(settings):
@@ -496,9 +598,25 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
                 result.outcome = "nothing_to_send"
                 result.message = f"All {len(rows):,} scores are already in Salesforce."
                 return result
+            try:
+                check_fields(client, cfg)  # stops, naming the field, before any job exists
+                floor = _api_floor_reason(client, cfg, len(pending))
+            except (RequestLimitExceeded, TransientFailure) as exc:
+                limit = isinstance(exc, RequestLimitExceeded)
+                result.outcome = "stopped_request_limit" if limit else "stopped_transient"
+                push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                           f"not sent: the org could not be checked first ({exc})")
+                result.message = f"The org's fields and limits could not be read ({exc}); nothing was sent."
+                return result
+            if floor:
+                result.outcome = "deferred_api_floor"
+                push.defer(pending, "API_FLOOR", floor)
+                result.message = f"{floor} Nothing was sent; the {len(pending):,} rows wait in the ledger for the next push."
+                return result
             progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
             push.run(pending, progress)
             result.retries = client.retries
+            _record_cleared(wh, pending, result)
             return result
     except LeadScoringError as exc:
         if result.outcome == "ok":

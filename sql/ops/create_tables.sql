@@ -189,3 +189,11 @@ create table if not exists ops.experiment_assignments (
   split float64,
   assigned_at timestamp
 );
+
+-- Leads whose score, tier and drivers were cleared in Salesforce because they left the scored population.
+create table if not exists ops.sf_cleared (
+  lead_id string,
+  reason string,
+  sync_id string,
+  cleared_at timestamp
+);

@@ -1,0 +1,230 @@
+"""Salesforce as a real org runs it (#19), against the local stand-in with the real simple-salesforce client:
+one Id form, stale scores cleared once, server-to-server login (JWT bearer, client credentials), and the
+field and API-limit checks before a push."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pandas as pd
+import pytest
+
+from core.cli import main
+from core.config import with_overrides
+from core.errors import LeadScoringError
+from core.salesforce.ids import to18
+from core.salesforce.standin import SalesforceStandin
+from core.salesforce.sync import open_failures, pending_changes, pull_leads, push_scores
+from core.warehouse import open_warehouse
+
+FAST = {"poll_seconds": 0.02, "backoff_seconds": 0.001, "backoff_max_seconds": 0.01}
+
+
+def _reference_suffix(id15: str) -> str:
+    """The documented algorithm, written independently: per block of 5, reverse the upper-case flags and
+    read them as a binary number indexing A–Z0–5."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+    out = ""
+    for b in range(3):
+        flags = "".join("1" if c.isupper() else "0" for c in id15[b * 5:(b + 1) * 5])
+        out += alphabet[int(flags[::-1], 2)]
+    return out
+
+
+@pytest.mark.parametrize("id15,id18", [
+    ("001A0000006Vm9r", "001A0000006Vm9rIAC"),  # the example in Salesforce's documentation
+    ("00q5f00000abcde", "00q5f00000abcdeAAA"),  # lower case only: no flag set
+    ("ABCDEABCDEABCDE", "ABCDEABCDEABCDE555"),  # upper case only: every flag set
+    ("00Q5f0000000002", "00Q5f0000000002" + _reference_suffix("00Q5f0000000002")),
+])
+def test_known_15_to_18_pairs(id15, id18):
+    assert to18(id15) == id18
+    assert to18(id18) == id18  # idempotent
+    assert to18(id18.lower()) == id18  # an 18-character Id read case-insensitively gets its case back
+    assert to18("FP-100000") == "FP-100000" and to18(None) is None  # not a Salesforce Id: unchanged
+
+
+@pytest.fixture
+def org(loaded_demo, small_demo, tmp_path):
+    """A copy of the small demo (loaded from the 15-character report file), scored, and a stand-in org
+    seeded from the same file that answers with 18-character Ids."""
+    from core.scoring.score import score_leads
+
+    settings, _, _, _ = loaded_demo
+    data = tmp_path / "data"
+    shutil.copytree(settings.data_dir, data)
+    with SalesforceStandin(small_demo / "salesforce_leads.csv", page_size=1000) as sf:
+        s = with_overrides(settings, data_dir=data, salesforce={**sf.settings(), **FAST, "batch_size": 1000})
+        wh = open_warehouse(s)
+        score_leads(wh, s)
+        yield s, wh, sf
+
+
+def test_a_report_file_then_an_api_pull_are_the_same_leads_and_nothing_is_resent(org):
+    from core.scoring.score import score_leads
+
+    s, wh, sf = org
+    ids = wh.read("select Id from marts.dim_leads where Stage_Entered_Contacting__c is not null").Id
+    assert ids.str.len().eq(18).all()  # the report's 15-character Ids were normalised at ingestion
+    first = push_scores(wh, s)
+    assert first.outcome == "ok" and first.succeeded == first.intended
+    pull_leads(wh, s)  # the API answers with 18-character Ids (contacted leads only)
+    after = wh.read("select Id from marts.dim_leads").Id
+    assert len(after) == len(ids) and set(after) == set(ids)  # one lead each, not two
+    score_leads(wh, s)
+    assert push_scores(wh, s).outcome == "nothing_to_send"
+
+
+def test_a_ledger_written_with_15_character_ids_is_migrated_once_without_resending(org, small_demo):
+    from core.ingest.leads import load_lead_file
+
+    s, wh, sf = org
+    assert push_scores(wh, s).outcome == "ok"
+    with wh.writer("an older release's ledger") as x:
+        x.execute("update ops.sf_writeback_ledger set lead_id = substr(lead_id, 1, 15) where true")
+    result = load_lead_file(wh, s, small_demo / "salesforce_leads.csv")
+    assert result.summary["stored_ids_migrated_to_18_chars"] > 0
+    assert wh.read("select lead_id from ops.sf_writeback_ledger").lead_id.str.len().eq(18).all()
+    assert pending_changes(wh, s).empty
+    again = load_lead_file(wh, s, small_demo / "salesforce_leads.csv")
+    assert "stored_ids_migrated_to_18_chars" not in again.summary  # once
+
+
+def test_a_lead_that_converts_is_cleared_exactly_once(org, small_demo, tmp_path):
+    from core.ingest.leads import load_lead_file
+    from core.scoring.score import score_leads
+
+    s, wh, sf = org
+    assert push_scores(wh, s).outcome == "ok"
+    lead = wh.read("select lead_id from ml.lead_scores order by rank limit 1").lead_id[0]
+    assert sf.leads[lead]["Lead_Score__c"] is not None
+    frame = pd.read_csv(small_demo / "salesforce_leads.csv", dtype=str, keep_default_na=False)
+    row = frame.Id.map(to18) == lead
+    frame.loc[row, ["Status", "IsConverted", "Stage_Entered_Call_Scheduled__c"]] = \
+        ["MQL", "true", "2025-10-27T09:00:00.000+0000"]
+    frame.loc[row, "LastModifiedDate"] = "2025-10-27T16:00:00.000+0000"
+    changed = tmp_path / "salesforce_leads_converted.csv"
+    frame.to_csv(changed, index=False)
+    load_lead_file(wh, s, changed)
+    score_leads(wh, s)
+    dry = tmp_path / "dry.csv"
+    push_scores(wh, s, dry_run=dry)
+    sent = pd.read_csv(dry, dtype=str, keep_default_na=False).set_index("Id")
+    assert sent.loc[lead, "Lead_Score__c"] == "#N/A" and sent.loc[lead, "Lead_Score_Tier__c"] == "#N/A"
+    result = push_scores(wh, s)
+    assert result.cleared == 1
+    rec = sf.leads[lead]
+    assert rec["Lead_Score__c"] is None and rec["Lead_Score_Tier__c"] is None and rec["Lead_Score_Drivers__c"] is None
+    reasons = wh.read("select lead_id, reason from ops.sf_cleared")
+    assert reasons.lead_id.tolist() == [lead] and reasons.reason[0] == "converted"
+    assert push_scores(wh, s).outcome == "nothing_to_send"  # cleared once, never again
+    audit = wh.read("select detail from ops.audit_log where action = 'salesforce_push' order by at")
+    assert any('"cleared": 1' in d for d in audit.detail)
+
+
+def test_missing_or_unwritable_fields_stop_the_push_before_any_job(org):
+    s, wh, sf = org
+    sf.faults.missing_fields = {"Lead_Score_Experiment__c"}
+    with pytest.raises(LeadScoringError, match="no field Lead_Score_Experiment__c"):
+        push_scores(wh, s)
+    assert not sf.jobs
+    sf.faults.missing_fields = set()
+    sf.faults.readonly_fields = {"Lead_Score_Tier__c"}
+    with pytest.raises(LeadScoringError, match="Lead_Score_Tier__c .* is not updateable"):
+        push_scores(wh, s)
+    assert not sf.jobs
+    sf.faults.readonly_fields = set()
+    assert push_scores(wh, s).outcome == "ok"
+
+
+def test_the_api_floor_defers_the_push_with_nothing_lost(org):
+    s, wh, sf = org
+    sf.faults.api_remaining = 900
+    result = push_scores(wh, s)
+    assert result.outcome == "deferred_api_floor" and not sf.jobs and result.sent == 0
+    assert "900 of 15,000 daily API requests left" in result.message
+    failures = open_failures(wh)
+    assert len(failures) == result.intended and set(failures.error_code) == {"API_FLOOR"}
+    sf.faults.api_remaining = None
+    later = push_scores(wh, s)
+    assert later.outcome == "ok" and later.succeeded == result.intended and open_failures(wh).empty
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    d = tmp_path_factory.mktemp("keys")
+    out = {}
+    for name in ("app", "other"):
+        k = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (d / f"{name}.pem").write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+        out[name] = d / f"{name}.pem"
+        out[name + "_public"] = k.public_key().public_bytes(serialization.Encoding.PEM,
+                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return out
+
+
+def _jwt_settings(loaded_demo, tmp_path, sf, **extra):
+    settings, _, _, _ = loaded_demo
+    base = {k: v for k, v in sf.settings().items() if k not in ("password", "security_token")}
+    return with_overrides(settings, data_dir=tmp_path, salesforce={**base, **FAST, "auth_flow": "jwt",
+                                                                    "consumer_key": sf.consumer_key, **extra})
+
+
+def test_jwt_bearer_login_succeeds_with_the_app_key_and_fails_clearly_otherwise(loaded_demo, small_demo, keys,
+                                                                                 tmp_path, monkeypatch, capsys):
+    from core.salesforce.sync import connection_status
+
+    with SalesforceStandin(small_demo / "salesforce_leads.csv", jwt_public_key=keys["app_public"]) as sf:
+        good = _jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["app"]))
+        status = connection_status(good)
+        assert status["contacted_leads"] > 0
+        assert status["auth_method"].startswith("OAuth 2.0 JWT")
+        cases = [
+            (_jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["other"])), "invalid assertion"),
+            (_jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["app"]),
+                           jwt_audience="https://test.salesforce.com"), "audience is invalid"),
+        ]
+        for bad, needle in cases:
+            with pytest.raises(LeadScoringError, match=needle) as info:
+                connection_status(bad)
+            assert "PRIVATE KEY" not in str(info.value) and "BEGIN" not in str(info.value)
+        real_time = time.time
+        monkeypatch.setattr("core.salesforce.client.time.time", lambda: real_time() - 3600)  # an old assertion
+        with pytest.raises(LeadScoringError, match="expired"):
+            connection_status(good)
+        monkeypatch.undo()
+        # the command line: exit 2 and one paragraph, no traceback, no key material
+        monkeypatch.setenv("LEADSCORE_SF_ENABLED", "1")
+        monkeypatch.setenv("LEADSCORE_SF_AUTH_FLOW", "jwt")
+        monkeypatch.setenv("LEADSCORE_SF_LOGIN_URL", sf.url)
+        monkeypatch.setenv("LEADSCORE_SF_USERNAME", sf.username)
+        monkeypatch.setenv("LEADSCORE_SF_CONSUMER_KEY", sf.consumer_key)
+        monkeypatch.setenv("LEADSCORE_SF_CA_BUNDLE", str(sf.ca_file))
+        monkeypatch.setenv("LEADSCORE_SF_PRIVATE_KEY_FILE", str(keys["other"]))
+        monkeypatch.setenv("LEADSCORE_DATA_DIR", str(tmp_path / "cli"))
+        code = main(["load-leads", "--from-salesforce"])
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert code == 2 and "JWT login" in text and "Traceback" not in text and "PRIVATE KEY" not in text
+
+
+def test_client_credentials_login(loaded_demo, small_demo, tmp_path):
+    from core.salesforce.sync import connection_status
+
+    settings, _, _, _ = loaded_demo
+    with SalesforceStandin(small_demo / "salesforce_leads.csv") as sf:
+        base = {k: v for k, v in sf.settings().items() if k not in ("password", "security_token", "username")}
+        ok = with_overrides(settings, data_dir=tmp_path, salesforce={
+            **base, "auth_flow": "client_credentials", "consumer_key": sf.consumer_key,
+            "consumer_secret": sf.consumer_secret})
+        assert connection_status(ok)["contacted_leads"] > 0
+        bad = with_overrides(ok, salesforce={**ok.salesforce, "consumer_secret": "wrong"})
+        with pytest.raises(LeadScoringError, match="client-credentials login") as info:
+            connection_status(bad)
+        assert "wrong" not in str(info.value) and sf.consumer_secret not in str(info.value)
