@@ -52,7 +52,7 @@ names = exps["name"].tolist()
 with_leads = [i for i, n in enumerate(exps["leads"].tolist()) if n > 0]
 chosen = st.selectbox("Read out", names, index=with_leads[0] if with_leads else 0)
 row = exps[exps["name"] == chosen].iloc[0]
-if row.get("kind") == "engine" and row.get("status") == "running":
+if row.get("kind") in ("engine", "rollout") and row.get("status") == "running":
     write_button(who, f"Stop {chosen}", "design_experiments", lambda: stop_experiment(eng.wh, chosen, actor=who),
                  f"{chosen} stopped: no new leads are assigned.")
 

@@ -241,3 +241,32 @@ def test_activities_pull_through_the_standin_matches_the_file(exp_world, small_d
     assert result.rows_read == n and len(pages) > 1  # every page, the Ids-less rows never reach the org
     facts = w.read("select count(*) as n from marts.fact_tasks")
     assert facts.n[0] > 0
+
+
+def test_a_gradual_rollout_sends_the_challengers_scores_to_its_arm_only(exp_world):
+    from core.experiments.assign import assign_new_leads
+    from core.experiments.design import create_experiment, get_design, set_split
+    from core.modeling.train import train
+    from core.monitoring.shadow import start_shadow
+    from core.salesforce.sync import _writeback_scores
+    from core.scoring.score import score_leads
+
+    s, w = exp_world
+    challenger = train(w, s, 1, quick=True).model_id
+    with pytest.raises(LeadScoringError, match="models shadow"):
+        create_experiment(w, s, "roll-1", "2025-09-22", split=0.1, challenger=challenger)
+    start_shadow(w, challenger)
+    score_leads(w, s, full=True)  # scores the challenger in shadow beside the champion
+    d = create_experiment(w, s, "roll-1", "2025-09-22", split=0.1, challenger=challenger)
+    assert d.kind == "rollout" and d.arms == ("champion", "challenger") and d.hidden_arms == ()
+    assert assign_new_leads(w, s)["roll-1"] > 0
+    arms = w.read("select lead_id, arm from ops.experiment_assignments where experiment = 'roll-1'")
+    assert 0 < (arms.arm == "challenger").mean() < 0.3  # about 10%, in blocks of 10
+    sent = _writeback_scores(w).merge(arms, on="lead_id")
+    chal, champ = sent[sent.arm == "challenger"], sent[sent.arm == "champion"]
+    assert len(chal) and (chal.model_version == challenger).all() and (chal.drivers == "").all()
+    assert len(champ) and (champ.model_version != challenger).all()
+    assert set(sent.experiment_tag) <= {"roll-1:champion", "roll-1:challenger"}
+    set_split(w, "roll-1", 0.5)  # 10% -> 50%: new leads follow, assigned leads keep their arm
+    assert get_design(w, "roll-1").split == 0.5
+    assert w.read("select count(*) as n from ops.experiment_assignments where experiment = 'roll-1'").n[0] == len(arms)

@@ -14,6 +14,7 @@ assignment (scores are computed for every lead, in both arms).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 
 import numpy as np
@@ -58,7 +59,8 @@ def running(wh: Warehouse) -> list[Design]:
     with wh.reader() as s:
         if not s.table_exists("ops.experiments"):
             return []
-        rows = s.query("select * from ops.experiments where status = 'running' and kind = 'engine' order by created_at")
+        rows = s.query("select * from ops.experiments where status = 'running' and kind in ('engine', 'rollout') "
+                       "order by created_at")
     return [design_from_row(r) for r in rows.to_dict("records")]
 
 
@@ -133,13 +135,37 @@ def assign_new_leads(wh: Warehouse, settings: Settings, actor: Actor | None = No
 
 
 def writeback_arms(wh: Warehouse) -> pd.DataFrame:
-    """lead_id, experiment_tag (NAME:ARM) and hide_score for the write-back: engine experiments that are
-    running, plus stopped ones whose hidden arm stays hidden until the experiment is stopped."""
+    """lead_id, experiment_tag (NAME:ARM), hide_score and challenger for the write-back. A hidden arm stays
+    hidden while its experiment runs; a running rollout's challenger arm is sent the challenger's scores."""
     with wh.reader() as s:
         if not s.table_exists("ops.experiment_assignments") or not s.table_exists("ops.experiments"):
-            return pd.DataFrame(columns=["lead_id", "experiment_tag", "hide_score"])
-        rows = s.query("select a.lead_id, a.experiment, a.arm, e.hidden_arms, e.status "
+            return pd.DataFrame(columns=["lead_id", "experiment_tag", "hide_score", "challenger"])
+        rows = s.query("select a.lead_id, a.experiment, a.arm, e.hidden_arms, e.status, e.kind, e.design_json "
                        "from ops.experiment_assignments as a inner join ops.experiments as e on a.experiment = e.name")
     hidden = [arm in (h or "").split(",") and st == "running" for arm, h, st in zip(rows["arm"], rows["hidden_arms"], rows["status"])]
+    challenger = [json.loads(d or "{}").get("challenger") if k == "rollout" and st == "running" and arm == "challenger"
+                  else None for k, st, arm, d in zip(rows["kind"], rows["status"], rows["arm"], rows["design_json"])]
     return pd.DataFrame({"lead_id": rows["lead_id"], "experiment_tag": rows["experiment"] + ":" + rows["arm"],
-                         "hide_score": hidden})
+                         "hide_score": hidden, "challenger": challenger})
+
+
+def with_challenger_scores(wh: Warehouse, scores: pd.DataFrame) -> pd.DataFrame:
+    """A rollout's challenger arm: its leads carry the challenger's latest shadow score and tier (drivers are
+    the champion's explanation, so they are left empty) and the challenger's model id."""
+    if "challenger" not in scores or scores["challenger"].isna().all():
+        return scores
+    with wh.reader() as s:
+        if not s.table_exists("ml.shadow_scores"):
+            return scores
+        shadow = s.query("select lead_id, model_version, prob_mql_30d, tier, score_date from ml.shadow_scores")
+    shadow = shadow.sort_values("score_date").drop_duplicates(["lead_id", "model_version"], keep="last")
+    out = scores.copy()
+    key = out[["lead_id", "challenger"]].merge(shadow, left_on=["lead_id", "challenger"],
+                                               right_on=["lead_id", "model_version"], how="left")
+    use = key["prob_mql_30d"].notna().to_numpy()
+    out.loc[use, "prob_mql_30d"] = key.loc[use, "prob_mql_30d"].to_numpy()
+    out.loc[use, "tier"] = key.loc[use, "tier"].to_numpy()
+    out.loc[use, "drivers"] = ""
+    out.loc[use, "model_version"] = key.loc[use, "model_version"].to_numpy()
+    out.loc[use, "fallback_level"] = "full_model"
+    return out

@@ -27,6 +27,8 @@ def add_parsers(sub) -> None:
     c.add_argument("--hidden-arms", default=None, help="arms whose Salesforce score fields stay blank (default: control)")
     c.add_argument("--mde", type=float, default=0.2, help="minimum detectable relative lift (0.2 = +20%%)")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--rollout", metavar="MODEL_ID", help="a gradual rollout of this shadowed challenger: arms "
+                   "champion,challenger; the challenger arm sees the challenger's scores (start at --split 0.1)")
     c.add_argument("--json", action="store_true")
     ls = es.add_parser("list")
     ls.add_argument("--json", action="store_true")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace, wh, settings, progress) -> int:
     if v == "create":
         d = D.create_experiment(wh, settings, args.name, args.start, split=args.split, strata=args.strata,
                                 arms=args.arms, mde=args.mde, hidden_arms=args.hidden_arms, seed=args.seed,
-                                end=args.end)
+                                end=args.end, challenger=args.rollout)
         info = {"name": d.name, "arms": list(d.arms), "split": d.split, "hidden_arms": list(d.hidden_arms),
                 "strata": list(d.strata), "start": d.start_at.isoformat(), "planned_end": d.planned_end_at.isoformat(),
                 "planned_leads": d.planned_leads, "power": d.power}

@@ -49,6 +49,7 @@ class Design:
     status: str = "running"
     created_by: str = ""
     power: dict = field(default_factory=dict)
+    challenger: str | None = None  # a rollout: the model whose scores the treatment arm's SGAs see
 
     @property
     def shares(self) -> list[float]:
@@ -65,7 +66,7 @@ class Design:
             "start_at": self.start_at, "planned_end_at": self.planned_end_at, "mde": float(self.mde),
             "planned_leads": int(self.planned_leads), "seed": int(self.seed), "model_version": self.model_version,
             "status": self.status, "created_at": datetime.now(timezone.utc), "created_by": self.created_by,
-            "stopped_at": None, "design_json": json.dumps({"power": self.power}, default=str),
+            "stopped_at": None, "design_json": json.dumps({"power": self.power, "challenger": self.challenger}, default=str),
         }
 
 
@@ -82,7 +83,7 @@ def design_from_row(r: dict) -> Design:
         planned_end_at=pd.Timestamp(r["planned_end_at"]).tz_convert("UTC") if pd.Timestamp(r["planned_end_at"]).tzinfo else pd.Timestamp(r["planned_end_at"], tz="UTC"),
         mde=float(r["mde"]), planned_leads=int(r["planned_leads"] or 0), seed=int(r["seed"] or 0),
         model_version=r.get("model_version"), status=r["status"], created_by=r.get("created_by") or "",
-        power=extra.get("power", {}),
+        power=extra.get("power", {}), challenger=extra.get("challenger"),
     )
 
 
@@ -96,7 +97,7 @@ def list_experiments(wh: Warehouse) -> pd.DataFrame:
         tags = U.tagged_experiments(s) if s.table_exists("marts.dim_leads") else pd.DataFrame()
     leads = counts.groupby("experiment")["n"].sum()
     exps["leads"] = exps["name"].map(leads).fillna(0).astype(int)
-    exps["source"] = "Assigned by the engine"
+    exps["source"] = np.where(exps["kind"] == "rollout", "Model rollout", "Assigned by the engine")
     exps["arms"] = exps["arms"].str.replace(",", ", ")
     if not tags.empty:
         tag_rows = pd.DataFrame({
@@ -260,9 +261,14 @@ def check_split(split: float) -> None:
 def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, split: float = 0.5,
                       strata="aum_tier,completeness,metro", arms="control,treatment", mde: float = 0.2,
                       hidden_arms: str | None = None, seed: int = 0, kind: str = "engine",
-                      end: str | None = None, actor: Actor | None = None) -> Design:
+                      end: str | None = None, challenger: str | None = None,
+                      actor: Actor | None = None) -> Design:
     """Design an experiment. The planned end is the power analysis's (4 to 26 weeks) unless ``end`` is
-    given; an end earlier than the spec's 4-week minimum is refused."""
+    given; an end earlier than the spec's 4-week minimum is refused.
+
+    With ``challenger`` (a model in shadow) it is a *rollout* (spec §9.4): arms ``champion`` and
+    ``challenger``, nothing hidden, and the challenger arm's leads are written to Salesforce with the
+    challenger's score and tier; raise its share with :func:`set_split` (10% → 50% → 100%)."""
     import re
 
     actor = actor or cli_actor()
@@ -270,6 +276,14 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     if not re.fullmatch(NAME_PATTERN, name or ""):
         raise LeadScoringError(f"Experiment name {name!r}: use letters, digits, '-', '_' or '.', up to 60 characters "
                                "(it is written to Salesforce as NAME:ARM).")
+    if challenger:
+        from core.monitoring.shadow import active_shadow
+
+        shadow = active_shadow(wh)
+        if not shadow or shadow.get("model_id") != challenger:
+            raise LeadScoringError(f"A rollout of {challenger} needs it scored in shadow first: run `models shadow "
+                                   f"{challenger}` (the daily run then scores it beside the champion).")
+        kind, arms, hidden_arms = "rollout", "champion,challenger", ""
     arm_list = tuple(a.strip().lower() for a in arms.split(",") if a.strip())
     if len(arm_list) != 2 or len(set(arm_list)) != 2:
         raise LeadScoringError(f"--arms {arms!r}: give exactly two distinct arms, control first (e.g. control,treatment).")
@@ -306,7 +320,7 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
                                    f"earliest end for --start {start_at:%Y-%m-%d} is "
                                    f"{start_at + pd.Timedelta(weeks=MIN_WEEKS):%Y-%m-%d}.")
     for other in list_experiments(wh).to_dict("records"):
-        if other.get("kind") == "engine" and other.get("status") == "running" and \
+        if other.get("kind") in ("engine", "rollout") and other.get("status") == "running" and \
                 pd.Timestamp(other["start_at"]) < end_at and start_at < pd.Timestamp(other["planned_end_at"]):
             raise LeadScoringError(
                 f"Experiment {other['name']!r} is running on leads contacted from {pd.Timestamp(other['start_at']):%Y-%m-%d} "
@@ -316,7 +330,8 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     design = Design(name=name, kind=kind, arms=arm_list, split=float(split), hidden_arms=hidden, strata=strata_t,
                     start_at=start_at, planned_end_at=end_at, mde=float(mde),
                     planned_leads=int(round((end_at - start_at).days / 7 * p.weekly_leads)), seed=int(seed),
-                    model_version=(champion_row(wh) or {}).get("model_id"), created_by=actor.username, power=p.as_dict())
+                    model_version=(champion_row(wh) or {}).get("model_id"), created_by=actor.username, power=p.as_dict(),
+                    challenger=challenger)
     with wh.writer("experiment create") as s:
         s.load("ops.experiments", pd.DataFrame([design.row()]), mode="append")
         audit.record(s, actor, "experiment_create", name, "ok", {

@@ -189,14 +189,14 @@ def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], wh
 # --- push -------------------------------------------------------------------------------------------
 def _writeback_scores(wh: Warehouse) -> pd.DataFrame:
     """The current scores with each lead's experiment arm (``NAME:ARM``) and whether its arm hides scores."""
-    from core.experiments.assign import writeback_arms
+    from core.experiments.assign import with_challenger_scores, writeback_arms
     from core.scoring.score import current_scores
 
     scores = current_scores(wh)
     arms = writeback_arms(wh)
     if arms.empty:
         return scores
-    return scores.merge(arms, on="lead_id", how="left")
+    return with_challenger_scores(wh, scores.merge(arms, on="lead_id", how="left"))
 
 
 def stale_scores_reason(wh: Warehouse) -> str | None:
