@@ -4,7 +4,6 @@ field and API-limit checks before a push."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 
