@@ -130,9 +130,12 @@ with user_errors():
     with t_power:
         pw = r.design.power
         if pw:
-            st.caption(f"Designed for a {pw['mde']:+.0%} lift: {pw['leads_adjusted']:,} leads blocked and score-adjusted "
-                       f"({pw['weeks_adjusted']:.1f} weeks at {pw['weekly_leads']:,.0f} leads a week).")
-            st.plotly_chart(charts.power_curve(power_curve(Power(**pw)), pw["mde"]), width="stretch")
+            weeks = r.design.planned_days / 7
+            st.caption(f"Power for the experiment's {weeks:.0f}-week window at {pw['weekly_leads']:,.0f} contacted leads a "
+                       f"week (blocked and score-adjusted). The design asked for {pw['mde']:+.0%}, which needs "
+                       f"{pw['leads_adjusted']:,} leads ({pw['weeks_adjusted']:.1f} weeks).")
+            st.plotly_chart(charts.power_curve(power_curve(Power(**{**pw, "planned_weeks": weeks})), pw["mde"]),
+                            width="stretch")
         else:
             st.caption("An experiment recorded in Salesforce carries no design; compute power above for a new one.")
     d1, d2 = st.columns(2)
