@@ -25,6 +25,9 @@ class Settings:
     bigquery_dataset_prefix: str = ""  # datasets are f"{prefix}raw", f"{prefix}staging", ...
     bigquery_location: str = "US"
     bigquery_endpoint: str | None = None  # e.g. a local emulator; None = Google's API
+    # Cost guard: every BigQuery query job carries maximum_bytes_billed; one that would bill more fails
+    # before it runs (BigQuery checks the estimate). 50 GiB ≈ 100 times a 10× monthly load.
+    bigquery_max_bytes_billed: int = 50 * 1024 ** 3
     lock_timeout_seconds: float = 10.0
     label_window_days: int = 30
     # Reconciliation alert thresholds (spec §5.0.4, §5.4.1).
@@ -70,6 +73,7 @@ _ENV = {
     "LEADSCORE_BQ_PROJECT": ("bigquery_project", str),
     "LEADSCORE_BQ_DATASET_PREFIX": ("bigquery_dataset_prefix", str),
     "LEADSCORE_BQ_ENDPOINT": ("bigquery_endpoint", str),
+    "LEADSCORE_BQ_MAX_BYTES_BILLED": ("bigquery_max_bytes_billed", int),
     "LEADSCORE_LOCK_TIMEOUT": ("lock_timeout_seconds", float),
     "LEADSCORE_USERS_FILE": ("users_file", Path),
 }

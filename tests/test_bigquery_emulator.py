@@ -208,3 +208,25 @@ def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path
         left = pd.to_numeric(on_bq[f.name], errors="coerce").round(9).tolist()
         right = pd.to_numeric(on_duck[f.name], errors="coerce").round(9).tolist()
         assert [None if pd.isna(x) else x for x in left] == [None if pd.isna(x) else x for x in right], f.name
+
+
+def test_every_bigquery_query_job_carries_the_byte_limit(bq):
+    """The cost guard (#18): every query job the backend submits — DDL, loads by INSERT, reads — carries
+    maximum_bytes_billed from the config (captured at the client, then sent to the emulator)."""
+    s, w = bq
+    seen = []
+    real = w.client.query
+
+    def capture(sql, job_config=None, **kw):
+        seen.append((sql.split()[0].upper(), getattr(job_config, "maximum_bytes_billed", None)))
+        return real(sql, job_config=job_config, **kw)
+
+    w.client.query = capture
+    with w.writer("cost guard") as x:
+        x.load("ops.cost_guard", pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}))
+        x.execute("create or replace table ops.cost_guard2 as select a * 2 as a from ops.cost_guard")
+    with w.reader() as x:
+        assert x.query("select sum(a) as n from ops.cost_guard2").n[0] == 12
+    kinds = {k for k, _ in seen}
+    assert {"CREATE", "INSERT", "SELECT"} <= kinds
+    assert all(limit == s.bigquery_max_bytes_billed for _, limit in seen), seen

@@ -13,6 +13,7 @@ def open_warehouse(settings: Settings, init: bool = True) -> Warehouse:
         wh: Warehouse = BigQueryWarehouse(
             settings.bigquery_project, settings.bigquery_dataset_prefix, settings.bigquery_endpoint,
             settings.bigquery_location, settings.extra.get("bigquery_load_method", "load_job"),
+            max_bytes_billed=settings.bigquery_max_bytes_billed,
         )
     else:
         from core.warehouse.duckdb_backend import DuckDBWarehouse

@@ -45,13 +45,17 @@ class BigQuerySession(Session):
 
     def execute(self, sql: str) -> None:
         for stmt in self._qualify(sql):
-            self.wh.client.query(stmt).result()
+            self.wh.result(stmt)
 
     def query(self, sql: str) -> pd.DataFrame:
         stmts = self._qualify(sql)
         for stmt in stmts[:-1]:
-            self.wh.client.query(stmt).result()
-        return self.wh.client.query(stmts[-1]).result().to_dataframe()
+            self.wh.result(stmt)
+        return self.wh.result(stmts[-1]).to_dataframe()
+
+    def estimate_bytes(self, sql: str) -> int:
+        """Bytes BigQuery would scan for ``sql`` (a dry run: free, nothing executes)."""
+        return sum(int(self.wh.run(stmt, dry_run=True).total_bytes_processed or 0) for stmt in self._qualify(sql))
 
     def load(self, table: str, data, mode: str = "replace") -> None:
         df = data.to_pandas() if isinstance(data, pa.Table) else data
@@ -74,10 +78,10 @@ class BigQuerySession(Session):
         col_list = ", ".join(f"`{c}`" for c in cols)
         if mode == "replace" or not self.table_exists(table):
             schema = ", ".join(f"`{c}` {_bq_type(df[c])}" for c in cols)
-            self.wh.client.query(f"CREATE OR REPLACE TABLE `{table_id}` ({schema})").result()
+            self.wh.result(f"CREATE OR REPLACE TABLE `{table_id}` ({schema})")
         for start in range(0, len(rows), 500):
             chunk = rows[start:start + 500]
-            self.wh.client.query(f"INSERT INTO `{table_id}` ({col_list}) VALUES {', '.join(chunk)}").result()
+            self.wh.result(f"INSERT INTO `{table_id}` ({col_list}) VALUES {', '.join(chunk)}")
 
     def table_exists(self, table: str) -> bool:
         from google.api_core.exceptions import NotFound
@@ -109,14 +113,37 @@ class BigQueryWarehouse(Warehouse):
     kind = "bigquery"
 
     def __init__(self, project: str | None, prefix: str = "", endpoint: str | None = None,
-                 location: str = "US", load_method: str = "load_job"):
+                 location: str = "US", load_method: str = "load_job", max_bytes_billed: int = 50 * 1024 ** 3):
         if not project:
             raise LeadScoringError(
                 "backend = 'bigquery' needs bigquery_project in the config (or LEADSCORE_BQ_PROJECT)."
             )
         self.project, self.prefix, self.endpoint = project, prefix, endpoint
         self.load_method = load_method
+        self.max_bytes_billed = int(max_bytes_billed)
         self.client = _client(project, endpoint, location)
+
+    def run(self, sql: str, dry_run: bool = False):
+        """The one door to BigQuery query jobs: every job carries ``maximum_bytes_billed`` (the cost guard)."""
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(maximum_bytes_billed=self.max_bytes_billed, dry_run=dry_run,
+                                         use_query_cache=not dry_run)
+        return self.client.query(sql, job_config=config)
+
+    def result(self, sql: str):
+        """Run one statement and wait; a job over the byte limit becomes the project's error, naming the limit."""
+        from google.api_core.exceptions import BadRequest, Forbidden
+
+        try:
+            return self.run(sql).result()
+        except (BadRequest, Forbidden) as exc:
+            if "bytesbilledlimitexceeded" in str(exc).lower() or "bytes billed" in str(exc).lower():
+                raise LeadScoringError(
+                    f"BigQuery refused a query that would bill more than bigquery_max_bytes_billed "
+                    f"({self.max_bytes_billed:,} bytes). Raise the limit in the config if the data really grew, "
+                    "or check the query for a missing partition filter.") from None
+            raise
 
     @contextmanager
     def reader(self):
