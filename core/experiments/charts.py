@@ -35,7 +35,9 @@ def cumulative_effect(r: Readout) -> go.Figure | None:
         go.Scatter(x=c["week"], y=c["effect"], mode="lines+markers", name="Cumulative lift", line=dict(color="#2563eb")),
     ])
     fig.add_hline(y=0, line_color="#6b7280")
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(tickformat="+.0%", title="Lift"),
+    low, high = max(float(c["ci_low"].min()), -1.0), min(float(c["ci_high"].max()), 4.0)  # a lift below -100% is not one
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis=dict(tickformat="+.0%", title="Lift", range=[low - 0.05, high + 0.05]),
                       xaxis=dict(tickformat="%d %b %Y"), legend=dict(orientation="h", y=-0.2))
     return fig
 

@@ -365,7 +365,8 @@ def cumulative(m: pd.DataFrame, design: Design, treatment: str, primary_dials: b
     total = max(len(m), 1)
     while week <= design.planned_end_at + pd.Timedelta(days=7) and len(rows) < 200:
         sub = m[contacted < week]
-        if len(sub) >= 20 and sub["arm"].nunique() == 2:
+        # a lift needs a few control MQLs to divide by; earlier weeks are too thin to draw
+        if len(sub) >= 20 and sub["arm"].nunique() == 2 and sub.loc[sub["arm"] != treatment, "mql"].sum() >= 3:
             y, x, score, treat, stratum, shares = _arrays(sub, treatment, use_score)
             ls = look_stats(y, x, score, treat, stratum, shares, primary_dials, design.arms, with_cmh=False)
             lf = ls.decision_lift
