@@ -20,13 +20,15 @@ ALL_MODELS = sorted(str(p.relative_to(SQL_DIR)) for p in SQL_DIR.rglob("*.sql"))
 def _values_for(rel: str) -> dict:
     from core.contract import task_columns
 
-    cols, key = (salesforce_columns(), "Id") if "lead" in rel else (marketpro_columns(), "RepCRD")
+    cols, key = (salesforce_columns(), "Id") if "lead" in rel or "salesforce" in rel else (marketpro_columns(), "RepCRD")
     if "task" in rel:
         cols, key = task_columns(), "Id"
     values = model_fragments(cols, key, ["Firm_Website"])
     values.update(load_id=literal("x"), null_rate_columns="count(*) as n", table_name="marts.dim_leads",
                   as_of="TIMESTAMP '2025-10-01 00:00:00+00'", window_seconds=30 * 86400, source_sql="l.LeadSource",
-                  top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30)
+                  top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30,
+                  raw_table="raw.salesforce_leads", typed_view="staging.lead_typed",
+                  staged_table="staging.stg_salesforce_leads")
     return values
 
 
@@ -49,10 +51,10 @@ def test_every_model_executes_on_duckdb(loaded_demo):
     build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
                 "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
-                "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql", "staging/lead_typed.sql",
-                "staging/stg_salesforce_leads.sql", "staging/lead_quarantine.sql", "marts/dim_leads.sql",
+                "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql", "staging/salesforce_typed.sql",
+                "staging/stg_salesforce_leads.sql", "staging/salesforce_quarantine.sql", "marts/dim_leads.sql",
                 # the call-activity models: run for real in test_activity_models_execute_on_duckdb
-                "staging/task_typed.sql", "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",
+                "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",
                 "marts/fact_tasks.sql", "marts/lead_dials.sql"}
     with wh.reader() as s:
         for rel in ALL_MODELS:

@@ -8,74 +8,35 @@ blank); dials per lead inside the outcome window are computed at readout time (`
 
 from __future__ import annotations
 
-import contextlib
-import time
-import uuid
 from pathlib import Path
 
 import pandas as pd
 
-from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.contract import task_columns
 from core.errors import LeadScoringError
 from core.ingest.accounting import LoadResult
-from core.ingest.loader import Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, write_accounts
+from core.ingest.loader import Progress, SalesforceExport, load_salesforce_export, no_progress
 from core.warehouse import Session, Warehouse
-from core.warehouse.parsing import model_fragments
-from core.warehouse.sql import literal
 
 
-def load_activity_file(
-    wh: Warehouse,
-    settings: Settings,
-    path: str | Path,
-    actor: Actor | None = None,
-    progress: Progress = no_progress,
-) -> LoadResult:
-    actor = actor or cli_actor()
-    authorize(actor, "replace_data")
-    started = time.perf_counter()
-    path = Path(path)
-    load_id = uuid.uuid4().hex[:12]
-    cols = task_columns()
-    accounts, raw, invalid, extra_names = read_files(
-        [path], settings, "activities", cols, lambda p: {"load_id": load_id, "file_name": p.name},
-        "Salesforce Task", progress,
-    )
-    frags = model_fragments(cols, "Id", extra_names)
-    progress(0.5, "Parsing and checking every cell")
-    try:
-        with wh.writer("activity load") as s:
-            s.stage("raw.salesforce_tasks", raw)
-            s.run_model("staging/task_typed.sql", **frags)
-            s.run_model("staging/stg_salesforce_tasks.sql", **frags)
-            s.run_model("staging/task_quarantine.sql", load_id=literal(load_id), **frags)
-            quarantine_invalid_rows(s, load_id, invalid)
-            progress(0.75, "Resolving duplicate Tasks")
-            s.run_model("marts/fact_tasks.sql")
-            export_at = s.scalar(
-                "select greatest(max(CreatedDate), max(LastModifiedDate)) from staging.stg_salesforce_tasks")
-            write_accounts(s, load_id, "activities", accounts, "staging.stg_salesforce_tasks", actor, export_at)
-            quarantine = load_quarantine(s, load_id)
-            summary = activity_summary(s)
-            summary["export_at (as_of)"] = str(export_at)
-            s.execute("drop view if exists staging.task_typed")
-            s.unstage("raw.salesforce_tasks")
-            result = LoadResult(load_id, "activities", accounts, quarantine, time.perf_counter() - started, summary)
-            audit.record(s, actor, "load_activities", path.name, "ok", {
-                "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined, **{k: str(v) for k, v in summary.items()},
-            })
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            audit.record_now(wh, actor, "load_activities", path.name, "failed",
-                             {"load_id": load_id, "error": f"{type(exc).__name__}: {exc}"})
-        raise
-    result.seconds = time.perf_counter() - started
-    progress(1.0, "Done")
-    return result
+def _finish(s: Session) -> dict:
+    s.run_model("marts/fact_tasks.sql")
+    return activity_summary(s)
+
+
+TASKS = SalesforceExport(
+    kind="activities", label="Salesforce Task", columns=task_columns, raw_table="raw.salesforce_tasks",
+    typed_view="staging.task_typed", staged_table="staging.stg_salesforce_tasks",
+    staged_model="staging/stg_salesforce_tasks.sql", extra_quarantine=("staging/task_quarantine.sql",),
+    audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish,
+)
+
+
+def load_activity_file(wh: Warehouse, settings: Settings, path: str | Path, actor: Actor | None = None,
+                       progress: Progress = no_progress) -> LoadResult:
+    return load_salesforce_export(wh, settings, path, TASKS, actor, progress)
 
 
 def activity_summary(s: Session) -> dict:

@@ -3,6 +3,10 @@ for every row (rows read = loaded + quarantined) in raw.file_loads."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -10,13 +14,16 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from core.auth import Actor
+from core import audit
+from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.ingest.accounting import FileAccount
-from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_array
+from core.faults import checkpoint
+from core.ingest.accounting import FileAccount, LoadResult
 from core.ingest.reader import archive_file, contract_table, read_text_csv, unknown_headers
+from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_array
 from core.warehouse import Session
+from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import literal
 
 Progress = Callable[[float, str], None]
@@ -107,3 +114,71 @@ def load_quarantine(s: Session, load_id: str) -> pd.DataFrame:
         "select file_name, line, column_name, raw_value, reason from staging.quarantine "
         f"where load_id = {literal(load_id)} order by file_name, line"
     )
+
+
+@dataclass(frozen=True)
+class SalesforceExport:
+    """One kind of Salesforce export (Leads, Tasks): where its rows go and what finishes the load."""
+    kind: str  # raw.file_loads kind: "leads" | "activities"
+    label: str  # in messages: "Salesforce Lead"
+    columns: Callable[[], tuple]
+    raw_table: str
+    typed_view: str
+    staged_table: str
+    staged_model: str
+    extra_quarantine: tuple[str, ...]  # further quarantine models of this kind
+    audit_action: str
+    dedup_step: str  # progress message of the finish step
+    finish: Callable[[Session], dict]  # builds the marts and returns the load summary
+    checkpoint: str | None = None  # fault-injection point after staging
+
+
+def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
+                           progress: Progress = no_progress):
+    """A full Salesforce export replaces its tables in one writer: read and archive the file, type every cell,
+    quarantine what cannot load, run the kind's finish step, account for every row and audit the load (a
+    failure is audited too, and leaves the previous load in place)."""
+    actor = actor or cli_actor()
+    authorize(actor, "replace_data")
+    started = time.perf_counter()
+    path = Path(path)
+    load_id = uuid.uuid4().hex[:12]
+    cols = spec.columns()
+    accounts, raw, invalid, extra_names = read_files(
+        [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress)
+    tables = {"raw_table": spec.raw_table, "typed_view": spec.typed_view, "staged_table": spec.staged_table}
+    frags = {**model_fragments(cols, "Id", extra_names), **tables}
+    progress(0.5, "Parsing and checking every cell")
+    try:
+        with wh.writer(f"{spec.kind} load") as s:
+            s.stage(spec.raw_table, raw)
+            s.run_model("staging/salesforce_typed.sql", **frags)
+            s.run_model(spec.staged_model, **frags)
+            s.run_model("staging/salesforce_quarantine.sql", load_id=literal(load_id), **frags)
+            for model in spec.extra_quarantine:
+                s.run_model(model, load_id=literal(load_id), **frags)
+            quarantine_invalid_rows(s, load_id, invalid)
+            if spec.checkpoint:
+                checkpoint(spec.checkpoint)
+            progress(0.75, spec.dedup_step)
+            summary = spec.finish(s)
+            export_at = s.scalar(
+                f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {spec.staged_table}")
+            write_accounts(s, load_id, spec.kind, accounts, spec.staged_table, actor, export_at)
+            quarantine = load_quarantine(s, load_id)
+            summary["export_at (as_of)"] = str(export_at)
+            s.execute(f"drop view if exists {spec.typed_view}")
+            s.unstage(spec.raw_table)
+            result = LoadResult(load_id, spec.kind, accounts, quarantine, time.perf_counter() - started, summary)
+            audit.record(s, actor, spec.audit_action, path.name, "ok", {
+                "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined, **{k: str(v) for k, v in summary.items()},
+            })
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            audit.record_now(wh, actor, spec.audit_action, path.name, "failed",
+                             {"load_id": load_id, "error": f"{type(exc).__name__}: {exc}"})
+        raise
+    result.seconds = time.perf_counter() - started
+    progress(1.0, "Done")
+    return result

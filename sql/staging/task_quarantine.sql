@@ -1,30 +1,5 @@
--- Quarantine for the current activity load: unparseable cells, rows without a Task Id or a WhoId.
+-- Tasks that belong to no record (no WhoId): quarantined, beside what staging/salesforce_quarantine.sql finds.
 insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason)
-with failed as (
-  select s.load_id, s.file_name, s.line, column_name
-  from staging.stg_salesforce_tasks as s
-  cross join unnest(split(s.parse_failures, ';')) as column_name
-  where s.load_id = {{ load_id }} and s.parse_failures != '' and column_name != ''
-)
-
-select
-  f.load_id,
-  f.file_name,
-  f.line,
-  f.column_name,
-  case f.column_name {{ raw_value_cases }} end as raw_value,
-  case f.column_name {{ reason_cases }} end as reason
-from failed as f
-inner join raw.salesforce_tasks as r on f.file_name = r.file_name and f.line = r.line
-
-union all
-
-select r.load_id, r.file_name, r.line, 'Id' as column_name, {{ row_key_raw }} as raw_value, 'row not loaded: Id is empty' as reason
-from raw.salesforce_tasks as r
-where {{ row_key_parsed }} is null
-
-union all
-
 select t.load_id, t.file_name, t.line, 'WhoId' as column_name, r.WhoId as raw_value,
   'row not loaded: WhoId is empty (the Task belongs to no Lead)' as reason
 from staging.task_typed as t

@@ -1,8 +1,8 @@
--- Quarantine for the current lead load: unparseable cells, and rows without a Lead Id.
+-- Quarantine for the current Salesforce export load ({{ raw_table }}): unparseable cells, and rows without an Id.
 insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason)
 with failed as (
   select s.load_id, s.file_name, s.line, column_name
-  from staging.stg_salesforce_leads as s
+  from {{ staged_table }} as s
   cross join unnest(split(s.parse_failures, ';')) as column_name
   where s.load_id = {{ load_id }} and s.parse_failures != '' and column_name != ''
 )
@@ -15,10 +15,10 @@ select
   case f.column_name {{ raw_value_cases }} end as raw_value,
   case f.column_name {{ reason_cases }} end as reason
 from failed as f
-inner join raw.salesforce_leads as r on f.file_name = r.file_name and f.line = r.line
+inner join {{ raw_table }} as r on f.file_name = r.file_name and f.line = r.line
 
 union all
 
 select r.load_id, r.file_name, r.line, 'Id' as column_name, {{ row_key_raw }} as raw_value, 'row not loaded: Id is empty' as reason
-from raw.salesforce_leads as r
+from {{ raw_table }} as r
 where {{ row_key_parsed }} is null

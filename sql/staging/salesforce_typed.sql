@@ -1,8 +1,9 @@
--- View: the Task rows of the current activity load (raw.salesforce_tasks, all text) cleaned and parsed per
--- the contract types (salesforce_task_columns.csv).
-create or replace view staging.task_typed as
+-- View {{ typed_view }}: the rows of the current Salesforce export load ({{ raw_table }}, all text: Leads or
+-- Tasks) cleaned and parsed per the contract types. PII columns become has_* presence flags; their values never
+-- leave raw.
+create or replace view {{ typed_view }} as
 with source as (
-  select * from raw.salesforce_tasks
+  select * from {{ raw_table }}
 ),
 
 cleaned as (
