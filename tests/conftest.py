@@ -62,6 +62,20 @@ def monitored(tmp_path_factory):
     return s, w, summary
 
 
+@pytest.fixture
+def monitored_copy(monitored, tmp_path):
+    """A writable copy of the first start's data folder (the session's ``monitored`` stays untouched)."""
+    s, _, _ = monitored
+    target = tmp_path / "data"
+    shutil.copytree(s.data_dir, target)
+    s2 = with_overrides(s, data_dir=target)
+    # artifact folders are recorded with absolute paths: point them at the copy
+    w2 = open_warehouse(s2)
+    with w2.writer("relink") as sess:
+        sess.execute(f"update ml.models set artifact_dir = replace(artifact_dir, '{s.data_dir}', '{target}') where true")
+    return s2, w2
+
+
 REP_HEADER = [c.name for c in marketpro_columns()]
 LEAD_HEADER = [c.name for c in salesforce_columns()]
 

@@ -4,7 +4,6 @@ the write-back of hidden arms to the Salesforce stand-in, dials, the demo readou
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,6 @@ from core.experiments import stats as S
 from core.experiments.aa import Pool, blocked_split, simulate
 from core.experiments.assign import arms_for, block_pattern
 from core.experiments.readout import cmh
-from core.warehouse import open_warehouse
 
 # ------------------------------------------------------------------------------------- the statistics
 
@@ -154,15 +152,8 @@ def test_dials_are_loaded_with_accounting_and_counted_inside_the_window(monitore
 
 
 @pytest.fixture
-def exp_world(monitored, tmp_path):
-    s, _, _ = monitored
-    target = tmp_path / "data"
-    shutil.copytree(s.data_dir, target)
-    s2 = with_overrides(s, data_dir=target)
-    w2 = open_warehouse(s2)
-    with w2.writer("relink") as sess:
-        sess.execute(f"update ml.models set artifact_dir = replace(artifact_dir, '{s.data_dir}', '{target}') where true")
-    return s2, w2
+def exp_world(monitored_copy):
+    return monitored_copy
 
 
 def _cli(s, capsys, *argv) -> tuple[int, str]:

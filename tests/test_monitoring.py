@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import with_overrides
 from core.demo import FAULT_COLUMNS, FAULT_MONTH, SHIFT_FROM
 from core.errors import LeadScoringError
 from core.monitoring import measures as M
 from core.monitoring.psi import PSI_FLOOR, counts_in, profile, psi_against, psi_from_counts
-from core.warehouse import open_warehouse
 
 
 # ------------------------------------------------------------------------------------------------ PSI
@@ -86,19 +83,6 @@ def test_matured_and_estimated_cohorts_split_at_exactly_the_label_window():
 
 
 # ------------------------------------------------------------------------------------------ the demo
-
-
-@pytest.fixture
-def monitored_copy(monitored, tmp_path):
-    s, _, _ = monitored
-    target = tmp_path / "data"
-    shutil.copytree(s.data_dir, target)
-    s2 = with_overrides(s, data_dir=target)
-    # artifact folders are recorded with absolute paths: point them at the copy
-    w2 = open_warehouse(s2)
-    with w2.writer("relink") as sess:
-        sess.execute(f"update ml.models set artifact_dir = replace(artifact_dir, '{s.data_dir}', '{target}') where true")
-    return s2, w2
 
 
 def _latest(w):

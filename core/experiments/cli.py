@@ -59,94 +59,124 @@ def add_parsers(sub) -> None:
 
 
 def run(args: argparse.Namespace, wh, settings, progress) -> int:
+    """Each verb is one small function returning the text to print (JSON with --json)."""
     if args.verb == "load-activities":
-        if args.from_salesforce:
-            if args.file:
-                raise LeadScoringError("load-activities takes a FILE or --from-salesforce, not both.")
-            from core.salesforce.sync import pull_activities
-
-            result = pull_activities(wh, settings, progress=progress)
-        else:
-            if not args.file:
-                raise LeadScoringError("load-activities needs a FILE (a Salesforce Task export) or --from-salesforce.")
-            from core.ingest.activities import load_activity_file
-
-            result = load_activity_file(wh, settings, args.file, progress=progress)
-        if args.json:
-            print(json.dumps({"load_id": result.load_id, "rows_read": result.rows_read,
-                              "rows_loaded": result.rows_loaded, "rows_quarantined": result.rows_quarantined,
-                              **{k: v for k, v in result.summary.items()}}, indent=2, default=str))
-        else:
-            print(result.markdown())
+        print(_load_activities(args, wh, settings, progress))
         return 0
-    v = args.exp_verb
+    verb = VERBS.get(args.exp_verb)
+    if verb is None:
+        raise LeadScoringError(f"unknown experiment verb {args.exp_verb}")
+    print(verb(args, wh, settings))
+    return 0
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+def _load_activities(args, wh, settings, progress) -> str:
+    if args.from_salesforce:
+        if args.file:
+            raise LeadScoringError("load-activities takes a FILE or --from-salesforce, not both.")
+        from core.salesforce.sync import pull_activities
+
+        result = pull_activities(wh, settings, progress=progress)
+    else:
+        if not args.file:
+            raise LeadScoringError("load-activities needs a FILE (a Salesforce Task export) or --from-salesforce.")
+        from core.ingest.activities import load_activity_file
+
+        result = load_activity_file(wh, settings, args.file, progress=progress)
+    if not args.json:
+        return result.markdown()
+    return _dump({"load_id": result.load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+                  "rows_quarantined": result.rows_quarantined, **result.summary})
+
+
+def _create(args, wh, settings) -> str:
+    from core.experiments import design as D  # statsmodels: only when a verb needs it
+
+    d = D.create_experiment(wh, settings, args.name, args.start, split=args.split, strata=args.strata,
+                            arms=args.arms, mde=args.mde, hidden_arms=args.hidden_arms, seed=args.seed,
+                            end=args.end, challenger=args.rollout)
+    if args.json:
+        return _dump({"name": d.name, "arms": list(d.arms), "split": d.split, "hidden_arms": list(d.hidden_arms),
+                      "strata": list(d.strata), "start": d.start_at.isoformat(),
+                      "planned_end": d.planned_end_at.isoformat(), "planned_leads": d.planned_leads, "power": d.power})
+    blocking = "blocked by " + ", ".join(d.strata) if d.strata else "in blocks of contact order (no strata)"
+    return (f"Created {d.name}: {', '.join(d.arms)} at {1 - d.split:.0%}/{d.split:.0%}, {blocking}; from "
+            f"{d.start_at:%Y-%m-%d} to {d.planned_end_at:%Y-%m-%d} (about {d.planned_leads:,} leads). The daily run "
+            "assigns leads as they are scored.")
+
+
+def _list(args, wh, settings) -> str:
     from core.experiments import design as D
 
-    if v == "create":
-        d = D.create_experiment(wh, settings, args.name, args.start, split=args.split, strata=args.strata,
-                                arms=args.arms, mde=args.mde, hidden_arms=args.hidden_arms, seed=args.seed,
-                                end=args.end, challenger=args.rollout)
-        info = {"name": d.name, "arms": list(d.arms), "split": d.split, "hidden_arms": list(d.hidden_arms),
-                "strata": list(d.strata), "start": d.start_at.isoformat(), "planned_end": d.planned_end_at.isoformat(),
-                "planned_leads": d.planned_leads, "power": d.power}
-        print(json.dumps(info, indent=2, default=str) if args.json else
-              f"Created {d.name}: {', '.join(d.arms)} at {1 - d.split:.0%}/{d.split:.0%}, "
-              f"{'blocked by ' + ', '.join(d.strata) if d.strata else 'in blocks of contact order (no strata)'}; from {d.start_at:%Y-%m-%d} to {d.planned_end_at:%Y-%m-%d} "
-              f"(about {d.planned_leads:,} leads). The daily run assigns leads as they are scored.")
-        return 0
-    if v == "list":
-        exps = D.list_experiments(wh)
-        if args.json:
-            print(exps.to_json(orient="records", date_format="iso"))
-        else:
-            print("No experiments yet." if exps.empty else
-                  markdown_table(exps[["name", "source", "status", "arms", "leads", "start_at", "planned_end_at"]]))
-        return 0
-    if v == "stop":
-        d = D.stop_experiment(wh, args.name)
-        print(f"Stopped {d.name}: no new leads are assigned; hidden arms see scores again from the next push.")
-        return 0
-    if v == "rollout":
-        d = D.set_split(wh, args.name, args.split)
-        print(f"{d.name}: new leads now go {d.split:.0%} to {d.arms[1]}; assigned leads keep their arm.")
-        return 0
-    if v == "assign":
-        from core.experiments.assign import assign_new_leads
+    exps = D.list_experiments(wh)
+    if args.json:
+        return exps.to_json(orient="records", date_format="iso")
+    return "No experiments yet." if exps.empty else \
+        markdown_table(exps[["name", "source", "status", "arms", "leads", "start_at", "planned_end_at"]])
 
-        out = assign_new_leads(wh, settings)
-        print(json.dumps(out) if args.json else ("No running experiment." if not out else
-                                                   "; ".join(f"{k}: {n:,} leads assigned" for k, n in out.items())))
-        return 0
-    if v == "power":
-        from core.experiments.units import check_strata
 
-        p = D.power_analysis(wh, settings, mde=args.mde, split=args.split, strata=check_strata(args.strata))
-        if args.json:
-            print(json.dumps(p.as_dict(), indent=2))
-        else:
-            print(f"Primary KPI {p.primary_metric} at {p.baseline:.3f}; to detect {p.mde:+.0%} with {p.power:.0%} power "
-                  f"(alpha {p.alpha}):\n- simple randomisation: {p.leads_simple:,} leads ({p.weeks_simple:.1f} weeks)\n"
-                  f"- blocked by strata: {p.leads_blocked:,} leads ({p.weeks_blocked:.1f} weeks)\n"
-                  f"- blocked + score adjustment: {p.leads_adjusted:,} leads ({p.weeks_adjusted:.1f} weeks)\n"
-                  f"Planned duration {p.planned_weeks:.0f} weeks at {p.weekly_leads:,.0f} contacted leads a week."
-                  + "".join(f"\n- {n}" for n in p.notes))
-        return 0
-    if v == "readout":
-        from core.experiments.readout import readout
-        from core.features.build import parse_as_of
+def _stop(args, wh, settings) -> str:
+    from core.experiments import design as D
 
-        r = readout(wh, settings, args.name, parse_as_of(args.as_of) if args.as_of else None)
-        if args.out:
-            with open(args.out, "w", encoding="utf-8") as fh:
-                fh.write(r.csv() if str(args.out).lower().endswith(".csv") else r.markdown())
-        print(json.dumps(r.as_json(), indent=2, default=str) if args.json else r.markdown())
-        return 0
-    if v == "aa-test":
-        from core.experiments.aa import aa_test, power_simulation
+    d = D.stop_experiment(wh, args.name)
+    return f"Stopped {d.name}: no new leads are assigned; hidden arms see scores again from the next push."
 
-        res = (power_simulation(wh, settings, args.date_from, args.date_to, args.lift, args.sims, args.seed)
-               if args.lift else aa_test(wh, settings, args.date_from, args.date_to, args.sims, args.seed))
-        j = res.as_json()
-        print(json.dumps(j, indent=2) if args.json else "\n".join(f"{k}: {val}" for k, val in j.items()))
-        return 0
-    raise LeadScoringError(f"unknown experiment verb {v}")
+
+def _rollout(args, wh, settings) -> str:
+    from core.experiments import design as D
+
+    d = D.set_split(wh, args.name, args.split)
+    return f"{d.name}: new leads now go {d.split:.0%} to {d.arms[1]}; assigned leads keep their arm."
+
+
+def _assign(args, wh, settings) -> str:
+    from core.experiments.assign import assign_new_leads
+
+    out = assign_new_leads(wh, settings)
+    if args.json:
+        return json.dumps(out)
+    return "No running experiment." if not out else "; ".join(f"{k}: {n:,} leads assigned" for k, n in out.items())
+
+
+def _power(args, wh, settings) -> str:
+    from core.experiments import design as D
+
+    from core.experiments.units import check_strata
+
+    p = D.power_analysis(wh, settings, mde=args.mde, split=args.split, strata=check_strata(args.strata))
+    if args.json:
+        return json.dumps(p.as_dict(), indent=2)
+    return (f"Primary KPI {p.primary_metric} at {p.baseline:.3f}; to detect {p.mde:+.0%} with {p.power:.0%} power "
+            f"(alpha {p.alpha}):\n- simple randomisation: {p.leads_simple:,} leads ({p.weeks_simple:.1f} weeks)\n"
+            f"- blocked by strata: {p.leads_blocked:,} leads ({p.weeks_blocked:.1f} weeks)\n"
+            f"- blocked + score adjustment: {p.leads_adjusted:,} leads ({p.weeks_adjusted:.1f} weeks)\n"
+            f"Planned duration {p.planned_weeks:.0f} weeks at {p.weekly_leads:,.0f} contacted leads a week."
+            + "".join(f"\n- {n}" for n in p.notes))
+
+
+def _readout(args, wh, settings) -> str:
+    from core.experiments.readout import readout
+    from core.features.build import parse_as_of
+
+    r = readout(wh, settings, args.name, parse_as_of(args.as_of) if args.as_of else None)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(r.csv() if str(args.out).lower().endswith(".csv") else r.markdown())
+    return _dump(r.as_json()) if args.json else r.markdown()
+
+
+def _aa_test(args, wh, settings) -> str:
+    from core.experiments.aa import aa_test, power_simulation
+
+    res = (power_simulation(wh, settings, args.date_from, args.date_to, args.lift, args.sims, args.seed)
+           if args.lift else aa_test(wh, settings, args.date_from, args.date_to, args.sims, args.seed))
+    j = res.as_json()
+    return json.dumps(j, indent=2) if args.json else "\n".join(f"{k}: {val}" for k, val in j.items())
+
+
+VERBS = {"create": _create, "list": _list, "stop": _stop, "rollout": _rollout, "assign": _assign, "power": _power,
+         "readout": _readout, "aa-test": _aa_test}

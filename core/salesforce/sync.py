@@ -271,6 +271,28 @@ def check_fields(client: SalesforceClient, cfg) -> None:
                 "user; nothing was sent. Grant Edit on the field in the user's permission set (field-level security).")
 
 
+def _org_allows(push: "_Push", client: SalesforceClient, cfg, pending: pd.DataFrame) -> bool:
+    """The checks before any job: the fields (a missing or read-only one stops with the project's error) and
+    the API allowance (below the floor, or unreadable, the rows are deferred into the ledger, nothing sent)."""
+    result = push.result
+    try:
+        check_fields(client, cfg)
+        floor = _api_floor_reason(client, cfg, len(pending))
+    except (RequestLimitExceeded, TransientFailure) as exc:
+        limit = isinstance(exc, RequestLimitExceeded)
+        result.outcome = "stopped_request_limit" if limit else "stopped_transient"
+        push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                   f"not sent: the org could not be checked first ({exc})")
+        result.message = f"The org's fields and limits could not be read ({exc}); nothing was sent."
+        return False
+    if floor:
+        result.outcome = "deferred_api_floor"
+        push.defer(pending, "API_FLOOR", floor)
+        result.message = f"{floor} Nothing was sent; the {len(pending):,} rows wait in the ledger for the next push."
+        return False
+    return True
+
+
 def _api_floor_reason(client: SalesforceClient, cfg, rows: int) -> str | None:
     remaining, maximum = client.api_requests()
     needed = JOB_REQUESTS * -(-rows // cfg.batch_size) + 5
@@ -598,20 +620,7 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
                 result.outcome = "nothing_to_send"
                 result.message = f"All {len(rows):,} scores are already in Salesforce."
                 return result
-            try:
-                check_fields(client, cfg)  # stops, naming the field, before any job exists
-                floor = _api_floor_reason(client, cfg, len(pending))
-            except (RequestLimitExceeded, TransientFailure) as exc:
-                limit = isinstance(exc, RequestLimitExceeded)
-                result.outcome = "stopped_request_limit" if limit else "stopped_transient"
-                push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
-                           f"not sent: the org could not be checked first ({exc})")
-                result.message = f"The org's fields and limits could not be read ({exc}); nothing was sent."
-                return result
-            if floor:
-                result.outcome = "deferred_api_floor"
-                push.defer(pending, "API_FLOOR", floor)
-                result.message = f"{floor} Nothing was sent; the {len(pending):,} rows wait in the ledger for the next push."
+            if not _org_allows(push, client, cfg, pending):
                 return result
             progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
             push.run(pending, progress)
