@@ -69,18 +69,14 @@ def pool(wh: Warehouse, settings: Settings, date_from: str, date_to: str) -> Poo
     if hi <= lo:
         raise LeadScoringError(f"--to {date_to} must be after --from {date_from}.")
     with wh.reader() as s:
-        out, has_dials = U.outcomes(s, settings.label_window_days)
-        feats = U.lead_features(s)
-        scores = U.first_scores(s)
         as_of = pd.Timestamp(s.scalar("select max(as_of) from ml.lead_labels"))
-    m = U.matured(out, as_of, settings.label_window_days)
+        m, has_dials, _ = U.matured_units(s, settings.label_window_days, as_of)
     c = pd.to_datetime(m["contacted_at"], utc=True)
     m = m[(c >= lo) & (c < hi)]
     if len(m) < 100 or m["mql"].sum() < 5:
         raise LeadScoringError(f"Only {len(m)} matured leads ({int(m['mql'].sum())} MQLs) were contacted between "
                                f"{date_from} and {date_to}: choose a longer window of matured leads.")
-    m = m.merge(U.strata_columns(feats), on="lead_id", how="left").fillna({k: "unknown" for k in U.STRATA})
-    m = m.merge(scores, on="lead_id", how="left").sort_values("contacted_at").reset_index(drop=True)
+    m = m.sort_values("contacted_at").reset_index(drop=True)
     stratum = U.stratum_label(m, U.STRATA).to_numpy()
     codes = pd.factorize(stratum)[0]
     pos = pd.Series(codes).groupby(codes).cumcount().to_numpy()

@@ -148,14 +148,9 @@ class Power:
 
 def _history(wh: Warehouse, settings: Settings, strata: tuple[str, ...], days: int = 180) -> tuple[pd.DataFrame, bool]:
     with wh.reader() as s:
-        out, has_dials = U.outcomes(s, settings.label_window_days)
-        feats = U.lead_features(s)
-        scores = U.first_scores(s)
-    as_of = pd.to_datetime(out["contacted_at"], utc=True).max()
-    m = U.matured(out, as_of, settings.label_window_days)
-    m = m[pd.to_datetime(m["contacted_at"], utc=True) >= as_of - pd.Timedelta(days=days + settings.label_window_days)]
-    m = m.merge(U.strata_columns(feats), on="lead_id", how="left").merge(scores, on="lead_id", how="left")
-    m["stratum"] = U.stratum_label(m.fillna({c: "unknown" for c in U.STRATA}), strata)
+        m, has_dials, as_of = U.matured_units(s, settings.label_window_days)
+    m = m[pd.to_datetime(m["contacted_at"], utc=True) >= as_of - pd.Timedelta(days=days + settings.label_window_days)].copy()
+    m["stratum"] = U.stratum_label(m, strata)
     return m, has_dials
 
 

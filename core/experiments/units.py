@@ -151,3 +151,16 @@ def _tags(s: Session) -> pd.DataFrame:
     )
     tags["name"] = tags["tag"].str.split(":", n=1).str[0].str.strip()
     return tags
+
+
+def matured_units(s: Session, window_days: int, as_of=None) -> tuple[pd.DataFrame, bool, pd.Timestamp]:
+    """Every lead matured by ``as_of`` (default: the latest contact) with its outcome, dials, strata columns
+    (unknown when unmatched) and first score — what power analysis and the A/A test draw from. Also whether
+    call activity is loaded, and the as_of used."""
+    out, has_dials = outcomes(s, window_days)
+    feats = lead_features(s)
+    scores = first_scores(s)
+    as_of = pd.to_datetime(out["contacted_at"], utc=True).max() if as_of is None else as_of
+    m = matured(out, as_of, window_days)
+    m = m.merge(strata_columns(feats), on="lead_id", how="left").fillna({c: "unknown" for c in STRATA})
+    return m.merge(scores, on="lead_id", how="left"), has_dials, as_of
