@@ -378,17 +378,50 @@ def cumulative(m: pd.DataFrame, design: Design, treatment: str, primary_dials: b
     return pd.DataFrame(rows)
 
 
-def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout:
-    design, frame, has_dials, warnings = gather(wh, settings, name)
-    window = settings.label_window_days
-    contacted = pd.to_datetime(frame["contacted_at"], utc=True)
+def _as_of(wh: Warehouse, as_of) -> pd.Timestamp:
+    """The given time (UTC), or the labels' as_of: the export time, never the wall clock."""
     if as_of is None:
         with wh.reader() as s:
             as_of = s.scalar("select max(as_of) from ml.lead_labels")
         if as_of is None or pd.isna(as_of):
             raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
     as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+
+
+@dataclass
+class Look:
+    number: int  # 0 before the interim, 1 interim, 2 final
+    name: str
+    boundary: float | None
+    data: tuple  # the arrays the look reads (see _arrays)
+    crossed: float | None  # the interim z when it crossed its boundary (the decision then stands)
+
+
+def _choose_look(m: pd.DataFrame, treatment: str, use_score: bool, primary_dials: bool, design: Design,
+                 interim_end: pd.Timestamp, bounds: tuple, final_ready: bool, interim_ready: bool) -> Look:
+    """Which fixed look this readout is, the leads it reads, and whether the interim already stopped it."""
+    everyone = _arrays(m, treatment, use_score)
+    interim_m = m[pd.to_datetime(m["contacted_at"], utc=True) < interim_end]
+    crossed = None
+    if interim_ready and len(interim_m) >= 20 and interim_m["arm"].nunique() == 2:
+        z1 = look_stats(*_arrays(interim_m, treatment, use_score), primary_dials, design.arms,
+                        with_cmh=False).decision_lift.z
+        if np.isfinite(z1) and abs(z1) >= bounds[0]:
+            crossed = z1
+    if final_ready:
+        return Look(2, "final look", bounds[1], everyone, crossed)
+    if interim_ready:
+        data = _arrays(interim_m, treatment, use_score) if len(interim_m) >= 20 else everyone
+        return Look(1, "interim look (leads of the first 2 weeks)", bounds[0], data, crossed)
+    return Look(0, "before the interim (descriptive only)", None, everyone, crossed)
+
+
+def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout:
+    design, frame, has_dials, warnings = gather(wh, settings, name)
+    window = settings.label_window_days
+    contacted = pd.to_datetime(frame["contacted_at"], utc=True)
+    as_of = _as_of(wh, as_of)
     primary_dials = has_dials
     control, treatment = design.arms
     arms_present = set(frame["arm"])
@@ -426,26 +459,15 @@ def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout
                         f"{(interim_end + pd.Timedelta(days=window)):%Y-%m-%d}).")
         return Readout(look=0, look_name="no look yet", stats=None, boundary=None, decision="continue",
                        guardrails=[bal_guard], **base)
-    y, x, score, treat, stratum, shares = _arrays(m, treatment, use_score)
-    interim_m = m[pd.to_datetime(m["contacted_at"], utc=True) < interim_end]
-    crossed = None
-    if interim_ready and len(interim_m) >= 20 and interim_m["arm"].nunique() == 2:
-        iy, ix, isc, it, ist, ish = _arrays(interim_m, treatment, use_score)
-        z1 = look_stats(iy, ix, isc, it, ist, ish, primary_dials, design.arms, with_cmh=False).decision_lift.z
-        if np.isfinite(z1) and abs(z1) >= bounds[0]:
-            crossed = z1
-    if final_ready:
-        look, look_name, boundary, data = 2, "final look", bounds[1], (y, x, score, treat, stratum, shares)
-    elif interim_ready:
-        look, look_name, boundary = 1, "interim look (leads of the first 2 weeks)", bounds[0]
-        data = _arrays(interim_m, treatment, use_score) if len(interim_m) >= 20 else (y, x, score, treat, stratum, shares)
-    else:
-        look, look_name, boundary, data = 0, "before the interim (descriptive only)", None, (y, x, score, treat, stratum, shares)
+    look = _choose_look(m, treatment, use_score, primary_dials, design, interim_end, bounds, final_ready,
+                        interim_ready)
+    if look.number == 0:
         warnings.append(f"The interim look reads on {(interim_end + pd.Timedelta(days=window)):%Y-%m-%d}, when the "
                         "first two weeks' leads have matured; figures so far are descriptive, not a decision.")
+    data, boundary, crossed = look.data, look.boundary, look.crossed
     ls = look_stats(*data, primary_dials, design.arms)
     z = ls.decision_lift.z
-    decision = decide(look, z, boundary if boundary is not None else np.inf, ls.srm_p, crossed)
+    decision = decide(look.number, z, boundary if boundary is not None else np.inf, ls.srm_p, crossed)
     if np.isfinite(ls.srm_p) and ls.srm_p < SRM_ALPHA:
         warnings.insert(0, f"SAMPLE RATIO MISMATCH: {arms[treatment]['leads']:,} treatment vs "
                            f"{arms[control]['leads']:,} control leads against a designed {design.split:.0%} split "
@@ -455,10 +477,10 @@ def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout
     if np.isfinite(srm_all) and srm_all < SRM_ALPHA and decision != "invalid":
         decision = "invalid"
         warnings.insert(0, f"SAMPLE RATIO MISMATCH over all assigned leads (p = {srm_all:.2g}): do not trust this readout.")
-    if m["mql"].sum() < MIN_MQLS and look == 2:
+    if m["mql"].sum() < MIN_MQLS and look.number == 2:
         warnings.append(f"{int(m['mql'].sum())} MQL outcomes, fewer than the spec's {MIN_MQLS}: the experiment ran "
                         "its planned weeks but is small; read the interval, not only the decision.")
     guards = [bal_guard, *guardrails(frame, m, treatment, has_dials)]
-    return Readout(look=look, look_name=look_name, stats=ls, boundary=boundary, decision=decision,
+    return Readout(look=look.number, look_name=look.name, stats=ls, boundary=boundary, decision=decision,
                    strata=per_stratum(m, treatment, primary_dials), guardrails=guards,
                    cumulative=cumulative(m, design, treatment, primary_dials, use_score), **base)

@@ -308,7 +308,7 @@ def org_checks(settings: Settings) -> dict:
     client = SalesforceClient(cfg)
     described = client.describe_fields()
     remaining, maximum = client.api_requests()
-    rows = [{"write-back field": c, "API name": a, "exists": a in described,
+    rows = [{"Write-back field": c, "API name": a, "exists": a in described,
              "updateable": bool(described.get(a, {}).get("updateable"))} for c, a in cfg.field_map.items()]
     return {"fields": rows, "api_remaining": remaining, "api_max": maximum, "api_floor": cfg.api_request_floor}
 
