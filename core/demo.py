@@ -658,12 +658,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     days = np.where(mql30, rng.gamma(1.2, 6, n).clip(0.01, 29.9), np.where(late, rng.uniform(31, 200, n), np.nan))
     mql_at = contact + pd.to_timedelta(np.nan_to_num(days) * 86400, unit="s")
     mql_at = mql_at.where(mql30 | late)
-    extra = demo_activity.treated_extra_mqls(seed, p, arm, mql30)
-    xrng = np.random.default_rng(seed + 99_991)
-    mql_at = mql_at.where(~extra, contact + pd.to_timedelta(xrng.gamma(1.2, 6, n).clip(0.01, 29.9) * 86400, unit="s"))
-    late &= ~extra
-    mql30 = mql30 | extra
-    p_realised = np.where(arm == 1, np.minimum(p * (1 + demo_activity.TRUE_LIFT), 0.95), p)
+    mql30, late, mql_at, p_realised = demo_activity.apply_treatment(seed, p, arm, mql30, late, mql_at, contact)
     defect = (mql30 | late) & (rng.random(n) < 0.01)  # MQL stamped before contact: a data-quality defect
     mql_at = mql_at.where(~defect, contact - pd.to_timedelta(rng.uniform(1, 10, n), unit="D"))
     mql_at = mql_at.where(mql_at <= pd.Timestamp(EXPORT_AT))  # not happened yet at export time

@@ -91,6 +91,19 @@ def treated_extra_mqls(seed: int, p: np.ndarray, arm: np.ndarray, mql30: np.ndar
     return (arm == 1) & ~mql30 & (rng.random(len(p)) < flip)
 
 
+def apply_treatment(seed: int, p: np.ndarray, arm: np.ndarray, mql30: np.ndarray, late: np.ndarray,
+                    mql_at: pd.Series, contact: pd.Series):
+    """Treated leads book inside 30 days with probability p·(1+lift): the extra bookings get a booking time,
+    stop being late ones, and the truth records each lead's probability in its own arm.
+    Returns (mql30, late, mql_at, realised probability)."""
+    extra = treated_extra_mqls(seed, p, arm, mql30)
+    xrng = np.random.default_rng(seed + 99_991)
+    days = xrng.gamma(1.2, 6, len(p)).clip(0.01, 29.9)
+    mql_at = mql_at.where(~extra, contact + pd.to_timedelta(days * 86400, unit="s"))
+    realised = np.where(arm == 1, np.minimum(p * (1 + TRUE_LIFT), 0.95), p)
+    return mql30 | extra, late & ~extra, mql_at, realised
+
+
 def _dial_days(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per lead, the day offsets of its dials (first is the contact itself): (lead index, day)."""
     k = 1 + rng.poisson(DIALS_MEAN, n)
