@@ -230,3 +230,61 @@ def test_every_bigquery_query_job_carries_the_byte_limit(bq):
     kinds = {k for k, _ in seen}
     assert {"CREATE", "INSERT", "SELECT"} <= kinds
     assert all(limit == s.bigquery_max_bytes_billed for _, limit in seen), seen
+
+
+def _bq_month(wh) -> pd.DataFrame:
+    return wh.read("select snapshot_month, territory, RepCRD, TotalAssetsInMillions from marts.dim_rep_snapshots "
+                   "order by snapshot_month, RepCRD")
+
+
+def test_monthly_replace_on_bigquery_is_one_atomic_statement_and_survives_failures(bq, tmp_path, monkeypatch):
+    """#18: the month's replacement on BigQuery is a single CREATE OR REPLACE … AS SELECT over the
+    partitioned table (never DELETE then INSERT); a failure between staging and the swap, or inside the swap
+    statement, leaves every month exactly as it was. The statements prune to the month's partition."""
+    from core.faults import InjectedFault
+
+    s, w = bq
+    w.init()
+    jan = [write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2, TotalAssetsInMillions="")]),
+           write_csv(tmp_path / "discovery_t2_2025_01.csv", REP_HEADER, [rep(2, TotalAssetsInMillions="250"), rep(3)])]
+    load_territory_files(w, s, jan)
+    load_territory_files(w, s, [write_csv(tmp_path / "discovery_t1_2025_02.csv", REP_HEADER, [rep(1), rep(4)])])
+    before = _bq_month(w)
+    assert before.values.tolist() == [
+        ["2025-01", "T1", "1", 100.0], ["2025-01", "T2", "2", 250.0], ["2025-01", "T2", "3", 100.0],
+        ["2025-02", "T1", "1", 100.0], ["2025-02", "T1", "4", 100.0]]
+    table = w.client.get_table(f"leadscore-test.{s.bigquery_dataset_prefix}staging.stg_territory_reps")
+    assert (table.time_partitioning.field, table.time_partitioning.type_) == ("snapshot_date", "MONTH")
+    assert table.clustering_fields == ["RepCRD"]
+
+    seen: list[str] = []
+    real = w.client.query
+    w.client.query = lambda sql, job_config=None, **kw: (seen.append(sql), real(sql, job_config=job_config, **kw))[1]
+    again = write_csv(tmp_path / "discovery_t1_2025_01b.csv", REP_HEADER, [rep(1, TotalAssetsInMillions="999")])
+    monkeypatch.setenv("LEADSCORE_FAULT", "territory_load.before_swap")
+    with pytest.raises(InjectedFault):
+        load_territory_files(w, s, [again], month="2025-01", territory="T1")
+    assert _bq_month(w).equals(before)
+    monkeypatch.delenv("LEADSCORE_FAULT")
+
+    # A failure inside the swap statement itself (the server rejects it): the table is untouched.
+    from core.ingest import territories
+
+    monkeypatch.setattr(territories, "month_filter", lambda m: f"snapshot_date = date '{m}-01' and error('injected') is null")
+    with pytest.raises(Exception, match="injected"):
+        load_territory_files(w, s, [again], month="2025-01", territory="T1")
+    assert _bq_month(w).equals(before)
+    monkeypatch.undo()
+
+    seen.clear()
+    load_territory_files(w, s, [again], month="2025-01", territory="T1")
+    after = _bq_month(w)
+    assert after.values.tolist() == [
+        ["2025-01", "T1", "1", 999.0], ["2025-01", "T2", "2", 250.0], ["2025-01", "T2", "3", 100.0],
+        ["2025-02", "T1", "1", 100.0], ["2025-02", "T1", "4", 100.0]]
+    writes = [q for q in seen if "stg_territory_reps" in q and q.lstrip().upper().startswith(("CREATE", "DELETE", "INSERT", "MERGE"))]
+    assert not any(q.lstrip().upper().startswith("DELETE") for q in seen)
+    swap = [q for q in writes if q.upper().startswith("CREATE OR REPLACE TABLE")]
+    assert len(swap) == 1 and "PARTITION BY DATE_TRUNC(snapshot_date, MONTH)" in swap[0] and "CLUSTER BY RepCRD" in swap[0]
+    # Partition pruning: the month's old rows are read through a filter on the partition column.
+    assert swap[0].count("snapshot_date = CAST('2025-01-01' AS DATE)") == 2, swap[0]

@@ -28,7 +28,7 @@ def _values_for(rel: str) -> dict:
                   as_of="TIMESTAMP '2025-10-01 00:00:00+00'", window_seconds=30 * 86400, source_sql="l.LeadSource",
                   top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30,
                   raw_table="raw.salesforce_leads", typed_view="staging.lead_typed",
-                  staged_table="staging.stg_salesforce_leads")
+                  staged_table="staging.stg_salesforce_leads", snapshot_date="DATE '2025-01-01'")
     return values
 
 
@@ -51,7 +51,8 @@ def test_every_model_executes_on_duckdb(loaded_demo):
     build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
                 "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
-                "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql", "staging/salesforce_typed.sql",
+                "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql",
+                "staging/territory_load_rows.sql", "staging/territory_month_rows.sql", "staging/salesforce_typed.sql",
                 "staging/stg_salesforce_leads.sql", "staging/salesforce_quarantine.sql", "marts/dim_leads.sql",
                 # the call-activity models: run for real in test_activity_models_execute_on_duckdb
                 "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",

@@ -24,7 +24,7 @@ from core.ingest.accounting import LoadResult
 from core.ingest.loader import Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, write_accounts
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
-from core.warehouse.sql import literal
+from core.warehouse.sql import literal, read_model, render
 
 
 _TERRITORY = re.compile(r"(?:^|[^a-z0-9])t([1-9])(?:[^0-9]|$)", re.IGNORECASE)
@@ -133,27 +133,31 @@ def load_territory_files(
     progress(0.45, "Parsing and checking every cell")
     try:
         with wh.writer("territory load") as s:
+            month_value = next(iter(months))
             s.stage("raw.territory_rows", raw)
             s.run_model("staging/territory_typed.sql", **frags)
+            s.run_model("staging/territory_load_rows.sql", **frags)
+            migrate_territory_tables(s, frags)
             s.run_model("staging/stg_territory_reps.sql", **frags)
             checkpoint("territory_load.after_staging")
             progress(0.65, "Quarantining unparseable values")
             s.run_model("staging/territory_quarantine.sql", load_id=literal(load_id), **frags)
             quarantine_invalid_rows(s, load_id, invalid)
             progress(0.8, "De-duplicating reps across territories and replacing the month")
+            checkpoint("territory_load.before_swap")
+            replace_month(s, month_value, frags)
             s.run_model("marts/dim_rep_snapshots.sql")
-            write_accounts(s, load_id, "territory", accounts, "staging.stg_territory_reps", actor)
+            write_accounts(s, load_id, "territory", accounts, "staging.territory_load_rows", actor)
             quarantine = load_quarantine(s, load_id)
-            month_value = next(iter(months))
             summary = {
                 "snapshot_month": month_value,
                 "unique_reps_in_month": int(s.scalar(
-                    f"select count(*) from marts.dim_rep_snapshots where snapshot_month = {literal(month_value)}")),
+                    f"select count(*) from marts.dim_rep_snapshots where {month_filter(month_value)}")),
                 "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
             }
             summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
-            s.execute("drop view if exists staging.territory_typed")
+            s.execute("drop view if exists staging.territory_typed; drop table if exists staging.territory_load_rows")
             s.unstage("raw.territory_rows")
             result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
@@ -184,6 +188,37 @@ def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | 
     return results
 
 
+def month_filter(month: str) -> str:
+    """The predicate selecting one snapshot month by the partition column (BigQuery prunes to its partition)."""
+    return f"snapshot_date = date {literal(month + '-01')}"
+
+
+def replace_month(s, month: str, frags: dict) -> None:
+    """The month's new contents (other territories' rows kept, the load's rows added, each rep's record
+    ranked) replace the month's partition in one atomic step; the mart views read rank 1."""
+    rows = render(read_model("staging/territory_month_rows.sql"), snapshot_date=f"date {literal(month + '-01')}",
+                  **frags)
+    s.replace_partitions("staging.stg_territory_reps", rows, month_filter(month))
+
+
+def migrate_territory_tables(s, frags: dict) -> None:
+    """Warehouses written before the partitioned layout: the snapshot mart was a table of its own and the
+    staging table had neither snapshot_date nor rep_rank. Rebuild them once, ranks recomputed as the mart did."""
+    if not s.table_exists("staging.stg_territory_reps") or "rep_rank" in s.columns("staging.stg_territory_reps"):
+        return
+    s.execute(
+        "create table staging.stg_territory_reps_partitioned partition by date_trunc(snapshot_date, month) "
+        "cluster by RepCRD as select load_id, file_name, territory, snapshot_month, "
+        "date(concat(snapshot_month, '-01')) as snapshot_date, line, extra_json, completeness, parse_failures, "
+        f"{frags['staged_names']}, row_number() over (partition by snapshot_month, RepCRD "
+        "order by completeness desc, territory, file_name, line) as rep_rank from staging.stg_territory_reps")
+    s.execute("drop view if exists marts.dim_reps_current; drop table if exists marts.dim_rep_snapshots; "
+              "drop table staging.stg_territory_reps")
+    s.execute("create table staging.stg_territory_reps partition by date_trunc(snapshot_date, month) "
+              "cluster by RepCRD as select * from staging.stg_territory_reps_partitioned")
+    s.execute("drop table staging.stg_territory_reps_partitioned")
+
+
 def implausible_values(session, month: str) -> list[str]:
     """Numbers outside the catalog's plausible range in one loaded month, one sentence per column (column,
     count, the most extreme example): loaded as sent, but a unit or mapping fault the user must hear about."""
@@ -194,7 +229,7 @@ def implausible_values(session, month: str) -> list[str]:
     for c, (lo, hi) in PLAUSIBLE_RANGES.items():
         parts.append(f"countif({c} < {lo} or {c} > {hi}) as n_{c}, max(if({c} > {hi}, {c}, null)) as hi_{c}, "
                      f"min(if({c} < {lo}, {c}, null)) as lo_{c}")
-    row = session.query(f"select {', '.join(parts)} from marts.dim_rep_snapshots where snapshot_month = {literal(month)}")
+    row = session.query(f"select {', '.join(parts)} from marts.dim_rep_snapshots where {month_filter(month)}")
     out = []
     for c in cols:
         v = row[f"n_{c}"].iloc[0]

@@ -47,6 +47,11 @@ class Session(ABC):
         if self.table_exists(table) and column.lower() not in self.columns(table):
             self.execute(f"alter table {table} add column {column} {sql_type}")
 
+    @abstractmethod
+    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
+        """Replace the rows of ``table`` matching ``where`` (a BigQuery predicate on its partition column)
+        with the rows of the SELECT ``rows_sql`` (same columns), as one atomic step: the monthly replace."""
+
     def scalar(self, sql: str):
         df = self.query(sql)
         return None if df.empty else df.iat[0, 0]

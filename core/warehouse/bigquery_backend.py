@@ -57,6 +57,20 @@ class BigQuerySession(Session):
         """Bytes BigQuery would scan for ``sql`` (a dry run: free, nothing executes)."""
         return sum(int(self.wh.run(stmt, dry_run=True).total_bytes_processed or 0) for stmt in self._qualify(sql))
 
+    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
+        """One ``CREATE OR REPLACE TABLE … AS SELECT`` keeping the table's partitioning and clustering: the
+        rows outside ``where`` plus the new rows. A single statement is atomic in BigQuery — if it fails,
+        the table is exactly as it was; there is never a moment with the old month deleted and the new one
+        not yet inserted. It rewrites the table (billed at the table's size, once a month), which DELETE +
+        INSERT would not, but those are two jobs with a gap between them."""
+        t = self.wh.client.get_table(self._table_id(table))
+        cols = ", ".join(f"`{f.name}`" for f in t.schema)
+        self.execute(
+            f"create or replace table {table} {_layout_clause(t)} as "
+            f"select {cols} from {table} where ({where}) is not true "
+            f"union all select {cols} from ({rows_sql})"
+        )
+
     def load(self, table: str, data, mode: str = "replace") -> None:
         df = data.to_pandas() if isinstance(data, pa.Table) else data
         table_id = self._table_id(table)
@@ -91,6 +105,23 @@ class BigQuerySession(Session):
             return True
         except NotFound:
             return False
+
+
+def _layout_clause(table) -> str:
+    """The PARTITION BY / CLUSTER BY clause that recreates ``table``'s layout (a CREATE OR REPLACE must
+    repeat it: BigQuery refuses to replace a table with a different partitioning)."""
+    parts = []
+    tp = table.time_partitioning
+    if tp is not None and tp.field:
+        kind = {f.name: f.field_type for f in table.schema}.get(tp.field, "DATE").upper()
+        unit = (tp.type_ or "DAY").upper()
+        if kind == "DATE":
+            parts.append(f"partition by {tp.field}" if unit == "DAY" else f"partition by date_trunc({tp.field}, {unit})")
+        else:
+            parts.append(f"partition by timestamp_trunc({tp.field}, {unit})")
+    if table.clustering_fields:
+        parts.append("cluster by " + ", ".join(table.clustering_fields))
+    return " ".join(parts)
 
 
 def _bq_literal(value) -> str:

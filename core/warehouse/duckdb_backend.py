@@ -46,6 +46,15 @@ class DuckDBSession(Session):
         finally:
             self.con.unregister(name)
 
+    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
+        # Atomic through the writer's transaction: the new rows are computed first (they may read the
+        # rows being replaced), then the old ones deleted and the new ones inserted, committed together.
+        check_identifier(table)
+        self.execute(f"create or replace temp table __replacement as {rows_sql}")
+        self.execute(f"delete from {table} where {where}")
+        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __replacement").fetchall()
+        self.con.execute("DROP TABLE __replacement")
+
     def stage(self, table: str, data) -> None:
         # A view over the in-memory Arrow data: no copy is written to the file.
         check_identifier(table)

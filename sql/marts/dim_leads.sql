@@ -1,6 +1,9 @@
 -- One row per Lead: repeated Ids keep the newest LastModifiedDate; a CRD on several Leads keeps the
 -- newest Lead (spec §5.1.3). Every dropped row is listed in staging.lead_duplicates with its reason.
-create or replace table marts.dim_leads as
+create or replace table marts.dim_leads
+partition by timestamp_trunc(Stage_Entered_Contacting__c, month)
+cluster by FA_CRD__c
+as
 with by_id as (
   select *
   from staging.stg_salesforce_leads

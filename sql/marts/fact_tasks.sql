@@ -1,6 +1,9 @@
 -- One row per Task: repeated Ids keep the newest LastModifiedDate (overlapping export pages). Tasks on
 -- other objects than a Lead (WhoId not a loaded Lead) are kept here and ignored by lead_dials.
-create or replace table marts.fact_tasks as
+create or replace table marts.fact_tasks
+partition by timestamp_trunc(created_at, month)
+cluster by lead_id
+as
 select
   Id as task_id,
   WhoId as lead_id,

@@ -1,7 +1,10 @@
 -- The feature matrix: one row per contacted lead (up to as_of), every column a catalog feature computed
 -- from the rep's point-in-time snapshot (r), the Lead's fields known at contact (l) and the contact time.
 -- Only catalog features are selected: no other column of the sources can reach the model.
-create or replace table ml.lead_features as
+create or replace table ml.lead_features
+partition by timestamp_trunc(contacted_at, month)
+cluster by lead_id
+as
 select
   lb.lead_id,
   lb.contacted_at,

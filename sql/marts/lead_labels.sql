@@ -4,7 +4,10 @@
 -- contacted_after_as_of (not yet contacted at as_of).
 -- Elapsed time is counted in whole seconds (UNIX_SECONDS), not with TIMESTAMP_DIFF, whose day counting
 -- differs between BigQuery and DuckDB.
-create or replace table ml.lead_labels as
+create or replace table ml.lead_labels
+partition by timestamp_trunc(contacted_at, month)
+cluster by crd
+as
 with leads as (
   select
     Id as lead_id,

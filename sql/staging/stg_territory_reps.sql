@@ -1,18 +1,12 @@
--- Typed territory rows, all months and territories loaded so far. A load replaces exactly the
--- (month, territory) pairs it brings. Rows without a usable RepCRD are quarantined, not loaded.
-create table if not exists staging.stg_territory_reps as
-select load_id, file_name, territory, snapshot_month, line, extra_json, completeness, parse_failures, {{ staged_names }}
-from staging.territory_typed
-where false;
-
-delete from staging.stg_territory_reps
-where concat(snapshot_month, '|', territory) in (
-  select distinct concat(snapshot_month, '|', territory) from raw.territory_rows
-);
-
-insert into staging.stg_territory_reps (
-  load_id, file_name, territory, snapshot_month, line, extra_json, completeness, parse_failures, {{ staged_names }}
-)
-select load_id, file_name, territory, snapshot_month, line, extra_json, completeness, parse_failures, {{ staged_names }}
-from staging.territory_typed
-where RepCRD is not null
+-- Every typed territory row of every month loaded so far (all territories, before de-duplication), with
+-- rep_rank = 1 on the record that represents the rep in its month (marts.dim_rep_snapshots).
+-- Partitioned by snapshot month, clustered by CRD. Created empty here; a load fills it through
+-- staging/territory_month_rows.sql and one atomic partition replace (Session.replace_partitions).
+create table if not exists staging.stg_territory_reps
+partition by date_trunc(snapshot_date, month)
+cluster by RepCRD
+as
+select load_id, file_name, territory, snapshot_month, snapshot_date, line, extra_json, completeness, parse_failures,
+  {{ staged_names }}, 0 as rep_rank
+from staging.territory_load_rows
+where false
