@@ -23,7 +23,10 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-data", help="write realistic demo exports per shared/contract plus a truth file")
     d.add_argument("outdir")
-    d.add_argument("--scale", choices=["small", "full"], default="small")
+    d.add_argument("--scale", choices=["small", "full", "3x", "10x"], default="small",
+                   help="small (first start), full (the spec's volumes), 3x or 10x (a larger firm, for bench_scale)")
+    d.add_argument("--history-months", type=int, default=None,
+                   help="monthly territory snapshots to write (default 19 small, 13 otherwise)")
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--truth", choices=["additive", "interactions", "thresholds", "long-tail"], default="additive",
                    help="shape of the hidden outcome model (see truth/GENERATIVE_MODEL.md)")
@@ -142,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "demo-data":
         from core.demo import generate
 
-        summary = generate(args.outdir, args.scale, args.seed, progress=_progress, truth=args.truth)
+        summary = generate(args.outdir, args.scale, args.seed, progress=_progress, truth=args.truth,
+                           history=args.history_months)
         print(json.dumps(summary, indent=2))
         return 0
 

@@ -83,7 +83,11 @@ class Scale:
 SCALES = {
     "small": Scale(unique_reps=6_000, cross_territory_dups=190, leads=5_000, contact_share=0.58),
     "full": Scale(unique_reps=463_000, cross_territory_dups=15_200, leads=70_000, contact_share=0.575),
+    # A firm ten (three) times larger: the same rates and messiness, for the scale benchmark (#18).
+    "3x": Scale(unique_reps=1_389_000, cross_territory_dups=45_600, leads=210_000, contact_share=0.575),
+    "10x": Scale(unique_reps=4_630_000, cross_territory_dups=152_000, leads=700_000, contact_share=0.575),
 }
+CHUNK_REPS = 600_000  # territory rows rendered and written at a time: bounded memory at any scale
 EXPORT_AT = datetime(2025, 10, 27, 16, 30, tzinfo=timezone.utc)
 MONTHLY_CHURN = 0.004  # share of reps who leave (and, as many, who join) each month
 MONTHLY_MOVES = 0.006  # share of reps who move to another firm each month
@@ -465,10 +469,11 @@ def _ts_text(ts: pd.Series) -> np.ndarray:
     return out
 
 
-def history_months(sc: Scale) -> list[str]:
-    """The territory snapshot months, oldest first, ending with the export month."""
+def history_months(sc: Scale, count: int | None = None) -> list[str]:
+    """The territory snapshot months, oldest first, ending with the export month (``count`` of them)."""
     end = pd.Period(EXPORT_AT.strftime("%Y-%m"), "M")
-    return [str(end - k) for k in range(HISTORY_MONTHS["small" if sc is SCALES["small"] else "full"] - 1, -1, -1)]
+    count = count or HISTORY_MONTHS["small" if sc is SCALES["small"] else "full"]
+    return [str(end - k) for k in range(count - 1, -1, -1)]
 
 
 def _evolve(rng, reps: pd.DataFrame, present: np.ndarray) -> None:
@@ -509,18 +514,43 @@ def _vendor_fault(text: pd.DataFrame, observed: pd.DataFrame, terr: np.ndarray) 
     return text, observed
 
 
-def _write_exports(rng, rows: pd.DataFrame, terr: np.ndarray, folder: Path, month: str, seed: int) -> dict[str, int]:
-    """One month's three territory files, each with its own encoding and line ending; rows written per file."""
+def _write_exports(rng, rows: pd.DataFrame, terr: np.ndarray, folder: Path, month: str, seed: int,
+                   append: bool = False) -> dict[str, int]:
+    """One month's three territory files, each with its own encoding and line ending; rows written per file.
+    ``append``: a further chunk of the same month (no header, no second byte-order mark)."""
     folder.mkdir(exist_ok=True)
     counts = {}
     for t, (encoding, newline) in {"T1": ("utf-8-sig", "\n"), "T2": ("utf-8", "\r\n"), "T3": ("latin-1", "\n")}.items():
         part = rows[terr == t].sample(frac=1.0, random_state=seed)  # exports are not sorted
         if t == "T3":
             part = part.assign(Firm_Website=np.where(rng.random(len(part)) < 0.3, "www.example.com", ""))
-        part.to_csv(folder / f"discovery_{t.lower()}_{month.replace('-', '_')}.csv", index=False, encoding=encoding,
-                    lineterminator=newline, errors="replace")
+        part.to_csv(folder / f"discovery_{t.lower()}_{month.replace('-', '_')}.csv", index=False,
+                    encoding="utf-8" if append and encoding == "utf-8-sig" else encoding, mode="a" if append else "w",
+                    header=not append, lineterminator=newline, errors="replace")
         counts[t] = len(part)
     return counts
+
+
+def _write_month(rng, reps: pd.DataFrame, idx_present: np.ndarray, month: str, dups: int, folder: Path,
+                 seed: int) -> tuple[dict[str, int], pd.DataFrame]:
+    """Render and write one month's territory files in chunks of ``CHUNK_REPS`` reps (one chunk up to the full
+    scale, so those files are as before). Returns rows written per file and what the engine will observe of
+    every present rep, before the vendor fault (the fault is in the file, not the world)."""
+    counts = {"T1": 0, "T2": 0, "T3": 0}
+    observed_parts = []
+    chunks = np.array_split(idx_present, max(1, -(-len(idx_present) // CHUNK_REPS)))
+    for i, chunk in enumerate(chunks):
+        text, observed = _render_territory(rng, reps.iloc[chunk])
+        observed_parts.append(observed)
+        terr = reps["territory"].to_numpy()[chunk]
+        if month == FAULT_MONTH:
+            text, _ = _vendor_fault(text, observed, terr)
+        k = dups if len(chunks) == 1 else int(round(dups * len(chunk) / len(idx_present)))
+        dup_text, dup_terr = _duplicate_rows(rng, text, terr, k)
+        written = _write_exports(rng, pd.concat([text, dup_text]), np.r_[terr, dup_terr], folder, month, seed, append=i > 0)
+        counts = {t: counts[t] + written[t] for t in counts}
+        del text, dup_text
+    return counts, observed_parts[0] if len(observed_parts) == 1 else pd.concat(observed_parts)
 
 
 def _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, west) -> None:
@@ -537,11 +567,15 @@ def _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, west) -> Non
     rep_idx[left], used[take] = take, True
 
 
-def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive") -> dict:
+def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive",
+             history: int | None = None) -> dict:
     """Write the territory files, the Salesforce export and the truth file; return a summary dict.
-    ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``)."""
+    ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``);
+    ``history`` the number of monthly territory snapshots (default: 19 small, 13 otherwise)."""
+    if history is not None and not 1 <= history <= 36:
+        raise LeadScoringError(f"--history-months {history}: choose between 1 and 36.")
     if scale not in SCALES:
-        raise LeadScoringError(f"--scale {scale!r}: choose small or full.")
+        raise LeadScoringError(f"--scale {scale!r}: choose {', '.join(SCALES)}.")
     if truth not in TRUTHS:
         raise LeadScoringError(f"--truth {truth!r}: choose one of {', '.join(TRUTHS)}.")
     family = truth
@@ -555,7 +589,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
 
     progress(0.02, "Generating reps")
     n_reps = sc.unique_reps
-    months = history_months(sc)
+    months = history_months(sc, history)
     joiners = int(round(n_reps * MONTHLY_CHURN * (len(months) - 1)))
     reps = _reps(rng, n_reps + joiners)
     present = np.zeros(len(reps), dtype=bool)
@@ -590,14 +624,9 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
             present |= join_month == m_i
             present &= ~((rng.random(len(reps)) < MONTHLY_CHURN) & (join_month < m_i))
         idx_present = np.where(present)[0]
-        text, observed = _render_territory(rng, reps.iloc[idx_present])
-        truth_obs = observed
-        terr = reps["territory"].to_numpy()[idx_present]
-        if m == FAULT_MONTH:
-            text, observed = _vendor_fault(text, observed, terr)
-        dup_text, dup_terr = _duplicate_rows(rng, text, terr, int(round(sc.cross_territory_dups * len(idx_present) / n_reps)))
-        written = _write_exports(rng, pd.concat([text, dup_text]), np.r_[terr, dup_terr],
-                                 out if m == months[-1] else out / "history", m, seed)
+        written, truth_obs = _write_month(
+            rng, reps, idx_present, m, int(round(sc.cross_territory_dups * len(idx_present) / n_reps)),
+            out if m == months[-1] else out / "history", seed)
         files = written if m == months[-1] else files
         # Leads whose snapshot is this month pick an advisor exported this month (never one picked before);
         # the population shift's leads come from the West (T3) territory.

@@ -11,7 +11,11 @@ import subprocess
 import sys
 
 import pytest
+import pandas as pd
 
+
+from core.config import with_overrides
+from core.contract import salesforce_columns
 from core.errors import LeadScoringError
 from core.faults import InjectedFault
 from core.ingest.leads import load_lead_file
@@ -175,7 +179,8 @@ def test_monthly_snapshots_kept_and_current_is_newest(settings, wh, tmp_path):
     assert snaps.values.tolist() == [["2025-01", "9"], ["2025-02", "3"]]
 
 
-@pytest.mark.parametrize("point", ["territory_load.after_staging", "territory_load.before_commit"])
+@pytest.mark.parametrize("point", ["territory_load.after_staging", "territory_load.before_swap",
+                                   "territory_load.before_commit"])
 def test_failure_mid_load_leaves_last_month_intact(settings, wh, tmp_path, monkeypatch, point):
     load_territory_files(wh, settings, [write_csv(tmp_path / "a" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2)])])
     before = wh.read("select * from marts.dim_rep_snapshots order by RepCRD")
@@ -269,3 +274,69 @@ def test_implausible_values_are_loaded_but_named_in_the_load_summary(settings, w
     assert any(s.startswith("TotalAssetsInMillions: 2 value(s)") and "10,000,000,000,000" in s for s in found)
     assert any(s.startswith("Number_Investment_Advisory_Clients: 1 value(s)") and "1,900,000,000" in s for s in found)
     assert "implausible" in result.markdown()
+
+
+def _load_everything(settings, small_demo, tmp):
+    from core.ingest.activities import load_activity_file
+    from core.ingest.leads import load_lead_file
+    from core.warehouse import open_warehouse
+
+    s = with_overrides(settings, data_dir=tmp)
+    w = open_warehouse(s)
+    results = [load_territory_files(w, s, sorted(small_demo.glob("discovery_t*_*.csv"))),
+               load_lead_file(w, s, small_demo / "salesforce_leads.csv"),
+               load_activity_file(w, s, small_demo / "salesforce_tasks.csv")]
+    tables = {}
+    for t in ["staging.stg_territory_reps", "marts.dim_rep_snapshots", "marts.dim_leads", "marts.fact_tasks",
+              "staging.lead_duplicates", "staging.quarantine"]:
+        df = w.read(f"select * from {t}")
+        df = df.drop(columns=[c for c in df.columns if c == "load_id"])
+        tables[t] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    loads = w.read("select file_name, sha256, encoding, rows_read, rows_loaded, rows_quarantined, cells_quarantined, "
+                   "extra_columns from raw.file_loads order by file_name")
+    return results, tables, loads
+
+
+def test_streamed_ingestion_gives_exactly_the_tables_of_whole_file_ingestion(settings, small_demo, tmp_path):
+    """#18: files read in batches (forced here, with 64 KiB blocks: dozens of batches per file) load exactly
+    the rows, values, quarantine and accounting that whole-file reading does."""
+    from core.ingest.loader import StreamedRows, read_files
+
+    whole = _load_everything(settings, small_demo, tmp_path / "whole")
+    streamed_settings = with_overrides(settings, extra={**settings.extra, "ingest_stream_mb": 0,
+                                                        "ingest_block_bytes": 64 << 10})
+    _, rows, _, _ = read_files([small_demo / "salesforce_leads.csv"], streamed_settings, "leads",
+                               salesforce_columns(), lambda p: {"load_id": "x", "file_name": p.name}, "Lead",
+                               lambda f, m: None)
+    assert isinstance(rows, StreamedRows) and sum(1 for _ in rows.batches()) > 10
+    streamed = _load_everything(streamed_settings, small_demo, tmp_path / "streamed")
+    for a, b in zip(whole[0], streamed[0]):
+        assert (a.rows_read, a.rows_loaded, a.rows_quarantined) == (b.rows_read, b.rows_loaded, b.rows_quarantined)
+        assert a.rows_read == a.rows_loaded + a.rows_quarantined
+    for t in whole[1]:
+        pd.testing.assert_frame_equal(whole[1][t], streamed[1][t], obj=t)
+    pd.testing.assert_frame_equal(whole[2], streamed[2])
+    assert len(whole[1]["staging.quarantine"]) > 0 and whole[0][0].rows_quarantined > 0
+
+
+def test_a_warehouse_from_before_the_partitioned_layout_is_migrated_at_the_next_load(settings, wh, tmp_path):
+    """Older releases kept the snapshot mart as its own table and staging rows without snapshot_date/rep_rank:
+    the next territory load rebuilds them once (ranks as the old mart chose) and loads the month."""
+    jan = [write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1), rep(2, TotalAssetsInMillions="")]),
+           write_csv(tmp_path / "discovery_t2_2025_01.csv", REP_HEADER, [rep(2, TotalAssetsInMillions="250")])]
+    load_territory_files(wh, settings, jan)
+    expected = wh.read("select * from marts.dim_rep_snapshots order by RepCRD")
+    with wh.writer("make the old layout") as s:
+        s.execute("create table staging.old_rows as select * exclude (snapshot_date, rep_rank) "
+                  "from staging.stg_territory_reps")
+        s.execute("drop view marts.dim_reps_current; drop view marts.dim_rep_snapshots; "
+                  "drop table staging.stg_territory_reps")
+        s.execute("create table staging.stg_territory_reps as select * from staging.old_rows; "
+                  "create table marts.dim_rep_snapshots as select * from staging.old_rows where territory = 'T2' "
+                  "or RepCRD != '2'; drop table staging.old_rows")
+    load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2025_02.csv", REP_HEADER, [rep(1)])])
+    got = wh.read("select * from marts.dim_rep_snapshots order by snapshot_month, RepCRD")
+    assert "rep_rank" in {c.lower() for c in wh.read("select * from staging.stg_territory_reps limit 0").columns}
+    pd.testing.assert_frame_equal(got[got.snapshot_month == "2025-01"].reset_index(drop=True), expected)
+    assert got[got.snapshot_month == "2025-02"].RepCRD.tolist() == ["1"]
+    assert wh.read("select count(*) as n from marts.dim_reps_current").n[0] == 1

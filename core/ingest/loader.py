@@ -20,7 +20,8 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
-from core.ingest.reader import archive_file, contract_table, read_text_csv, unknown_headers
+from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
+                                open_text_csv, read_text_csv, unknown_headers)
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_array
 from core.warehouse import Session
 from core.warehouse.parsing import model_fragments
@@ -34,25 +35,94 @@ def no_progress(fraction: float, message: str) -> None:
 
 
 def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_label: str, progress: Progress):
-    """Read, archive and arrange each file. Returns (accounts, one Arrow table, invalid rows, extra names)."""
+    """Read, archive and arrange each file. Returns (accounts, rows, invalid rows, extra names): ``rows`` is one
+    Arrow table when the files are small, or :class:`StreamedRows` (read in batches as it is staged) when they
+    are larger than ``ingest_stream_mb`` in total — the same rows, in bounded memory."""
+    paths = [Path(p) for p in paths]
+    stream_mb = float(settings.extra.get("ingest_stream_mb", 64))
+    if sum(p.stat().st_size for p in paths if p.is_file()) > stream_mb * 1e6:
+        return _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress)
     texts, accounts = [], []
-    for i, path in enumerate(Path(p) for p in paths):
+    for i, path in enumerate(paths):
         progress(0.05 + 0.35 * i / max(len(paths), 1), f"Reading {path.name}")
         text = read_text_csv(path)
         if text.table.num_rows == 0 and not text.invalid_rows:
             raise LeadScoringError(f"{path.name}: the file has a header but no data rows. Nothing was loaded.")
         digest, archived = archive_file(path, settings.archive_dir, kind)
         texts.append((path, text))
-        meta = meta_for(path)
-        accounts.append(FileAccount(
-            file_name=path.name, sha256=digest, archive_path=str(archived), encoding=text.encoding,
-            rows_read=text.rows_read, territory=meta.get("territory"), snapshot_month=meta.get("snapshot_month"),
-            extra_columns=unknown_headers(text, columns),
-        ))
+        accounts.append(_account(path, text, digest, archived, meta_for(path), columns))
     extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))
     tables = [contract_table(text, columns, meta_for(path), kind_label, extra_names) for path, text in texts]
     invalid = [(path.name, text.invalid_rows) for path, text in texts]
     return accounts, normalise_ids(pa.concat_tables(tables)), invalid, extra_names
+
+
+def _account(path: Path, text, digest: str, archived: Path, meta: dict, columns) -> FileAccount:
+    return FileAccount(
+        file_name=path.name, sha256=digest, archive_path=str(archived), encoding=text.encoding,
+        rows_read=text.rows_read, territory=meta.get("territory"), snapshot_month=meta.get("snapshot_month"),
+        extra_columns=unknown_headers(text, columns),
+    )
+
+
+def _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress):
+    files, accounts = [], []
+    for i, path in enumerate(paths):
+        progress(0.05 + 0.35 * i / max(len(paths), 1), f"Checking and archiving {path.name}")
+        f = open_text_csv(path)
+        check_required(path, f.headers, columns, kind_label)
+        digest, archived = archive_file(path, settings.archive_dir, kind, f.sha256)
+        files.append(f)
+        accounts.append(_account(path, f, digest, archived, meta_for(path), columns))
+    extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))
+    rows = StreamedRows([(f, meta_for(f.path)) for f in files], columns, kind_label, extra_names,
+                        int(settings.extra.get("ingest_block_bytes", 16 << 20)))
+    return accounts, rows, [(f.path.name, f.invalid_rows) for f in files], extra_names
+
+
+class StreamedRows:
+    """One load's files arranged by the contract and read in batches whenever they are staged: peak memory is
+    a few blocks, not the files. Row counts and malformed rows fill in as the batches are read; ``settle``
+    copies them into the accounts once staged."""
+
+    def __init__(self, files: list[tuple[StreamedFile, dict]], columns, kind_label: str, extra_names: list[str],
+                 block_size: int):
+        self.files, self.columns, self.kind_label = files, columns, kind_label
+        self.extra_names, self.block_size = extra_names, block_size
+
+    def _arranged(self, f: StreamedFile, meta: dict, data) -> pa.Table:
+        return normalise_ids(contract_batch(data, f.path, f.headers, self.columns, meta, self.kind_label,
+                                            self.extra_names, f.rows - data.num_rows))
+
+    @property
+    def schema(self) -> pa.Schema:
+        f, meta = self.files[0]
+        empty = pa.table({f"c{i}": pa.array([], pa.string()) for i in range(len(f.headers))})
+        return contract_batch(empty, f.path, f.headers, self.columns, meta, self.kind_label, self.extra_names, 0).schema
+
+    def batches(self):
+        schema = self.schema
+        for f, meta in self.files:
+            for batch in f.batches(self.block_size):
+                yield from self._arranged(f, meta, batch).cast(schema).to_batches()
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
+
+    def read_all(self) -> pa.Table:
+        return self.reader().read_all()
+
+    def settle(self, accounts: list[FileAccount]) -> None:
+        for (f, _), account in zip(self.files, accounts):
+            if f.rows_read == 0:
+                raise LeadScoringError(f"{f.path.name}: the file has a header but no data rows. Nothing was loaded.")
+            account.rows_read = f.rows_read
+
+
+def settle(rows, accounts: list[FileAccount]) -> None:
+    """After staging: rows read per file are known for streamed files too."""
+    if isinstance(rows, StreamedRows):
+        rows.settle(accounts)
 
 
 def normalise_ids(table: pa.Table) -> pa.Table:
@@ -152,6 +222,7 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
     try:
         with wh.writer(f"{spec.kind} load") as s:
             s.stage(spec.raw_table, raw)
+            settle(raw, accounts)
             s.run_model("staging/salesforce_typed.sql", **frags)
             s.run_model(spec.staged_model, **frags)
             s.run_model("staging/salesforce_quarantine.sql", load_id=literal(load_id), **frags)

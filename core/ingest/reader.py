@@ -6,12 +6,14 @@ of fields are not dropped silently: they come back as ``invalid_rows`` for the q
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -41,9 +43,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def archive_file(path: Path, archive_dir: Path, kind: str) -> tuple[str, Path]:
+def archive_file(path: Path, archive_dir: Path, kind: str, digest: str | None = None) -> tuple[str, Path]:
     """Copy the raw file into the content-addressed archive; return (sha256, archived path)."""
-    digest = sha256_of(path)
+    digest = digest or sha256_of(path)
     dest = archive_dir / kind / f"{digest[:16]}_{path.name}"
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,9 +130,7 @@ def read_text_csv(path: str | Path) -> TextFile:
     raise LeadScoringError(f"{path.name}: could not be decoded as UTF-8 or Latin-1 ({last_error}). Re-export as UTF-8.")
 
 
-def _read(path: Path, names: list[str], encoding: str, threads: bool) -> tuple[pa.Table, list[dict]]:
-    invalid: list[dict] = []
-
+def _options(names: list[str], encoding: str, threads: bool, invalid: list[dict], block_size: int | None = None):
     def on_invalid(row):
         invalid.append({
             "line": row.number,
@@ -139,16 +139,79 @@ def _read(path: Path, names: list[str], encoding: str, threads: bool) -> tuple[p
         })
         return "skip"
 
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=threads),
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=threads)
+    if block_size:
+        read.block_size = block_size
+    return dict(
+        read_options=read,
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )
+
+
+def _read(path: Path, names: list[str], encoding: str, threads: bool) -> tuple[pa.Table, list[dict]]:
+    invalid: list[dict] = []
+    table = pacsv.read_csv(path, **_options(names, encoding, threads, invalid))
     return table, invalid
+
+
+@dataclass
+class StreamedFile:
+    """A CSV export read in batches (bounded memory, any size): its header and encoding are known up front;
+    ``rows`` and ``invalid_rows`` fill as the batches are read."""
+    path: Path
+    encoding: str
+    headers: list[str]
+    sha256: str
+    rows: int = 0
+    invalid_rows: list[dict] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows + len(self.invalid_rows)
+
+    def batches(self, block_size: int) -> Iterator[pa.RecordBatch]:
+        """Each call reads the file again from the start (and recounts)."""
+        self.rows, self.invalid_rows = 0, []
+        names = [f"c{i}" for i in range(len(self.headers))]
+        arrow_encoding = "latin1" if self.encoding == "latin-1" else "utf8"
+        reader = pacsv.open_csv(self.path, **_options(names, arrow_encoding, False, self.invalid_rows, block_size))
+        for batch in reader:
+            if batch.num_rows:
+                self.rows += batch.num_rows
+                yield batch
+
+
+def open_text_csv(path: str | Path) -> StreamedFile:
+    """Check a file the way :func:`read_text_csv` does, in one pass that also takes its checksum and decides
+    its encoding (UTF-8 when every byte decodes, else Latin-1), without holding it in memory."""
+    path = Path(path)
+    if not path.exists():
+        raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
+    if path.stat().st_size == 0:
+        raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
+    sniff_not_csv(path)
+    headers, header_enc = _header(path)
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = header_enc != "latin-1"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    return StreamedFile(path, header_enc if utf8 else "latin-1", headers, h.hexdigest())
 
 
 def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind_label: str,
@@ -156,30 +219,42 @@ def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind
     """Arrange a file's text columns by the contract: missing optional columns become NULL; unknown
     columns land in ``x__i`` by their position in ``extra_names`` (the load's union of unknown headers).
     Required columns missing raise the project error."""
-    found, extras = match_headers(text.headers, columns)
+    return contract_batch(text.table, text.path, text.headers, columns, meta, kind_label, extra_names, 0)
+
+
+def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], kind_label: str) -> None:
+    found, _ = match_headers(headers, columns)
     missing = [c.name for c in columns if c.required and c.name not in found]
     if missing:
         raise LeadScoringError(
-            f"{text.path.name}: required column(s) {', '.join(missing)} not found in the header. "
+            f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
             f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
             "nothing was loaded."
         )
-    n = text.table.num_rows
+
+
+def contract_batch(data: pa.Table | pa.RecordBatch, path: Path, headers: list[str], columns: tuple[Column, ...],
+                   meta: dict, kind_label: str, extra_names: list[str], first_row: int) -> pa.Table:
+    """:func:`contract_table` for any run of a file's rows; ``first_row`` is how many rows came before it
+    (the ``line`` column counts on from there, as for the whole file)."""
+    check_required(path, headers, columns, kind_label)
+    found, extras = match_headers(headers, columns)
+    n = data.num_rows
     arrays, fields = [], []
     for key, value in meta.items():
         arrays.append(pa.array([value] * n, type=pa.string()))
         fields.append(key)
-    arrays.append(pa.array(range(2, n + 2), type=pa.int64()))
+    arrays.append(pa.array(range(first_row + 2, first_row + n + 2), type=pa.int64()))
     fields.append("line")
     for c in columns:
-        arrays.append(text.table.column(f"c{found[c.name]}") if c.name in found else pa.nulls(n, type=pa.string()))
+        arrays.append(data.column(f"c{found[c.name]}") if c.name in found else pa.nulls(n, type=pa.string()))
         fields.append(c.sql_name)
     mine = {h: pos for h, pos in extras}
     for i, name in enumerate(extra_names):
-        arrays.append(text.table.column(f"c{mine[name]}") if name in mine else pa.nulls(n, type=pa.string()))
+        arrays.append(data.column(f"c{mine[name]}") if name in mine else pa.nulls(n, type=pa.string()))
         fields.append(f"x__{i}")
     return pa.Table.from_arrays(arrays, names=fields)
 
 
-def unknown_headers(text: TextFile, columns: tuple[Column, ...]) -> list[str]:
+def unknown_headers(text: TextFile | StreamedFile, columns: tuple[Column, ...]) -> list[str]:
     return [h for h, _ in match_headers(text.headers, columns)[1]]

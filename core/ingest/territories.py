@@ -21,7 +21,8 @@ from core.contract import marketpro_columns
 from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import LoadResult
-from core.ingest.loader import Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, write_accounts
+from core.ingest.loader import (Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, settle,
+                                write_accounts)
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import literal, read_model, render
@@ -135,6 +136,7 @@ def load_territory_files(
         with wh.writer("territory load") as s:
             month_value = next(iter(months))
             s.stage("raw.territory_rows", raw)
+            settle(raw, accounts)
             s.run_model("staging/territory_typed.sql", **frags)
             s.run_model("staging/territory_load_rows.sql", **frags)
             migrate_territory_tables(s, frags)

@@ -18,7 +18,8 @@ def open_warehouse(settings: Settings, init: bool = True) -> Warehouse:
     else:
         from core.warehouse.duckdb_backend import DuckDBWarehouse
 
-        wh = DuckDBWarehouse(settings.warehouse_path, settings.lock_timeout_seconds)
+        wh = DuckDBWarehouse(settings.warehouse_path, settings.lock_timeout_seconds,
+                             settings.extra.get("duckdb_memory_limit", "3GB"))
     if init:
         wh.init()
     return wh

@@ -72,6 +72,7 @@ class BigQuerySession(Session):
         )
 
     def load(self, table: str, data, mode: str = "replace") -> None:
+        data = data.read_all() if hasattr(data, "read_all") else data
         df = data.to_pandas() if isinstance(data, pa.Table) else data
         table_id = self._table_id(table)
         if self.wh.load_method == "insert":

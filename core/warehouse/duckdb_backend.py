@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,16 +57,27 @@ class DuckDBSession(Session):
         self.con.execute("DROP TABLE __replacement")
 
     def stage(self, table: str, data) -> None:
-        # A view over the in-memory Arrow data: no copy is written to the file.
+        # In-memory Arrow data: a view over it, no copy written. Rows read in batches (large files): streamed
+        # into a temporary table, which DuckDB's buffer manager spills to disk past its memory limit.
         check_identifier(table)
         name = "__staged_" + table.replace(".", "_")
+        if hasattr(data, "reader"):
+            self.con.register(name + "_stream", data.reader())
+            try:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_rows AS SELECT * FROM {name}_stream").fetchall()
+            finally:
+                self.con.unregister(name + "_stream")
+            self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM temp.{name}_rows")
+            return
         self.con.register(name, data)
         self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {name}")
 
     def unstage(self, table: str) -> None:
         check_identifier(table)
+        name = "__staged_" + table.replace(".", "_")
         self.con.execute(f"DROP VIEW IF EXISTS {table}")
-        self.con.unregister("__staged_" + table.replace(".", "_"))
+        self.con.execute(f"DROP TABLE IF EXISTS temp.{name}_rows")
+        self.con.unregister(name)
 
     def table_exists(self, table: str) -> bool:
         schema, _, name = check_identifier(table).rpartition(".")
@@ -78,9 +90,12 @@ class DuckDBSession(Session):
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
 
-    def __init__(self, path: Path, lock_timeout: float = 10.0):
+    def __init__(self, path: Path, lock_timeout: float = 10.0, memory_limit: str | None = "3GB"):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        if memory_limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit), re.IGNORECASE):
+            raise LeadScoringError(f"duckdb_memory_limit = {memory_limit!r}: write it like '3GB' or '512MB'.")
+        self.memory_limit = memory_limit  # DuckDB spills to disk past it: bounded memory at any data size
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
@@ -91,6 +106,8 @@ class DuckDBWarehouse(Warehouse):
                 "close it and try again."
             ) from exc
         con.execute("SET TimeZone='UTC'")
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
         return con
 
     @contextmanager

@@ -62,6 +62,8 @@ def to_duckdb(sql: str) -> tuple[str, ...]:
         for table in stmt.find_all(exp.Table):
             if table.args.get("catalog") is not None:
                 table.set("catalog", None)
+        for prop in list(stmt.find_all(exp.PartitionedByProperty, exp.ClusterProperty)):
+            prop.pop()  # BigQuery's table layout; DuckDB has no partitions (sqlglot would drop them with a warning)
         out.append(stmt.sql(dialect="duckdb"))
     return tuple(out)
 
