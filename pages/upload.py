@@ -8,6 +8,7 @@ import streamlit as st
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import guess_month, guess_territory, load_territory_files, replacement_plan
 from core.quality.reconcile import reconcile
+from core.warehouse.cost import estimate
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors
 
 eng = engine()
@@ -93,6 +94,8 @@ with tab_t, user_errors():
             f"{r['snapshot_month']} {r['territory']} ({r['reps']:,} reps)" for r in replaced)
             + ". The previous rows stay in the archive; the replace is atomic.")
         confirmed = st.checkbox("Replace them", key="confirm_replace")
+    if files and (cost := estimate(eng.wh, "territory_load")):
+        st.caption(cost.sentence())
     reason = ("Choose one or more files" if not files else "Pick a territory for " + ", ".join(missing) if missing
               else "Enter the snapshot month" if not month else "Tick 'Replace them' first" if not confirmed else None)
     if st.button("Load territory files", type="primary", disabled=reason is not None, help=reason):

@@ -288,3 +288,33 @@ def test_monthly_replace_on_bigquery_is_one_atomic_statement_and_survives_failur
     assert len(swap) == 1 and "PARTITION BY DATE_TRUNC(snapshot_date, MONTH)" in swap[0] and "CLUSTER BY RepCRD" in swap[0]
     # Partition pruning: the month's old rows are read through a filter on the partition column.
     assert swap[0].count("snapshot_date = CAST('2025-01-01' AS DATE)") == 2, swap[0]
+
+
+def test_dry_run_cost_estimate_before_a_load_or_a_retrain(bq, settings, wh, tmp_path):
+    """#18: the pages show a dry-run estimate before a monthly load or a retrain on BigQuery (none on DuckDB).
+    The emulator refuses dry runs, so the estimate says so instead of failing the page; with BigQuery's answer
+    (the client's reply carrying totalBytesProcessed) it reads as a share of the byte limit."""
+    from types import SimpleNamespace
+
+    from core.warehouse.cost import estimate
+
+    s, w = bq
+    w.init()
+    assert estimate(wh, "territory_load") is None
+    load_territory_files(w, s, [write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1)])])
+    refused = estimate(w, "territory_load")
+    assert refused.bytes is None and "dry-run" in refused.note.lower()
+    assert refused.sentence().startswith("BigQuery gave no estimate for this monthly load")
+    real, dry = w.client.query, []
+
+    def answer(sql, job_config=None, **kw):
+        if job_config is not None and job_config.dry_run:
+            dry.append(sql)
+            return SimpleNamespace(total_bytes_processed=3 * 1024 ** 3)
+        return real(sql, job_config=job_config, **kw)
+
+    w.client.query = answer
+    cost = estimate(w, "territory_load")
+    assert cost.bytes == 3 * 1024 ** 3 and len(dry) == 1 and "stg_territory_reps" in dry[0]
+    assert "about 3.00 GiB scanned (6% of the 50.00 GiB limit)" in cost.sentence()
+    assert estimate(w, "retrain").bytes == 3 * 1024 ** 3  # dim_leads not loaded yet: only the snapshots
