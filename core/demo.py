@@ -532,10 +532,11 @@ def _write_exports(rng, rows: pd.DataFrame, terr: np.ndarray, folder: Path, mont
 
 
 def _write_month(rng, reps: pd.DataFrame, idx_present: np.ndarray, month: str, dups: int, folder: Path,
-                 seed: int) -> tuple[dict[str, int], pd.DataFrame]:
+                 seed: int) -> tuple[dict[str, int], list[pd.DataFrame]]:
     """Render and write one month's territory files in chunks of ``CHUNK_REPS`` reps (one chunk up to the full
     scale, so those files are as before). Returns rows written per file and what the engine will observe of
-    every present rep, before the vendor fault (the fault is in the file, not the world)."""
+    every present rep, chunk by chunk (never concatenated: see ``_observed_rows``), before the vendor fault
+    (the fault is in the file, not the world)."""
     counts = {"T1": 0, "T2": 0, "T3": 0}
     observed_parts = []
     chunks = np.array_split(idx_present, max(1, -(-len(idx_present) // CHUNK_REPS)))
@@ -550,7 +551,18 @@ def _write_month(rng, reps: pd.DataFrame, idx_present: np.ndarray, month: str, d
         written = _write_exports(rng, pd.concat([text, dup_text]), np.r_[terr, dup_terr], folder, month, seed, append=i > 0)
         counts = {t: counts[t] + written[t] for t in counts}
         del text, dup_text
-    return counts, observed_parts[0] if len(observed_parts) == 1 else pd.concat(observed_parts)
+    return counts, observed_parts
+
+
+def _observed_rows(parts: list[pd.DataFrame], positions: np.ndarray) -> pd.DataFrame:
+    """Rows ``positions`` (in the month's order of present reps) of the chunked observed values."""
+    if len(parts) == 1:
+        return parts[0].iloc[positions]
+    starts = np.cumsum([0] + [len(p) for p in parts])
+    which = np.searchsorted(starts, positions, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    picked = pd.concat([parts[k].iloc[positions[order][which[order] == k] - starts[k]] for k in range(len(parts))])
+    return picked.iloc[np.argsort(order, kind="stable")]
 
 
 def _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, west) -> None:
@@ -635,7 +647,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         # The truth reads what the engine can observe, before the vendor fault (the fault is in the file, not the world).
         pos = pd.Series(np.arange(len(idx_present)), index=idx_present)
         sel = mine[rep_idx[mine] >= 0]
-        part = truth_obs.iloc[pos.reindex(rep_idx[sel]).to_numpy()].reset_index(drop=True)
+        part = _observed_rows(truth_obs, pos.reindex(rep_idx[sel]).to_numpy()).reset_index(drop=True)
         part.index = sel
         rep_obs_parts.append(part)
 
