@@ -52,7 +52,7 @@ def test_every_model_executes_on_duckdb(loaded_demo):
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
                 "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
                 "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql",
-                "staging/territory_load_rows.sql", "staging/territory_month_rows.sql", "staging/salesforce_typed.sql",
+                "staging/territory_month_rows.sql", "staging/salesforce_typed.sql",
                 "staging/stg_salesforce_leads.sql", "staging/salesforce_quarantine.sql", "marts/dim_leads.sql",
                 # the call-activity models: run for real in test_activity_models_execute_on_duckdb
                 "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",

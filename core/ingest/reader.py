@@ -174,15 +174,23 @@ class StreamedFile:
         return self.rows + len(self.invalid_rows)
 
     def batches(self, block_size: int) -> Iterator[pa.RecordBatch]:
-        """Each call reads the file again from the start (and recounts)."""
-        self.rows, self.invalid_rows = 0, []
+        """Each call reads the file again from the start (and recounts). Parsed in threads; a threaded reader
+        cannot number a malformed row, so when there is one, a second single-threaded pass (nothing kept but
+        the malformed rows) numbers it exactly."""
+        self.rows = 0
+        self.invalid_rows.clear()
         names = [f"c{i}" for i in range(len(self.headers))]
         arrow_encoding = "latin1" if self.encoding == "latin-1" else "utf8"
-        reader = pacsv.open_csv(self.path, **_options(names, arrow_encoding, False, self.invalid_rows, block_size))
+        reader = pacsv.open_csv(self.path, **_options(names, arrow_encoding, True, self.invalid_rows, block_size))
         for batch in reader:
             if batch.num_rows:
                 self.rows += batch.num_rows
                 yield batch
+        if any(r["line"] is None for r in self.invalid_rows):
+            numbered: list[dict] = []
+            for _ in pacsv.open_csv(self.path, **_options(names, arrow_encoding, False, numbered, block_size)):
+                pass
+            self.invalid_rows[:] = numbered
 
 
 def open_text_csv(path: str | Path) -> StreamedFile:

@@ -25,7 +25,7 @@ from core.ingest.loader import (Progress, load_quarantine, no_progress, quaranti
                                 write_accounts)
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
-from core.warehouse.sql import literal, read_model, render
+from core.warehouse.sql import literal
 
 
 _TERRITORY = re.compile(r"(?:^|[^a-z0-9])t([1-9])(?:[^0-9]|$)", re.IGNORECASE)
@@ -138,18 +138,18 @@ def load_territory_files(
             s.stage("raw.territory_rows", raw)
             settle(raw, accounts)
             s.run_model("staging/territory_typed.sql", **frags)
-            s.run_model("staging/territory_load_rows.sql", **frags)
             migrate_territory_tables(s, frags)
             s.run_model("staging/stg_territory_reps.sql", **frags)
+            s.run_model("staging/territory_month_rows.sql", snapshot_date=month_date(month_value), **frags)
             checkpoint("territory_load.after_staging")
             progress(0.65, "Quarantining unparseable values")
             s.run_model("staging/territory_quarantine.sql", load_id=literal(load_id), **frags)
             quarantine_invalid_rows(s, load_id, invalid)
             progress(0.8, "De-duplicating reps across territories and replacing the month")
             checkpoint("territory_load.before_swap")
-            replace_month(s, month_value, frags)
+            s.replace_partitions("staging.stg_territory_reps", "staging.territory_month_rows", month_filter(month_value))
             s.run_model("marts/dim_rep_snapshots.sql")
-            write_accounts(s, load_id, "territory", accounts, "staging.territory_load_rows", actor)
+            write_accounts(s, load_id, "territory", accounts, "staging.territory_month_rows", actor)
             quarantine = load_quarantine(s, load_id)
             summary = {
                 "snapshot_month": month_value,
@@ -159,7 +159,7 @@ def load_territory_files(
             }
             summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
-            s.execute("drop view if exists staging.territory_typed; drop table if exists staging.territory_load_rows")
+            s.execute("drop view if exists staging.territory_typed; drop table if exists staging.territory_month_rows")
             s.unstage("raw.territory_rows")
             result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
@@ -190,17 +190,13 @@ def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | 
     return results
 
 
+def month_date(month: str) -> str:
+    return f"date {literal(month + '-01')}"
+
+
 def month_filter(month: str) -> str:
     """The predicate selecting one snapshot month by the partition column (BigQuery prunes to its partition)."""
-    return f"snapshot_date = date {literal(month + '-01')}"
-
-
-def replace_month(s, month: str, frags: dict) -> None:
-    """The month's new contents (other territories' rows kept, the load's rows added, each rep's record
-    ranked) replace the month's partition in one atomic step; the mart views read rank 1."""
-    rows = render(read_model("staging/territory_month_rows.sql"), snapshot_date=f"date {literal(month + '-01')}",
-                  **frags)
-    s.replace_partitions("staging.stg_territory_reps", rows, month_filter(month))
+    return f"snapshot_date = {month_date(month)}"
 
 
 def migrate_territory_tables(s, frags: dict) -> None:

@@ -19,7 +19,7 @@ def open_warehouse(settings: Settings, init: bool = True) -> Warehouse:
         from core.warehouse.duckdb_backend import DuckDBWarehouse
 
         wh = DuckDBWarehouse(settings.warehouse_path, settings.lock_timeout_seconds,
-                             settings.extra.get("duckdb_memory_limit", "3GB"))
+                             settings.extra.get("duckdb_memory_limit", "2GB"))
     if init:
         wh.init()
     return wh

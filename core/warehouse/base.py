@@ -48,9 +48,10 @@ class Session(ABC):
             self.execute(f"alter table {table} add column {column} {sql_type}")
 
     @abstractmethod
-    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
+    def replace_partitions(self, table: str, source: str, where: str) -> None:
         """Replace the rows of ``table`` matching ``where`` (a BigQuery predicate on its partition column)
-        with the rows of the SELECT ``rows_sql`` (same columns), as one atomic step: the monthly replace."""
+        with every row of the table ``source`` (same columns, staged beforehand), as one atomic step: the
+        monthly replace."""
 
     def scalar(self, sql: str):
         df = self.query(sql)

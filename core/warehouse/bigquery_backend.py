@@ -57,7 +57,7 @@ class BigQuerySession(Session):
         """Bytes BigQuery would scan for ``sql`` (a dry run: free, nothing executes)."""
         return sum(int(self.wh.run(stmt, dry_run=True).total_bytes_processed or 0) for stmt in self._qualify(sql))
 
-    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
+    def replace_partitions(self, table: str, source: str, where: str) -> None:
         """One ``CREATE OR REPLACE TABLE … AS SELECT`` keeping the table's partitioning and clustering: the
         rows outside ``where`` plus the new rows. A single statement is atomic in BigQuery — if it fails,
         the table is exactly as it was; there is never a moment with the old month deleted and the new one
@@ -68,7 +68,7 @@ class BigQuerySession(Session):
         self.execute(
             f"create or replace table {table} {_layout_clause(t)} as "
             f"select {cols} from {table} where ({where}) is not true "
-            f"union all select {cols} from ({rows_sql})"
+            f"union all select {cols} from {check_identifier(source)}"
         )
 
     def load(self, table: str, data, mode: str = "replace") -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
 from core.errors import LeadScoringError
 from core.warehouse.base import Session, Warehouse
@@ -47,14 +46,12 @@ class DuckDBSession(Session):
         finally:
             self.con.unregister(name)
 
-    def replace_partitions(self, table: str, rows_sql: str, where: str) -> None:
-        # Atomic through the writer's transaction: the new rows are computed first (they may read the
-        # rows being replaced), then the old ones deleted and the new ones inserted, committed together.
-        check_identifier(table)
-        self.execute(f"create or replace temp table __replacement as {rows_sql}")
+    def replace_partitions(self, table: str, source: str, where: str) -> None:
+        # Atomic through the writer's transaction: the old rows deleted and the staged ones inserted commit
+        # together (or not at all).
+        check_identifier(table), check_identifier(source)
         self.execute(f"delete from {table} where {where}")
-        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __replacement").fetchall()
-        self.con.execute("DROP TABLE __replacement")
+        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}").fetchall()
 
     def stage(self, table: str, data) -> None:
         # In-memory Arrow data: a view over it, no copy written. Rows read in batches (large files): streamed
@@ -90,7 +87,7 @@ class DuckDBSession(Session):
 class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
 
-    def __init__(self, path: Path, lock_timeout: float = 10.0, memory_limit: str | None = "3GB"):
+    def __init__(self, path: Path, lock_timeout: float = 10.0, memory_limit: str | None = "2GB"):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         if memory_limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit), re.IGNORECASE):

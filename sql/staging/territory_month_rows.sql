@@ -1,19 +1,23 @@
--- The new contents of the month being loaded: the rows of that month from territories this load does not
--- bring, plus the load's rows; rep_rank = 1 marks each rep's most complete record (fewest nulls; ties
--- broken by territory, then file position) — spec §5.1.3. The filter on snapshot_date prunes to the
--- month's partition.
+-- The new contents of the month being loaded, materialised before anything live changes: the typed rows of
+-- this load that can be loaded (a usable RepCRD), plus the month's rows from territories this load does not
+-- bring; rep_rank = 1 marks each rep's most complete record (fewest nulls; ties broken by territory, then
+-- file position) — spec §5.1.3. The quarantine and the row accounting read this table; the swap
+-- (Session.replace_partitions) moves it into staging.stg_territory_reps. The filter on snapshot_date prunes
+-- to the month's partition.
+create or replace table staging.territory_month_rows as
 with month_rows as (
   select load_id, file_name, territory, snapshot_month, snapshot_date, line, extra_json, completeness,
     parse_failures, {{ staged_names }}
   from staging.stg_territory_reps
   where snapshot_date = {{ snapshot_date }}
-    and territory not in (select distinct territory from staging.territory_load_rows)
+    and territory not in (select distinct territory from raw.territory_rows)
 
   union all
 
-  select load_id, file_name, territory, snapshot_month, snapshot_date, line, extra_json, completeness,
-    parse_failures, {{ staged_names }}
-  from staging.territory_load_rows
+  select load_id, file_name, territory, snapshot_month, {{ snapshot_date }} as snapshot_date, line, extra_json,
+    completeness, parse_failures, {{ staged_names }}
+  from staging.territory_typed
+  where RepCRD is not null
 )
 
 select

@@ -3,7 +3,7 @@
 insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason)
 with failed as (
   select s.load_id, s.file_name, s.line, column_name
-  from staging.territory_load_rows as s
+  from staging.territory_month_rows as s
   cross join unnest(split(s.parse_failures, ';')) as column_name
   where s.load_id = {{ load_id }} and s.parse_failures != '' and column_name != ''
 )
