@@ -49,7 +49,8 @@ class DuckDBSession(Session):
     def replace_partitions(self, table: str, source: str, where: str) -> None:
         # Atomic through the writer's transaction: the old rows deleted and the staged ones inserted commit
         # together (or not at all).
-        check_identifier(table), check_identifier(source)
+        check_identifier(table)
+        check_identifier(source)
         self.execute(f"delete from {table} where {where}")
         self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}").fetchall()
 
