@@ -149,7 +149,7 @@ def test_territory_typed_view_on_bigquery_matches_duckdb(settings, bq, tmp_path)
 
     from core.ingest.loader import no_progress, read_files
     from core.warehouse.duckdb_backend import DuckDBSession
-    from core.warehouse.parsing import model_fragments
+    from core.ingest.territories import territory_fragments
 
     path = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER + ["Firm_Website"], [
         rep(" 00123 ", TotalAssetsInMillions="$1,234.50", AUMGrowthRate_1Year="12.5%", Number_Employees="1,234",
@@ -159,20 +159,20 @@ def test_territory_typed_view_on_bigquery_matches_duckdb(settings, bq, tmp_path)
     ])
     meta = lambda p: {"load_id": "L", "file_name": p.name, "territory": "T1", "snapshot_month": "2025-01"}  # noqa: E731
     _, raw, _, extras = read_files([path], settings, "territory", marketpro_columns(), meta, "MarketPro", no_progress)
-    frags = model_fragments(marketpro_columns(), "RepCRD", extras)
+    frags = territory_fragments(extras)
     query = ("select line, RepCRD, TotalAssetsInMillions, AUMGrowthRate_1Year, Number_Employees, Is_Team_Lead, "
              "Licenses, Miles_Distance_Home_To_Branch, completeness, parse_failures, extra_json "
              "from staging.territory_typed order by line")
     _, bwh = bq
     with bwh.writer() as b:
         b.stage("raw.territory_rows", raw)
-        b.run_model("staging/territory_typed.sql", **frags)
+        b.run_model("staging/typed.sql", **frags)
         on_bq = b.query(query)
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'; create schema raw; create schema staging")
     d = DuckDBSession(con)
     d.stage("raw.territory_rows", raw)
-    d.run_model("staging/territory_typed.sql", **frags)
+    d.run_model("staging/typed.sql", **frags)
     on_duck = d.query(query)
     assert on_bq.astype(str).values.tolist() == on_duck.astype(str).values.tolist()
     assert on_bq.RepCRD.tolist()[:2] == ["123", "55"]

@@ -50,10 +50,10 @@ def test_every_model_executes_on_duckdb(loaded_demo):
     settings, wh, _, _ = loaded_demo
     build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
-                "marts/lead_features.sql","ops/create_tables.sql", "staging/territory_typed.sql", "staging/stg_territory_reps.sql",
-                "staging/territory_quarantine.sql", "marts/dim_rep_snapshots.sql",
-                "staging/territory_month_rows.sql", "staging/salesforce_typed.sql",
-                "staging/stg_salesforce_leads.sql", "staging/salesforce_quarantine.sql", "marts/dim_leads.sql",
+                "marts/lead_features.sql","ops/create_tables.sql", "staging/typed.sql", "staging/stg_territory_reps.sql",
+                "staging/quarantine.sql", "marts/dim_rep_snapshots.sql",
+                "staging/territory_month_rows.sql",
+                "staging/stg_salesforce_leads.sql", "marts/dim_leads.sql",
                 # the call-activity models: run for real in test_activity_models_execute_on_duckdb
                 "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",
                 "marts/fact_tasks.sql", "marts/lead_dials.sql"}

@@ -223,9 +223,9 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
         with wh.writer(f"{spec.kind} load") as s:
             s.stage(spec.raw_table, raw)
             settle(raw, accounts)
-            s.run_model("staging/salesforce_typed.sql", **frags)
+            s.run_model("staging/typed.sql", **frags)
             s.run_model(spec.staged_model, **frags)
-            s.run_model("staging/salesforce_quarantine.sql", load_id=literal(load_id), **frags)
+            s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
             for model in spec.extra_quarantine:
                 s.run_model(model, load_id=literal(load_id), **frags)
             quarantine_invalid_rows(s, load_id, invalid)

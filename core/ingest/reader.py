@@ -104,14 +104,19 @@ def _header(path: Path) -> tuple[list[str], str]:
     return [h.strip() for h in headers], enc
 
 
-def read_text_csv(path: str | Path) -> TextFile:
-    path = Path(path)
+def _checked_header(path: Path) -> tuple[list[str], str]:
+    """The checks every read starts with (exists, not empty, CSV text), then the header and its encoding."""
     if not path.exists():
         raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
     if path.stat().st_size == 0:
         raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
     sniff_not_csv(path)
-    headers, header_enc = _header(path)
+    return _header(path)
+
+
+def read_text_csv(path: str | Path) -> TextFile:
+    path = Path(path)
+    headers, header_enc = _checked_header(path)
     names = [f"c{i}" for i in range(len(headers))]
     last_error = None
     for encoding in (("utf8",) if header_enc != "latin-1" else ()) + ("latin1",):
@@ -197,12 +202,7 @@ def open_text_csv(path: str | Path) -> StreamedFile:
     """Check a file the way :func:`read_text_csv` does, in one pass that also takes its checksum and decides
     its encoding (UTF-8 when every byte decodes, else Latin-1), without holding it in memory."""
     path = Path(path)
-    if not path.exists():
-        raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
-    if path.stat().st_size == 0:
-        raise LeadScoringError(f"{path.name}: the file is empty (0 bytes). Export it again.")
-    sniff_not_csv(path)
-    headers, header_enc = _header(path)
+    headers, header_enc = _checked_header(path)
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = header_enc != "latin-1"

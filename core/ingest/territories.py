@@ -130,20 +130,20 @@ def load_territory_files(
                    "snapshot_month": month_of(p, month)},
         "MarketPro territory", progress,
     )
-    frags = model_fragments(cols, "RepCRD", extra_names)
+    frags = territory_fragments(extra_names)
     progress(0.45, "Parsing and checking every cell")
     try:
         with wh.writer("territory load") as s:
             month_value = next(iter(months))
             s.stage("raw.territory_rows", raw)
             settle(raw, accounts)
-            s.run_model("staging/territory_typed.sql", **frags)
+            s.run_model("staging/typed.sql", **frags)
             migrate_territory_tables(s, frags)
             s.run_model("staging/stg_territory_reps.sql", **frags)
             s.run_model("staging/territory_month_rows.sql", snapshot_date=month_date(month_value), **frags)
             checkpoint("territory_load.after_staging")
             progress(0.65, "Quarantining unparseable values")
-            s.run_model("staging/territory_quarantine.sql", load_id=literal(load_id), **frags)
+            s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
             quarantine_invalid_rows(s, load_id, invalid)
             progress(0.8, "De-duplicating reps across territories and replacing the month")
             checkpoint("territory_load.before_swap")
@@ -188,6 +188,14 @@ def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | 
         results.append(load_territory_files(wh, settings, sorted(files), actor=actor))
     progress(1.0, f"{len(by_month)} territory months loaded")
     return results
+
+
+def territory_fragments(extra_names: list[str]) -> dict[str, str]:
+    """Template values of the shared typed-view and quarantine models for a territory load."""
+    frags = model_fragments(marketpro_columns(), "RepCRD", extra_names)
+    return {**frags, "raw_table": "raw.territory_rows", "typed_view": "staging.territory_typed",
+            "staged_table": "staging.territory_month_rows", "meta_columns": "territory, snapshot_month,",
+            "completeness_column": f"{frags['completeness']} AS completeness,"}
 
 
 def month_date(month: str) -> str:

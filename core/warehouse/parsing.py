@@ -120,16 +120,23 @@ def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list
         if extra_names else "CAST(NULL AS STRING)"
     )
     key = next(c for c in columns if c.sql_name == row_key)
+    key_cleaned = cleaned(f"r.{q(key.sql_name)}")
     return {
+        "row_key_name": key.sql_name,
+        "row_key_reason": (f"IF({key_cleaned} IS NULL, 'row not loaded: {key.sql_name} is empty', "
+                           f"'row not loaded: {key.sql_name} is not a CRD number')" if key.is_crd
+                           else f"'row not loaded: {key.sql_name} is empty'"),
         "row_key_raw": f"r.{q(key.sql_name)}",
         "row_key_parsed": parsed(key, cleaned(f"r.{q(key.sql_name)}")),
-        "row_key_cleaned": cleaned(f"r.{q(key.sql_name)}"),
+        "row_key_cleaned": key_cleaned,
         "extra_json": extra_json,
         "cleaned_columns": ",\n    ".join(f"{cleaned(q(c.sql_name))} AS {q('v__' + c.sql_name)}" for c in columns),
         "kept_cleaned": ", ".join(q("v__" + c.sql_name) for c in keep),
         "parsed_columns": ",\n    ".join(f"{parsed(c, q('v__' + c.sql_name))} AS {q(staged_name(c))}" for c in columns),
         "typed_columns": ",\n    ".join(typed),
         "staged_names": ", ".join(q(staged_name(c)) for c in columns),
+        "meta_columns": "",  # a kind's own columns of the raw rows, e.g. "territory, snapshot_month,"
+        "completeness_column": "",  # "<expr> AS completeness," where a kind ranks its records by it
         "completeness": " + ".join(f"IF({q(staged_name(c))} IS NULL, 0, 1)" for c in columns if not c.is_pii),
         "parse_failures": ("CONCAT(" + ", ".join(flags) + ")") if flags else "''",
         "raw_value_cases": " ".join(f"WHEN '{c.sql_name}' THEN r.{q(c.sql_name)}" for c in failable) or "WHEN '' THEN NULL",

@@ -1,6 +1,7 @@
--- View {{ typed_view }}: the rows of the current Salesforce export load ({{ raw_table }}, all text: Leads or
--- Tasks) cleaned and parsed per the contract types. PII columns become has_* presence flags; their values never
--- leave raw.
+-- View {{ typed_view }}: the rows of the current load ({{ raw_table }}, all text: territory rows, Leads or Tasks)
+-- cleaned of NA spellings and parsed per the contract types. parse_failures lists the columns whose non-empty
+-- text did not parse (NULL here; they go to the quarantine). PII columns become has_* presence flags; their
+-- values never leave raw. {{ meta_columns }} carries the load's own columns (territory, snapshot month).
 create or replace view {{ typed_view }} as
 with source as (
   select * from {{ raw_table }}
@@ -10,6 +11,7 @@ cleaned as (
   select
     load_id,
     file_name,
+    {{ meta_columns }}
     line,
     {{ extra_json }} as extra_json,
     {{ cleaned_columns }}
@@ -20,6 +22,7 @@ parsed as (
   select
     load_id,
     file_name,
+    {{ meta_columns }}
     line,
     extra_json,
     {{ kept_cleaned }},
@@ -31,6 +34,7 @@ typed as (
   select
     load_id,
     file_name,
+    {{ meta_columns }}
     line,
     extra_json,
     {{ kept_cleaned }},
@@ -40,5 +44,6 @@ typed as (
 
 select
   *,
+  {{ completeness_column }}
   {{ parse_failures }} as parse_failures
 from typed
