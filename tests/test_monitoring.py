@@ -15,7 +15,7 @@ import pytest
 from core.demo import FAULT_COLUMNS, FAULT_MONTH, SHIFT_FROM
 from core.errors import LeadScoringError
 from core.monitoring import measures as M
-from core.monitoring.psi import PSI_FLOOR, counts_in, profile, psi_against, psi_from_counts
+from core.monitoring.psi import PSI_FLOOR, categorical_profile, counts_in, profile, psi_against, psi_from_counts
 
 
 # ------------------------------------------------------------------------------------------------ PSI
@@ -60,6 +60,27 @@ def test_categories_keep_top_levels_other_and_missing():
     prof = profile(pd.Series(["a"] * 50 + ["b"] * 30 + [None] * 20), top=1)
     assert prof["levels"] == ["a"] and prof["counts"] == [50, 30, 20]
     assert counts_in(prof, pd.Series(["z", "a", None])).tolist() == [1, 1, 1]
+
+
+def test_a_profile_from_level_counts_is_the_profile_from_the_values_ties_broken_by_text():
+    values = pd.Series(["b"] * 5 + ["a"] * 5 + ["c"] * 2 + [None] * 3 + ["d"])
+    counted = categorical_profile(values.dropna().value_counts(), int(values.isna().sum()), top=2)
+    assert counted == profile(values, top=2)
+    assert counted["levels"] == ["a", "b"] and counted["counts"] == [5, 5, 3, 3] and counted["n"] == 16
+
+
+def test_the_territory_month_profile_is_counted_in_the_warehouse_with_the_same_figures(monitored):
+    from core.monitoring.reference import snapshot_columns, snapshot_profile
+
+    _, w, _ = monitored
+    with w.reader() as s:
+        month = s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")
+        counted = snapshot_profile(s, month)
+        whole = s.query(f"select * from marts.dim_rep_snapshots where snapshot_month = '{month}'")
+    expected = {c: profile(whole[c]) for c in snapshot_columns() if c in whole.columns}
+    assert counted["rows"] == len(whole) and set(counted["columns"]) == set(expected)
+    assert json.dumps(counted["columns"], sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert any(p["kind"] == "categorical" for p in expected.values())
 
 
 # ------------------------------------------------------------------------------------------ cohorts

@@ -20,7 +20,7 @@ from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
 from core.monitoring.psi import psi_against
-from core.monitoring.reference import load_reference, snapshot_columns
+from core.monitoring.reference import SNAPSHOT_COLUMNS_AT_ONCE, load_reference, snapshot_columns
 from core.monitoring.store import LEVELS
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -122,9 +122,6 @@ def _read(wh: Warehouse):
                          "group by snapshot_month order by snapshot_month") \
             if s.table_exists("raw.file_loads") else pd.DataFrame()
     return feats, first, tiers, runs, months
-
-
-SNAPSHOT_COLUMNS_AT_ONCE = 8
 
 
 def _snapshot_frame(wh: Warehouse, months: list[str], columns: list[str]) -> pd.DataFrame:

@@ -48,12 +48,23 @@ def profile(values: pd.Series, n_bins: int = N_BINS, top: int = TOP_LEVELS) -> d
         prof = {"kind": "numeric", "edges": [float(e) for e in edges]}
     else:
         s = values.astype(object).where(values.notna(), None)
-        counts = s.dropna().astype(str).value_counts()
-        prof = {"kind": "categorical", "levels": [str(x) for x in counts.index[:top]],
-                "all_levels": sorted(str(x) for x in counts.index)[:5000]}
+        return categorical_profile(s.dropna().astype(str).value_counts(), int(s.isna().sum()), top)
     prof["counts"] = counts_in(prof, values).tolist()
     prof["n"] = int(len(values))
     return prof
+
+
+def categorical_profile(level_counts: pd.Series, missing: int, top: int = TOP_LEVELS) -> dict:
+    """A categorical profile from counts per level (index: level text) and the count of missing values: what
+    :func:`profile` builds from the values, so a warehouse can count the levels itself (``GROUP BY``) instead
+    of sending every value. The top levels are the most frequent, ties broken by the level's text."""
+    counts = level_counts[level_counts > 0]
+    counts = pd.Series(counts.to_numpy(), index=counts.index.astype(str)).groupby(level=0).sum()
+    order = sorted(counts.index, key=lambda lv: (-counts[lv], lv))
+    levels = order[:top]
+    return {"kind": "categorical", "levels": levels, "all_levels": sorted(order)[:5000],
+            "counts": [float(counts[lv]) for lv in levels] + [float(counts[order[top:]].sum()), float(missing)],
+            "n": int(counts.sum() + missing)}
 
 
 def bin_index(prof: dict, values: pd.Series) -> np.ndarray:
