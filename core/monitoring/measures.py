@@ -20,12 +20,18 @@ def drift_by_period(rows: pd.DataFrame, periods: pd.Series, reference: dict, col
     profiles = reference["features"] if "features" in reference else reference["columns"]
     cols = [c for c in (columns or list(profiles)) if c in rows.columns]
     codes, names = pd.factorize(pd.Series(periods).astype(str).to_numpy(), sort=True)
-    parts = []
-    for c in cols:
-        psi, noise, n = psi_by_group(profiles[c], rows[c], codes, len(names))
-        parts.append(pd.DataFrame({"period": names, "feature": c, "group": profiles[c].get("group", "MarketPro"),
-                                   "sources": ", ".join(profiles[c].get("sources", [c])), "psi": psi.round(4),
-                                   "noise": np.round(noise, 4), "n": n.astype(int)}))
+    return drift_frame([drift_part(names, c, profiles[c], *psi_by_group(profiles[c], rows[c], codes, len(names)))
+                        for c in cols])
+
+
+def drift_part(periods, column: str, prof: dict, psi, noise, n) -> pd.DataFrame:
+    """One column's drift rows (one per period) from its PSI, noise levels and row counts."""
+    return pd.DataFrame({"period": periods, "feature": column, "group": prof.get("group", "MarketPro"),
+                         "sources": ", ".join(prof.get("sources", [column])), "psi": np.round(psi, 4),
+                         "noise": np.round(noise, 4), "n": np.asarray(n).astype(int)})
+
+
+def drift_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["period", "feature", "group", "sources", "psi", "noise", "n"])
     return out[out.n > 0].sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)

@@ -19,8 +19,8 @@ from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
-from core.monitoring.psi import psi_against
-from core.monitoring.reference import SNAPSHOT_COLUMNS_AT_ONCE, load_reference, snapshot_columns
+from core.monitoring.psi import counts_in, counts_of_levels, psi_against, psi_of_counts
+from core.monitoring.reference import TerritoryMonth, load_reference, snapshot_columns
 from core.monitoring.store import LEVELS
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -124,14 +124,6 @@ def _read(wh: Warehouse):
     return feats, first, tiers, runs, months
 
 
-def _snapshot_frame(wh: Warehouse, months: list[str], columns: list[str]) -> pd.DataFrame:
-    if not months:
-        return pd.DataFrame()
-    cols = ", ".join(["snapshot_month", *columns])
-    in_list = ", ".join(literal(m) for m in months)
-    return wh.read(f"select {cols} from marts.dim_rep_snapshots where snapshot_month in ({in_list})")
-
-
 def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_id: str) -> pd.DataFrame:
     """Per territory month, PSI of each MarketPro column against the month the champion was trained on.
     Months already measured for this model and load are read back, not recomputed."""
@@ -148,23 +140,32 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
     if not todo.empty:
         cols = [c for c in snap["columns"] if c in snapshot_columns()]
         drift, ranges, null_parts = [], [], []
-        # One month and a few columns in memory at a time (a month is ~460k reps, 4.6M at 10x); every measure
-        # is per column, so the results are the same as from the whole month at once.
+        # One month and one column in Python at a time (a month is ~460k reps, 4.6M at 10x): numbers as values,
+        # categories as counts per level from the warehouse; every measure is per column, so the figures are
+        # those of the whole month at once.
         for month in todo.snapshot_month:
-            month_nulls = []
-            for start in range(0, len(cols), SNAPSHOT_COLUMNS_AT_ONCE):
-                part = cols[start:start + SNAPSHOT_COLUMNS_AT_ONCE]
-                frame = _snapshot_frame(wh, [month], part)
-                drift.append(M.drift_by_period(frame, frame.snapshot_month.astype(str), snap, part))
-                ranges.append(M.implausible(frame, PLAUSIBLE_RANGES))
-                month_nulls.append(frame.drop(columns="snapshot_month").isna().mean())
-                del frame
-            null_parts.append(pd.concat(month_nulls).rename(str(month)))
-        drift = [pd.concat(drift, ignore_index=True).sort_values(["period", "feature"], kind="mergesort")]
-        fresh = pd.concat(drift, ignore_index=True)
+            month_nulls = {}
+            with wh.reader() as s:
+                m = TerritoryMonth(s, str(month))
+                for c in [c for c in cols if c in m.columns]:
+                    prof = snap["columns"][c]
+                    if prof["kind"] == "numeric":
+                        values = m.values(c)
+                        cur = counts_in(prof, values)
+                        if c in PLAUSIBLE_RANGES:
+                            ranges.append(M.implausible(pd.DataFrame({"snapshot_month": str(month), c: values}),
+                                                        {c: PLAUSIBLE_RANGES[c]}))
+                        del values
+                    else:
+                        cur = counts_of_levels(prof, *m.level_counts(c))
+                    psi, noise, n = psi_of_counts(prof, cur[None, :])
+                    drift.append(M.drift_part([str(month)], c, prof, psi, noise, n))
+                    month_nulls[c] = cur[-1] / n[0] if n[0] else float("nan")
+            null_parts.append(pd.Series(month_nulls, dtype=float).rename(str(month)))
+        fresh = M.drift_frame(drift)
         fresh["load_id"] = fresh.period.map(dict(zip(todo.snapshot_month, todo.load_id)))
         fresh["model_id"] = model_id
-        implaus = pd.concat(ranges, ignore_index=True)
+        implaus = pd.concat(ranges, ignore_index=True) if ranges else pd.DataFrame()
         nulls = pd.DataFrame(null_parts)
         with wh.writer("monitoring: territory month drift") as s:
             if not cached.empty:

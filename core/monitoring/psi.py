@@ -96,10 +96,26 @@ def _chi2(q: float, dof: int) -> float:
     return float(chi2.ppf(q, dof))
 
 
+def counts_of_levels(prof: dict, level_counts: pd.Series, missing: int) -> np.ndarray:
+    """Counts in a categorical profile's bins from counts per level (index: level text) and the missing count:
+    what :func:`counts_in` gives from the values themselves."""
+    pos = {lv: i for i, lv in enumerate(prof["levels"])}
+    out = np.zeros(n_bins(prof))
+    for level, n in level_counts.items():
+        out[pos.get(str(level), len(pos))] += n
+    out[-1] += missing
+    return out
+
+
 def psi_by_group(prof: dict, values: pd.Series, codes: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PSI, noise level and row count of each group (``codes`` 0 … groups − 1) in one pass over the values."""
     k = n_bins(prof)
     cur = np.bincount(codes * k + bin_index(prof, values), minlength=groups * k).reshape(groups, k).astype(float)
+    return psi_of_counts(prof, cur)
+
+
+def psi_of_counts(prof: dict, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PSI, noise level and row count of each row of ``cur`` (groups × the profile's bins)."""
     ref = np.asarray(prof["counts"], dtype=float)
     n = cur.sum(axis=1)
     r = np.maximum(ref / max(ref.sum(), 1), PSI_FLOOR)

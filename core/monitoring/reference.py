@@ -81,32 +81,44 @@ def weekly_dates(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     return dates + ([end] if not dates or dates[-1] < end else [])
 
 
-SNAPSHOT_COLUMNS_AT_ONCE = 8  # columns of a territory month held in memory at once (a 10x month is ~4.6M reps)
+class TerritoryMonth:
+    """One territory month of ``marts.dim_rep_snapshots``, read through its partition column one column at a
+    time: numbers as values (quantile edges and ranges need them), categories as counts per level computed by
+    the warehouse (``GROUP BY``), so a 10x month (~4.6M reps) never sits in Python whole."""
+
+    def __init__(self, session, month: str):
+        from core.ingest.territories import month_filter
+
+        self.session, self.month = session, month
+        available = session.columns("marts.dim_rep_snapshots")  # lower-cased
+        self.columns = [c for c in snapshot_columns() if c.lower() in available]
+        # The partition column prunes to the month on BigQuery; a warehouse not yet migrated filters by name.
+        where = month_filter(month) if "snapshot_date" in available else f"snapshot_month = {literal(month)}"
+        self.source = f"marts.dim_rep_snapshots where {where}"
+        types = session.query(f"select {', '.join(self.columns)} from marts.dim_rep_snapshots limit 0").dtypes \
+            if self.columns else {}
+        self.numeric = {c for c in self.columns
+                        if pd.api.types.is_numeric_dtype(types[c]) or pd.api.types.is_bool_dtype(types[c])}
+
+    def rows(self) -> int:
+        return int(self.session.scalar(f"select count(*) from {self.source}"))
+
+    def values(self, column: str) -> pd.Series:
+        return self.session.query(f"select {column} from {self.source}")[column]
+
+    def level_counts(self, column: str) -> tuple[pd.Series, int]:
+        """(count per level, index: the level as text; count of missing values)."""
+        vc = self.session.query(f"select cast({column} as string) as level, count(*) as n from {self.source} group by 1")
+        known = vc[vc.level.notna()]
+        return pd.Series(known.n.to_numpy(), index=known.level.to_numpy()), int(vc.n[vc.level.isna()].sum())
 
 
 def snapshot_profile(session, month: str) -> dict:
-    """Per-column profile of one territory month, through the partition column: numbers are read one column
-    at a time (the quantile edges need the values), categories are counted by the warehouse (``GROUP BY``:
-    a 10x month's text never reaches Python). The same figures as profiling the whole month in memory."""
-    from core.ingest.territories import month_filter
-
-    available = session.columns("marts.dim_rep_snapshots")  # lower-cased
-    present = [c for c in snapshot_columns() if c.lower() in available]
-    # The partition column prunes to the month on BigQuery; a warehouse not yet migrated to it filters by name.
-    where = month_filter(month) if "snapshot_date" in available else f"snapshot_month = {literal(month)}"
-    source = f"marts.dim_rep_snapshots where {where}"
-    types = session.query(f"select {', '.join(present)} from marts.dim_rep_snapshots limit 0").dtypes
-    columns = {}
-    for c in present:
-        if pd.api.types.is_numeric_dtype(types[c]) or pd.api.types.is_bool_dtype(types[c]):
-            columns[c] = profile(session.query(f"select {c} from {source}")[c])
-        else:
-            vc = session.query(f"select cast({c} as string) as level, count(*) as n from {source} group by 1")
-            present_levels = vc[vc.level.notna()]
-            columns[c] = categorical_profile(pd.Series(present_levels.n.to_numpy(), index=present_levels.level),
-                                             int(vc.n[vc.level.isna()].sum()))
-    rows = int(session.scalar(f"select count(*) from {source}"))
-    return {"month": month, "rows": rows, "columns": columns}
+    """Per-column profile of one territory month (the same figures as profiling the whole month in memory)."""
+    m = TerritoryMonth(session, month)
+    columns = {c: profile(m.values(c)) if c in m.numeric else categorical_profile(*m.level_counts(c))
+               for c in m.columns}
+    return {"month": month, "rows": m.rows(), "columns": columns}
 
 
 def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict, capacity: int,
