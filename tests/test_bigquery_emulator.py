@@ -232,6 +232,37 @@ def test_every_bigquery_query_job_carries_the_byte_limit(bq):
     assert all(limit == s.bigquery_max_bytes_billed for _, limit in seen), seen
 
 
+def test_results_come_through_the_storage_read_api_on_bigquery_and_rest_pages_on_the_emulator(bq, monkeypatch):
+    """Reads (#18): on real BigQuery every result is downloaded by the Storage Read API client (Arrow batches
+    in parallel streams); an emulator endpoint has no Storage API, so none is made and the REST pages are
+    read instead (the reads above and below prove that path)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery, bigquery_storage
+
+    from core.warehouse import bigquery_backend
+
+    _, w = bq
+    assert w.storage_client() is None
+    with w.reader() as x:
+        assert x.query("select 1 as one").one[0] == 1
+    monkeypatch.setattr(bigquery_backend, "_client", lambda project, endpoint, location: bigquery.Client(
+        project=project, credentials=AnonymousCredentials(), location=location))
+    real = bigquery_backend.BigQueryWarehouse("leadscore-test")
+    client = real.storage_client()
+    assert isinstance(client, bigquery_storage.BigQueryReadClient) and real.storage_client() is client
+    passed = {}
+
+    class Rows:
+        def to_dataframe(self, **kw):
+            passed.update(kw)
+            return pd.DataFrame({"one": [1]})
+
+    monkeypatch.setattr(real, "result", lambda sql: Rows())
+    with real.reader() as x:
+        x.query("select 1 as one")
+    assert passed == {"bqstorage_client": client, "create_bqstorage_client": False}
+
+
 def _bq_month(wh) -> pd.DataFrame:
     return wh.read("select snapshot_month, territory, RepCRD, TotalAssetsInMillions from marts.dim_rep_snapshots "
                    "order by snapshot_month, RepCRD")
