@@ -147,7 +147,10 @@ def load_champion(wh: Warehouse) -> LoadedModel:
 def _set_champion(wh: Warehouse, model_id: str, actor: Actor, action: str, reason: str) -> str | None:
     with wh.writer(f"{action} model") as s:
         previous = s.scalar("select model_id from ml.models where is_champion limit 1")
-        s.execute(f"update ml.models set is_champion = (model_id = {literal(model_id)}) where true")
+        # One statement that rewrites the (small) registry table: atomic on both backends, and plain SQL the
+        # BigQuery emulator runs (it has no UPDATE), so promotion is part of the end-to-end emulator test.
+        s.execute("create or replace table ml.models as "
+                  f"select * replace (model_id = {literal(model_id)} as is_champion) from ml.models")
         s.load("ml.model_events", pd.DataFrame([{
             "at": datetime.now(timezone.utc), "actor": actor.username, "action": action, "model_id": model_id,
             "previous_champion": previous, "reason": reason,

@@ -146,12 +146,15 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
     medians = None
     if insufficient or len(folds) < 2 or calib.positives == 0:
         insufficient = insufficient or "too little data for time-ordered CV and calibration"
+        if len(set(fit.y)) < 2:
+            raise LeadScoringError(
+                f"The fit period ({len(fit):,} leads contacted up to {fit.t.iloc[-1]:%Y-%m-%d}) has no "
+                f"{'positive' if fit.positives == 0 else 'negative'} labels: nothing to learn yet. Load a longer "
+                "Lead history (more months of contacted leads) and train again.")
         model = LogisticBaseline().fit(Xf, fit.y)
         kind, artifact, predict_raw, params = "logistic", model.to_dict(), model.predict, {"C": model.C}
         refit = Contender(features).fit
         cv_preds = []
-        if len(set(fit.y)) < 2:
-            raise LeadScoringError("The training period has no positive (or no negative) labels: nothing to learn yet.")
         for tr_idx, va_idx in folds:
             if len(set(fit.y[tr_idx])) < 2:
                 continue

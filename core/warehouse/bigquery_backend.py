@@ -8,6 +8,7 @@ statements; see the README for what is and is not verified against real BigQuery
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import pandas as pd
@@ -136,6 +137,8 @@ def _bq_literal(value) -> str:
         return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
     if hasattr(value, "item"):
         value = value.item()
+    if isinstance(value, float) and math.isinf(value):  # e.g. a noise level with no reference rows
+        return f"CAST('{'+' if value > 0 else '-'}inf' AS FLOAT64)"
     return literal(value)
 
 
