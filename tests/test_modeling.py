@@ -398,3 +398,17 @@ def test_additive_contender_has_no_interactions():
     assert abs((f[1] - f[0]) - (f[3] - f[2])) < 1e-5
     assert abs(f[1] - f[0]) > 0.1  # x1 does move the score
 
+
+
+def test_a_fit_period_with_one_class_says_what_to_load_instead_of_failing_inside_scikit_learn():
+    from core.modeling.train import fit_pipeline
+
+    n = 400
+    t = pd.Series(pd.date_range("2025-01-01", periods=n, freq="12h", tz="UTC"))
+    y = np.zeros(n, dtype=int)
+    y[-20:] = 1  # every positive falls in the newest rows (the calibration period)
+    X = pd.DataFrame({"TotalAssetsInMillions": np.linspace(10, 900, n).astype("float32"),
+                      "AUM_Growth_Rate_1Year": np.linspace(-5, 30, n).astype("float32")})
+    frame = Frame(X, y, t, pd.Series([f"L{i}" for i in range(n)]))
+    with pytest.raises(LeadScoringError, match=r"has no positive labels: nothing to learn yet\. Load a longer Lead history"):
+        fit_pipeline(frame, 30, quick=True)
