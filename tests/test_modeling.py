@@ -412,3 +412,32 @@ def test_a_fit_period_with_one_class_says_what_to_load_instead_of_failing_inside
     frame = Frame(X, y, t, pd.Series([f"L{i}" for i in range(n)]))
     with pytest.raises(LeadScoringError, match=r"has no positive labels: nothing to learn yet\. Load a longer Lead history"):
         fit_pipeline(frame, 30, quick=True)
+
+
+def test_model_selection_runs_on_a_bounded_uniform_sample_and_the_final_fits_on_every_row():
+    from core.modeling.train import fit_pipeline, selection_sample
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    t = pd.Series(pd.date_range("2024-01-01", periods=n, freq="4h", tz="UTC"))
+    aum = rng.uniform(10, 900, n)
+    y = (rng.random(n) < np.where(aum > 400, 0.2, 0.04)).astype(int)
+    X = pd.DataFrame({"TotalAssetsInMillions": aum.astype("float32"),
+                      "AUM_Growth_Rate_1Year": rng.normal(5, 10, n).astype("float32")})
+    frame = Frame(X, y, t, pd.Series([f"L{i}" for i in range(n)]))
+    sample = selection_sample(frame, 700)
+    assert len(sample) == 700 and sample.t.is_monotonic_increasing and sample.ids.is_unique
+    assert selection_sample(frame, 700).ids.tolist() == sample.ids.tolist()  # the same draw every time
+    assert selection_sample(frame, n) is frame and selection_sample(frame, None) is frame
+    fitted = fit_pipeline(frame, 60, quick=True, selection_rows=700)
+    ss = fitted.selection["selection_sample"]
+    assert ss["rows"] == 700 and ss["of_rows"] == len(fitted.fit_frame) > 700
+    assert max(va.max() for _, va in fitted.folds) < 700  # the CV folds index the sample
+    assert all(c["n"] < len(fitted.fit_frame) for c in fitted.selection["model_choice"])
+    assert fitted.params["refit_rows"] == len(frame)  # the registered model: every row before the test period
+    from core.modeling.train import _split_info, baselines, evaluate, gates, report_markdown
+
+    ev = evaluate(fitted, frame, 50)
+    report = report_markdown("m1", fitted, ev, gates(ev, None), baselines(fitted, frame, 50),
+                             _split_info(fitted.fit_frame, fitted.calib_frame, frame))
+    assert f"on a uniform sample of 700 of the {ss['of_rows']:,} fit-period leads" in report

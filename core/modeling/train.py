@@ -61,6 +61,10 @@ SMALL_LEAVES = {"grow_policy": "lossguide", "max_depth": 0, "max_leaves": 8, "le
 WIDE = {"grow_policy": "lossguide", "max_depth": 0, "max_leaves": 31, "learning_rate": 0.1, "min_child_weight": 1,
         "subsample": 1.0, "colsample_bytree": 1.0, "reg_alpha": 0, "reg_lambda": 1, "n_estimators": 1000,
         "eval_metric": "logloss", ES_SHARE: 0.15}
+# Model selection (SMOTE comparison, tuning, pruning, every contender's CV) runs on at most this many fit-period
+# rows, drawn uniformly (base rate and time order kept): 150,000 rows hold ~6,000 positives, more than the full
+# demo has. Every final fit, the calibration and the evaluation use all rows. Config: train_selection_rows.
+SELECTION_ROWS = 150_000
 GATES = {"auc_pr": 0.20, "calibration_error": 0.05, "train_validation_gap": 0.10, "cv_cov": 0.15}
 
 
@@ -121,14 +125,27 @@ def _stage(timings: dict, name: str, started: float) -> float:
     return now
 
 
-def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False) -> Fitted:
+def selection_sample(fit: Frame, rows: int | None) -> Frame:
+    """The fit-period rows model selection runs on: all of them up to ``rows``, else a uniform draw (seed 42)
+    in time order — the same base rate and months, fewer leads per month."""
+    if not rows or len(fit) <= rows:
+        return fit
+    keep = np.zeros(len(fit), dtype=bool)
+    keep[np.random.default_rng(42).choice(len(fit), size=int(rows), replace=False)] = True
+    return fit.rows(keep)
+
+
+def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False,
+                 selection_rows: int | None = SELECTION_ROWS) -> Fitted:
     """``quick``: the first-start recipe — no SMOTE comparison, tuning or pruning; the noise-aware choice among
-    the logistic, additive, shallow and small-leaf contenders only (the report says so)."""
+    the logistic, additive, shallow and small-leaf contenders only (the report says so). ``selection_rows``:
+    the most fit-period rows model selection uses (see SELECTION_ROWS)."""
     progress = progress or (lambda f, m: None)
     timings: dict = {}
     start = t0 = time.perf_counter()
     fit, calib = time_split(train_all, 0.15)
-    folds = blocked_folds(fit.t)
+    sel = selection_sample(fit, selection_rows)
+    folds = blocked_folds(sel.t)
     insufficient = None
     needed = MIN_TRAIN_POSITIVES_QUICK if quick else MIN_TRAIN_POSITIVES
     if train_all.positives < needed:
@@ -140,6 +157,8 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
     features = selection["selected"] + cats
     selection["kept_by_rule"] += [{"feature": c, "reason": "raw category (target-encoded inside each training fold)",
                                    "value": None} for c in cats]
+    selection["selection_sample"] = {"rows": len(sel), "positives": sel.positives, "of_rows": len(fit),
+                                      "of_positives": fit.positives}
     t0 = _stage(timings, "selection", t0)
     Xf = fit.X[features]
     table = tuning = None
@@ -156,13 +175,13 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
         refit = Contender(features).fit
         cv_preds = []
         for tr_idx, va_idx in folds:
-            if len(set(fit.y[tr_idx])) < 2:
+            if len(set(sel.y[tr_idx])) < 2:
                 continue
-            m = LogisticBaseline().fit(Xf.iloc[tr_idx], fit.y[tr_idx])
-            cv_preds.append((fit.y[va_idx], m.predict(Xf.iloc[va_idx])))
+            m = LogisticBaseline().fit(sel.X[features].iloc[tr_idx], sel.y[tr_idx])
+            cv_preds.append((sel.y[va_idx], m.predict(sel.X[features].iloc[va_idx])))
         cv = {"fold_auc_pr": _fold_auc_pr(cv_preds), "sampling_cov": metrics.sampling_cov(cv_preds)}
     else:
-        sub = Frame(Xf, fit.y, fit.t, fit.ids)
+        sub = Frame(sel.X[features], sel.y, sel.t, sel.ids)
         conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
         all_cols = list(fit.X.columns)
         cats = categorical_columns(fit.X)
@@ -183,7 +202,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
             # Guard against a tuning win that does not generalise: every contender is scored on rows it never
             # trained on, and the simplest one within one standard error of the best is registered (choice.py).
             progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
-            pruning = permutation_pruning(numeric_view(fit.X), fit.y, folds,
+            pruning = permutation_pruning(numeric_view(sel.X), sel.y, folds,
                                           lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
                                           progress=lambda f, m: progress(0.86 + 0.02 * f, m))
             pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
@@ -214,8 +233,8 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
             preds = []
             for i, (tr_idx, va_idx) in enumerate(folds):
                 fcols = c.per_fold_cols[i] if c.per_fold_cols else c.cols
-                m = c.fit(fit.X[fcols].iloc[tr_idx], fit.y[tr_idx])
-                preds.append((fit.y[va_idx], m.predict(fit.X[fcols].iloc[va_idx])))
+                m = c.fit(sel.X[fcols].iloc[tr_idx], sel.y[tr_idx])
+                preds.append((sel.y[va_idx], m.predict(sel.X[fcols].iloc[va_idx])))
             pc = fitted_all[name].predict(calib.X)
             fold_preds[name] = preds
             ys = [y for y, _ in preds] + [calib.y]
@@ -378,6 +397,10 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           f"- calibration: {split['calib_n']:,} leads ({split['calib_pos']:,} positive), {split['calib_from']} → {split['calib_to']}",
           f"- test: {split['test_n']:,} leads ({split['test_pos']:,} positive), {split['test_from']} → {split['test_to']}",
           f"- blocked CV: {len(fitted.folds)} expanding folds inside the fit period",
+          *([f"- model selection (SMOTE comparison, tuning, pruning, every contender's CV) on a uniform sample of "
+             f"{ss['rows']:,} of the {ss['of_rows']:,} fit-period leads ({ss['positives']:,} of {ss['of_positives']:,} "
+             "positive), time order kept; the chosen model, its calibration and every refit use all rows"]
+            if (ss := fitted.selection.get("selection_sample")) and ss["rows"] < ss["of_rows"] else []),
           f"- the registered model: chosen and calibrated as above, then refitted with the same features and settings "
           f"on all {len(fitted.train_frame):,} leads before the test period ({fitted.train_frame.positives:,} positive); "
           "it keeps the calibrators learned on the calibration period"]
@@ -515,7 +538,8 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     train_all, test = time_split(frame, 0.2)
     if len(test) == 0 or len(train_all) == 0:
         raise LeadScoringError("Too few contacted leads to hold out a test period; load more history.")
-    fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress, quick=quick)
+    fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress, quick=quick,
+                          selection_rows=int(settings.extra.get("train_selection_rows", SELECTION_ROWS)))
     if test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
         fitted.insufficient = f"only {test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     t0 = time.perf_counter()
