@@ -20,7 +20,7 @@ from core.features.build import build_features, default_as_of, feature_matrix, p
 from core.modeling import metrics
 from core.modeling.baselines import analyst_default
 from core.modeling.data import Frame, frame_from
-from core.modeling.train import SELECTION_ROWS, fit_pipeline
+from core.modeling.train import configured_selection_rows, fit_pipeline
 from core.warehouse import Warehouse
 
 
@@ -69,7 +69,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     frame, test, now = backtest_frames(wh, settings, cutoff, actor, progress)
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)
     fitted = fit_pipeline(frame, budget, lambda f, m: progress(0.1 + 0.8 * f, m),
-                          selection_rows=int(settings.extra.get("train_selection_rows", SELECTION_ROWS)))
+                          selection_rows=configured_selection_rows(settings))
     progress(0.92, "Scoring the leads contacted on or after the cut-off")
     score = fitted.predict(test.X)
     tf = fitted.train_frame  # same rows as the engine's model

@@ -125,6 +125,10 @@ def _stage(timings: dict, name: str, started: float) -> float:
     return now
 
 
+def configured_selection_rows(settings: Settings) -> int:
+    return int(settings.extra.get("train_selection_rows", SELECTION_ROWS))
+
+
 def selection_sample(fit: Frame, rows: int | None) -> Frame:
     """The fit-period rows model selection runs on: all of them up to ``rows``, else a uniform draw (seed 42)
     in time order — the same base rate and months, fewer leads per month."""
@@ -539,7 +543,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     if len(test) == 0 or len(train_all) == 0:
         raise LeadScoringError("Too few contacted leads to hold out a test period; load more history.")
     fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress, quick=quick,
-                          selection_rows=int(settings.extra.get("train_selection_rows", SELECTION_ROWS)))
+                          selection_rows=configured_selection_rows(settings))
     if test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
         fitted.insufficient = f"only {test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     t0 = time.perf_counter()
