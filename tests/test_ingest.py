@@ -164,6 +164,17 @@ def test_files_from_different_months_are_refused(settings, wh, tmp_path):
         load_territory_files(wh, settings, [a, b])
 
 
+def test_two_files_of_one_name_in_one_load_are_refused(settings, wh, tmp_path):
+    """Rows are accounted for (and ranked) by file name and line: two files named alike would collide."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write_csv(tmp_path / "a" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1)])
+    b = write_csv(tmp_path / "b" / "discovery_t1_2025_01.csv", REP_HEADER, [rep(2)])
+    with pytest.raises(LeadScoringError, match="discovery_t1_2025_01.csv: two files of the same name"):
+        load_territory_files(wh, settings, [a, b])
+    assert not wh.read("select count(*) as n from raw.file_loads").n.iloc[0]
+
+
 def test_cross_territory_duplicates_keep_most_complete_record(settings, wh, tmp_path):
     t1 = write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, [rep(1, Title="sparse")])
     t2 = write_csv(tmp_path / "discovery_t2_2025_01.csv", REP_HEADER,

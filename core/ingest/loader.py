@@ -39,6 +39,12 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
     Arrow table when the files are small, or :class:`StreamedRows` (read in batches as it is staged) when they
     are larger than ``ingest_stream_mb`` in total — the same rows, in bounded memory."""
     paths = [Path(p) for p in paths]
+    names = [p.name for p in paths]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise LeadScoringError(f"{', '.join(twice)}: two files of the same name in one load. Every row is accounted "
+                               "for by file name and line, so rename one of them (or load them separately); "
+                               "nothing was loaded.")
     stream_mb = float(settings.extra.get("ingest_stream_mb", 64))
     if sum(p.stat().st_size for p in paths if p.is_file()) > stream_mb * 1e6:
         return _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress)

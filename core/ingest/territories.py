@@ -135,6 +135,7 @@ def load_territory_files(
     try:
         with wh.writer("territory load") as s:
             month_value = next(iter(months))
+            frags.update(scratch_frags(s))
             s.stage("raw.territory_rows", raw)
             settle(raw, accounts)
             s.run_model("staging/typed.sql", **frags)
@@ -147,9 +148,9 @@ def load_territory_files(
             quarantine_invalid_rows(s, load_id, invalid)
             progress(0.8, "De-duplicating reps across territories and replacing the month")
             checkpoint("territory_load.before_swap")
-            s.replace_partitions("staging.stg_territory_reps", "staging.territory_month_rows", month_filter(month_value))
+            s.replace_partitions("staging.stg_territory_reps", frags["staged_table"], month_filter(month_value))
             s.run_model("marts/dim_rep_snapshots.sql")
-            write_accounts(s, load_id, "territory", accounts, "staging.territory_month_rows", actor)
+            write_accounts(s, load_id, "territory", accounts, frags["staged_table"], actor)
             quarantine = load_quarantine(s, load_id)
             summary = {
                 "snapshot_month": month_value,
@@ -159,7 +160,7 @@ def load_territory_files(
             }
             summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
-            s.execute("drop view if exists staging.territory_typed; drop table if exists staging.territory_month_rows")
+            s.execute(f"drop view if exists staging.territory_typed; drop table if exists {frags['staged_table']}")
             s.unstage("raw.territory_rows")
             result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
@@ -196,6 +197,12 @@ def territory_fragments(extra_names: list[str]) -> dict[str, str]:
     return {**frags, "raw_table": "raw.territory_rows", "typed_view": "staging.territory_typed",
             "staged_table": "staging.territory_month_rows", "meta_columns": "territory, snapshot_month,",
             "completeness_column": f"{frags['completeness']} AS completeness,"}
+
+
+def scratch_frags(s) -> dict[str, str]:
+    """The load's intermediate month tables, where the session keeps intermediates (Session.scratch)."""
+    return {"scratch_kind": s.scratch_kind, "month_typed": s.scratch("territory_month_typed"),
+            "staged_table": s.scratch("territory_month_rows")}
 
 
 def month_date(month: str) -> str:

@@ -16,6 +16,17 @@ from core.warehouse.sql import read_model, render
 
 
 class Session(ABC):
+    #: How a step's intermediate tables are created and where they live. BigQuery: ordinary tables in the
+    #: staging dataset, dropped by the step. DuckDB overrides with its session-private temporary tables, which
+    #: are never written to the database file (a persistent intermediate costs a compressed write and a
+    #: checkpoint: a third of a territory load) and spill to disk past the memory limit like any table.
+    scratch_kind = "table"
+    scratch_schema = "staging"
+
+    def scratch(self, name: str) -> str:
+        """The qualified name of the intermediate table ``name``."""
+        return f"{self.scratch_schema}.{name}"
+
     @abstractmethod
     def execute(self, sql: str) -> None:
         """Run a BigQuery-dialect script (one or more statements)."""

@@ -16,6 +16,9 @@ from core.warehouse.sql import SCHEMAS, check_identifier, to_duckdb
 
 
 class DuckDBSession(Session):
+    scratch_kind = "temp table"
+    scratch_schema = "temp"
+
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
 
