@@ -45,6 +45,29 @@ def test_known_15_to_18_pairs(id15, id18):
     assert to18("FP-100000") == "FP-100000" and to18(None) is None  # not a Salesforce Id: unchanged
 
 
+def test_the_vectorised_id_conversion_agrees_with_the_scalar_one_on_every_kind_of_value():
+    """to18_arrow (the loads' column-at-a-time conversion, numpy on the Id bytes) against to18 per value:
+    15- and 18-character Ids in any case, padded, lower-cased or upper-cased 18s, suffixes outside the
+    alphabet, not-an-Id values, blanks and missing values."""
+    import random
+    import string
+
+    import pyarrow as pa
+
+    from core.salesforce.ids import to18_arrow
+
+    rng = random.Random(7)
+    alnum = string.ascii_letters + string.digits
+    values = [None, "", "   ", "FP-100000", "001A0000006Vm9r", "001a0000006vm9riac", "001A0000006Vm9rZZ9", "é" * 15]
+    for _ in range(3000):
+        base = "".join(rng.choice(alnum) for _ in range(15))
+        full = to18(base)
+        values += [base, full, full.lower(), full.upper(), f" {base} ", base + "9zz", base[:14], full + "x"]
+    expected = [to18(v) for v in values]
+    assert to18_arrow(values).to_pylist() == expected
+    assert to18_arrow(pa.chunked_array([values[:100], values[100:]])).to_pylist() == expected
+
+
 @pytest.fixture
 def org(loaded_demo, small_demo, tmp_path):
     """A copy of the small demo (loaded from the 15-character report file), scored, and a stand-in org

@@ -27,7 +27,7 @@ def _values_for(rel: str) -> dict:
     values.update(load_id=literal("x"), null_rate_columns="count(*) as n", table_name="marts.dim_leads",
                   as_of="TIMESTAMP '2025-10-01 00:00:00+00'", window_seconds=30 * 86400, source_sql="l.LeadSource",
                   top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30,
-                  raw_table="raw.salesforce_leads", typed_view="staging.lead_typed",
+                  raw_table="raw.salesforce_leads", typed_rows="staging.lead_typed",
                   staged_table="staging.stg_salesforce_leads", snapshot_date="DATE '2025-01-01'",
                   scratch_kind="table", month_typed="staging.territory_month_typed")
     return values

@@ -28,9 +28,9 @@ def _finish(s: Session) -> dict:
 
 TASKS = SalesforceExport(
     kind="activities", label="Salesforce Task", columns=task_columns, raw_table="raw.salesforce_tasks",
-    typed_view="staging.task_typed", staged_table="staging.stg_salesforce_tasks",
+    staged_table="staging.stg_salesforce_tasks",
     staged_model="staging/stg_salesforce_tasks.sql", extra_quarantine=("staging/task_quarantine.sql",),
-    audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish,
+    audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish, row_keys=("WhoId",),
 )
 
 

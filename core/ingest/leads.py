@@ -33,7 +33,7 @@ def _finish(s: Session) -> dict:
 
 LEADS = SalesforceExport(
     kind="leads", label="Salesforce Lead", columns=salesforce_columns, raw_table="raw.salesforce_leads",
-    typed_view="staging.lead_typed", staged_table="staging.stg_salesforce_leads",
+    staged_table="staging.stg_salesforce_leads",
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
 )

@@ -22,7 +22,7 @@ from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
 from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
                                 open_text_csv, read_text_csv, unknown_headers)
-from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_array
+from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
 from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import literal
@@ -137,7 +137,7 @@ def normalise_ids(table: pa.Table) -> pa.Table:
     for name in SALESFORCE_ID_COLUMNS:
         if name in table.column_names:
             i = table.column_names.index(name)
-            table = table.set_column(i, name, pa.array(to18_array(table.column(i).to_pylist()), type=pa.string()))
+            table = table.set_column(i, name, to18_arrow(table.column(i)))
     return table
 
 
@@ -199,7 +199,6 @@ class SalesforceExport:
     label: str  # in messages: "Salesforce Lead"
     columns: Callable[[], tuple]
     raw_table: str
-    typed_view: str
     staged_table: str
     staged_model: str
     extra_quarantine: tuple[str, ...]  # further quarantine models of this kind
@@ -207,6 +206,7 @@ class SalesforceExport:
     dedup_step: str  # progress message of the finish step
     finish: Callable[[Session], dict]  # builds the marts and returns the load summary
     checkpoint: str | None = None  # fault-injection point after staging
+    row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
@@ -222,14 +222,15 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
     cols = spec.columns()
     accounts, raw, invalid, extra_names = read_files(
         [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress)
-    tables = {"raw_table": spec.raw_table, "typed_view": spec.typed_view, "staged_table": spec.staged_table}
-    frags = {**model_fragments(cols, "Id", extra_names), **tables}
+    frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys), "raw_table": spec.raw_table,
+             "staged_table": spec.staged_table}
     progress(0.5, "Parsing and checking every cell")
     try:
         with wh.writer(f"{spec.kind} load") as s:
+            frags.update(scratch_kind=s.scratch_kind, typed_rows=s.scratch(f"{spec.kind}_typed"))
             s.stage(spec.raw_table, raw)
-            settle(raw, accounts)
             s.run_model("staging/typed.sql", **frags)
+            settle(raw, accounts)
             s.run_model(spec.staged_model, **frags)
             s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
             for model in spec.extra_quarantine:
@@ -244,7 +245,7 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
             write_accounts(s, load_id, spec.kind, accounts, spec.staged_table, actor, export_at)
             quarantine = load_quarantine(s, load_id)
             summary["export_at (as_of)"] = str(export_at)
-            s.execute(f"drop view if exists {spec.typed_view}")
+            s.execute(f"drop table if exists {frags['typed_rows']}")
             s.unstage(spec.raw_table)
             result = LoadResult(load_id, spec.kind, accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, spec.audit_action, path.name, "ok", {

@@ -137,8 +137,8 @@ def load_territory_files(
             month_value = next(iter(months))
             frags.update(scratch_frags(s))
             s.stage("raw.territory_rows", raw)
-            settle(raw, accounts)
             s.run_model("staging/typed.sql", **frags)
+            settle(raw, accounts)
             migrate_territory_tables(s, frags)
             s.run_model("staging/stg_territory_reps.sql", **frags)
             s.run_model("staging/territory_month_rows.sql", snapshot_date=month_date(month_value), **frags)
@@ -160,7 +160,7 @@ def load_territory_files(
             }
             summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
-            s.execute(f"drop view if exists staging.territory_typed; drop table if exists {frags['staged_table']}")
+            s.execute(f"drop table if exists {frags['typed_rows']}; drop table if exists {frags['staged_table']}")
             s.unstage("raw.territory_rows")
             result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
@@ -194,15 +194,16 @@ def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | 
 def territory_fragments(extra_names: list[str]) -> dict[str, str]:
     """Template values of the shared typed-view and quarantine models for a territory load."""
     frags = model_fragments(marketpro_columns(), "RepCRD", extra_names)
-    return {**frags, "raw_table": "raw.territory_rows", "typed_view": "staging.territory_typed",
-            "staged_table": "staging.territory_month_rows", "meta_columns": "territory, snapshot_month,",
-            "completeness_column": f"{frags['completeness']} AS completeness,"}
+    return {**frags, "raw_table": "raw.territory_rows", "meta_columns": "territory, snapshot_month,",
+            "completeness_column": f"{frags['completeness']} AS completeness,", "scratch_kind": "table",
+            "typed_rows": "staging.territory_typed", "month_typed": "staging.territory_month_typed",
+            "staged_table": "staging.territory_month_rows"}
 
 
 def scratch_frags(s) -> dict[str, str]:
     """The load's intermediate month tables, where the session keeps intermediates (Session.scratch)."""
-    return {"scratch_kind": s.scratch_kind, "month_typed": s.scratch("territory_month_typed"),
-            "staged_table": s.scratch("territory_month_rows")}
+    return {"scratch_kind": s.scratch_kind, "typed_rows": s.scratch("territory_typed"),
+            "month_typed": s.scratch("territory_month_typed"), "staged_table": s.scratch("territory_month_rows")}
 
 
 def month_date(month: str) -> str:

@@ -43,7 +43,8 @@ class Session(ABC):
     def table_exists(self, table: str) -> bool: ...
 
     def stage(self, table: str, data) -> None:
-        """Make ``data`` queryable as ``table`` for this session only (input to the SQL models)."""
+        """Make ``data`` queryable as ``table`` for this session only: the input of staging/typed.sql, which
+        reads it exactly once (rows read in batches may be streamed through that one statement)."""
         self.load(table, data, mode="replace")
 
     def unstage(self, table: str) -> None:

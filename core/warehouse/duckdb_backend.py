@@ -58,26 +58,18 @@ class DuckDBSession(Session):
         self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {source}").fetchall()
 
     def stage(self, table: str, data) -> None:
-        # In-memory Arrow data: a view over it, no copy written. Rows read in batches (large files): streamed
-        # into a temporary table, which DuckDB's buffer manager spills to disk past its memory limit.
+        # A view over the data, nothing copied: an in-memory Arrow table, or — rows read in batches (large
+        # files) — the batch reader itself, which the one statement reading it (staging/typed.sql) consumes
+        # as it goes: peak memory is a few blocks, and the raw text is never stored.
         check_identifier(table)
         name = "__staged_" + table.replace(".", "_")
-        if hasattr(data, "reader"):
-            self.con.register(name + "_stream", data.reader())
-            try:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_rows AS SELECT * FROM {name}_stream").fetchall()
-            finally:
-                self.con.unregister(name + "_stream")
-            self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM temp.{name}_rows")
-            return
-        self.con.register(name, data)
+        self.con.register(name, data.reader() if hasattr(data, "reader") else data)
         self.con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {name}")
 
     def unstage(self, table: str) -> None:
         check_identifier(table)
         name = "__staged_" + table.replace(".", "_")
         self.con.execute(f"DROP VIEW IF EXISTS {table}")
-        self.con.execute(f"DROP TABLE IF EXISTS temp.{name}_rows")
         self.con.unregister(name)
 
     def table_exists(self, table: str) -> bool:

@@ -97,11 +97,19 @@ def staged_name(column: Column) -> str:
     return f"has_{column.sql_name}" if column.is_pii else column.sql_name
 
 
-def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list[str] = ()) -> dict[str, str]:
-    """Template values for the *_typed / stg_* / *_quarantine models of one contract.
+def _evidence(alias: str, name: str) -> str:
+    """The raw text of cell ``name`` kept in a typed row's raw_evidence (see staging/typed.sql)."""
+    return f"JSON_VALUE({alias}.raw_evidence, '$.{name}')"
 
-    ``row_key`` is the column whose absence quarantines the whole row; ``extra_names`` are the unknown
-    header names of this load, staged as ``x__0, x__1, ...`` and folded into ``extra_json``.
+
+def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list[str] = (),
+                    row_keys: tuple[str, ...] = ()) -> dict[str, str]:
+    """Template values for the typed / stg_* / *quarantine models of one contract.
+
+    ``row_key`` is the column whose absence quarantines the whole row; ``row_keys`` are further columns a
+    kind requires (a Task's WhoId): a row missing one is not loaded either, and its raw text is kept as
+    evidence. ``extra_names`` are the unknown header names of this load, staged as ``x__0, x__1, ...`` and
+    folded into ``extra_json``.
     """
     q = quote_ident
     failable = [c for c in columns if can_fail(c) and c.sql_name != row_key]
@@ -123,15 +131,22 @@ def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list
         if extra_names else "CAST(NULL AS STRING)"
     )
     key = next(c for c in columns if c.sql_name == row_key)
-    key_cleaned = cleaned(f"r.{q(key.sql_name)}")
+    required = [row_key, *row_keys]
+    evidence = list(dict.fromkeys([c.sql_name for c in failable] + required))
+    key_raw = _evidence("r", row_key)
+    key_cleaned = cleaned(key_raw)
     return {
         "row_key_name": key.sql_name,
         "row_key_reason": (f"IF({key_cleaned} IS NULL, 'row not loaded: {key.sql_name} is empty', "
                            f"'row not loaded: {key.sql_name} is not a CRD number')" if key.is_crd
                            else f"'row not loaded: {key.sql_name} is empty'"),
-        "row_key_raw": f"r.{q(key.sql_name)}",
-        "row_key_parsed": parsed(key, cleaned(f"r.{q(key.sql_name)}")),
-        "row_key_cleaned": key_cleaned,
+        "row_key_raw": key_raw,
+        "loaded_condition": " AND ".join(f"s.{q(n)} IS NOT NULL" for n in required),
+        "raw_carried": ", ".join(f"{q(n)} AS {q('r__' + n)}" for n in evidence),
+        "raw_names": ", ".join(q("r__" + n) for n in evidence),
+        "raw_evidence": (f"CASE WHEN parse_failures != '' OR " + " OR ".join(f"{q(n)} IS NULL" for n in required)
+                         + " THEN TO_JSON_STRING(STRUCT(" + ", ".join(f"{q('r__' + n)} AS {q(n)}" for n in evidence)
+                         + ")) END"),
         "extra_json": extra_json,
         "cleaned_columns": ",\n    ".join(f"{cleaned(q(c.sql_name))} AS {q('v__' + c.sql_name)}" for c in columns),
         "kept_cleaned": ", ".join(q("v__" + c.sql_name) for c in keep),
@@ -142,6 +157,7 @@ def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list
         "completeness_column": "",  # "<expr> AS completeness," where a kind ranks its records by it
         "completeness": " + ".join(f"IF({q(staged_name(c))} IS NULL, 0, 1)" for c in columns if not c.is_pii),
         "parse_failures": ("CONCAT(" + ", ".join(flags) + ")") if flags else "''",
-        "raw_value_cases": " ".join(f"WHEN '{c.sql_name}' THEN r.{q(c.sql_name)}" for c in failable) or "WHEN '' THEN NULL",
+        "raw_value_cases": " ".join(f"WHEN '{c.sql_name}' THEN {_evidence('f', c.sql_name)}" for c in failable)
+        or "WHEN '' THEN NULL",
         "reason_cases": " ".join(f"WHEN '{c.sql_name}' THEN '{failure_reason(c)}'" for c in failable) or "WHEN '' THEN NULL",
     }

@@ -8,5 +8,5 @@ cluster by RepCRD
 as
 select load_id, file_name, territory, snapshot_month, cast(null as date) as snapshot_date, line, extra_json,
   completeness, parse_failures, {{ staged_names }}, cast(0 as int64) as rep_rank
-from staging.territory_typed
+from {{ typed_rows }}
 where false
