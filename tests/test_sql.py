@@ -29,7 +29,8 @@ def _values_for(rel: str) -> dict:
                   top_k=5, feature_columns=feature_columns_sql(all_features({})), window_days=30,
                   raw_table="raw.salesforce_leads", typed_rows="staging.lead_typed",
                   staged_table="staging.stg_salesforce_leads", snapshot_date="DATE '2025-01-01'",
-                  scratch_kind="table", month_typed="staging.territory_month_typed")
+                  scratch_kind="table", scratch_view="view", other_rows="staging.o", month_ranks="staging.r",
+                  typed_staged_names="t.RepCRD")
     return values
 
 

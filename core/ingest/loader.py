@@ -157,10 +157,12 @@ def quarantine_invalid_rows(s: Session, load_id: str, invalid: list[tuple[str, l
 
 
 def write_accounts(s: Session, load_id: str, kind: str, accounts: list[FileAccount], staged_table: str,
-                   actor: Actor, export_at=None) -> None:
-    """Fill rows loaded / quarantined per file from the warehouse and record them in raw.file_loads."""
+                   actor: Actor, export_at=None, where: str = "true") -> None:
+    """Fill rows loaded / quarantined per file from the warehouse (the load's rows in ``staged_table`` where
+    ``where``) and record them in raw.file_loads."""
     loaded = s.query(
-        f"select file_name, count(*) as n from {staged_table} where load_id = {literal(load_id)} group by file_name"
+        f"select file_name, count(*) as n from {staged_table} where {where} and load_id = {literal(load_id)} "
+        "group by file_name"
     ).set_index("file_name")["n"]
     cells = s.query(
         f"select file_name, count(*) as n from staging.quarantine where load_id = {literal(load_id)} "

@@ -150,7 +150,8 @@ def load_territory_files(
             checkpoint("territory_load.before_swap")
             s.replace_partitions("staging.stg_territory_reps", frags["staged_table"], month_filter(month_value))
             s.run_model("marts/dim_rep_snapshots.sql")
-            write_accounts(s, load_id, "territory", accounts, frags["staged_table"], actor)
+            write_accounts(s, load_id, "territory", accounts, "staging.stg_territory_reps", actor,
+                           where=month_filter(month_value))
             quarantine = load_quarantine(s, load_id)
             summary = {
                 "snapshot_month": month_value,
@@ -160,7 +161,7 @@ def load_territory_files(
             }
             summary["implausible_values"] = implausible_values(s, month_value)
             checkpoint("territory_load.before_commit")
-            s.execute(f"drop table if exists {frags['typed_rows']}; drop table if exists {frags['staged_table']}")
+            drop_scratch(s, frags)
             s.unstage("raw.territory_rows")
             result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
             audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
@@ -195,15 +196,23 @@ def territory_fragments(extra_names: list[str]) -> dict[str, str]:
     """Template values of the shared typed-view and quarantine models for a territory load."""
     frags = model_fragments(marketpro_columns(), "RepCRD", extra_names)
     return {**frags, "raw_table": "raw.territory_rows", "meta_columns": "territory, snapshot_month,",
-            "completeness_column": f"{frags['completeness']} AS completeness,", "scratch_kind": "table",
-            "typed_rows": "staging.territory_typed", "month_typed": "staging.territory_month_typed",
+            "completeness_column": f"{frags['completeness']} AS completeness,",
+            "typed_staged_names": ", ".join(f"t.{n.strip()}" for n in frags["staged_names"].split(",")),
+            "scratch_kind": "table", "scratch_view": "view", "typed_rows": "staging.territory_typed",
+            "other_rows": "staging.territory_month_others", "month_ranks": "staging.territory_month_ranks",
             "staged_table": "staging.territory_month_rows"}
 
 
 def scratch_frags(s) -> dict[str, str]:
     """The load's intermediate month tables, where the session keeps intermediates (Session.scratch)."""
-    return {"scratch_kind": s.scratch_kind, "typed_rows": s.scratch("territory_typed"),
-            "month_typed": s.scratch("territory_month_typed"), "staged_table": s.scratch("territory_month_rows")}
+    return {"scratch_kind": s.scratch_kind, "scratch_view": s.scratch_kind.replace("table", "view"),
+            "typed_rows": s.scratch("territory_typed"), "other_rows": s.scratch("territory_month_others"),
+            "month_ranks": s.scratch("territory_month_ranks"), "staged_table": s.scratch("territory_month_rows")}
+
+
+def drop_scratch(s, frags: dict) -> None:
+    s.execute(f"drop view if exists {frags['staged_table']}; drop table if exists {frags['month_ranks']}; "
+              f"drop table if exists {frags['other_rows']}; drop table if exists {frags['typed_rows']}")
 
 
 def month_date(month: str) -> str:

@@ -5,19 +5,27 @@ partition by timestamp_trunc(Stage_Entered_Contacting__c, month)
 cluster by FA_CRD__c
 as
 with by_id as (
-  select *
+  select Id, FA_CRD__c, LastModifiedDate, line
   from staging.stg_salesforce_leads
   where true
   qualify row_number() over (
     partition by Id order by LastModifiedDate desc nulls last, line desc
   ) = 1
+),
+
+kept as (
+  select line
+  from by_id
+  where true
+  qualify FA_CRD__c is null
+    or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1
 )
 
+-- The choice is made on the narrow key columns (a window over the wide rows carries every column through its
+-- sort) and the kept rows are taken by line, unique within the export.
 select *
-from by_id
-where true
-qualify FA_CRD__c is null
-  or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1;
+from staging.stg_salesforce_leads
+where line in (select line from kept);
 
 create or replace table staging.lead_duplicates as
 with id_counts as (
