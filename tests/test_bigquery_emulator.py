@@ -319,7 +319,7 @@ def test_monthly_replace_on_bigquery_is_one_atomic_statement_and_survives_failur
     assert len(swap) == 1 and "PARTITION BY DATE_TRUNC(snapshot_date, MONTH)" in swap[0] and "CLUSTER BY RepCRD" in swap[0]
     # Partition pruning: the month's old rows are read through a filter on the partition column.
     assert "snapshot_date = CAST('2025-01-01' AS DATE)" in swap[0], swap[0]
-    month_rows = [q for q in seen if "staging.territory_month_typed AS WITH" in q]
+    month_rows = [q for q in seen if "staging.territory_month_others AS SELECT" in q]
     assert len(month_rows) == 1 and "stg_territory_reps WHERE snapshot_date = CAST('2025-01-01' AS DATE)" in month_rows[0]
 
 
