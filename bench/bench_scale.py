@@ -160,6 +160,7 @@ def run_scale(root: Path, scale: str, months: int, budget: float) -> dict:
     res["load_territories"] = _step("load-territories", data, env, *newest)
     res["scan_leads"] = _step("scan", data, env, work / "scan2.duckdb", data / "salesforce_leads.csv")
     res["load_leads"] = _step("load-leads", data, env, data / "salesforce_leads.csv")
+    res["scan_tasks"] = _step("scan", data, env, work / "scan3.duckdb", data / "salesforce_tasks.csv")
     res["load_activities"] = _step("load-activities", data, env, data / "salesforce_tasks.csv")
     res["reconcile_baseline"] = _step("reconcile-baseline", data, env)
     res["reconcile"] = _step("reconcile", data, env)
@@ -178,7 +179,7 @@ def run_scale(root: Path, scale: str, months: int, budget: float) -> dict:
     return res
 
 
-PAIRS = [("load_territories", "scan_territories"), ("load_leads", "scan_leads"), ("load_activities", None),
+PAIRS = [("load_territories", "scan_territories"), ("load_leads", "scan_leads"), ("load_activities", "scan_tasks"),
          ("reconcile", "reconcile_baseline"), ("build_features", "features_baseline"), ("train", None),
          ("score", "score_baseline"), ("monitor", "monitor_baseline"), ("readout", "readout_baseline")]
 

@@ -21,8 +21,8 @@ from core.ingest.loader import Progress, SalesforceExport, load_salesforce_expor
 from core.warehouse import Session, Warehouse
 
 
-def _finish(s: Session) -> dict:
-    s.run_model("marts/fact_tasks.sql")
+def _finish(s: Session, frags: dict) -> dict:
+    s.run_model("marts/fact_tasks.sql", **frags)
     return activity_summary(s)
 
 

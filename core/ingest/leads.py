@@ -17,8 +17,8 @@ from core.salesforce.ids import migrate_stored_ids
 from core.warehouse import Session, Warehouse
 
 
-def _finish(s: Session) -> dict:
-    s.run_model("marts/dim_leads.sql")
+def _finish(s: Session, frags: dict) -> dict:
+    s.run_model("marts/dim_leads.sql", **frags)
     migrated = migrate_stored_ids(s)  # a warehouse from before Ids were normalised: once
     summary = {
         "salesforce_leads": int(s.scalar("select count(*) from marts.dim_leads")),

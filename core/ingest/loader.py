@@ -206,7 +206,7 @@ class SalesforceExport:
     extra_quarantine: tuple[str, ...]  # further quarantine models of this kind
     audit_action: str
     dedup_step: str  # progress message of the finish step
-    finish: Callable[[Session], dict]  # builds the marts and returns the load summary
+    finish: Callable[[Session, dict], dict]  # builds the marts from the typed rows (fragments) -> load summary
     checkpoint: str | None = None  # fault-injection point after staging
     row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
 
@@ -241,7 +241,7 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
             if spec.checkpoint:
                 checkpoint(spec.checkpoint)
             progress(0.75, spec.dedup_step)
-            summary = spec.finish(s)
+            summary = spec.finish(s, frags)
             export_at = s.scalar(
                 f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {spec.staged_table}")
             write_accounts(s, load_id, spec.kind, accounts, spec.staged_table, actor, export_at)

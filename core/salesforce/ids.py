@@ -82,8 +82,9 @@ def to18_arrow(values) -> pa.Array:
         values = pa.array(s.where(s.map(lambda v: isinstance(v, str)), None), type=pa.string())
     out = values.cast(pa.string())
     trimmed = pc.utf8_trim_whitespace(out)
+    length, alnum = pc.binary_length(trimmed), pc.ascii_is_alnum(trimmed)  # cheaper than a regex per width
     for width, fix in ((15, _with_suffix), (18, _case_restored)):
-        mask = pc.fill_null(pc.match_substring_regex(trimmed, f"^[a-zA-Z0-9]{{{width}}}$"), False)
+        mask = pc.fill_null(pc.and_(pc.equal(length, width), alnum), False)
         rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
         if not len(rows):
             continue

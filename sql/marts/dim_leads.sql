@@ -22,10 +22,10 @@ kept as (
 )
 
 -- The choice is made on the narrow key columns (a window over the wide rows carries every column through its
--- sort) and the kept rows are taken by line, unique within the export.
-select *
-from staging.stg_salesforce_leads
-where line in (select line from kept);
+-- sort) and the kept rows are taken by line, unique within the export, from the load's typed rows.
+select load_id, file_name, line, extra_json, parse_failures, {{ staged_names }}
+from {{ typed_rows }}
+where Id is not null and line in (select line from kept);
 
 create or replace table staging.lead_duplicates as
 with id_counts as (

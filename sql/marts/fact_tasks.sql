@@ -1,5 +1,14 @@
 -- One row per Task: repeated Ids keep the newest LastModifiedDate (overlapping export pages). Tasks on
 -- other objects than a Lead (WhoId not a loaded Lead) are kept here and ignored by lead_dials.
+-- The rows dropped are chosen first, on the narrow keys of staging.stg_salesforce_tasks (a window over the
+-- typed rows carries every column through its sort); the Tasks are the typed rows of every other line.
+create or replace table staging.task_duplicates as
+select s.load_id, s.file_name, s.line, s.Id, s.LastModifiedDate,
+  'duplicate Id: an export row with a newer LastModifiedDate was kept' as reason
+from staging.stg_salesforce_tasks as s
+where true
+qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) > 1;
+
 create or replace table marts.fact_tasks
 partition by timestamp_trunc(created_at, month)
 cluster by lead_id
@@ -18,16 +27,6 @@ select
   LastModifiedDate as last_modified_at,
   -- A dial: TaskSubtype = Call, or Type = Call when TaskSubtype is blank (contract).
   coalesce(lower(TaskSubtype) = 'call', lower(Type) = 'call', false) as is_dial
-from staging.stg_salesforce_tasks
-where true
-qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1;
-
-create or replace table staging.task_duplicates as
-select s.load_id, s.file_name, s.line, s.Id, s.LastModifiedDate,
-  'duplicate Id: an export row with a newer LastModifiedDate was kept' as reason
-from staging.stg_salesforce_tasks as s
-where s.line not in (
-  select line from staging.stg_salesforce_tasks
-  where true
-  qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1
-)
+from {{ typed_rows }}
+where Id is not null and WhoId is not null
+  and line not in (select line from staging.task_duplicates)
