@@ -6,6 +6,8 @@ one daily run. Then measures, each in a fresh process (wall time and peak RSS):
 
 - baseline: a plain DuckDB GROUP BY over the same scored rows (score history joined to features, by month
   and tier) — the floor for "reading the scored rows once";
+- informational: reading monitoring's inputs into memory (every feature of every lead, each lead's first
+  score) and nothing else — the floor for any monitor that profiles features in Python;
 - `monitor`, cold (territory-month drift computed) and warm (months cached; what every daily run pays);
 - `run-daily` incremental (features unchanged: reuse of scores and drivers, then monitoring).
 
@@ -37,6 +39,10 @@ if what == "baseline":
     wh.read("select substr(h.score_date, 1, 7) as month, h.tier, count(*) as n, avg(h.prob_mql_30d) as p, "
             "avg(f.label) as y from ml.score_history as h join ml.lead_features as f on h.lead_id = f.lead_id "
             "group by 1, 2")
+elif what == "read-inputs":  # informational: what monitoring reads, into memory, and nothing else
+    wh.read("select * from ml.lead_features")
+    wh.read("select lead_id, score_date, prob_mql_30d, tier from ml.score_history "
+            "qualify row_number() over (partition by lead_id order by score_date, scored_at) = 1")
 elif what == "monitor":
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
@@ -127,12 +133,13 @@ def main() -> None:
     print(f"prepared in {time.perf_counter() - started:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in prep["timings"].items())
           + f"; champion {prep['kind']}; backfill {prep['backfill']['rows']:,} rows over {prep['backfill']['dates']} dates")
     rows = {}
-    for what in ("baseline", "monitor-cold", "monitor", "run-daily"):
+    for what in ("baseline", "read-inputs", "monitor-cold", "monitor", "run-daily"):
         rows[what] = [measure(args.root, what) for _ in range(args.repeats)]
     med = lambda k, f: statistics.median(r[f] for r in rows[k])  # noqa: E731
     base = med("baseline", "seconds")
     print(f"{'measure (median of ' + str(args.repeats) + ', fresh process each)':<52}{'seconds':>9}{'peak MB':>9}{'x base':>8}")
     for k, label in [("baseline", "baseline: DuckDB GROUP BY over the scored rows"),
+                     ("read-inputs", "reading monitoring's inputs (features, first scores)"),
                      ("monitor-cold", "monitor, territory months recomputed"),
                      ("monitor", "monitor, months cached (every daily run)"),
                      ("run-daily", "run-daily incremental, monitoring included")]:

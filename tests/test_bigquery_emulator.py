@@ -9,7 +9,6 @@ The emulator lives in its own virtual environment (it pins another duckdb): ``.v
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 
 from core.config import with_overrides
-from core.contract import Column, marketpro_columns, salesforce_columns
+from core.contract import Column, marketpro_columns
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import load_territory_files
 from core.quality.reconcile import build_report

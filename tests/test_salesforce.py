@@ -233,7 +233,6 @@ def test_dry_run_writes_exactly_what_would_be_sent_with_formulas_neutralised(wor
 
 
 def test_secrets_never_reach_logs_tables_or_outputs(world, caplog, capsys):
-    from core.cli import main
     from core.salesforce.sync import connection_status
 
     settings, wh, sf = world

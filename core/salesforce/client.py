@@ -24,7 +24,6 @@ from simple_salesforce.login import token_login
 from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
-    SalesforceError,
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceRefusedRequest,

@@ -144,7 +144,7 @@ def model_fragments(columns: tuple[Column, ...], row_key: str, extra_names: list
         "loaded_condition": " AND ".join(f"s.{q(n)} IS NOT NULL" for n in required),
         "raw_carried": ", ".join(f"{q(n)} AS {q('r__' + n)}" for n in evidence),
         "raw_names": ", ".join(q("r__" + n) for n in evidence),
-        "raw_evidence": (f"CASE WHEN parse_failures != '' OR " + " OR ".join(f"{q(n)} IS NULL" for n in required)
+        "raw_evidence": ("CASE WHEN parse_failures != '' OR " + " OR ".join(f"{q(n)} IS NULL" for n in required)
                          + " THEN TO_JSON_STRING(STRUCT(" + ", ".join(f"{q('r__' + n)} AS {q(n)}" for n in evidence)
                          + ")) END"),
         "extra_json": extra_json,

@@ -297,8 +297,6 @@ def _page_text(at) -> str:
 
 
 def test_salesforce_page_unconfigured_still_previews(data_dir):
-    from core.pipeline import run_daily
-
     at = app("revops")
     next(b for b in at.button if b.label == "Run daily pipeline").click().run()
     at = app("revops", "pages/salesforce_sync.py")
