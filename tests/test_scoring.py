@@ -72,6 +72,21 @@ def test_drivers_agree_with_contributions_and_never_state_missing_values():
     assert sentence("Has_CFP", 0.0, Peers.of(X)) is None  # a 0 flag is not a reason
 
 
+def test_repeated_values_say_the_same_sentence_and_negative_zero_reads_as_zero():
+    """Sentences are remembered per (feature, value) within a batch: the memo must not change a word."""
+    X = pd.DataFrame({"AUM_Growth_Rate_1Year": [-0.0, 0.0, 12.0, -0.0, -4.0], "Has_CFP": [1.0, 1.0, 0.0, 1.0, 1.0],
+                      "Firm_Moves_10yr": [2.0, 2.0, 5.0, np.nan, 2.0]})
+    contribs = np.tile([0.3, 0.2, 0.1], (5, 1))
+    d = top_drivers(contribs, list(X.columns), X, k=5)
+    peers = Peers.of(X)
+    for i, row in enumerate(d):
+        for x in row:
+            assert x["text"] == sentence(x["feature"], X[x["feature"]].iloc[i], peers)
+    assert d[0][0]["text"].startswith("Growing 0% a year") and d[3][0]["text"] == d[0][0]["text"]
+    assert d[4][0]["text"].startswith("Assets shrinking 4% a year")
+    assert [x["feature"] for x in d[3]] == ["AUM_Growth_Rate_1Year", "Has_CFP"]  # missing moves: no sentence
+
+
 @pytest.fixture
 def scored_copy(loaded_demo, tmp_path):
     settings, _, _, _ = loaded_demo

@@ -48,7 +48,7 @@ def sentence(name: str, value, peers: Peers) -> str | None:
     if is_categorical(name):  # a raw category: its level, in words (the owning SGA is never a reason)
         template = CATEGORY_SENTENCES.get(name)
         return template.format(str(value)) if template else None
-    value = float(value)
+    value = float(value) + 0.0  # -0.0 reads as 0 ("Growing 0% a year", never "-0%")
     med = peers.median.get(name)
     if name in ("TotalAssetsInMillions", "Log_TotalAssets"):
         aum = value if name == "TotalAssetsInMillions" else float(np.expm1(value))
@@ -90,6 +90,7 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
     numeric = [c for c in features if not is_categorical(c)]
     peers = Peers.of((peers_from if peers_from is not None else X)[numeric])
     order = np.argsort(-contribs, axis=1, kind="stable")
+    said: dict = {}  # (feature, value) -> its sentence: flags, levels and counts repeat across leads
     out = []
     for i in range(len(X)):
         picked = []
@@ -97,7 +98,10 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
             c = contribs[i, j]
             if c <= 0 or len(picked) >= k:
                 break
-            text = sentence(features[j], values[i, j], peers)
+            key = (j, values[i, j])
+            text = said.get(key, said)
+            if text is said:
+                text = said[key] = sentence(features[j], values[i, j], peers)
             if text:
                 picked.append({"feature": features[j], "contribution": round(float(c), 4), "text": text})
         out.append(picked)
