@@ -98,10 +98,12 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
             c = contribs[i, j]
             if c <= 0 or len(picked) >= k:
                 break
-            key = (j, values[i, j])
-            text = said.get(key, said)
-            if text is said:
-                text = said[key] = sentence(features[j], values[i, j], peers)
+            v = values[i, j]
+            key = (j, type(v), v)  # by type too: 1 == 1.0 == True, but a level's words come from str(value)
+            if key in said:
+                text = said[key]
+            else:
+                text = said[key] = sentence(features[j], v, peers)
             if text:
                 picked.append({"feature": features[j], "contribution": round(float(c), 4), "text": text})
         out.append(picked)
