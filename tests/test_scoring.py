@@ -87,6 +87,49 @@ def test_repeated_values_say_the_same_sentence_and_negative_zero_reads_as_zero()
     assert [x["feature"] for x in d[3]] == ["AUM_Growth_Rate_1Year", "Has_CFP"]  # missing moves: no sentence
 
 
+def _drivers_one_by_one(contribs, features, X, k, peers):
+    """The plain definition: walk each row's ranking (ties in feature order), keep worded positives."""
+    out = []
+    for i in range(len(X)):
+        picked = []
+        for j in np.argsort(-contribs[i], kind="stable"):
+            if contribs[i, j] <= 0 or len(picked) >= k:
+                break
+            name = features[j]
+            raw = X[name].iloc[i]
+            text = sentence(name, raw if name.startswith("cat_") else float(raw), peers)
+            if text:
+                picked.append((name, round(float(contribs[i, j]), 4), text))
+        out.append(picked)
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_vectorised_drivers_equal_the_row_by_row_definition(k):
+    """Ties, missing values, unworded features (owner, missing flags, zero flags) and rows whose first
+    k * WINDOW contributions hold too few sentences all give what walking each row's ranking gives."""
+    rng = np.random.default_rng(3)
+    n = 400
+    X = pd.DataFrame({
+        "TotalAssetsInMillions": np.where(rng.random(n) < 0.2, np.nan, rng.lognormal(5, 1, n).round(0)),
+        "AUM_Growth_Rate_1Year": rng.choice([-0.0, 0.0, 5.0, -3.0, np.nan], n),
+        "Firm_Moves_10yr": rng.integers(0, 4, n).astype(float),
+        "Has_CFP": rng.integers(0, 2, n).astype(float),
+        "Owner_Alice": rng.integers(0, 2, n).astype(float),
+        "Discovery_Missing": np.ones(n),
+        "cat_Lead_List": rng.choice(["Apollo RIA 2024", "Lists B", None], n),
+        "cat_Owner": rng.choice(["005A", "005B"], n),
+        **{f"Owner_{i}": np.ones(n) for i in range(25)},  # never worded: exhausts the window
+    })
+    features = list(X.columns)
+    contribs = rng.choice([0.0, 0.1, 0.2, -0.1, 0.05, 0.3], size=(n, len(features)))  # many exact ties
+    contribs[: n // 4, 8:] = 0.9  # unworded features rank first for a quarter of the rows
+    got = top_drivers(contribs, features, X, k=k)
+    want = _drivers_one_by_one(contribs, features, X, k, Peers.of(X[[c for c in features if not c.startswith("cat_")]]))
+    assert [[(x["feature"], x["contribution"], x["text"]) for x in row] for row in got] == want
+    assert sum(len(row) for row in got[: n // 4]) > n // 8  # rows whose window held no sentence were completed
+
+
 @pytest.fixture
 def scored_copy(loaded_demo, tmp_path):
     settings, _, _, _ = loaded_demo

@@ -22,6 +22,7 @@ from core.modeling.baselines import logistic_contributions, logistic_from_dict
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import aum_segment
 from core.modeling.encoding import CategoryEncoder
+from core.modeling.treeshap import TreeTables, exact_contributions
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -104,9 +105,13 @@ def load_model(folder: str | Path) -> LoadedModel:
             def predict_raw(X: pd.DataFrame) -> np.ndarray:
                 return booster.predict_proba(prepare(X))[:, 1]
 
+            tables: list = []  # built on first use, once per loaded model
+
             def contributions(X: pd.DataFrame) -> np.ndarray:
-                # Exact TreeSHAP from XGBoost itself (pred_contribs); the last column is the bias.
-                return booster.get_booster().predict(xgb.DMatrix(prepare(X)), pred_contribs=True)[:, :-1]
+                # Exact TreeSHAP from XGBoost itself, per split pattern for shallow trees (core/modeling/treeshap.py)
+                if not tables:
+                    tables.append(TreeTables.build(booster.get_booster()))
+                return exact_contributions(booster.get_booster(), prepare(X), tables[0])
         else:
             params = json.loads((folder / "logistic.json").read_text())
             predict_raw = logistic_from_dict(params)

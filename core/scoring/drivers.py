@@ -80,31 +80,69 @@ def sentence(name: str, value, peers: Peers) -> str | None:
     return f"{label}: {value:,.3g}" + (f" (peers {med:,.3g})" if med is not None else "")
 
 
+WINDOW = 2  # candidates per driver kept: the k * WINDOW largest contributions are put into words first
+
+
+def _sentences(name: str, column: pd.Series, rows: np.ndarray, peers: Peers) -> np.ndarray:
+    """The sentence for ``column`` at ``rows``, each distinct value worded once (flags, levels and counts
+    repeat across leads). A category's words come from its text; a number's from its value (-0.0 is 0)."""
+    if is_categorical(name):
+        raw = column.to_numpy(dtype=object)[rows]
+        keys = pd.Series(raw).map(lambda v: None if v is None or pd.isna(v) else str(v))
+        codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+        words = [sentence(name, u, peers) for u in uniques]
+    else:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)[rows] + 0.0
+        uniques, codes = np.unique(values, return_inverse=True)
+        words = [sentence(name, u, peers) for u in uniques.tolist()]
+    table = np.array(words + [None], dtype=object)
+    return table[np.where(np.asarray(codes) < 0, len(words), codes)]
+
+
 def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: int = 10,
                 peers_from: pd.DataFrame | None = None) -> list[list[dict]]:
-    """Per row, up to ``k`` positive contributions (largest first) with a sentence each. Peer comparisons
-    use ``peers_from`` (all scored leads) when given, else ``X``."""
-    values = np.column_stack([X[c].astype(object).to_numpy() if is_categorical(c)
-                              else pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float) for c in features]
-                             ) if features else np.zeros((len(X), 0), dtype=object)
+    """Per row, up to ``k`` positive contributions (largest first; ties in feature order) that have a sentence,
+    each with its sentence. Peer comparisons use ``peers_from`` (all scored leads) when given, else ``X``.
+
+    Vectorised: each row's ranking is read in windows of ``k * WINDOW`` contributions, all rows' windows
+    worded together, feature by feature; only rows that still lack ``k`` sentences (many of the largest
+    contributions have none: who owns the lead, a missing-data flag, a flag at 0) read the next window."""
+    n = len(X)
+    if not features or n == 0:
+        return [[] for _ in range(n)]
+    contribs = np.asarray(contribs)
     numeric = [c for c in features if not is_categorical(c)]
     peers = Peers.of((peers_from if peers_from is not None else X)[numeric])
     order = np.argsort(-contribs, axis=1, kind="stable")
-    said: dict = {}  # (feature, value) -> its sentence: flags, levels and counts repeat across leads
-    out = []
-    for i in range(len(X)):
-        picked = []
-        for j in order[i]:
-            c = contribs[i, j]
-            if c <= 0 or len(picked) >= k:
-                break
-            v = values[i, j]
-            key = (j, type(v), v)  # by type too: 1 == 1.0 == True, but a level's words come from str(value)
-            if key in said:
-                text = said[key]
-            else:
-                text = said[key] = sentence(features[j], v, peers)
-            if text:
-                picked.append({"feature": features[j], "contribution": round(float(c), 4), "text": text})
-        out.append(picked)
-    return out
+    width = min(len(features), k * WINDOW)
+    found = np.zeros(n, dtype=np.int64)
+    active = np.arange(n)
+    kept = []  # (row, rank, feature, contribution, sentence) arrays, window by window
+    for lo in range(0, len(features), width):
+        top = order[active, lo:lo + width]
+        c = np.take_along_axis(contribs[active], top, axis=1)
+        text = np.full(top.shape, None, dtype=object)
+        rows, cols = np.nonzero(c > 0)
+        feats = top[rows, cols]
+        by = np.argsort(feats, kind="stable")
+        for group in np.split(by, np.flatnonzero(np.diff(feats[by])) + 1):
+            if len(group):
+                name = features[int(feats[group[0]])]
+                text[rows[group], cols[group]] = _sentences(name, X[name], active[rows[group]], peers)
+        has = np.not_equal(text, None)
+        keep = has & (found[active, None] + np.cumsum(has, axis=1) <= k)
+        kr, kc = np.nonzero(keep)
+        kept.append((active[kr], lo + kc, top[kr, kc], c[kr, kc], text[kr, kc]))
+        found[active] += keep.sum(axis=1)
+        more = (found[active] < k) & (c[:, -1] > 0)  # still short, and the window ended on a positive
+        active = active[more]
+        if not len(active):
+            break
+    row, rank, feat, value, words = (np.concatenate(parts) for parts in zip(*kept))
+    ordered = np.lexsort((rank, row))
+    row = row[ordered]
+    names = np.asarray(features, dtype=object)[feat[ordered]].tolist()
+    values = np.round(value[ordered].astype(np.float64), 4).tolist()
+    drivers = [{"feature": f, "contribution": v, "text": t} for f, v, t in zip(names, values, words[ordered].tolist())]
+    bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
+    return [drivers[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
