@@ -110,3 +110,20 @@ def test_pii_values_never_reach_the_warehouse(settings, wh, tmp_path):
     assert reps[["has_FirstName", "has_Email"]].iloc[0].tolist() == [True, True]
     dumped = reps.astype(str).to_string()
     assert "Okafor" not in dumped and "dana@x.example" not in dumped
+
+
+def test_trim_is_skipped_only_where_trim_would_change_nothing():
+    """The guard in front of TRIM (both ends printable ASCII, not a space) returns exactly what TRIM does, on
+    the engine: spaces, tabs, no-break and other Unicode spaces, accents at the ends, empty and NULL."""
+    import duckdb
+
+    from core.warehouse.parsing import trimmed
+    from core.warehouse.sql import to_duckdb
+
+    values = ["abc", " abc", "abc ", "\tabc\t", "\u00a0abc\u00a0", "\u3000a", "é", " é ", "", " ", "!", "~", "a b",
+              "~x!", "\u2007x", None]
+    con = duckdb.connect()
+    con.execute("create table v as select unnest(?) as x", [values])
+    got = con.execute(to_duckdb(f"SELECT x, {trimmed('x')} AS fast, TRIM(x) AS plain FROM v")[0]).fetchall()
+    assert len(got) == len(values)
+    assert all(fast == plain for _, fast, plain in got), got

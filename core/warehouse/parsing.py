@@ -20,11 +20,17 @@ def quote_ident(name: str) -> str:
     return f"`{name}`"
 
 
+def trimmed(raw: str) -> str:
+    """``TRIM(raw)``, skipped when both ends are printable ASCII other than a space (no whitespace to trim, on
+    either engine): most cells, and TRIM is most of the cost of cleaning a cell."""
+    return f"CASE WHEN SUBSTR({raw}, 1, 1) BETWEEN '!' AND '~' AND SUBSTR({raw}, -1) BETWEEN '!' AND '~' THEN {raw} ELSE TRIM({raw}) END"
+
+
 def cleaned(raw: str) -> str:
     """Trimmed text, or NULL for any NA spelling. The length test first spares the upper-casing of every
     longer value (no NA spelling is longer): 40% of the typing cost of a territory file."""
-    return (f"CASE WHEN LENGTH(TRIM({raw})) <= {NA_MAX_LENGTH} AND UPPER(TRIM({raw})) IN ({NA_LIST}) THEN NULL "
-            f"ELSE TRIM({raw}) END")
+    t = trimmed(raw)
+    return f"CASE WHEN LENGTH({t}) <= {NA_MAX_LENGTH} AND UPPER({t}) IN ({NA_LIST}) THEN NULL ELSE {t} END"
 
 
 def _number(v: str, strip: str) -> str:
