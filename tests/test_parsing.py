@@ -127,3 +127,30 @@ def test_trim_is_skipped_only_where_trim_would_change_nothing():
     got = con.execute(to_duckdb(f"SELECT x, {trimmed('x')} AS fast, TRIM(x) AS plain FROM v")[0]).fetchall()
     assert len(got) == len(values)
     assert all(fast == plain for _, fast, plain in got), got
+
+
+def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
+    """The REPLACE chains, the list regex and the CRD '.0' regex are skipped when the text has nothing they
+    could change: the results are those of the unguarded expressions, value by value."""
+    import duckdb
+
+    from core.contract import Column
+    from core.warehouse.parsing import parsed
+    from core.warehouse.sql import to_duckdb
+
+    values = ["1234.5", "$1,234.50", "12.5%", "1 000", "-3", "", "abc", "1,2;3", "a ; b,c", "a;b", "x , y", "007", "123.000",
+              "0.0", "12.5.0", "1e3", "$", None]
+    plain = {
+        "money_millions": "SAFE_CAST(REPLACE(REPLACE(REPLACE(x, '$', ''), ',', ''), ' ', '') AS FLOAT64)",
+        "percent": "SAFE_CAST(REPLACE(REPLACE(REPLACE(x, '%', ''), ',', ''), ' ', '') AS FLOAT64)",
+        "number": "SAFE_CAST(REPLACE(REPLACE(x, ',', ''), ' ', '') AS FLOAT64)",
+        "list": r"REGEXP_REPLACE(x, r'\s*[;,]\s*', '; ')",
+        "crd": r"CASE WHEN REGEXP_CONTAINS(x, r'^[0-9]+(\.0+)?$') THEN NULLIF(LTRIM(REGEXP_REPLACE(x, r'\.0+$', ''), '0'), '') END",
+    }
+    con = duckdb.connect()
+    con.execute("create table v as select unnest(?) as x", [values])
+    for kind, reference in plain.items():
+        column = Column("RepCRD", "id", True, True, "") if kind == "crd" else Column("X", kind, False, True, "")
+        assert column.is_crd == (kind == "crd")
+        got = con.execute(to_duckdb(f"SELECT x, {parsed(column, 'x')} AS fast, {reference} AS slow FROM v")[0]).fetchall()
+        assert all(fast == slow or (fast is None and slow is None) for _, fast, slow in got), (kind, got)

@@ -57,6 +57,6 @@ checked as (
 )
 
 select
-  * except ({{ raw_names }}),
+  * except ({{ raw_names }}, {{ kept_cleaned }}),
   {{ raw_evidence }} as raw_evidence
 from checked
