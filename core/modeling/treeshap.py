@@ -36,15 +36,8 @@ TOLERANCE = 1e-4
 class _Shape:
     """Trees with the same split nodes, in the same order: (feature, threshold, default-left) per bit."""
     nodes: tuple[tuple[int, float, bool], ...]
-    features: np.ndarray  # distinct feature columns the table covers
-    table: np.ndarray  # (2**K, len(features)): contributions per pattern, summed over the shape's trees
-
-    @property
-    def columns(self) -> list[np.ndarray]:
-        return self._columns
-
-    def __post_init__(self):
-        object.__setattr__(self, "_columns", [np.ascontiguousarray(self.table[:, j]) for j in range(self.table.shape[1])])
+    features: np.ndarray  # distinct feature columns the shape's trees split on
+    columns: tuple[np.ndarray, ...]  # per feature: its contribution per pattern (2**K), summed over the trees
 
 
 def _patterns(nodes: tuple[tuple[int, float, bool], ...], n_features: int) -> tuple[list[int], np.ndarray]:
@@ -129,10 +122,10 @@ class TreeTables:
         shapes = []
         for nodes, acc in tables.items():
             features = np.array(sorted({f for f, _, _ in nodes}), dtype=np.intp)
-            table = np.zeros((2 ** len(nodes), len(features)))
+            table = np.zeros((len(features), 2 ** len(nodes)))  # impossible patterns stay 0: never looked up
             for code, row in acc.items():
-                table[code] = row[features]
-            shapes.append(_Shape(nodes, features, table))
+                table[:, code] = row[features]
+            shapes.append(_Shape(nodes, features, tuple(table)))
         return cls(shapes, n_features)
 
     def contributions(self, Z: np.ndarray) -> np.ndarray:
