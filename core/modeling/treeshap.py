@@ -89,43 +89,36 @@ class TreeTables:
         n_features = int(params["num_feature"])
         plain = booster.copy()  # without feature names: slicing and matrices skip copying 100+ names per tree
         plain.feature_names, plain.feature_types = None, None
-        parsed = []  # (tree index, split nodes) of every tree that splits
+        parsed = []  # (tree index, split nodes, the features they split on) of every tree that splits
         for t, tree in enumerate(trees):
             internal = [i for i, child in enumerate(tree["left_children"]) if child != -1]
             if len(internal) > MAX_SPLITS or any(tree["split_type"][i] != 0 for i in internal):
                 return None
             if internal:  # a single leaf moves the bias only
-                parsed.append((t, tuple((int(tree["split_indices"][i]), float(np.float32(tree["split_conditions"][i])),
-                                         bool(tree["default_left"][i])) for i in internal)))
-        tables: dict[tuple, dict[int, np.ndarray]] = {}
+                nodes = tuple((int(tree["split_indices"][i]), float(np.float32(tree["split_conditions"][i])),
+                               bool(tree["default_left"][i])) for i in internal)
+                parsed.append((t, nodes, sorted({f for f, _, _ in nodes})))
+        tables: dict[tuple, np.ndarray] = {}  # split nodes -> (features, patterns) summed over the trees
         chunk: list = []  # consecutive trees on disjoint features: one slice, one matrix, one call for all
+        used: set[int] = set()
         for item in parsed + [None]:
-            used = {f for _, nodes in chunk for f, _, _ in nodes}
-            if chunk and (item is None or item[0] != chunk[-1][0] + 1 or used & {f for f, _, _ in item[1]}):
-                patterns = [_patterns(nodes, n_features) for _, nodes in chunk]
+            if chunk and (item is None or item[0] != chunk[-1][0] + 1 or used.intersection(item[2])):
+                patterns = [_patterns(nodes, n_features) for _, nodes, _ in chunk]
                 rows = np.full((max(len(c) for c, _ in patterns), n_features), np.nan, dtype=np.float32)
-                for (_, nodes), (codes, r) in zip(chunk, patterns):
-                    fs = sorted({f for f, _, _ in nodes})
+                for (_, _, fs), (codes, r) in zip(chunk, patterns):
                     rows[:len(codes), fs] = r[:, fs]  # other trees' rows leave this tree's features missing
                 contribs = plain[chunk[0][0]:chunk[-1][0] + 1].predict(
                     xgb.DMatrix(rows, missing=np.nan), pred_contribs=True)[:, :-1].astype(np.float64)
-                for (_, nodes), (codes, _) in zip(chunk, patterns):
-                    fs = sorted({f for f, _, _ in nodes})
-                    acc = tables.setdefault(nodes, {})
-                    for code, row in zip(codes, contribs[:len(codes)]):
-                        own = np.zeros(n_features)
-                        own[fs] = row[fs]  # a feature's contribution comes only from the one tree that splits on it
-                        acc[code] = acc[code] + own if code in acc else own
-                chunk = []
+                for (_, nodes, fs), (codes, _) in zip(chunk, patterns):
+                    # a feature's contribution comes only from the one tree of the chunk that splits on it
+                    table = tables.setdefault(nodes, np.zeros((len(fs), 2 ** len(nodes))))  # impossible: 0
+                    table[:, codes] += contribs[:len(codes)][:, fs].T
+                chunk, used = [], set()
             if item is not None:
                 chunk.append(item)
-        shapes = []
-        for nodes, acc in tables.items():
-            features = np.array(sorted({f for f, _, _ in nodes}), dtype=np.intp)
-            table = np.zeros((len(features), 2 ** len(nodes)))  # impossible patterns stay 0: never looked up
-            for code, row in acc.items():
-                table[:, code] = row[features]
-            shapes.append(_Shape(nodes, features, tuple(table)))
+                used.update(item[2])
+        shapes = [_Shape(nodes, np.array(sorted({f for f, _, _ in nodes}), dtype=np.intp), tuple(table))
+                  for nodes, table in tables.items()]
         return cls(shapes, n_features)
 
     def contributions(self, Z: np.ndarray) -> np.ndarray:

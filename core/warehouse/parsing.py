@@ -33,25 +33,28 @@ def cleaned(raw: str) -> str:
     return f"CASE WHEN LENGTH({t}) <= {NA_MAX_LENGTH} AND UPPER({t}) IN ({NA_LIST}) THEN NULL ELSE {t} END"
 
 
+def _where_any(v: str, chars: str, expr: str) -> str:
+    """``expr`` where ``v`` contains one of ``chars``, else ``v`` itself: for rewrites that cannot change a text
+    without them (most cells have none, and the rewrite is the cost)."""
+    has = " OR ".join(f"STRPOS({v}, '{ch}') > 0" for ch in chars)
+    return f"CASE WHEN {has} THEN {expr} ELSE {v} END"
+
+
 def _number(v: str, strip: str) -> str:
     # Nested REPLACE is several times faster than a regex on every cell, and is skipped on the plain numbers
     # most cells are (no character to strip); TRIM already removed outer spaces.
     expr = v
     for ch in strip:
         expr = f"REPLACE({expr}, '{ch}', '')"
-    has = " OR ".join(f"STRPOS({v}, '{ch}') > 0" for ch in strip)
-    return f"SAFE_CAST(CASE WHEN {has} THEN {expr} ELSE {v} END AS FLOAT64)"
+    return f"SAFE_CAST({_where_any(v, strip, expr)} AS FLOAT64)"
 
 
 def parsed(column: Column, v: str) -> str:
     """Expression turning the cleaned text ``v`` into the column's typed value (NULL when unparseable)."""
     t = column.type
     if column.is_crd:
-        return (
-            f"CASE WHEN REGEXP_CONTAINS({v}, r'^[0-9]+(\\.0+)?$') "
-            f"THEN NULLIF(LTRIM(CASE WHEN STRPOS({v}, '.') > 0 THEN REGEXP_REPLACE({v}, r'\\.0+$', '') ELSE {v} END, "
-            "'0'), '') END"
-        )
+        digits = _where_any(v, ".", f"REGEXP_REPLACE({v}, r'\\.0+$', '')")  # '123.0' -> '123'
+        return f"CASE WHEN REGEXP_CONTAINS({v}, r'^[0-9]+(\\.0+)?$') THEN NULLIF(LTRIM({digits}, '0'), '') END"
     if t == "money_millions":
         return _number(v, "$, ")
     if t == "percent":
@@ -72,8 +75,7 @@ def parsed(column: Column, v: str) -> str:
     if t == "date":
         return f"SAFE_CAST(SUBSTR({v}, 1, 10) AS DATE)"
     if t == "list":
-        # Only a value with a separator can change: the regex is skipped on the rest.
-        return f"CASE WHEN STRPOS({v}, ';') > 0 OR STRPOS({v}, ',') > 0 THEN REGEXP_REPLACE({v}, r'\\s*[;,]\\s*', '; ') ELSE {v} END"
+        return _where_any(v, ";,", f"REGEXP_REPLACE({v}, r'\\s*[;,]\\s*', '; ')")
     if t == "pii":
         return f"{v} IS NOT NULL"
     return v  # id (non-CRD), text, category
