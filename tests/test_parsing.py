@@ -121,7 +121,7 @@ def test_trim_is_skipped_only_where_trim_would_change_nothing():
     from core.warehouse.sql import to_duckdb
 
     values = ["abc", " abc", "abc ", "\tabc\t", "\u00a0abc\u00a0", "\u3000a", "é", " é ", "", " ", "!", "~", "a b",
-              "~x!", "\u2007x", None]
+              "~x!", "\u2007x", "~é!", "\x7fa", "a\x7f", "\x7f", "~\x7fa", "!", "\x1fa", "a\x1f", "\n a", "\t", None]
     con = duckdb.connect()
     con.execute("create table v as select unnest(?) as x", [values])
     got = con.execute(to_duckdb(f"SELECT x, {trimmed('x')} AS fast, TRIM(x) AS plain FROM v")[0]).fetchall()

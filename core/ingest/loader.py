@@ -82,7 +82,7 @@ def _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress
         accounts.append(_account(path, f, digest, archived, meta_for(path), columns))
     extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))
     rows = StreamedRows([(f, meta_for(f.path)) for f in files], columns, kind_label, extra_names,
-                        int(settings.extra.get("ingest_block_bytes", 16 << 20)))
+                        int(settings.extra.get("ingest_block_bytes", 4 << 20)))
     return accounts, rows, [(f.path.name, f.invalid_rows) for f in files], extra_names
 
 

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -207,14 +208,21 @@ def open_text_csv(path: str | Path) -> StreamedFile:
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = header_enc != "latin-1"
-    with open(path, "rb") as fh:
+    # The checksum of each chunk is taken in a second thread (hashlib releases the GIL) while this one checks
+    # its UTF-8; ASCII chunks (outside a split character) are valid UTF-8 without decoding.
+    with open(path, "rb") as fh, ThreadPoolExecutor(1) as hasher:
+        hashed = None
         for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-            if utf8:
+            if hashed is not None:
+                hashed.result()
+            hashed = hasher.submit(h.update, chunk)
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
                     utf8 = False
+        if hashed is not None:
+            hashed.result()
         if utf8:
             try:
                 decoder.decode(b"", final=True)

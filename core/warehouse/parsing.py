@@ -22,8 +22,11 @@ def quote_ident(name: str) -> str:
 
 def trimmed(raw: str) -> str:
     """``TRIM(raw)``, skipped when both ends are printable ASCII other than a space (no whitespace to trim, on
-    either engine): most cells, and TRIM is most of the cost of cleaning a cell."""
-    return f"CASE WHEN SUBSTR({raw}, 1, 1) BETWEEN '!' AND '~' AND SUBSTR({raw}, -1) BETWEEN '!' AND '~' THEN {raw} ELSE TRIM({raw}) END"
+    either engine): most cells, and TRIM is most of the cost of cleaning a cell. The first character is tested
+    by comparing the whole text (it starts with '!'..'~' exactly when it sorts from '!' and before DEL), which
+    spares one SUBSTR per cell: a third of the guard's cost."""
+    return (f"CASE WHEN {raw} >= '!' AND {raw} < '\\x7f' AND SUBSTR({raw}, -1) BETWEEN '!' AND '~' "
+            f"THEN {raw} ELSE TRIM({raw}) END")
 
 
 def cleaned(raw: str) -> str:
