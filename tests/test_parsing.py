@@ -154,3 +154,29 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
         assert column.is_crd == (kind == "crd")
         got = con.execute(to_duckdb(f"SELECT x, {parsed(column, 'x')} AS fast, {reference} AS slow FROM v")[0]).fetchall()
         assert all(fast == slow or (fast is None and slow is None) for _, fast, slow in got), (kind, got)
+
+
+def test_duckdb_reads_compact_offsets_as_the_rewrite_would():
+    """On DuckDB timestamps are cast without the '+HHMM' -> '+HH:MM' rewrite BigQuery needs: value by value
+    the same instant (or the same NULL) as with it, and the DuckDB session says it may skip it."""
+    import duckdb
+
+    from core.contract import Column
+    from core.warehouse.duckdb_backend import DuckDBSession
+    from core.warehouse.parsing import parsed
+    from core.warehouse.sql import to_duckdb
+
+    assert DuckDBSession.compact_offsets
+    values = ["2025-09-27T19:33:42.000+0000", "2025-09-27T19:33:42.000-0530", "2025-09-27 19:33:42+0530",
+              "2025-09-27T19:33:42+1400", "2025-09-27T19:33:42-0000", "2025-09-27T19:33+0230", "2025-09-27T19:33:42Z",
+              "2025-09-27T19:33:42+05:30", "2025-09-27T19:33:42", "2025-09-27", "2025-09-27T19:33:42+12345",
+              "2025-09-27T19:33:42+123", "2025-09-27+0100", "abc+1234", "+1234", "", None]
+    column = Column("CreatedDate", "timestamp", True, False, "")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("create table v as select unnest(?) as x", [values])
+    got = con.execute(to_duckdb(
+        f"SELECT x, {parsed(column, 'x', compact_offsets=True)} AS fast, {parsed(column, 'x')} AS slow FROM v")[0]).fetchall()
+    assert len(got) == len(values)
+    assert all(fast == slow for _, fast, slow in got), got
+    assert sum(fast is not None for _, fast, _ in got) >= 8

@@ -224,12 +224,12 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
     cols = spec.columns()
     accounts, raw, invalid, extra_names = read_files(
         [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress)
-    frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys), "raw_table": spec.raw_table,
-             "staged_table": spec.staged_table}
     progress(0.5, "Parsing and checking every cell")
     try:
         with wh.writer(f"{spec.kind} load") as s:
-            frags.update(scratch_kind=s.scratch_kind, typed_rows=s.scratch(f"{spec.kind}_typed"))
+            frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys, s.compact_offsets),
+                     "raw_table": spec.raw_table, "staged_table": spec.staged_table,
+                     "scratch_kind": s.scratch_kind, "typed_rows": s.scratch(f"{spec.kind}_typed")}
             s.stage(spec.raw_table, raw)
             s.run_model("staging/typed.sql", **frags)
             settle(raw, accounts)

@@ -22,6 +22,8 @@ class Session(ABC):
     #: checkpoint: a third of a territory load) and spill to disk past the memory limit like any table.
     scratch_kind = "table"
     scratch_schema = "staging"
+    #: Whether SAFE_CAST(... AS TIMESTAMP) reads a '+HHMM' offset as '+HH:MM' (BigQuery refuses it).
+    compact_offsets = False
 
     def scratch(self, name: str) -> str:
         """The qualified name of the intermediate table ``name``."""

@@ -18,6 +18,7 @@ from core.warehouse.sql import SCHEMAS, check_identifier, to_duckdb
 class DuckDBSession(Session):
     scratch_kind = "temp table"
     scratch_schema = "temp"
+    compact_offsets = True  # tests/test_parsing.py checks it value by value
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
