@@ -246,6 +246,50 @@ def test_salesforce_duplicates_keep_newest_last_modified(settings, wh, tmp_path)
     assert str(result.summary["export_at (as_of)"]).startswith("2025-04-01")
 
 
+# The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
+_DEDUP_REFERENCE = """
+with by_id as (
+  select Id, FA_CRD__c, LastModifiedDate, line from staging.stg_salesforce_leads
+  qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1
+),
+kept as (
+  select line from by_id
+  qualify FA_CRD__c is null
+    or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1
+)
+select s.line, case when c.n > 1 and s.Id in (select k.Id from by_id as k where k.line in (select line from kept))
+    then 'duplicate Id: an export row with a newer LastModifiedDate was kept'
+    else 'duplicate FA_CRD__c: a newer Lead with the same CRD was kept' end as reason
+from staging.stg_salesforce_leads as s
+join (select Id, count(*) as n from staging.stg_salesforce_leads group by Id) as c on s.Id = c.Id
+where s.line not in (select line from kept)
+order by s.line
+"""
+
+
+def test_lead_dedup_equals_ranking_every_lead(settings, wh, tmp_path):
+    """Only repeated Ids and CRDs are ranked: the kept Leads and each dropped row's reason are those of ranking
+    every Lead — ties, NULL dates, three copies of an Id, an Id whose newest copy loses to a newer Lead with
+    the same CRD, repeated blank CRDs."""
+    m = lambda d: f"2025-0{d}-01T00:00:00.000+0000"  # noqa: E731
+    rows = [
+        lead("00Q1", 100, modified=m(2)), lead("00Q1", 100, modified=m(3)), lead("00Q1", 100, modified=""),
+        lead("00Q2", 200, modified=m(1)), lead("00Q3", 200, modified=m(4)), lead("00Q9", 200, modified=m(4)),
+        lead("00Q5", 500, modified=m(2)), lead("00Q5", 500, modified=m(5)), lead("00Q6", 500, modified=m(6)),
+        lead("00Q7", 700, modified=m(3)), lead("00Q7", 700, modified=m(3)),
+        lead("00Q4", None), lead("00Q8", None), lead("00Q8", None, modified=m(7)), lead("00QA", 900),
+    ]
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows))
+    with wh.reader() as s:
+        reference = s.query(_DEDUP_REFERENCE)
+        dropped = s.query("select line, reason from staging.lead_duplicates order by line")
+        kept = s.query("select line from marts.dim_leads order by line")
+        staged = s.query("select line from staging.stg_salesforce_leads order by line")
+    assert dropped.values.tolist() == reference.values.tolist()
+    assert sorted(set(staged.line) - set(reference.line)) == kept.line.tolist()
+    assert len(kept) == 7 and set(dropped.reason.str.split(":").str[0]) == {"duplicate Id", "duplicate FA_CRD__c"}
+
+
 def test_lead_timestamps_and_flags(settings, wh, tmp_path):
     rows = [lead("00Q1", 1, contacted="2025-01-04T23:30:00.000+0000", mql="2025-01-05 08:00:00",
                  IsConverted="true", LinkedIn_Profile_Apollo__c="https://linkedin.example/x"),

@@ -1,49 +1,47 @@
 -- One row per Lead: repeated Ids keep the newest LastModifiedDate; a CRD on several Leads keeps the
 -- newest Lead (spec §5.1.3). Every dropped row is listed in staging.lead_duplicates with its reason.
+-- The dropped rows are chosen first, on the narrow keys, and only among repeated Ids and CRDs (a hash count
+-- is half the cost of ranking every Lead); the Leads are the load's typed rows of every other line.
+create or replace table staging.lead_duplicates as
+with id_dropped as (
+  select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate
+  from staging.stg_salesforce_leads
+  where Id in (select Id from staging.stg_salesforce_leads group by Id having count(*) > 1)
+  qualify row_number() over (
+    partition by Id order by LastModifiedDate desc nulls last, line desc
+  ) > 1
+),
+
+by_id as (
+  select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate
+  from staging.stg_salesforce_leads
+  where line not in (select line from id_dropped)
+),
+
+crd_dropped as (
+  select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate
+  from by_id
+  where FA_CRD__c in (select FA_CRD__c from by_id where FA_CRD__c is not null group by FA_CRD__c having count(*) > 1)
+  qualify row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) > 1
+)
+
+select
+  load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate,
+  -- an older copy of an Id whose newest copy lost to a newer Lead with the same CRD: dropped for the CRD
+  case
+    when Id in (select Id from crd_dropped) then 'duplicate FA_CRD__c: a newer Lead with the same CRD was kept'
+    else 'duplicate Id: an export row with a newer LastModifiedDate was kept'
+  end as reason
+from id_dropped
+union all
+select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate,
+  'duplicate FA_CRD__c: a newer Lead with the same CRD was kept' as reason
+from crd_dropped;
+
 create or replace table marts.dim_leads
 partition by timestamp_trunc(Stage_Entered_Contacting__c, month)
 cluster by FA_CRD__c
 as
-with by_id as (
-  select Id, FA_CRD__c, LastModifiedDate, line
-  from staging.stg_salesforce_leads
-  where true
-  qualify row_number() over (
-    partition by Id order by LastModifiedDate desc nulls last, line desc
-  ) = 1
-),
-
-kept as (
-  select line
-  from by_id
-  where true
-  qualify FA_CRD__c is null
-    or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1
-)
-
--- The choice is made on the narrow key columns (a window over the wide rows carries every column through its
--- sort) and the kept rows are taken by line, unique within the export, from the load's typed rows.
 select load_id, file_name, line, extra_json, parse_failures, {{ staged_names }}
 from {{ typed_rows }}
-where Id is not null and line in (select line from kept);
-
-create or replace table staging.lead_duplicates as
-with id_counts as (
-  select Id, count(*) as n from staging.stg_salesforce_leads group by Id
-)
-
-select
-  s.load_id,
-  s.file_name,
-  s.line,
-  s.Id,
-  s.FA_CRD__c,
-  s.LastModifiedDate,
-  case
-    when c.n > 1 and s.Id in (select Id from marts.dim_leads)
-      then 'duplicate Id: an export row with a newer LastModifiedDate was kept'
-    else 'duplicate FA_CRD__c: a newer Lead with the same CRD was kept'
-  end as reason
-from staging.stg_salesforce_leads as s
-inner join id_counts as c on s.Id = c.Id
-where s.line not in (select line from marts.dim_leads)
+where Id is not null and line not in (select line from staging.lead_duplicates)

@@ -1,12 +1,13 @@
 -- One row per Task: repeated Ids keep the newest LastModifiedDate (overlapping export pages). Tasks on
 -- other objects than a Lead (WhoId not a loaded Lead) are kept here and ignored by lead_dials.
--- The rows dropped are chosen first, on the narrow keys of staging.stg_salesforce_tasks (a window over the
+-- The rows dropped are chosen first, on the narrow keys in {{ staged_table }} (a window over the
 -- typed rows carries every column through its sort); the Tasks are the typed rows of every other line.
 create or replace table staging.task_duplicates as
 select s.load_id, s.file_name, s.line, s.Id, s.LastModifiedDate,
   'duplicate Id: an export row with a newer LastModifiedDate was kept' as reason
-from staging.stg_salesforce_tasks as s
-where true
+from {{ staged_table }} as s
+-- only repeated Ids are ranked (a hash count is half the cost of a window over every Task)
+where s.Id in (select Id from {{ staged_table }} group by Id having count(*) > 1)
 qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) > 1;
 
 create or replace table marts.fact_tasks

@@ -1,7 +1,7 @@
--- The keys of every loadable row of the latest Task export (a full snapshot: each load replaces the last):
--- what de-duplication and row accounting need. The typed rows are written once, by marts/fact_tasks.sql,
--- straight from {{ typed_rows }}.
-create or replace table staging.stg_salesforce_tasks as
+-- The keys of every loadable row of the current Task export (a full snapshot: each load replaces the last):
+-- what de-duplication and row accounting need, for the load only (an intermediate, Session.scratch: nothing
+-- reads it afterwards). The typed rows are written once, by marts/fact_tasks.sql, straight from {{ typed_rows }}.
+create or replace {{ scratch_kind }} {{ staged_table }} as
 select load_id, file_name, line, Id, WhoId, CreatedDate, LastModifiedDate, parse_failures
 from {{ typed_rows }}
 where Id is not null and WhoId is not null
