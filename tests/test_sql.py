@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import duckdb
 import pytest
 import sqlglot
@@ -140,3 +141,30 @@ def test_to_json_string_of_struct(con):
 def test_unnest_split(con):
     rows = run(con, "select count(*) from (select 'a;b;' as f) as s cross join unnest(split(s.f, ';')) as c where c != ''")
     assert rows == [(2,)]
+
+
+def test_large_scripts_are_transpiled_once_across_processes(tmp_path, monkeypatch):
+    """A model's transpiled statements are kept on disk by a hash of the script: a new process reads them
+    back instead of transpiling again; an unreadable entry is transpiled again and rewritten; small scripts
+    (ad-hoc queries) are never stored."""
+    from core.warehouse import sql as S
+
+    monkeypatch.setenv("LEADSCORE_SQL_CACHE", str(tmp_path))
+    script = render(read_model("staging/typed.sql"), **_values_for("staging/typed.sql"))
+    assert len(script) >= S.DISK_CACHE_MIN_CHARS
+    S.to_duckdb.cache_clear()
+    first = S.to_duckdb(script)
+    entries = list(tmp_path.glob("*.json"))
+    assert len(entries) == 1 and first == S._transpile(script)
+    S.to_duckdb.cache_clear()
+    calls = []
+    monkeypatch.setattr(S, "_transpile", lambda sql: calls.append(sql) or ("select 1",))
+    assert S.to_duckdb(script) == first and not calls  # read back, not transpiled
+    entries[0].write_text("{not json", encoding="utf-8")
+    S.to_duckdb.cache_clear()
+    assert S.to_duckdb(script) == ("select 1",) and len(calls) == 1  # transpiled again and rewritten
+    assert json.loads(entries[0].read_text(encoding="utf-8")) == ["select 1"]
+    S.to_duckdb.cache_clear()
+    S.to_duckdb("select 2")
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    S.to_duckdb.cache_clear()

@@ -7,6 +7,11 @@ string formatting of user input.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import inspect
+import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -56,7 +61,53 @@ def split_statements(sql: str) -> list[exp.Expression]:
 
 @lru_cache(maxsize=512)
 def to_duckdb(sql: str) -> tuple[str, ...]:
-    """Transpile a BigQuery script to DuckDB statements, dropping any project (catalog) qualifier."""
+    """Transpile a BigQuery script to DuckDB statements, dropping any project (catalog) qualifier. Large
+    scripts (the models, rendered) are also kept on disk (:func:`_disk_cached`): every CLI command and daily
+    run is a new process, and transpiling a load's typing statement costs more than running it on a small file."""
+    if len(sql) < DISK_CACHE_MIN_CHARS:
+        return _transpile(sql)
+    return _disk_cached(sql)
+
+
+DISK_CACHE_MIN_CHARS = 2000
+DISK_CACHE_MAX_FILES = 2000
+
+
+def sql_cache_dir() -> Path:
+    """Where transpiled scripts are kept: ``LEADSCORE_SQL_CACHE``, else the user's cache directory."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "leadscore" / "sql"
+    return Path(os.environ.get("LEADSCORE_SQL_CACHE") or default)
+
+
+def _disk_cached(sql: str) -> tuple[str, ...]:
+    """:func:`_transpile` through a file per script, named by a hash of the script, the sqlglot version and
+    the transpiling code itself (a change to either starts a new entry). Only SQL text is stored — the models
+    and the engine's literals (load ids, dates), never a row of data. A cache that cannot be read or written
+    is skipped; past ``DISK_CACHE_MAX_FILES`` entries the oldest half is removed."""
+    key = hashlib.sha256("\0".join((sqlglot.__version__, _TRANSPILER_ID, sql)).encode()).hexdigest()
+    folder = sql_cache_dir()
+    path = folder / f"{key}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, list) and all(isinstance(x, str) for x in cached):
+            return tuple(cached)
+    except (OSError, ValueError):
+        pass
+    out = _transpile(sql)
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(list(out)), encoding="utf-8")
+        tmp.replace(path)
+        entries = list(folder.glob("*.json"))
+        if len(entries) > DISK_CACHE_MAX_FILES:
+            entries.sort(key=lambda p: p.stat().st_mtime)
+            for old in entries[: len(entries) // 2]:
+                old.unlink(missing_ok=True)
+    return out
+
+
+def _transpile(sql: str) -> tuple[str, ...]:
     out = []
     for stmt in split_statements(sql):
         for table in stmt.find_all(exp.Table):
@@ -66,6 +117,10 @@ def to_duckdb(sql: str) -> tuple[str, ...]:
             prop.pop()  # BigQuery's table layout; DuckDB has no partitions (sqlglot would drop them with a warning)
         out.append(stmt.sql(dialect="duckdb"))
     return tuple(out)
+
+
+_TRANSPILER_ID = hashlib.sha256(
+    (inspect.getsource(split_statements) + inspect.getsource(_transpile)).encode()).hexdigest()[:16]
 
 
 def to_bigquery(sql: str, project: str, dataset_prefix: str = "") -> tuple[str, ...]:
