@@ -127,7 +127,7 @@ def test_typed_view_and_quality_models_run_on_bigquery(settings, wh, bq, tmp_pat
              lead("00Q5", 3, State="FL", contacted="", modified="2025-01-02T00:00:00.000+0000")]
     load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
     bs, bwh = bq
-    tables = ["marts.dim_rep_snapshots", "marts.dim_leads", "staging.stg_salesforce_leads", "staging.lead_duplicates",
+    tables = ["marts.dim_rep_snapshots", "marts.dim_leads", "staging.lead_duplicates",
               "staging.quarantine", "raw.file_loads"]
     with bwh.writer() as b:
         for t in tables:

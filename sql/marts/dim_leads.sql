@@ -5,8 +5,8 @@
 create or replace table staging.lead_duplicates as
 with id_dropped as (
   select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate
-  from staging.stg_salesforce_leads
-  where Id in (select Id from staging.stg_salesforce_leads group by Id having count(*) > 1)
+  from {{ staged_table }}
+  where Id in (select Id from {{ staged_table }} group by Id having count(*) > 1)
   qualify row_number() over (
     partition by Id order by LastModifiedDate desc nulls last, line desc
   ) > 1
@@ -14,7 +14,7 @@ with id_dropped as (
 
 by_id as (
   select load_id, file_name, line, Id, FA_CRD__c, LastModifiedDate
-  from staging.stg_salesforce_leads
+  from {{ staged_table }}
   where line not in (select line from id_dropped)
 ),
 

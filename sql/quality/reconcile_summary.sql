@@ -27,9 +27,14 @@ lead_load as (
   where kind = 'leads' and load_id in (select distinct load_id from leads)
 ),
 
+-- the export's rows with an Id: the Leads kept and the duplicates dropped (each row is one or the other)
 sf_crd_dups as (
   select FA_CRD__c
-  from staging.stg_salesforce_leads
+  from (
+    select Id, FA_CRD__c from marts.dim_leads
+    union all
+    select Id, FA_CRD__c from staging.lead_duplicates
+  )
   where FA_CRD__c is not null
   group by FA_CRD__c
   having count(distinct Id) > 1
