@@ -405,3 +405,27 @@ def test_a_warehouse_from_before_the_partitioned_layout_is_migrated_at_the_next_
     pd.testing.assert_frame_equal(got[got.snapshot_month == "2025-01"].reset_index(drop=True), expected)
     assert got[got.snapshot_month == "2025-02"].RepCRD.tolist() == ["1"]
     assert wh.read("select count(*) as n from marts.dim_reps_current").n[0] == 1
+
+
+@pytest.mark.parametrize("case", ["utf8_split_at_chunk", "latin1_after_ascii_chunks", "ascii"])
+def test_checking_pass_decides_encoding_and_checksum_across_chunks(tmp_path, case):
+    """The checking pass of a large file reads 4 MiB chunks, hashes them in a second thread and skips decoding
+    ASCII chunks: a UTF-8 character split across two chunks is still UTF-8, a single Latin-1 byte after
+    several ASCII chunks still makes the file Latin-1, and the checksum is the file's."""
+    from core.ingest.reader import open_text_csv
+
+    chunk = 1 << 22
+    head = b"Id,City\n"
+    body = bytearray(b"00Q1,Springfield\n" * ((3 * chunk) // 17))
+    if case == "utf8_split_at_chunk":
+        at = chunk - 1  # 'é' is two bytes: the first ends chunk one, the second starts chunk two
+        body[at - len(head):at - len(head) + 2] = "é".encode()
+    elif case == "latin1_after_ascii_chunks":
+        body[-5] = 0xE9  # 'é' in Latin-1: not valid UTF-8
+    path = tmp_path / "big.csv"
+    path.write_bytes(head + bytes(body))
+    f = open_text_csv(path)
+    assert f.sha256 == sha256_of(path)
+    assert f.encoding == {"latin1_after_ascii_chunks": "latin-1"}.get(case, "utf-8")
+    if case == "utf8_split_at_chunk":
+        assert path.read_bytes()[chunk - 1:chunk + 1] == "é".encode()

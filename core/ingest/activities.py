@@ -40,18 +40,16 @@ def load_activity_file(wh: Warehouse, settings: Settings, path: str | Path, acto
 
 
 def activity_summary(s: Session) -> dict:
-    row = s.query(
-        "select count(*) as tasks, countif(is_dial) as dials, "
-        "count(distinct case when is_dial then lead_id end) as leads_dialled from marts.fact_tasks"
+    on_leads = ("countif(is_dial and lead_id in (select Id from marts.dim_leads))"
+                if s.table_exists("marts.dim_leads") else "0")
+    row = s.query(  # one pass over the Tasks
+        f"select count(*) as tasks, countif(is_dial) as dials, {on_leads} as on_leads, "
+        "count(distinct case when is_dial then lead_id end) as leads_dialled, "
+        "(select count(*) from staging.task_duplicates) as duplicates from marts.fact_tasks"
     ).iloc[0]
-    on_leads = 0
-    if s.table_exists("marts.dim_leads"):
-        on_leads = int(s.scalar(
-            "select count(*) from marts.fact_tasks where is_dial and lead_id in (select Id from marts.dim_leads)"))
     return {
         "tasks": int(row.tasks), "dials": int(row.dials), "leads_dialled": int(row.leads_dialled),
-        "dials_on_loaded_leads": on_leads,
-        "duplicates_resolved": int(s.scalar("select count(*) from staging.task_duplicates")),
+        "dials_on_loaded_leads": int(row.on_leads), "duplicates_resolved": int(row.duplicates),
     }
 
 

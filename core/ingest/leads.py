@@ -20,12 +20,11 @@ from core.warehouse import Session, Warehouse
 def _finish(s: Session, frags: dict) -> dict:
     s.run_model("marts/dim_leads.sql", **frags)
     migrated = migrate_stored_ids(s)  # a warehouse from before Ids were normalised: once
-    summary = {
-        "salesforce_leads": int(s.scalar("select count(*) from marts.dim_leads")),
-        "duplicates_resolved": int(s.scalar("select count(*) from staging.lead_duplicates")),
-        "contacted_leads": int(s.scalar(
-            "select count(*) from marts.dim_leads where Stage_Entered_Contacting__c is not null")),
-    }
+    row = s.query(
+        "select count(*) as leads, countif(Stage_Entered_Contacting__c is not null) as contacted, "
+        "(select count(*) from staging.lead_duplicates) as duplicates from marts.dim_leads").iloc[0]
+    summary = {"salesforce_leads": int(row.leads), "duplicates_resolved": int(row.duplicates),
+               "contacted_leads": int(row.contacted)}
     if migrated:
         summary["stored_ids_migrated_to_18_chars"] = migrated
     return summary
