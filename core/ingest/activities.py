@@ -28,7 +28,7 @@ def _finish(s: Session, frags: dict) -> dict:
 
 TASKS = SalesforceExport(
     kind="activities", label="Salesforce Task", columns=task_columns, raw_table="raw.salesforce_tasks",
-    staged_table="activities_keys", staged_is_scratch=True,
+    staged_table="activities_keys",
     staged_model="staging/stg_salesforce_tasks.sql", extra_quarantine=("staging/task_quarantine.sql",),
     audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish, row_keys=("WhoId",),
 )

@@ -32,7 +32,7 @@ def _finish(s: Session, frags: dict) -> dict:
 
 LEADS = SalesforceExport(
     kind="leads", label="Salesforce Lead", columns=salesforce_columns, raw_table="raw.salesforce_leads",
-    staged_table="leads_keys", staged_is_scratch=True,
+    staged_table="leads_keys",
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
 )

@@ -201,7 +201,7 @@ class SalesforceExport:
     label: str  # in messages: "Salesforce Lead"
     columns: Callable[[], tuple]
     raw_table: str
-    staged_table: str  # the load's loadable rows (keys): a table, or with staged_is_scratch a scratch name
+    staged_table: str  # the load's loadable rows (keys): a scratch view of the typed rows, by this name
     staged_model: str
     extra_quarantine: tuple[str, ...]  # further quarantine models of this kind
     audit_action: str
@@ -209,7 +209,6 @@ class SalesforceExport:
     finish: Callable[[Session, dict], dict]  # builds the marts from the typed rows (fragments) -> load summary
     checkpoint: str | None = None  # fault-injection point after staging
     row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
-    staged_is_scratch: bool = False  # the staged keys serve the load only (a scratch view, dropped after it)
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
@@ -228,10 +227,10 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
     progress(0.5, "Parsing and checking every cell")
     try:
         with wh.writer(f"{spec.kind} load") as s:
-            staged = s.scratch(spec.staged_table) if spec.staged_is_scratch else spec.staged_table
+            staged = s.scratch(spec.staged_table)
             frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys, s.compact_offsets),
                      "raw_table": spec.raw_table, "staged_table": staged,
-                     "scratch_kind": s.scratch_kind, "scratch_view": s.scratch_kind.replace("table", "view"),
+                     "scratch_kind": s.scratch_kind, "scratch_view": s.scratch_view_kind,
                      "typed_rows": s.scratch(f"{spec.kind}_typed")}
             s.stage(spec.raw_table, raw)
             s.run_model("staging/typed.sql", **frags)
@@ -249,8 +248,7 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
             write_accounts(s, load_id, spec.kind, accounts, staged, actor, export_at)
             quarantine = load_quarantine(s, load_id)
             summary["export_at (as_of)"] = str(export_at)
-            if spec.staged_is_scratch:
-                s.execute(f"drop view if exists {staged}")
+            s.execute(f"drop view if exists {staged}")
             s.execute(f"drop table if exists {frags['typed_rows']}")
             s.unstage(spec.raw_table)
             result = LoadResult(load_id, spec.kind, accounts, quarantine, time.perf_counter() - started, summary)

@@ -205,7 +205,7 @@ def territory_fragments(extra_names: list[str]) -> dict[str, str]:
 
 def scratch_frags(s) -> dict[str, str]:
     """The load's intermediate month tables, where the session keeps intermediates (Session.scratch)."""
-    return {"scratch_kind": s.scratch_kind, "scratch_view": s.scratch_kind.replace("table", "view"),
+    return {"scratch_kind": s.scratch_kind, "scratch_view": s.scratch_view_kind,
             "typed_rows": s.scratch("territory_typed"), "other_rows": s.scratch("territory_month_others"),
             "month_ranks": s.scratch("territory_month_ranks"), "staged_table": s.scratch("territory_month_rows")}
 

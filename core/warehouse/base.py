@@ -25,6 +25,11 @@ class Session(ABC):
     #: Whether SAFE_CAST(... AS TIMESTAMP) reads a '+HHMM' offset as '+HH:MM' (BigQuery refuses it).
     compact_offsets = False
 
+    @property
+    def scratch_view_kind(self) -> str:
+        """How a step's intermediate views are created: ``view`` or ``temp view``, like its tables."""
+        return self.scratch_kind.replace("table", "view")
+
     def scratch(self, name: str) -> str:
         """The qualified name of the intermediate table ``name``."""
         return f"{self.scratch_schema}.{name}"

@@ -64,7 +64,7 @@ def to_duckdb(sql: str) -> tuple[str, ...]:
     """Transpile a BigQuery script to DuckDB statements, dropping any project (catalog) qualifier. Large
     scripts (the models, rendered) are also kept on disk (:func:`_disk_cached`): every CLI command and daily
     run is a new process, and transpiling a load's typing statement costs more than running it on a small file."""
-    if len(sql) < DISK_CACHE_MIN_CHARS:
+    if len(sql) < DISK_CACHE_MIN_CHARS or _TRANSPILER_ID is None:
         return _transpile(sql)
     return _disk_cached(sql)
 
@@ -119,8 +119,16 @@ def _transpile(sql: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_TRANSPILER_ID = hashlib.sha256(
-    (inspect.getsource(split_statements) + inspect.getsource(_transpile)).encode()).hexdigest()[:16]
+def _transpiler_id() -> str | None:
+    """A hash of the code that shapes the transpiled text; None (no disk cache) when its source is not at hand."""
+    try:
+        source = inspect.getsource(split_statements) + inspect.getsource(_transpile)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+_TRANSPILER_ID = _transpiler_id()
 
 
 def to_bigquery(sql: str, project: str, dataset_prefix: str = "") -> tuple[str, ...]:
