@@ -441,3 +441,24 @@ def test_model_selection_runs_on_a_bounded_uniform_sample_and_the_final_fits_on_
     report = report_markdown("m1", fitted, ev, gates(ev, None), baselines(fitted, frame, 50),
                              _split_info(fitted.fit_frame, fitted.calib_frame, frame))
     assert f"on a uniform sample of 700 of the {ss['of_rows']:,} fit-period leads" in report
+
+
+def test_average_precision_is_scikit_learns_to_the_bit():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(7)
+    cases = [(np.array([0, 1]), np.array([0.5, 0.5])), (np.array([1, 0, 1, 0]), np.zeros(4)),
+             (np.array([0, 0, 1]), np.array([0.9, 0.8, 0.1]))]
+    for i in range(400):
+        n = int(rng.integers(2, 400))
+        y = (rng.random(n) < rng.uniform(0.02, 0.6)).astype(int)
+        p = rng.random(n) if i % 2 else np.round(rng.random(n), 1)  # many ties on the even draws
+        cases.append((y, p))
+    checked = 0
+    for y, p in cases:
+        if 0 < y.sum() < len(y):
+            assert metrics.average_precision(y, p) == average_precision_score(y, p)
+            checked += 1
+    assert checked > 350
+    with pytest.raises(ValueError):  # NaN scores are refused, as scikit-learn refuses them
+        metrics.average_precision(np.array([0, 1]), np.array([0.1, np.nan]))

@@ -216,6 +216,34 @@ def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(m
         shadow.start_shadow(w, run.model_version)
 
 
+def test_attribution_is_read_back_for_unchanged_periods_and_recomputed_for_changed_ones(monitored_copy, monkeypatch):
+    from core.modeling import registry
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    first = run_monitor(w, s, as_of="2025-10-27").frames["attribution"]
+    explained: list[int] = []
+    real = registry.load_model
+
+    def counting(*a, **k):
+        m = real(*a, **k)
+        inner = m.contributions
+        m.contributions = lambda X: explained.append(len(X)) or inner(X)
+        return m
+
+    monkeypatch.setattr("core.monitoring.monitor.load_model", counting)
+    again = run_monitor(w, s, as_of="2025-10-27").frames["attribution"]
+    assert explained == []  # every period's sampled rows hash as before: nothing explained again
+    pd.testing.assert_frame_equal(first, again)
+    # one period's rows change (a cached fingerprint no longer matches): only that period is explained again
+    newest = first.period.max()
+    with w.writer("test") as x:
+        x.execute(f"update ml.monitor_attribution set fingerprint = 'stale' where period = '{newest}'")
+    third = run_monitor(w, s, as_of="2025-10-27").frames["attribution"]
+    assert len(explained) == 1 and 0 < explained[0] <= 2000
+    pd.testing.assert_frame_equal(first, third)
+
+
 # --------------------------------------------------------------------------------------- bad input
 
 

@@ -12,7 +12,28 @@ def _ok(y) -> bool:
 
 
 def auc_pr(y, p) -> float | None:
-    return float(average_precision_score(y, p)) if _ok(y) else None
+    return average_precision(y, p) if _ok(y) else None
+
+
+def average_precision(y, p) -> float:
+    """scikit-learn's ``average_precision_score`` for 0/1 labels, the same operations in the same order (equal to
+    the bit; tests/test_modeling.py), without its input validation — which cost more than the measure itself in
+    the bootstraps and the weekly cohorts. Scores with NaN go to scikit-learn (which refuses them)."""
+    y = np.asarray(y)
+    p = np.asarray(p, dtype=float)
+    if len(y) != len(p) or np.isnan(p).any() or not np.isin(y, (0, 1)).all():
+        return float(average_precision_score(y, p))
+    order = np.argsort(p, kind="mergesort")[::-1]  # sklearn's _binary_clf_curve
+    p, y = p[order], (y[order] == 1)
+    ends = np.r_[np.where(np.diff(p))[0], y.size - 1]
+    tps = np.cumsum(y * 1.0, dtype=np.float64)[ends]
+    fps = 1 + ends - tps
+    ps = tps + fps
+    precision = np.zeros_like(tps)
+    np.divide(tps, ps, out=precision, where=(ps != 0))
+    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
+    precision, recall = np.hstack((precision[::-1], 1)), np.hstack((recall[::-1], 0))
+    return float(-np.sum(np.diff(recall) * np.array(precision)[:-1]))
 
 
 def auc_roc(y, p) -> float | None:
@@ -96,7 +117,7 @@ def bootstrap_auc_pr(y, *scores, resamples: int = 200, seed: int = 42,
     for _ in range(resamples):
         i = rng.integers(0, len(y), len(y))
         if _ok(y[i]):
-            out.append([average_precision_score(y[i], p[i]) for p in scores])
+            out.append([average_precision(y[i], p[i]) for p in scores])
     return np.array(out).reshape(-1, len(scores))
 
 

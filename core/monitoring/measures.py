@@ -24,16 +24,23 @@ def drift_by_period(rows: pd.DataFrame, periods: pd.Series, reference: dict, col
                         for c in cols])
 
 
-def drift_part(periods, column: str, prof: dict, psi, noise, n) -> pd.DataFrame:
-    """One column's drift rows (one per period) from its PSI, noise levels and row counts."""
-    return pd.DataFrame({"period": periods, "feature": column, "group": prof.get("group", "MarketPro"),
-                         "sources": ", ".join(prof.get("sources", [column])), "psi": np.round(psi, 4),
-                         "noise": np.round(noise, 4), "n": np.asarray(n).astype(int)})
+DRIFT_COLUMNS = ["period", "feature", "group", "sources", "psi", "noise", "n"]
 
 
-def drift_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["period", "feature", "group", "sources", "psi", "noise", "n"])
+def drift_part(periods, column: str, prof: dict, psi, noise, n) -> dict:
+    """One column's drift rows (one per period) from its PSI, noise levels and row counts, as columns for
+    :func:`drift_frame` (one frame for all columns: a frame per column cost more than its PSI)."""
+    k = len(periods)
+    return {"period": list(periods), "feature": [column] * k, "group": [prof.get("group", "MarketPro")] * k,
+            "sources": [", ".join(prof.get("sources", [column]))] * k, "psi": np.round(psi, 4),
+            "noise": np.round(noise, 4), "n": np.asarray(n).astype(int)}
+
+
+def drift_frame(parts: list[dict]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=DRIFT_COLUMNS)
+    out = pd.DataFrame({c: (np.concatenate([p[c] for p in parts]) if c in ("psi", "noise", "n")
+                            else [v for p in parts for v in p[c]]) for c in DRIFT_COLUMNS})
     return out[out.n > 0].sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
 
 
@@ -63,24 +70,35 @@ def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) ->
     *estimated* from the calibrated probabilities, with a 95% interval."""
     if scored.empty:
         return pd.DataFrame()
-    df = scored.assign(cohort_start=week_start(scored.contacted_at))
+    starts = week_start(scored.contacted_at).to_numpy()
     as_naive = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
+    # One stable sort by week, then plain array slices per cohort (a pandas sub-frame per week cost more than
+    # the measures themselves; five calls per monitoring run).
+    order = np.argsort(starts, kind="stable")
+    starts = starts[order]
+    prob = scored.prob.to_numpy(dtype=float)[order]
+    label = pd.to_numeric(scored.label, errors="coerce").to_numpy(dtype=float)[order]
+    is_a = (scored.tier == "A").to_numpy()[order]
+    backfilled = scored["backfilled"].to_numpy()[order] if "backfilled" in scored else np.zeros(len(order), dtype=bool)
+    bounds = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1], True])
     rows = []
-    for start, g in df.groupby("cohort_start", sort=True):
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        start = pd.Timestamp(starts[lo])
         matured = start + WEEK + pd.Timedelta(days=window_days) <= as_naive
-        a = g[g.tier == "A"]
-        row = {"cohort_start": start.date().isoformat(), "matured": bool(matured), "leads": len(g), "tier_a_leads": len(a),
-               "predicted_rate": float(g.prob.mean()), "backfilled_share": float(g.get("backfilled", pd.Series(False)).mean())}
+        g_prob, g_label, g_a = prob[lo:hi], label[lo:hi], is_a[lo:hi]
+        row = {"cohort_start": start.date().isoformat(), "matured": bool(matured), "leads": int(hi - lo),
+               "tier_a_leads": int(g_a.sum()), "predicted_rate": float(g_prob.mean()),
+               "backfilled_share": float(np.mean(backfilled[lo:hi]))}
         if matured:
-            known = g[g.label.notna()]
-            y, ya = known.label.to_numpy(int), a[a.label.notna()].label.to_numpy(int)
+            known = ~np.isnan(g_label)
+            y, ya = g_label[known].astype(int), g_label[known & g_a].astype(int)
             row.update(positives=int(y.sum()), observed_rate=float(y.mean()) if len(y) else None,
                        tier_a_precision=float(ya.mean()) if len(ya) else None,
                        tier_a_recall=float(ya.sum() / y.sum()) if y.sum() else None,
-                       auc_pr=metrics.auc_pr(y, known.prob.to_numpy()) if 0 < y.sum() < len(y) else None,
+                       auc_pr=metrics.auc_pr(y, g_prob[known]) if 0 < y.sum() < len(y) else None,
                        estimated=False)
         else:
-            p = a.prob.to_numpy()
+            p = g_prob[g_a]
             est = float(p.mean()) if len(p) else None
             half = 1.96 * float(np.sqrt((p * (1 - p)).sum())) / len(p) if len(p) else None
             row.update(positives=None, observed_rate=None, tier_a_precision=est, tier_a_recall=None, auc_pr=None,
@@ -114,8 +132,16 @@ def calibration_by_segment(scored: pd.DataFrame, period: pd.Series) -> pd.DataFr
 
 def attribution_ranks(contrib: np.ndarray, features: list[str], periods: np.ndarray, top: int = 20) -> pd.DataFrame:
     """Mean |contribution| per feature and period, with its rank (1 = most important)."""
-    frame = pd.DataFrame(np.abs(contrib), columns=features).assign(period=periods)
-    mean = frame.groupby("period").mean()
+    return ranks_of_means(attribution_means(contrib, features, periods))
+
+
+def attribution_means(contrib: np.ndarray, features: list[str], periods: np.ndarray) -> pd.DataFrame:
+    """Mean |contribution| per period (rows, sorted) and feature (columns, in the model's order)."""
+    return pd.DataFrame(np.abs(contrib), columns=features).assign(period=periods).groupby("period").mean()
+
+
+def ranks_of_means(mean: pd.DataFrame) -> pd.DataFrame:
+    """Long form of :func:`attribution_means` with each feature's rank in its period (1 = most important)."""
     ranks = mean.rank(axis=1, ascending=False, method="first")
     out = mean.stack().rename("mean_abs").to_frame().join(ranks.stack().rename("rank")).reset_index()
     out.columns = ["period", "feature", "mean_abs", "rank"]
@@ -125,16 +151,20 @@ def attribution_ranks(contrib: np.ndarray, features: list[str], periods: np.ndar
 
 def attribution_changes(ranks: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     """Period over period, each top-``top`` feature's relative change in mean |SHAP| (spec §9.2: > 50%)."""
-    rows = []
-    periods = sorted(ranks.period.unique())
-    for a, b in zip(periods[:-1], periods[1:]):
-        pa = ranks[(ranks.period == a) & (ranks["rank"] <= top)].set_index("feature")
-        pb = ranks[ranks.period == b].set_index("feature")
-        for f, r in pa.iterrows():
-            now = float(pb.mean_abs.get(f, 0.0))
-            change = (now - r.mean_abs) / r.mean_abs if r.mean_abs > 0 else 0.0
-            rows.append({"period": b, "previous": a, "feature": f, "before": r.mean_abs, "after": now, "change": change})
-    return pd.DataFrame(rows, columns=["period", "previous", "feature", "before", "after", "change"])
+    columns = ["period", "previous", "feature", "before", "after", "change"]
+    periods = sorted(ranks.period.unique()) if not ranks.empty else []
+    if len(periods) < 2:
+        return pd.DataFrame(columns=columns)
+    following = dict(zip(periods[:-1], periods[1:]))
+    head = ranks[ranks.period.isin(list(following)) & (ranks["rank"] <= top)]
+    head = head.iloc[np.argsort(head.period.map(periods.index).to_numpy(), kind="stable")]
+    nxt = head.period.map(following).to_numpy()
+    after = pd.Series(ranks.mean_abs.to_numpy(), index=pd.MultiIndex.from_arrays([ranks.period, ranks.feature]))
+    after = after[~after.index.duplicated()].reindex(pd.MultiIndex.from_arrays([nxt, head.feature])).fillna(0.0).to_numpy()
+    before = head.mean_abs.to_numpy(dtype=float)
+    change = np.divide(after - before, before, out=np.zeros(len(before)), where=before > 0)
+    return pd.DataFrame({"period": nxt, "previous": head.period.to_numpy(), "feature": head.feature.to_numpy(),
+                         "before": before, "after": after, "change": change}, columns=columns)
 
 
 def implausible(frame: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:

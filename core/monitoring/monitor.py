@@ -4,11 +4,13 @@ alerts (spec §9.3) and stores everything with history. An alert is data, never 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
@@ -363,21 +365,21 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
 
 def attribution_step(c: Context) -> Step:
     """Mean |SHAP| rank per contact week (per month when weeks are too small) over the last six months, on at most
-    2,000 leads a period; a top-20 feature whose mean |SHAP| changes > 50% from one period to the next warns."""
+    2,000 leads a period; a top-20 feature whose mean |SHAP| changes > 50% from one period to the next warns.
+    A period whose sampled rows are those of an earlier run under the same model is read back
+    (``ml.monitor_attribution``), so a daily run explains only the weeks whose leads changed."""
     s = Step(frames={"attribution": pd.DataFrame(), "attribution_changes": pd.DataFrame()})
     since = c.feats[c.feats.contacted_at > c.as_of - pd.Timedelta(days=183)]
     if not len(since) or not all(f in c.feats.columns for f in c.model.features):
         return s
     # Spec §9.2 compares week over week; weeks are used when a typical week holds enough leads, months otherwise.
     weeks = M.week_start(since.contacted_at).dt.strftime("%Y-%m-%d")
-    period = weeks if weeks.value_counts().median() >= c.th.min_rows else c.month[since.index]
-    sample = since.groupby(period.to_numpy(), group_keys=False).apply(
-        lambda g: g.sample(min(len(g), 2000), random_state=0))
-    X = model_inputs(sample, [col for col in sample.columns if col not in ("lead_id", "contacted_at", "label",
-                                                                           "label_status", "snapshot_month",
-                                                                           "snapshot_at_risk")])
-    attribution = M.attribution_ranks(c.model.contributions(X), c.model.features, period[sample.index].to_numpy())
-    counts = period[sample.index].value_counts()
+    period = (weeks if weeks.value_counts().median() >= c.th.min_rows else c.month[since.index]).to_numpy()
+    rows = _sample_per_period(period, 2000)
+    sample, sample_period = since.iloc[rows], period[rows]
+    means = _attribution_means(c, sample, sample_period)
+    attribution = M.ranks_of_means(means)
+    counts = pd.Series(sample_period).value_counts()
     changes = M.attribution_changes(attribution)
     big = changes[(changes.change.abs() > c.th.attribution_change) & changes.period.map(counts).ge(c.th.min_rows)
                   & changes.previous.map(counts).ge(c.th.min_rows)] if not changes.empty else changes
@@ -386,6 +388,62 @@ def attribution_step(c: Context) -> Step:
                                f"Mean |SHAP| of {r.feature} changed {r.change:+.0%} from {r.previous} to {r.period}."))
     s.frames = {"attribution": attribution, "attribution_changes": changes}
     return s
+
+
+def _sample_per_period(period: np.ndarray, size: int) -> np.ndarray:
+    """Row positions of at most ``size`` rows per period, periods in order: the rows
+    ``DataFrame.groupby(period).apply(lambda g: g.sample(min(len(g), size), random_state=0))`` picks, without a
+    sub-frame per period."""
+    codes, _ = pd.factorize(period, sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True])
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        pos = order[lo:hi]
+        parts.append(pos[np.random.RandomState(0).choice(len(pos), size=min(len(pos), size), replace=False)])
+    return np.concatenate(parts) if parts else np.array([], dtype=int)
+
+
+ATTRIBUTION_CACHE = "ml.monitor_attribution"
+
+
+def _attribution_means(c: Context, sample: pd.DataFrame, period: np.ndarray) -> pd.DataFrame:
+    """Mean |SHAP| per period and feature: periods whose sampled rows (the model's feature values, which fix its
+    inputs) hash as in the cache are read back; the others are explained (exact TreeSHAP) and cached under the
+    champion's id."""
+    features = list(c.model.features)
+    row_hash = pd.util.hash_pandas_object(sample[features], index=False).to_numpy()
+    keys = {p: hashlib.blake2b(row_hash[period == p].tobytes(), digest_size=12).hexdigest() for p in np.unique(period)}
+    cached = pd.DataFrame()
+    with c.wh.reader() as s:
+        if s.table_exists(ATTRIBUTION_CACHE):
+            cached = s.query(f"select period, fingerprint, feature, mean_abs from {ATTRIBUTION_CACHE} "
+                             f"where model_id = {literal(c.model.model_id)}")
+    hits = cached[cached.fingerprint == cached.period.map(keys)] if not cached.empty else cached
+    hit = set(hits.period) if not hits.empty else set()
+    old = hits.pivot(index="period", columns="feature", values="mean_abs") if hit else pd.DataFrame()
+    todo = ~pd.Series(period).isin(hit).to_numpy()
+    fresh = pd.DataFrame()
+    if todo.any():
+        part = sample[todo]
+        X = model_inputs(part, [col for col in part.columns if col not in ("lead_id", "contacted_at", "label",
+                                                                           "label_status", "snapshot_month",
+                                                                           "snapshot_at_risk")])
+        fresh = M.attribution_means(c.model.contributions(X), features, period[todo])
+    if not fresh.empty:
+        long = fresh.stack().rename("mean_abs").reset_index()
+        long.columns = ["period", "feature", "mean_abs"]
+        long = long.assign(model_id=c.model.model_id, fingerprint=long.period.map(keys),
+                           created_at=datetime.now(timezone.utc))
+        with c.wh.writer("monitoring: attribution cache") as s:
+            if s.table_exists(ATTRIBUTION_CACHE):
+                s.execute(f"delete from {ATTRIBUTION_CACHE} where model_id = {literal(c.model.model_id)} and period in "
+                          f"({', '.join(literal(p) for p in fresh.index)})")
+            s.load(ATTRIBUTION_CACHE, long[["model_id", "period", "fingerprint", "feature", "mean_abs", "created_at"]],
+                   mode="append")
+    means = pd.concat([old.reindex(columns=features), fresh.reindex(columns=features)]).sort_index()
+    means.index.name = "period"
+    return means
 
 
 def feed_step(c: Context, months: pd.DataFrame) -> Step:

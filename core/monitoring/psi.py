@@ -70,16 +70,18 @@ def categorical_profile(level_counts: pd.Series, missing: int, top: int = TOP_LE
 def bin_index(prof: dict, values: pd.Series) -> np.ndarray:
     """Each value's bin in the profile's own bins (0 … k − 1; k = missing)."""
     if prof["kind"] == "numeric":
-        v = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+        v = values.to_numpy(dtype=float) if isinstance(values, pd.Series) and pd.api.types.is_float_dtype(values.dtype) \
+            else pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
         edges = np.asarray(prof["edges"], dtype=float)
         idx = np.searchsorted(edges, v, side="right") if len(edges) else np.zeros(len(v), dtype=int)
         return np.where(np.isnan(v), len(edges) + 1, idx)
     levels = prof["levels"]
-    s = values.astype(object)
-    missing = s.isna().to_numpy()
     pos = {lv: i for i, lv in enumerate(levels)}
-    idx = s.astype(str).map(pos).fillna(len(levels)).astype(int).to_numpy()
-    return np.where(missing, len(levels) + 1, idx)
+    # Each distinct value's bin once (its text, as the reference counted it), then a lookup per row; a missing
+    # value (code -1) takes the last entry: the missing bin.
+    codes, uniques = pd.factorize(pd.Series(values).astype(object))
+    lut = np.array([pos.get(str(u), len(levels)) for u in uniques] + [len(levels) + 1], dtype=int)
+    return lut[codes]
 
 
 def n_bins(prof: dict) -> int:
