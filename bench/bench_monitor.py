@@ -8,7 +8,8 @@ one daily run. Then measures, each in a fresh process (wall time and peak RSS):
   and tier) — the floor for "reading the scored rows once";
 - informational: reading monitoring's inputs into memory (every feature of every lead, each lead's first
   score) and nothing else — the floor for any monitor that profiles features in Python;
-- `monitor`, cold (territory-month drift computed) and warm (months cached; what every daily run pays);
+- `monitor`, cold (territory-month drift and per-week attribution computed: a new champion) and warm (months
+  and unchanged weeks cached; what every daily run pays);
 - `run-daily` incremental (features unchanged: reuse of scores and drivers, then monitoring).
 
 Targets (issue #14): monitor ≤ 5 s on 2 cores and ≤ 3× the baseline; run-daily ≤ 15 s incremental.
@@ -32,6 +33,7 @@ MEASURE = r"""
 import json, resource, sys, time
 from core.config import load_settings
 from core.warehouse import open_warehouse
+import core.monitoring.monitor, core.pipeline  # noqa: imports are not the step (as in bench_scale.py)
 what = sys.argv[1]
 s = load_settings(); wh = open_warehouse(s)
 t0 = time.perf_counter()
@@ -47,8 +49,9 @@ elif what == "monitor":
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
 elif what == "monitor-cold":
-    with wh.writer("bench: drop the month cache") as x:
+    with wh.writer("bench: drop the month and week caches") as x:
         x.execute("drop table if exists ml.monitor_snapshot_psi")
+        x.execute("drop table if exists ml.monitor_attribution")
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
 elif what == "run-daily":
@@ -140,7 +143,7 @@ def main() -> None:
     print(f"{'measure (median of ' + str(args.repeats) + ', fresh process each)':<52}{'seconds':>9}{'peak MB':>9}{'x base':>8}")
     for k, label in [("baseline", "baseline: DuckDB GROUP BY over the scored rows"),
                      ("read-inputs", "reading monitoring's inputs (features, first scores)"),
-                     ("monitor-cold", "monitor, territory months recomputed"),
+                     ("monitor-cold", "monitor, months and weeks recomputed"),
                      ("monitor", "monitor, months cached (every daily run)"),
                      ("run-daily", "run-daily incremental, monitoring included")]:
         print(f"{label:<52}{med(k, 'seconds'):>9.2f}{med(k, 'peak_mb'):>9.0f}{med(k, 'seconds') / base:>8.1f}")
