@@ -23,6 +23,7 @@ INTERNAL_WRITERS = {
     ("core/salesforce/sync.py", "_record_cleared"): "private; called by push_scores after it authorised",
     ("core/salesforce/standin.py", "results_csv"): "the local Salesforce stand-in's own store, not the warehouse",
     ("core/monitoring/monitor.py", "_snapshot_drift"): "private; run_monitor authorises",
+    ("core/monitoring/monitor.py", "_attribution_means"): "private cache of mean |SHAP|; run_monitor authorises",
     ("core/warehouse/base.py", "init"): "creates empty schemas; no data",
     ("core/warehouse/duckdb_backend.py", "create_schemas"): "creates empty schemas; no data",
 }
