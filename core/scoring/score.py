@@ -89,7 +89,7 @@ def _previous(wh: Warehouse) -> pd.DataFrame:
     with wh.reader() as s:
         if not s.table_exists("ml.lead_scores"):
             return pd.DataFrame()
-        cols = [c for c in ("lead_id", "feature_hash", "model_version", "prob_mql_30d", "drivers_json", "fallback_level")]
+        cols = ["lead_id", "feature_hash", "model_version", "prob_mql_30d", "drivers_json", "drivers", "fallback_level"]
         try:
             return s.query(f"select {', '.join(cols)} from ml.lead_scores")
         except Exception:  # noqa: BLE001 - an older table without feature_hash: recompute everything
@@ -120,9 +120,25 @@ class Predictions:
     (the rest reuse their last probability and drivers because features and model are unchanged)."""
     prob: np.ndarray
     levels: np.ndarray
-    drivers: list
+    drivers: list  # per lead: its drivers (recomputed leads, filled by explain) or None (reused leads)
     todo: np.ndarray
     feature_hash: np.ndarray
+    # reused leads keep the JSON and sentence stored by the run that computed them (None where recomputed)
+    stored_json: np.ndarray | None = None
+    stored_text: np.ndarray | None = None
+
+    def drivers_columns(self) -> tuple[list[str], list[str]]:
+        """drivers_json and the top-five sentence per lead: stored text for reused leads, serialised for the rest."""
+        js, text = [], []
+        for i, d in enumerate(self.drivers):
+            if d is None and self.stored_json is not None and not self.todo[i]:
+                js.append(self.stored_json[i])
+                text.append(self.stored_text[i])
+            else:
+                d = d or []
+                js.append(json.dumps(d))
+                text.append("; ".join(x["text"] for x in d[:5])[:255])
+        return js, text
 
 
 def prepare_inputs(wh: Warehouse, settings: Settings, as_of, actor: Actor) -> ScoringInputs:
@@ -151,17 +167,20 @@ def predict(wh: Warehouse, inp: ScoringInputs, full: bool = False) -> Prediction
     levels = np.full(len(X), inp.fallback, dtype=object)
     drivers: list = [None] * len(X)
     todo = np.ones(len(X), dtype=bool)
+    stored_json = stored_text = None
     if not full:
         prev = _previous(wh)
         if not prev.empty and "feature_hash" in prev:
             prev = prev.set_index("lead_id")
             key = pd.Series(feature_hash, index=df.lead_id.to_numpy())
             same = prev.reindex(key.index)
-            reuse = ((same.feature_hash.to_numpy() == key.to_numpy()) & (same.model_version.to_numpy() == inp.version))
+            reuse = ((same.feature_hash.to_numpy() == key.to_numpy()) & (same.model_version.to_numpy() == inp.version)
+                     & same.drivers_json.notna().to_numpy() & same.drivers.notna().to_numpy())
             prob[reuse] = same.prob_mql_30d.to_numpy()[reuse]
             levels[reuse] = same.fallback_level.to_numpy()[reuse]
-            for i in np.where(reuse)[0]:
-                drivers[i] = json.loads(same.drivers_json.iloc[i])
+            # the drivers stay as the JSON and sentence they were stored as: nothing to parse or re-serialise
+            stored_json = same.drivers_json.to_numpy(dtype=object, na_value=None)
+            stored_text = same.drivers.to_numpy(dtype=object, na_value=None)
             todo = ~reuse
     idx = np.where(todo)[0]
     if len(idx):
@@ -176,7 +195,7 @@ def predict(wh: Warehouse, inp: ScoringInputs, full: bool = False) -> Prediction
         else:
             p, lv = heuristic_rule(Xn), np.full(len(idx), "heuristic_rule", dtype=object)
         prob[idx], levels[idx] = p, lv
-    return Predictions(prob, levels, drivers, todo, feature_hash)
+    return Predictions(prob, levels, drivers, todo, feature_hash, stored_json, stored_text)
 
 
 def explain(inp: ScoringInputs, pred: Predictions) -> None:
@@ -205,11 +224,11 @@ def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Prediction
     """Step 4: priority boosts, capacity-sized tiers and the rows to persist."""
     df, X = inp.leads, inp.X
     boost, boost_reasons = boosts(X)
+    drivers_json, drivers_text = pred.drivers_columns()
     frame = pd.DataFrame({
         "lead_id": df.lead_id, "prob": np.round(pred.prob, 6), "boost": boost, "contacted_at": df.contacted_at,
         "owner_id": df.owner_id, "owner_name": df.owner_name, "feature_hash": pred.feature_hash,
-        "drivers_json": [json.dumps(d) for d in pred.drivers],
-        "drivers": ["; ".join(x["text"] for x in d[:5])[:255] for d in pred.drivers],
+        "drivers_json": drivers_json, "drivers": drivers_text,
         "boost_reasons": ["; ".join(r) for r in boost_reasons],
     })
     capacity = get_capacity(wh, settings)["capacity"]
