@@ -131,7 +131,7 @@ class Predictions:
         """drivers_json and the top-five sentence per lead: stored text for reused leads, serialised for the rest."""
         js, text = [], []
         for i, d in enumerate(self.drivers):
-            if d is None and self.stored_json is not None and not self.todo[i]:
+            if not self.todo[i]:  # reused: only ever when both stored texts were present
                 js.append(self.stored_json[i])
                 text.append(self.stored_text[i])
             else:
