@@ -292,3 +292,22 @@ def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
     assert "TotalAssetsInMillions" in out["feature_psi"] and "TotalAssetsInMillions" in out["snapshot_psi"]
     assert {"cohort_start", "leads", "positives", "tier_a_precision", "auc_pr"} <= set(out["matured_cohorts"][0])
     assert out["shadow"] is None
+
+
+def test_frames_of_an_earlier_release_move_out_of_the_run_history(wh):
+    """Runs stored by an earlier release kept their page frames in ml.monitor_runs.frames_json: the page still
+    reads the newest run's frames before and after the next run moves them to ml.monitor_frames."""
+    from core.monitoring.store import FRAMES, _move_frames_out_of_runs, latest_run
+
+    frames = lambda v: json.dumps({"cohorts": pd.DataFrame({"leads": [v]}).to_json(orient="split", index=False)})
+    old = pd.DataFrame({"run_id": ["r1", "r2"], "created_at": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+                        "result_json": [json.dumps({"alert_level": "ok"})] * 2, "frames_json": [frames(1), frames(2)]})
+    with wh.writer("an earlier release's runs") as s:
+        s.load("ml.monitor_runs", old)
+    for moved in (False, True):
+        run, got = latest_run(wh)
+        assert run["alert_level"] == "ok" and got["cohorts"].leads.tolist() == [2]
+        with wh.writer("migrate") as s:
+            _move_frames_out_of_runs(s)
+            assert "frames_json" not in s.columns("ml.monitor_runs") and s.table_exists(FRAMES)
+    assert wh.read(f"select run_id from {FRAMES}").run_id.tolist() == ["r2"]

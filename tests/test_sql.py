@@ -49,9 +49,10 @@ def test_every_model_parses_as_bigquery(rel):
 def test_every_model_executes_on_duckdb(loaded_demo):
     """The ingestion models ran when the demo loaded; run the read models here against that warehouse."""
     settings, wh, _, _ = loaded_demo
-    build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features
+    build_features(wh, settings)  # runs marts/lead_labels, lead_snapshot_choice, feature_levels, lead_features,
+    # lead_source_checks
     executed = {"marts/lead_labels.sql", "marts/lead_snapshot_choice.sql", "marts/feature_levels.sql",
-                "marts/lead_features.sql","ops/create_tables.sql", "staging/typed.sql", "staging/stg_territory_reps.sql",
+                "marts/lead_features.sql", "marts/lead_source_checks.sql","ops/create_tables.sql", "staging/typed.sql", "staging/stg_territory_reps.sql",
                 "staging/quarantine.sql", "marts/dim_rep_snapshots.sql",
                 "staging/territory_month_rows.sql",
                 "staging/stg_salesforce_leads.sql", "marts/dim_leads.sql",

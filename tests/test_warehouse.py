@@ -119,3 +119,33 @@ def test_two_cron_runs_and_a_session_at_once_do_not_corrupt(loaded_demo, tmp_pat
     history = wh.read("select score_date, count(*) as n, count(distinct lead_id) as d from ml.score_history group by 1")
     assert (history.n == history.d).all()  # the same day was replaced, never duplicated
     assert reads > 0
+
+
+def test_reading_block_shares_one_connection_and_yields_it_to_writers(wh):
+    """Inside wh.reading() every reader of the thread uses one connection; a writer closes it first (its lock
+    released), the next reader reopens and sees the write; a writer inside a reader session still refuses."""
+    with wh.reading():
+        with wh.reader() as a:
+            first = a.con
+        with wh.reader() as b:
+            assert b.con is first and b.query("select 1 as x").x.iloc[0] == 1
+        with wh.writer("inside reading") as w:
+            w.execute("create table ops.shared_probe as select 7 as x")
+        with wh.reader() as c:
+            assert c.con is not first and c.query("select x from ops.shared_probe").x.iloc[0] == 7
+        with pytest.raises(RuntimeError, match="inside a reader session"):
+            with wh.reader():
+                with wh.writer("nested"):
+                    pass
+    # the block closed its connection and released the shared lock: a writer gets through
+    with wh.writer("after the block") as s:
+        s.execute("drop table ops.shared_probe")
+
+
+def test_query_plain_reads_integers_with_nulls_as_floats(wh):
+    with wh.writer("probe") as s:
+        s.execute("create table ops.plain_probe as select 1 as x union all select cast(null as int64) union all select 3")
+    with wh.reader() as s:
+        plain, nullable = s.query_plain("select x from ops.plain_probe"), s.query("select x from ops.plain_probe")
+    assert str(plain.x.dtype) == "float64" and plain.x.isna().sum() == 1
+    assert plain.x.fillna(-1).tolist() == nullable.x.astype("float64").fillna(-1).tolist()

@@ -132,6 +132,7 @@ def build_features(
         features = all_features(levels, extra_features)
         check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs
         s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features))
+        s.run_model("marts/lead_source_checks.sql")  # feed health's Salesforce-vs-MarketPro check, per lead
         counts = s.query("select label_status, count(*) as n from ml.lead_features group by label_status")
         status_counts = {r.label_status: int(r.n) for r in counts.itertuples()}
         names = [f.name for f in features]

@@ -1,6 +1,7 @@
 """Monitoring history in the warehouse: one ml.monitor_runs row per run (its JSON), per-run drift and cohort
-rows, and ops.monitor_alerts — one row per alert (kind + subject) with first and last seen, whether the latest
-run still raises it, and who acknowledged it. The current level is the worst active, unacknowledged alert."""
+rows, the newest run's page frames (ml.monitor_frames), and ops.monitor_alerts — one row per alert (kind +
+subject) with first and last seen, whether the latest run still raises it, and who acknowledged it. The current
+level is the worst active, unacknowledged alert."""
 
 from __future__ import annotations
 
@@ -82,14 +83,16 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
     level = current_level(alerts)
     payload = result.to_json() | {"alert_level": level}
     f = result.frames
+    frames_json = json.dumps({k: v.to_json(orient="split", date_format="iso", index=False)
+                              for k, v in f.items() if isinstance(v, pd.DataFrame)})
     with wh.writer("monitoring run") as s:
-        s.add_column("ml.monitor_runs", "frames_json", "string")  # runs stored before frames were
+        _move_frames_out_of_runs(s)
         s.load("ops.monitor_alerts", alerts)
         s.load("ml.monitor_runs", pd.DataFrame([{
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
-            "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username,
-            "frames_json": json.dumps({k: v.to_json(orient="split", date_format="iso", index=False)
-                                       for k, v in f.items() if isinstance(v, pd.DataFrame)})}]), mode="append")
+            "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]),
+            mode="append")
+        s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_json": frames_json}]))
         for table, frame in (("ml.monitor_feature_psi", pd.concat([f["drift"], f["recent"]], ignore_index=True)),
                              ("ml.monitor_cohorts", f["cohorts"])):
             if not frame.empty:
@@ -100,6 +103,24 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
     return level
 
 
+# The page's frames of the newest run (~0.7 MB of JSON at full scale), one row replaced by each run. Kept out of
+# ml.monitor_runs: DuckDB rewrites a table's open row group when it checkpoints an append, and with every run's
+# frames in it that cost ~0.13 s per run and grew with the history. Each run's drift and cohorts stay in
+# ml.monitor_feature_psi and ml.monitor_cohorts, its JSON in ml.monitor_runs.
+FRAMES = "ml.monitor_frames"
+
+
+def _move_frames_out_of_runs(s) -> None:
+    """Warehouses written by an earlier release kept every run's frames in ml.monitor_runs.frames_json: the
+    newest moves to ml.monitor_frames and the column goes (older runs' frames were superseded views)."""
+    if not s.table_exists("ml.monitor_runs") or "frames_json" not in s.columns("ml.monitor_runs"):
+        return
+    if not s.table_exists(FRAMES):
+        s.execute(f"create table {FRAMES} as select run_id, created_at, frames_json from ml.monitor_runs "
+                  "where frames_json is not null order by created_at desc limit 1")
+    s.execute("alter table ml.monitor_runs drop column frames_json")
+
+
 def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     """The newest run's JSON and its frames (drift, cohorts, calibration, …), or None before the first run."""
     from io import StringIO
@@ -107,10 +128,14 @@ def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     with wh.reader() as s:
         if not s.table_exists("ml.monitor_runs"):
             return None
-        df = s.query("select result_json, frames_json, created_at from ml.monitor_runs order by created_at desc limit 1")
-    if df.empty:
-        return None
-    frames = {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(df.frames_json.iloc[0] or "{}").items()}
+        df = s.query("select run_id, result_json, created_at from ml.monitor_runs order by created_at desc limit 1")
+        if df.empty:
+            return None
+        old = "frames_json" in s.columns("ml.monitor_runs")  # not yet moved (see _move_frames_out_of_runs)
+        stored = s.query(f"select frames_json from {'ml.monitor_runs' if old else FRAMES} "
+                         f"where run_id = {literal(df.run_id.iloc[0])}") if old or s.table_exists(FRAMES) else None
+    text = stored.frames_json.iloc[0] if stored is not None and not stored.empty else None
+    frames = {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(text or "{}").items()}
     return json.loads(df.result_json.iloc[0]) | {"created_at": df.created_at.iloc[0]}, frames
 
 

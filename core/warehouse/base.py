@@ -7,7 +7,7 @@ close, so the embedded DuckDB file is never held longer than a step needs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 
 import pandas as pd
 import pyarrow as pa
@@ -41,6 +41,11 @@ class Session(ABC):
     @abstractmethod
     def query(self, sql: str) -> pd.DataFrame:
         """Run one BigQuery-dialect SELECT and return its rows."""
+
+    def query_plain(self, sql: str) -> pd.DataFrame:
+        """Like :meth:`query`, with plain NumPy dtypes where a backend would build nullable ones (an integer
+        column with NULLs arrives as float64 with NaN): for wide numeric reads whose consumer wants floats."""
+        return self.query(sql)
 
     @abstractmethod
     def load(self, table: str, data: pa.Table | pd.DataFrame, mode: str = "replace") -> None:
@@ -96,6 +101,12 @@ class Warehouse(ABC):
 
     @abstractmethod
     def create_schemas(self) -> None: ...
+
+    @contextmanager
+    def reading(self):
+        """A block whose reader() sessions may share one connection (the embedded backend's saving; a no-op for
+        backends whose sessions cost nothing to open)."""
+        yield
 
     def init(self) -> None:
         """Create schemas and the engine's bookkeeping tables; safe to call on every start."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,13 @@ class DuckDBSession(Session):
         for stmt in stmts[:-1]:
             self.con.execute(stmt)
         return self.con.execute(stmts[-1]).df()
+
+    def query_plain(self, sql: str) -> pd.DataFrame:
+        # Through Arrow: ~3x faster than .df() on wide integer tables, which builds nullable Int columns.
+        stmts = to_duckdb(sql)
+        for stmt in stmts[:-1]:
+            self.con.execute(stmt)
+        return self.con.sql(stmts[-1]).to_arrow_table().to_pandas()
 
     def load(self, table: str, data, mode: str = "replace") -> None:
         check_identifier(table)
@@ -94,6 +102,7 @@ class DuckDBWarehouse(Warehouse):
         if memory_limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit), re.IGNORECASE):
             raise LeadScoringError(f"duckdb_memory_limit = {memory_limit!r}: write it like '3GB' or '512MB'.")
         self.memory_limit = memory_limit  # DuckDB spills to disk past it: bounded memory at any data size
+        self._local = threading.local()  # this thread's shared read connection (see reading())
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
@@ -108,13 +117,61 @@ class DuckDBWarehouse(Warehouse):
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
         return con
 
-    @contextmanager
-    def reader(self):
+    def _missing(self) -> None:
         if not self.path.exists():
             raise LeadScoringError(
                 f"The warehouse {self.path} does not exist yet. Load territory and lead files first "
                 "(python -m core load-territories ..., load-leads ...)."
             )
+
+    @contextmanager
+    def reading(self):
+        """Every reader() of this thread inside the block shares one read-only connection: opened on first use,
+        closed (and its lock released) before any writer() and at the end. Opening a connection to the file
+        costs ~30 ms; a step that reads a dozen small tables pays it once."""
+        local = self._local
+        if getattr(local, "sharing", False):
+            yield
+            return
+        local.sharing, local.shared, local.busy = True, None, 0
+        try:
+            yield
+        finally:
+            self._release_shared()
+            local.sharing = False
+
+    def _release_shared(self) -> None:
+        shared = getattr(self._local, "shared", None)
+        if shared is None:
+            return
+        if self._local.busy:
+            raise RuntimeError("warehouse writer opened inside a reader session in the same thread")
+        self._local.shared = None
+        con, stack = shared
+        try:
+            con.close()
+        finally:
+            stack.close()
+
+    @contextmanager
+    def reader(self):
+        self._missing()
+        local = self._local
+        if getattr(local, "sharing", False):
+            if local.shared is None:
+                stack = ExitStack()
+                stack.enter_context(file_lock(self.path, exclusive=False, timeout=max(self.lock_timeout, 30.0)))
+                try:
+                    local.shared = (self._connect(read_only=True), stack)
+                except BaseException:
+                    stack.close()
+                    raise
+            local.busy += 1
+            try:
+                yield DuckDBSession(local.shared[0])
+            finally:
+                local.busy -= 1
+            return
         with file_lock(self.path, exclusive=False, timeout=max(self.lock_timeout, 30.0)):
             con = self._connect(read_only=True)
             try:
@@ -124,6 +181,7 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def writer(self, what: str = "a write"):
+        self._release_shared()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(self.path, exclusive=True, timeout=self.lock_timeout, what=what):
             con = self._connect(read_only=False)
