@@ -42,9 +42,9 @@ if what == "baseline":
             "avg(f.label) as y from ml.score_history as h join ml.lead_features as f on h.lead_id = f.lead_id "
             "group by 1, 2")
 elif what == "read-inputs":  # informational: what monitoring reads, into memory, and nothing else
-    wh.read("select * from ml.lead_features")
-    wh.read("select lead_id, score_date, prob_mql_30d, tier from ml.score_history "
-            "qualify row_number() over (partition by lead_id order by score_date, scored_at) = 1")
+    from core.monitoring.monitor import _read
+    with wh.reading():
+        _read(wh)
 elif what == "monitor":
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
@@ -146,7 +146,8 @@ def main() -> None:
                      ("monitor-cold", "monitor, months and weeks recomputed"),
                      ("monitor", "monitor, months cached (every daily run)"),
                      ("run-daily", "run-daily incremental, monitoring included")]:
-        print(f"{label:<52}{med(k, 'seconds'):>9.2f}{med(k, 'peak_mb'):>9.0f}{med(k, 'seconds') / base:>8.1f}")
+        runs = ", ".join(f"{r['seconds']:.2f}" for r in rows[k])
+        print(f"{label:<52}{med(k, 'seconds'):>9.2f}{med(k, 'peak_mb'):>9.0f}{med(k, 'seconds') / base:>8.1f}   runs: {runs}")
     stages = rows["run-daily"][-1]["stages"]
     print("run-daily stages (last run, s): " + ", ".join(f"{k} {v}" for k, v in stages.items() if not k.startswith("score.")))
     m = med("monitor", "seconds")
