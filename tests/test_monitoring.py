@@ -83,6 +83,37 @@ def test_the_territory_month_profile_is_counted_in_the_warehouse_with_the_same_f
     assert any(p["kind"] == "categorical" for p in expected.values())
 
 
+def test_territory_months_are_counted_in_frozen_bins_by_the_warehouse_as_from_the_values(monitored):
+    """Cold-path drift: every month of every column counted in the reference month's bins by one query per column
+    (sql/monitoring/snapshot_bins.sql) equals counting the values in Python, numbers, booleans and categories alike;
+    the implausible values per month and column (count, rows, most extreme example) too."""
+    from core.features.catalog import PLAUSIBLE_RANGES
+    from core.monitoring.reference import month_counts, snapshot_profile
+
+    _, w, _ = monitored
+    with w.reader() as s:
+        months = s.query("select distinct snapshot_month from marts.dim_rep_snapshots order by 1").snapshot_month.tolist()
+        profiles = snapshot_profile(s, months[0])["columns"]
+        counts, bad = month_counts(s, months, profiles, PLAUSIBLE_RANGES)
+        whole = s.query("select * from marts.dim_rep_snapshots")
+    assert set(counts) == set(profiles)
+    assert any(pd.api.types.is_bool_dtype(whole[c]) for c in profiles) and any(p["kind"] == "categorical" for p in profiles.values())
+    expected_bad = []
+    for i, m in enumerate(months):
+        g = whole[whole.snapshot_month == m]
+        for c, prof in profiles.items():
+            assert counts[c][i].tolist() == counts_in(prof, g[c]).tolist(), (m, c)
+            if c in PLAUSIBLE_RANGES and prof["kind"] == "numeric":
+                lo, hi = PLAUSIBLE_RANGES[c]
+                v = pd.to_numeric(g[c], errors="coerce")
+                out = v[(v < lo) | (v > hi)]
+                if len(out):
+                    expected_bad.append({"period": m, "column": c, "count": len(out), "rows": len(g),
+                                         "example": float(out.loc[(out - (lo + hi) / 2).abs().idxmax()]), "low": lo, "high": hi})
+    assert expected_bad, "the demo's vendor-fault month has AUM in thousands"
+    assert bad.to_dict(orient="records") == sorted(expected_bad, key=lambda r: (r["period"], r["column"]))
+
+
 # ------------------------------------------------------------------------------------------ cohorts
 
 

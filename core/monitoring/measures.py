@@ -167,22 +167,6 @@ def attribution_changes(ranks: pd.DataFrame, top: int = 20) -> pd.DataFrame:
                          "before": before, "after": after, "change": change}, columns=columns)
 
 
-def implausible(frame: pd.DataFrame, ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """Per period and column: count of values outside the plausible range, with the most extreme example."""
-    rows = []
-    for period, g in frame.groupby("snapshot_month", sort=True):
-        for col, (lo, hi) in ranges.items():
-            if col not in g:
-                continue
-            v = pd.to_numeric(g[col], errors="coerce")
-            bad = v[(v < lo) | (v > hi)]
-            if len(bad):
-                worst = bad.loc[(bad - (lo + hi) / 2).abs().idxmax()]
-                rows.append({"period": str(period), "column": col, "count": int(len(bad)), "rows": int(len(g)),
-                             "example": float(worst), "low": lo, "high": hi})
-    return pd.DataFrame(rows, columns=["period", "column", "count", "rows", "example", "low", "high"])
-
-
 def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:
     """Per contact month: the 10th, 50th and 90th percentile and mean of first scores (score distribution over time)."""
     if scored.empty:

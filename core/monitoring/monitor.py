@@ -21,8 +21,8 @@ from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
-from core.monitoring.psi import counts_in, counts_of_levels, psi_against, psi_of_counts
-from core.monitoring.reference import TerritoryMonth, load_reference, snapshot_columns
+from core.monitoring.psi import psi_against, psi_of_counts
+from core.monitoring.reference import load_reference, month_counts, snapshot_columns
 from core.monitoring.store import LEVELS
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -144,35 +144,20 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
     todo = months[[(m, l) not in done for m, l in zip(months.snapshot_month, months.load_id)]]
     fresh = pd.DataFrame()
     if not todo.empty:
-        cols = [c for c in snap["columns"] if c in snapshot_columns()]
-        drift, ranges, null_parts = [], [], []
-        # One month and one column in Python at a time (a month is ~460k reps, 4.6M at 10x): numbers as values,
-        # categories as counts per level from the warehouse; every measure is per column, so the figures are
-        # those of the whole month at once.
-        for month in todo.snapshot_month:
-            month_nulls = {}
-            with wh.reader() as s:
-                m = TerritoryMonth(s, str(month))
-                for c in [c for c in cols if c in m.columns]:
-                    prof = snap["columns"][c]
-                    if prof["kind"] == "numeric":
-                        values = m.values(c)
-                        cur = counts_in(prof, values)
-                        if c in PLAUSIBLE_RANGES:
-                            ranges.append(M.implausible(pd.DataFrame({"snapshot_month": str(month), c: values}),
-                                                        {c: PLAUSIBLE_RANGES[c]}))
-                        del values
-                    else:
-                        cur = counts_of_levels(prof, *m.level_counts(c))
-                    psi, noise, n = psi_of_counts(prof, cur[None, :])
-                    drift.append(M.drift_part([str(month)], c, prof, psi, noise, n))
-                    month_nulls[c] = cur[-1] / n[0] if n[0] else float("nan")
-            null_parts.append(pd.Series(month_nulls, dtype=float).rename(str(month)))
+        periods = [str(m) for m in todo.snapshot_month]
+        profiles = {c: p for c, p in snap["columns"].items() if c in snapshot_columns()}
+        # Every month of a column counted in its frozen bins by the warehouse in one query (a month is ~460k reps,
+        # 4.6M at 10x): no month's values reach Python, and every measure is per column and month.
+        with wh.reader() as s:
+            counts, implaus = month_counts(s, periods, profiles, PLAUSIBLE_RANGES)
+        drift, nulls = [], {}
+        for c, cur in counts.items():
+            psi, noise, n = psi_of_counts(profiles[c], cur)
+            drift.append(M.drift_part(periods, c, profiles[c], psi, noise, n))
+            nulls[c] = np.where(n > 0, cur[:, -1] / np.maximum(n, 1), np.nan)
         fresh = M.drift_frame(drift)
-        fresh["load_id"] = fresh.period.map(dict(zip(todo.snapshot_month, todo.load_id)))
+        fresh["load_id"] = fresh.period.map(dict(zip(periods, todo.load_id)))
         fresh["model_id"] = model_id
-        implaus = pd.concat(ranges, ignore_index=True) if ranges else pd.DataFrame()
-        nulls = pd.DataFrame(null_parts)
         with wh.writer("monitoring: territory month drift") as s:
             if not cached.empty:
                 keep = cached[~cached.period.isin(todo.snapshot_month)]
@@ -180,7 +165,7 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
             else:
                 s.load("ml.monitor_snapshot_psi", fresh)
             s.load("ml.monitor_feed_ranges", implaus.assign(model_id=model_id), mode="append") if not implaus.empty else None
-            long = nulls.stack().rename("null_rate").reset_index()
+            long = pd.DataFrame(nulls, index=periods).stack().rename("null_rate").reset_index()
             long.columns = ["period", "column", "null_rate"]
             s.load("ml.monitor_null_rates", long.assign(model_id=model_id), mode="append")
         cached = pd.concat([cached[~cached.period.isin(todo.snapshot_month)] if not cached.empty else cached, fresh],

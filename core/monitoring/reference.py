@@ -113,6 +113,63 @@ class TerritoryMonth:
         return pd.Series(known.n.to_numpy(), index=known.level.to_numpy()), int(vc.n[vc.level.isna()].sum())
 
 
+IMPLAUSIBLE_COLUMNS = ["period", "column", "count", "rows", "example", "low", "high"]
+
+
+def _float(x: float) -> str:
+    return f"cast('{float(x)!r}' as float64)"  # the exact double, whatever the dialect makes of a decimal literal
+
+
+def month_counts(session, months: list[str], profiles: dict[str, dict],
+                 ranges: dict[str, tuple[float, float]]) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Each profiled column of these territory months counted in its frozen bins by the warehouse, all months in
+    one query per column (``sql/monitoring/snapshot_bins.sql``): {column: months × bins}, the figures
+    :func:`~core.monitoring.psi.counts_in` gives from the values. Also the numbers outside the catalog's plausible
+    ``ranges`` per month and column, with the most extreme as the example (``IMPLAUSIBLE_COLUMNS``)."""
+    from core.ingest.territories import month_date, month_filter
+    from core.monitoring.psi import counts_of_levels, n_bins
+
+    available = session.columns("marts.dim_rep_snapshots")  # lower-cased
+    cols = [c for c in profiles if c.lower() in available]
+    if not cols or not months:
+        return {}, pd.DataFrame(columns=IMPLAUSIBLE_COLUMNS)
+    types = session.query(f"select {', '.join(cols)} from marts.dim_rep_snapshots limit 0").dtypes
+    partitioned = "snapshot_date" in available  # the partition column prunes on BigQuery
+    where = (f"snapshot_date in ({', '.join(month_date(m) for m in months)})" if partitioned
+             else f"snapshot_month in ({', '.join(literal(m) for m in months)})")
+    pos = {m: i for i, m in enumerate(months)}
+    counts, bad = {}, []
+    for c in cols:
+        prof = profiles[c]
+        cur = np.zeros((len(months), n_bins(prof)))
+        if prof["kind"] == "numeric":
+            v = (f"cast(cast({c} as int64) as float64)" if pd.api.types.is_bool_dtype(types[c]) else
+                 f"cast({c} as float64)" if pd.api.types.is_numeric_dtype(types[c]) else f"safe_cast({c} as float64)")
+            edges = prof["edges"]
+            bin_sql = (f"case when {v} is null then {len(edges) + 1} "
+                       + "".join(f"when {v} < {_float(e)} then {i} " for i, e in enumerate(edges)) + f"else {len(edges)} end")
+            lo, hi = ranges.get(c, (None, None))
+            out = f"({v} < {_float(lo)} or {v} > {_float(hi)})" if lo is not None else "false"
+            df = session.query_model("monitoring/snapshot_bins.sql", bin=bin_sql, out_of_range=out, months=where)
+            np.add.at(cur, (df.period.map(pos).to_numpy(dtype=int), df.bin.to_numpy(dtype=int)), df.n.to_numpy(dtype=float))
+            flagged = df.groupby("period").agg(count=("out_of_range", "sum"), rows=("n", "sum"))
+            for period, r in flagged[flagged["count"] > 0].iterrows():
+                example = session.scalar(f"select {v} from marts.dim_rep_snapshots where "
+                                         f"{month_filter(period) if partitioned else f'snapshot_month = {literal(period)}'} "
+                                         f"and {out} order by abs({v} - {_float((lo + hi) / 2)}) desc limit 1")
+                bad.append({"period": str(period), "column": c, "count": int(r["count"]), "rows": int(r["rows"]),
+                            "example": float(example), "low": lo, "high": hi})
+        else:
+            df = session.query_model("monitoring/snapshot_bins.sql", bin=f"cast({c} as string)", out_of_range="false",
+                                     months=where)
+            for period, part in df.groupby("period"):
+                known = part[part.bin.notna()]
+                cur[pos[period]] = counts_of_levels(prof, pd.Series(known.n.to_numpy(), index=known.bin.to_numpy()),
+                                                    int(part.n[part.bin.isna()].sum()))
+        counts[c] = cur
+    return counts, pd.DataFrame(bad, columns=IMPLAUSIBLE_COLUMNS).sort_values(["period", "column"], ignore_index=True)
+
+
 def snapshot_profile(session, month: str) -> dict:
     """Per-column profile of one territory month (the same figures as profiling the whole month in memory)."""
     m = TerritoryMonth(session, month)
