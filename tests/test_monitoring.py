@@ -342,3 +342,21 @@ def test_frames_of_an_earlier_release_move_out_of_the_run_history(wh):
             _move_frames_out_of_runs(s)
             assert "frames_json" not in s.columns("ml.monitor_runs") and s.table_exists(FRAMES)
     assert wh.read(f"select run_id from {FRAMES}").run_id.tolist() == ["r2"]
+
+
+def test_each_leads_first_score_is_its_earliest_score_date_then_scoring_time(wh):
+    """Cohorts judge the first score SGAs saw: the earliest score date, and on that date the earliest scoring run
+    (a same-day rescore comes later); a row without a scoring time still counts."""
+    from core.monitoring.monitor import _read
+
+    t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    rows = pd.DataFrame({
+        "score_date": ["2025-03-10", "2025-03-03", "2025-03-03", "2025-03-17", "2025-03-03"],
+        "lead_id": ["a", "a", "a", "b", "c"], "prob_mql_30d": [0.9, 0.2, 0.3, 0.5, 0.7],
+        "tier": ["A", "C", "B", "B", "A"], "model_version": "m", "backfilled": False,
+        "scored_at": [t("2025-03-10 06:00"), t("2025-03-03 09:00"), t("2025-03-03 06:00"), t("2025-03-17 06:00"), pd.NaT]})
+    with wh.writer("score history") as s:
+        s.load("ml.score_history", rows)
+    first = _read(wh)[1].set_index("lead_id").sort_index()
+    assert first.prob.tolist() == [0.3, 0.5, 0.7] and first.score_date.tolist() == ["2025-03-03", "2025-03-17", "2025-03-03"]
+    assert first.tier.tolist() == ["B", "B", "A"] and not first.backfilled.any()

@@ -117,7 +117,7 @@ def _read(wh: Warehouse):
             first = s.query(
                 "select lead_id, f.score_date, f.prob, f.tier, f.model_version, f.backfilled from (select lead_id, "
                 f"min_by(struct(score_date, prob_mql_30d as prob, tier, model_version, {bf}), "
-                "concat(score_date, format_timestamp('%Y-%m-%d %H:%M:%E6S', scored_at))) as f "
+                "concat(score_date, coalesce(format_timestamp('%Y-%m-%d %H:%M:%E6S', scored_at), ''))) as f "
                 "from ml.score_history group by lead_id)")
             tiers = s.query("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier")
         else:
