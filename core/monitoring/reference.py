@@ -81,20 +81,26 @@ def weekly_dates(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     return dates + ([end] if not dates or dates[-1] < end else [])
 
 
+def months_where(available: set[str], months: list[str]) -> str:
+    """The predicate selecting these snapshot months of ``marts.dim_rep_snapshots`` (``available``: its lower-cased
+    columns): through the partition column, which prunes on BigQuery; by name on a warehouse not yet migrated."""
+    from core.ingest.territories import month_date
+
+    if "snapshot_date" in available:
+        return f"snapshot_date in ({', '.join(month_date(m) for m in months)})"
+    return f"snapshot_month in ({', '.join(literal(m) for m in months)})"
+
+
 class TerritoryMonth:
     """One territory month of ``marts.dim_rep_snapshots``, read through its partition column one column at a
     time: numbers as values (quantile edges and ranges need them), categories as counts per level computed by
     the warehouse (``GROUP BY``), so a 10x month (~4.6M reps) never sits in Python whole."""
 
     def __init__(self, session, month: str):
-        from core.ingest.territories import month_filter
-
         self.session, self.month = session, month
         available = session.columns("marts.dim_rep_snapshots")  # lower-cased
         self.columns = [c for c in snapshot_columns() if c.lower() in available]
-        # The partition column prunes to the month on BigQuery; a warehouse not yet migrated filters by name.
-        where = month_filter(month) if "snapshot_date" in available else f"snapshot_month = {literal(month)}"
-        self.source = f"marts.dim_rep_snapshots where {where}"
+        self.source = f"marts.dim_rep_snapshots where {months_where(available, [month])}"
         types = session.query(f"select {', '.join(self.columns)} from marts.dim_rep_snapshots limit 0").dtypes \
             if self.columns else {}
         self.numeric = {c for c in self.columns
@@ -126,7 +132,6 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
     one query per column (``sql/monitoring/snapshot_bins.sql``): {column: months × bins}, the figures
     :func:`~core.monitoring.psi.counts_in` gives from the values. Also the numbers outside the catalog's plausible
     ``ranges`` per month and column, with the most extreme as the example (``IMPLAUSIBLE_COLUMNS``)."""
-    from core.ingest.territories import month_date, month_filter
     from core.monitoring.psi import counts_of_levels, n_bins
 
     available = session.columns("marts.dim_rep_snapshots")  # lower-cased
@@ -134,9 +139,7 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
     if not cols or not months:
         return {}, pd.DataFrame(columns=IMPLAUSIBLE_COLUMNS)
     types = session.query(f"select {', '.join(cols)} from marts.dim_rep_snapshots limit 0").dtypes
-    partitioned = "snapshot_date" in available  # the partition column prunes on BigQuery
-    where = (f"snapshot_date in ({', '.join(month_date(m) for m in months)})" if partitioned
-             else f"snapshot_month in ({', '.join(literal(m) for m in months)})")
+    where = months_where(available, months)
     pos = {m: i for i, m in enumerate(months)}
     counts, bad = {}, []
     for c in cols:
@@ -155,8 +158,8 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
             flagged = df.groupby("period").agg(count=("out_of_range", "sum"), rows=("n", "sum"))
             for period, r in flagged[flagged["count"] > 0].iterrows():
                 example = session.scalar(f"select {v} from marts.dim_rep_snapshots where "
-                                         f"{month_filter(period) if partitioned else f'snapshot_month = {literal(period)}'} "
-                                         f"and {out} order by abs({v} - {_float((lo + hi) / 2)}) desc limit 1")
+                                         f"{months_where(available, [period])} and {out} "
+                                         f"order by abs({v} - {_float((lo + hi) / 2)}) desc limit 1")
                 bad.append({"period": str(period), "column": c, "count": int(r["count"]), "rows": int(r["rows"]),
                             "example": float(example), "low": lo, "high": hi})
         else:
