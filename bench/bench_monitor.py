@@ -6,10 +6,11 @@ one daily run. Then measures, each in a fresh process (wall time and peak RSS):
 
 - baseline: a plain DuckDB GROUP BY over the same scored rows (score history joined to features, by month
   and tier) — the floor for "reading the scored rows once";
-- informational: reading monitoring's inputs into memory (every feature of every lead, each lead's first
-  score) and nothing else — the floor for any monitor that profiles features in Python;
-- `monitor`, cold (territory-month drift and per-week attribution computed: a new champion) and warm (months
-  and unchanged weeks cached; what every daily run pays);
+- informational: reading monitoring's inputs into memory (the champion, a few columns of every lead, each lead's
+  first score, which periods changed, the feature values of the last 30 days) and nothing else;
+- `monitor`, cold (every month's drift, territory-month drift and per-week attribution computed: a new
+  champion), after a day of new leads (the newest month's drift and the newest week's attribution measured
+  again, the rest read back: what a daily run pays; labels maturing change no fingerprint) and warm (nothing changed since the last run);
 - `run-daily` incremental (features unchanged: reuse of scores and drivers, then monitoring).
 
 Targets (issue #14): monitor ≤ 5 s on 2 cores and ≤ 3× the baseline; run-daily ≤ 15 s incremental.
@@ -42,9 +43,9 @@ if what == "baseline":
             "avg(f.label) as y from ml.score_history as h join ml.lead_features as f on h.lead_id = f.lead_id "
             "group by 1, 2")
 elif what == "read-inputs":  # informational: what monitoring reads, into memory, and nothing else
-    from core.monitoring.monitor import _read
+    from core.monitoring.monitor import _context, _read
     with wh.reading():
-        _read(wh)
+        _context(wh, s, None, _read(wh)[0])
 elif what == "monitor":
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
@@ -52,6 +53,15 @@ elif what == "monitor-cold":
     with wh.writer("bench: drop the month and week caches") as x:
         x.execute("drop table if exists ml.monitor_snapshot_psi")
         x.execute("drop table if exists ml.monitor_attribution")
+        x.execute("drop table if exists ml.monitor_month_drift")
+    from core.monitoring.monitor import run_monitor
+    run_monitor(wh, s)
+elif what == "monitor-day":  # a day's new leads change the newest month and the last weeks' fingerprints
+    with wh.writer("bench: the newest month and weeks changed") as x:
+        x.execute("update ml.monitor_month_drift set month_key = 'changed' where period = "
+                  "(select max(period) from ml.monitor_month_drift)")
+        x.execute("update ml.monitor_attribution set fingerprint = 'changed' where period = "
+                  "(select max(period) from ml.monitor_attribution)")
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
 elif what == "run-daily":
@@ -136,23 +146,25 @@ def main() -> None:
     print(f"prepared in {time.perf_counter() - started:.0f} s: " + ", ".join(f"{k} {v:.0f} s" for k, v in prep["timings"].items())
           + f"; champion {prep['kind']}; backfill {prep['backfill']['rows']:,} rows over {prep['backfill']['dates']} dates")
     rows = {}
-    for what in ("baseline", "read-inputs", "monitor-cold", "monitor", "run-daily"):
+    for what in ("baseline", "read-inputs", "monitor-cold", "monitor-day", "monitor", "run-daily"):
         rows[what] = [measure(args.root, what) for _ in range(args.repeats)]
     med = lambda k, f: statistics.median(r[f] for r in rows[k])  # noqa: E731
     base = med("baseline", "seconds")
     print(f"{'measure (median of ' + str(args.repeats) + ', fresh process each)':<52}{'seconds':>9}{'peak MB':>9}{'x base':>8}")
     for k, label in [("baseline", "baseline: DuckDB GROUP BY over the scored rows"),
-                     ("read-inputs", "reading monitoring's inputs (features, first scores)"),
-                     ("monitor-cold", "monitor, months and weeks recomputed"),
-                     ("monitor", "monitor, months cached (every daily run)"),
+                     ("read-inputs", "reading monitoring's inputs"),
+                     ("monitor-cold", "monitor, every period measured (new champion)"),
+                     ("monitor-day", "monitor, a day's changed periods measured"),
+                     ("monitor", "monitor, nothing changed since the last run"),
                      ("run-daily", "run-daily incremental, monitoring included")]:
         runs = ", ".join(f"{r['seconds']:.2f}" for r in rows[k])
         print(f"{label:<52}{med(k, 'seconds'):>9.2f}{med(k, 'peak_mb'):>9.0f}{med(k, 'seconds') / base:>8.1f}   runs: {runs}")
     stages = rows["run-daily"][-1]["stages"]
     print("run-daily stages (last run, s): " + ", ".join(f"{k} {v}" for k, v in stages.items() if not k.startswith("score.")))
-    m = med("monitor", "seconds")
-    print(f"targets: monitor <= 5 s: {'PASS' if m <= 5 else 'MISS'}; <= 3x baseline: "
-          f"{'PASS' if m <= 3 * base else 'MISS'} ({m / base:.1f}x); run-daily <= 15 s: "
+    m, quiet = med("monitor-day", "seconds"), med("monitor", "seconds")  # judged on what a day's run pays
+    print(f"targets: monitor <= 5 s: {'PASS' if max(m, med('monitor-cold', 'seconds')) <= 5 else 'MISS'}; "
+          f"<= 3x baseline: {'PASS' if m <= 3 * base else 'MISS'} (a day's run {m / base:.1f}x, nothing changed "
+          f"{quiet / base:.1f}x); run-daily <= 15 s: "
           f"{'PASS' if med('run-daily', 'seconds') <= 15 else 'MISS'}")
 
 

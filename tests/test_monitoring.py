@@ -275,6 +275,45 @@ def test_attribution_is_read_back_for_unchanged_periods_and_recomputed_for_chang
     pd.testing.assert_frame_equal(first, third)
 
 
+def test_month_drift_is_read_back_until_a_months_rows_change_then_equals_a_fresh_run(monitored_copy, monkeypatch):
+    """A contact month's feature drift is kept under its fingerprint (rows and a hash of every value): a run with
+    nothing changed measures no month again, a changed value re-measures exactly its month, and the drift then
+    equals a run with every cache dropped."""
+    from core.monitoring import measures
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    first = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
+    measured: list[list[str]] = []
+    real = measures.drift_by_period
+
+    def counting(rows, periods, reference, columns=None):
+        if "features" in reference and "score" not in reference["features"]:  # the feature drift, not the score's
+            measured.append(sorted(pd.Series(periods).unique()))
+        return real(rows, periods, reference, columns)
+
+    monkeypatch.setattr(measures, "drift_by_period", counting)
+    month = sorted(first.period.unique())[-3]
+    # a label maturing is not a change of the lead's features
+    with w.writer("test: a label matures") as x:
+        x.execute("update ml.lead_features set label = 1, label_status = 'positive' where lead_id = (select max(lead_id) "
+                  f"from ml.lead_features where strftime(contacted_at, '%Y-%m') = '{month}')")
+    again = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
+    assert measured == [[]]
+    pd.testing.assert_frame_equal(first, again, check_dtype=False)
+    with w.writer("test: one lead's value changes") as x:
+        x.execute("update ml.lead_features set TotalAssetsInMillions = 999999 where lead_id = (select min(lead_id) "
+                  f"from ml.lead_features where strftime(contacted_at, '%Y-%m') = '{month}')")
+    changed = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
+    assert measured[-1] == [month]
+    assert not changed[changed.period == month].equals(first[first.period == month])
+    with w.writer("test: drop the caches") as x:
+        x.execute("drop table ml.monitor_month_drift")
+        x.execute("drop table ml.monitor_attribution")
+    fresh = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
+    pd.testing.assert_frame_equal(changed, fresh, check_dtype=False)
+
+
 # --------------------------------------------------------------------------------------- bad input
 
 

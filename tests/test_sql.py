@@ -30,7 +30,8 @@ def _values_for(rel: str) -> dict:
                   staged_table="staging.stg_salesforce_leads", snapshot_date="DATE '2025-01-01'",
                   scratch_kind="table", scratch_view="view", other_rows="staging.o", month_ranks="staging.r",
                   typed_staged_names="t.RepCRD", bin="cast(Title as string)", out_of_range="false",
-                  months="snapshot_month in ('2025-01')")
+                  months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
+                  row="struct(f.lead_id, f.contacted_at)")
     return values
 
 
@@ -138,6 +139,24 @@ def test_pitfall_regexp_replace_is_global(con):
 
 def test_to_json_string_of_struct(con):
     assert run(con, "select to_json_string(struct('x' as `Firm Website`))") == [('{"Firm Website":"x"}',)]
+
+
+def test_the_row_fingerprint_idiom_is_duckdbs_row_hash(con):
+    """sql/monitoring/feature_periods.sql hashes whole rows in a form BigQuery and its emulator run (no
+    FARM_FINGERPRINT there); on DuckDB it becomes hash(row) instead of building each row's JSON text. The
+    fingerprint of a set of rows is the XOR of theirs: any changed value changes it, the row order does not."""
+    idiom = "cast(concat('0x', substr(to_hex(md5(to_json_string(t))), 1, 15)) as int64)"
+    assert "HASH(t)" in to_duckdb(f"select {idiom} from x as t")[0]
+    assert "HASH({'i': t.i, 'f': t.f})" in to_duckdb(f"select {idiom.replace('(t)', '(struct(t.i, t.f))')} from x as t")[0]
+    # only a row or a struct is rewritten: a column's hash stays the portable expression
+    assert "HASH" not in to_duckdb(idiom.replace("to_json_string(t)", "to_json_string(t.a)").join(["select ", " from x as t"]))[0]
+    con.execute("create table x as select * from (values (1, 'a', 2.5), (2, 'b', null)) as v(i, s, f)")
+    fp = lambda: run(con, f"select bit_xor({idiom}) from x as t")[0][0]  # noqa: E731
+    before = fp()
+    con.execute("create or replace table x as select * from x order by i desc")
+    assert fp() == before
+    con.execute("update x set f = 2.6 where i = 1")
+    assert fp() != before
 
 
 def test_unnest_split(con):

@@ -4,7 +4,6 @@ alerts (spec §9.3) and stores everything with history. An alert is data, never 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
+from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
 from core.monitoring.reference import load_reference, month_counts, snapshot_columns
 from core.monitoring.store import LEVELS
@@ -106,9 +106,19 @@ def _alert(level, kind, subject, value, threshold, message) -> dict:
 # ----------------------------------------------------------------------------------------------- reading
 
 
+LEAD_COLUMNS = ("lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions", "Has_Discovery_Data")
+
+
 def _read(wh: Warehouse):
+    """What every run reads whole: a few columns of every lead (cohorts, coverage), each lead's first score, the
+    tier mix, the last pipeline run and the territory months. Feature values are read per changed period
+    (:func:`_context`)."""
     with wh.reader() as s:
-        feats = s.query_plain("select * from ml.lead_features") if s.table_exists("ml.lead_features") else pd.DataFrame()
+        leads = pd.DataFrame()
+        if s.table_exists("ml.lead_features"):
+            have = s.columns("ml.lead_features")
+            cols = [c for c in LEAD_COLUMNS if c.lower() in have]
+            leads = s.query_plain(f"select {', '.join(cols)} from ml.lead_features")
         first = pd.DataFrame()
         if s.table_exists("ml.score_history"):
             bf = "backfilled" if "backfilled" in s.columns("ml.score_history") else "false as backfilled"
@@ -127,7 +137,7 @@ def _read(wh: Warehouse):
         months = s.query("select snapshot_month, max(load_id) as load_id from raw.file_loads where kind = 'territory' "
                          "group by snapshot_month order by snapshot_month") \
             if s.table_exists("raw.file_loads") else pd.DataFrame()
-    return feats, first, tiers, runs, months
+    return leads, first, tiers, runs, months
 
 
 def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_id: str) -> pd.DataFrame:
@@ -248,18 +258,31 @@ def _precision_alert(matured: pd.DataFrame, scored: pd.DataFrame, baseline: floa
 
 @dataclass
 class Context:
-    """What every monitoring step reads: thresholds, the champion and its frozen reference, today's features."""
+    """What every monitoring step reads: thresholds, the champion and its frozen reference, a few columns of every
+    lead, and the feature values of the leads to measure this run — those of the last days and of the contact
+    months and attribution periods whose fingerprints changed (:mod:`core.monitoring.periods`); the other
+    periods' measures are read back (``drift_cached``, ``attr_cached``)."""
     wh: Warehouse
     settings: Settings
     th: Thresholds
     row: dict
     model: object
     reference: dict
-    feats: pd.DataFrame
+    leads: pd.DataFrame
+    lead_month: pd.Series
+    rows: pd.DataFrame
     month: pd.Series
     recent: pd.DataFrame
     as_of: pd.Timestamp
     ref_month: str
+    since: pd.Timestamp
+    month_keys: dict
+    fresh_months: list
+    drift_cached: pd.DataFrame
+    attr_kind: str
+    attr_keys: dict
+    attr_fresh: list
+    attr_cached: pd.DataFrame
 
 
 @dataclass
@@ -270,7 +293,12 @@ class Step:
     out: dict = field(default_factory=dict)
 
 
-def _context(wh: Warehouse, settings: Settings, as_of, feats: pd.DataFrame) -> Context:
+DRIFT_CACHE = "ml.monitor_month_drift"
+ATTRIBUTION_CACHE = "ml.monitor_attribution"
+ATTRIBUTION_DAYS = 183  # attribution drift looks at the last six months
+
+
+def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> Context:
     th = Thresholds.from_settings(settings)
     row = champion_row(wh)
     if row is None:
@@ -278,25 +306,61 @@ def _context(wh: Warehouse, settings: Settings, as_of, feats: pd.DataFrame) -> C
                                "(`python -m core train --promote`, or the Train & compare page).")
     model = load_model(row["artifact_dir"])
     reference = load_reference(row["artifact_dir"], model.model_id)
-    if feats.empty:
+    if leads.empty:
         raise LeadScoringError("No features built yet: run `python -m core build-features` (or the daily pipeline).")
-    feats["contacted_at"] = pd.to_datetime(feats.contacted_at, utc=True)
+    leads["contacted_at"] = pd.to_datetime(leads.contacted_at, utc=True)
     as_of_ts = pd.Timestamp(as_of, tz="UTC") if as_of is not None and pd.Timestamp(as_of).tzinfo is None else \
-        pd.Timestamp(as_of) if as_of is not None else feats.contacted_at.max()
-    feats = feats[feats.contacted_at <= as_of_ts].reset_index(drop=True)
-    recent = feats[feats.contacted_at > as_of_ts - pd.Timedelta(days=th.recent_days)]
-    return Context(wh, settings, th, row, model, reference, feats, feats.contacted_at.dt.strftime("%Y-%m"), recent,
-                   as_of_ts, pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"))
+        pd.Timestamp(as_of) if as_of is not None else leads.contacted_at.max()
+    leads = leads[leads.contacted_at <= as_of_ts].reset_index(drop=True)
+    since = as_of_ts - pd.Timedelta(days=ATTRIBUTION_DAYS)
+    recent_from = as_of_ts - pd.Timedelta(days=th.recent_days)
+    with wh.reader() as s:
+        periods = P.feature_periods(s, as_of_ts, since)
+        drift_cache = s.query(f"select * from {DRIFT_CACHE} where model_id = {literal(model.model_id)}") \
+            if s.table_exists(DRIFT_CACHE) else pd.DataFrame(columns=["period", "month_key"])
+        attr_cache = s.query(f"select period, fingerprint, feature, mean_abs from {ATTRIBUTION_CACHE} "
+                             f"where model_id = {literal(model.model_id)}") \
+            if s.table_exists(ATTRIBUTION_CACHE) else pd.DataFrame(columns=["period", "fingerprint"])
+        month_keys = P.keys(periods, "month")
+        drift_cached = drift_cache[drift_cache.period.map(month_keys) == drift_cache.month_key]
+        fresh_months = sorted(set(month_keys) - set(drift_cached.period))
+        # Spec §9.2 compares attribution week over week; weeks when a typical week holds enough leads, months otherwise.
+        window = periods[periods.in_window]
+        weekly = not window.empty and window.groupby("week").n.sum().median() >= th.min_rows
+        attr_kind = "week" if weekly else "month"
+        attr_keys = P.keys(window, attr_kind)
+        attr_cached = attr_cache[attr_cache.period.map(attr_keys) == attr_cache.fingerprint]
+        attr_fresh = sorted(set(attr_keys) - set(attr_cached.period))
+        ranges = [P.month_range(m) for m in fresh_months] + \
+            [(P.week_range if weekly else P.month_range)(p) for p in attr_fresh]
+        rows = s.query_plain(f"select * from ml.lead_features where {P.rows_where(ranges, recent_from, as_of_ts)}")
+    rows["contacted_at"] = pd.to_datetime(rows.contacted_at, utc=True)
+    recent = rows[rows.contacted_at > recent_from]
+    return Context(wh, settings, th, row, model, reference, leads, leads.contacted_at.dt.strftime(P.MONTH), rows,
+                   rows.contacted_at.dt.strftime(P.MONTH), recent, as_of_ts,
+                   pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
+                   drift_cached.drop(columns=["model_id", "month_key"], errors="ignore"), attr_kind, attr_keys,
+                   attr_fresh, attr_cached)
 
 
 def feature_drift_step(c: Context) -> Step:
     """Feature PSI by contact month and for the last days, group PSI; a reference feature missing today."""
     s = Step()
-    missing = sorted(set(c.reference["features"]) - set(c.feats.columns))
+    missing = sorted(set(c.reference["features"]) - set(c.rows.columns))
     for f in missing:
         s.alerts.append(_alert("warn", "schema_change", f, None, None,
                                f"{f} is in the champion's reference but not in today's features (schema change)."))
-    drift = M.drift_by_period(c.feats, c.month, c.reference)
+    measured = c.month.isin(c.fresh_months).to_numpy()
+    fresh = M.drift_by_period(c.rows[measured], c.month[measured], c.reference)
+    if not fresh.empty:
+        with c.wh.writer("monitoring: feature drift of changed months") as w:
+            if w.table_exists(DRIFT_CACHE):
+                w.execute(f"delete from {DRIFT_CACHE} where model_id = {literal(c.model.model_id)} and period in "
+                          f"({', '.join(literal(p) for p in fresh.period.unique())})")
+            w.load(DRIFT_CACHE, fresh.assign(model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys)),
+                   mode="append")
+    drift = pd.concat([c.drift_cached[M.DRIFT_COLUMNS], fresh], ignore_index=True) if not c.drift_cached.empty else fresh
+    drift = drift.sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
     feature_psi, recent_rows = {}, []
     for f, prof in c.reference["features"].items():
         if f in c.recent:
@@ -315,7 +379,7 @@ def scored_leads(c: Context, first: pd.DataFrame) -> pd.DataFrame:
     within 8 days of contact (a lead first scored months after contact says nothing about its week)."""
     if first.empty:
         return pd.DataFrame()
-    base = c.feats[["lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions"]].rename(
+    base = c.leads.reindex(columns=["lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions"]).rename(
         columns={"TotalAssetsInMillions": "aum"})
     scored = first.merge(base, on="lead_id", how="inner")
     lag = pd.to_datetime(scored.score_date, utc=True) - scored.contacted_at.dt.normalize()
@@ -358,17 +422,17 @@ def attribution_step(c: Context) -> Step:
     A period whose sampled rows are those of an earlier run under the same model is read back
     (``ml.monitor_attribution``), so a daily run explains only the weeks whose leads changed."""
     s = Step(frames={"attribution": pd.DataFrame(), "attribution_changes": pd.DataFrame()})
-    since = c.feats[c.feats.contacted_at > c.as_of - pd.Timedelta(days=183)]
-    if not len(since) or not all(f in c.feats.columns for f in c.model.features):
+    if not c.attr_keys or not all(f in c.rows.columns for f in c.model.features):
         return s
-    # Spec §9.2 compares week over week; weeks are used when a typical week holds enough leads, months otherwise.
-    weeks = M.week_start(since.contacted_at).dt.strftime("%Y-%m-%d")
-    period = (weeks if weeks.value_counts().median() >= c.th.min_rows else c.month[since.index]).to_numpy()
+    since = c.rows[c.rows.contacted_at > c.since]
+    period = (M.week_start(since.contacted_at).dt.strftime("%Y-%m-%d") if c.attr_kind == "week"
+              else c.month[since.index]).to_numpy()
+    changed = np.isin(period, c.attr_fresh)
+    since, period = since[changed], period[changed]
     rows = _sample_per_period(period, 2000)
-    sample, sample_period = since.iloc[rows], period[rows]
-    means = _attribution_means(c, sample, sample_period)
+    means = _attribution_means(c, since.iloc[rows], period[rows])
     attribution = M.ranks_of_means(means)
-    counts = pd.Series(sample_period).value_counts()
+    counts = pd.Series({p: min(int(k.split(":")[0]), 2000) for p, k in c.attr_keys.items()})
     changes = M.attribution_changes(attribution)
     big = changes[(changes.change.abs() > c.th.attribution_change) & changes.period.map(counts).ge(c.th.min_rows)
                   & changes.previous.map(counts).ge(c.th.min_rows)] if not changes.empty else changes
@@ -393,36 +457,23 @@ def _sample_per_period(period: np.ndarray, size: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.array([], dtype=int)
 
 
-ATTRIBUTION_CACHE = "ml.monitor_attribution"
-
-
 def _attribution_means(c: Context, sample: pd.DataFrame, period: np.ndarray) -> pd.DataFrame:
-    """Mean |SHAP| per period and feature: periods whose sampled rows (the model's feature values, which fix its
-    inputs) hash as in the cache are read back; the others are explained (exact TreeSHAP) and cached under the
-    champion's id."""
+    """Mean |SHAP| per period and feature: periods whose rows have the fingerprint they had when explained are
+    read back (``c.attr_cached``); ``sample`` holds the sampled rows of the others, which are explained (exact
+    TreeSHAP) and cached under the champion's id and their periods' fingerprints."""
     features = list(c.model.features)
-    row_hash = pd.util.hash_pandas_object(sample[features], index=False).to_numpy()
-    keys = {p: hashlib.blake2b(row_hash[period == p].tobytes(), digest_size=12).hexdigest() for p in np.unique(period)}
-    cached = pd.DataFrame()
-    with c.wh.reader() as s:
-        if s.table_exists(ATTRIBUTION_CACHE):
-            cached = s.query(f"select period, fingerprint, feature, mean_abs from {ATTRIBUTION_CACHE} "
-                             f"where model_id = {literal(c.model.model_id)}")
-    hits = cached[cached.fingerprint == cached.period.map(keys)] if not cached.empty else cached
-    hit = set(hits.period) if not hits.empty else set()
-    old = hits.pivot(index="period", columns="feature", values="mean_abs") if hit else pd.DataFrame()
-    todo = ~pd.Series(period).isin(hit).to_numpy()
+    hits = c.attr_cached
+    old = hits.pivot(index="period", columns="feature", values="mean_abs") if not hits.empty else pd.DataFrame()
     fresh = pd.DataFrame()
-    if todo.any():
-        part = sample[todo]
-        X = model_inputs(part, [col for col in part.columns if col not in ("lead_id", "contacted_at", "label",
-                                                                           "label_status", "snapshot_month",
-                                                                           "snapshot_at_risk")])
-        fresh = M.attribution_means(c.model.contributions(X), features, period[todo])
+    if len(sample):
+        X = model_inputs(sample, [col for col in sample.columns if col not in ("lead_id", "contacted_at", "label",
+                                                                               "label_status", "snapshot_month",
+                                                                               "snapshot_at_risk")])
+        fresh = M.attribution_means(c.model.contributions(X), features, period)
     if not fresh.empty:
         long = fresh.stack().rename("mean_abs").reset_index()
         long.columns = ["period", "feature", "mean_abs"]
-        long = long.assign(model_id=c.model.model_id, fingerprint=long.period.map(keys),
+        long = long.assign(model_id=c.model.model_id, fingerprint=long.period.map(c.attr_keys),
                            created_at=datetime.now(timezone.utc))
         with c.wh.writer("monitoring: attribution cache") as s:
             if s.table_exists(ATTRIBUTION_CACHE):
@@ -449,9 +500,9 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
                                f"{r.period}: {r.count:,} of {r.rows:,} values of {r.column} are outside the plausible "
                                f"range {PLAUSIBLE_RANGES[r.column][0]:,.0f}–{PLAUSIBLE_RANGES[r.column][1]:,.0f} "
                                f"(e.g. {r.example:,.0f}): a unit or mapping fault in the export?"))
-    coverage = c.feats.assign(month=c.month).groupby("month").Has_Discovery_Data.mean() \
-        if "Has_Discovery_Data" in c.feats else pd.Series(dtype=float)
-    month_n = c.month.value_counts()
+    coverage = c.leads.assign(month=c.lead_month).groupby("month").Has_Discovery_Data.mean() \
+        if "Has_Discovery_Data" in c.leads else pd.Series(dtype=float)
+    month_n = c.lead_month.value_counts()
     for m_, cov in coverage.items():
         if cov < th.coverage_warn and month_n.get(m_, 0) >= th.min_rows:
             s.alerts.append(_alert("warn", "coverage", f"discovery coverage · {m_}", cov, th.coverage_warn,
@@ -545,8 +596,8 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     from core.monitoring.store import store_run
 
     progress(0.05, "Reading scored leads and the frozen reference")
-    feats, first, tier_mix, runs, months = _read(wh)
-    c = _context(wh, settings, as_of, feats)
+    leads, first, tier_mix, runs, months = _read(wh)
+    c = _context(wh, settings, as_of, leads)
     progress(0.15, "Feature drift by contact month against the frozen reference")
     drift = feature_drift_step(c)
     progress(0.35, "Scores, tiers and matured cohorts")

@@ -115,8 +115,30 @@ def _transpile(sql: str) -> tuple[str, ...]:
                 table.set("catalog", None)
         for prop in list(stmt.find_all(exp.PartitionedByProperty, exp.ClusterProperty)):
             prop.pop()  # BigQuery's table layout; DuckDB has no partitions (sqlglot would drop them with a warning)
+        for cast in list(stmt.find_all(exp.Cast)):
+            row = _row_hash_of(cast)
+            if row is not None:
+                cast.replace(exp.Anonymous(this="HASH", expressions=[row]))
         out.append(stmt.sql(dialect="duckdb"))
     return tuple(out)
+
+
+def _row_hash_of(cast: exp.Cast) -> exp.Expression | None:
+    """The row ``r`` (a table alias or a ``struct(...)`` of columns) when ``cast`` is the row-hash idiom
+    ``cast(concat('0x', substr(to_hex(md5(to_json_string(r))), 1, 15)) as int64)`` (a 60-bit hash of a row that
+    BigQuery and its emulator both run), for DuckDB's own ``hash(r)``: the same use (a fingerprint compared only
+    with fingerprints of the same warehouse) without building the row's JSON text (~10x the cost)."""
+    if not cast.is_type(exp.DataType.Type.BIGINT) or not isinstance(cast.this, exp.Concat):
+        return None
+    parts = cast.this.expressions
+    if len(parts) != 2 or not isinstance(parts[1], exp.Substring):
+        return None
+    md5 = parts[1].this
+    if not isinstance(md5, exp.MD5) or not isinstance(md5.this, exp.JSONFormat):
+        return None
+    row = md5.this.this
+    whole = isinstance(row, exp.Column) and not row.table
+    return row.copy() if whole or isinstance(row, exp.Struct) else None
 
 
 def _transpiler_id() -> str | None:
