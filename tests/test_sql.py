@@ -31,7 +31,7 @@ def _values_for(rel: str) -> dict:
                   scratch_kind="table", scratch_view="view", other_rows="staging.o", month_ranks="staging.r",
                   typed_staged_names="t.RepCRD", bin="cast(Title as string)", out_of_range="false",
                   months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
-                  row="struct(f.lead_id, f.contacted_at)")
+                  not_fingerprinted="label, label_status")
     return values
 
 

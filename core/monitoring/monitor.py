@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 
 import numpy as np
@@ -129,7 +130,8 @@ def _read(wh: Warehouse):
                 f"min_by(struct(score_date, prob_mql_30d as prob, tier, model_version, {bf}), "
                 "concat(score_date, coalesce(format_timestamp('%Y-%m-%d %H:%M:%E6S', scored_at), ''))) as f "
                 "from ml.score_history group by lead_id)")
-            tiers = s.query("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier")
+            tiers = s.query("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
+                            "order by score_date, tier")
         else:
             tiers = pd.DataFrame(columns=["score_date", "tier", "leads"])
         runs = s.query("select outcome, started_at, error from ops.runs order by started_at desc limit 1") \
@@ -140,19 +142,32 @@ def _read(wh: Warehouse):
     return leads, first, tiers, runs, months
 
 
-def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_id: str) -> pd.DataFrame:
-    """Per territory month, PSI of each MarketPro column against the month the champion was trained on.
-    Months already measured for this model and load are read back, not recomputed."""
+def _replace_periods(table: str, model_id: str, periods, rows: pd.DataFrame) -> Callable:
+    """A write for the run's one writer: ``rows`` replace ``table``'s rows of these periods under this model."""
+    def write(s) -> None:
+        if s.table_exists(table):
+            s.execute(f"delete from {table} where model_id = {literal(model_id)} and period in "
+                      f"({', '.join(literal(str(p)) for p in periods)})")
+        s.load(table, rows, mode="append")
+    return write
+
+
+def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_id: str,
+                    pending: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per territory month, PSI of each MarketPro column against the month the champion was trained on, and the
+    newly measured months' implausible values and null rates. Months already measured for this model and load
+    are read back, not recomputed; new measures are stored by the run's writer (``pending``)."""
     snap = reference.get("snapshot")
+    none = pd.DataFrame()
     if not snap or months.empty:
-        return pd.DataFrame(columns=["period", "feature", "group", "psi", "noise", "n", "load_id"])
+        return pd.DataFrame(columns=["period", "feature", "group", "psi", "noise", "n", "load_id"]), none, none
     cached = pd.DataFrame()
     with wh.reader() as s:
         if s.table_exists("ml.monitor_snapshot_psi"):
             cached = s.query(f"select * from ml.monitor_snapshot_psi where model_id = {literal(model_id)}")
     done = set(zip(cached.period, cached.load_id)) if not cached.empty else set()
     todo = months[[(m, l) not in done for m, l in zip(months.snapshot_month, months.load_id)]]
-    fresh = pd.DataFrame()
+    fresh, implaus, long = pd.DataFrame(), none, none
     if not todo.empty:
         periods = [str(m) for m in todo.snapshot_month]
         profiles = {c: p for c, p in snap["columns"].items() if c in snapshot_columns()}
@@ -168,27 +183,28 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
         fresh = M.drift_frame(drift)
         fresh["load_id"] = fresh.period.map(dict(zip(periods, todo.load_id)))
         fresh["model_id"] = model_id
-        with wh.writer("monitoring: territory month drift") as s:
-            if not cached.empty:
-                keep = cached[~cached.period.isin(todo.snapshot_month)]
-                s.load("ml.monitor_snapshot_psi", pd.concat([keep, fresh], ignore_index=True))
-            else:
-                s.load("ml.monitor_snapshot_psi", fresh)
-            s.load("ml.monitor_feed_ranges", implaus.assign(model_id=model_id), mode="append") if not implaus.empty else None
-            long = pd.DataFrame(nulls, index=periods).stack().rename("null_rate").reset_index()
-            long.columns = ["period", "column", "null_rate"]
-            s.load("ml.monitor_null_rates", long.assign(model_id=model_id), mode="append")
+        implaus = implaus.assign(model_id=model_id)
+        long = pd.DataFrame(nulls, index=periods).stack().rename("null_rate").reset_index()
+        long.columns = ["period", "column", "null_rate"]
+        long = long.assign(model_id=model_id)
+        pending.append(_replace_periods("ml.monitor_snapshot_psi", model_id, periods, fresh))
+        pending.append(lambda s: s.load("ml.monitor_feed_ranges", implaus, mode="append") if not implaus.empty else None)
+        pending.append(lambda s: s.load("ml.monitor_null_rates", long, mode="append"))
         cached = pd.concat([cached[~cached.period.isin(todo.snapshot_month)] if not cached.empty else cached, fresh],
                            ignore_index=True)
-    return cached
+    return cached, implaus, long
 
 
-def _feed_tables(wh: Warehouse, model_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _feed_tables(wh: Warehouse, model_id: str, new_ranges: pd.DataFrame,
+                 new_nulls: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Implausible values and null rates per territory month: those stored, then this run's (the newest wins)."""
     with wh.reader() as s:
         ranges = s.query(f"select * from ml.monitor_feed_ranges where model_id = {literal(model_id)}") \
             if s.table_exists("ml.monitor_feed_ranges") else pd.DataFrame(columns=["period", "column", "count", "rows", "example"])
         nulls = s.query(f"select * from ml.monitor_null_rates where model_id = {literal(model_id)}") \
             if s.table_exists("ml.monitor_null_rates") else pd.DataFrame(columns=["period", "column", "null_rate"])
+    ranges = pd.concat([ranges, new_ranges], ignore_index=True) if not new_ranges.empty else ranges
+    nulls = pd.concat([nulls, new_nulls], ignore_index=True) if not new_nulls.empty else nulls
     return ranges.drop_duplicates(["period", "column"], keep="last"), nulls.drop_duplicates(["period", "column"], keep="last")
 
 
@@ -283,6 +299,7 @@ class Context:
     attr_keys: dict
     attr_fresh: list
     attr_cached: pd.DataFrame
+    pending: list = field(default_factory=list)  # writes of newly measured periods, done by the run's one writer
 
 
 @dataclass
@@ -353,12 +370,8 @@ def feature_drift_step(c: Context) -> Step:
     measured = c.month.isin(c.fresh_months).to_numpy()
     fresh = M.drift_by_period(c.rows[measured], c.month[measured], c.reference)
     if not fresh.empty:
-        with c.wh.writer("monitoring: feature drift of changed months") as w:
-            if w.table_exists(DRIFT_CACHE):
-                w.execute(f"delete from {DRIFT_CACHE} where model_id = {literal(c.model.model_id)} and period in "
-                          f"({', '.join(literal(p) for p in fresh.period.unique())})")
-            w.load(DRIFT_CACHE, fresh.assign(model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys)),
-                   mode="append")
+        c.pending.append(_replace_periods(DRIFT_CACHE, c.model.model_id, fresh.period.unique(), fresh.assign(
+            model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys))))
     drift = pd.concat([c.drift_cached[M.DRIFT_COLUMNS], fresh], ignore_index=True) if not c.drift_cached.empty else fresh
     drift = drift.sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
     feature_psi, recent_rows = {}, []
@@ -475,12 +488,8 @@ def _attribution_means(c: Context, sample: pd.DataFrame, period: np.ndarray) -> 
         long.columns = ["period", "feature", "mean_abs"]
         long = long.assign(model_id=c.model.model_id, fingerprint=long.period.map(c.attr_keys),
                            created_at=datetime.now(timezone.utc))
-        with c.wh.writer("monitoring: attribution cache") as s:
-            if s.table_exists(ATTRIBUTION_CACHE):
-                s.execute(f"delete from {ATTRIBUTION_CACHE} where model_id = {literal(c.model.model_id)} and period in "
-                          f"({', '.join(literal(p) for p in fresh.index)})")
-            s.load(ATTRIBUTION_CACHE, long[["model_id", "period", "fingerprint", "feature", "mean_abs", "created_at"]],
-                   mode="append")
+        c.pending.append(_replace_periods(ATTRIBUTION_CACHE, c.model.model_id, fresh.index, long[
+            ["model_id", "period", "fingerprint", "feature", "mean_abs", "created_at"]]))
     means = pd.concat([old.reindex(columns=features), fresh.reindex(columns=features)]).sort_index()
     means.index.name = "period"
     return means
@@ -490,11 +499,11 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
     """Territory months against the training month, implausible values, coverage, missing months, conflicts."""
     s = Step()
     th = c.th
-    snap_drift = _snapshot_drift(c.wh, c.reference, months, c.model.model_id)
+    snap_drift, new_ranges, new_nulls = _snapshot_drift(c.wh, c.reference, months, c.model.model_id, c.pending)
     newest = str(months.snapshot_month.iloc[-1]) if not months.empty else None
     latest = snap_drift[snap_drift.period == newest] if newest and not snap_drift.empty else snap_drift.iloc[:0]
     s.alerts += drift_alerts(snap_drift, th, "snapshot_drift", after=(c.reference.get("snapshot") or {}).get("month"))
-    ranges, nulls = _feed_tables(c.wh, c.model.model_id)
+    ranges, nulls = _feed_tables(c.wh, c.model.model_id, new_ranges, new_nulls)
     for r in ranges.itertuples():
         s.alerts.append(_alert("warn", "feed_range", f"{r.column} · {r.period}", r.count, None,
                                f"{r.period}: {r.count:,} of {r.rows:,} values of {r.column} are outside the plausible "
@@ -620,7 +629,7 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings, c.as_of),
         [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"] + feed.out["notes"],
         frames=frames)
-    result.alert_level = store_run(wh, actor, result)
+    result.alert_level = store_run(wh, actor, result, c.pending)
     progress(1.0, f"Monitoring done: {result.alert_level.upper()}")
     return result
 

@@ -29,9 +29,9 @@ NOT_FINGERPRINTED = ("label", "label_status", "snapshot_at_risk")
 def feature_periods(session, as_of: pd.Timestamp, since: pd.Timestamp) -> pd.DataFrame:
     """month, week (its Monday), in_window (contacted after ``since``), n and fingerprint (a Python int: DuckDB
     hashes to unsigned, BigQuery to signed 64 bits) of the leads contacted up to ``as_of``."""
-    names = session.query("select * from ml.lead_features limit 0").columns
-    row = "struct(" + ", ".join(f"f.`{c}`" for c in names if c.lower() not in NOT_FINGERPRINTED) + ")"
-    p = session.query_model("monitoring/feature_periods.sql", as_of=ts_literal(as_of), since=ts_literal(since), row=row)
+    left_out = [c for c in NOT_FINGERPRINTED if c in session.columns("ml.lead_features")]
+    p = session.query_model("monitoring/feature_periods.sql", as_of=ts_literal(as_of), since=ts_literal(since),
+                            not_fingerprinted=", ".join(left_out))
     p["fingerprint"] = [int(v) for v in p.fingerprint]
     p["in_window"] = p.in_window.astype(bool)
     return p

@@ -74,8 +74,9 @@ def read_alerts(wh: Warehouse) -> pd.DataFrame:
         return s.query("select * from ops.monitor_alerts")
 
 
-def store_run(wh: Warehouse, actor: Actor, result) -> str:
-    """Write the run and return the current alert level."""
+def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -> str:
+    """Write the run — with ``writes``, the run's newly measured periods (each a function of the session) — in
+    one writer, and return the current alert level."""
     authorize(actor, "monitor")
     now = datetime.now(timezone.utc)
     existing = read_alerts(wh)
@@ -87,6 +88,8 @@ def store_run(wh: Warehouse, actor: Actor, result) -> str:
                               for k, v in f.items() if isinstance(v, pd.DataFrame)})
     with wh.writer("monitoring run") as s:
         _move_frames_out_of_runs(s)
+        for write in writes or ():
+            write(s)
         s.load("ops.monitor_alerts", alerts)
         s.load("ml.monitor_runs", pd.DataFrame([{
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
