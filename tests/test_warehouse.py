@@ -127,12 +127,15 @@ def test_reading_block_shares_one_connection_and_yields_it_to_writers(wh):
     with wh.reading():
         with wh.reader() as a:
             first = a.con
+            assert not a.table_exists("ops.shared_probe")  # the catalog is read once for the shared connection
         with wh.reader() as b:
             assert b.con is first and b.query("select 1 as x").x.iloc[0] == 1
+            assert not b.table_exists("ops.shared_probe") and "tables" in b.catalog
         with wh.writer("inside reading") as w:
             w.execute("create table ops.shared_probe as select 7 as x")
-        with wh.reader() as c:
+        with wh.reader() as c:  # a new connection, a new catalog: the writer's table is there
             assert c.con is not first and c.query("select x from ops.shared_probe").x.iloc[0] == 7
+            assert c.table_exists("ops.shared_probe") and c.columns("ops.shared_probe") == {"x"}
         with pytest.raises(RuntimeError, match="inside a reader session"):
             with wh.reader():
                 with wh.writer("nested"):

@@ -26,6 +26,8 @@ from core.modeling.treeshap import TreeTables, exact_contributions
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
+DIRECT_SHAP_ROWS = 4096  # below it, pred_contribs beats building the per-pattern tables (see contributions)
+
 
 @dataclass
 class LoadedModel:
@@ -108,7 +110,11 @@ def load_model(folder: str | Path) -> LoadedModel:
             tables: list = []  # built on first use, once per loaded model
 
             def contributions(X: pd.DataFrame) -> np.ndarray:
-                # Exact TreeSHAP from XGBoost itself, per split pattern for shallow trees (core/modeling/treeshap.py)
+                # Exact TreeSHAP from XGBoost itself, per split pattern for shallow trees (core/modeling/treeshap.py).
+                # Building the tables costs ~0.1 s (600 trees); XGBoost's pred_contribs ~22 us a row: a few
+                # thousand rows (a week's attributions, a page's sample) are explained directly unless built.
+                if not tables and len(X) < DIRECT_SHAP_ROWS:
+                    return exact_contributions(booster.get_booster(), prepare(X), None)
                 if not tables:
                     tables.append(TreeTables.build(booster.get_booster()))
                 return exact_contributions(booster.get_booster(), prepare(X), tables[0])

@@ -25,8 +25,11 @@ class DuckDBSession(Session):
     scratch_schema = "temp"
     compact_offsets = True  # tests/test_parsing.py checks it value by value
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, catalog: dict | None = None):
         self.con = con
+        # A read connection shared by a reading() block holds the file's shared lock, so no write can change the
+        # catalog while it is open: its table names and columns are looked up once (~1.3 ms per lookup otherwise).
+        self.catalog = catalog
 
     def execute(self, sql: str) -> None:
         for stmt in to_duckdb(sql):
@@ -63,6 +66,14 @@ class DuckDBSession(Session):
         finally:
             self.con.unregister(name)
 
+    def columns(self, table: str) -> set[str]:
+        if self.catalog is None:
+            return super().columns(table)
+        known = self.catalog.setdefault("columns", {})
+        if table not in known:
+            known[table] = super().columns(table)
+        return set(known[table])
+
     def replace_partitions(self, table: str, source: str, where: str) -> None:
         # Atomic through the writer's transaction: the old rows deleted and the staged ones inserted commit
         # together (or not at all).
@@ -88,6 +99,11 @@ class DuckDBSession(Session):
 
     def table_exists(self, table: str) -> bool:
         schema, _, name = check_identifier(table).rpartition(".")
+        if self.catalog is not None:
+            if "tables" not in self.catalog:
+                self.catalog["tables"] = set(self.con.execute(
+                    "SELECT table_schema, table_name FROM information_schema.tables").fetchall())
+            return (schema or "main", name) in self.catalog["tables"]
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema or "main", name],
@@ -148,7 +164,7 @@ class DuckDBWarehouse(Warehouse):
         if self._local.busy:
             raise RuntimeError("warehouse writer opened inside a reader session in the same thread")
         self._local.shared = None
-        con, stack = shared
+        con, stack, _ = shared
         try:
             con.close()
         finally:
@@ -163,13 +179,13 @@ class DuckDBWarehouse(Warehouse):
                 stack = ExitStack()
                 stack.enter_context(file_lock(self.path, exclusive=False, timeout=max(self.lock_timeout, 30.0)))
                 try:
-                    local.shared = (self._connect(read_only=True), stack)
+                    local.shared = (self._connect(read_only=True), stack, {})
                 except BaseException:
                     stack.close()
                     raise
             local.busy += 1
             try:
-                yield DuckDBSession(local.shared[0])
+                yield DuckDBSession(local.shared[0], local.shared[2])
             finally:
                 local.busy -= 1
             return
