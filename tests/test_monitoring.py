@@ -399,3 +399,62 @@ def test_each_leads_first_score_is_its_earliest_score_date_then_scoring_time(wh)
     first = _read(wh)[1].set_index("lead_id").sort_index()
     assert first.prob.tolist() == [0.3, 0.5, 0.7] and first.score_date.tolist() == ["2025-03-03", "2025-03-17", "2025-03-03"]
     assert first.tier.tolist() == ["B", "B", "A"] and not first.backfilled.any()
+
+
+def test_first_start_keeps_first_scores_and_monitoring_builds_them_on_an_older_warehouse(monitored_copy):
+    from core.monitoring.monitor import run_monitor
+    from core.scoring.score import FIRST_SCORES, first_scores_sql
+
+    s, w = monitored_copy
+
+    def kept_and_whole():
+        with w.reader() as r:
+            return (r.query(f"select * from {FIRST_SCORES}").sort_values("lead_id").reset_index(drop=True),
+                    r.query(first_scores_sql(r)).sort_values("lead_id").reset_index(drop=True))
+
+    pd.testing.assert_frame_equal(*kept_and_whole(), check_dtype=False)  # backfill + daily run kept it
+    before = run_monitor(w, s, as_of="2025-10-27")
+    with w.writer("an earlier release's warehouse") as x:
+        x.execute(f"drop table {FIRST_SCORES}")
+    again = run_monitor(w, s, as_of="2025-10-27")  # aggregated from the history, then kept
+    pd.testing.assert_frame_equal(*kept_and_whole(), check_dtype=False)
+    assert again.matured_cohorts == before.matured_cohorts and again.estimated_cohorts == before.estimated_cohorts
+
+
+def test_first_scores_kept_with_the_history_equal_the_aggregate_over_it(wh):
+    """ml.lead_first_scores, kept by each write to the score history (from the day it changed on), always holds
+    what aggregating the whole history gives: after a new day, a same-day rescore that drops a lead and adds
+    one, and a backfill of earlier days."""
+    from core.scoring.score import FIRST_SCORES, first_scores_sql, refresh_first_scores
+
+    t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+
+    def day(date, leads, prob, hour="06:00", backfilled=False):
+        return pd.DataFrame({"score_date": date, "lead_id": leads, "prob_mql_30d": prob, "tier": "B",
+                             "model_version": "m", "backfilled": backfilled, "scored_at": t(f"{date} {hour}")})
+
+    def write(rows, replace_days):
+        with wh.writer("history") as s:
+            if s.table_exists("ml.score_history"):
+                s.execute("delete from ml.score_history where score_date in ("
+                          + ", ".join(f"'{d}'" for d in replace_days) + ")")
+            s.load("ml.score_history", rows, mode="append")
+            refresh_first_scores(s, min(replace_days))
+
+    def check():
+        with wh.reader() as s:
+            kept = s.query(f"select * from {FIRST_SCORES}").sort_values("lead_id").reset_index(drop=True)
+            whole = s.query(first_scores_sql(s)).sort_values("lead_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(kept, whole, check_dtype=False)
+        return kept.set_index("lead_id")
+
+    write(day("2025-03-03", ["a", "b"], [0.1, 0.2]), ["2025-03-03"])
+    write(day("2025-03-10", ["a", "b", "c"], [0.3, 0.4, 0.5]), ["2025-03-10"])
+    assert check().prob.to_dict() == {"a": 0.1, "b": 0.2, "c": 0.5}
+    # the same day scored again later: c is no longer open, d is new; c's first score of that day is gone
+    write(day("2025-03-10", ["a", "b", "d"], [0.6, 0.7, 0.8], hour="15:00"), ["2025-03-10"])
+    assert check().prob.to_dict() == {"a": 0.1, "b": 0.2, "d": 0.8}
+    # a backfill of an earlier day moves first scores back
+    write(day("2025-02-24", ["b", "e"], [0.9, 0.95], backfilled=True), ["2025-02-24"])
+    got = check()
+    assert got.prob.to_dict() == {"a": 0.1, "b": 0.9, "d": 0.8, "e": 0.95} and got.backfilled.to_dict()["b"]

@@ -19,7 +19,7 @@ from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
 from core.monitoring.reference import replay_tiers, weekly_dates
 from core.scoring.capacity import get_capacity
-from core.scoring.score import HISTORY_COLUMNS, ScoringInputs, ensure_history_columns, predict
+from core.scoring.score import HISTORY_COLUMNS, ScoringInputs, ensure_history_columns, predict, refresh_first_scores
 from core.scoring.tiers import boosts
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -66,6 +66,7 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
         if s.table_exists("ml.score_history"):
             s.execute("delete from ml.score_history where score_date in (" + ", ".join(literal(d) for d in days) + ")")
         s.load("ml.score_history", out, mode="append")
+        refresh_first_scores(s, days[0])
         audit.record(s, actor, "backfill_scores", champion.model_id, "ok",
                      {"since": str(since), "until": str(until), "dates": len(days), "rows": len(out)})
     return {"model_id": champion.model_id, "dates": len(days), "rows": int(len(out)), "first": days[0], "last": days[-1]}

@@ -25,6 +25,7 @@ from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
 from core.monitoring.reference import load_reference, month_counts, snapshot_columns
 from core.monitoring.store import LEVELS
+from core.scoring.score import FIRST_SCORES, first_scores_sql, refresh_first_scores
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -122,14 +123,10 @@ def _read(wh: Warehouse):
             leads = s.query_plain(f"select {', '.join(cols)} from ml.lead_features")
         first = pd.DataFrame()
         if s.table_exists("ml.score_history"):
-            bf = "backfilled" if "backfilled" in s.columns("ml.score_history") else "false as backfilled"
-            # Each lead's first score: one aggregate (min_by on the (score date, scoring time) key), ~3x faster
-            # than ranking every row of the history with a window.
-            first = s.query(
-                "select lead_id, f.score_date, f.prob, f.tier, f.model_version, f.backfilled from (select lead_id, "
-                f"min_by(struct(score_date, prob_mql_30d as prob, tier, model_version, {bf}), "
-                "concat(score_date, coalesce(format_timestamp('%Y-%m-%d %H:%M:%E6S', scored_at), ''))) as f "
-                "from ml.score_history group by lead_id)")
+            # Each lead's first score, kept by every write to the history; aggregated from it (and kept from then
+            # on, see _run_monitor) where a warehouse predates the table.
+            first = s.query(f"select * from {FIRST_SCORES}") if s.table_exists(FIRST_SCORES) else \
+                s.query(first_scores_sql(s))
             tiers = s.query("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
                             "order by score_date, tier")
         else:
@@ -607,6 +604,9 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     progress(0.05, "Reading scored leads and the frozen reference")
     leads, first, tier_mix, runs, months = _read(wh)
     c = _context(wh, settings, as_of, leads)
+    with wh.reader() as s:
+        if s.table_exists("ml.score_history") and not s.table_exists(FIRST_SCORES):
+            c.pending.append(lambda w: refresh_first_scores(w, None))
     progress(0.15, "Feature drift by contact month against the frozen reference")
     drift = feature_drift_step(c)
     progress(0.35, "Scores, tiers and matured cohorts")

@@ -134,7 +134,7 @@ def _case_restored(chars: np.ndarray) -> np.ndarray:
 # assignments. A warehouse that stored 15-character Ids before this release is migrated once (idempotent).
 STORED_ID_TABLES = (("ops.sf_writeback_ledger", "lead_id"), ("ops.sf_push_failures", "lead_id"),
                     ("ops.experiment_assignments", "lead_id"), ("ml.score_history", "lead_id"),
-                    ("ml.shadow_scores", "lead_id"))
+                    ("ml.lead_first_scores", "lead_id"), ("ml.shadow_scores", "lead_id"))
 
 
 def migrate_stored_ids(s) -> int:

@@ -26,7 +26,7 @@ from core.scoring.capacity import get_capacity
 from core.scoring.drivers import top_drivers
 from core.scoring.tiers import assign_tiers, boosts
 from core.warehouse import Warehouse
-from core.warehouse.sql import literal
+from core.warehouse.sql import literal, read_model, render
 
 SCORE_COLUMNS = ["lead_id", "prob_mql_30d", "tier", "rank", "drivers", "model_version", "fallback_level", "scored_at"]
 
@@ -250,6 +250,30 @@ def ensure_history_columns(s) -> None:
     s.add_column("ml.score_history", "backfilled", "bool")
 
 
+FIRST_SCORES = "ml.lead_first_scores"
+
+
+def first_scores_sql(s, where: str = "true") -> str:
+    """Each lead's first score from the history rows matching ``where`` (``sql/marts/lead_first_scores.sql``)."""
+    bf = "backfilled" if "backfilled" in s.columns("ml.score_history") else "false as backfilled"
+    return render(read_model("marts/lead_first_scores.sql"), backfilled=bf, where=where)
+
+
+def refresh_first_scores(s, since: str | None) -> None:
+    """Bring ml.lead_first_scores up to date after the score history changed on ``since`` (a score date) or
+    later; None (or no table yet) builds it from the whole history. A first score before ``since`` cannot
+    change; the leads first scored on it or later are dropped and found again among the rows from ``since`` on
+    (they have none before). Runs in the writer that changed the history, so both commit together."""
+    if not s.table_exists("ml.score_history"):
+        return
+    if since is None or not s.table_exists(FIRST_SCORES):
+        s.execute(f"create or replace table {FIRST_SCORES} as {first_scores_sql(s)}")
+        return
+    s.execute(f"delete from {FIRST_SCORES} where score_date >= {literal(since)}")
+    s.execute(f"insert into {FIRST_SCORES} (lead_id, score_date, prob, tier, model_version, backfilled) " + first_scores_sql(
+        s, f"score_date >= {literal(since)} and lead_id not in (select lead_id from {FIRST_SCORES})"))
+
+
 def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.DataFrame, run: ScoreRun, actor: Actor) -> int:
     """Step 5: current scores, the day's score history (a re-run replaces the day) and the challenger in
     shadow, scored on the same leads and stored apart — never in ml.lead_scores, so never sent to Salesforce."""
@@ -266,6 +290,7 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
         if s.table_exists("ml.score_history"):
             s.execute(f"delete from ml.score_history where score_date = {literal(tiers.score_date.iloc[0])}")
         s.load("ml.score_history", tiers.assign(backfilled=False)[HISTORY_COLUMNS], mode="append")
+        refresh_first_scores(s, tiers.score_date.iloc[0])
         if challenger is not None:
             shadowed = score_shadow(s, challenger, inp.X, inp.leads.lead_id, inp.leads.contacted_at,
                                     tiers.score_date.iloc[0], int(tiers.capacity.iloc[0]), settings.tier_b_factor)
