@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 import pandas as pd
