@@ -144,7 +144,7 @@ def _row_hash_of(cast: exp.Cast) -> exp.Expression | None:
 def _transpiler_id() -> str | None:
     """A hash of the code that shapes the transpiled text; None (no disk cache) when its source is not at hand."""
     try:
-        source = inspect.getsource(split_statements) + inspect.getsource(_transpile)
+        source = inspect.getsource(split_statements) + inspect.getsource(_transpile) + inspect.getsource(_row_hash_of)
     except (OSError, TypeError):
         return None
     return hashlib.sha256(source.encode()).hexdigest()[:16]
