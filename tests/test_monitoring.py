@@ -299,7 +299,7 @@ def test_month_drift_is_read_back_until_a_months_rows_change_then_equals_a_fresh
         x.execute("update ml.lead_features set label = 1, label_status = 'positive' where lead_id = (select max(lead_id) "
                   f"from ml.lead_features where strftime(contacted_at, '%Y-%m') = '{month}')")
     again = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
-    assert measured == [[]]
+    assert not any(measured)  # no month measured again
     pd.testing.assert_frame_equal(first, again, check_dtype=False)
     with w.writer("test: one lead's value changes") as x:
         x.execute("update ml.lead_features set TotalAssetsInMillions = 999999 where lead_id = (select min(lead_id) "

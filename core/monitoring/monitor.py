@@ -216,7 +216,8 @@ def drift_alerts(drift: pd.DataFrame, th: Thresholds, kind: str, after: str | No
     out = []
     if drift.empty:
         return out
-    d = drift[(drift.n >= th.min_rows) & (drift.psi >= drift.noise)]
+    # only a feature at or above a threshold can raise anything: the periods without one are not grouped at all
+    d = drift[(drift.n >= th.min_rows) & (drift.psi >= drift.noise) & (drift.psi >= min(th.psi_warn, th.psi_alert))]
     if after:
         d = d[d.period > after]
     for period, g in d.groupby("period", sort=True):
@@ -365,11 +366,13 @@ def feature_drift_step(c: Context) -> Step:
         s.alerts.append(_alert("warn", "schema_change", f, None, None,
                                f"{f} is in the champion's reference but not in today's features (schema change)."))
     measured = c.month.isin(c.fresh_months).to_numpy()
-    fresh = M.drift_by_period(c.rows[measured], c.month[measured], c.reference)
+    fresh = M.drift_by_period(c.rows[measured], c.month[measured], c.reference) if measured.any() else \
+        M.drift_frame([])
     if not fresh.empty:
         c.pending.append(_replace_periods(DRIFT_CACHE, c.model.model_id, fresh.period.unique(), fresh.assign(
             model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys))))
-    drift = pd.concat([c.drift_cached[M.DRIFT_COLUMNS], fresh], ignore_index=True) if not c.drift_cached.empty else fresh
+    parts = [p for p in (c.drift_cached.reindex(columns=M.DRIFT_COLUMNS), fresh) if not p.empty]
+    drift = pd.concat(parts, ignore_index=True) if parts else fresh
     drift = drift.sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
     feature_psi, recent_rows = {}, []
     for f, prof in c.reference["features"].items():
