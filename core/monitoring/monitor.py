@@ -295,6 +295,7 @@ class Context:
     drift_cached: pd.DataFrame
     attr_kind: str
     attr_keys: dict
+    attr_rows: pd.Series
     attr_fresh: list
     attr_cached: pd.DataFrame
     pending: list = field(default_factory=list)  # writes of newly measured periods, done by the run's one writer
@@ -344,6 +345,7 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
         weekly = not window.empty and window.groupby("week").n.sum().median() >= th.min_rows
         attr_kind = "week" if weekly else "month"
         attr_keys = P.keys(window, attr_kind)
+        attr_rows = window.groupby(attr_kind).n.sum()
         attr_cached = attr_cache[attr_cache.period.map(attr_keys) == attr_cache.fingerprint]
         attr_fresh = sorted(set(attr_keys) - set(attr_cached.period))
         ranges = [P.month_range(m) for m in fresh_months] + \
@@ -354,8 +356,7 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
     return Context(wh, settings, th, row, model, reference, leads, leads.contacted_at.dt.strftime(P.MONTH), rows,
                    rows.contacted_at.dt.strftime(P.MONTH), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
-                   drift_cached.drop(columns=["model_id", "month_key"], errors="ignore"), attr_kind, attr_keys,
-                   attr_fresh, attr_cached)
+                   drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached)
 
 
 def feature_drift_step(c: Context) -> Step:
@@ -445,7 +446,7 @@ def attribution_step(c: Context) -> Step:
     rows = _sample_per_period(period, 2000)
     means = _attribution_means(c, since.iloc[rows], period[rows])
     attribution = M.ranks_of_means(means)
-    counts = pd.Series({p: min(int(k.split(":")[0]), 2000) for p, k in c.attr_keys.items()})
+    counts = c.attr_rows.clip(upper=2000)  # the sampled rows per period
     changes = M.attribution_changes(attribution)
     big = changes[(changes.change.abs() > c.th.attribution_change) & changes.period.map(counts).ge(c.th.min_rows)
                   & changes.previous.map(counts).ge(c.th.min_rows)] if not changes.empty else changes
