@@ -383,6 +383,29 @@ def test_frames_of_an_earlier_release_move_out_of_the_run_history(wh):
     assert wh.read(f"select run_id from {FRAMES}").run_id.tolist() == ["r2"]
 
 
+def test_frames_keep_their_types_and_a_json_era_frames_table_is_still_read(wh):
+    """The page's frames are stored as Arrow: every column comes back with its type (JSON made a float column of
+    whole numbers an integer one), empty frames included; a frames table of the JSON era still reads."""
+    from core.monitoring.store import FRAMES, decode_frames, encode_frames, latest_run
+
+    frames = {"cohorts": pd.DataFrame({"cohort_start": ["2025-03-03", None], "share": [1.0, 0.0], "leads": [3, 4],
+                                       "matured": [True, False], "auc_pr": [None, 0.25]}),
+              "empty": pd.DataFrame(), "typed_empty": pd.DataFrame({"period": pd.Series(dtype=str)}),
+              "not_a_frame": 3}
+    back = decode_frames(encode_frames(frames))
+    assert set(back) == {"cohorts", "empty", "typed_empty"}
+    pd.testing.assert_frame_equal(back["cohorts"], frames["cohorts"])
+    assert back["cohorts"].share.dtype == float and back["empty"].empty and list(back["typed_empty"]) == ["period"]
+    with wh.writer("a run of the JSON era") as s:
+        s.load("ml.monitor_runs", pd.DataFrame({"run_id": ["r1"], "created_at": pd.to_datetime(["2026-01-01"], utc=True),
+                                                "result_json": [json.dumps({"alert_level": "warn"})]}))
+        s.load(FRAMES, pd.DataFrame({"run_id": ["r1"], "created_at": pd.to_datetime(["2026-01-01"], utc=True),
+                                     "frames_json": [json.dumps({"cohorts": pd.DataFrame({"leads": [7]}).to_json(
+                                         orient="split", index=False)})]}))
+    run, got = latest_run(wh)
+    assert run["alert_level"] == "warn" and got["cohorts"].leads.tolist() == [7]
+
+
 def test_each_leads_first_score_is_its_earliest_score_date_then_scoring_time(wh):
     """Cohorts judge the first score SGAs saw: the earliest score date, and on that date the earliest scoring run
     (a same-day rescore comes later); a row without a scoring time still counts."""

@@ -59,7 +59,7 @@ class CategoryEncoder:
                         for c, u, cats, vals in zip(self.columns, uniques, enc.categories_, enc.encodings_)}
         out = X.copy()
         for j, c in enumerate(self.columns):
-            out[c] = crossfit[:, j].astype("float32")
+            out[c] = crossfit[:, j].astype(np.float32)
         return out
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

@@ -101,7 +101,7 @@ def load_model(folder: str | Path) -> LoadedModel:
 
             def prepare(X: pd.DataFrame) -> pd.DataFrame:
                 """Model inputs as the booster saw them: categories target-encoded, SMOTE's medians filled."""
-                Z = encoder.transform(X[meta["features"]]).astype("float32")
+                Z = encoder.transform(X[meta["features"]]).astype(np.float32)
                 return Z.fillna(medians) if medians else Z
 
             def predict_raw(X: pd.DataFrame) -> np.ndarray:

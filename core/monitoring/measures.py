@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
+from core.monitoring.periods import month_text, week_starts
 from core.monitoring.psi import psi_by_group
 
 WEEK = pd.Timedelta(days=7)
@@ -59,8 +60,9 @@ def group_psi(drift: pd.DataFrame) -> pd.DataFrame:
 
 
 def week_start(t: pd.Series) -> pd.Series:
+    """The Monday (naive UTC) of each contact's week."""
     t = pd.to_datetime(t, utc=True)
-    return (t.dt.normalize() - pd.to_timedelta(t.dt.day_of_week, unit="D")).dt.tz_localize(None)
+    return pd.Series(week_starts(t), index=t.index)
 
 
 def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
@@ -70,7 +72,7 @@ def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) ->
     *estimated* from the calibrated probabilities, with a 95% interval."""
     if scored.empty:
         return pd.DataFrame()
-    starts = week_start(scored.contacted_at).to_numpy()
+    starts = week_starts(scored.contacted_at)
     as_naive = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
     # One stable sort by week, then plain array slices per cohort (a pandas sub-frame per week cost more than
     # the measures themselves; five calls per monitoring run).
@@ -171,6 +173,6 @@ def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:
     """Per contact month: the 10th, 50th and 90th percentile and mean of first scores (score distribution over time)."""
     if scored.empty:
         return pd.DataFrame(columns=["period", "p10", "p50", "p90", "mean", "leads"])
-    g = scored.groupby(scored.contacted_at.dt.strftime("%Y-%m")).prob
+    g = scored.prob.groupby(month_text(scored.contacted_at))
     return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5), "p90": g.quantile(0.9), "mean": g.mean(),
                          "leads": g.size()}).reset_index(names="period")

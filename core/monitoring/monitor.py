@@ -125,9 +125,9 @@ def _read(wh: Warehouse):
         if s.table_exists("ml.score_history"):
             # Each lead's first score, kept by every write to the history; aggregated from it (and kept from then
             # on, see _run_monitor) where a warehouse predates the table.
-            first = s.query(f"select * from {FIRST_SCORES}") if s.table_exists(FIRST_SCORES) else \
-                s.query(first_scores_sql(s))
-            tiers = s.query("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
+            first = s.query_plain(f"select * from {FIRST_SCORES}") if s.table_exists(FIRST_SCORES) else \
+                s.query_plain(first_scores_sql(s))
+            tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
                             "order by score_date, tier")
         else:
             tiers = pd.DataFrame(columns=["score_date", "tier", "leads"])
@@ -255,7 +255,7 @@ def _precision_alert(matured: pd.DataFrame, scored: pd.DataFrame, baseline: floa
     if baseline is None or matured.empty:
         return []
     weeks = matured.cohort_start.tail(4)
-    a = scored[(scored.tier == "A") & scored.label.notna() & M.week_start(scored.contacted_at).dt.date.astype(str).isin(weeks)]
+    a = scored[(scored.tier == "A") & scored.label.notna() & np.isin(P.week_text(scored.contacted_at), list(weeks))]
     if len(a) < 20:
         return []
     k, n, floor = int(a.label.sum()), len(a), th.precision_critical * baseline
@@ -353,8 +353,8 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
         rows = s.query_plain(f"select * from ml.lead_features where {P.rows_where(ranges, recent_from, as_of_ts)}")
     rows["contacted_at"] = pd.to_datetime(rows.contacted_at, utc=True)
     recent = rows[rows.contacted_at > recent_from]
-    return Context(wh, settings, th, row, model, reference, leads, leads.contacted_at.dt.strftime(P.MONTH), rows,
-                   rows.contacted_at.dt.strftime(P.MONTH), recent, as_of_ts,
+    return Context(wh, settings, th, row, model, reference, leads, pd.Series(P.month_text(leads.contacted_at), index=leads.index),
+                   rows, pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
                    drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached)
 
@@ -411,7 +411,7 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
         s.frames = {k: pd.DataFrame() for k in ("score_drift", "cohorts", "by_segment", "calibration")}
         s.frames["score_quantiles"] = M.score_quantiles(scored)
         return s
-    smonth = scored.contacted_at.dt.strftime("%Y-%m")
+    smonth = pd.Series(P.month_text(scored.contacted_at), index=scored.index)
     score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": c.reference["score"]}})
     rs = scored[scored.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
     s.out["score_psi"] = round(psi_against(c.reference["score"], rs.prob)[0], 4) if len(rs) else None
@@ -439,8 +439,7 @@ def attribution_step(c: Context) -> Step:
     if not c.attr_keys or not all(f in c.rows.columns for f in c.model.features):
         return s
     since = c.rows[c.rows.contacted_at > c.since]
-    period = (M.week_start(since.contacted_at).dt.strftime("%Y-%m-%d") if c.attr_kind == "week"
-              else c.month[since.index]).to_numpy()
+    period = P.week_text(since.contacted_at) if c.attr_kind == "week" else c.month[since.index].to_numpy()
     changed = np.isin(period, c.attr_fresh)
     since, period = since[changed], period[changed]
     rows = _sample_per_period(period, 2000)

@@ -5,10 +5,12 @@ level is the worst active, unacknowledged alert."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timezone
 
 import pandas as pd
+import pyarrow as pa
 
 from core import audit
 from core.auth import Actor, authorize, cli_actor
@@ -84,8 +86,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
     level = current_level(alerts)
     payload = result.to_json() | {"alert_level": level}
     f = result.frames
-    frames_json = json.dumps({k: v.to_json(orient="split", date_format="iso", index=False)
-                              for k, v in f.items() if isinstance(v, pd.DataFrame)})
+    frames = encode_frames(f)
     with wh.writer("monitoring run") as s:
         _move_frames_out_of_runs(s)
         for write in writes or ():
@@ -95,7 +96,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
             "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]),
             mode="append")
-        s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_json": frames_json}]))
+        s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
         for table, frame in (("ml.monitor_feature_psi", pd.concat([f["drift"], f["recent"]], ignore_index=True)),
                              ("ml.monitor_cohorts", f["cohorts"])):
             if not frame.empty:
@@ -106,11 +107,43 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
     return level
 
 
-# The page's frames of the newest run (~0.7 MB of JSON at full scale), one row replaced by each run. Kept out of
+# The page's frames of the newest run (~0.7 MB as JSON at full scale, ~0.2 MB as Arrow), one row replaced by each run. Kept out of
 # ml.monitor_runs: DuckDB rewrites a table's open row group when it checkpoints an append, and with every run's
 # frames in it that cost ~0.13 s per run and grew with the history. Each run's drift and cohorts stay in
 # ml.monitor_feature_psi and ml.monitor_cohorts, its JSON in ml.monitor_runs.
 FRAMES = "ml.monitor_frames"
+
+
+def encode_frames(frames: dict) -> str:
+    """The page's frames as text any warehouse stores: per frame, an Arrow IPC stream (zstd), in base64, in one
+    JSON object. Column types come back as they were (JSON turned a float column of whole numbers into integers),
+    and at full scale it costs ~5 ms where ``DataFrame.to_json`` cost ~50 ms (plus ~90 ms to read back)."""
+    out = {}
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    for name, frame in frames.items():
+        if not isinstance(frame, pd.DataFrame):
+            continue
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema, options=options) as w:
+            w.write_table(table)
+        out[name] = base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+    return json.dumps(out)
+
+
+def decode_frames(text: str | None) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name, data in json.loads(text or "{}").items():
+        with pa.ipc.open_stream(pa.py_buffer(base64.b64decode(data))) as r:
+            out[name] = r.read_all().to_pandas()
+    return out
+
+
+def _frames_of_json(text: str | None) -> dict[str, pd.DataFrame]:
+    """Frames as an earlier release stored them (``DataFrame.to_json(orient="split")`` per frame)."""
+    from io import StringIO
+
+    return {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(text or "{}").items()}
 
 
 def _move_frames_out_of_runs(s) -> None:
@@ -126,8 +159,6 @@ def _move_frames_out_of_runs(s) -> None:
 
 def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     """The newest run's JSON and its frames (drift, cohorts, calibration, …), or None before the first run."""
-    from io import StringIO
-
     with wh.reader() as s:
         if not s.table_exists("ml.monitor_runs"):
             return None
@@ -135,10 +166,14 @@ def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
         if df.empty:
             return None
         old = "frames_json" in s.columns("ml.monitor_runs")  # not yet moved (see _move_frames_out_of_runs)
-        stored = s.query(f"select frames_json from {'ml.monitor_runs' if old else FRAMES} "
-                         f"where run_id = {literal(df.run_id.iloc[0])}") if old or s.table_exists(FRAMES) else None
-    text = stored.frames_json.iloc[0] if stored is not None and not stored.empty else None
-    frames = {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(text or "{}").items()}
+        table = "ml.monitor_runs" if old else FRAMES
+        # frames_arrow since this release; frames_json (JSON) where a run of an earlier release is the newest
+        column = None if not (old or s.table_exists(FRAMES)) else \
+            "frames_arrow" if "frames_arrow" in s.columns(table) else "frames_json"
+        stored = s.query(f"select {column} as frames from {table} where run_id = {literal(df.run_id.iloc[0])}") \
+            if column else None
+    text = stored.frames.iloc[0] if stored is not None and not stored.empty else None
+    frames = decode_frames(text) if column == "frames_arrow" else _frames_of_json(text)
     return json.loads(df.result_json.iloc[0]) | {"created_at": df.created_at.iloc[0]}, frames
 
 
