@@ -285,14 +285,17 @@ def test_month_drift_is_read_back_until_a_months_rows_change_then_equals_a_fresh
     s, w = monitored_copy
     first = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
     measured: list[list[str]] = []
-    real = measures.drift_by_period
+    real = measures.drift_with_recent
 
-    def counting(rows, periods, reference, columns=None):
-        if "features" in reference and "score" not in reference["features"]:  # the feature drift, not the score's
-            measured.append(sorted(pd.Series(periods).unique()))
-        return real(rows, periods, reference, columns)
+    def counting(rows, periods, measured_rows, recent, reference):
+        measured.append(sorted(pd.Series(periods[measured_rows]).unique()))
+        return real(rows, periods, measured_rows, recent, reference)
 
-    monkeypatch.setattr(measures, "drift_by_period", counting)
+    def stored_periods():  # what the newest run stored in the drift history: what it measured
+        return sorted(w.read("select distinct period from ml.monitor_feature_psi where run_id = (select run_id from "
+                             "ml.monitor_runs order by created_at desc limit 1)").period)
+
+    monkeypatch.setattr(measures, "drift_with_recent", counting)
     month = sorted(first.period.unique())[-3]
     # a label maturing is not a change of the lead's features
     with w.writer("test: a label matures") as x:
@@ -301,11 +304,12 @@ def test_month_drift_is_read_back_until_a_months_rows_change_then_equals_a_fresh
     again = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
     assert not any(measured)  # no month measured again
     pd.testing.assert_frame_equal(first, again, check_dtype=False)
+    assert stored_periods() == ["last 30 days"]  # the history holds each month once, from the run that measured it
     with w.writer("test: one lead's value changes") as x:
         x.execute("update ml.lead_features set TotalAssetsInMillions = 999999 where lead_id = (select min(lead_id) "
                   f"from ml.lead_features where strftime(contacted_at, '%Y-%m') = '{month}')")
     changed = run_monitor(w, s, as_of="2025-10-27").frames["drift"]
-    assert measured[-1] == [month]
+    assert measured[-1] == [month] and stored_periods() == sorted([month, "last 30 days"])
     assert not changed[changed.period == month].equals(first[first.period == month])
     with w.writer("test: drop the caches") as x:
         x.execute("drop table ml.monitor_month_drift")

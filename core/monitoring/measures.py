@@ -10,7 +10,7 @@ import pandas as pd
 from core.modeling import metrics
 from core.modeling.data import aum_segment
 from core.monitoring.periods import month_text, week_starts
-from core.monitoring.psi import psi_by_group
+from core.monitoring.psi import bin_index, n_bins, psi_by_group, psi_of_counts
 
 WEEK = pd.Timedelta(days=7)
 
@@ -23,6 +23,26 @@ def drift_by_period(rows: pd.DataFrame, periods: pd.Series, reference: dict, col
     codes, names = pd.factorize(pd.Series(periods).astype(str).to_numpy(), sort=True)
     return drift_frame([drift_part(names, c, profiles[c], *psi_by_group(profiles[c], rows[c], codes, len(names)))
                         for c in cols])
+
+
+def drift_with_recent(rows: pd.DataFrame, periods: pd.Series, measured: np.ndarray, recent: np.ndarray,
+                      reference: dict) -> tuple[pd.DataFrame, dict]:
+    """:func:`drift_by_period` over the ``measured`` rows and, from the same bins (each feature's values are binned
+    once), every feature's (PSI, noise level, rows) over the ``recent`` rows — two views of one read: a daily run's
+    newest month and its last 30 days are mostly the same leads."""
+    profiles = reference["features"]
+    cols = [c for c in profiles if c in rows.columns]
+    codes, names = pd.factorize(pd.Series(periods[measured]).astype(str).to_numpy(), sort=True)
+    parts, last = [], {}
+    for c in cols:
+        prof, k = profiles[c], n_bins(profiles[c])
+        idx = bin_index(prof, rows[c])
+        if measured.any():
+            cur = np.bincount(codes * k + idx[measured], minlength=len(names) * k).reshape(len(names), k).astype(float)
+            parts.append(drift_part(names, c, prof, *psi_of_counts(prof, cur)))
+        psi, noise, n = psi_of_counts(prof, np.bincount(idx[recent], minlength=k).astype(float)[None, :])
+        last[c] = (float(psi[0]), float(noise[0]), int(n[0]))
+    return drift_frame(parts), last
 
 
 DRIFT_COLUMNS = ["period", "feature", "group", "sources", "psi", "noise", "n"]
@@ -65,24 +85,32 @@ def week_start(t: pd.Series) -> pd.Series:
     return pd.Series(week_starts(t), index=t.index)
 
 
-def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
+def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30, by: np.ndarray | None = None) -> pd.DataFrame:
     """Weekly contact cohorts of first-scored leads. ``scored``: lead_id, contacted_at, prob, tier, label
     (NaN until known), label_status, aum. A cohort is *matured* when its last possible contact plus the
     label window is at or before ``as_of`` (every label in it is known); before that its Tier A precision is
-    *estimated* from the calibrated probabilities, with a 95% interval."""
+    *estimated* from the calibrated probabilities, with a 95% interval. With ``by`` (a key per lead, e.g. its AUM
+    segment), cohorts per key and week, ordered by key then week, the key in a ``segment`` column."""
     if scored.empty:
         return pd.DataFrame()
     starts = week_starts(scored.contacted_at)
     as_naive = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
-    # One stable sort by week, then plain array slices per cohort (a pandas sub-frame per week cost more than
-    # the measures themselves; five calls per monitoring run).
-    order = np.argsort(starts, kind="stable")
+    # One stable sort by (key and) week, then plain array slices per cohort (a pandas sub-frame per week cost more
+    # than the measures themselves).
+    if by is None:
+        order = np.argsort(starts, kind="stable")
+        keys = np.zeros(len(order), dtype=int)
+        names = [None]
+    else:
+        keys, names = pd.factorize(np.asarray(by), sort=True)
+        order = np.lexsort((starts, keys))
+        keys = keys[order]
     starts = starts[order]
     prob = scored.prob.to_numpy(dtype=float)[order]
     label = pd.to_numeric(scored.label, errors="coerce").to_numpy(dtype=float)[order]
     is_a = (scored.tier == "A").to_numpy()[order]
     backfilled = scored["backfilled"].to_numpy()[order] if "backfilled" in scored else np.zeros(len(order), dtype=bool)
-    bounds = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1], True])
+    bounds = np.flatnonzero(np.r_[True, (starts[1:] != starts[:-1]) | (keys[1:] != keys[:-1]), True])
     rows = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         start = pd.Timestamp(starts[lo])
@@ -107,19 +135,17 @@ def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) ->
                        estimated=True, tier_a_low=None if est is None else max(0.0, est - half),
                        tier_a_high=None if est is None else min(1.0, est + half))
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if by is not None:
+        out["segment"] = [names[k] for k in keys[bounds[:-1]]]
+    return out
 
 
 def cohorts_by_segment(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30) -> pd.DataFrame:
     """Matured weekly Tier A precision per AUM segment (the page's segment view)."""
     if scored.empty:
         return pd.DataFrame()
-    parts = []
-    for seg, g in scored.assign(segment=aum_segment(scored.aum)).groupby("segment"):
-        c = cohorts(g, as_of, window_days)
-        if not c.empty:
-            parts.append(c.assign(segment=seg))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return cohorts(scored, as_of, window_days, by=aum_segment(scored.aum))
 
 
 def calibration_by_segment(scored: pd.DataFrame, period: pd.Series) -> pd.DataFrame:

@@ -4,9 +4,10 @@ alerts (spec §9.3) and stores everything with history. An alert is data, never 
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -93,11 +94,14 @@ class MonitorResult:
     reference_contacted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     frames: dict = field(default_factory=dict, repr=False)
+    # what this run measured, for the per-run history tables (ml.monitor_feature_psi: the months measured this run
+    # and the last days; ml.monitor_cohorts): a month read back from the drift cache was stored by the run that
+    # measured it, and storing it again with every run only grew the table (~2.6k rows a run)
+    measured: dict = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict:
-        out = asdict(self)
-        out.pop("frames")
-        return out
+        # not dataclasses.asdict: it deep-copies every field, the page's frames too, before they could be dropped
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in ("frames", "measured")}
 
 
 def _alert(level, kind, subject, value, threshold, message) -> dict:
@@ -112,8 +116,8 @@ LEAD_COLUMNS = ("lead_id", "contacted_at", "label", "label_status", "TotalAssets
 
 
 def _read(wh: Warehouse):
-    """What every run reads whole: a few columns of every lead (cohorts, coverage), each lead's first score, the
-    tier mix, the last pipeline run and the territory months. Feature values are read per changed period
+    """What every run reads whole: a few columns of every lead (cohorts, coverage), each lead's first score (with
+    its lead's contact time, label and AUM), the tier mix, the last pipeline run and the territory months. Feature values are read per changed period
     (:func:`_context`)."""
     with wh.reader() as s:
         leads = pd.DataFrame()
@@ -124,9 +128,14 @@ def _read(wh: Warehouse):
         first = pd.DataFrame()
         if s.table_exists("ml.score_history"):
             # Each lead's first score, kept by every write to the history; aggregated from it (and kept from then
-            # on, see _run_monitor) where a warehouse predates the table.
-            first = s.query_plain(f"select * from {FIRST_SCORES}") if s.table_exists(FIRST_SCORES) else \
-                s.query_plain(first_scores_sql(s))
+            # on, see _run_monitor) where a warehouse predates the table. Joined to the leads' contact time and
+            # label in the warehouse (a pandas merge of the two cost ~4x the query).
+            firsts = FIRST_SCORES if s.table_exists(FIRST_SCORES) else f"({first_scores_sql(s)})"
+            if leads.empty:
+                first = s.query_plain(f"select * from {firsts} as s")
+            else:
+                aum = "f.TotalAssetsInMillions" if "totalassetsinmillions" in have else "cast(null as float64)"
+                first = s.query_model_plain("monitoring/first_scored_leads.sql", first_scores=firsts, aum=aum)
             tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
                             "order by score_date, tier")
         else:
@@ -367,8 +376,8 @@ def feature_drift_step(c: Context) -> Step:
         s.alerts.append(_alert("warn", "schema_change", f, None, None,
                                f"{f} is in the champion's reference but not in today's features (schema change)."))
     measured = c.month.isin(c.fresh_months).to_numpy()
-    fresh = M.drift_by_period(c.rows[measured], c.month[measured], c.reference) if measured.any() else \
-        M.drift_frame([])
+    recent = c.rows.index.isin(c.recent.index)
+    fresh, last = M.drift_with_recent(c.rows, c.month, measured, recent, c.reference)
     if not fresh.empty:
         c.pending.append(_replace_periods(DRIFT_CACHE, c.model.model_id, fresh.period.unique(), fresh.assign(
             model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys))))
@@ -376,29 +385,26 @@ def feature_drift_step(c: Context) -> Step:
     drift = pd.concat(parts, ignore_index=True) if parts else fresh
     drift = drift.sort_values(["period", "feature"], kind="mergesort").reset_index(drop=True)
     feature_psi, recent_rows = {}, []
-    for f, prof in c.reference["features"].items():
-        if f in c.recent:
-            v, noise = psi_against(prof, c.recent[f])
-            feature_psi[f] = round(v, 4)
-            recent_rows.append({"period": f"last {c.th.recent_days} days", "feature": f, "group": prof.get("group"),
-                                "psi": round(v, 4), "noise": round(noise, 4), "n": len(c.recent)})
+    for f, (v, noise, n) in last.items():
+        feature_psi[f] = round(v, 4)
+        recent_rows.append({"period": f"last {c.th.recent_days} days", "feature": f,
+                            "group": c.reference["features"][f].get("group"), "psi": round(v, 4),
+                            "noise": round(noise, 4), "n": len(c.recent)})
     s.alerts += drift_alerts(drift, c.th, "feature_drift", after=c.ref_month)
     s.frames = {"drift": drift, "groups": M.group_psi(drift), "recent": pd.DataFrame(recent_rows)}
-    s.out = {"feature_psi": feature_psi, "missing": missing}
+    s.out = {"feature_psi": feature_psi, "missing": missing, "measured": fresh}
     return s
 
 
 def scored_leads(c: Context, first: pd.DataFrame) -> pd.DataFrame:
     """First scores of new leads with their labels. Cohorts judge what SGAs saw for *new* leads: the first score
     within 8 days of contact (a lead first scored months after contact says nothing about its week)."""
-    if first.empty:
+    if first.empty or "near_contact" not in first:
         return pd.DataFrame()
-    base = c.leads.reindex(columns=["lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions"]).rename(
-        columns={"TotalAssetsInMillions": "aum"})
-    scored = first.merge(base, on="lead_id", how="inner")
-    lag = pd.to_datetime(scored.score_date, utc=True) - scored.contacted_at.dt.normalize()
-    scored = scored[scored.label_status.isin(["positive", "negative", "censored"]) & (lag <= pd.Timedelta(days=8))]
-    scored = scored.reset_index(drop=True)
+    first = first.assign(contacted_at=pd.to_datetime(first.contacted_at, utc=True))
+    keep = first.label_status.isin(["positive", "negative", "censored"]).to_numpy() & \
+        first.near_contact.fillna(False).to_numpy(dtype=bool) & (first.contacted_at <= c.as_of).to_numpy()
+    scored = first[keep].drop(columns="near_contact").reset_index(drop=True)
     scored["label"] = pd.to_numeric(scored.label, errors="coerce")
     return scored
 
@@ -631,7 +637,9 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         feed.out["snapshot_psi"], perf.out["score_psi"], _records(perf.out["matured"]), _records(perf.out["estimated"]),
         feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings, c.as_of),
         [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"] + feed.out["notes"],
-        frames=frames)
+        frames=frames, measured={"ml.monitor_feature_psi": pd.concat([drift.out["measured"], frames["recent"]],
+                                                                     ignore_index=True).reindex(columns=M.DRIFT_COLUMNS),
+                                 "ml.monitor_cohorts": frames["cohorts"]})
     result.alert_level = store_run(wh, actor, result, c.pending)
     progress(1.0, f"Monitoring done: {result.alert_level.upper()}")
     return result

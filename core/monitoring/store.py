@@ -97,8 +97,11 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
             "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]),
             mode="append")
         s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
-        for table, frame in (("ml.monitor_feature_psi", pd.concat([f["drift"], f["recent"]], ignore_index=True)),
-                             ("ml.monitor_cohorts", f["cohorts"])):
+        # each run's measures with history: what it measured (see MonitorResult.measured), else its whole frames
+        history = getattr(result, "measured", None) or {
+            "ml.monitor_feature_psi": pd.concat([f["drift"], f["recent"]], ignore_index=True),
+            "ml.monitor_cohorts": f["cohorts"]}
+        for table, frame in history.items():
             if not frame.empty:
                 s.load(table, frame.assign(run_id=result.run_id, created_at=now).astype(
                     {c: "string" for c in frame.columns if frame[c].dtype == object}), mode="append")

@@ -88,6 +88,9 @@ class Session(ABC):
     def query_model(self, relpath: str, **values) -> pd.DataFrame:
         return self.query(render(read_model(relpath), **values))
 
+    def query_model_plain(self, relpath: str, **values) -> pd.DataFrame:
+        return self.query_plain(render(read_model(relpath), **values))
+
 
 class Warehouse(ABC):
     kind: str
