@@ -295,7 +295,7 @@ class Context:
     lead_month: pd.Series
     rows: pd.DataFrame
     month: pd.Series
-    recent: pd.DataFrame
+    recent: np.ndarray  # which of ``rows`` were contacted in the last days (a mask: a copy of 140 columns cost more)
     as_of: pd.Timestamp
     ref_month: str
     since: pd.Timestamp
@@ -361,7 +361,7 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
             [(P.week_range if weekly else P.month_range)(p) for p in attr_fresh]
         rows = s.query_plain(f"select * from ml.lead_features where {P.rows_where(ranges, recent_from, as_of_ts)}")
     rows["contacted_at"] = pd.to_datetime(rows.contacted_at, utc=True)
-    recent = rows[rows.contacted_at > recent_from]
+    recent = (rows.contacted_at > recent_from).to_numpy()
     return Context(wh, settings, th, row, model, reference, leads, pd.Series(P.month_text(leads.contacted_at), index=leads.index),
                    rows, pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
@@ -376,8 +376,7 @@ def feature_drift_step(c: Context) -> Step:
         s.alerts.append(_alert("warn", "schema_change", f, None, None,
                                f"{f} is in the champion's reference but not in today's features (schema change)."))
     measured = c.month.isin(c.fresh_months).to_numpy()
-    recent = c.rows.index.isin(c.recent.index)
-    fresh, last = M.drift_with_recent(c.rows, c.month, measured, recent, c.reference)
+    fresh, last = M.drift_with_recent(c.rows, c.month, measured, c.recent, c.reference)
     if not fresh.empty:
         c.pending.append(_replace_periods(DRIFT_CACHE, c.model.model_id, fresh.period.unique(), fresh.assign(
             model_id=c.model.model_id, month_key=fresh.period.map(c.month_keys))))
@@ -389,7 +388,7 @@ def feature_drift_step(c: Context) -> Step:
         feature_psi[f] = round(v, 4)
         recent_rows.append({"period": f"last {c.th.recent_days} days", "feature": f,
                             "group": c.reference["features"][f].get("group"), "psi": round(v, 4),
-                            "noise": round(noise, 4), "n": len(c.recent)})
+                            "noise": round(noise, 4), "n": int(c.recent.sum())})
     s.alerts += drift_alerts(drift, c.th, "feature_drift", after=c.ref_month)
     s.frames = {"drift": drift, "groups": M.group_psi(drift), "recent": pd.DataFrame(recent_rows)}
     s.out = {"feature_psi": feature_psi, "missing": missing, "measured": fresh}
@@ -444,12 +443,13 @@ def attribution_step(c: Context) -> Step:
     s = Step(frames={"attribution": pd.DataFrame(), "attribution_changes": pd.DataFrame()})
     if not c.attr_keys or not all(f in c.rows.columns for f in c.model.features):
         return s
-    since = c.rows[c.rows.contacted_at > c.since]
-    period = P.week_text(since.contacted_at) if c.attr_kind == "week" else c.month[since.index].to_numpy()
+    # positions of the rows contacted in the window whose period changed, then one copy of the sampled rows
+    pos = np.flatnonzero((c.rows.contacted_at > c.since).to_numpy())
+    period = P.week_text(c.rows.contacted_at.iloc[pos]) if c.attr_kind == "week" else c.month.to_numpy()[pos]
     changed = np.isin(period, c.attr_fresh)
-    since, period = since[changed], period[changed]
+    pos, period = pos[changed], period[changed]
     rows = _sample_per_period(period, 2000)
-    means = _attribution_means(c, since.iloc[rows], period[rows])
+    means = _attribution_means(c, c.rows.iloc[pos[rows]], period[rows])
     attribution = M.ranks_of_means(means)
     counts = c.attr_rows.clip(upper=2000)  # the sampled rows per period
     changes = M.attribution_changes(attribution)
@@ -546,7 +546,8 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
                                f"{r.share:.0%} of leads contacted in {r.period} and matched to a MarketPro rep have a "
                                f"Salesforce State different from the rep's branch state ({r.conflicts:,} of "
                                f"{r.matched:,})."))
-    recent_cov = float(c.recent.Has_Discovery_Data.mean()) if len(c.recent) and "Has_Discovery_Data" in c.recent else None
+    recent_cov = float(c.rows.Has_Discovery_Data[c.recent].mean()) \
+        if c.recent.any() and "Has_Discovery_Data" in c.rows else None
     s.frames = {"snapshot_drift": snap_drift, "nulls": nulls, "ranges": ranges, "conflicts": conflicts,
                 "coverage": coverage.rename("coverage").reset_index()}
     s.out = {"notes": notes, "snapshot_psi": {r.feature: float(r.psi) for r in latest.itertuples()},
@@ -577,9 +578,9 @@ def retrain_step(c: Context, scored: pd.DataFrame, missing: list[str]) -> Step:
                     retrain.append({"trigger": "base rate shift", "detail": f"AUM segment {s_}: {part.label.mean():.1%} "
                                     f"now vs {ref['rate']:.1%} at training ({shift:+.0%})."})
     metro_prof = ref_["features"].get("cat_Metro")
-    if metro_prof and "cat_Metro" in c.recent:
+    if metro_prof and "cat_Metro" in c.rows:
         known = set(metro_prof.get("all_levels", metro_prof["levels"]))
-        new = c.recent.cat_Metro.dropna().astype(str)
+        new = c.rows.cat_Metro[c.recent].dropna().astype(str)
         new = new[~new.isin(known)].value_counts()
         new = new[new >= 5]
         if len(new):
