@@ -410,6 +410,37 @@ def test_frames_keep_their_types_and_a_json_era_frames_table_is_still_read(wh):
     assert run["alert_level"] == "warn" and got["cohorts"].leads.tolist() == [7]
 
 
+def test_cohorts_take_first_scores_within_8_days_of_contact_joined_in_the_warehouse(wh):
+    """scored_leads keeps a lead whose first score came at most 8 days after its contact day, with a known or
+    censored label, contacted by the as-of; the join to the lead's contact time, label and AUM is the warehouse's."""
+    from types import SimpleNamespace
+
+    from core.monitoring.monitor import _read, scored_leads
+
+    t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
+    features = pd.DataFrame({
+        "lead_id": ["a", "b", "c", "d", "f"],
+        "contacted_at": [t("2025-03-03 23:30"), t("2025-03-03 08:00"), t("2025-03-03 08:00"), t("2025-03-20 08:00"),
+                         t("2025-03-05 08:00")],
+        "label": [1, 0, None, 0, None], "label_status": ["positive", "negative", "not_contacted", "negative", "censored"],
+        "TotalAssetsInMillions": [250.0, 80.0, 10.0, 900.0, None], "Has_Discovery_Data": [1, 1, 0, 1, 0]})
+    firsts = pd.DataFrame({"lead_id": ["a", "b", "c", "d", "e", "f"],
+                           "score_date": ["2025-03-11", "2025-03-12", "2025-03-04", "2025-03-21", "2025-03-04", "2025-03-05"],
+                           "prob": [0.4, 0.3, 0.2, 0.1, 0.5, 0.6], "tier": ["A", "B", "C", "C", "A", "A"],
+                           "model_version": "m", "backfilled": False})
+    with wh.writer("leads and their first scores") as s:
+        s.load("ml.lead_features", features)
+        s.load("ml.lead_first_scores", firsts)
+        s.load("ml.score_history", firsts.rename(columns={"prob": "prob_mql_30d"}))
+    first = _read(wh)[1]
+    assert sorted(first.lead_id) == ["a", "b", "c", "d", "e", "f"]  # a score without a features row stays, unjoined
+    scored = scored_leads(SimpleNamespace(as_of=t("2025-03-15")), first).set_index("lead_id")
+    # a: 8 days after its contact day (the hour does not count); b: 9 days; c: not contacted; d: after the as-of
+    assert sorted(scored.index) == ["a", "f"]
+    assert scored.loc["a", "aum"] == 250.0 and scored.loc["a", "label"] == 1 and np.isnan(scored.loc["f", "label"])
+    assert "near_contact" not in scored and str(scored.contacted_at.dtype).startswith("datetime64")
+
+
 def test_each_leads_first_score_is_its_earliest_score_date_then_scoring_time(wh):
     """Cohorts judge the first score SGAs saw: the earliest score date, and on that date the earliest scoring run
     (a same-day rescore comes later); a row without a scoring time still counts."""
