@@ -71,8 +71,9 @@ with user_errors():
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
     with t_perf:
-        st.caption("Solid bars: weeks whose 30-day window has closed (observed). Hollow markers: not yet matured, "
-                   "estimated from the calibrated probabilities with a 95% interval.")
+        st.caption("Filled dots: weeks whose 30-day window has closed (observed; a dot grows with the week's Tier A "
+                   "leads). Hollow dots: not yet matured, estimated from the calibrated probabilities with a 95% "
+                   "interval.")
         for fig in (charts.precision_by_week(f["cohorts"]), charts.precision_by_segment(f["by_segment"])):
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
