@@ -395,9 +395,11 @@ def test_frames_keep_their_types_and_a_json_era_frames_table_is_still_read(wh):
     frames = {"cohorts": pd.DataFrame({"cohort_start": ["2025-03-03", None], "share": [1.0, 0.0], "leads": [3, 4],
                                        "matured": [True, False], "auc_pr": [None, 0.25]}),
               "empty": pd.DataFrame(), "typed_empty": pd.DataFrame({"period": pd.Series(dtype=str)}),
+              "unmatured": pd.DataFrame({"cohort_start": ["2025-03-03"], "positives": [None]}),
               "not_a_frame": 3}
     back = decode_frames(encode_frames(frames))
-    assert set(back) == {"cohorts", "empty", "typed_empty"}
+    assert set(back) == {"cohorts", "empty", "typed_empty", "unmatured"}
+    assert back["unmatured"].positives.dtype == float and back["unmatured"].positives.isna().all()
     pd.testing.assert_frame_equal(back["cohorts"], frames["cohorts"])
     assert back["cohorts"].share.dtype == float and back["empty"].empty and list(back["typed_empty"]) == ["period"]
     with wh.writer("a run of the JSON era") as s:

@@ -9,6 +9,7 @@ import base64
 import json
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -136,10 +137,17 @@ def encode_frames(frames: dict) -> str:
 
 
 def decode_frames(text: str | None) -> dict[str, pd.DataFrame]:
+    """The frames :func:`encode_frames` stored. A column with no value at all (e.g. the positives of cohorts none
+    of which has matured) has no type to keep: it comes back as floats (NaN), as the page's charts expect."""
     out = {}
     for name, data in json.loads(text or "{}").items():
         with pa.ipc.open_stream(pa.py_buffer(base64.b64decode(data))) as r:
-            out[name] = r.read_all().to_pandas()
+            table = r.read_all()
+        frame = table.to_pandas()
+        for f in table.schema:
+            if pa.types.is_null(f.type) and len(frame):
+                frame[f.name] = np.nan
+        out[name] = frame
     return out
 
 
