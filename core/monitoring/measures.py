@@ -79,12 +79,6 @@ def group_psi(drift: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"psi": g.psi.mean().round(4), "worst_feature": g.feature.first(), "worst_psi": g.psi.max()}).reset_index()
 
 
-def week_start(t: pd.Series) -> pd.Series:
-    """The Monday (naive UTC) of each contact's week."""
-    t = pd.to_datetime(t, utc=True)
-    return pd.Series(week_starts(t), index=t.index)
-
-
 def cohorts(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: int = 30, by: np.ndarray | None = None) -> pd.DataFrame:
     """Weekly contact cohorts of first-scored leads. ``scored``: lead_id, contacted_at, prob, tier, label
     (NaN until known), label_status, aum. A cohort is *matured* when its last possible contact plus the

@@ -117,8 +117,8 @@ LEAD_COLUMNS = ("lead_id", "contacted_at", "label", "label_status", "TotalAssets
 
 def _read(wh: Warehouse):
     """What every run reads whole: a few columns of every lead (cohorts, coverage), each lead's first score (with
-    its lead's contact time, label and AUM), the tier mix, the last pipeline run and the territory months. Feature values are read per changed period
-    (:func:`_context`)."""
+    its lead's contact time, label and AUM), the tier mix, the last pipeline run and the territory months. Feature
+    values are read per changed period (:func:`_context`)."""
     with wh.reader() as s:
         leads = pd.DataFrame()
         if s.table_exists("ml.lead_features"):
@@ -136,8 +136,8 @@ def _read(wh: Warehouse):
             else:
                 aum = "f.TotalAssetsInMillions" if "totalassetsinmillions" in have else "cast(null as float64)"
                 first = s.query_model_plain("monitoring/first_scored_leads.sql", first_scores=firsts, aum=aum)
-            tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history group by score_date, tier "
-                            "order by score_date, tier")
+            tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history "
+                                  "group by score_date, tier order by score_date, tier")
         else:
             tiers = pd.DataFrame(columns=["score_date", "tier", "leads"])
         runs = s.query("select outcome, started_at, error from ops.runs order by started_at desc limit 1") \
@@ -364,8 +364,9 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
         rows = s.query_plain(f"select * from ml.lead_features where {P.rows_where(ranges, recent_from, as_of_ts)}")
     rows["contacted_at"] = pd.to_datetime(rows.contacted_at, utc=True)
     recent = (rows.contacted_at > recent_from).to_numpy()
-    return Context(wh, settings, th, row, model, reference, leads, pd.Series(P.month_text(leads.contacted_at), index=leads.index),
-                   rows, pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
+    return Context(wh, settings, th, row, model, reference, leads,
+                   pd.Series(P.month_text(leads.contacted_at), index=leads.index), rows,
+                   pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
                    drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached)
 
