@@ -12,26 +12,24 @@ from operator import xor
 import numpy as np
 import pandas as pd
 
-MONTH = "%Y-%m"
-
-
 def _naive(t) -> np.ndarray:
     """UTC wall times of ``t`` (a Series of timestamps, aware or naive) as a datetime64 array."""
     t = pd.to_datetime(t, utc=True)
     return t.dt.tz_localize(None).to_numpy()
 
 
-def period_text(t, unit: str) -> np.ndarray:
-    """Each timestamp's month ("%Y-%m", unit "M") or day ("%Y-%m-%d", unit "D") as text, None where missing:
+def _as_text(values: np.ndarray, unit: str) -> np.ndarray:
+    """datetime64 ``values`` as text to the ``unit`` ("M": "%Y-%m", "D": "%Y-%m-%d"), None where missing:
     ``Series.dt.strftime`` formats row by row (~5 ms per 40k rows, a dozen calls per run); this formats each
     distinct period once."""
-    codes, uniques = pd.factorize(_naive(t).astype(f"datetime64[{unit}]"))
+    codes, uniques = pd.factorize(values.astype(f"datetime64[{unit}]"))
     text = np.datetime_as_string(uniques, unit=unit).astype(object)
     return np.where(codes >= 0, text[np.maximum(codes, 0)], None)
 
 
 def month_text(t) -> np.ndarray:
-    return period_text(t, "M")
+    """Each timestamp's contact month ("%Y-%m", UTC), None where missing."""
+    return _as_text(_naive(t), "M")
 
 
 def week_starts(t) -> np.ndarray:
@@ -46,7 +44,7 @@ def week_starts(t) -> np.ndarray:
 
 def week_text(t) -> np.ndarray:
     """Each timestamp's week as the text of its Monday ("%Y-%m-%d"), None where missing."""
-    return period_text(pd.Series(week_starts(t)), "D")
+    return _as_text(week_starts(t), "D")
 
 
 def ts_literal(ts: pd.Timestamp) -> str:

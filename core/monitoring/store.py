@@ -86,8 +86,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
     alerts = merge_alerts(existing, result.alerts, now)
     level = current_level(alerts)
     payload = result.to_json() | {"alert_level": level}
-    f = result.frames
-    frames = encode_frames(f)
+    frames = encode_frames(result.frames)
     with wh.writer("monitoring run") as s:
         _move_frames_out_of_runs(s)
         for write in writes or ():
@@ -98,11 +97,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
             "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]),
             mode="append")
         s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
-        # each run's measures with history: what it measured (see MonitorResult.measured), else its whole frames
-        history = getattr(result, "measured", None) or {
-            "ml.monitor_feature_psi": pd.concat([f["drift"], f["recent"]], ignore_index=True),
-            "ml.monitor_cohorts": f["cohorts"]}
-        for table, frame in history.items():
+        for table, frame in result.measured.items():  # the run's measures with history (MonitorResult.measured)
             if not frame.empty:
                 s.load(table, frame.assign(run_id=result.run_id, created_at=now).astype(
                     {c: "string" for c in frame.columns if frame[c].dtype == object}), mode="append")
