@@ -49,6 +49,10 @@ def model_inputs(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
         if is_categorical(c):
             v = col.astype(object)
             out[c] = v.where(v.notna(), None)
+        elif col.dtype.kind in "fiub" and not isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
+            # a numpy number column converts directly (to_numeric and astype cost ~100 µs a column: half the
+            # time of a 2,000-row batch of ~140 features)
+            out[c] = col.to_numpy(dtype=np.float32)
         else:
             # np.float32, not "float32": a dtype given as text is looked up in pandas' extension registry on
             # every call (~80 µs; 0.06 s over a few hundred columns on each explained batch)

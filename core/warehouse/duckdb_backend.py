@@ -66,12 +66,19 @@ class DuckDBSession(Session):
         finally:
             self.con.unregister(name)
 
+    def _columns(self, table: str) -> set[str]:
+        # the names from the statement's description: building an empty DataFrame of a wide table cost ~2 ms more
+        cur = self.con.execute(f"SELECT * FROM {check_identifier(table)} LIMIT 0")
+        names = {d[0].lower() for d in cur.description}
+        cur.fetchall()  # drain: the connection takes no new statement while a result is open
+        return names
+
     def columns(self, table: str) -> set[str]:
         if self.catalog is None:
-            return super().columns(table)
+            return self._columns(table)
         known = self.catalog.setdefault("columns", {})
         if table not in known:
-            known[table] = super().columns(table)
+            known[table] = self._columns(table)
         return set(known[table])
 
     def replace_partitions(self, table: str, source: str, where: str) -> None:
