@@ -39,6 +39,9 @@ class Settings:
     sga_count: int = 12
     dials_per_day: int = 10
     train_budget_minutes: float = 8.0
+    # Every tiering reads these two (daily scoring, the shadow, the backfill, training's Tier A precision and the
+    # monitoring reference's tier shares), so the baseline monitoring holds Tier A to is the tiering SGAs get.
+    tier_a_factor: float = 1.2  # Tier A = the top capacity x this many leads
     tier_b_factor: float = 2.0  # Tier B = the next capacity x this many leads
     closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
     # The [salesforce] table (core/salesforce/config.py); secrets come from the environment or a secrets file.
@@ -52,6 +55,10 @@ class Settings:
     @property
     def daily_capacity(self) -> int:
         return int(self.sga_count) * int(self.dials_per_day)
+
+    def tier_a_size(self, capacity: int) -> int:
+        """Tier A's leads at a daily ``capacity`` (the size assign_tiers gives it)."""
+        return int(round(capacity * self.tier_a_factor))
 
     @property
     def models_dir(self) -> Path:

@@ -24,7 +24,7 @@ with user_errors():
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Daily capacity", f"{cap['capacity']:,}", help=f"{cap['sga_count']} SGAs × {cap['dials_per_day']} dials")
-    c2.metric("Tier A (capacity × 1.2)", f"{tiers.get('A', 0):,}")
+    c2.metric(f"Tier A (capacity × {eng.settings.tier_a_factor:g})", f"{tiers.get('A', 0):,}")
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
     st.caption(f"Model {first.model_version} · scored {when(first.scored_at)} · data as of "

@@ -119,9 +119,14 @@ def test_registered_model_is_the_evaluated_recipe_refitted_on_every_matured_lead
         {"lead_id": frame.ids, "contacted_at": frame.t, "label": frame.y}))
     monkeypatch.setattr(tr, "frame_from", lambda df: frame)
     monkeypatch.setattr(tr, "gates", lambda ev, insufficient: [{"gate": "test", "value": 1.0, "passed": True, "n": 1}])
+    seen, real = {}, tr.build_reference
+    monkeypatch.setattr(tr, "build_reference", lambda *a: seen.update(args=a) or real(*a))
     result = tr.train(wh, settings, budget_minutes=1)
     folder = settings.models_dir / result.model_id
     meta = json.loads((folder / "meta.json").read_text())
+    # Tier A as scoring sizes it: precision at capacity x 1.2; the reference replays tiers from the daily capacity
+    assert meta["metrics"]["test"]["capacity"] == settings.tier_a_size(settings.daily_capacity) == 144
+    assert seen["args"][4] == settings.daily_capacity and seen["args"][-2:] == (1.2, 2.0)
     refit = meta["metrics"]["refit"]
     train_all, test = time_split(frame, 0.2)
     assert refit["rows"] == len(frame) > refit["evaluated_rows"] == len(train_all)

@@ -518,3 +518,22 @@ def test_first_scores_kept_with_the_history_equal_the_aggregate_over_it(wh):
     write(day("2025-02-24", ["b", "e"], [0.9, 0.95], backfilled=True), ["2025-02-24"])
     got = check()
     assert got.prob.to_dict() == {"a": 0.1, "b": 0.9, "d": 0.8, "e": 0.95} and got.backfilled.to_dict()["b"]
+
+
+def test_the_references_tier_shares_are_sized_as_daily_scoring_sizes_tiers(wh, settings):
+    """The reference replays tiering at the daily capacity with the configured factors (training once passed it
+    Tier A's size, which the replay multiplied by 1.2 again); every tiering reads the same two factors."""
+    from core.config import with_overrides
+    from core.monitoring.reference import build_reference
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"lead_id": [f"L{i:03d}" for i in range(200)],
+                         "contacted_at": pd.Timestamp("2025-03-03 09:00", tz="UTC"),
+                         "label": (rng.random(200) < 0.1).astype(float), "x": rng.normal(size=200)})
+    prob = rng.random(200)
+    with wh.reader() as s:
+        ref = build_reference(s, rows, prob, {}, 10, None, "2025-03-04", 1.2, 2.0)
+        wide = build_reference(s, rows, prob, {}, 10, None, "2025-03-04", 3.0, 1.0)
+    assert ref["tier_shares"] == {"A": 0.06, "B": 0.1, "C": 0.84}  # 12, 20 and 168 of 200 leads
+    assert wide["tier_shares"] == {"A": 0.15, "B": 0.05, "C": 0.8}
+    assert with_overrides(settings, tier_a_factor=1.5).tier_a_size(10) == 15 and settings.tier_a_size(12 * 10) == 144

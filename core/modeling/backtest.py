@@ -21,6 +21,7 @@ from core.modeling import metrics
 from core.modeling.baselines import analyst_default
 from core.modeling.data import Frame, frame_from
 from core.modeling.train import configured_selection_rows, fit_pipeline
+from core.scoring.capacity import get_capacity
 from core.warehouse import Warehouse
 
 
@@ -81,7 +82,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
         sel = month == m
         per_month.append({"month": m, "n": int(sel.sum()), "positives": int(test.y[sel].sum()),
                           "auc_pr": metrics.auc_pr(test.y[sel], score[sel]), "auc_roc": metrics.auc_roc(test.y[sel], score[sel])})
-    overall = metrics.summary(test.y, score, int(round(settings.daily_capacity * 1.2)))
+    overall = metrics.summary(test.y, score, settings.tier_a_size(get_capacity(wh, settings)["capacity"]))
     result = {
         "test_from": str(cutoff), "as_of_now": str(now), "train_n": len(frame), "train_positives": frame.positives,
         "model_kind": fitted.kind, "model_chosen": fitted.selection.get("model_chosen", fitted.kind),

@@ -31,6 +31,7 @@ from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
 from core.monitoring.reference import build_reference, save_reference
+from core.scoring.capacity import get_capacity
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
@@ -433,7 +434,7 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
         L.append(f"| {b['model']} | {_fmt(b['auc_pr'])} | {_fmt(b['auc_roc'])} | {_fmt(b['precision_at_10pct'], True)} | "
                  f"{_fmt(b['recall_at_10pct'], True)} | {_fmt(b['precision_at_capacity'], True)} | {_fmt(b['top_decile_lift'])} | "
                  f"{_fmt(b['brier'])} | {_fmt(b['ece'])} |")
-    L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (SGAs × dials per day × 1.2).",
+    L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (Tier A: SGAs × dials per day × {ev.get('tier_a_factor', 1.2)}).",
           f"Train AUC-ROC {_fmt(ev['train_auc_roc'])} vs test {_fmt(t['auc_roc'])}; CV AUC-PR per fold "
           + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}; "
           f"sampling noise alone {_fmt(ev.get('cv_sampling_cov'))}).", "",
@@ -548,8 +549,11 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
         fitted.insufficient = f"only {test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     t0 = time.perf_counter()
     progress(0.93, "Evaluating on the held-out period, with baselines")
-    capacity = int(round(settings.daily_capacity * 1.2))
+    # Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's)
+    daily = get_capacity(wh, settings)["capacity"]
+    capacity = settings.tier_a_size(daily)
     ev = evaluate(fitted, test, capacity)
+    ev["tier_a_factor"] = settings.tier_a_factor
     gate_rows = gates(ev, fitted.insufficient)
     base_rows = baselines(fitted, test, capacity)
     fitted.timings["evaluation"] = round(time.perf_counter() - t0, 2)
@@ -593,8 +597,9 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     progress(0.98, "Freezing the monitoring reference (training rows, territory month, scores, tiers)")
     t0 = time.perf_counter()
     with wh.reader() as s:
-        reference = build_reference(s, df.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True), fitted.predict(frame.X), fs["levels"], capacity,
-                                    ev.get("precision_at_capacity"), str(fs["as_of"]))
+        reference = build_reference(s, df.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True), fitted.predict(frame.X), fs["levels"],
+                                    daily, ev.get("precision_at_capacity"), str(fs["as_of"]),
+                                    settings.tier_a_factor, settings.tier_b_factor)
     save_reference(folder, reference)
     fitted.timings["reference"] = round(time.perf_counter() - t0, 2)
     if evaluated_artifact is not None:  # the artifact the test metrics belong to, kept beside the registered one

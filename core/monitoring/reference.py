@@ -49,9 +49,11 @@ def snapshot_columns() -> list[str]:
     return [c.name for c in marketpro_columns() if c.name not in SNAPSHOT_SKIP]
 
 
-def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, b_factor: float = 2.0) -> pd.DataFrame:
+def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, a_factor: float,
+                 b_factor: float) -> pd.DataFrame:
     """Replay the daily tiering on past dates: on each date the open pool is every lead contacted by then
-    without an MQL yet (a closed status cannot be replayed and is ignored); Tier A is the top capacity × 1.2.
+    without an MQL yet (a closed status cannot be replayed and is ignored); tiers sized as daily scoring sizes
+    them (Tier A the top ``capacity`` × ``a_factor``).
     ``leads``: lead_id, contacted_at, mql_at, prob, boost. Returns score_date, lead_id, prob, adjusted, rank, tier."""
     from core.scoring.tiers import assign_tiers
 
@@ -60,7 +62,7 @@ def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, 
         pool = leads[(leads.contacted_at <= d) & (leads.mql_at.isna() | (leads.mql_at > d))]
         if pool.empty:
             continue
-        t = assign_tiers(pool[["lead_id", "prob", "boost", "contacted_at"]], capacity, 1.2, b_factor)
+        t = assign_tiers(pool[["lead_id", "prob", "boost", "contacted_at"]], capacity, a_factor, b_factor)
         t["score_date"] = d
         out.append(t)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
@@ -182,9 +184,10 @@ def snapshot_profile(session, month: str) -> dict:
 
 
 def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict, capacity: int,
-                    tier_a_precision: float | None, trained_as_of: str) -> dict:
+                    tier_a_precision: float | None, trained_as_of: str, a_factor: float, b_factor: float) -> dict:
     """``rows``: the training rows as stored in ml.lead_features (labels included); ``prob``: the registered
-    model's calibrated probability for each."""
+    model's calibrated probability for each; ``capacity``: the daily capacity (SGAs × dials), tiered with the
+    factors daily scoring uses."""
     groups, sources = feature_groups(levels)
     features = [c for c in rows.columns if c not in NOT_PROFILED]
     months = pd.to_datetime(rows.contacted_at, utc=True).dt.strftime("%Y-%m")
@@ -201,7 +204,7 @@ def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict,
                           "prob": prob, "boost": 0.0})
     leads["mql_at"] = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
     start, end = leads.contacted_at.min(), leads.contacted_at.max()
-    tiers = first_tiers(replay_tiers(leads, weekly_dates(start, end), capacity))
+    tiers = first_tiers(replay_tiers(leads, weekly_dates(start, end), capacity, a_factor, b_factor))
     shares = tiers.tier.value_counts(normalize=True).round(4).to_dict() if len(tiers) else {}
     return {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
