@@ -47,8 +47,9 @@ with user_errors():
     for note in run.get("notes", []):
         st.info(note)
 
-    t_alerts, t_drift, t_perf, t_cal, t_attr, t_feed, t_shadow = st.tabs(
-        ["Alerts", "Drift", "Tier A precision", "Calibration", "Attribution", "Feed health", "Shadow challenger"])
+    t_alerts, t_drift, t_perf, t_conv, t_cal, t_attr, t_feed, t_shadow = st.tabs(
+        ["Alerts", "Drift", "Tier A precision", "Conversion by tier", "Calibration", "Attribution", "Feed health",
+         "Shadow challenger"])
     with t_alerts:
         alerts = v["alerts"]
         if alerts.empty:
@@ -86,6 +87,20 @@ with user_errors():
                                                            "Tier A precision", format="percent"),
                                                        "tier_a_recall": st.column_config.NumberColumn(
                                                            "Tier A recall", format="percent")})
+    with t_conv:
+        conv = v["conversion"]
+        if conv.empty:
+            st.info("No matured leads yet (or the last run predates this view: run monitoring now).")
+        else:
+            st.caption("Leads whose 30-day window has closed, by the tier of their first score; \"discovery data\" = "
+                       "matched to a MarketPro rep. Bars and lines carry 95% intervals (Wilson).")
+            for fig in (charts.conversion_over_time(f["conversion"]), charts.conversion_by_discovery(v["conversion_pooled"])):
+                if fig is not None:
+                    st.plotly_chart(fig, width="stretch")
+            rate = {c: st.column_config.NumberColumn(label, format="percent") for c, label in
+                    (("rate", "MQL rate"), ("low", "95% low"), ("high", "95% high"))}
+            table(conv, "conversion_by_tier.csv", {**rate, "tier": "Tier", "discovery": "Which leads", "leads": "Matured leads",
+                                                   "mqls": "MQLs"})
     with t_cal:
         fig = charts.calibration(f["calibration"])
         st.plotly_chart(fig, width="stretch") if fig is not None else st.info("No matured leads yet.")

@@ -537,3 +537,31 @@ def test_the_references_tier_shares_are_sized_as_daily_scoring_sizes_tiers(wh, s
     assert ref["tier_shares"] == {"A": 0.06, "B": 0.1, "C": 0.84}  # 12, 20 and 168 of 200 leads
     assert wide["tier_shares"] == {"A": 0.15, "B": 0.05, "C": 0.8}
     assert with_overrides(settings, tier_a_factor=1.5).tier_a_size(10) == 15 and settings.tier_a_size(12 * 10) == 144
+
+
+def test_conversion_by_tier_counts_matured_leads_per_month_tier_and_discovery_data():
+    """Spec §9.1: MQL rate by first-score tier, all leads and split by discovery data; leads not yet matured (no
+    label) never count; pooled over the last months with Wilson intervals."""
+    from core.monitoring.measures import conversion_by_tier, conversion_pooled
+
+    scored = pd.DataFrame({
+        "tier": ["A", "A", "A", "B", "B", "C", "C", "A", "C"],
+        "label": [1, 0, 1, 0, np.nan, 0, 0, 1, 1],
+        "discovery": [1, 1, 0, 1, 1, None, 0, 1, 0]})
+    month = pd.Series(["2025-01"] * 7 + ["2025-02"] * 2)
+    conv = conversion_by_tier(scored, month).set_index(["period", "tier", "discovery"])
+    assert conv.loc[("2025-01", "A", "all"), ["leads", "mqls"]].tolist() == [3, 2]
+    assert conv.loc[("2025-01", "A", "with discovery data"), ["leads", "mqls"]].tolist() == [2, 1]
+    assert conv.loc[("2025-01", "A", "no discovery data"), ["leads", "mqls"]].tolist() == [1, 1]
+    assert conv.loc[("2025-01", "B", "all"), "leads"] == 1  # the unlabelled B lead has not matured
+    assert ("2025-01", "C", "with discovery data") not in conv.index  # discovery unknown: only in "all"
+    assert conv.loc[("2025-01", "C", "all"), "leads"] == 2
+    a = conv.loc[("2025-01", "A", "all")]
+    assert a.rate == pytest.approx(2 / 3) and a.low < 2 / 3 < a.high
+    # Wilson 95% for 2 of 3, by hand: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    z, n, p = 1.959964, 3, 2 / 3
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert (a.low, a.high) == pytest.approx((centre - half, centre + half), abs=1e-6)
+    pooled = conversion_pooled(conversion_by_tier(scored, month), months=1).set_index(["tier", "discovery"])
+    assert pooled.loc[("A", "all"), ["leads", "mqls"]].tolist() == [1, 1] and pooled.first_month.iloc[0] == "2025-02"
+    assert conversion_by_tier(scored.assign(label=np.nan), month).empty

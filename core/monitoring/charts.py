@@ -93,6 +93,50 @@ def precision_by_segment(seg: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
+TIER_COLORS = {"A": "#166534", "B": "#d97706", "C": "#6b7280"}
+
+
+def conversion_over_time(conv: pd.DataFrame) -> go.Figure | None:
+    """Observed MQL rate of matured leads by contact month, one line per first-score tier (all leads), each month
+    with its 95% interval (a month of two Tier A leads reads as the guess it is)."""
+    if conv.empty:
+        return None
+    c = conv[conv.discovery == "all"].assign(month=lambda d: pd.to_datetime(d.period + "-01"))
+    fig = go.Figure()
+    for tier in ("A", "B", "C"):
+        t = c[c.tier == tier]
+        if t.empty:
+            continue
+        fig.add_scatter(x=t.month, y=t.rate, mode="lines+markers", name=f"Tier {tier}",
+                        line=dict(color=TIER_COLORS[tier]), customdata=t[["mqls", "leads", "low", "high"]],
+                        error_y=dict(type="data", symmetric=False, array=t.high - t.rate, arrayminus=t.rate - t.low,
+                                     thickness=1, width=3),
+                        hovertemplate=f"Tier {tier}, " + "%{x|%b %Y}: %{y:.1%} (%{customdata[0]} MQLs of "
+                                      "%{customdata[1]} leads; 95% interval %{customdata[2]:.1%}–%{customdata[3]:.1%})"
+                                      "<extra></extra>")
+    fig.update_layout(title="MQL rate of matured leads by first-score tier and contact month",
+                      yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return _month_axis(fig)
+
+
+def conversion_by_discovery(pooled: pd.DataFrame) -> go.Figure | None:
+    """Pooled MQL rate per tier, leads with and without discovery data side by side, with 95% intervals."""
+    p = pooled[pooled.discovery != "all"] if not pooled.empty else pooled
+    if p.empty:
+        return None
+    span = " to ".join(pd.Timestamp(f"{m}-01").strftime("%b %Y") for m in (p.first_month.iloc[0], p.last_month.iloc[0]))
+    fig = px.bar(p.assign(tier=lambda d: "Tier " + d.tier), x="tier", y="rate", color="discovery", barmode="group",
+                 category_orders={"tier": ["Tier A", "Tier B", "Tier C"],
+                                  "discovery": ["with discovery data", "no discovery data"]},
+                 color_discrete_map={"with discovery data": "#2563eb", "no discovery data": "#cbd5e1"},
+                 error_y=p.high - p.rate, error_y_minus=p.rate - p.low, custom_data=["mqls", "leads"],
+                 labels={"tier": "", "rate": "MQL rate", "discovery": "MarketPro match"},
+                 title=f"MQL rate by tier and discovery data (matured leads contacted {span})")
+    fig.update_traces(hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} MQLs of %{customdata[1]} leads)<extra></extra>")
+    fig.update_layout(yaxis_tickformat=".0%", height=340, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
 def calibration(cal: pd.DataFrame) -> go.Figure | None:
     if cal.empty:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
@@ -150,6 +151,47 @@ def calibration_by_segment(scored: pd.DataFrame, period: pd.Series) -> pd.DataFr
     g = known.assign(period=period[known.index].to_numpy(), segment=aum_segment(known.aum)).groupby(["period", "segment"])
     return pd.DataFrame({"leads": g.size(), "positives": g.label.sum().astype(int), "predicted": g.prob.mean(),
                          "observed": g.label.mean()}).reset_index()
+
+
+TIERS = ("A", "B", "C")
+DISCOVERY = ("with discovery data", "no discovery data")
+
+
+def conversion_by_tier(scored: pd.DataFrame, period: pd.Series) -> pd.DataFrame:
+    """Spec §9.1 (business impact): the observed MQL rate of matured leads per contact month and first-score
+    tier, over all leads (``discovery`` = "all") and split by whether the lead matched a MarketPro rep; each with
+    its 95% Wilson interval. ``scored``: tier, label (NaN until known) and ``discovery`` (1/0, None unknown)."""
+    columns = ["period", "tier", "discovery", "leads", "mqls", "rate", "low", "high"]
+    known = scored.label.notna().to_numpy() & scored.tier.isin(TIERS).to_numpy()
+    if not known.any():
+        return pd.DataFrame(columns=columns)
+    d = pd.DataFrame({"period": period.to_numpy()[known], "tier": scored.tier.to_numpy()[known],
+                      "label": scored.label.to_numpy(dtype=float)[known]})
+    has = pd.to_numeric(scored["discovery"], errors="coerce").to_numpy(dtype=float)[known] \
+        if "discovery" in scored else np.full(known.sum(), np.nan)
+    d["discovery"] = np.where(np.isnan(has), None, np.where(has > 0, DISCOVERY[0], DISCOVERY[1]))
+    parts = [d.assign(discovery="all"), d[d.discovery.notna()]]
+    g = pd.concat(parts, ignore_index=True).groupby(["period", "tier", "discovery"], sort=True).label
+    out = pd.DataFrame({"leads": g.size(), "mqls": g.sum().astype(int)}).reset_index()
+    return _with_rates(out)[columns]
+
+
+def _with_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    counts = counts.assign(rate=counts.mqls / counts.leads)
+    counts["low"], counts["high"] = proportion_confint(counts.mqls, counts.leads, alpha=0.05, method="wilson")
+    return counts
+
+
+def conversion_pooled(conversion: pd.DataFrame, months: int = 6) -> pd.DataFrame:
+    """:func:`conversion_by_tier` pooled over its last ``months`` contact months (one rate per tier and
+    discovery split, with its Wilson interval): the page's bar view."""
+    columns = ["tier", "discovery", "leads", "mqls", "rate", "low", "high", "first_month", "last_month"]
+    if conversion.empty:
+        return pd.DataFrame(columns=columns)
+    last = sorted(conversion.period.unique())[-months:]
+    c = conversion[conversion.period.isin(last)]
+    g = c.groupby(["tier", "discovery"], sort=True)[["leads", "mqls"]].sum().reset_index()
+    return _with_rates(g).assign(first_month=last[0], last_month=last[-1])[columns]
 
 
 def attribution_ranks(contrib: np.ndarray, features: list[str], periods: np.ndarray, top: int = 20) -> pd.DataFrame:

@@ -135,7 +135,9 @@ def _read(wh: Warehouse):
                 first = s.query_plain(f"select * from {firsts} as s")
             else:
                 aum = "f.TotalAssetsInMillions" if "totalassetsinmillions" in have else "cast(null as float64)"
-                first = s.query_model_plain("monitoring/first_scored_leads.sql", first_scores=firsts, aum=aum)
+                discovery = "f.Has_Discovery_Data" if "has_discovery_data" in have else "cast(null as int64)"
+                first = s.query_model_plain("monitoring/first_scored_leads.sql", first_scores=firsts, aum=aum,
+                                            discovery=discovery)
             tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history "
                                   "group by score_date, tier order by score_date, tier")
         else:
@@ -416,7 +418,7 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
     s = Step(out={"score_psi": None, "matured": pd.DataFrame(), "estimated": pd.DataFrame(), "notes": []})
     if scored.empty:
         s.out["notes"].append("No scored leads yet: run the daily pipeline; cohorts appear as leads are scored and mature.")
-        s.frames = {k: pd.DataFrame() for k in ("score_drift", "cohorts", "by_segment", "calibration")}
+        s.frames = {k: pd.DataFrame() for k in ("score_drift", "cohorts", "by_segment", "calibration", "conversion")}
         s.frames["score_quantiles"] = M.score_quantiles(scored)
         return s
     smonth = pd.Series(P.month_text(scored.contacted_at), index=scored.index)
@@ -434,7 +436,8 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
     s.alerts += _precision_alert(matured, scored, c.reference.get("tier_a_precision"), c.th)
     s.out.update(matured=matured, estimated=cohorts[~cohorts.matured] if not cohorts.empty else pd.DataFrame())
     s.frames = {"score_drift": score_drift, "cohorts": cohorts, "by_segment": M.cohorts_by_segment(scored, c.as_of, window),
-                "calibration": calibration, "score_quantiles": M.score_quantiles(scored)}
+                "calibration": calibration, "score_quantiles": M.score_quantiles(scored),
+                "conversion": M.conversion_by_tier(scored, smonth)}
     return s
 
 

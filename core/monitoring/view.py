@@ -10,6 +10,7 @@ import pandas as pd
 from core.config import Settings
 from core.modeling.registry import list_models
 from core.monitoring.charts import KIND_LABELS, LEVEL_LABELS
+from core.monitoring.measures import conversion_pooled
 from core.monitoring.shadow import compare_markdown
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
@@ -45,9 +46,14 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
     if not ranges.empty:
         ranges = ranges.assign(month=ranges.period.map(lambda m: pd.Timestamp(f"{m}-01").strftime("%b %Y")))[
             ["month", "column", "count", "rows", "example", "low", "high"]]
+    # a run of an earlier release has no conversion frame: the tab says so instead of failing
+    pooled = conversion_pooled(frames.get("conversion", pd.DataFrame()))
+    conversion = pooled.assign(tier="Tier " + pooled.tier, discovery=pooled.discovery.replace({"all": "all leads"}))[
+        ["tier", "discovery", "leads", "mqls", "rate", "low", "high"]] if not pooled.empty else pooled
     challengers = models[~models.is_champion.astype(bool)]
     return {
         "run": run, "frames": frames, "alerts": alerts, "cohorts": cohorts, "ranges": ranges,
+        "conversion_pooled": pooled, "conversion": conversion,
         "model_label": labels.get(run["model_id"], run["model_id"]),
         "reference_span": " to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []) or "—",
         "shadow_md": compare_markdown(run["shadow"]) if run.get("shadow") else "",

@@ -382,7 +382,11 @@ def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_d
     labels = {m.label: m.value for m in at.metric}
     assert labels["Alert level"] in ("WARN", "ALERT", "CRITICAL")
     assert int(labels["Matured weekly cohorts"]) >= 8
-    assert [t.label for t in at.tabs][:3] == ["Alerts", "Drift", "Tier A precision"]
+    assert [t.label for t in at.tabs][:4] == ["Alerts", "Drift", "Tier A precision", "Conversion by tier"]
+    conv = next(d.value for d in at.dataframe if "mqls" in d.value)
+    assert {"Tier A", "Tier B", "Tier C"} <= set(conv.tier) and (conv.mqls <= conv["leads"]).all()
+    rate = conv[conv.discovery == "all leads"].set_index("tier").rate
+    assert rate["Tier A"] > rate["Tier C"]  # the tiers separate on matured leads
     text = _page_text(at)
     assert "TotalAssetsInMillions" in text and "/tmp/" not in text
     before = len(at.dataframe[0].value)
