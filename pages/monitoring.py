@@ -58,11 +58,12 @@ with user_errors():
             table(alerts[["Level", "What", "Subject", "message", "first_seen", "last_seen", "acknowledged_by", "playbook"]],
                   "monitoring_alerts.csv", {"message": st.column_config.TextColumn("Message", width="large"),
                                             "playbook": st.column_config.TextColumn("Playbook step (spec §9.3)")})
-            open_ = alerts[alerts.acknowledged_by.isna()]
-            if len(open_):
-                pick = st.selectbox("Acknowledge an alert", open_.alert_key, format_func=lambda k: k.replace("|", ": "))
-                write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, pick, who),
-                             f"Acknowledged {pick.replace('|', ': ')}.")
+            inc = v["incidents"]
+            if len(inc):
+                pick = st.selectbox("Acknowledge an alert", inc.index, format_func=lambda i: inc.label[i],
+                                    help="A month's drifting features are one incident: acknowledged together.")
+                write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, inc.alert_keys[pick], who),
+                             f"Acknowledged {inc.label[pick]}.")
     with t_drift:
         st.caption("PSI of each month's newly contacted leads against bins frozen from the training rows "
                    "(0.2 WARN, 0.3 ALERT when several independent features move; a cell below its noise level never alerts).")

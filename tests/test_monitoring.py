@@ -209,12 +209,26 @@ def test_acknowledged_alerts_leave_the_level_and_view_only_actors_cannot_acknowl
     from core.auth import Actor
     from core.errors import PermissionDeniedError
     from core.monitoring.store import acknowledge, current_level, read_alerts
+    from core.monitoring.view import incidents
 
     s, w = monitored_copy
     alerts = read_alerts(w)
     with pytest.raises(PermissionDeniedError):
         acknowledge(w, alerts.alert_key.iloc[0], Actor("m", "sga_manager"))
-    for key in alerts[alerts.active.astype(bool)].alert_key:
+    active = alerts[alerts.active.astype(bool)]
+    # incidents: one per kind and period, worst first; the vendor-fault month's drifting features are one
+    inc = incidents(active)
+    assert inc.alerts.sum() == len(active) and inc.level.iloc[0] == max(active.level, key=["ok", "warn", "alert", "critical"].index)
+    fault = inc[inc.label.str.startswith("Feature drift") & inc.label.str.contains(pd.Timestamp(f"{FAULT_MONTH}-01").strftime("%b %Y"))]
+    assert len(fault) == 1 and fault.alerts.iloc[0] >= 2
+    # all or none: one unknown key among known ones acknowledges nothing
+    with pytest.raises(LeadScoringError, match="nope"):
+        acknowledge(w, [*fault.alert_keys.iloc[0], "nope|nothing"], Actor("ana", "analyst"))
+    assert read_alerts(w).acknowledged_by.notna().sum() == 0
+    acknowledge(w, fault.alert_keys.iloc[0], Actor("ana", "analyst"))
+    assert set(read_alerts(w).dropna(subset=["acknowledged_by"]).alert_key) == set(fault.alert_keys.iloc[0])
+    assert len(incidents(read_alerts(w)[lambda d: d.active.astype(bool)])) == len(inc) - 1
+    for key in active.alert_key:
         acknowledge(w, key, Actor("ana", "analyst"))
     assert current_level(read_alerts(w)) == "ok"
     with pytest.raises(LeadScoringError, match="No alert"):

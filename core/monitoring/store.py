@@ -184,13 +184,23 @@ def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     return json.loads(df.result_json.iloc[0]) | {"created_at": df.created_at.iloc[0]}, frames
 
 
-def acknowledge(wh: Warehouse, alert_key: str, actor: Actor | None = None, note: str = "") -> None:
+def acknowledge(wh: Warehouse, alert_key: str | list[str], actor: Actor | None = None, note: str = "") -> None:
+    """Acknowledge one alert or several (an incident's: every feature one drifting month moved), all or none;
+    each audited."""
     actor = actor or cli_actor()
     authorize(actor, "acknowledge_alerts")
+    keys = [alert_key] if isinstance(alert_key, str) else list(dict.fromkeys(alert_key))
+    if not keys:
+        raise LeadScoringError("No alert picked: choose the alert(s) to acknowledge.")
+    listed = ", ".join(literal(k) for k in keys)
     with wh.writer("acknowledge alert") as s:
-        if not s.table_exists("ops.monitor_alerts") or not s.scalar(
-                f"select count(*) from ops.monitor_alerts where alert_key = {literal(alert_key)}"):
-            raise LeadScoringError(f"No alert {alert_key!r}: run `python -m core monitor` and pick one it lists.")
+        known = set(s.query(f"select alert_key from ops.monitor_alerts where alert_key in ({listed})").alert_key) \
+            if s.table_exists("ops.monitor_alerts") else set()
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            raise LeadScoringError(f"No alert {', '.join(map(repr, unknown))}: run `python -m core monitor` and pick "
+                                   "one it lists.")
         s.execute(f"update ops.monitor_alerts set acknowledged_by = {literal(actor.username)}, "
-                  f"acknowledged_at = current_timestamp(), acknowledged_level = level where alert_key = {literal(alert_key)}")
-        audit.record(s, actor, "acknowledge_alert", alert_key, "ok", {"note": note})
+                  f"acknowledged_at = current_timestamp(), acknowledged_level = level where alert_key in ({listed})")
+        for k in keys:
+            audit.record(s, actor, "acknowledge_alert", k, "ok", {"note": note})

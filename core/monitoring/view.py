@@ -22,6 +22,29 @@ def model_label(row) -> str:
     return f"{kind}, trained {pd.Timestamp(row.created_at):%d %b %Y %H:%M}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
 
 
+def _period_label(period: str) -> str:
+    return pd.Timestamp(f"{period}-01").strftime("%b %Y") if len(period) == 7 and period[4] == "-" else period
+
+
+def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
+    """The open (unacknowledged) alerts as incidents to acknowledge at once: one per kind and period (a drifting
+    month's features are one incident), worst first. Columns: label, alert_keys, level, alerts."""
+    open_ = alerts[alerts.acknowledged_by.isna()] if not alerts.empty else alerts
+    if open_.empty:
+        return pd.DataFrame(columns=["label", "alert_keys", "level", "alerts"])
+    period = open_.subject.str.rpartition(" · ")[2]
+    rows = []
+    for (kind, p), g in open_.groupby([open_.kind, period], sort=False):
+        what, level = KIND_LABELS.get(kind, kind), max(g.level, key=LEVELS.index)
+        head = g.subject.iloc[0].rpartition(" · ")[0]
+        label = f"{what} · {_period_label(p)}: {len(g)} alerts" if len(g) > 1 else \
+            f"{what}: {head} · {_period_label(p)}" if head else f"{what}: {g.subject.iloc[0]}"
+        rows.append({"label": f"{label} ({LEVEL_LABELS[level]})", "alert_keys": list(g.alert_key), "level": level,
+                     "alerts": len(g), "order": LEVELS.index(level)})
+    return pd.DataFrame(rows).sort_values("order", ascending=False, kind="stable").drop(columns="order") \
+        .reset_index(drop=True)
+
+
 def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
     latest = latest_run(wh)
     if latest is None:
@@ -53,7 +76,7 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
     challengers = models[~models.is_champion.astype(bool)]
     return {
         "run": run, "frames": frames, "alerts": alerts, "cohorts": cohorts, "ranges": ranges,
-        "conversion_pooled": pooled, "conversion": conversion,
+        "conversion_pooled": pooled, "conversion": conversion, "incidents": incidents(alerts),
         "model_label": labels.get(run["model_id"], run["model_id"]),
         "reference_span": " to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []) or "—",
         "shadow_md": compare_markdown(run["shadow"]) if run.get("shadow") else "",
