@@ -137,262 +137,315 @@ def _progress(fraction: float, message: str) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
 
+def _demo_data(args, settings) -> int:
+    from core.demo import generate
+
+    summary = generate(args.outdir, args.scale, args.seed, progress=_progress, truth=args.truth,
+                       history=args.history_months)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _users(args, settings) -> int:
+    from core.auth import UserStore
+
+    from core import users as user_admin
+    from core.warehouse import open_warehouse
+
+    store = UserStore(settings.users_path)
+    if args.users_verb == "list":
+        for row in store.table():
+            print(f"{row['user']}\t{row['role']}" + ("\tdisabled" if row["disabled"] else ""))
+        return 0
+    wh = open_warehouse(settings)  # every change is audited, from the command line too
+    if args.users_verb == "remove":
+        print(user_admin.remove_user(store, wh, args.username))
+    elif args.users_verb in ("disable", "enable"):
+        print(user_admin.set_disabled(store, wh, args.username, args.users_verb == "disable"))
+    else:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        if args.users_verb == "reset-password":
+            print(user_admin.reset_password(store, wh, args.username, password))
+        else:
+            print(user_admin.save_user(store, wh, args.username, password, args.role))
+    return 0
+
+
+def _sf_standin(args, settings) -> int:
+    return _serve_standin(args)
+
+
+def _sf_status(args, settings) -> int:
+    from core.salesforce.sync import connection_status
+
+    status = connection_status(settings)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    elif not status["configured"]:
+        print("Salesforce is not configured: missing " + "; ".join(status["missing"]))
+    else:
+        print(f"Connected to {status['instance']} ({status['auth_method']}) in {status['seconds']} s: "
+              f"{status['contacted_leads']:,} contacted Leads.")
+    return 0
+
+
+def _feature_catalog(args, settings) -> int:
+    from core.features.catalog import catalog_markdown
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(catalog_markdown(), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _build_features(args, settings, wh) -> int:
+    from core.features.build import build_features, parse_as_of
+
+    print(build_features(wh, settings, parse_as_of(args.as_of)).markdown())
+    return 0
+
+
+def _leakage_report(args, settings, wh) -> int:
+    from core.quality.feature_quality import leakage_markdown, leakage_report
+
+    report = leakage_report(wh, settings)
+    print(json.dumps(report, indent=2, default=str) if args.json else leakage_markdown(report))
+    return 0
+
+
+def _export_training_table(args, settings, wh) -> int:
+    from core.export import write_csv
+    from core.features.build import training_table
+
+    table = training_table(wh)
+    write_csv(table, args.path)
+    print(f"wrote {len(table):,} rows x {table.shape[1] - 3} features to {args.path}")
+    return 0
+
+
+def _feature_quality(args, settings, wh) -> int:
+    from core.features.build import META_COLUMNS, feature_matrix
+    from core.quality.feature_quality import class_summary, scorecard
+
+    df = feature_matrix(wh)
+    card = scorecard(df, [c for c in df.columns if c not in META_COLUMNS])
+    summary = class_summary(df)
+    if args.json:
+        print(json.dumps({"class_summary": summary, "scorecard": card.to_dict(orient="records")},
+                         indent=2, default=str))
+    else:
+        print(json.dumps({k: v for k, v in summary.items() if not k.startswith("by_")}, indent=2))
+        print(card.to_string(index=False))
+    return 0
+
+
+def _load_territories(args, settings, wh) -> int:
+    from core.ingest.territories import load_territory_files
+
+    result = load_territory_files(wh, settings, args.files, args.month, args.territory, progress=_progress)
+    print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+    return 0
+
+
+def _load_leads(args, settings, wh) -> int:
+    if args.from_salesforce:
+        if args.file:
+            raise LeadScoringError("load-leads takes a FILE or --from-salesforce, not both.")
+        from core.salesforce.sync import pull_leads
+
+        result = pull_leads(wh, settings, progress=_progress)
+        print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+        return 0
+    if not args.file:
+        raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
+    from core.ingest.leads import load_lead_file
+
+    result = load_lead_file(wh, settings, args.file, progress=_progress)
+    print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
+    return 0
+
+
+def _reconcile(args, settings, wh) -> int:
+    from core.quality.reconcile import missing_crds, reconcile, to_markdown
+    from core.export import write_csv
+
+    report = reconcile(wh, settings)
+    if args.missing_crds:
+        write_csv(missing_crds(wh), args.missing_crds)
+    print(json.dumps(report, indent=2, default=str) if args.json else to_markdown(report))
+    return 0
+
+
+def _train(args, settings, wh) -> int:
+    from core.modeling.train import train
+
+    result = train(wh, settings, args.budget_minutes, args.promote, progress=_progress, quick=args.quick)
+    print(result.report)
+    print(f"model {result.model_id}: gates {'PASSED' if result.gates_passed else 'FAILED'}"
+          + ("; promoted to champion" if result.promoted else ""))
+    return 0
+
+
+def _demo_start(args, settings, wh) -> int:
+    from core.pipeline import bootstrap_demo, has_data
+
+    if has_data(wh):
+        raise LeadScoringError(f"The warehouse {settings.warehouse_path.name} already holds data: demo-start only runs "
+                               "on an empty one (pass --db with a new file, or LEADSCORE_DATA_DIR=a new folder).")
+    summary = bootstrap_demo(wh, settings, progress=_progress)
+    print(json.dumps(summary, indent=2) if args.json else
+          f"Demo data loaded; champion {summary['champion']} trained in {summary['train_seconds']} s and promoted; "
+          "leads scored. Open the control panel: .venv/bin/streamlit run app.py")
+    return 0
+
+
+def _backtest(args, settings, wh) -> int:
+    from core.modeling.backtest import backtest
+
+    result = backtest(wh, settings, args.test_from, args.out, args.budget_minutes, progress=_progress)
+    print(result["markdown"])
+    return 0
+
+
+def _models(args, settings, wh) -> int:
+    from core.modeling import registry
+
+    if args.models_verb == "list":
+        df = registry.list_models(wh)
+        for r in df.itertuples():
+            ap = json.loads(r.metrics_json).get("test", {}).get("auc_pr")
+            print(f"{r.model_id}\t{r.kind}\t{'champion' if r.is_champion else '':8}\tgates "
+                  f"{'pass' if r.gates_passed else 'FAIL'}\tAUC-PR {ap if ap is None else round(ap, 4)}\t{r.created_at}")
+        if df.empty:
+            print("no models yet: run `python -m core train`")
+    elif args.models_verb == "promote":
+        previous = registry.promote(wh, args.model_id, force=args.force, reason=args.reason)
+        print(f"{args.model_id} is now champion (was {previous})")
+    elif args.models_verb == "shadow":
+        from core.monitoring import shadow
+
+        if args.stop:
+            print(f"stopped shadowing {shadow.stop_shadow(wh)}")
+        elif not args.model_id:
+            raise LeadScoringError("models shadow: name the challenger (`models shadow MODEL_ID`) or pass --stop.")
+        else:
+            started = shadow.start_shadow(wh, args.model_id)
+            print(f"{started['model_id']} now scores in shadow beside the champion in every daily run "
+                  "(stored in ml.shadow_scores, never written to Salesforce)")
+    elif args.models_verb == "compare":
+        from core.monitoring import shadow
+
+        if args.promote:
+            print(f"{shadow.promote_challenger(wh, settings)} passed the shadow gate and is now champion")
+            return 0
+        result = shadow.compare(wh, settings)
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        else:
+            print(shadow.compare_markdown(result))
+    else:
+        print(f"rolled back: {registry.rollback(wh)} is champion again")
+    return 0
+
+
+def _monitor(args, settings, wh) -> int:
+    from core.features.build import parse_as_of
+    from core.monitoring.monitor import run_monitor, summary_markdown
+    from core.monitoring.store import acknowledge
+
+    if args.acknowledge:
+        acknowledge(wh, args.acknowledge)
+        print(f"acknowledged {args.acknowledge}")
+        return 0
+    result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress)
+    print(json.dumps(result.to_json(), indent=2, default=str) if args.json else summary_markdown(result))
+    return 0
+
+
+def _experiment(args, settings, wh) -> int:
+    from core.experiments.cli import run as run_experiment
+
+    return run_experiment(args, wh, settings, _progress)
+
+
+def _score(args, settings, wh) -> int:
+    from core.export import write_csv
+    from core.features.build import parse_as_of
+    from core.scoring.score import SCORE_COLUMNS, score_leads
+
+    run, scores = score_leads(wh, settings, parse_as_of(args.as_of), full=args.full)
+    if args.out:
+        write_csv(scores[SCORE_COLUMNS], args.out)
+    print(run.markdown())
+    return 0
+
+
+def _run_daily(args, settings, wh) -> int:
+    from core.pipeline import run_daily
+
+    result = run_daily(wh, settings, args.leads, progress=_progress)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _push_scores(args, settings, wh) -> int:
+    from dataclasses import asdict
+
+    from core.salesforce.sync import push_scores
+
+    result = push_scores(wh, settings, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=_progress)
+    print(json.dumps(asdict(result), indent=2, default=str) if args.json else result.markdown())
+    return 0
+
+
+def _status(args, settings, wh) -> int:
+    from core.pipeline import pipeline_state
+
+    print(json.dumps(pipeline_state(wh), indent=2, default=str))
+    return 0
+
+
+# Verb -> handler (the parser's subcommands; each handler returns the exit code).
+WITHOUT_WAREHOUSE = {
+    "demo-data": _demo_data,
+    "users": _users,
+    "sf-standin": _sf_standin,
+    "sf-status": _sf_status,
+    "feature-catalog": _feature_catalog,
+}
+WITH_WAREHOUSE = {
+    "build-features": _build_features,
+    "leakage-report": _leakage_report,
+    "export-training-table": _export_training_table,
+    "feature-quality": _feature_quality,
+    "load-territories": _load_territories,
+    "load-leads": _load_leads,
+    "reconcile": _reconcile,
+    "train": _train,
+    "demo-start": _demo_start,
+    "backtest": _backtest,
+    "models": _models,
+    "monitor": _monitor,
+    "experiment": _experiment,
+    "load-activities": _experiment,
+    "score": _score,
+    "run-daily": _run_daily,
+    "push-scores": _push_scores,
+    "status": _status,
+}
+
+
 def run(args: argparse.Namespace) -> int:
     from core.config import load_settings
 
     settings = load_settings(args.config, args.db)
-
-    if args.verb == "demo-data":
-        from core.demo import generate
-
-        summary = generate(args.outdir, args.scale, args.seed, progress=_progress, truth=args.truth,
-                           history=args.history_months)
-        print(json.dumps(summary, indent=2))
-        return 0
-
-    if args.verb == "users":
-        from core.auth import UserStore
-
-        from core import users as user_admin
-        from core.warehouse import open_warehouse
-
-        store = UserStore(settings.users_path)
-        if args.users_verb == "list":
-            for row in store.table():
-                print(f"{row['user']}\t{row['role']}" + ("\tdisabled" if row["disabled"] else ""))
-            return 0
-        wh = open_warehouse(settings)  # every change is audited, from the command line too
-        if args.users_verb == "remove":
-            print(user_admin.remove_user(store, wh, args.username))
-        elif args.users_verb in ("disable", "enable"):
-            print(user_admin.set_disabled(store, wh, args.username, args.users_verb == "disable"))
-        else:
-            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-            if args.users_verb == "reset-password":
-                print(user_admin.reset_password(store, wh, args.username, password))
-            else:
-                print(user_admin.save_user(store, wh, args.username, password, args.role))
-        return 0
-
-    if args.verb == "sf-standin":
-        return _serve_standin(args)
-
-    if args.verb == "sf-status":
-        from core.salesforce.sync import connection_status
-
-        status = connection_status(settings)
-        if args.json:
-            print(json.dumps(status, indent=2, default=str))
-        elif not status["configured"]:
-            print("Salesforce is not configured: missing " + "; ".join(status["missing"]))
-        else:
-            print(f"Connected to {status['instance']} ({status['auth_method']}) in {status['seconds']} s: "
-                  f"{status['contacted_leads']:,} contacted Leads.")
-        return 0
-
-    if args.verb == "feature-catalog":
-        from core.features.catalog import catalog_markdown
-
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(catalog_markdown(), encoding="utf-8")
-        print(f"wrote {out}")
-        return 0
-
+    if args.verb in WITHOUT_WAREHOUSE:
+        return WITHOUT_WAREHOUSE[args.verb](args, settings)
     from core.warehouse import open_warehouse
 
-    wh = open_warehouse(settings)
-
-    if args.verb == "build-features":
-        from core.features.build import build_features, parse_as_of
-
-        print(build_features(wh, settings, parse_as_of(args.as_of)).markdown())
-        return 0
-
-    if args.verb == "leakage-report":
-        from core.quality.feature_quality import leakage_markdown, leakage_report
-
-        report = leakage_report(wh, settings)
-        print(json.dumps(report, indent=2, default=str) if args.json else leakage_markdown(report))
-        return 0
-
-    if args.verb == "export-training-table":
-        from core.export import write_csv
-        from core.features.build import training_table
-
-        table = training_table(wh)
-        write_csv(table, args.path)
-        print(f"wrote {len(table):,} rows x {table.shape[1] - 3} features to {args.path}")
-        return 0
-
-    if args.verb == "feature-quality":
-        from core.features.build import META_COLUMNS, feature_matrix
-        from core.quality.feature_quality import class_summary, scorecard
-
-        df = feature_matrix(wh)
-        card = scorecard(df, [c for c in df.columns if c not in META_COLUMNS])
-        summary = class_summary(df)
-        if args.json:
-            print(json.dumps({"class_summary": summary, "scorecard": card.to_dict(orient="records")},
-                             indent=2, default=str))
-        else:
-            print(json.dumps({k: v for k, v in summary.items() if not k.startswith("by_")}, indent=2))
-            print(card.to_string(index=False))
-        return 0
-
-    if args.verb == "load-territories":
-        from core.ingest.territories import load_territory_files
-
-        result = load_territory_files(wh, settings, args.files, args.month, args.territory, progress=_progress)
-        print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
-        return 0
-
-    if args.verb == "load-leads":
-        if args.from_salesforce:
-            if args.file:
-                raise LeadScoringError("load-leads takes a FILE or --from-salesforce, not both.")
-            from core.salesforce.sync import pull_leads
-
-            result = pull_leads(wh, settings, progress=_progress)
-            print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
-            return 0
-        if not args.file:
-            raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
-        from core.ingest.leads import load_lead_file
-
-        result = load_lead_file(wh, settings, args.file, progress=_progress)
-        print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
-        return 0
-
-    if args.verb == "reconcile":
-        from core.quality.reconcile import missing_crds, reconcile, to_markdown
-        from core.export import write_csv
-
-        report = reconcile(wh, settings)
-        if args.missing_crds:
-            write_csv(missing_crds(wh), args.missing_crds)
-        print(json.dumps(report, indent=2, default=str) if args.json else to_markdown(report))
-        return 0
-
-    if args.verb == "train":
-        from core.modeling.train import train
-
-        result = train(wh, settings, args.budget_minutes, args.promote, progress=_progress, quick=args.quick)
-        print(result.report)
-        print(f"model {result.model_id}: gates {'PASSED' if result.gates_passed else 'FAILED'}"
-              + ("; promoted to champion" if result.promoted else ""))
-        return 0
-
-    if args.verb == "demo-start":
-        from core.pipeline import bootstrap_demo, has_data
-
-        if has_data(wh):
-            raise LeadScoringError(f"The warehouse {settings.warehouse_path.name} already holds data: demo-start only runs "
-                                   "on an empty one (pass --db with a new file, or LEADSCORE_DATA_DIR=a new folder).")
-        summary = bootstrap_demo(wh, settings, progress=_progress)
-        print(json.dumps(summary, indent=2) if args.json else
-              f"Demo data loaded; champion {summary['champion']} trained in {summary['train_seconds']} s and promoted; "
-              "leads scored. Open the control panel: .venv/bin/streamlit run app.py")
-        return 0
-
-    if args.verb == "backtest":
-        from core.modeling.backtest import backtest
-
-        result = backtest(wh, settings, args.test_from, args.out, args.budget_minutes, progress=_progress)
-        print(result["markdown"])
-        return 0
-
-    if args.verb == "models":
-        from core.modeling import registry
-
-        if args.models_verb == "list":
-            df = registry.list_models(wh)
-            for r in df.itertuples():
-                ap = json.loads(r.metrics_json).get("test", {}).get("auc_pr")
-                print(f"{r.model_id}\t{r.kind}\t{'champion' if r.is_champion else '':8}\tgates "
-                      f"{'pass' if r.gates_passed else 'FAIL'}\tAUC-PR {ap if ap is None else round(ap, 4)}\t{r.created_at}")
-            if df.empty:
-                print("no models yet: run `python -m core train`")
-        elif args.models_verb == "promote":
-            previous = registry.promote(wh, args.model_id, force=args.force, reason=args.reason)
-            print(f"{args.model_id} is now champion (was {previous})")
-        elif args.models_verb == "shadow":
-            from core.monitoring import shadow
-
-            if args.stop:
-                print(f"stopped shadowing {shadow.stop_shadow(wh)}")
-            elif not args.model_id:
-                raise LeadScoringError("models shadow: name the challenger (`models shadow MODEL_ID`) or pass --stop.")
-            else:
-                started = shadow.start_shadow(wh, args.model_id)
-                print(f"{started['model_id']} now scores in shadow beside the champion in every daily run "
-                      "(stored in ml.shadow_scores, never written to Salesforce)")
-        elif args.models_verb == "compare":
-            from core.monitoring import shadow
-
-            if args.promote:
-                print(f"{shadow.promote_challenger(wh, settings)} passed the shadow gate and is now champion")
-                return 0
-            result = shadow.compare(wh, settings)
-            if args.json:
-                print(json.dumps(result, indent=2, default=str))
-            else:
-                print(shadow.compare_markdown(result))
-        else:
-            print(f"rolled back: {registry.rollback(wh)} is champion again")
-        return 0
-
-    if args.verb == "monitor":
-        from core.features.build import parse_as_of
-        from core.monitoring.monitor import run_monitor, summary_markdown
-        from core.monitoring.store import acknowledge
-
-        if args.acknowledge:
-            acknowledge(wh, args.acknowledge)
-            print(f"acknowledged {args.acknowledge}")
-            return 0
-        result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress)
-        print(json.dumps(result.to_json(), indent=2, default=str) if args.json else summary_markdown(result))
-        return 0
-
-    if args.verb in ("experiment", "load-activities"):
-        from core.experiments.cli import run as run_experiment
-
-        return run_experiment(args, wh, settings, _progress)
-
-    if args.verb == "score":
-        from core.export import write_csv
-        from core.features.build import parse_as_of
-        from core.scoring.score import SCORE_COLUMNS, score_leads
-
-        run, scores = score_leads(wh, settings, parse_as_of(args.as_of), full=args.full)
-        if args.out:
-            write_csv(scores[SCORE_COLUMNS], args.out)
-        print(run.markdown())
-        return 0
-
-    if args.verb == "run-daily":
-        from core.pipeline import run_daily
-
-        result = run_daily(wh, settings, args.leads, progress=_progress)
-        print(json.dumps(result, indent=2, default=str))
-        return 0
-
-    if args.verb == "push-scores":
-        from dataclasses import asdict
-
-        from core.salesforce.sync import push_scores
-
-        result = push_scores(wh, settings, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=_progress)
-        print(json.dumps(asdict(result), indent=2, default=str) if args.json else result.markdown())
-        return 0
-
-    if args.verb == "status":
-        from core.pipeline import pipeline_state
-
-        print(json.dumps(pipeline_state(wh), indent=2, default=str))
-        return 0
-    raise AssertionError(args.verb)
+    handler = WITH_WAREHOUSE[args.verb]
+    return handler(args, settings, open_warehouse(settings))
 
 
 def _serve_standin(args) -> int:

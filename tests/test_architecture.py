@@ -39,3 +39,16 @@ def test_shipped_contract_matches_shared(name):
     if not shared.exists():
         pytest.skip("shared/contract not next to this checkout")
     assert filecmp.cmp(shared, ROOT / "core" / "contract" / name, shallow=False)
+
+
+def test_every_cli_verb_has_one_handler():
+    """The CLI dispatches through two tables (verbs that need the warehouse and those that do not): each verb the
+    parser accepts is in exactly one, and nothing else is."""
+    import argparse
+
+    from core import cli
+
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    tables = [set(cli.WITHOUT_WAREHOUSE), set(cli.WITH_WAREHOUSE)]
+    assert not tables[0] & tables[1]
+    assert tables[0] | tables[1] == set(sub.choices)
