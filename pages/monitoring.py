@@ -8,6 +8,7 @@ from core.monitoring.monitor import run_monitor
 from core.monitoring.shadow import start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
+from pages._monitoring_drift import drift_tab
 from pages._shared import (actor, after_write, engine, month_label, progress_callback, show_flash, table, user_errors,
                            when, why_not, write_button)
 
@@ -65,13 +66,7 @@ with user_errors():
                 write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, inc.alert_keys[pick], who),
                              f"Acknowledged {inc.label[pick]}.")
     with t_drift:
-        st.caption("PSI of each month's newly contacted leads against bins frozen from the training rows "
-                   "(0.2 WARN, 0.3 ALERT when several independent features move; a cell below its noise level never alerts).")
-        for fig in (charts.psi_heatmap(f["drift"], title="Features that moved most, by contact month"),
-                    charts.psi_heatmap(f["groups"].rename(columns={"group": "feature"}), title="Feature groups (mean PSI)"),
-                    charts.score_over_time(f["score_quantiles"])):
-            if fig is not None:
-                st.plotly_chart(fig, width="stretch")
+        drift_tab(eng, f)
     with t_perf:
         st.caption("Filled dots: weeks whose 30-day window has closed (observed; a dot grows with the week's Tier A "
                    "leads). Hollow dots: not yet matured, estimated from the calibrated probabilities with a 95% "

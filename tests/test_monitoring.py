@@ -579,3 +579,21 @@ def test_conversion_by_tier_counts_matured_leads_per_month_tier_and_discovery_da
     pooled = conversion_pooled(conversion_by_tier(scored, month), months=1).set_index(["tier", "discovery"])
     assert pooled.loc[("A", "all"), ["leads", "mqls"]].tolist() == [1, 1] and pooled.first_month.iloc[0] == "2025-02"
     assert conversion_by_tier(scored.assign(label=np.nan), month).empty
+
+
+def test_a_features_month_drills_down_to_bins_whose_psi_terms_add_up_to_the_heatmaps_cell(monitored):
+    """The drill-down counts one feature of one month's leads in the reference's frozen bins: shares sum to 1 and
+    the bins' PSI terms add up to the PSI the run stored for that cell (the vendor-fault month's AUM column)."""
+    from core.monitoring.drilldown import feature_distribution
+
+    _, w, _ = monitored
+    _, frames = _latest(w)
+    cell = frames["drift"].set_index(["feature", "period"]).loc[("TotalAssetsInMillions", FAULT_MONTH)]
+    d = feature_distribution(w, "TotalAssetsInMillions", FAULT_MONTH)
+    assert d.rows == cell.n and d.psi == pytest.approx(cell.psi, abs=1e-4) and cell.psi >= 0.3
+    assert d.bins.month_share.sum() == pytest.approx(1) and d.bins.reference_share.sum() == pytest.approx(1)
+    assert d.bins.bin.iloc[-1] == "(missing)" and d.bins.psi_term.sum() == pytest.approx(d.psi)
+    with pytest.raises(LeadScoringError, match="YYYY-MM"):
+        feature_distribution(w, "TotalAssetsInMillions", "June")
+    with pytest.raises(LeadScoringError, match="not in the champion's reference"):
+        feature_distribution(w, "no_such_feature", FAULT_MONTH)
