@@ -1,5 +1,6 @@
-"""The Monitoring page's Drift tab: the PSI heatmaps, the score over time, and a look inside one feature's month
-(its share per frozen bin against the training rows)."""
+"""The Monitoring page's drift sections: the PSI heatmaps, the score over time, and a look inside one column's
+month (its share per frozen bin against the reference) — lead features on the Drift tab, MarketPro columns of a
+territory month on Feed health."""
 
 import streamlit as st
 
@@ -16,17 +17,21 @@ def drift_tab(eng, f: dict) -> None:
                 charts.score_over_time(f["score_quantiles"])):
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
-    d = f["drift"]
-    d = d[d.period.str.match(r"^\d{4}-\d{2}$")] if not d.empty else d
+    look_inside(eng, f["drift"], feature_distribution, "Feature", "features")
+
+
+def look_inside(eng, drift, load, what: str, key: str) -> None:
+    """Pick a column (most moved first) and a month (where it moved most); chart ``load(wh, column, month)``."""
+    d = drift[drift.period.str.match(r"^\d{4}-\d{2}$")] if not drift.empty else drift
     if d.empty:
         return
-    st.subheader("Look inside a feature's month")
+    st.markdown(f"**Look inside a month** — a {what.lower()}'s share per frozen bin against the reference")
     worst = d.sort_values("psi", ascending=False, kind="stable").drop_duplicates("feature")
     c1, c2 = st.columns(2)
-    feature = c1.selectbox("Feature (most moved first)", list(worst.feature))
-    months = sorted(d[d.feature == feature].period, reverse=True)
-    top = worst.set_index("feature").period[feature]
-    month = c2.selectbox("Contact month", months, index=months.index(top), format_func=month_label,
-                         help="Defaults to the month this feature moved most.")
+    column = c1.selectbox(f"{what} (most moved first)", list(worst.feature), key=f"look_{key}")
+    months = sorted(d[d.feature == column].period, reverse=True)
+    month = c2.selectbox("Month", months, index=months.index(worst.set_index("feature").period[column]),
+                         format_func=month_label, key=f"look_{key}_month",
+                         help="Defaults to the month this column moved most.")
     with user_errors():
-        st.plotly_chart(charts.distribution(feature_distribution(eng.wh, feature, month)), width="stretch")
+        st.plotly_chart(charts.distribution(load(eng.wh, column, month)), width="stretch")

@@ -8,7 +8,8 @@ from core.monitoring.monitor import run_monitor
 from core.monitoring.shadow import start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
-from pages._monitoring_drift import drift_tab
+from core.monitoring.drilldown import territory_distribution
+from pages._monitoring_drift import drift_tab, look_inside
 from pages._shared import (actor, after_write, engine, month_label, progress_callback, show_flash, table, user_errors,
                            when, why_not, write_button)
 
@@ -99,10 +100,16 @@ with user_errors():
                                                    "mqls": "MQLs"})
     with t_cal:
         fig = charts.calibration(f["calibration"])
-        st.plotly_chart(fig, width="stretch") if fig is not None else st.info("No matured leads yet.")
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch")
+        else:
+            st.info("No matured leads yet.")
     with t_attr:
         fig = charts.attribution_ranks(f["attribution"])
-        st.plotly_chart(fig, width="stretch") if fig is not None else st.info("Not enough recent leads for attribution.")
+        if fig is not None:
+            st.plotly_chart(fig, width="stretch")
+        else:
+            st.info("Not enough recent leads for attribution.")
     with t_feed:
         st.write(f"Territory months loaded: **{len(run['feed']['months_loaded'])}** "
                  f"({month_label(run['feed']['months_loaded'][0]) if run['feed']['months_loaded'] else '—'} to "
@@ -113,10 +120,13 @@ with user_errors():
             st.warning("Values outside the plausible range the catalog declares — usually a unit fault in the export:")
             table(v["ranges"], "implausible_values.csv", {c: st.column_config.NumberColumn(c.capitalize(), format="localized")
                                                           for c in ("count", "rows", "example", "low", "high")})
-        for fig in (charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the champion "
-                                       "was trained on (PSI)"), charts.coverage(f["coverage"]), charts.null_rates(f["nulls"])):
+        for i, fig in enumerate((charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the "
+                                                    "champion was trained on (PSI)"), charts.coverage(f["coverage"]),
+                                 charts.null_rates(f["nulls"]))):
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
+            if i == 0:
+                look_inside(eng, f["snapshot_drift"], territory_distribution, "Territory column", "territory")
         for t in run["retrain"]:
             st.warning(f"Retrain trigger — **{t['trigger']}**: {t['detail']}")
     with t_shadow:

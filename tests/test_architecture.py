@@ -27,6 +27,19 @@ def test_requirements_are_pinned():
     assert reqs and all("==" in l for l in reqs)
 
 
+def test_pages_render_nothing_by_accident():
+    """Streamlit's magic writes the value of any bare expression: ``st.x() if c else st.y()`` printed a
+    DeltaGenerator's help text under two Monitoring charts. Magic is off, and no page relies on it."""
+    import ast
+
+    assert re.search(r"^\[runner\][^\[]*magicEnabled\s*=\s*false", (ROOT / ".streamlit" / "config.toml").read_text(), re.M | re.S)
+    for path in list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
+        tree = ast.parse(path.read_text())
+        bare = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, (ast.IfExp, ast.Name,
+                                                                                                     ast.BoolOp))]
+        assert not bare, f"{path.name}: bare expression(s) at line(s) {bare}"
+
+
 def test_no_unsafe_html_in_pages():
     for path in list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
         assert "unsafe_allow_html" not in path.read_text(), path

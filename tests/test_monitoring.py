@@ -584,7 +584,7 @@ def test_conversion_by_tier_counts_matured_leads_per_month_tier_and_discovery_da
 def test_a_features_month_drills_down_to_bins_whose_psi_terms_add_up_to_the_heatmaps_cell(monitored):
     """The drill-down counts one feature of one month's leads in the reference's frozen bins: shares sum to 1 and
     the bins' PSI terms add up to the PSI the run stored for that cell (the vendor-fault month's AUM column)."""
-    from core.monitoring.drilldown import feature_distribution
+    from core.monitoring.drilldown import feature_distribution, territory_distribution
 
     _, w, _ = monitored
     _, frames = _latest(w)
@@ -593,6 +593,13 @@ def test_a_features_month_drills_down_to_bins_whose_psi_terms_add_up_to_the_heat
     assert d.rows == cell.n and d.psi == pytest.approx(cell.psi, abs=1e-4) and cell.psi >= 0.3
     assert d.bins.month_share.sum() == pytest.approx(1) and d.bins.reference_share.sum() == pytest.approx(1)
     assert d.bins.bin.iloc[-1] == "(missing)" and d.bins.psi_term.sum() == pytest.approx(d.psi)
+    # the same for the territory month against the month the champion was trained on (counted by the warehouse)
+    snap = frames["snapshot_drift"].set_index(["feature", "period"]).loc[("TotalAssetsInMillions", FAULT_MONTH)]
+    t = territory_distribution(w, "TotalAssetsInMillions", FAULT_MONTH)
+    assert t.psi == pytest.approx(snap.psi, abs=1e-4) and snap.psi >= 0.3 and t.rows == snap.n
+    assert t.bins.month_share.iloc[-2] > 2 * t.bins.reference_share.iloc[-2]  # AUM in thousands: the top bin swells
+    with pytest.raises(LeadScoringError, match="No territory export"):
+        territory_distribution(w, "TotalAssetsInMillions", "1999-01")
     with pytest.raises(LeadScoringError, match="YYYY-MM"):
         feature_distribution(w, "TotalAssetsInMillions", "June")
     with pytest.raises(LeadScoringError, match="not in the champion's reference"):

@@ -94,20 +94,19 @@ def precision_by_segment(seg: pd.DataFrame) -> go.Figure | None:
 
 
 def distribution(d) -> go.Figure:
-    """A :class:`core.monitoring.drilldown.FeatureDistribution`: the month's share per frozen bin beside the
-    training rows' share, each bin's part of the PSI on hover."""
+    """A :class:`core.monitoring.drilldown.Distribution`: the month's share per frozen bin beside the reference's,
+    each bin's part of the PSI on hover."""
     b = d.bins
-    month = pd.Timestamp(f"{d.month}-01").strftime("%b %Y")
     fig = go.Figure([
-        go.Bar(x=b.bin, y=b.reference_share, name="training rows (reference)", marker_color="#94a3b8",
-               hovertemplate="%{x}: %{y:.1%} of the training rows<extra></extra>"),
-        go.Bar(x=b.bin, y=b.month_share, name=f"leads contacted in {month}", marker_color="#2563eb",
-               customdata=b.psi_term, hovertemplate="%{x}: %{y:.1%} of the month's leads (adds %{customdata:.3f} "
+        go.Bar(x=b.bin, y=b.reference_share, name=d.reference, marker_color="#94a3b8",
+               hovertemplate="%{x}: %{y:.1%} of the reference<extra></extra>"),
+        go.Bar(x=b.bin, y=b.month_share, name=d.current, marker_color="#2563eb",
+               customdata=b.psi_term, hovertemplate="%{x}: %{y:.1%} of the month (adds %{customdata:.3f} "
                                                     "to the PSI)<extra></extra>")])
-    span = " to ".join(f"{pd.Timestamp(t):%b %Y}" for t in (d.reference_from, d.reference_to))
     fig.update_layout(barmode="group", yaxis_tickformat=".0%", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      title=f"{d.feature} in {month}: PSI {d.psi:.2f} over {d.rows:,} leads, against the training "
-                            f"rows ({span}) in their frozen bins", xaxis=dict(type="category", tickangle=-30))
+                      title=f"{d.column}: PSI {d.psi:.2f} over {d.rows:,} rows, in the reference's frozen bins",
+                      xaxis=dict(type="category", tickangle=-30),
+                      legend=dict(orientation="h", y=-0.35))
     return fig
 
 

@@ -1,6 +1,7 @@
-"""Why a feature's PSI moved: its distribution in one contact month against the champion's frozen reference bins,
-bin by bin (NannyML's distribution view). Read on demand for the one feature and month a user picks: one column
-of one month's leads, counted in the reference's own bins, so the bins' PSI terms add up to the heatmap's cell."""
+"""Why a PSI moved: one column's distribution in one month against the champion's frozen reference bins, bin by
+bin (NannyML's distribution view) — a lead feature in a contact month against the training rows, or a MarketPro
+column in a territory month against the month the champion was trained on. Read on demand for the one column and
+month a user picks, counted in the reference's own bins, so the bins' PSI terms add up to the heatmap's cell."""
 
 from __future__ import annotations
 
@@ -14,31 +15,54 @@ from core.errors import LeadScoringError
 from core.modeling.registry import champion_row
 from core.monitoring import periods as P
 from core.monitoring.psi import PSI_FLOOR, bin_labels, counts_in
-from core.monitoring.reference import load_reference
+from core.monitoring.reference import load_reference, month_counts
 from core.warehouse import Warehouse
 from core.warehouse.sql import check_identifier
 
 
 @dataclass(frozen=True)
-class FeatureDistribution:
-    feature: str
+class Distribution:
+    column: str
     month: str
-    reference_from: str
-    reference_to: str
-    rows: int  # the month's leads
+    reference: str  # what the reference shares are of, as a reader says it
+    current: str  # what the month's shares are of
+    rows: int  # the month's rows (leads or reps)
     psi: float
     bins: pd.DataFrame  # bin (label, in the reference's order), reference_share, month_share, psi_term
 
 
-def feature_distribution(wh: Warehouse, feature: str, month: str) -> FeatureDistribution:
-    """``feature``'s shares per frozen bin among the leads contacted in ``month`` (YYYY-MM), next to the training
-    rows' shares; ``psi_term`` per bin (shares floored as PSI floors them) sums to the month's PSI."""
+def _month(month: str) -> str:
     if not re.fullmatch(r"\d{4}-\d{2}", str(month)):
         raise LeadScoringError(f"Month {month!r}: write it as YYYY-MM, e.g. 2025-06.")
+    return str(month)
+
+
+def _champion_reference(wh: Warehouse) -> dict:
     row = champion_row(wh)
     if row is None:
         raise LeadScoringError("No champion model yet: train and promote one, then run monitoring.")
-    reference = load_reference(row["artifact_dir"], row["model_id"])
+    return load_reference(row["artifact_dir"], row["model_id"])
+
+
+def _label(month: str) -> str:
+    return pd.Timestamp(f"{month}-01").strftime("%b %Y")
+
+
+def _compare(prof: dict, cur: np.ndarray) -> tuple[pd.DataFrame, float]:
+    """Shares per frozen bin and each bin's PSI term (shares floored as PSI floors them)."""
+    ref = np.asarray(prof["counts"], dtype=float)
+    r, c = ref / max(ref.sum(), 1), cur / max(cur.sum(), 1)
+    rf, cf = np.maximum(r, PSI_FLOOR), np.maximum(c, PSI_FLOOR)
+    terms = (cf - rf) * np.log(cf / rf) if cur.sum() and ref.sum() else np.zeros(len(ref))
+    return pd.DataFrame({"bin": bin_labels(prof), "reference_share": r, "month_share": c, "psi_term": terms}), \
+        float(terms.sum())
+
+
+def feature_distribution(wh: Warehouse, feature: str, month: str) -> Distribution:
+    """``feature``'s shares per frozen bin among the leads contacted in ``month`` (YYYY-MM), next to the training
+    rows' shares."""
+    month = _month(month)
+    reference = _champion_reference(wh)
     prof = reference["features"].get(feature)
     if prof is None:
         raise LeadScoringError(f"{feature} is not in the champion's reference: pick a feature the drift heatmap shows.")
@@ -49,12 +73,31 @@ def feature_distribution(wh: Warehouse, feature: str, month: str) -> FeatureDist
                                    "change): rebuild features or retrain.")
         values = s.query_plain(f"select {feature} as v from ml.lead_features where contacted_at >= "
                                f"{P.ts_literal(lo)} and contacted_at < {P.ts_literal(hi)}").v
-    ref = np.asarray(prof["counts"], dtype=float)
     cur = counts_in(prof, values)
-    r = ref / max(ref.sum(), 1)
-    c = cur / max(cur.sum(), 1)
-    rf, cf = np.maximum(r, PSI_FLOOR), np.maximum(c, PSI_FLOOR)
-    terms = (cf - rf) * np.log(cf / rf) if cur.sum() and ref.sum() else np.zeros(len(ref))
-    bins = pd.DataFrame({"bin": bin_labels(prof), "reference_share": r, "month_share": c, "psi_term": terms})
-    return FeatureDistribution(feature, month, str(reference["contacted_from"]), str(reference["contacted_to"]),
-                               int(cur.sum()), float(terms.sum()), bins)
+    bins, psi = _compare(prof, cur)
+    span = " to ".join(f"{pd.Timestamp(t):%b %Y}" for t in (reference["contacted_from"], reference["contacted_to"]))
+    return Distribution(feature, month, f"training rows ({span})", f"leads contacted in {_label(month)}",
+                        int(cur.sum()), psi, bins)
+
+
+def territory_distribution(wh: Warehouse, column: str, month: str) -> Distribution:
+    """A MarketPro ``column``'s shares per frozen bin among the reps of territory ``month``, next to the month
+    the champion was trained on — counted by the warehouse as monitoring counts them."""
+    month = _month(month)
+    snap = _champion_reference(wh).get("snapshot")
+    if not snap:
+        raise LeadScoringError("The champion's reference holds no territory month (none was loaded when it was "
+                               "trained): load territory exports and retrain to compare months.")
+    prof = snap["columns"].get(column)
+    if prof is None:
+        raise LeadScoringError(f"{column} is not a profiled territory column: pick one the territory heatmap shows.")
+    with wh.reader() as s:
+        if not s.table_exists("marts.dim_rep_snapshots"):
+            raise LeadScoringError("No territory months loaded: load territory exports (Upload exports).")
+        counts, _ = month_counts(s, [month], {column: prof}, {})
+    cur = counts.get(column, np.zeros((1, len(prof["counts"]))))[0]
+    if not cur.sum():
+        raise LeadScoringError(f"No territory export is loaded for {month}: pick a month the heatmap shows.")
+    bins, psi = _compare(prof, cur)
+    return Distribution(column, month, f"reps of the training month ({_label(snap['month'])})",
+                        f"reps in the {_label(month)} export", int(cur.sum()), psi, bins)

@@ -385,7 +385,8 @@ def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_d
     assert int(labels["Matured weekly cohorts"]) >= 8
     assert [t.label for t in at.tabs][:4] == ["Alerts", "Drift", "Tier A precision", "Conversion by tier"]
     drill = next(s for s in at.selectbox if s.label == "Feature (most moved first)")  # the Drift tab's look inside
-    assert drill.options and any("in their frozen bins" in (c.proto.spec or "") for c in at.get("plotly_chart"))
+    assert next(s for s in at.selectbox if s.label == "Territory column (most moved first)").options  # Feed health's
+    assert drill.options and any("in the reference's frozen bins" in (c.proto.spec or "") for c in at.get("plotly_chart"))
     conv = next(d.value for d in at.dataframe if "mqls" in d.value)
     assert {"Tier A", "Tier B", "Tier C"} <= set(conv.tier) and (conv.mqls <= conv["leads"]).all()
     rate = conv[conv.discovery == "all leads"].set_index("tier").rate
