@@ -14,7 +14,7 @@ import pandas as pd
 from core.errors import LeadScoringError
 from core.modeling.registry import champion_row
 from core.monitoring import periods as P
-from core.monitoring.psi import PSI_FLOOR, bin_labels, counts_in
+from core.monitoring.psi import bin_labels, counts_in, psi_terms
 from core.monitoring.reference import load_reference, month_counts
 from core.warehouse import Warehouse
 from core.warehouse.sql import check_identifier
@@ -52,8 +52,7 @@ def _compare(prof: dict, cur: np.ndarray) -> tuple[pd.DataFrame, float]:
     """Shares per frozen bin and each bin's PSI term (shares floored as PSI floors them)."""
     ref = np.asarray(prof["counts"], dtype=float)
     r, c = ref / max(ref.sum(), 1), cur / max(cur.sum(), 1)
-    rf, cf = np.maximum(r, PSI_FLOOR), np.maximum(c, PSI_FLOOR)
-    terms = (cf - rf) * np.log(cf / rf) if cur.sum() and ref.sum() else np.zeros(len(ref))
+    terms = psi_terms(ref, cur)
     return pd.DataFrame({"bin": bin_labels(prof), "reference_share": r, "month_share": c, "psi_term": terms}), \
         float(terms.sum())
 

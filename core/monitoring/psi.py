@@ -16,15 +16,20 @@ TOP_LEVELS = 20
 OTHER, MISSING = "(other)", "(missing)"
 
 
-def psi_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
-    """PSI = Σ (c − r) · ln(c / r) over bins, shares floored at PSI_FLOOR. 0 when either side is empty."""
+def psi_terms(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Each bin's (c − r) · ln(c / r), shares floored at PSI_FLOOR; zeros when either side is empty."""
     r = np.asarray(reference, dtype=float)
     c = np.asarray(current, dtype=float)
     if r.sum() == 0 or c.sum() == 0:
-        return 0.0
+        return np.zeros(len(r))
     r = np.maximum(r / r.sum(), PSI_FLOOR)
     c = np.maximum(c / c.sum(), PSI_FLOOR)
-    return float(np.sum((c - r) * np.log(c / r)))
+    return (c - r) * np.log(c / r)
+
+
+def psi_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
+    """PSI = Σ (c − r) · ln(c / r) over bins (:func:`psi_terms`). 0 when either side is empty."""
+    return float(np.sum(psi_terms(reference, current)))
 
 
 def noise_level(n_reference: int, n_current: int, bins: int, q: float = 0.999) -> float:
