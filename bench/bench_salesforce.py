@@ -37,7 +37,9 @@ def main() -> None:
     from core.config import load_settings, with_overrides
     from core.ingest.leads import load_lead_file
     from core.salesforce.standin import SalesforceStandin
-    from core.salesforce.sync import pending_changes, pull_leads, push_scores
+    from core.salesforce.ledger import pending_changes
+    from core.salesforce.pull import pull_leads
+    from core.salesforce.push import push_scores
     from core.scoring.capacity import set_capacity
     from core.scoring.score import score_leads
     from core.warehouse import open_warehouse

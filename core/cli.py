@@ -176,7 +176,7 @@ def _sf_standin(args, settings) -> int:
 
 
 def _sf_status(args, settings) -> int:
-    from core.salesforce.sync import connection_status
+    from core.salesforce.status import connection_status
 
     status = connection_status(settings)
     if args.json:
@@ -252,7 +252,7 @@ def _load_leads(args, settings, wh) -> int:
     if args.from_salesforce:
         if args.file:
             raise LeadScoringError("load-leads takes a FILE or --from-salesforce, not both.")
-        from core.salesforce.sync import pull_leads
+        from core.salesforce.pull import pull_leads
 
         result = pull_leads(wh, settings, progress=_progress)
         print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
@@ -392,7 +392,7 @@ def _run_daily(args, settings, wh) -> int:
 def _push_scores(args, settings, wh) -> int:
     from dataclasses import asdict
 
-    from core.salesforce.sync import push_scores
+    from core.salesforce.push import push_scores
 
     result = push_scores(wh, settings, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=_progress)
     print(json.dumps(asdict(result), indent=2, default=str) if args.json else result.markdown())

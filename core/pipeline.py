@@ -168,7 +168,8 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
     from core.features.build import build_features
     from core.ingest.leads import load_lead_file
     from core.salesforce.config import salesforce_config
-    from core.salesforce.sync import pull_leads, push_scores
+    from core.salesforce.pull import pull_leads
+    from core.salesforce.push import push_scores
     from core.errors import LeadScoringError
     from core.monitoring.monitor import run_monitor
     from core.scoring.score import score_leads

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from core.salesforce.sync import connection_status, dry_run_bytes, org_checks, pull_leads, push_scores, sync_overview
+from core.salesforce.pull import pull_leads
+from core.salesforce.push import dry_run_bytes, push_scores
+from core.salesforce.status import SyncOverview, connection_status, org_checks, sync_overview
 from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
@@ -14,19 +16,19 @@ if (done := st.session_state.pop("sf_message", None)) is not None:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _overview(_wh, _settings, key: str) -> dict:
+def _overview(_wh, _settings, key: str) -> SyncOverview:
     # Hashing every scored lead's payload takes ~1 s at full scale: not on every widget rerun. Writes clear it.
     return sync_overview(_wh, _settings)
 
 
 with user_errors():
     view = _overview(eng.wh, eng.settings, str(eng.settings.warehouse_path))
-    cfg = view["settings"]
+    cfg = view.settings
 
     st.subheader("Connection")
-    if view["configured"]:
-        where = cfg["instance_url"] if view["auth_method"] == "existing session" else cfg["login_url"]
-        st.caption(f"{where} · {view['auth_method']} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
+    if view.configured:
+        where = cfg["instance_url"] if view.auth_method == "existing session" else cfg["login_url"]
+        st.caption(f"{where} · {view.auth_method} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
                    f"jobs of {cfg['batch_size']:,} rows · daily pull {'on' if cfg['daily_pull'] else 'off'}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
         if st.button("Test connection and check the org"):
@@ -43,34 +45,34 @@ with user_errors():
                 "updateable": st.column_config.CheckboxColumn("Updateable by this user")})
     else:
         st.info("Salesforce is not configured, so pushes are off; the dry run below still shows what would be sent. "
-                "Missing: " + "; ".join(view["missing"]) + ". See the README section 'Salesforce'.")
+                "Missing: " + "; ".join(view.missing) + ". See the README section 'Salesforce'.")
 
-    if view["stale"]:
-        st.error(f"Pushing is blocked: {view['stale']}")
+    if view.stale:
+        st.error(f"Pushing is blocked: {view.stale}")
 
     st.subheader("Pending changes")
-    pending = view["pending"]
-    if view["pending_error"]:
-        st.warning(view["pending_error"])
+    pending = view.pending
+    if view.pending_error:
+        st.warning(view.pending_error)
     else:
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Rows to send", f"{len(pending):,}")
         clears = int(pending["reason"].notna().sum()) if "reason" in pending else 0
         c2.metric("New to Salesforce", f"{int((pending.get('change') == 'new').sum()):,}",
                   f"{clears:,} to clear (left scoring)" if clears else None, delta_color="off")
-        c3.metric("Already in Salesforce", f"{view['ledger_rows']:,}")
-        c4.metric("Open failures", f"{len(view['failures']):,}")
+        c3.metric("Already in Salesforce", f"{view.ledger_rows:,}")
+        c4.metric("Open failures", f"{len(view.failures):,}")
         if len(pending):
             table(pending.drop(columns=["values_hash"]).head(1000), "salesforce_pending_preview.csv", height=260)
             st.caption("The first 1,000 rows. The dry-run file holds every row, exactly as it would be sent.")
-        elif view["ledger_rows"]:
+        elif view.ledger_rows:
             st.caption("Salesforce already holds every current score.")
         else:
             st.caption("No scores to send yet: run the daily pipeline first.")
 
     d1, d2 = st.columns(2)
-    if d1.button("Prepare dry-run file", disabled=bool(view["pending_error"]) or not can_push,
-                 help=why_not(who, "push_scores") or view["pending_error"] or None):
+    if d1.button("Prepare dry-run file", disabled=bool(view.pending_error) or not can_push,
+                 help=why_not(who, "push_scores") or view.pending_error or None):
         result, data = dry_run_bytes(eng.wh, eng.settings, who)
         after_write()  # the dry run is recorded in the history below: read it again
         st.session_state["sf_dry_run"] = data
@@ -81,26 +83,24 @@ with user_errors():
                            mime="text/csv")
 
     st.subheader("Push and pull")
-    blocked = not view["configured"] or bool(view["stale"]) or bool(view["pending_error"])
+    why_blocked = view.blocked
+    blocked = why_blocked is not None
     p1, p2, p3 = st.columns(3)
-    why_blocked = ("Salesforce is not configured" if not view["configured"] else view["stale"] or view["pending_error"]
-                   or None)
     push = p1.button("Push changed scores", type="primary", disabled=not can_push or blocked or pending.empty,
                      help=why_not(who, "push_scores") or why_blocked or ("Nothing to send" if pending.empty else None))
-    retry = p2.button("Retry failed rows", disabled=not can_push or blocked or view["failures"].empty,
+    retry = p2.button("Retry failed rows", disabled=not can_push or blocked or view.failures.empty,
                       help=why_not(who, "push_scores") or why_blocked or
-                      ("No failed rows" if view["failures"].empty else None))
-    pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view["configured"],
-                     help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view["configured"]
+                      ("No failed rows" if view.failures.empty else None))
+    pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view.configured,
+                     help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view.configured
                                                            else None))
     if push or retry:
         with st.status("Pushing to Salesforce…", expanded=True) as status:
             bar = st.progress(0.0)
             result = push_scores(eng.wh, eng.settings, who, retry_failed=retry, progress=progress_callback(status, bar))
-            status.update(label=f"Push {result.outcome}", state="complete" if result.outcome in
-                          ("ok", "nothing_to_send") else "error")
+            status.update(label=f"Push {result.outcome.label}", state="complete" if result.outcome.settled else "error")
         after_write()
-        st.session_state["sf_message"] = (result.outcome in ("ok", "nothing_to_send"), result.markdown())
+        st.session_state["sf_message"] = (result.outcome.settled, result.markdown())
         st.rerun()
     if pull:
         with st.status("Pulling contacted Leads…", expanded=True) as status:
@@ -113,16 +113,16 @@ with user_errors():
         st.rerun()
 
     st.subheader("Recent pulls and pushes")
-    if view["recent"].empty:
+    if view.recent.empty:
         st.caption("None yet.")
     else:
-        table(view["recent"], "salesforce_syncs.csv")
+        table(view.recent, "salesforce_syncs.csv")
 
     st.subheader("Failures")
-    if view["failures"].empty:
-        st.caption("No open failures: every intended update has landed." if view["ledger_rows"] else
+    if view.failures.empty:
+        st.caption("No open failures: every intended update has landed." if view.ledger_rows else
                    "No open failures. Nothing has been sent to Salesforce yet.")
     else:
-        table(view["failures"], "salesforce_failures.csv", height=260)
+        table(view.failures, "salesforce_failures.csv", height=260)
         st.caption("Each row is an update that did not land, with Salesforce's error (or why it was deferred). "
                    "'Retry failed rows' sends them again; a later push that lands them closes them.")

@@ -195,7 +195,7 @@ def test_hidden_arm_reaches_the_standin_blank_with_its_tag(exp_world, small_demo
     from core.experiments.assign import assign_new_leads
     from core.experiments.design import create_experiment
     from core.salesforce.standin import SalesforceStandin
-    from core.salesforce.sync import push_scores
+    from core.salesforce.push import push_scores
 
     s, w = exp_world
     create_experiment(w, s, "pilot-w", "2025-09-22")
@@ -221,7 +221,7 @@ def test_hidden_arm_reaches_the_standin_blank_with_its_tag(exp_world, small_demo
 
 def test_activities_pull_through_the_standin_matches_the_file(exp_world, small_demo):
     from core.salesforce.standin import SalesforceStandin
-    from core.salesforce.sync import pull_activities
+    from core.salesforce.pull import pull_activities
 
     s, w = exp_world
     with SalesforceStandin(small_demo / "salesforce_leads.csv", page_size=2000) as sf:
@@ -239,7 +239,7 @@ def test_a_gradual_rollout_sends_the_challengers_scores_to_its_arm_only(exp_worl
     from core.experiments.design import create_experiment, get_design, set_split
     from core.modeling.train import train
     from core.monitoring.shadow import start_shadow
-    from core.salesforce.sync import _writeback_scores
+    from core.salesforce.ledger import writeback_scores
     from core.scoring.score import score_leads
 
     s, w = exp_world
@@ -253,7 +253,7 @@ def test_a_gradual_rollout_sends_the_challengers_scores_to_its_arm_only(exp_worl
     assert assign_new_leads(w, s)["roll-1"] > 0
     arms = w.read("select lead_id, arm from ops.experiment_assignments where experiment = 'roll-1'")
     assert 0 < (arms.arm == "challenger").mean() < 0.3  # about 10%, in blocks of 10
-    sent = _writeback_scores(w).merge(arms, on="lead_id")
+    sent = writeback_scores(w).merge(arms, on="lead_id")
     chal, champ = sent[sent.arm == "challenger"], sent[sent.arm == "champion"]
     assert len(chal) and (chal.model_version == challenger).all() and (chal.drivers == "").all()
     assert len(champ) and (champ.model_version != challenger).all()

@@ -239,7 +239,7 @@ def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(m
     from core.modeling import train as tr
     from core.modeling.train import train
     from core.monitoring import shadow
-    from core.salesforce.sync import pending_changes
+    from core.salesforce.ledger import pending_changes
     from core.scoring.score import score_leads
 
     s, w = monitored_copy

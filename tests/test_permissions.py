@@ -17,10 +17,10 @@ INTERNAL_WRITERS = {
     ("core/audit.py", "record_now"): "the audit log itself: written on behalf of an action already authorised",
     ("core/modeling/registry.py", "save_model"): "called by train() after train_promote was checked",
     ("core/modeling/registry.py", "_set_champion"): "private; promote/rollback authorise",
-    ("core/salesforce/sync.py", "_record"): "private; push/pull authorise",
-    ("core/salesforce/sync.py", "write"): "nested in push_scores, which authorises push_scores",
-    ("core/salesforce/sync.py", "register_job"): "nested in push_scores",
-    ("core/salesforce/sync.py", "_record_cleared"): "private; called by push_scores after it authorised",
+    ("core/salesforce/result.py", "record_sync"): "the sync's own record; push/pull authorise before any work",
+    ("core/salesforce/ledger.py", "record_job"): "called by push_scores (through _Push), which authorises push_scores",
+    ("core/salesforce/ledger.py", "register_job"): "called by push_scores (through _Push)",
+    ("core/salesforce/ledger.py", "record_cleared"): "called by push_scores after it authorised",
     ("core/salesforce/standin.py", "results_csv"): "the local Salesforce stand-in's own store, not the warehouse",
     ("core/monitoring/monitor.py", "_snapshot_drift"): "private; run_monitor authorises",
     ("core/monitoring/monitor.py", "_attribution_means"): "private cache of mean |SHAP|; run_monitor authorises",
@@ -72,7 +72,8 @@ def _write_entry_points(settings, wh, tmp_path):
     from core.monitoring.store import acknowledge
     from core.pipeline import run_daily
     from core.quality.reconcile import reconcile
-    from core.salesforce.sync import pull_activities, pull_leads, push_scores
+    from core.salesforce.pull import pull_activities, pull_leads
+    from core.salesforce.push import push_scores
     from core.scoring.capacity import set_capacity
     from core.scoring.score import score_leads
 

@@ -15,7 +15,9 @@ from core.config import with_overrides
 from core.errors import LeadScoringError
 from core.salesforce.config import salesforce_config
 from core.salesforce.standin import SalesforceStandin
-from core.salesforce.sync import open_failures, pending_changes, pull_leads, push_scores
+from core.salesforce.ledger import open_failures, pending_changes
+from core.salesforce.pull import pull_leads
+from core.salesforce.push import push_scores
 from core.warehouse import open_warehouse
 
 FAST = {"poll_seconds": 0.02, "backoff_seconds": 0.001, "backoff_max_seconds": 0.01}
@@ -147,6 +149,15 @@ def test_request_limit_stops_cleanly_and_the_next_run_finishes(world):
     second = push_scores(wh, settings)
     assert second.outcome == "ok" and second.intended == second.succeeded == n - 1000
     assert open_failures(wh).empty and set(sf.update_counts().values()) == {1} and len(sf.update_counts()) == n
+    # The history stores the outcome's code and the page reads it in words, newest first, ids last.
+    from core.salesforce.status import sync_overview
+
+    assert list(wh.read("select outcome from ops.sf_syncs order by started_at").outcome) == \
+        ["stopped_request_limit", "ok"]
+    recent = sync_overview(wh, settings).recent
+    assert list(recent.outcome) == ["done", "stopped: the org's API request limit is used up"]
+    assert list(recent.columns[:3]) == ["started_at", "kind", "outcome"] and recent.columns[-1] != "started_at"
+    assert "**stopped: the org's API request limit is used up**" in first.markdown()
 
 
 def test_a_job_whose_results_were_not_read_is_reconciled_not_resent(world):
@@ -233,7 +244,7 @@ def test_dry_run_writes_exactly_what_would_be_sent_with_formulas_neutralised(wor
 
 
 def test_secrets_never_reach_logs_tables_or_outputs(world, caplog, capsys):
-    from core.salesforce.sync import connection_status
+    from core.salesforce.status import connection_status
 
     settings, wh, sf = world
     secrets = [sf.password, sf.security_token]
@@ -353,6 +364,30 @@ def test_standin_command_serves_until_stopped(small_demo, tmp_path, stop_signal)
             proc.wait(10)
 
 
+def test_every_sync_outcome_reads_in_words():
+    from core.salesforce.result import Outcome
+
+    labels = [o.label for o in Outcome]  # a KeyError if an outcome had no words
+    assert len(set(labels)) == len(Outcome) and all("_" not in label for label in labels)
+    assert {o for o in Outcome if o.settled} == {Outcome.OK, Outcome.NOTHING_TO_SEND}
+
+
+def test_a_push_while_another_push_runs_names_the_holder(world):
+    from core.locks import flock_held
+    from core.salesforce.push import push_lock
+
+    settings, wh, sf = world
+    with push_lock(settings):
+        with pytest.raises(LeadScoringError, match=r"Another Salesforce push is running \('Salesforce push' \(pid "):
+            push_scores(wh, settings)
+        with pytest.raises(RuntimeError, match="busy"):  # the same helper guards the warehouse, with its own error
+            with flock_held(settings.data_dir / "salesforce_push.lock", exclusive=False, timeout=0.05, what="x",
+                            busy=lambda who: RuntimeError(f"busy: {who}")):
+                pass
+    assert not sf.jobs
+    assert push_scores(wh, settings).outcome == "ok"
+
+
 def test_a_concurrent_push_is_refused_so_nothing_is_sent_twice(world):
     import fcntl
     import os
@@ -399,7 +434,7 @@ def test_an_existing_session_works_and_slow_jobs_are_polled_to_the_end(world):
     polls = sum(1 for m, p, _ in sf.requests if m == "GET" and "/jobs/ingest/" in p) - polls_before
     assert result.outcome == "ok" and result.succeeded == result.intended and polls > 3
     bad = with_overrides(session_only, salesforce={**session_only.salesforce, "session_id": "00D!expired"})
-    from core.salesforce.sync import connection_status
+    from core.salesforce.status import connection_status
 
     with pytest.raises(LeadScoringError, match="rejecting the session"):
         connection_status(bad)

@@ -15,7 +15,9 @@ from core.config import with_overrides
 from core.errors import LeadScoringError
 from core.salesforce.ids import to18
 from core.salesforce.standin import SalesforceStandin
-from core.salesforce.sync import open_failures, pending_changes, pull_leads, push_scores
+from core.salesforce.ledger import open_failures, pending_changes
+from core.salesforce.pull import pull_leads
+from core.salesforce.push import push_scores
 from core.warehouse import open_warehouse
 
 FAST = {"poll_seconds": 0.02, "backoff_seconds": 0.001, "backoff_max_seconds": 0.01}
@@ -200,7 +202,7 @@ def _jwt_settings(loaded_demo, tmp_path, sf, **extra):
 
 def test_jwt_bearer_login_succeeds_with_the_app_key_and_fails_clearly_otherwise(loaded_demo, small_demo, keys,
                                                                                  tmp_path, monkeypatch, capsys):
-    from core.salesforce.sync import connection_status
+    from core.salesforce.status import connection_status
 
     with SalesforceStandin(small_demo / "salesforce_leads.csv", jwt_public_key=keys["app_public"]) as sf:
         good = _jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["app"]))
@@ -237,7 +239,7 @@ def test_jwt_bearer_login_succeeds_with_the_app_key_and_fails_clearly_otherwise(
 
 
 def test_client_credentials_login(loaded_demo, small_demo, tmp_path):
-    from core.salesforce.sync import connection_status
+    from core.salesforce.status import connection_status
 
     settings, _, _, _ = loaded_demo
     with SalesforceStandin(small_demo / "salesforce_leads.csv") as sf:

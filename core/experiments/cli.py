@@ -78,7 +78,7 @@ def _load_activities(args, wh, settings, progress) -> str:
     if args.from_salesforce:
         if args.file:
             raise LeadScoringError("load-activities takes a FILE or --from-salesforce, not both.")
-        from core.salesforce.sync import pull_activities
+        from core.salesforce.pull import pull_activities
 
         result = pull_activities(wh, settings, progress=progress)
     else:

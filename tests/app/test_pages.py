@@ -352,7 +352,7 @@ def test_salesforce_page_retries_failures(salesforce_env):
     assert next(m for m in at.metric if m.label == "Open failures").value == "1"
     sf.faults.permanent_errors = {}
     next(b for b in at.button if b.label == "Retry failed rows").click().run()
-    assert any("**ok**" in s.value for s in at.success)
+    assert any("**done**" in s.value for s in at.success)
     assert next(m for m in at.metric if m.label == "Open failures").value == "0"
 
 

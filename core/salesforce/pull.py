@@ -1,0 +1,105 @@
+"""Salesforce → warehouse: contacted Leads and their call Tasks fetched by SOQL (every page) and loaded exactly as
+an export file is loaded (archived with a checksum, every row loaded or quarantined)."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.contract import salesforce_columns
+from core.errors import LeadScoringError
+from core.ingest.loader import no_progress
+from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
+from core.salesforce.config import salesforce_config
+from core.salesforce.result import Outcome, SyncResult, now, record_sync
+from core.warehouse import Warehouse
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):  # compound Address
+        parts = [value.get(k) for k in ("street", "city", "state", "postalCode", "country")]
+        return ", ".join(str(p) for p in parts if p)
+    return str(value)
+
+
+def _field(record: dict, name: str):
+    if "." in name:  # relationship, e.g. Owner.Name
+        head, tail = name.split(".", 1)
+        sub = record.get(head)
+        return None if sub is None else _field(sub, tail)
+    return record.get(name)
+
+
+def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
+               client: SalesforceClient | None = None):
+    """Fetch the contract's Lead fields for contacted leads (SOQL, every page) and load them exactly as a
+    Lead export file is loaded: the pulled rows are written as a contract CSV, archived with a checksum,
+    parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
+    from core.ingest.leads import load_lead_file
+
+    names = [c.name for c in salesforce_columns()]
+    soql = f"SELECT {', '.join(names)} FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
+    return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull", load_lead_file,
+                 "Check the user's access to Lead and Stage_Entered_Contacting__c.")
+
+
+def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
+                    client: SalesforceClient | None = None):
+    """Fetch the contract's Task fields (call activity) for Tasks on a record (SOQL, every page) and load
+    them exactly as a Task export file: :func:`core.ingest.activities.load_activity_file`."""
+    from core.contract import task_columns
+    from core.ingest.activities import load_activity_file
+
+    names = [c.name for c in task_columns()]
+    soql = f"SELECT {', '.join(names)} FROM Task WHERE WhoId != null"
+    return _pull(wh, settings, actor, progress, client, soql, names, "Tasks", "salesforce_tasks_pull",
+                 load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.")
+
+
+def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], what: str, prefix: str, load,
+          access_hint: str):
+    actor = actor or cli_actor()
+    authorize(actor, "replace_data")
+    cfg = salesforce_config(settings).require()
+    started, t0 = now(), time.perf_counter()
+    result = SyncResult.start("pull")
+    out_dir = Path(settings.data_dir) / "pulls"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
+    pages = rows = 0
+    try:
+        client = client or SalesforceClient(cfg)
+        progress(0.02, f"Querying {what} at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(names)
+            for records, total in client.query_pages(soql):
+                pages += 1
+                rows += len(records)
+                writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
+                progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
+        if rows == 0:
+            raise LeadScoringError(f"Salesforce returned no {what} ({soql.split(' FROM ')[1]}); nothing was "
+                                   f"replaced. {access_hint}")
+        loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m))
+        result.succeeded, result.intended = loaded.rows_loaded, rows
+        result.message = (f"{what}: {pages} page(s), {rows:,} rows read, {loaded.rows_loaded:,} loaded, "
+                          f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}).")
+        return loaded
+    except (RequestLimitExceeded, TransientFailure) as exc:
+        result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
+        raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
+    except Exception as exc:
+        result.outcome, result.message = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        path.unlink(missing_ok=True)  # the loader archived its own copy with a checksum
+        result.seconds = time.perf_counter() - t0
+        record_sync(wh, result, actor, started)

@@ -1,0 +1,344 @@
+"""Warehouse → Salesforce: changed scores written with Bulk API 2.0, safely.
+
+Guarantees (each tested against the HTTPS stand-in):
+
+- changed-only and idempotent: a ledger keeps, per lead, the hash of the values that last landed; only rows
+  whose hash differs are sent, so a second run sends nothing;
+- nothing lost: every intended row ends the run landed (ledger), failed (failure ledger, with Salesforce's
+  error) or deferred (failure ledger, with why); ``UNABLE_TO_LOCK_ROW`` and unprocessed rows are retried in a
+  new job with bounded exponential backoff;
+- nothing twice: a job whose results could not be read is kept in ``ops.sf_jobs`` and reconciled by the next
+  push before anything is sent again;
+- gentle: ``REQUEST_LIMIT_EXCEEDED`` stops the push and leaves the rest for the next run; a circuit breaker
+  stops a push whose failure rate passes ``breaker_threshold``; below the org's API floor nothing is sent;
+- one at a time: a second push while one runs is refused, naming the holder;
+- honest: nothing is pushed while the scores in place are yesterday's (the last daily run failed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from simple_salesforce.exceptions import SalesforceResourceNotFound
+
+from core.auth import Actor, authorize, cli_actor
+from core.config import Settings
+from core.errors import LeadScoringError
+from core.ingest.loader import no_progress
+from core.locks import flock_held
+from core.salesforce import ledger
+from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
+from core.salesforce.config import salesforce_config
+from core.salesforce.payload import payload_csv
+from core.salesforce.result import Outcome, SyncResult, now, record_sync
+from core.warehouse import Warehouse
+
+RETRYABLE = ("UNABLE_TO_LOCK_ROW",)
+JOB_REQUESTS = 10  # API requests one Bulk job costs: create, upload, close, polls, results (a safe upper bound)
+
+
+def check_fields(client: SalesforceClient, cfg) -> None:
+    """Every mapped write-back field exists on the object and is updateable for this user, or stop."""
+    if not cfg.check_fields:
+        return
+    described = client.describe_fields()
+    for contract_name, api_name in cfg.field_map.items():
+        f = described.get(api_name)
+        if f is None:
+            raise LeadScoringError(
+                f"Salesforce {cfg.object_name} has no field {api_name} (write-back field {contract_name}); nothing was "
+                f"sent. Create it in Setup → Object Manager → {cfg.object_name} → Fields (type per "
+                "salesforce_writeback_fields.csv), or map it to the org's name in salesforce.field_map.")
+        if not f.get("updateable"):
+            raise LeadScoringError(
+                f"Salesforce field {cfg.object_name}.{api_name} ({contract_name}) is not updateable for the integration "
+                "user; nothing was sent. Grant Edit on the field in the user's permission set (field-level security).")
+
+
+def _org_allows(push: "_Push", client: SalesforceClient, cfg, pending: pd.DataFrame) -> bool:
+    """The checks before any job: the fields (a missing or read-only one stops with the project's error) and
+    the API allowance (below the floor, or unreadable, the rows are deferred into the ledger, nothing sent)."""
+    result = push.result
+    try:
+        check_fields(client, cfg)
+        floor = _api_floor_reason(client, cfg, len(pending))
+    except (RequestLimitExceeded, TransientFailure) as exc:
+        limit = isinstance(exc, RequestLimitExceeded)
+        result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
+        push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                   f"not sent: the org could not be checked first ({exc})")
+        result.message = f"The org's fields and limits could not be read ({exc}); nothing was sent."
+        return False
+    if floor:
+        result.outcome = Outcome.DEFERRED_API_FLOOR
+        push.defer(pending, "API_FLOOR", floor)
+        result.message = f"{floor} Nothing was sent; the {len(pending):,} rows wait in the ledger for the next push."
+        return False
+    return True
+
+
+def _api_floor_reason(client: SalesforceClient, cfg, rows: int) -> str | None:
+    remaining, maximum = client.api_requests()
+    needed = JOB_REQUESTS * -(-rows // cfg.batch_size) + 5
+    if remaining - needed < cfg.api_request_floor:
+        return (f"The org has {remaining:,} of {maximum:,} daily API requests left; this push needs about {needed:,} "
+                f"and salesforce.api_request_floor keeps {cfg.api_request_floor:,} for other integrations.")
+    return None
+
+
+def _code(error: str) -> str:
+    return (error or "").split(":", 1)[0].strip() or "UNKNOWN"
+
+
+def _rest(queue: deque, pending: pd.DataFrame) -> pd.DataFrame:
+    """The rows still waiting in the queue (an empty frame of the same shape when none)."""
+    return pd.concat(list(queue)) if queue else pending.iloc[0:0]
+
+
+class _Push:
+    """One push run's state and its warehouse writes (short transactions, one per job)."""
+
+    def __init__(self, wh: Warehouse, cfg, client: SalesforceClient, result: SyncResult, sleep):
+        self.wh, self.cfg, self.client, self.result, self.sleep = wh, cfg, client, result, sleep
+        self.attempts: dict[str, int] = {}
+        self.permanent = 0
+
+    def write(self, job_id: str | None, landed: pd.DataFrame | None = None, failures: list[dict] = (),
+              reconciled: bool = True, sync_id: str | None = None) -> None:
+        ledger.record_job(self.wh, sync_id or self.result.sync_id, job_id, landed, failures, reconciled)
+
+    def outcome_rows(self, res, hashes: dict) -> tuple[pd.DataFrame, list[dict], list[str]]:
+        """Split a job's results into landed rows, final failures and Ids to retry."""
+        landed = pd.DataFrame(res.successful)
+        if not landed.empty:
+            fields = [c for c in landed.columns if not c.startswith("sf__") and c != "Id"]
+            landed = landed.assign(values_hash=landed.Id.map(hashes),
+                                   values_json=[json.dumps(dict(zip(fields, v))) for v in
+                                                landed[fields].itertuples(index=False)])
+        else:
+            landed = pd.DataFrame(columns=["Id", "values_hash", "values_json"])
+        failures, retry = [], []
+        for row in res.failed:
+            lead_id, error = row.get("Id") or row.get("sf__Id"), row.get("sf__Error", "")
+            n = self.attempts.get(lead_id, 1)
+            if _code(error) in RETRYABLE and n < self.cfg.max_attempts:
+                retry.append(lead_id)
+            else:
+                failures.append({"lead_id": lead_id, "kind": "failed", "error_code": _code(error),
+                                 "error_message": error, "attempts": n})
+        for row in res.unprocessed:
+            lead_id = row.get("Id")
+            n = self.attempts.get(lead_id, 1)
+            if not res.rejected and n < self.cfg.max_attempts:
+                retry.append(lead_id)
+            else:
+                failures.append({"lead_id": lead_id, "kind": "failed",
+                                 "error_code": _code(res.error) if res.error else "UNPROCESSED",
+                                 "error_message": res.error or f"not processed by job {res.job_id} ({res.state})",
+                                 "attempts": n})
+        return landed, failures, retry
+
+    def reconcile_open_jobs(self) -> int:
+        """Jobs an earlier push could not finish reading: learn what landed before sending anything."""
+        jobs = ledger.open_jobs(self.wh)
+        for job in jobs.itertuples():
+            hashes = dict(json.loads(job.rows_json))
+            try:
+                info = self.client.job_state(job.job_id)
+            except SalesforceResourceNotFound:
+                # Salesforce purges jobs after 7 days: what it did is unknowable now. Its rows are sent again
+                # (the same values, so a row that had landed is rewritten unchanged) and the run says so.
+                self.write(job.job_id, sync_id=job.sync_id)
+                self.result.message += (f"Earlier job {job.job_id} no longer exists in Salesforce; its "
+                                        f"{len(hashes):,} rows are sent again. ")
+                continue
+            if info["state"] == "Open":  # never closed: abort; nothing of it was processed
+                self.client.abort_quietly(job.job_id)
+                self.write(job.job_id, sync_id=job.sync_id)
+                continue
+            if info["state"] not in ("JobComplete", "Failed", "Aborted"):
+                info = self.client.wait(job.job_id)
+            res = self.client.results(job.job_id, info)
+            landed, failures, _ = self.outcome_rows(res, hashes)
+            # What did not land is sent again by this push (its hash still differs from the ledger).
+            self.write(job.job_id, landed, [], sync_id=job.sync_id)
+            self.result.job_ids.append(job.job_id)
+        return len(jobs)
+
+    def defer(self, rows: pd.DataFrame, code: str, message: str) -> None:
+        if rows.empty:
+            return
+        self.result.deferred += len(rows)
+        self.write(None, failures=[
+            {"lead_id": i, "kind": "deferred", "error_code": code, "error_message": message,
+             "attempts": self.attempts.get(i, 0)} for i in rows.Id])
+
+    def run(self, pending: pd.DataFrame, progress) -> None:
+        cfg, result = self.cfg, self.result
+        by_id = pending.set_index("Id", drop=False)
+        queue = deque(pending.iloc[i: i + cfg.batch_size] for i in range(0, len(pending), cfg.batch_size))
+        done = 0
+        for _ in range(len(queue) * (cfg.max_attempts + 1) + 10):  # bounded: each row is retried at most max_attempts
+            if not queue:
+                break
+            chunk = queue.popleft()
+            for i in chunk.Id:
+                self.attempts[i] = self.attempts.get(i, 0) + 1
+            job_id, uploaded = None, False
+            try:
+                job_id = self.client.create_update_job()
+                result.job_ids.append(job_id)
+                ledger.register_job(self.wh, result.sync_id, job_id, chunk)
+                self.client.upload(job_id, payload_csv(chunk))
+                uploaded = True
+                self.client.close(job_id)
+                result.sent += len(chunk)
+                info = self.client.wait(job_id)
+                res = self.client.results(job_id, info)
+            except (RequestLimitExceeded, TransientFailure) as exc:
+                limit = isinstance(exc, RequestLimitExceeded)
+                code = "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR"
+                result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
+                if job_id and uploaded:
+                    self.defer(chunk, "RESULTS_PENDING", f"{exc}; job {job_id} was submitted and its results could "
+                                                         "not be read: the next push reconciles it before sending")
+                else:  # no job, or aborted before any data: the rows are simply not sent yet
+                    if job_id:
+                        self.client.abort_quietly(job_id)
+                        self.write(job_id)
+                    self.defer(chunk, code, f"{exc}; not sent, the next push sends it")
+                self.defer(_rest(queue, pending), code, "not sent: the push stopped early; the next push sends it")
+                result.message = (("Salesforce's API request limit is used up" if limit else str(exc))
+                                  + f": stopped cleanly; {result.deferred:,} row(s) left for the next push.")
+                return
+            landed, failures, retry = self.outcome_rows(res, by_id.values_hash.to_dict())
+            self.write(job_id, landed, failures)
+            result.succeeded += len(landed)
+            result.failed += len(failures)
+            self.permanent += len(failures)
+            done += len(landed) + len(failures)
+            progress(min(0.1 + 0.85 * done / max(len(pending), 1), 0.95),
+                     f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
+            if res.rejected:
+                result.outcome = Outcome.FAILED
+                self.defer(_rest(queue, pending), "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
+                result.message = (f"Salesforce rejected the job: {res.error}. Check salesforce.field_map against the "
+                                  "Lead fields in the org.")
+                return
+            processed = result.succeeded + self.permanent
+            if processed >= cfg.breaker_min_rows and self.permanent / processed > cfg.breaker_threshold:
+                result.outcome = Outcome.CIRCUIT_OPEN
+                if retry:
+                    queue.appendleft(by_id.loc[retry])
+                self.defer(_rest(queue, pending), "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows failed "
+                                                    f"(> {cfg.breaker_threshold:.0%}); push stopped")
+                result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
+                                  f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
+                                  "the cause, then retry.")
+                return
+            if retry:
+                wait = min(cfg.backoff_seconds * 2 ** (max(self.attempts[i] for i in retry) - 1), cfg.backoff_max_seconds)
+                self.sleep(wait)
+                queue.append(by_id.loc[retry])
+        # Reached only if the loop bound ran out (it should not): every row is still accounted for.
+        self.defer(_rest(queue, pending), "RETRY_BUDGET", "not sent: retry budget exhausted")
+        if result.failed and result.outcome == Outcome.OK:
+            result.outcome = Outcome.PARTIAL
+            result.message = f"{result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
+
+
+@contextmanager
+def push_lock(settings: Settings):
+    """One push at a time per installation: two concurrent pushes would both send the same changed rows."""
+    busy = lambda who: LeadScoringError(  # noqa: E731
+        f"Another Salesforce push is running ({who}). Wait for it to finish; its results will be on the Salesforce "
+        "sync page.")
+    with flock_held(Path(settings.data_dir) / "salesforce_push.lock", exclusive=True, timeout=0,
+                    what="Salesforce push", busy=busy):
+        yield
+
+
+def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, dry_run: str | Path | None = None,
+                retry_failed: bool = False, progress=no_progress, client: SalesforceClient | None = None,
+                sleep=time.sleep) -> SyncResult:
+    """Write changed scores to Salesforce with Bulk API 2.0 (or, with ``dry_run``, the exact CSV it would send)."""
+    actor = actor or cli_actor()
+    authorize(actor, "push_scores")
+    started, t0 = now(), time.perf_counter()
+    result = SyncResult.start("dry_run" if dry_run else "push")
+    cfg = salesforce_config(settings)
+    try:
+        stale = ledger.stale_scores_reason(wh)
+        if stale:
+            result.outcome, result.message = Outcome.REFUSED, f"Nothing pushed: {stale}"
+            raise LeadScoringError(result.message)
+        rows = ledger.outgoing_rows(wh, settings)
+        pending = ledger.pending_rows(wh, rows, retry_failed)
+        result.intended = len(pending)
+        if dry_run:
+            Path(dry_run).parent.mkdir(parents=True, exist_ok=True)
+            Path(dry_run).write_text(payload_csv(pending), encoding="utf-8")
+            clears = int(pending["reason"].notna().sum()) if "reason" in pending else 0
+            result.message = (f"{len(pending) - clears:,} of {len(rows) - clears:,} scored leads would be sent"
+                              + (f", and {clears:,} lead(s) that left scoring would be cleared" if clears else "")
+                              + f"; wrote {dry_run}.")
+            return result
+        cfg.require()
+        with push_lock(settings):
+            # The ledger is read again under the lock: a push that just finished may have landed rows.
+            pending = ledger.pending_rows(wh, rows, retry_failed)
+            result.intended = len(pending)
+            progress(0.02, "Connecting to Salesforce")
+            client = client or SalesforceClient(cfg, sleep=sleep)
+            push = _Push(wh, cfg, client, result, sleep)
+            try:
+                result.reconciled_jobs = push.reconcile_open_jobs()
+            except (RequestLimitExceeded, TransientFailure) as exc:
+                limit = isinstance(exc, RequestLimitExceeded)
+                result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
+                push.defer(pending, "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR",
+                           "not sent: an earlier job could not be reconciled first")
+                result.message = (f"An earlier job could not be reconciled ({exc}); nothing was sent so that no row "
+                                  "lands twice. The next push tries again.")
+                return result
+            if result.reconciled_jobs:  # what landed meanwhile is no longer pending
+                pending = ledger.pending_rows(wh, rows, retry_failed)
+                result.intended = len(pending)
+            if pending.empty:
+                result.outcome = Outcome.NOTHING_TO_SEND
+                result.message = f"All {len(rows):,} scores are already in Salesforce."
+                return result
+            if not _org_allows(push, client, cfg, pending):
+                return result
+            progress(0.1, f"Sending {len(pending):,} changed rows in jobs of {cfg.batch_size:,}")
+            push.run(pending, progress)
+            result.retries = client.retries
+            ledger.record_cleared(wh, pending, result)
+            return result
+    except LeadScoringError as exc:
+        if result.outcome == Outcome.OK:
+            result.outcome, result.message = Outcome.FAILED, str(exc)
+        raise
+    except Exception as exc:
+        result.outcome, result.message = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        result.seconds = time.perf_counter() - t0
+        progress(1.0, f"Push {result.outcome}")
+        record_sync(wh, result, actor, started)
+
+
+def dry_run_bytes(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> tuple[SyncResult, bytes]:
+    """The dry-run file as bytes (for a download button), recorded like any dry run."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "salesforce_dry_run.csv"
+        result = push_scores(wh, settings, actor=actor, dry_run=path)
+        result.message = result.message.replace(f"wrote {path}.", "the file is ready to download.")  # no server path
+        return result, path.read_bytes()
