@@ -5,20 +5,20 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.scoring.explain import dependence_frame, explain_overview, lead_waterfall, shap_views
+from core.scoring.explain import ShapViews, dependence_frame, explain_overview, lead_waterfall, shap_views
 from pages._shared import actor, engine, table, user_errors
 
 
-def _shap_tabs(sv: dict) -> None:
+def _shap_tabs(sv: ShapViews) -> None:
     """The four shap views (beeswarm summary, dependence, interaction pairs, categories by level)."""
-    st.caption(f"Exact linear SHAP values (a logistic champion) on {sv['n']:,} sampled open leads; a linear model "
-               "has no interactions." if sv["linear"] else
-               f"shap.TreeExplainer on {sv['n']:,} sampled open leads; interactions from xgboost's exact TreeSHAP "
+    st.caption(f"Exact linear SHAP values (a logistic champion) on {sv.n:,} sampled open leads; a linear model "
+               "has no interactions." if sv.linear else
+               f"shap.TreeExplainer on {sv.n:,} sampled open leads; interactions from xgboost's exact TreeSHAP "
                "interaction values. A category's contribution is shown per level.")
     t_sum, t_dep, t_int, t_lvl = st.tabs(["Summary (beeswarm)", "Dependence", "Interactions", "Categories by level"])
     with t_sum:
-        s = sv["summary"].copy()
-        pos = {f: i for i, f in enumerate(sv["top_features"])}
+        s = sv.summary.copy()
+        pos = {f: i for i, f in enumerate(sv.top_features)}
         s["row"] = s.feature.map(pos) + np.random.default_rng(0).uniform(-0.35, 0.35, len(s))
         fig = px.scatter(s, x="shap", y="row", color="value_percentile", color_continuous_scale="RdBu_r", opacity=0.6,
                          hover_data={"feature": True, "value": True, "row": False},
@@ -28,7 +28,7 @@ def _shap_tabs(sv: dict) -> None:
         fig.update_traces(marker={"size": 4})
         st.plotly_chart(fig, width="stretch")
     with t_dep:
-        feature = st.selectbox("Feature", sv["top_features"], key="dep_feature")
+        feature = st.selectbox("Feature", sv.top_features, key="dep_feature")
         dep, partner = dependence_frame(sv, feature)
         fig = px.scatter(dep, x="value", y="shap", color="partner_percentile" if partner else None,
                          color_continuous_scale="RdBu_r", opacity=0.6, height=440,
@@ -37,18 +37,18 @@ def _shap_tabs(sv: dict) -> None:
         st.plotly_chart(fig, width="stretch")
         st.caption(f"Coloured by {partner}, the feature it interacts with most." if partner else "No interaction found.")
     with t_int:
-        if sv["pairs"].empty:
+        if sv.pairs.empty:
             st.info("No interactions: the champion adds up one term per feature.")
-        table(sv["pairs"], "shap_interaction_pairs.csv", column_config={
+        table(sv.pairs, "shap_interaction_pairs.csv", column_config={
             "feature": "Feature", "with": "Interacts with",
             "mean_abs_interaction": st.column_config.NumberColumn("Mean |interaction| (log-odds)", format="%.4f")})
     with t_lvl:
-        cats = sorted(sv["levels"].feature.unique()) if len(sv["levels"]) else []
+        cats = sorted(sv.levels.feature.unique()) if len(sv.levels) else []
         if not cats:
             st.info("The champion uses no raw categories.")
         else:
             cat = st.selectbox("Category", cats, key="lvl_feature")
-            lv = sv["levels"][sv["levels"].feature == cat].head(30)
+            lv = sv.levels[sv.levels.feature == cat].head(30)
             st.plotly_chart(px.bar(lv, x="mean_contribution", y="level", orientation="h", hover_data=["leads"],
                                    height=120 + 22 * len(lv),
                                    labels={"mean_contribution": "Mean contribution (log-odds)", "level": ""})
@@ -61,8 +61,8 @@ st.title("SHAP & cohorts")
 
 with user_errors():
     view = explain_overview(eng.wh, eng.settings)
-    st.caption(f"Champion {view['model_id']} · {view['n']:,} scored open leads · contributions on the log-odds scale")
-    imp = view["importance"]
+    st.caption(f"Champion {view.model_id} · {view.n:,} scored open leads · contributions on the log-odds scale")
+    imp = view.importance
     st.subheader("Global importance (top 30, mean |contribution|)")
     st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="feature", orientation="h", height=720,
                            labels={"mean_abs_contribution": "Mean |contribution| (log-odds)", "feature": ""})
@@ -71,8 +71,8 @@ with user_errors():
     st.subheader("SHAP views")
     _shap_tabs(shap_views(view, eng.wh))
 
-    tabs = st.tabs(list(view["cohorts"]))
-    for tab, (name, frame) in zip(tabs, view["cohorts"].items()):
+    tabs = st.tabs(list(view.cohorts))
+    for tab, (name, frame) in zip(tabs, view.cohorts.items()):
         with tab:
             left, right = st.columns([1, 1])
             with left:
@@ -81,7 +81,7 @@ with user_errors():
             right.plotly_chart(px.bar(frame, x="cohort", y="mean_probability", height=320)
                                .update_yaxes(tickformat=".0%"), width="stretch")
     st.subheader("One lead")
-    lead = st.selectbox("Lead (highest score first)", view["lead_ids"][:500])
+    lead = st.selectbox("Lead (highest score first)", view.lead_ids[:500], format_func=view.lead_label)
     wf = lead_waterfall(view, lead)
     st.plotly_chart(go.Figure(go.Waterfall(orientation="h", y=wf.feature, x=wf.contribution,
                                            text=[str(v) if isinstance(v, str) else (f"{v:.3g}" if v == v else "missing")

@@ -232,3 +232,20 @@ def test_scoring_is_incremental_on_features_and_model_version(scored_copy):
     # reused leads keep their stored drivers text; recomputed ones are serialised afresh: the same rows either way
     assert s3[cols].sort_values("lead_id").reset_index(drop=True).equals(s4[cols].sort_values("lead_id").reset_index(drop=True))
     assert (s4.drivers_json != "[]").any()
+
+
+def test_an_explained_lead_reads_with_its_tier_and_score_and_an_unknown_one_is_a_clear_error():
+    import numpy as np
+
+    from core.errors import LeadScoringError
+    from core.scoring.explain import ExplainOverview, lead_waterfall
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, np.nan, 5.0]})
+    contribs = np.array([[0.1, -0.5], [0.3, 0.2], [-0.9, 0.05]])
+    leads = pd.DataFrame({"lead_id": ["L3", "L1", "L2"], "prob_mql_30d": [0.2, 0.1, 0.05], "tier": ["A", "B", "C"]})
+    view = ExplainOverview("m1", 3, pd.DataFrame(), {}, leads, X, contribs, ["a", "b"], ["L1", "L2", "L3"])
+    assert view.lead_ids == ["L3", "L1", "L2"] and view.lead_label("L3") == "L3 · Tier A · 20.0%"
+    wf = lead_waterfall(view, "L3")  # row 2 of X: the largest |contribution| first
+    assert list(wf.feature) == ["a", "b"] and list(wf.contribution) == [-0.9, 0.05] and list(wf.value) == [3.0, 5.0]
+    with pytest.raises(LeadScoringError, match="L9 is not among the 3 scored open leads"):
+        lead_waterfall(view, "L9")

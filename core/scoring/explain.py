@@ -3,6 +3,9 @@ tables by AUM tier, growth trajectory and metro, and one lead's contributions fo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
@@ -15,7 +18,36 @@ from core.scoring.score import current_scores, open_leads
 from core.warehouse import Warehouse
 
 
-def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> dict:
+@dataclass(frozen=True)
+class ExplainOverview:
+    """The champion's contributions over today's scored open leads: global importance, cohort tables, and per
+    lead (in ``lead_ids`` order, highest score first) what a waterfall needs."""
+
+    model_id: str
+    n: int  # scored open leads explained
+    importance: pd.DataFrame  # feature, mean_abs_contribution, mean_contribution (top features)
+    cohorts: dict[str, pd.DataFrame]  # "AUM tier" / "Growth trajectory" / "Metro" → cohort, leads, mean_probability, tier_a
+    leads: pd.DataFrame  # lead_id, prob_mql_30d, tier: highest score first
+    X: pd.DataFrame  # the model inputs, one row per lead in ``row_ids`` order
+    contributions: np.ndarray  # leads × features, log-odds
+    features: list[str]
+    row_ids: list[str]  # the lead id of each row of X / contributions
+
+    @property
+    def lead_ids(self) -> list[str]:
+        return self.leads.lead_id.tolist()
+
+    @cached_property
+    def _labels(self) -> dict[str, str]:
+        return {i: f"{i} · Tier {t} · {p:.1%}" for i, t, p in
+                zip(self.leads.lead_id, self.leads.tier, self.leads.prob_mql_30d)}
+
+    def lead_label(self, lead_id: str) -> str:
+        """How a lead reads in a picker: its id, tier and probability ('00Q… · Tier A · 12.3%')."""
+        return self._labels.get(lead_id, lead_id)
+
+
+def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> ExplainOverview:
     model = load_champion(wh)  # raises a clear error when there is none (the heuristic has no contributions)
     scores = current_scores(wh)
     as_of = pd.Timestamp(scores.score_date.iloc[0], tz="UTC") + pd.Timedelta(hours=23, minutes=59)
@@ -41,27 +73,47 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> dict:
                                          tier_a=("tier", lambda t: int((t == "A").sum())))
                 .reset_index().sort_values("mean_probability", ascending=False))
 
-    return {
-        "model_id": model.model_id, "n": len(leads), "importance": importance,
-        "cohorts": {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"])), "Growth trajectory": cohort(trajectory),
-                    "Metro": cohort(metro)},
-        "lead_ids": joined.sort_values("prob_mql_30d", ascending=False).lead_id.tolist(),
-        "_X": X, "_contribs": contribs, "_features": model.features, "_leads": leads.lead_id.tolist(),
-    }
+    return ExplainOverview(
+        model.model_id, len(leads), importance,
+        {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"])), "Growth trajectory": cohort(trajectory),
+         "Metro": cohort(metro)},
+        joined.sort_values("prob_mql_30d", ascending=False, kind="mergesort").reset_index(drop=True),
+        X, contribs, list(model.features), leads.lead_id.tolist())
 
 
-def lead_waterfall(overview: dict, lead_id: str, top: int = 12) -> pd.DataFrame:
-    i = overview["_leads"].index(lead_id)
-    row = pd.DataFrame({"feature": overview["_features"], "contribution": overview["_contribs"][i],
-                        "value": overview["_X"].loc[i, overview["_features"]].to_numpy()})
+def lead_waterfall(overview: ExplainOverview, lead_id: str, top: int = 12) -> pd.DataFrame:
+    """One lead's largest contributions (feature, contribution, value), largest |contribution| first."""
+    if lead_id not in overview.row_ids:
+        raise LeadScoringError(f"Lead {lead_id} is not among the {overview.n:,} scored open leads: pick one listed.")
+    i = overview.row_ids.index(lead_id)
+    row = pd.DataFrame({"feature": overview.features, "contribution": overview.contributions[i],
+                        "value": overview.X.loc[i, overview.features].to_numpy()})
     row = row.reindex(row.contribution.abs().sort_values(ascending=False).index).head(top)
     return row.reset_index(drop=True)
 
 
 # --- Analyst views with `shap` -------------------------------------------------------------------------
 
-def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sample: int = 400, top: int = 15,
-               seed: int = 42) -> dict:
+@dataclass(frozen=True)
+class ShapViews:
+    """The analyst's SHAP views of a sample of scored open leads (see :func:`shap_views`)."""
+
+    model_id: str
+    n: int  # sampled leads
+    linear: bool  # a logistic champion: exact linear SHAP, no interactions
+    summary: pd.DataFrame  # lead_id, feature, shap, value, value_percentile (top features): a beeswarm
+    top_features: list[str]
+    partner: dict[str, str | None]  # per top feature, the feature it interacts with most
+    pairs: pd.DataFrame  # feature, with, mean_abs_interaction
+    levels: pd.DataFrame  # feature, level, leads, mean_contribution (raw categories)
+    values: np.ndarray  # sample × features SHAP values
+    Z: pd.DataFrame  # the sample as the model reads it (encoded)
+    Xs: pd.DataFrame  # the sample's raw inputs
+    base_value: float
+
+
+def shap_views(overview: ExplainOverview, wh: Warehouse, sample: int = 2000, interaction_sample: int = 400,
+               top: int = 15, seed: int = 42) -> ShapViews:
     """SHAP views of the champion booster over (a sample of) the scored open leads, computed with
     ``shap.TreeExplainer`` (the same numbers as xgboost's own ``pred_contribs``):
 
@@ -79,7 +131,7 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
     from core.features.catalog import is_categorical
 
     model = load_champion(wh)
-    X = overview["_X"]
+    X = overview.X
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(X), min(sample, len(X)), replace=False))
     Xs = X.iloc[idx].reset_index(drop=True)
@@ -107,7 +159,7 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
             shown = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
             pct = pd.Series(shown).rank(pct=True).to_numpy()
         rows.append(pd.DataFrame({"feature": name, "shap": values[:, j], "value": shown.astype(object),
-                                  "value_percentile": pct, "lead_id": np.asarray(overview["_leads"])[idx]}))
+                                  "value_percentile": pct, "lead_id": np.asarray(overview.row_ids)[idx]}))
     summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if linear:
         strength = np.zeros((len(features), len(features)))
@@ -130,24 +182,24 @@ def shap_views(overview: dict, wh: Warehouse, sample: int = 2000, interaction_sa
                                         "mean_contribution": g.mean().to_numpy()}))
     levels = (pd.concat(levels, ignore_index=True).sort_values(["feature", "mean_contribution"], ascending=[True, False])
               if levels else pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"]))
-    return {"model_id": model.model_id, "n": len(Xs), "linear": linear, "summary": summary, "top_features": [features[j] for j in order],
-            "partner": partner, "pairs": pairs, "levels": levels, "_values": values, "_Z": Z, "_Xs": Xs,
-            "base_value": float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0}
+    return ShapViews(model.model_id, len(Xs), linear, summary, [features[j] for j in order], partner, pairs, levels,
+                     values, Z, Xs,
+                     float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0)
 
 
-def dependence_frame(views: dict, feature: str) -> tuple[pd.DataFrame, str | None]:
+def dependence_frame(views: ShapViews, feature: str) -> tuple[pd.DataFrame, str | None]:
     """One feature's SHAP dependence: its value, its contribution and — for colouring — the value
     percentile of the feature it interacts with most. Returns (frame, partner name)."""
     from core.features.catalog import is_categorical
 
-    features = list(views["_Z"].columns)
+    features = list(views.Z.columns)
     j = features.index(feature)
-    partner = views["partner"].get(feature)
-    Xs = views["_Xs"]
+    partner = views.partner.get(feature)
+    Xs = views.Xs
     raw = Xs[feature]
     value = (raw.astype(object).where(raw.notna(), "(missing)").astype(str) if is_categorical(feature)
              else pd.to_numeric(raw, errors="coerce"))
-    frame = pd.DataFrame({"value": value, "shap": views["_values"][:, j]})
+    frame = pd.DataFrame({"value": value, "shap": views.values[:, j]})
     if partner:
-        frame["partner_percentile"] = pd.Series(views["_Z"][partner].to_numpy()).rank(pct=True).to_numpy()
+        frame["partner_percentile"] = pd.Series(views.Z[partner].to_numpy()).rank(pct=True).to_numpy()
     return frame, partner
