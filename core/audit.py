@@ -37,3 +37,45 @@ def record_now(wh: Warehouse, actor: Actor, action: str, target: str = "", outco
 
 def recent(wh: Warehouse, limit: int = 500) -> pd.DataFrame:
     return wh.read(f"select * from ops.audit_log order by at desc limit {int(limit)}")
+
+
+def action_words(action: str) -> str:
+    """An action code as people read it: 'force_promote_model' → 'Force promote model'."""
+    text = str(action or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def detail_words(detail: str | None) -> str:
+    """A detail's JSON as one readable line, every key kept: 'run id: 18ca…; alert level: alert; alerts: 31'.
+    Text that is not a JSON object is shown as it is; nothing becomes the word 'None'."""
+    if detail is None or (not isinstance(detail, str) and pd.isna(detail)) or detail == "":
+        return ""
+    try:
+        value = json.loads(detail)
+    except ValueError:
+        return str(detail)
+    if not isinstance(value, dict):
+        return str(detail)
+
+    def one(v) -> str:
+        if isinstance(v, (dict, list)):
+            return json.dumps(v, default=str, separators=(", ", ": "))
+        return "—" if v is None else str(v)
+
+    return "; ".join(f"{str(k).replace('_', ' ')}: {one(v)}" for k, v in value.items())
+
+
+def log_view(wh: Warehouse, limit: int = 500, actions: list[str] | None = None) -> pd.DataFrame:
+    """The newest ``limit`` events as the audit page shows them: when, who, role, action in words, target, outcome,
+    detail in words; the event id last. ``actions`` (codes) keeps only those."""
+    log = recent(wh, limit)
+    if actions:
+        log = log[log.action.isin(actions)]
+    log = log.assign(action=log.action.map(action_words), detail=log.detail.map(detail_words))
+    first = [c for c in ("at", "actor", "role", "action", "target", "outcome", "detail") if c in log.columns]
+    return log[first + [c for c in log.columns if c not in first]].reset_index(drop=True)
+
+
+def logged_actions(wh: Warehouse) -> list[str]:
+    """Every action code the log holds, for a filter."""
+    return sorted(wh.read("select distinct action from ops.audit_log").action)

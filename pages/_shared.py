@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -72,8 +73,14 @@ def user_errors():
 
 
 def human(name: str) -> str:
-    """A column name as a header: 'rows_quarantined' → 'Rows quarantined'."""
-    return name.replace("_", " ").strip().capitalize()
+    """A column name as a header: 'rows_quarantined' → 'Rows quarantined'. A Salesforce API name
+    ('Lead_Score__c') stays as it is: it is what RevOps finds in Setup."""
+    if str(name).endswith("__c"):
+        return str(name)
+    return str(name).replace("_", " ").strip().capitalize()
+
+
+_ORDINAL = re.compile(r"year|rank|(^|_)id$|week|month|day|decile|bin|version|seed|depth", re.IGNORECASE)
 
 
 def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, height: int | None = None) -> None:
@@ -85,6 +92,8 @@ def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, h
             config[c] = st.column_config.DatetimeColumn(human(c), format="D MMM YYYY, HH:mm")
         elif pd.api.types.is_float_dtype(df[c]):
             config[c] = st.column_config.NumberColumn(human(c), format="%.3f")
+        elif pd.api.types.is_integer_dtype(df[c]) and not _ORDINAL.search(str(c)):
+            config[c] = st.column_config.NumberColumn(human(c), format="localized")  # counts: 2,894
         else:
             config[c] = human(c)
     config.update(column_config or {})

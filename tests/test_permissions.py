@@ -157,6 +157,19 @@ def test_users_can_be_disabled_re_enabled_and_reset_and_every_change_is_audited(
     log = audit.recent(wh)
     assert {"save_user", "disable_user", "enable_user", "reset_password", "remove_user"} <= set(log.action)
     assert not log.astype(str).apply(lambda c: c.str.contains("new-password")).any().any()  # never a password
+    view = audit.log_view(wh, actions=["reset_password"])  # as the audit page shows it
+    assert set(view.action) == {"Reset password"} and list(view.columns[:4]) == ["at", "actor", "role", "action"]
+    assert "Remove user" in map(audit.action_words, audit.logged_actions(wh))
+
+
+def test_audit_details_read_as_words_and_keep_every_key():
+    from core import audit
+
+    assert audit.detail_words('{"run_id": "18ca", "alert_level": "alert", "alerts": 31, "x": null}') == \
+        "run id: 18ca; alert level: alert; alerts: 31; x: —"
+    assert audit.detail_words('{"counts": {"scored": 3}}') == 'counts: {"scored": 3}'
+    assert audit.detail_words(None) == "" and audit.detail_words("plain text") == "plain text"
+    assert audit.detail_words("[1, 2]") == "[1, 2]" and audit.action_words("force_promote_model") == "Force promote model"
 
 
 def test_cli_user_changes_are_audited(tmp_path):

@@ -163,6 +163,10 @@ def test_sign_in_page_says_where_the_first_password_is_and_goes_on_to_the_page_a
 def test_audit_log_admin_only(data_dir):
     at = app("admin", "pages/audit_log.py")
     assert at.title[0].value == "Audit log" and at.dataframe
+    log = at.dataframe[0].value
+    assert "Load leads" in set(log.action) and "None" not in set(log.detail.astype(str))  # words, not codes
+    at.multiselect[0].set_value(["load_leads"]).run()
+    assert set(at.dataframe[0].value.action) == {"Load leads"}
     at = page_alone("pages/audit_log.py", "revops")
     assert "cannot read audit" in at.error[0].value
 
@@ -432,3 +436,11 @@ def test_experiments_page_read_only_for_sga_manager(monitored_dir):
     at = app("sga_manager", "pages/experiments.py")
     assert not at.exception
     assert next(b for b in at.button if b.label == "Create experiment").disabled
+
+
+def test_headers_read_as_words_but_salesforce_api_names_stay_as_in_setup():
+    from pages._shared import _ORDINAL, human
+
+    assert human("rows_quarantined") == "Rows quarantined" and human("Lead_Score_Tier__c") == "Lead_Score_Tier__c"
+    # counts get thousands separators; years, ranks, ids and weeks do not
+    assert not _ORDINAL.search("rows_intended") and all(_ORDINAL.search(c) for c in ("year", "rank", "lead_id", "week"))
