@@ -7,6 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from core.pipeline import pipeline_state, run_daily
+from core.salesforce.result import sync_words
+from core.scoring.score import fallback_words
 from pages._shared import actor, after_write, engine, month_label, progress_callback, table, user_errors, when, why_not
 
 eng = engine()
@@ -18,9 +20,9 @@ if st.button("Run daily pipeline", type="primary", disabled=not who.can("run_pip
     with user_errors(), st.status("Running the daily pipeline…", expanded=True) as status:
         bar = st.progress(0.0)
         result = run_daily(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
-        status.update(label=f"Scored {result['counts']['scored']:,} leads ({result['counts']['fallback_level']}) "
-                            f"in {result['timings']['total']:.1f} s; Salesforce write-back "
-                            f"{result['counts']['write_back']}", state="complete")
+        status.update(label=f"Scored {result['counts']['scored']:,} leads with {fallback_words(result['counts']['fallback_level'])} "
+                            f"in {result['timings']['total']:.1f} s; Salesforce write-back: "
+                            f"{sync_words(result['counts']['write_back'])}", state="complete")
     after_write()
 
 
@@ -80,11 +82,11 @@ with user_errors():
         run = state["last_run"]
         if run:
             counts = json.loads(run["counts_json"] or "{}")
-            wb = counts.get("write_back", "not configured")
+            wb = sync_words(counts.get("write_back", "not configured"))
             wb_text = f"{wb} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else wb
             if run["outcome"] == "ok":
-                st.caption(f"Last run {when(run['started_at'])}: ok — {counts.get('scored', 0):,} scored, fallback "
-                           f"{counts.get('fallback_level')}, Salesforce write-back {wb_text}")
+                st.caption(f"Last run {when(run['started_at'])}: ok — {counts.get('scored', 0):,} scored with "
+                           f"{fallback_words(counts.get('fallback_level'))}; Salesforce write-back: {wb_text}")
             elif run["outcome"] == "write_back_failed":
                 st.warning(f"Last run {when(run['started_at'])}: scores are fresh, but the Salesforce write-back failed — "
                            f"{run['error']}. See Salesforce sync.")
@@ -92,7 +94,7 @@ with user_errors():
                 st.error(f"Last run {when(run['started_at'])}: {run['outcome']} — {run['error']} (previous scores kept)")
         for kind, sync in state["salesforce_last"].items():
             if kind in ("pull", "push"):
-                st.caption(f"Last Salesforce {kind} {when(sync['started_at'])} by {sync['actor']}: {sync['outcome']} — "
+                st.caption(f"Last Salesforce {kind} {when(sync['started_at'])} by {sync['actor']}: {sync_words(sync['outcome'])} — "
                            f"{sync['rows_succeeded']:,} of {sync['rows_intended']:,} "
                            f"{'rows loaded' if kind == 'pull' else 'rows landed'}, {sync['rows_failed']:,} failed, "
                            f"{sync['rows_deferred']:,} deferred")
@@ -103,7 +105,7 @@ with user_errors():
         loads["loaded_at"], loads["snapshot_month"] = loads.loaded_at.map(when), loads.snapshot_month.map(month_label)
         table(loads, "territory_loads.csv", column_config={
             "snapshot_month": "Month", "files": "Files", "loaded_by": "Loaded by", "loaded_at": "Loaded",
-            "rows_read": st.column_config.NumberColumn("Rows read", format="%d"),
-            "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
-            "rows_quarantined": st.column_config.NumberColumn("Rows quarantined", format="%d"),
+            "rows_read": st.column_config.NumberColumn("Rows read", format="localized"),
+            "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="localized"),
+            "rows_quarantined": st.column_config.NumberColumn("Rows quarantined", format="localized"),
             "load_id": None})

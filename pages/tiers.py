@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.scoring.capacity import get_capacity, set_capacity
-from core.scoring.score import current_scores
+from core.scoring.score import current_scores, fallback_words
 from core.salesforce.config import salesforce_config
 from pages._shared import actor, after_write, engine, table, user_errors, when
 
@@ -19,7 +19,7 @@ with user_errors():
     cap = get_capacity(eng.wh, eng.settings)
     first = scores.iloc[0]
     if first.fallback_level != "full_model":
-        st.warning(f"Scored with the fallback '{first.fallback_level}' ({first.model_version}): no champion model "
+        st.warning(f"Scored with {fallback_words(first.fallback_level)} ({first.model_version}): no champion model "
                    "could be used. Analysts can train and promote one under Train & compare.")
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)

@@ -38,6 +38,11 @@ class Outcome(StrEnum):
         return self in (Outcome.OK, Outcome.NOTHING_TO_SEND)
 
 
+def sync_words(outcome) -> str:
+    """A stored sync outcome (or 'not configured', 'off') in words."""
+    return Outcome(outcome).label if outcome in Outcome._value2member_map_ else str(outcome)
+
+
 _LABELS = {
     Outcome.OK: "done", Outcome.PARTIAL: "done, some rows failed", Outcome.NOTHING_TO_SEND: "nothing to send",
     Outcome.STOPPED_REQUEST_LIMIT: "stopped: the org's API request limit is used up",

@@ -13,7 +13,7 @@ from core.errors import LeadScoringError
 from core.salesforce import ledger
 from core.salesforce.client import SalesforceClient
 from core.salesforce.config import salesforce_config
-from core.salesforce.result import Outcome
+from core.salesforce.result import sync_words
 from core.warehouse import Warehouse
 
 
@@ -78,7 +78,7 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
              "rows_deferred", "retries", "seconds", "message"]
     out = recent[[c for c in first if c in recent] + [c for c in recent if c not in first]].copy()
     out["kind"] = out["kind"].map(lambda k: KINDS.get(k, k))
-    out["outcome"] = out["outcome"].map(lambda o: Outcome(o).label if o in Outcome._value2member_map_ else o)
+    out["outcome"] = out["outcome"].map(sync_words)
     return out
 
 

@@ -28,6 +28,15 @@ from core.scoring.tiers import assign_tiers, boosts
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal, read_model, render
 
+#: How each fallback level reads on a page (spec §7.3's degradation ladder).
+FALLBACK_WORDS = {"full_model": "the champion model", "crm_marketpro_model": "the champion's CRM-only model",
+                  "heuristic_rule": "the heuristic rule"}
+
+
+def fallback_words(level) -> str:
+    return FALLBACK_WORDS.get(str(level), str(level))
+
+
 SCORE_COLUMNS = ["lead_id", "prob_mql_30d", "tier", "rank", "drivers", "model_version", "fallback_level", "scored_at"]
 
 

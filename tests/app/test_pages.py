@@ -230,7 +230,7 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
     assert at.title[0].value == "Tier lists"
     labels = {m.label: m.value for m in at.metric}
     assert labels["Daily capacity"] == "120" and labels["Tier A (capacity × 1.2)"] == "144"
-    assert any("fallback 'heuristic_rule'" in w.value for w in at.warning)
+    assert any("Scored with the heuristic rule" in w.value for w in at.warning)
     assert at.expander and any(e.label == "Why this lead?" for e in at.expander)
     at.number_input[0].set_value(5)
     at.button[-1].click().run()  # Save capacity (sga_manager may)
@@ -322,7 +322,7 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     at = app("revops")
     next(b for b in at.button if b.label == "Run daily pipeline").click().run()  # pulls, scores and pushes
     home = _page_text(at)
-    assert "Salesforce write-back ok" in home and "Last Salesforce push" in home and "Last Salesforce pull" in home
+    assert "Salesforce write-back: done" in home and "Last Salesforce push" in home and "Last Salesforce pull" in home
     at = app("revops", "pages/salesforce_sync.py")
     assert next(m for m in at.metric if m.label == "Rows to send").value == "0"
     next(b for b in at.button if b.label == "Test connection and check the org").click().run()

@@ -188,7 +188,7 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
 
             page.get_by_role("link", name="Pipeline home").click()
             page.get_by_role("button", name="Run daily pipeline").click()
-            page.get_by_text("leads (full_model) in").wait_for()  # the first start trained and promoted a champion
+            page.get_by_text("leads with the champion model in").wait_for()  # the first start trained and promoted a champion
             page.get_by_role("link", name="Tier lists").click()
             page.get_by_text("Lead cards").wait_for()
             page.get_by_text("#1 · Tier A").first.wait_for()
