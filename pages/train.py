@@ -50,10 +50,10 @@ with user_errors():
 
     gates = pd.DataFrame(meta["gates"])
     (st.success if meta["gates_passed"] else st.error)(
-        f"{picked}: every gate passed" if meta["gates_passed"] else f"{picked}: gates failed — not promotable without --force")
+        f"{picked}: every gate passed" if meta["gates_passed"] else f"{picked}: gates failed — promotable only by forcing it, with a logged reason (below)")
     if meta.get("notes"):
         st.warning(meta["notes"])
-    table(gates, f"{picked}_gates.csv", column_config={
+    table(gates.assign(value=gates.value.astype(float)), f"{picked}_gates.csv", column_config={
         "gate": st.column_config.TextColumn("Gate", width="large"),
         "value": st.column_config.NumberColumn("Value", format="%.3f"),
         "passed": st.column_config.CheckboxColumn("Passed"), "n": st.column_config.NumberColumn("n", format="%d")})
@@ -82,7 +82,8 @@ with user_errors():
     with right:
         st.subheader("CV folds (AUC-PR)")
         st.plotly_chart(px.bar(pd.DataFrame({"fold": range(1, len(m["cv_fold_auc_pr"]) + 1), "auc_pr": m["cv_fold_auc_pr"]}),
-                               x="fold", y="auc_pr", text_auto=".3f", height=330), width="stretch")
+                               x="fold", y="auc_pr", text_auto=".3f", height=330,
+                               labels={"fold": "Fold", "auc_pr": "AUC-PR"}), width="stretch")
         if m.get("cv_sampling_cov") is not None and m.get("cv_cov") is not None:
             st.caption(f"CoV {m['cv_cov']:.2f}; sampling noise alone would give about {m['cv_sampling_cov']:.2f} "
                        "with folds of this size (bootstrap of each fold's validation rows).")
