@@ -8,7 +8,7 @@ from core.errors import LeadScoringError
 from core.features.build import build_features
 from core.features.catalog import search_catalog
 from core.quality.feature_quality import feature_overview, leakage_markdown
-from pages._shared import actor, after_write, engine, table, user_errors, why_not
+from pages._shared import actor, after_write, engine, table, user_errors, when, why_not
 
 eng = engine()
 who = actor()
@@ -29,7 +29,7 @@ with user_errors():
         build_features(eng.wh, eng.settings, actor=who)  # first visit after a load: build once
         view = feature_overview(eng.wh, eng.settings)
     fs, cs = view["feature_set"], view["class_summary"]
-    st.caption(f"Feature set {fs['feature_set_id']} · as of {fs['as_of']} · {len(fs['features'])} features")
+    st.caption(f"{len(fs['features'])} features built as of {when(fs['as_of'])} · feature set {fs['feature_set_id']}")
     cat_tab, card_tab, class_tab, leak_tab = st.tabs(["Catalog", "Scorecard", "Class balance", "Leakage"])
 
     with cat_tab:

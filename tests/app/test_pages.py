@@ -192,7 +192,7 @@ def test_users_page_adds_a_user(data_dir):
 def test_features_page_builds_and_shows_catalog_scorecard_and_leakage(data_dir):
     at = app("analyst", "pages/features.py")
     assert at.title[0].value == "Features & data quality"
-    assert "Feature set" in at.caption[0].value
+    assert "features built as of" in at.caption[0].value and "+00:00" not in at.caption[0].value
     assert any(m.label == "Training rows" for m in at.metric)
     assert any("No post-contact or PII column" in s.value for s in at.success)
     at.text_input[0].set_value("growth").run()
