@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from core.auth import Actor, UserStore
 from core.config import Settings, load_settings
 from core.errors import LeadScoringError
 from core.export import csv_bytes
+from core.words import header, is_count
 from core.warehouse import Warehouse, open_warehouse
 
 
@@ -72,30 +72,19 @@ def user_errors():
         st.error(str(exc))
 
 
-def human(name: str) -> str:
-    """A column name as a header: 'rows_quarantined' → 'Rows quarantined'. A Salesforce API name
-    ('Lead_Score__c') stays as it is: it is what RevOps finds in Setup."""
-    if str(name).endswith("__c"):
-        return str(name)
-    return str(name).replace("_", " ").strip().capitalize()
-
-
-_ORDINAL = re.compile(r"year|rank|(^|_)id$|week|month|day|decile|bin|version|seed|depth", re.IGNORECASE)
-
-
 def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, height: int | None = None) -> None:
     """A table with human headers (``column_config`` overrides; every other snake_case column gets a readable
     label, timestamps a readable format, fractions three decimals) and its CSV download."""
     config = {}
     for c in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[c]):
-            config[c] = st.column_config.DatetimeColumn(human(c), format="D MMM YYYY, HH:mm")
+            config[c] = st.column_config.DatetimeColumn(header(c), format="D MMM YYYY, HH:mm")
         elif pd.api.types.is_float_dtype(df[c]):
-            config[c] = st.column_config.NumberColumn(human(c), format="%.3f")
-        elif pd.api.types.is_integer_dtype(df[c]) and not _ORDINAL.search(str(c)):
-            config[c] = st.column_config.NumberColumn(human(c), format="localized")  # counts: 2,894
+            config[c] = st.column_config.NumberColumn(header(c), format="%.3f")
+        elif pd.api.types.is_integer_dtype(df[c]) and is_count(c):
+            config[c] = st.column_config.NumberColumn(header(c), format="localized")  # counts: 2,894
         else:
-            config[c] = human(c)
+            config[c] = header(c)
     config.update(column_config or {})
     st.dataframe(df, hide_index=True, width="stretch", column_config=config, height=height or "auto")
     st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",

@@ -84,10 +84,14 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
             Licenses="Series 7, Series 65", Has_Disclosure="No", Business_Model="Fee-Based (Hybrid)"),
         rep(2, TotalAssetsInMillions="", Number_Investment_Advisory_Clients="0", Number_Employees="0",
             AUMGrowthRate_1Year="", AUMGrowthRate_5Year="10"),
+        # an export in the wrong unit: AUM in dollars, a client count holding an id (catalog PLAUSIBLE_RANGES)
+        rep(3, TotalAssetsInMillions="2087300000", Number_Investment_Advisory_Clients="1900000000",
+            Number_Employees="10", AUMGrowthRate_1Year="5"),
     ]
     leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", CreatedDate="2025-01-01T23:30:00.000+0000"),
              lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000"),
-             lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000")]
+             lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000"),
+             lead("00Q4", 3, contacted="2025-01-08T10:00:00.000+0000")]
     _load(settings, wh, tmp_path, {"2025-01": reps}, leads)
     build_features(wh, settings, AS_OF)
     f = _features(wh)
@@ -113,6 +117,12 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     assert b.AUM_Missing == 1 and b.Growth_1Y_Missing == 1
     assert none.Has_Discovery_Data == 0 and none.Discovery_Fields_Missing == 1
     assert pd.isna(none.Has_CFP) and pd.isna(none.Has_Disclosure)  # no match is not "no CFP"
+    bad = f.loc["00Q4"]  # implausible values are read as missing by every feature; the warehouse keeps them as sent
+    for name in ["TotalAssetsInMillions", "Log_TotalAssets", "AUM_per_Client", "AUM_per_Employee",
+                 "Number_Investment_Advisory_Clients", "Clients_per_Employee"]:
+        assert pd.isna(bad[name]), name
+    assert bad.AUM_Missing == 1 and bad.AUM_Growth_Rate_1Year == 5 and bad.Number_Employees == 10
+    assert wh.read("select TotalAssetsInMillions from marts.dim_rep_snapshots where RepCRD = 3").iloc[0, 0] == 2087300000
 
 
 def test_planted_post_contact_feature_is_refused(settings, wh, tmp_path):

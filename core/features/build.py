@@ -20,7 +20,7 @@ from core import audit
 from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.catalog import ONE_HOTS, Feature, all_features, check_no_leakage
+from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
 from core.warehouse import Session, Warehouse
 
 META_COLUMNS = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
@@ -61,8 +61,13 @@ class FeatureBuild:
 
 
 def expand(sql: str) -> str:
+    """A catalog expression as SQL: helpers spelled out, and every MarketPro number outside its plausible range
+    (catalog ``PLAUSIBLE_RANGES``: AUM sent in dollars, a count column holding an id) read as missing. The value
+    stays in the warehouse as sent and loads and feed health report it; a feature never extrapolates from it."""
     for pattern, repl in _HELPERS.items():
         sql = re.sub(pattern, repl, sql)
+    for col, (lo, hi) in PLAUSIBLE_RANGES.items():
+        sql = re.sub(rf"\br\.{col}\b", f"(CASE WHEN r.{col} BETWEEN {lo} AND {hi} THEN r.{col} END)", sql)
     return sql
 
 

@@ -443,7 +443,9 @@ def catalog_markdown() -> str:
     lines += [f"| {c} | {r} |" for c, r in sorted(blocked_sources().items())]
     lines += ["", "## Plausible range of each MarketPro number", "",
               "A value outside it is almost always a unit or mapping fault in the export; territory loads and "
-              "monitoring's feed health report such values by column, with the count and an example.", "",
+              "monitoring's feed health report such values by column, with the count and an example. It stays in "
+              "the warehouse as sent, but every feature reads it as missing (a model never extrapolates from a "
+              "value in the wrong unit).", "",
               "| column | lowest | highest |", "|---|---|---|"]
     lines += [f"| {c} | {lo:,.0f} | {hi:,.0f} |" for c, (lo, hi) in PLAUSIBLE_RANGES.items()]
     return "\n".join(lines) + "\n"

@@ -439,8 +439,8 @@ def test_experiments_page_read_only_for_sga_manager(monitored_dir):
 
 
 def test_headers_read_as_words_but_salesforce_api_names_stay_as_in_setup():
-    from pages._shared import _ORDINAL, human
+    from core.words import header, is_count
 
-    assert human("rows_quarantined") == "Rows quarantined" and human("Lead_Score_Tier__c") == "Lead_Score_Tier__c"
+    assert header("rows_quarantined") == "Rows quarantined" and header("Lead_Score_Tier__c") == "Lead_Score_Tier__c"
     # counts get thousands separators; years, ranks, ids and weeks do not
-    assert not _ORDINAL.search("rows_intended") and all(_ORDINAL.search(c) for c in ("year", "rank", "lead_id", "week"))
+    assert is_count("rows_intended") and not any(is_count(c) for c in ("year", "rank", "lead_id", "week"))
