@@ -54,12 +54,14 @@ with user_errors():
     st.subheader("Lead cards")
     for row in view.head(12).itertuples():
         with st.container(border=True):
-            st.markdown(f"**#{row.rank} · Tier {row.tier} · {row.lead_id}** — {row.prob_mql_30d:.0%} · {row.owner_name}")
+            st.markdown(f"**#{row.rank} · Tier {row.tier} · {row.lead_id}** — {row.prob_mql_30d:.1%} chance of an MQL "
+                        f"in 30 days · {row.owner_name}")
             drivers = json.loads(row.drivers_json)
             for d in drivers[:3]:
                 st.write(f"• {d['text']}")
             if row.boost_reasons:
-                st.caption(f"Priority boost: {row.boost_reasons}")
+                st.caption(f"Priority boost (ranked at {row.adjusted:.0%}: +10 points per rule, spec §5.8): "
+                           f"{row.boost_reasons}")
             with st.expander("Why this lead?"):
                 if drivers:
                     why = pd.DataFrame({"Reason": [d["text"] for d in drivers],
