@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.auth import Actor
 from core.warehouse import Session, Warehouse
+from core.words import header
 
 
 def audit_row(actor: Actor, action: str, target: str = "", outcome: str = "ok", detail: dict | str | None = None) -> pd.DataFrame:
@@ -41,8 +42,7 @@ def recent(wh: Warehouse, limit: int = 500) -> pd.DataFrame:
 
 def action_words(action: str) -> str:
     """An action code as people read it: 'force_promote_model' → 'Force promote model'."""
-    text = str(action or "").replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    return header(action or "")
 
 
 def detail_words(detail: str | None) -> str:

@@ -38,6 +38,9 @@ class Outcome(StrEnum):
         return self in (Outcome.OK, Outcome.NOTHING_TO_SEND)
 
 
+KINDS = {"push": "Push", "dry_run": "Dry run", "pull": "Pull"}
+
+
 def sync_words(outcome) -> str:
     """A stored sync outcome (or 'not configured', 'off') in words."""
     return Outcome(outcome).label if outcome in Outcome._value2member_map_ else str(outcome)
@@ -70,8 +73,7 @@ class SyncResult:
     cleared: int = 0  # leads whose score was cleared because they left the scored population
 
     def markdown(self) -> str:
-        head = {"push": "Push", "dry_run": "Dry run", "pull": "Pull"}[self.kind]
-        lines = [f"{head} {self.sync_id}: **{Outcome(self.outcome).label}** in {self.seconds:.1f} s."]
+        lines = [f"{KINDS[self.kind]} {self.sync_id}: **{sync_words(self.outcome)}** in {self.seconds:.1f} s."]
         if self.kind == "pull":
             lines.append(f"{self.succeeded:,} Lead rows pulled and loaded. {self.message}")
         else:

@@ -13,7 +13,7 @@ from core.errors import LeadScoringError
 from core.salesforce import ledger
 from core.salesforce.client import SalesforceClient
 from core.salesforce.config import salesforce_config
-from core.salesforce.result import sync_words
+from core.salesforce.result import KINDS, sync_words
 from core.warehouse import Warehouse
 
 
@@ -65,9 +65,6 @@ def sync_overview(wh: Warehouse, settings: Settings) -> SyncOverview:
         cfg.configured, cfg.missing(), cfg.auth_method, cfg.public(), pending, pending_error,
         ledger.stale_scores_reason(wh), readable_syncs(ledger.recent_syncs(wh)), ledger.open_failures(wh),
         int(wh.read("select count(*) as n from ops.sf_writeback_ledger").n.iloc[0]))
-
-
-KINDS = {"push": "Push", "dry_run": "Dry run", "pull": "Pull"}
 
 
 def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
