@@ -89,7 +89,7 @@ from core.auth import Actor
 from core.config import load_settings
 from core.warehouse import open_warehouse
 from core.demo import generate
-from core.features.build import build_features
+from core.features.build import build_features, default_as_of, drop_build
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import load_territory_history
 from core.modeling.registry import promote, load_champion
@@ -107,10 +107,11 @@ load_territory_history(wh, s, files, actor=a)
 load_lead_file(wh, s, demo / "salesforce_leads.csv", actor=a)
 reconcile(wh, s, a)
 t["load"] = time.perf_counter() - t0; t0 = time.perf_counter()
-now = build_features(wh, s, actor=a).as_of
-cutoff = (now - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
-build_features(wh, s, as_of=cutoff, actor=a)
-m = train(wh, s, 3, actor=a, quick=True)
+with wh.reader() as x:
+    cutoff = (default_as_of(x) - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
+past = build_features(wh, s, as_of=cutoff, actor=a, into="first_champion")
+m = train(wh, s, 3, actor=a, quick=True, features=past)
+drop_build(wh, past.name)
 promote(wh, m.model_id, a, force=True, reason="bench")
 t["train"] = time.perf_counter() - t0; t0 = time.perf_counter()
 build_features(wh, s, levels=load_champion(wh).levels, actor=a)

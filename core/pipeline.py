@@ -96,7 +96,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     the score history over the window as a backtest would (rows marked backfilled), then run the daily
     pipeline — scores, tiers and monitoring — so the first screens show the product itself."""
     from core.demo import generate
-    from core.features.build import build_features
+    from core.features.build import build_features, default_as_of, drop_build
     from core.ingest.activities import load_activity_file
     from core.ingest.leads import load_lead_file
     from core.ingest.territories import load_territory_history
@@ -119,12 +119,15 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     load_activity_file(wh, settings, outdir / "salesforce_tasks.csv", actor=actor)
     progress(0.45, "Reconciling")
     reconcile(wh, settings, actor)
-    now = build_features(wh, settings, actor=actor).as_of
-    cutoff = (now - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
+    with wh.reader() as s:
+        cutoff = (default_as_of(s) - pd.Timedelta(days=MONITORING_WINDOW_DAYS)).normalize()
     progress(0.5, f"Training a first champion on leads contacted before {cutoff:%d %b %Y} (quick recipe)")
-    build_features(wh, settings, as_of=cutoff, actor=actor)
-    model = train(wh, settings, FIRST_START_BUDGET_MINUTES, actor=actor, quick=True,
-                  progress=lambda f, m: progress(0.5 + 0.3 * f, f"Training a first champion: {m}"))
+    past = build_features(wh, settings, as_of=cutoff, actor=actor, into="first_champion")  # beside the live build
+    try:
+        model = train(wh, settings, FIRST_START_BUDGET_MINUTES, actor=actor, quick=True, features=past,
+                      progress=lambda f, m: progress(0.5 + 0.3 * f, f"Training a first champion: {m}"))
+    finally:
+        drop_build(wh, past.name)
     promote(wh, model.model_id, actor, force=not model.gates_passed,
             reason="" if model.gates_passed else "first start on demo data: the quick champion is promoted so the panel "
             "shows a real model; its gates are shown as measured. Retrain on your own data.")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from core.errors import LeadScoringError
-from core.features.build import build_features, training_table
+from core.features.build import build_features, drop_build, feature_matrix, latest_feature_set, training_table
 from core.features.catalog import Feature, STATIC_FEATURES, catalog_markdown
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import load_territory_files
@@ -56,6 +56,29 @@ def test_as_of_defaults_to_export_time(settings, wh, tmp_path):
           [lead("00QA", 1, modified="2025-02-10T08:00:00.000+0000")])
     build = build_features(wh, settings)
     assert str(build.as_of) == "2025-02-10 08:00:00+00:00"
+
+
+def test_a_named_build_sits_beside_the_live_one(settings, wh, tmp_path):
+    """A build as of a past day (a backtest's, a first champion's) never replaces what scoring reads."""
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1)]},
+          [lead("00QA", 11, contacted="2025-01-06T10:00:00.000+0000", mql="2025-01-20T10:00:00.000+0000"),
+           lead("00QB", 12, contacted="2025-03-20T10:00:00.000+0000")])
+    live = build_features(wh, settings, AS_OF)
+    past = build_features(wh, settings, "2025-01-15T00:00:00Z", into="past")
+    assert past.name == "past" and live.name == ""
+    assert past.status_counts == {"censored": 1}  # on 15 Jan the first lead's window had not closed
+    assert live.status_counts == {"positive": 1, "censored": 1}
+    assert feature_matrix(wh).label_status.tolist() == ["positive", "censored"]  # the live rows, untouched
+    assert feature_matrix(wh, build="past").lead_id.tolist() == ["00QA"]
+    assert latest_feature_set(wh)["feature_set_id"] == live.feature_set_id  # only the live build is recorded
+    with wh.reader() as s:
+        assert s.scalar("select max(as_of) from ml.lead_labels") == pd.Timestamp(AS_OF)
+    drop_build(wh, "past")
+    with pytest.raises(LeadScoringError, match="'past' does not exist"):
+        feature_matrix(wh, build="past")
+    with pytest.raises(ValueError, match="lower-case"):
+        build_features(wh, settings, into="x; drop table ml.lead_features")
+    assert len(feature_matrix(wh)) == 2
 
 
 def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):

@@ -264,6 +264,7 @@ def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):
     import shutil
 
     from core.config import with_overrides
+    from core.features.build import build_features, feature_matrix, latest_feature_set
     from core.modeling.backtest import backtest
     from core.warehouse import open_warehouse
 
@@ -273,14 +274,22 @@ def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):
     s = with_overrides(settings, data_dir=data)
     wh = open_warehouse(s)
     out = tmp_path / "bt.csv"
+    live = build_features(wh, s)
+    before = feature_matrix(wh)
     result = backtest(wh, s, "2025-05-01", str(out), budget_minutes=1)
     df = pd.read_csv(out)
     assert df.columns.tolist() == ["lead_id", "score", "label"]
     assert len(df) == result["overall"]["n"] and df.label.isin([0, 1]).all()
     assert result["per_month"] and all(m["month"] >= "2025-05" for m in result["per_month"])
     assert "Not enough data" in result["markdown"]  # the small demo has too few positives before May
+    # the backtest worked beside the live build: today's features were never replaced, and its own are gone
+    assert latest_feature_set(wh)["feature_set_id"] == live.feature_set_id
+    pd.testing.assert_frame_equal(feature_matrix(wh), before)
     as_of = wh.read("select max(as_of) as a from ml.lead_labels").a.iloc[0]
-    assert str(as_of).startswith("2025-10-27")  # present-day features restored afterwards
+    assert str(as_of).startswith("2025-10-27")
+    with wh.reader() as x:
+        left = x.con.execute("select table_name from information_schema.tables where table_name like '%backtest%'")
+        assert not left.fetchall()
     with pytest.raises(LeadScoringError, match="not before the Lead export time"):
         backtest(wh, s, "2026-01-01", str(out))
 

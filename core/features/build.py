@@ -2,6 +2,11 @@
 
 ``as_of`` defaults to the export time of the loaded Lead file (cli.md), never the wall clock. One-hot
 levels are learned from the training rows unless given (a model passes the levels it was trained with).
+
+The live build (``into=""``) is the one scoring, monitoring, experiments and pages read. A named build
+(``into="backtest"``) lands beside it in ``ml.lead_labels__backtest`` / ``ml.lead_features__backtest``: a
+backtest or a first champion's training rows as of a past day never replace what everything else reads, and are
+dropped with :func:`drop_build` when done.
 """
 
 from __future__ import annotations
@@ -45,6 +50,11 @@ class FeatureBuild:
     seconds: float
     fingerprint: str
     extra: dict = field(default_factory=dict)
+    name: str = ""  # "" is the live build; else the named build's tables carry the suffix ``__name``
+
+    def meta(self) -> dict:
+        """What a model records about the rows it was trained on."""
+        return {"levels": self.levels, "fingerprint": self.fingerprint, "as_of": self.as_of}
 
     def markdown(self) -> str:
         c = self.status_counts
@@ -106,12 +116,23 @@ def _ts_literal(ts: pd.Timestamp) -> str:
     return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S')}+00'"
 
 
-def learn_levels(s: Session) -> dict[str, list[str]]:
+def learn_levels(s: Session, into: str = "") -> dict[str, list[str]]:
     levels = {}
     for oh in ONE_HOTS:
-        df = s.query_model("marts/feature_levels.sql", source_sql=oh.source_sql, top_k=int(oh.top_k))
+        df = s.query_model("marts/feature_levels.sql", source_sql=oh.source_sql, top_k=int(oh.top_k), build=suffix(into))
         levels[oh.prefix] = [str(v) for v in df.value if str(v) not in oh.exclude]
     return levels
+
+
+_BUILD_NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
+BUILD_TABLES = ("ml.lead_labels", "ml.lead_snapshot_choice", "ml.lead_features")
+
+
+def suffix(into: str) -> str:
+    """The table-name suffix of a build: "" for the live build, ``__name`` for a named one."""
+    if into and not _BUILD_NAME.fullmatch(into):
+        raise ValueError(f"a feature build name is lower-case letters, digits and _: {into!r}")
+    return f"__{into}" if into else ""
 
 
 def build_features(
@@ -121,39 +142,45 @@ def build_features(
     levels: dict[str, list[str]] | None = None,
     actor: Actor | None = None,
     extra_features: tuple[Feature, ...] = (),
+    into: str = "",
 ) -> FeatureBuild:
+    """Labels and features as of ``as_of``. ``into`` names a build kept beside the live one (see the module
+    docstring); only the live build is recorded in ``ml.feature_sets`` and feeds the per-lead source checks."""
     actor = actor or cli_actor()
     authorize(actor, "build_features")
     started = time.perf_counter()
     as_of = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     window = int(settings.label_window_days)
+    build = suffix(into)
     with wh.writer("build features") as s:
         if not s.table_exists("marts.dim_rep_snapshots"):
             raise LeadScoringError("No territory snapshot loaded yet: run `python -m core load-territories FILE...` first.")
         as_of = as_of if as_of is not None else default_as_of(s)
-        s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400)
-        s.run_model("marts/lead_snapshot_choice.sql")
-        levels = levels if levels is not None else learn_levels(s)
+        s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400, build=build)
+        s.run_model("marts/lead_snapshot_choice.sql", build=build)
+        levels = levels if levels is not None else learn_levels(s, into)
         features = all_features(levels, extra_features)
         check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs
-        s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features))
-        s.run_model("marts/lead_source_checks.sql")  # feed health's Salesforce-vs-MarketPro check, per lead
-        counts = s.query("select label_status, count(*) as n from ml.lead_features group by label_status")
+        s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features), build=build)
+        if not into:
+            s.run_model("marts/lead_source_checks.sql")  # feed health's Salesforce-vs-MarketPro check, per lead
+        counts = s.query(f"select label_status, count(*) as n from ml.lead_features{build} group by label_status")
         status_counts = {r.label_status: int(r.n) for r in counts.itertuples()}
         names = [f.name for f in features]
         fingerprint = hashlib.sha256(json.dumps({"as_of": str(as_of), "levels": levels, "features": names,
                                                  "rows": status_counts}, sort_keys=True).encode()).hexdigest()[:16]
-        build = FeatureBuild(uuid.uuid4().hex[:12], as_of, window, levels, names, status_counts,
-                             time.perf_counter() - started, fingerprint)
-        s.load("ml.feature_sets", pd.DataFrame([{
-            "feature_set_id": build.feature_set_id, "created_at": datetime.now(timezone.utc), "as_of": as_of,
-            "window_days": window, "levels_json": json.dumps(levels), "features_json": json.dumps(names),
-            "status_counts_json": json.dumps(status_counts), "fingerprint": fingerprint,
-        }]), mode="append")
-        audit.record(s, actor, "build_features", build.feature_set_id, "ok",
-                     {"as_of": str(as_of), "features": len(names), **status_counts})
-    build.seconds = time.perf_counter() - started
-    return build
+        result = FeatureBuild(uuid.uuid4().hex[:12], as_of, window, levels, names, status_counts,
+                              time.perf_counter() - started, fingerprint, name=into)
+        if not into:
+            s.load("ml.feature_sets", pd.DataFrame([{
+                "feature_set_id": result.feature_set_id, "created_at": datetime.now(timezone.utc), "as_of": as_of,
+                "window_days": window, "levels_json": json.dumps(levels), "features_json": json.dumps(names),
+                "status_counts_json": json.dumps(status_counts), "fingerprint": fingerprint,
+            }]), mode="append")
+        audit.record(s, actor, "build_features", result.feature_set_id, "ok",
+                     {"as_of": str(as_of), "features": len(names), **status_counts, **({"build": into} if into else {})})
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def latest_feature_set(wh: Warehouse) -> dict | None:
@@ -170,12 +197,24 @@ def latest_feature_set(wh: Warehouse) -> dict | None:
     return row
 
 
-def feature_matrix(wh: Warehouse, training_only: bool = False) -> pd.DataFrame:
+def feature_matrix(wh: Warehouse, training_only: bool = False, build: str = "") -> pd.DataFrame:
+    """The rows of the live build, or of the named build ``build``."""
+    table = f"ml.lead_features{suffix(build)}"
     with wh.reader() as s:
-        if not s.table_exists("ml.lead_features"):
-            raise LeadScoringError("No features built yet: run `python -m core build-features` first.")
+        if not s.table_exists(table):
+            raise LeadScoringError("No features built yet: run `python -m core build-features` first." if not build else
+                                   f"The feature build {build!r} does not exist (dropped, or never built).")
         where = " where label_status in ('positive', 'negative')" if training_only else ""
-        return s.query(f"select * from ml.lead_features{where} order by contacted_at, lead_id")
+        return s.query(f"select * from {table}{where} order by contacted_at, lead_id")
+
+
+def drop_build(wh: Warehouse, into: str) -> None:
+    """Remove a named build's tables (the live build is never dropped here)."""
+    if not into:
+        raise ValueError("drop_build removes named builds only")
+    with wh.writer(f"drop the feature build {into}") as s:
+        for table in BUILD_TABLES:
+            s.execute(f"drop table if exists {table}{suffix(into)}")
 
 
 def training_table(wh: Warehouse) -> pd.DataFrame:

@@ -1,11 +1,13 @@
 """`backtest --test-from DATE`: train only on what was known before DATE (leads contacted before it, with
 labels as matured by then) and score every non-censored lead contacted on or after it, with labels as
 known now. Metrics overall and per month show temporal stability; scikit-learn's HistGradientBoosting with
-its defaults is scored on the same leads for comparison. The warehouse's features are rebuilt to the present afterwards."""
+its defaults is scored on the same leads for comparison. The past features are built beside the live ones
+(a named build), so scoring, monitoring and experiments read today's features throughout."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import NamedTuple
 
 import numpy as np
@@ -16,7 +18,7 @@ from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.export import write_csv
-from core.features.build import build_features, default_as_of, feature_matrix, parse_as_of
+from core.features.build import build_features, default_as_of, drop_build, feature_matrix, parse_as_of
 from core.modeling import metrics
 from core.modeling.baselines import analyst_default
 from core.modeling.data import Frame, frame_from
@@ -35,29 +37,31 @@ def backtest_frames(wh: Warehouse, settings: Settings, cutoff: pd.Timestamp, act
                     progress=None) -> BacktestRows:
     """The backtest's rows: for training, every lead contacted before ``cutoff`` whose label had matured by
     then, with features as known on that day; for testing, every matured lead contacted on or after it,
-    with features built now on the cut-off's category levels (same columns). The warehouse's features are
-    rebuilt to the present afterwards, also on failure. ``now`` is the Lead export time."""
+    with features built now on the cut-off's category levels (same columns). Both are built in a named
+    build of their own (``backtest_<random>``), beside the live one, which nothing here touches; it is dropped
+    afterwards, also on failure. ``now`` is the Lead export time."""
     progress = progress or (lambda f, m: None)
     with wh.reader() as s:
         now = default_as_of(s)
     if cutoff >= now:
         raise LeadScoringError(f"--test-from {cutoff.date()} is not before the Lead export time {now}: nothing to test on.")
+    build = f"backtest_{uuid.uuid4().hex[:8]}"
     try:
         progress(0.02, f"Features as known on {cutoff.date()}")
-        past = build_features(wh, settings, as_of=cutoff, actor=actor)
-        train_df = feature_matrix(wh, training_only=True)
+        past = build_features(wh, settings, as_of=cutoff, actor=actor, into=build)
+        train_df = feature_matrix(wh, training_only=True, build=build)
         if train_df.empty or train_df.label.sum() == 0:
             raise LeadScoringError(f"No matured positive labels before {cutoff.date()}: choose a later --test-from.")
         frame = frame_from(train_df)
         progress(0.06, "Features of the leads contacted on or after the cut-off")
-        build_features(wh, settings, as_of=now, levels=past.levels, actor=actor)
-        later = feature_matrix(wh, training_only=True)
+        build_features(wh, settings, as_of=now, levels=past.levels, actor=actor, into=build)
+        later = feature_matrix(wh, training_only=True, build=build)
         later = later[pd.to_datetime(later.contacted_at, utc=True) >= cutoff]
         if later.empty:
             raise LeadScoringError(f"No matured leads contacted on or after {cutoff.date()}.")
         return BacktestRows(frame, frame_from(later, features=list(frame.X.columns)), now)
     finally:
-        build_features(wh, settings, actor=actor)  # leave the present-day features in place
+        drop_build(wh, build)
 
 
 def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget_minutes: float | None = None,

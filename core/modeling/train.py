@@ -21,7 +21,7 @@ import pandas as pd
 from core.auth import Actor, authorize, cli_actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import build_features, feature_matrix, latest_feature_set
+from core.features.build import FeatureBuild, build_features, feature_matrix, latest_feature_set
 from core.modeling import imbalance as imb
 from core.modeling import metrics
 from core.modeling.baselines import LogisticBaseline, analyst_default, heuristic_rule
@@ -524,18 +524,18 @@ class TrainResult:
 
 
 def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None, promote_if_passing: bool = False,
-          actor: Actor | None = None, progress=None, quick: bool = False) -> TrainResult:
+          actor: Actor | None = None, progress=None, quick: bool = False, features: FeatureBuild | None = None) -> TrainResult:
+    """Train on the live feature build, or on ``features`` (a named build, e.g. the rows known on a past day)."""
     actor = actor or cli_actor()
     authorize(actor, "train_promote")
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)
-    fs = latest_feature_set(wh)
+    fs = features.meta() if features is not None else latest_feature_set(wh)
     if fs is None:
         progress(0.01, "Building features")
-        build_features(wh, settings, actor=actor)
-        fs = latest_feature_set(wh)
-    df = feature_matrix(wh, training_only=True)
+        fs = build_features(wh, settings, actor=actor).meta()
+    df = feature_matrix(wh, training_only=True, build=features.name if features is not None else "")
     if df.empty or df.label.sum() == 0:
         raise LeadScoringError("There are no labelled leads to train on yet (no positives among matured leads). "
                                "Load a longer Lead history and run build-features.")

@@ -4,7 +4,9 @@
 -- contacted_after_as_of (not yet contacted at as_of).
 -- Elapsed time is counted in whole seconds (UNIX_SECONDS), not with TIMESTAMP_DIFF, whose day counting
 -- differs between BigQuery and DuckDB.
-create or replace table ml.lead_labels
+-- The build slot (a table-name suffix) is empty for the live build (what scoring, monitoring and experiments read) or names a build kept
+-- beside it (a backtest's, a first champion's training rows): see core/features/build.py.
+create or replace table ml.lead_labels{{ build }}
 partition by timestamp_trunc(contacted_at, month)
 cluster by crd
 as

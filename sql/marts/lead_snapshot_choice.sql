@@ -1,6 +1,6 @@
 -- Point in time: each contacted lead reads the newest territory snapshot whose month is at or before its
 -- contact month. Leads contacted before the first snapshot use the first one and are flagged at risk.
-create or replace table ml.lead_snapshot_choice as
+create or replace table ml.lead_snapshot_choice{{ build }} as
 with months as (
   select distinct snapshot_month from marts.dim_rep_snapshots
 ),
@@ -15,7 +15,7 @@ chosen as (
     format_timestamp('%Y-%m', lb.contacted_at) as contact_month,
     max(case when m.snapshot_month <= format_timestamp('%Y-%m', lb.contacted_at) then m.snapshot_month end)
       as snapshot_month
-  from ml.lead_labels as lb
+  from ml.lead_labels{{ build }} as lb
   cross join months as m
   group by lb.lead_id, format_timestamp('%Y-%m', lb.contacted_at)
 )
