@@ -65,9 +65,9 @@ elif what == "monitor-day":  # a day's new leads change the newest month and the
     from core.monitoring.monitor import run_monitor
     run_monitor(wh, s)
 elif what == "run-daily":
-    from core.pipeline import run_daily
+    from core.daily import run_daily
     r = run_daily(wh, s)
-    print(json.dumps(r["timings"]), file=sys.stderr)
+    print(json.dumps(r.timings), file=sys.stderr)
 print(json.dumps({"seconds": time.perf_counter() - t0,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -95,7 +95,8 @@ from core.ingest.territories import load_territory_history
 from core.modeling.registry import promote, load_champion
 from core.modeling.train import train
 from core.monitoring.backfill import backfill_scores
-from core.pipeline import run_daily, MONITORING_WINDOW_DAYS
+from core.daily import run_daily
+from core.pipeline import MONITORING_WINDOW_DAYS
 from core.quality.reconcile import reconcile
 s = load_settings(); wh = open_warehouse(s); a = Actor("bench", "system"); t = {{}}
 demo = Path({str(root / 'demo')!r}); t0 = time.perf_counter()

@@ -63,9 +63,9 @@ else:
     with wh.writer("simulate a day") as w:
         w.execute("update ml.lead_scores set feature_hash = 'new' where lead_id in "
                   f"(select lead_id from ml.lead_scores order by lead_id limit {int(sys.argv[4])})")
-    from core.pipeline import run_daily
+    from core.daily import run_daily
     res = run_daily(wh, s)
-    timings = res["timings"]
+    timings = res.timings
 print(json.dumps({"seconds": time.perf_counter() - t, "timings": timings,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -382,10 +382,10 @@ def _score(args, settings, wh) -> int:
 
 
 def _run_daily(args, settings, wh) -> int:
-    from core.pipeline import run_daily
+    from core.daily import run_daily
 
     result = run_daily(wh, settings, args.leads, progress=_progress)
-    print(json.dumps(result, indent=2, default=str))
+    print(json.dumps(result.to_json(), indent=2, default=str))
     return 0
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from core.auth import Actor, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.warehouse import Warehouse
 
@@ -143,6 +142,8 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     create_experiment(wh, settings, ENGINE["name"], ENGINE["start"].strftime("%Y-%m-%d"), split=ENGINE["split"],
                       strata=ENGINE["strata"], seed=ENGINE["seed"], end=ENGINE["end"].strftime("%Y-%m-%d"), actor=actor)
     progress(0.9, "Running the daily pipeline (features, scores, tiers, monitoring)")
+    from core.daily import run_daily
+
     run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
     return summary
@@ -152,109 +153,6 @@ def model_levels(wh: Warehouse) -> dict:
     from core.modeling.registry import load_champion
 
     return load_champion(wh).levels
-
-
-def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
-              progress=None) -> dict:
-    """Leads (a file when given, else a Salesforce pull when configured) -> features -> score -> tiers ->
-    Salesforce write-back when configured; one ops.runs row with counts and timings.
-
-    On failure the previous scores stay in place (they are only replaced by a complete run), the failure is
-    recorded in ops.runs and the audit log, and the error is raised for the caller to show.
-    """
-    import time
-    import uuid
-    from datetime import datetime, timezone
-
-    from core import audit
-    from core.auth import authorize
-    from core.features.build import build_features
-    from core.ingest.leads import load_lead_file
-    from core.salesforce.config import salesforce_config
-    from core.salesforce.pull import pull_leads
-    from core.salesforce.push import push_scores
-    from core.errors import LeadScoringError
-    from core.monitoring.monitor import run_monitor
-    from core.scoring.score import score_leads
-
-    sf = salesforce_config(settings)
-    actor = actor or cli_actor()
-    authorize(actor, "run_pipeline")
-    progress = progress or (lambda f, m: None)
-    run_id, started = uuid.uuid4().hex[:12], datetime.now(timezone.utc)
-    timings, counts, t0 = {}, {}, time.perf_counter()
-    outcome, error, as_of = "ok", None, None
-    try:
-        if leads_file:
-            progress(0.05, "Loading the Lead export")
-            counts["leads_rows_read"] = load_lead_file(wh, settings, leads_file, actor=actor).rows_read
-            timings["load_leads"] = round(time.perf_counter() - t0, 2)
-        elif sf.configured and sf.daily_pull:
-            progress(0.05, "Pulling contacted Leads from Salesforce")
-            counts["leads_rows_read"] = pull_leads(wh, settings, actor=actor).rows_read
-            timings["pull_leads"] = round(time.perf_counter() - t0, 2)
-        progress(0.3, "Building point-in-time features")
-        t1 = time.perf_counter()
-        build = build_features(wh, settings, actor=actor)
-        as_of = build.as_of
-        timings["features"] = round(time.perf_counter() - t1, 2)
-        progress(0.55, "Scoring, drivers and tiers")
-        t1 = time.perf_counter()
-        run, scores = score_leads(wh, settings, actor=actor)
-        timings["score"] = round(time.perf_counter() - t1, 2)
-        from core.experiments.assign import assign_new_leads
-
-        t1 = time.perf_counter()
-        counts["experiment_assignments"] = assign_new_leads(wh, settings, actor=actor)
-        timings["experiments"] = round(time.perf_counter() - t1, 2)
-        timings.update({f"score.{k}": v for k, v in run.timings.items()})
-        counts.update(scored=run.n_scored, fallback_level=run.fallback_level, model_version=run.model_version,
-                      **{f"tier_{k}": int(v) for k, v in run.tier_counts.items()})
-        progress(0.7, "Monitoring: drift, matured cohorts, feed health, alerts")
-        t1 = time.perf_counter()
-        try:
-            mon = run_monitor(wh, settings, actor=actor)
-            counts["alert_level"] = mon.alert_level
-        except LeadScoringError as exc:  # e.g. a champion trained before references existed: scores still stand
-            counts["alert_level"] = f"not measured: {exc}"
-        timings["monitor"] = round(time.perf_counter() - t1, 2)
-        if sf.configured and sf.daily_push:
-            progress(0.8, "Writing changed scores to Salesforce")
-            t1 = time.perf_counter()
-            try:
-                push = push_scores(wh, settings, actor=actor)
-            except Exception as exc:
-                # Scores are fresh and in place; only the write-back failed (its sync row says why).
-                outcome, error = "write_back_failed", f"{type(exc).__name__}: {exc}"
-                counts["write_back"] = "failed"
-                raise
-            finally:
-                timings["push_scores"] = round(time.perf_counter() - t1, 2)
-            counts["write_back"] = push.outcome
-            counts.update({f"push_{k}": getattr(push, k) for k in ("sync_id", "intended", "succeeded", "failed",
-                                                                   "deferred")})
-        else:
-            counts["write_back"] = "not configured" if not sf.configured else "disabled (salesforce.daily_push)"
-        progress(1.0, f"Scored {run.n_scored:,} leads ({run.fallback_level})")
-    except Exception as exc:
-        if outcome == "ok":
-            outcome, error = "failed", f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        timings["total"] = round(time.perf_counter() - t0, 2)
-        with contextlib.suppress(Exception):
-            with wh.writer("record run") as s:
-                s.load("ops.runs", pd.DataFrame([{
-                    "run_id": run_id, "kind": "run-daily", "started_at": started,
-                    "finished_at": datetime.now(timezone.utc), "actor": actor.username, "outcome": outcome,
-                    "as_of": as_of, "counts_json": json.dumps(counts, default=str),
-                    "timings_json": json.dumps(timings), "error": error,
-                }]).astype({"as_of": "datetime64[us, UTC]"}), mode="append")
-                audit.record(s, actor, "run_daily", run_id, outcome, {"counts": counts, "error": error})
-        if outcome != "ok":  # a failed run is itself a CRITICAL alert: monitoring records it straight away
-            with contextlib.suppress(Exception):
-                run_monitor(wh, settings, actor=actor)
-    return {"run_id": run_id, "counts": counts, "timings": timings, "as_of": str(as_of)}
 
 
 def last_runs(wh: Warehouse, limit: int = 10) -> pd.DataFrame:

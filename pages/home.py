@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.pipeline import pipeline_state, run_daily
+from core.daily import run_daily
+from core.pipeline import pipeline_state
 from core.salesforce.result import sync_words
 from core.scoring.score import fallback_words
 from pages._shared import actor, after_write, engine, month_label, progress_callback, table, user_errors, when, why_not
@@ -20,9 +21,7 @@ if st.button("Run daily pipeline", type="primary", disabled=not who.can("run_pip
     with user_errors(), st.status("Running the daily pipeline…", expanded=True) as status:
         bar = st.progress(0.0)
         result = run_daily(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
-        status.update(label=f"Scored {result['counts']['scored']:,} leads with {fallback_words(result['counts']['fallback_level'])} "
-                            f"in {result['timings']['total']:.1f} s; Salesforce write-back: "
-                            f"{sync_words(result['counts']['write_back'])}", state="complete")
+        status.update(label=result.summary(), state="complete")
     after_write()
 
 

@@ -377,7 +377,7 @@ def _tiny_history(folder: Path) -> tuple[Path, Path]:
 def _daily_from_scratch(s, w, territory: Path, leads: Path) -> tuple[dict, pd.DataFrame]:
     from core.modeling.registry import promote
     from core.modeling.train import train
-    from core.pipeline import run_daily
+    from core.daily import run_daily
 
     load_territory_files(w, s, [territory])
     load_lead_file(w, s, leads)
@@ -395,8 +395,8 @@ def test_the_daily_pipeline_runs_end_to_end_on_bigquery_with_duckdbs_answers(set
     bs, bwh = bq
     on_bq, bq_scores = _daily_from_scratch(bs, bwh, territory, leads)
     on_duck, duck_scores = _daily_from_scratch(settings, wh, territory, leads)
-    assert on_bq["counts"]["scored"] == on_duck["counts"]["scored"] == len(bq_scores) > 150
-    assert on_bq["counts"]["alert_level"] == on_duck["counts"]["alert_level"]
+    assert on_bq.counts["scored"] == on_duck.counts["scored"] == len(bq_scores) > 150
+    assert on_bq.counts["alert_level"] == on_duck.counts["alert_level"]
     assert bq_scores.lead_id.tolist() == duck_scores.lead_id.tolist()
     assert bq_scores.tier.tolist() == duck_scores.tier.tolist()
     assert (bq_scores.prob_mql_30d - duck_scores.prob_mql_30d).abs().max() < 1e-9

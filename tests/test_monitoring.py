@@ -188,7 +188,7 @@ def test_clean_months_raise_no_feature_alert_and_the_shift_is_found(monitored):
 
 
 def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatch):
-    from core import pipeline
+    from core import daily
     from core.monitoring.store import current_level, read_alerts
 
     s, w = monitored_copy
@@ -198,7 +198,7 @@ def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatc
 
     monkeypatch.setattr("core.scoring.score.score_leads", broken)
     with pytest.raises(RuntimeError):
-        pipeline.run_daily(w, s)
+        daily.run_daily(w, s)
     alerts = read_alerts(w)
     crit = alerts[(alerts.kind == "pipeline_failed") & alerts.active.astype(bool)]
     assert len(crit) == 1 and "injected scoring failure" in crit.message.iloc[0]

@@ -17,6 +17,9 @@ INTERNAL_WRITERS = {
     ("core/audit.py", "record_now"): "the audit log itself: written on behalf of an action already authorised",
     ("core/modeling/registry.py", "save_model"): "called by train() after train_promote was checked",
     ("core/modeling/registry.py", "_set_champion"): "private; promote/rollback authorise",
+    ("core/features/build.py", "drop_build"): "drops a named build's own tables after the backtest or first start "
+                                              "that built them (both authorised); never the live build",
+    ("core/daily.py", "record"): "the daily run's own ops.runs row; run_daily authorises run_pipeline before any step",
     ("core/salesforce/result.py", "record_sync"): "the sync's own record; push/pull authorise before any work",
     ("core/salesforce/ledger.py", "record_job"): "called by push_scores (through _Push), which authorises push_scores",
     ("core/salesforce/ledger.py", "register_job"): "called by push_scores (through _Push)",
@@ -70,7 +73,7 @@ def _write_entry_points(settings, wh, tmp_path):
     from core.monitoring.backfill import backfill_scores
     from core.monitoring.monitor import run_monitor
     from core.monitoring.store import acknowledge
-    from core.pipeline import run_daily
+    from core.daily import run_daily
     from core.quality.reconcile import reconcile
     from core.salesforce.pull import pull_activities, pull_leads
     from core.salesforce.push import push_scores

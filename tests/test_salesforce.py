@@ -203,16 +203,16 @@ def test_a_rejected_job_stops_with_a_field_map_hint(world):
 
 
 def test_nothing_is_pushed_after_a_run_fell_back_to_yesterdays_scores(world, monkeypatch):
-    from core import pipeline
+    from core import daily
 
     settings, wh, sf = world
     settings = _configure(settings, daily_pull=False)
-    pipeline.run_daily(wh, settings)
+    daily.run_daily(wh, settings)
     jobs = _jobs(sf)
     monkeypatch.setattr("core.features.build.build_features",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("feature build broke")))
     with pytest.raises(RuntimeError):
-        pipeline.run_daily(wh, settings)
+        daily.run_daily(wh, settings)
     with wh.writer("test") as s:  # yesterday's scores differ from what landed: a push would send them
         s.execute("update ml.lead_scores set prob_mql_30d = prob_mql_30d / 2")
     with pytest.raises(LeadScoringError, match="Nothing pushed: the last daily run"):
@@ -285,22 +285,22 @@ def test_not_configured_is_a_clear_user_error(settings, tmp_path):
 
 def test_run_daily_pulls_scores_pushes_then_pushes_nothing_and_survives_faults(world):
     """The issue's 'done when': against the stand-in, end to end, with a fault-injected third run."""
-    from core import pipeline
+    from core import daily
     from core.auth import cli_actor
     from core.scoring.capacity import set_capacity
 
     settings, wh, sf = world
-    first = pipeline.run_daily(wh, settings)
-    c = first["counts"]
-    assert c["write_back"] == "ok" and c["push_succeeded"] == c["scored"] and "pull_leads" in first["timings"]
-    second = pipeline.run_daily(wh, settings)
-    assert second["counts"]["write_back"] == "nothing_to_send" and second["counts"]["push_intended"] == 0
+    first = daily.run_daily(wh, settings)
+    c = first.counts
+    assert c["write_back"] == "ok" and c["push_succeeded"] == c["scored"] and "pull_leads" in first.timings
+    second = daily.run_daily(wh, settings)
+    assert second.counts["write_back"] == "nothing_to_send" and second.counts["push_intended"] == 0
     before = len(sf.applied)
     set_capacity(wh, cli_actor(), sga_count=20, dials_per_day=10)  # bigger tiers: many leads change tier
     ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
     sf.faults.lock_rate, sf.faults.http_503 = 0.05, 2
     sf.faults.permanent_errors = {ids[7]: "ENTITY_IS_DELETED:entity is deleted:--"}
-    third = pipeline.run_daily(wh, settings)["counts"]
+    third = daily.run_daily(wh, settings).counts
     sync = third["push_sync_id"]
     failures = wh.read(f"select lead_id, error_code from ops.sf_push_failures where sync_id = '{sync}'")
     in_run = [lead for _, lead, _ in sf.applied[before:]]

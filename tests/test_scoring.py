@@ -140,13 +140,17 @@ def scored_copy(loaded_demo, tmp_path):
 
 
 def test_run_daily_falls_back_to_the_heuristic_without_a_champion(scored_copy):
-    from core.pipeline import run_daily
+    from core.daily import run_daily
     from core.scoring.score import current_scores
 
     settings, wh = scored_copy
     result = run_daily(wh, settings)
     scores = current_scores(wh)
-    assert set(scores.fallback_level) == {"heuristic_rule"} and result["counts"]["fallback_level"] == "heuristic_rule"
+    assert set(scores.fallback_level) == {"heuristic_rule"} and result.counts["fallback_level"] == "heuristic_rule"
+    assert set(result.to_json()) == {"run_id", "counts", "timings", "as_of"}  # run-daily's JSON (cli.md)
+    assert {"features", "score", "experiments", "monitor", "total"} <= set(result.timings)
+    assert result.summary().startswith(f"Scored {result.counts['scored']:,} leads with the heuristic rule")
+    assert result.summary().endswith("Salesforce write-back: not configured")
     cap = get_capacity(wh, settings)["capacity"]
     assert (scores.tier == "A").sum() == round(cap * 1.2)
     runs = wh.read("select outcome, counts_json from ops.runs")
@@ -189,15 +193,15 @@ def test_champion_used_then_corrupt_model_falls_back(scored_copy):
 
 
 def test_failing_feature_build_keeps_yesterdays_scores(scored_copy, monkeypatch):
-    from core import pipeline
+    from core import daily
     from core.scoring.score import current_scores
 
     settings, wh = scored_copy
-    pipeline.run_daily(wh, settings)
+    daily.run_daily(wh, settings)
     before = current_scores(wh)
     monkeypatch.setattr("core.features.build.build_features", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("feature build broke")))
     with pytest.raises(RuntimeError, match="feature build broke"):
-        pipeline.run_daily(wh, settings)
+        daily.run_daily(wh, settings)
     assert current_scores(wh).equals(before)
     runs = wh.read("select outcome, error from ops.runs order by started_at")
     assert runs.outcome.tolist() == ["ok", "failed"] and "feature build broke" in runs.error.iloc[-1]

@@ -246,7 +246,7 @@ def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir, monkeypat
     from core.config import load_settings
     from core.modeling import registry
     from core.modeling import train as tr
-    from core.pipeline import run_daily
+    from core.daily import run_daily
     from core.warehouse import open_warehouse
 
     at = app("analyst", "pages/shap_cohorts.py")
