@@ -1,8 +1,11 @@
-"""How names read on a page: column headers and which integer columns are counts. Pure; pages use it for tables."""
+"""How names and times read on a page: column headers, which integer columns are counts, timestamps and months.
+Pure; pages and the view models behind them use it."""
 
 from __future__ import annotations
 
 import re
+
+import pandas as pd
 
 _ORDINAL = re.compile(r"year|rank|(^|_)id$|week|month|day|decile|bin|version|seed|depth", re.IGNORECASE)
 
@@ -18,3 +21,24 @@ def header(name) -> str:
 def is_count(name) -> bool:
     """An integer column that counts things (shown with thousands separators), not a year, rank, id or week."""
     return not _ORDINAL.search(str(name))
+
+
+def when(value) -> str:
+    """A timestamp as people read it: '3 Dec 2026, 10:02 UTC' (never ISO with microseconds)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    from core.features.build import as_utc
+
+    try:
+        ts = as_utc(value)
+    except (ValueError, TypeError):
+        return str(value)
+    return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
+
+
+def month_label(value) -> str:
+    """'2025-10' → 'Oct 2025'; anything that is not a month stays as it is."""
+    try:
+        return pd.Timestamp(f"{value}-01" if len(str(value)) == 7 else value).strftime("%b %Y")
+    except (ValueError, TypeError):
+        return str(value)

@@ -12,7 +12,7 @@ from core.auth import Actor, UserStore
 from core.config import Settings, load_settings
 from core.errors import LeadScoringError
 from core.export import csv_bytes
-from core.words import header, is_count
+from core.words import header, is_count, month_label, when  # noqa: F401 (pages import them from here)
 from core.warehouse import Warehouse, open_warehouse
 
 
@@ -96,27 +96,6 @@ def progress_callback(status, bar):
         bar.progress(min(max(fraction, 0.0), 1.0), text=message)
         status.update(label=message)
     return update
-
-
-def when(value) -> str:
-    """A timestamp as people read it: '3 Dec 2026, 10:02 UTC' (never ISO with microseconds)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "—"
-    from core.features.build import as_utc
-
-    try:
-        ts = as_utc(value)
-    except (ValueError, TypeError):
-        return str(value)
-    return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
-
-
-def month_label(value) -> str:
-    """'2025-10' → 'Oct 2025'."""
-    try:
-        return pd.Timestamp(f"{value}-01" if len(str(value)) == 7 else value).strftime("%b %Y")
-    except (ValueError, TypeError):
-        return str(value)
 
 
 def flash(message: str) -> None:

@@ -10,8 +10,8 @@ from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
 from core.monitoring.drilldown import territory_distribution
 from pages._monitoring_drift import drift_tab, look_inside
-from pages._shared import (actor, after_write, engine, month_label, progress_callback, show_flash, table, user_errors,
-                           when, why_not, write_button)
+from pages._shared import (actor, after_write, engine, progress_callback, show_flash, table, user_errors, why_not,
+                           write_button)
 
 eng = engine()
 who = actor()
@@ -37,15 +37,10 @@ with user_errors():
     if v is None:
         st.info("No monitoring run yet. It runs with every daily pipeline; or press **Run monitoring now**.")
         st.stop()
-    run, f = v["run"], v["frames"]
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Alert level", charts.LEVEL_LABELS[run["alert_level"]])
-    c2.metric("Matured weekly cohorts", f"{len(run['matured_cohorts']):,}")
-    c3.metric("Score PSI, last 30 days", "n/a" if run["score_psi"] is None else f"{run['score_psi']:.3f}")
-    cov = run["feed"].get("recent_discovery_coverage")
-    c4.metric("Discovery coverage, last 30 days", "n/a" if cov is None else f"{cov:.0%}")
-    st.caption(f"Champion **{v['model_label']}** · reference frozen {when(run['reference_date'])} from leads contacted "
-               f"{v['reference_span']} · data as of {when(run['as_of'])} · last run {when(run['created_at'])}")
+    run, f = v.run, v.frames
+    for col, (label, value) in zip(st.columns(4), v.headline()):
+        col.metric(label, value)
+    st.caption(v.caption())
     for note in run.get("notes", []):
         st.info(note)
 
@@ -53,14 +48,14 @@ with user_errors():
         ["Alerts", "Drift", "Tier A precision", "Conversion by tier", "Calibration", "Attribution", "Feed health",
          "Shadow challenger"])
     with t_alerts:
-        alerts = v["alerts"]
+        alerts = v.alerts
         if alerts.empty:
             st.success("No active alerts.")
         else:
             table(alerts[["Level", "What", "Subject", "message", "first_seen", "last_seen", "acknowledged_by", "playbook"]],
                   "monitoring_alerts.csv", {"message": st.column_config.TextColumn("Message", width="large"),
                                             "playbook": st.column_config.TextColumn("Playbook step (spec §9.3)")})
-            inc = v["incidents"]
+            inc = v.incidents
             if len(inc):
                 pick = st.selectbox("Acknowledge an alert", inc.index, format_func=lambda i: inc.label[i],
                                     help="A month's drifting features are one incident: acknowledged together.")
@@ -75,23 +70,23 @@ with user_errors():
         for fig in (charts.precision_by_week(f["cohorts"]), charts.precision_by_segment(f["by_segment"])):
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
-        if not v["cohorts"].empty:
+        if not v.cohorts.empty:
             pct = {c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="percent") for c in
                    ("observed_rate", "tier_a_precision", "tier_a_recall", "predicted_rate", "backfilled_share")}
-            table(v["cohorts"], "matured_cohorts.csv", {**pct, "auc_pr": st.column_config.NumberColumn("AUC-PR", format="%.3f"),
+            table(v.cohorts, "matured_cohorts.csv", {**pct, "auc_pr": st.column_config.NumberColumn("AUC-PR", format="%.3f"),
                                                        "tier_a_leads": "Tier A leads", "week": "Week of",
                                                        "tier_a_precision": st.column_config.NumberColumn(
                                                            "Tier A precision", format="percent"),
                                                        "tier_a_recall": st.column_config.NumberColumn(
                                                            "Tier A recall", format="percent")})
     with t_conv:
-        conv = v["conversion"]
+        conv = v.conversion
         if conv.empty:
             st.info("No matured leads yet (or the last run predates this view: run monitoring now).")
         else:
             st.caption("Leads whose 30-day window has closed, by the tier of their first score; \"discovery data\" = "
                        "matched to a MarketPro rep. Bars and lines carry 95% intervals (Wilson).")
-            for fig in (charts.conversion_over_time(f["conversion"]), charts.conversion_by_discovery(v["conversion_pooled"])):
+            for fig in (charts.conversion_over_time(f["conversion"]), charts.conversion_by_discovery(v.conversion_pooled)):
                 if fig is not None:
                     st.plotly_chart(fig, width="stretch")
             rate = {c: st.column_config.NumberColumn(label, format="percent") for c, label in
@@ -111,14 +106,10 @@ with user_errors():
         else:
             st.info("Not enough recent leads for attribution.")
     with t_feed:
-        st.write(f"Territory months loaded: **{len(run['feed']['months_loaded'])}** "
-                 f"({month_label(run['feed']['months_loaded'][0]) if run['feed']['months_loaded'] else '—'} to "
-                 f"{month_label(run['feed']['months_loaded'][-1]) if run['feed']['months_loaded'] else '—'}); missing: "
-                 f"{', '.join(map(month_label, run['feed']['missing_months'])) or 'none'}. Salesforce State differs "
-                 f"from the MarketPro branch state for {run['feed'].get('state_conflict_share', 0):.1%} of matched leads.")
-        if not v["ranges"].empty:
+        st.write(v.feed_summary())
+        if not v.ranges.empty:
             st.warning("Values outside the plausible range the catalog declares — usually a unit fault in the export:")
-            table(v["ranges"], "implausible_values.csv", {c: st.column_config.NumberColumn(c.capitalize(), format="localized")
+            table(v.ranges, "implausible_values.csv", {c: st.column_config.NumberColumn(c.capitalize(), format="localized")
                                                           for c in ("count", "rows", "example", "low", "high")})
         for i, fig in enumerate((charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the "
                                                     "champion was trained on (PSI)"), charts.coverage(f["coverage"]),
@@ -132,14 +123,14 @@ with user_errors():
     with t_shadow:
         sh = run.get("shadow")
         if sh:
-            st.markdown(v["shadow_md"])
+            st.markdown(v.shadow_md)
             write_button(who, "Stop the shadow", "train_promote", lambda: stop_shadow(eng.wh, who),
                          "Shadow scoring stopped.")
         else:
             st.info("No challenger in shadow. A challenger scores beside the champion in every daily run (never written "
                     "to Salesforce) and is compared on leads that mature; promotion needs ≥ 7 days and > 5% lift on both "
                     "AUC-PR and Tier A precision.")
-            if len(v["challengers"]):
-                pick = st.selectbox("Challenger", v["challengers"].model_id, format_func=lambda m: v["labels"].get(m, m))
+            if len(v.challengers):
+                pick = st.selectbox("Challenger", v.challengers.model_id, format_func=lambda m: v.labels.get(m, m))
                 write_button(who, "Start shadow scoring", "train_promote", lambda: start_shadow(eng.wh, pick, who),
-                             f"{v['labels'].get(pick, pick)} now scores in shadow from the next daily run.")
+                             f"{v.labels.get(pick, pick)} now scores in shadow from the next daily run.")

@@ -604,3 +604,29 @@ def test_a_features_month_drills_down_to_bins_whose_psi_terms_add_up_to_the_heat
         feature_distribution(w, "TotalAssetsInMillions", "June")
     with pytest.raises(LeadScoringError, match="not in the champion's reference"):
         feature_distribution(w, "no_such_feature", FAULT_MONTH)
+
+
+def test_the_monitoring_view_reads_in_words(monitored):
+    """The page's view of the first start's run: figures, caption and feed line in words, no ISO timestamps."""
+    from core.monitoring.view import MonitoringView, monitoring_view
+
+    s, w, _ = monitored
+    v = monitoring_view(w, s)
+    assert isinstance(v, MonitoringView)
+    head = dict(v.headline())
+    assert list(head) == ["Alert level", "Matured weekly cohorts", "Score PSI, last 30 days",
+                          "Discovery coverage, last 30 days"]
+    assert int(head["Matured weekly cohorts"].replace(",", "")) == len(v.cohorts) >= 8
+    assert head["Discovery coverage, last 30 days"].endswith("%")
+    assert "UTC" in v.caption() and "T0" not in v.caption() and v.model_label in v.caption()
+    assert v.feed_summary().startswith(f"Territory months loaded: **{len(v.run['feed']['months_loaded'])}**")
+    assert " to " in v.feed_summary() and "-" not in v.feed_summary().split("(")[1].split(")")[0]  # 'Oct 2024 to Oct 2025'
+    assert v.reference_span and f"from leads contacted {v.reference_span}" in v.caption()
+    assert not v.alerts.Subject.str.contains(r"\d{4}-\d{2}").any()  # months in words: 'Jun 2025'
+
+
+def test_months_in_words_leaves_dates_and_numbers_alone():
+    from core.monitoring.view import months_in_words
+
+    assert months_in_words("AUM moved (PSI 0.63) in 2025-06, and 2024-12") == "AUM moved (PSI 0.63) in Jun 2025, and Dec 2024"
+    assert months_in_words("on 2025-06-02 · 2025-13 · 12025-06") == "on 2025-06-02 · 2025-13 · 12025-06"

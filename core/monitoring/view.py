@@ -1,9 +1,11 @@
-"""What the Monitoring page shows, shaped in one call: the newest run, its frames, active alerts with readable
-labels, matured cohorts as a table, and the challengers that could go into shadow."""
+"""What the Monitoring page shows, shaped in one call (:class:`MonitoringView`): the newest run, its frames, active
+alerts with readable labels, matured cohorts as a table, and the challengers that could go into shadow."""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -14,12 +16,13 @@ from core.monitoring.measures import conversion_pooled
 from core.monitoring.shadow import compare_markdown
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
+from core.words import month_label, when
 
 
 def model_label(row) -> str:
     ap = json.loads(row.metrics_json or "{}").get("test", {}).get("auc_pr")
     kind = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}.get(row.kind, row.kind)
-    return f"{kind}, trained {pd.Timestamp(row.created_at):%d %b %Y %H:%M}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
+    return f"{kind}, trained {when(row.created_at)}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
 
 
 def _period_label(period: str) -> str:
@@ -45,7 +48,59 @@ def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
+_MONTH = re.compile(r"(?<![\d-])(\d{4})-(0[1-9]|1[0-2])(?![\d-])")
+
+
+def months_in_words(text) -> str:
+    """'moved in 2025-06' → 'moved in Jun 2025' (a full date such as 2025-06-02 stays as it is)."""
+    return _MONTH.sub(lambda m: month_label(m.group(0)), str(text))
+
+
+@dataclass(frozen=True)
+class MonitoringView:
+    """The newest monitoring run as the page shows it. ``run`` is the stored run (``MonitorResult.to_json``);
+    ``frames`` its measures over time; the tables are ready to show."""
+
+    run: dict
+    frames: dict[str, pd.DataFrame]
+    alerts: pd.DataFrame  # active alerts, worst and newest first, with Level / What / Subject in words
+    incidents: pd.DataFrame  # open alerts grouped to acknowledge at once
+    cohorts: pd.DataFrame  # matured weekly cohorts, newest first
+    ranges: pd.DataFrame  # implausible MarketPro values by month and column
+    conversion_pooled: pd.DataFrame
+    conversion: pd.DataFrame
+    model_label: str
+    reference_span: str
+    shadow_md: str
+    challengers: pd.DataFrame
+    labels: dict[str, str]
+
+    def headline(self) -> list[tuple[str, str]]:
+        """The four figures at the top of the page: (label, value)."""
+        run, cov = self.run, self.run["feed"].get("recent_discovery_coverage")
+        return [("Alert level", LEVEL_LABELS[run["alert_level"]]),
+                ("Matured weekly cohorts", f"{len(run['matured_cohorts']):,}"),
+                ("Score PSI, last 30 days", "n/a" if run["score_psi"] is None else f"{run['score_psi']:.3f}"),
+                ("Discovery coverage, last 30 days", "n/a" if cov is None else f"{cov:.0%}")]
+
+    def caption(self) -> str:
+        run = self.run
+        span = f" from leads contacted {self.reference_span}" if self.reference_span else ""
+        return (f"Champion **{self.model_label}** · reference frozen {when(run['reference_date'])}{span} · data as of "
+                f"{when(run['as_of'])} · last run {when(run['created_at'])}")
+
+    def feed_summary(self) -> str:
+        """Which territory months are loaded and missing, and how often Salesforce's State disagrees with MarketPro."""
+        feed = self.run["feed"]
+        months = feed["months_loaded"]
+        span = f"{month_label(months[0])} to {month_label(months[-1])}" if months else "— to —"
+        return (f"Territory months loaded: **{len(months)}** ({span}); missing: "
+                f"{', '.join(map(month_label, feed['missing_months'])) or 'none'}. Salesforce State differs from the "
+                f"MarketPro branch state for {feed.get('state_conflict_share', 0):.1%} of matched leads.")
+
+
+def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
+    """None before the first monitoring run."""
     latest = latest_run(wh)
     if latest is None:
         return None
@@ -59,7 +114,8 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
         alerts = alerts.sort_values(["order", "last_seen"], ascending=[False, False])
         alerts["Level"] = alerts.level.map(LEVEL_LABELS)
         alerts["What"] = alerts.kind.map(KIND_LABELS).fillna(alerts.kind)
-        alerts["Subject"] = alerts.subject
+        alerts["Subject"] = alerts.subject.map(months_in_words)
+        alerts["message"] = alerts.message.map(months_in_words)
     cohorts = pd.DataFrame(run["matured_cohorts"])
     if not cohorts.empty:
         cohorts = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start).dt.strftime("%d %b %Y"))[
@@ -67,18 +123,14 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> dict | None:
              "predicted_rate", "backfilled_share"]].iloc[::-1].astype({"positives": "Int64"})
     ranges = frames.get("ranges", pd.DataFrame())
     if not ranges.empty:
-        ranges = ranges.assign(month=ranges.period.map(lambda m: pd.Timestamp(f"{m}-01").strftime("%b %Y")))[
-            ["month", "column", "count", "rows", "example", "low", "high"]]
+        ranges = ranges.assign(month=ranges.period.map(month_label))[["month", "column", "count", "rows", "example", "low", "high"]]
     # a run of an earlier release has no conversion frame: the tab says so instead of failing
     pooled = conversion_pooled(frames.get("conversion", pd.DataFrame()))
     conversion = pooled.assign(tier="Tier " + pooled.tier, discovery=pooled.discovery.replace({"all": "all leads"}))[
         ["tier", "discovery", "leads", "mqls", "rate", "low", "high"]] if not pooled.empty else pooled
-    challengers = models[~models.is_champion.astype(bool)]
-    return {
-        "run": run, "frames": frames, "alerts": alerts, "cohorts": cohorts, "ranges": ranges,
-        "conversion_pooled": pooled, "conversion": conversion, "incidents": incidents(alerts),
-        "model_label": labels.get(run["model_id"], run["model_id"]),
-        "reference_span": " to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []) or "—",
-        "shadow_md": compare_markdown(run["shadow"]) if run.get("shadow") else "",
-        "challengers": challengers, "labels": labels,
-    }
+    return MonitoringView(
+        run=run, frames=frames, alerts=alerts, incidents=incidents(alerts), cohorts=cohorts, ranges=ranges,
+        conversion_pooled=pooled, conversion=conversion, model_label=labels.get(run["model_id"], run["model_id"]),
+        reference_span=" to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []),
+        shadow_md=compare_markdown(run["shadow"]) if run.get("shadow") else "",
+        challengers=models[~models.is_champion.astype(bool)], labels=labels)
