@@ -197,9 +197,9 @@ def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path
     with bwh.writer() as b:
         for t in ["marts.dim_rep_snapshots", "marts.dim_leads"]:
             b.load(t, wh.read(f"select * from {t}"))
-        b.run_model("marts/lead_labels.sql", as_of=_ts_literal(build.as_of), window_seconds=30 * 86400)
-        b.run_model("marts/lead_snapshot_choice.sql")
-        b.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features))
+        b.run_model("marts/lead_labels.sql", as_of=_ts_literal(build.as_of), window_seconds=30 * 86400, build="")
+        b.run_model("marts/lead_snapshot_choice.sql", build="")
+        b.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features), build="")
     query = "select * from ml.lead_features order by lead_id"
     on_bq, on_duck = bwh.read(query), wh.read(query)
     assert on_bq.label_status.tolist() == ["positive", "defect_mql_before_contact", "censored"]
