@@ -402,7 +402,7 @@ def _push_scores(args, settings, wh) -> int:
 def _status(args, settings, wh) -> int:
     from core.pipeline import pipeline_state
 
-    print(json.dumps(pipeline_state(wh), indent=2, default=str))
+    print(json.dumps(pipeline_state(wh).to_json(), indent=2, default=str))
     return 0
 
 

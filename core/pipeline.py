@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -10,13 +11,102 @@ import pandas as pd
 from core.auth import Actor
 from core.config import Settings
 from core.warehouse import Warehouse
+from core.words import model_kind, month_label, when
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", date_format="iso")) if not df.empty else []
 
 
-def pipeline_state(wh: Warehouse) -> dict:
+@dataclass(frozen=True)
+class PipelineState:
+    """Everything the home page shows, read from the warehouse alone; ``to_json()`` is `status`'s output."""
+
+    monitoring: dict  # level, open_alerts, worst
+    territory_loads: list[dict]
+    lead_loads: list[dict]
+    snapshot_months: list[dict]
+    unique_reps: int
+    contacted_leads: int
+    current_month: str | None
+    reconciliation: dict | None
+    champion_model: dict | None
+    last_run: dict | None
+    alerts: list[str]
+    salesforce_last: dict[str, dict]
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def headline(self) -> list[tuple[str, str]]:
+        """The four figures at the top of the home page: (label, value)."""
+        rate = (self.reconciliation or {}).get("match_rate")
+        return [("Territory snapshot", month_label(self.current_month) if self.current_month else "none loaded"),
+                ("Unique reps", f"{self.unique_reps:,}"), ("Contacted leads", f"{self.contacted_leads:,}"),
+                ("CRD match rate", f"{rate:.1%}" if rate is not None else "n/a")]
+
+    def monitoring_banner(self) -> tuple[str, str] | None:
+        """(level, text) when monitoring has open WARN or worse, else None."""
+        level, n = self.monitoring["level"], self.monitoring["open_alerts"]
+        if level not in ("warn", "alert", "critical"):
+            return None
+        return level, f"Monitoring: **{level.upper()}** — {n:,} open alert(s). See Analyst → Monitoring."
+
+    def territory_load_words(self) -> tuple[str, str] | None:
+        """The newest territory load: (what, caption), or None before the first."""
+        if not self.territory_loads:
+            return None
+        t = self.territory_loads[0]
+        return (f"**{month_label(t['snapshot_month'])}** · {t['files']}",
+                f"{int(t['rows_read']):,} rows read · {int(t['rows_loaded']):,} loaded · {int(t['rows_quarantined']):,} "
+                f"quarantined · by {t['loaded_by']}, {when(t['loaded_at'])}")
+
+    def lead_load_words(self) -> tuple[str, str] | None:
+        if not self.lead_loads:
+            return None
+        t = self.lead_loads[0]
+        return (f"**{t['file_name']}** · exported {when(t['export_at'])}",
+                f"{int(t['rows_read']):,} rows read · {int(t['rows_loaded']):,} loaded · {int(t['rows_quarantined']):,} "
+                f"quarantined · by {t['loaded_by']}, {when(t['loaded_at'])}")
+
+    def champion_words(self) -> str:
+        m = self.champion_model
+        if not m:
+            return "No champion: scoring falls back to the heuristic rule."
+        kind = model_kind(m["kind"])
+        gates = "passed its gates" if m["gates_passed"] else "promoted past its gates"
+        return f"{kind}, trained {when(m['created_at'])}, {gates} · id {m['model_id']}"
+
+    def last_run_words(self) -> tuple[str, str] | None:
+        """How the last daily run ended: (ok | warning | error, text), or None before the first."""
+        run = self.last_run
+        if not run:
+            return None
+        from core.salesforce.result import sync_words
+        from core.scoring.score import fallback_words
+
+        counts, at = json.loads(run["counts_json"] or "{}"), when(run["started_at"])
+        if run["outcome"] == "ok":
+            wb = sync_words(counts.get("write_back", "not configured"))
+            wb = f"{wb} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else wb
+            return "ok", (f"Last run {at}: ok — {counts.get('scored', 0):,} scored with "
+                          f"{fallback_words(counts.get('fallback_level'))}; Salesforce write-back: {wb}")
+        if run["outcome"] == "write_back_failed":
+            return "warning", (f"Last run {at}: scores are fresh, but the Salesforce write-back failed — {run['error']}. "
+                               "See Salesforce sync.")
+        return "error", f"Last run {at}: {run['outcome']} — {run['error']} (previous scores kept)"
+
+    def sync_lines(self) -> list[str]:
+        """The last Salesforce pull and push, one line each."""
+        from core.salesforce.result import sync_words
+
+        return [f"Last Salesforce {kind} {when(s['started_at'])} by {s['actor']}: {sync_words(s['outcome'])} — "
+                f"{s['rows_succeeded']:,} of {s['rows_intended']:,} {'rows loaded' if kind == 'pull' else 'rows landed'}, "
+                f"{s['rows_failed']:,} failed, {s['rows_deferred']:,} deferred"
+                for kind, s in self.salesforce_last.items() if kind in ("pull", "push")]
+
+
+def pipeline_state(wh: Warehouse) -> PipelineState:
     """Everything the home page shows, from the warehouse alone."""
     with wh.reader() as s:
         territory = s.query(
@@ -59,24 +149,24 @@ def pipeline_state(wh: Warehouse) -> dict:
 
     alerts = read_alerts(wh)
     live = alerts[alerts.active.astype(bool) & alerts.acknowledged_by.isna()] if not alerts.empty else alerts
-    return {
-        "monitoring": {"level": current_level(alerts), "open_alerts": int(len(live)),
-                       "worst": live.sort_values("last_seen").message.iloc[-1] if len(live) else None},
-        "territory_loads": _records(territory),
-        "lead_loads": _records(leads),
-        "snapshot_months": _records(months),
-        "unique_reps": reps,
-        "contacted_leads": contacted,
-        "current_month": None if months.empty else str(months.snapshot_month.iloc[-1]),
-        "reconciliation": None if rec is None else {
+    return PipelineState(
+        monitoring={"level": current_level(alerts), "open_alerts": int(len(live)),
+                    "worst": live.sort_values("last_seen").message.iloc[-1] if len(live) else None},
+        territory_loads=_records(territory),
+        lead_loads=_records(leads),
+        snapshot_months=_records(months),
+        unique_reps=reps,
+        contacted_leads=contacted,
+        current_month=None if months.empty else str(months.snapshot_month.iloc[-1]),
+        reconciliation=None if rec is None else {
             k: rec.get(k) for k in ("created_at", "match_rate", "match_rate_by_territory", "unique_reps",
                                     "contacted_leads", "salesforce_leads", "alerts")
         },
-        "champion_model": _records(models)[0] if not models.empty else None,
-        "last_run": _records(runs)[0] if not runs.empty else None,
-        "alerts": (rec or {}).get("alerts", []),
-        "salesforce_last": {r["kind"]: r for r in _records(syncs)},
-    }
+        champion_model=_records(models)[0] if not models.empty else None,
+        last_run=_records(runs)[0] if not runs.empty else None,
+        alerts=(rec or {}).get("alerts", []),
+        salesforce_last={r["kind"]: r for r in _records(syncs)},
+    )
 
 
 def has_data(wh: Warehouse) -> bool:

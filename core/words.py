@@ -42,3 +42,11 @@ def month_label(value) -> str:
         return pd.Timestamp(f"{value}-01" if len(str(value)) == 7 else value).strftime("%b %Y")
     except (ValueError, TypeError):
         return str(value)
+
+
+MODEL_KINDS = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}
+
+
+def model_kind(kind) -> str:
+    """A registered model's kind as people say it: 'xgboost' → 'Gradient boosting'."""
+    return MODEL_KINDS.get(str(kind), str(kind))

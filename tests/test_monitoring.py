@@ -630,3 +630,27 @@ def test_months_in_words_leaves_dates_and_numbers_alone():
 
     assert months_in_words("AUM moved (PSI 0.63) in 2025-06, and 2024-12") == "AUM moved (PSI 0.63) in Jun 2025, and Dec 2024"
     assert months_in_words("on 2025-06-02 · 2025-13 · 12025-06") == "on 2025-06-02 · 2025-13 · 12025-06"
+
+
+def test_the_home_pages_state_reads_in_words(monitored):
+    """After the first start the home page's state says what is loaded and how the last run ended, in words;
+    `status` prints the same state as JSON."""
+    import json
+
+    from core.pipeline import PipelineState, pipeline_state
+
+    _, w, _ = monitored
+    state = pipeline_state(w)
+    assert isinstance(state, PipelineState)
+    head = dict(state.headline())
+    assert head["Territory snapshot"][-4:].isdigit() and "-" not in head["Territory snapshot"]  # 'Oct 2025'
+    assert head["CRD match rate"].endswith("%") and int(head["Contacted leads"].replace(",", "")) > 0
+    what, caption = state.territory_load_words()
+    assert what.startswith("**") and "rows read" in caption and "UTC" in caption
+    kind, text = state.last_run_words()
+    assert kind == "ok" and "scored with the champion model" in text and "Salesforce write-back: " in text
+    assert state.champion_words().startswith(("Gradient boosting, trained ", "Logistic regression, trained "))
+    assert state.champion_words().endswith(state.champion_model["model_id"]) and state.sync_lines() == []  # no Salesforce org on the demo
+    assert set(json.loads(json.dumps(state.to_json(), default=str))) >= {"monitoring", "last_run", "salesforce_last"}
+    banner = state.monitoring_banner()
+    assert banner is None or banner[0] in ("warn", "alert", "critical") and "open alert" in banner[1]

@@ -16,13 +16,12 @@ from core.monitoring.measures import conversion_pooled
 from core.monitoring.shadow import compare_markdown
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
-from core.words import month_label, when
+from core.words import model_kind, month_label, when
 
 
 def model_label(row) -> str:
     ap = json.loads(row.metrics_json or "{}").get("test", {}).get("auc_pr")
-    kind = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}.get(row.kind, row.kind)
-    return f"{kind}, trained {when(row.created_at)}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
+    return f"{model_kind(row.kind)}, trained {when(row.created_at)}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
 
 
 def _period_label(period: str) -> str:
