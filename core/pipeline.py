@@ -18,6 +18,11 @@ def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", date_format="iso")) if not df.empty else []
 
 
+def _load_caption(load: dict) -> str:
+    return (f"{int(load['rows_read']):,} rows read · {int(load['rows_loaded']):,} loaded · "
+            f"{int(load['rows_quarantined']):,} quarantined · by {load['loaded_by']}, {when(load['loaded_at'])}")
+
+
 @dataclass(frozen=True)
 class PipelineState:
     """Everything the home page shows, read from the warehouse alone; ``to_json()`` is `status`'s output."""
@@ -57,17 +62,13 @@ class PipelineState:
         if not self.territory_loads:
             return None
         t = self.territory_loads[0]
-        return (f"**{month_label(t['snapshot_month'])}** · {t['files']}",
-                f"{int(t['rows_read']):,} rows read · {int(t['rows_loaded']):,} loaded · {int(t['rows_quarantined']):,} "
-                f"quarantined · by {t['loaded_by']}, {when(t['loaded_at'])}")
+        return f"**{month_label(t['snapshot_month'])}** · {t['files']}", _load_caption(t)
 
     def lead_load_words(self) -> tuple[str, str] | None:
         if not self.lead_loads:
             return None
         t = self.lead_loads[0]
-        return (f"**{t['file_name']}** · exported {when(t['export_at'])}",
-                f"{int(t['rows_read']):,} rows read · {int(t['rows_loaded']):,} loaded · {int(t['rows_quarantined']):,} "
-                f"quarantined · by {t['loaded_by']}, {when(t['loaded_at'])}")
+        return f"**{t['file_name']}** · exported {when(t['export_at'])}", _load_caption(t)
 
     def champion_words(self) -> str:
         m = self.champion_model
