@@ -61,12 +61,19 @@ class DailyRun:
 
     def summary(self) -> str:
         """One line for people: how many leads, scored how, how long, and how the write-back ended."""
-        from core.salesforce.result import sync_words
         from core.scoring.score import fallback_words
 
         c = self.counts
         return (f"Scored {c.get('scored', 0):,} leads with {fallback_words(c.get('fallback_level', ''))} in "
-                f"{self.timings.get('total', 0):.1f} s; Salesforce write-back: {sync_words(c.get('write_back', ''))}")
+                f"{self.timings.get('total', 0):.1f} s; Salesforce write-back: {write_back_words(c)}")
+
+
+def write_back_words(counts: dict) -> str:
+    """How a daily run's write-back ended, from its counts: 'done (1,204 landed)', 'nothing to send', 'not configured'."""
+    from core.salesforce.result import sync_words
+
+    words = sync_words(counts.get("write_back", "not configured"))
+    return f"{words} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else words
 
 
 def read_leads(run: DailyRun, wh: Warehouse, settings: Settings, leads_file: str | None, pull: bool) -> None:

@@ -83,15 +83,14 @@ class PipelineState:
         run = self.last_run
         if not run:
             return None
-        from core.salesforce.result import sync_words
+        from core.daily import write_back_words
         from core.scoring.score import fallback_words
 
         counts, at = json.loads(run["counts_json"] or "{}"), when(run["started_at"])
         if run["outcome"] == "ok":
-            wb = sync_words(counts.get("write_back", "not configured"))
-            wb = f"{wb} ({counts['push_succeeded']:,} landed)" if "push_succeeded" in counts else wb
             return "ok", (f"Last run {at}: ok — {counts.get('scored', 0):,} scored with "
-                          f"{fallback_words(counts.get('fallback_level'))}; Salesforce write-back: {wb}")
+                          f"{fallback_words(counts.get('fallback_level'))}; Salesforce write-back: "
+                          f"{write_back_words(counts)}")
         if run["outcome"] == "write_back_failed":
             return "warning", (f"Last run {at}: scores are fresh, but the Salesforce write-back failed — {run['error']}. "
                                "See Salesforce sync.")

@@ -24,8 +24,12 @@ def model_label(row) -> str:
     return f"{model_kind(row.kind)}, trained {when(row.created_at)}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
 
 
-def _period_label(period: str) -> str:
-    return pd.Timestamp(f"{period}-01").strftime("%b %Y") if len(period) == 7 and period[4] == "-" else period
+_MONTH = re.compile(r"(?<![\d-])(\d{4})-(0[1-9]|1[0-2])(?![\d-])")
+
+
+def months_in_words(text) -> str:
+    """'moved in 2025-06' → 'moved in Jun 2025' (a full date such as 2025-06-02 stays as it is)."""
+    return _MONTH.sub(lambda m: month_label(m.group(0)), str(text))
 
 
 def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -39,20 +43,12 @@ def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
     for (kind, p), g in open_.groupby([open_.kind, period], sort=False):
         what, level = KIND_LABELS.get(kind, kind), max(g.level, key=LEVELS.index)
         head = g.subject.iloc[0].rpartition(" · ")[0]
-        label = f"{what} · {_period_label(p)}: {len(g)} alerts" if len(g) > 1 else \
-            f"{what}: {head} · {_period_label(p)}" if head else f"{what}: {g.subject.iloc[0]}"
+        label = f"{what} · {months_in_words(p)}: {len(g)} alerts" if len(g) > 1 else \
+            f"{what}: {head} · {months_in_words(p)}" if head else f"{what}: {g.subject.iloc[0]}"
         rows.append({"label": f"{label} ({LEVEL_LABELS[level]})", "alert_keys": list(g.alert_key), "level": level,
                      "alerts": len(g), "order": LEVELS.index(level)})
     return pd.DataFrame(rows).sort_values("order", ascending=False, kind="stable").drop(columns="order") \
         .reset_index(drop=True)
-
-
-_MONTH = re.compile(r"(?<![\d-])(\d{4})-(0[1-9]|1[0-2])(?![\d-])")
-
-
-def months_in_words(text) -> str:
-    """'moved in 2025-06' → 'moved in Jun 2025' (a full date such as 2025-06-02 stays as it is)."""
-    return _MONTH.sub(lambda m: month_label(m.group(0)), str(text))
 
 
 @dataclass(frozen=True)
@@ -130,6 +126,6 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
     return MonitoringView(
         run=run, frames=frames, alerts=alerts, incidents=incidents(alerts), cohorts=cohorts, ranges=ranges,
         conversion_pooled=pooled, conversion=conversion, model_label=labels.get(run["model_id"], run["model_id"]),
-        reference_span=" to ".join(f"{pd.Timestamp(t):%d %b %Y}" for t in run.get("reference_contacted") or []),
+        reference_span=" to ".join(f"{pd.Timestamp(t).day} {pd.Timestamp(t):%b %Y}" for t in run.get("reference_contacted") or []),
         shadow_md=compare_markdown(run["shadow"]) if run.get("shadow") else "",
         challengers=models[~models.is_champion.astype(bool)], labels=labels)
