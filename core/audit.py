@@ -65,13 +65,24 @@ def detail_words(detail: str | None) -> str:
     return "; ".join(f"{str(k).replace('_', ' ')}: {one(v)}" for k, v in value.items())
 
 
-def log_view(wh: Warehouse, limit: int = 500, actions: list[str] | None = None) -> pd.DataFrame:
+OUTCOME_WORDS = {"ok": "Succeeded", "failed": "Failed", "refused": "Refused (no permission)", "partial": "Partly done"}
+
+
+def outcome_words(outcome: str | None) -> str:
+    return OUTCOME_WORDS.get(outcome or "", header(outcome or "—"))
+
+
+def log_view(wh: Warehouse, limit: int = 500, actions: list[str] | None = None,
+             outcomes: list[str] | None = None) -> pd.DataFrame:
     """The newest ``limit`` events as the audit page shows them: when, who, role, action in words, target, outcome,
-    detail in words; the event id last. ``actions`` (codes) keeps only those."""
+    detail in words; the event id last. ``actions`` and ``outcomes`` (codes) keep only those."""
     log = recent(wh, limit)
     if actions:
         log = log[log.action.isin(actions)]
-    log = log.assign(action=log.action.map(action_words), detail=log.detail.map(detail_words))
+    if outcomes:
+        log = log[log.outcome.isin(outcomes)]
+    log = log.assign(action=log.action.map(action_words), detail=log.detail.map(detail_words),
+                     outcome=log.outcome.map(outcome_words))
     first = [c for c in ("at", "actor", "role", "action", "target", "outcome", "detail") if c in log.columns]
     return log[first + [c for c in log.columns if c not in first]].reset_index(drop=True)
 
@@ -79,3 +90,8 @@ def log_view(wh: Warehouse, limit: int = 500, actions: list[str] | None = None) 
 def logged_actions(wh: Warehouse) -> list[str]:
     """Every action code the log holds, for a filter."""
     return sorted(wh.read("select distinct action from ops.audit_log").action)
+
+
+def logged_outcomes(wh: Warehouse) -> list[str]:
+    """Every outcome code the log holds (ok, failed, refused, ...), for a filter."""
+    return sorted(wh.read("select distinct outcome from ops.audit_log").outcome.dropna())

@@ -9,11 +9,13 @@ eng = engine()
 require("read_audit")
 st.title("Audit log")
 with user_errors():
-    left, right = st.columns([1, 3])
+    left, middle, right = st.columns([1, 3, 2])
     limit = left.number_input("Newest events", 50, 10_000, 500, step=50)
-    picked = right.multiselect("Only these actions", audit.logged_actions(eng.wh), format_func=audit.action_words,
-                               placeholder="All actions")
-    table(audit.log_view(eng.wh, limit, picked), "audit_log.csv", column_config={
+    picked = middle.multiselect("Only these actions", audit.logged_actions(eng.wh), format_func=audit.action_words,
+                                placeholder="All actions")
+    outcomes = right.multiselect("Only these outcomes", audit.logged_outcomes(eng.wh), format_func=audit.outcome_words,
+                                 placeholder="Every outcome", help="Failed and refused actions are logged too.")
+    table(audit.log_view(eng.wh, limit, picked, outcomes), "audit_log.csv", column_config={
         "at": st.column_config.DatetimeColumn("When", format="D MMM YYYY, HH:mm:ss"),
         "actor": "Who", "role": "Role", "action": "Action", "target": "Target", "outcome": "Outcome",
         "detail": st.column_config.TextColumn("Detail", width="large"),

@@ -20,10 +20,11 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.experiments import units as U
 from core.experiments.design import Design, design_from_row
+from core.operation import audited
 from core.warehouse import Warehouse
 
 
@@ -77,12 +78,11 @@ def window_positions(labels: pd.DataFrame, strata: pd.DataFrame, d: Design) -> p
     return w
 
 
+@audited("run_pipeline", "experiment_assign")
 def assign_new_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> dict[str, int]:
     """Assign every contacted lead of a running experiment's window that is in no experiment yet; returns the
     leads assigned per experiment. The score at assignment is the lead's current score, else its first score
     within a week of contact (a lead contacted before scoring began keeps none)."""
-    actor = actor or cli_actor()
-    authorize(actor, "run_pipeline")
     designs = running(wh)
     if not designs:
         return {}

@@ -18,10 +18,11 @@ import pandas as pd
 from statsmodels.stats.power import NormalIndPower
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.experiments import units as U
+from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -253,6 +254,7 @@ def check_split(split: float) -> None:
                                "for the first step of a rollout).")
 
 
+@audited("design_experiments", "experiment_create", target=lambda a: a["name"])
 def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, split: float = 0.5,
                       strata="aum_tier,completeness,metro", arms="control,treatment", mde: float = 0.2,
                       hidden_arms: str | None = None, seed: int = 0, kind: str = "engine",
@@ -266,8 +268,6 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     challenger's score and tier; raise its share with :func:`set_split` (10% → 50% → 100%)."""
     import re
 
-    actor = actor or cli_actor()
-    authorize(actor, "design_experiments")
     if not re.fullmatch(NAME_PATTERN, name or ""):
         raise LeadScoringError(f"Experiment name {name!r}: use letters, digits, '-', '_' or '.', up to 60 characters "
                                "(it is written to Salesforce as NAME:ARM).")
@@ -335,9 +335,8 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
     return design
 
 
+@audited("design_experiments", "experiment_stop", target=lambda a: a["name"])
 def stop_experiment(wh: Warehouse, name: str, actor: Actor | None = None) -> Design:
-    actor = actor or cli_actor()
-    authorize(actor, "design_experiments")
     design = get_design(wh, name)
     if design is None:
         raise LeadScoringError(f"No experiment named {name!r} was created in the engine (experiment list shows them).")
@@ -351,11 +350,10 @@ def stop_experiment(wh: Warehouse, name: str, actor: Actor | None = None) -> Des
     return design
 
 
+@audited("design_experiments", "experiment_split", target=lambda a: a["name"])
 def set_split(wh: Warehouse, name: str, split: float, actor: Actor | None = None) -> Design:
     """Gradual rollout (spec §9.4: 10% → 50% → 100%): change the treatment share of *new* assignments.
     Leads already assigned keep their arm (sticky); 1.0 ends the rollout (stop the experiment instead)."""
-    actor = actor or cli_actor()
-    authorize(actor, "design_experiments")
     check_split(split)
     design = get_design(wh, name)
     if design is None or design.status != "running":

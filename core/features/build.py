@@ -22,10 +22,11 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
+from core.operation import audited
 from core.warehouse import Session, Warehouse
 
 META_COLUMNS = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
@@ -135,6 +136,7 @@ def suffix(into: str) -> str:
     return f"__{into}" if into else ""
 
 
+@audited("build_features", "build_features")
 def build_features(
     wh: Warehouse,
     settings: Settings,
@@ -146,8 +148,6 @@ def build_features(
 ) -> FeatureBuild:
     """Labels and features as of ``as_of``. ``into`` names a build kept beside the live one (see the module
     docstring); only the live build is recorded in ``ml.feature_sets`` and feeds the per-lead source checks."""
-    actor = actor or cli_actor()
-    authorize(actor, "build_features")
     started = time.perf_counter()
     as_of = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     window = int(settings.label_window_days)

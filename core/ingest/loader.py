@@ -3,8 +3,6 @@ for every row (rows read = loaded + quarantined) in raw.file_loads."""
 
 from __future__ import annotations
 
-import contextlib
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,14 +12,14 @@ from typing import Callable
 import pandas as pd
 import pyarrow as pa
 
-from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
 from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
                                 open_text_csv, read_text_csv, unknown_headers)
+from core.operation import Operation, operation
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
 from core.warehouse.parsing import model_fragments
@@ -216,51 +214,48 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
     """A full Salesforce export replaces its tables in one writer: read and archive the file, type every cell,
     quarantine what cannot load, run the kind's finish step, account for every row and audit the load (a
     failure is audited too, and leaves the previous load in place)."""
-    actor = actor or cli_actor()
-    authorize(actor, "replace_data")
-    started = time.perf_counter()
     path = Path(path)
-    load_id = uuid.uuid4().hex[:12]
+    with operation(wh, actor, "replace_data", spec.audit_action, path.name) as op:
+        return _load_export(op, settings, path, spec, progress)
+
+
+def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress):
+    wh, actor = op.wh, op.actor
+    load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = spec.columns()
     accounts, raw, invalid, extra_names = read_files(
         [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress)
     progress(0.5, "Parsing and checking every cell")
-    try:
-        with wh.writer(f"{spec.kind} load") as s:
-            staged = s.scratch(spec.staged_table)
-            frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys, s.compact_offsets),
-                     "raw_table": spec.raw_table, "staged_table": staged,
-                     "scratch_kind": s.scratch_kind, "scratch_view": s.scratch_view_kind,
-                     "typed_rows": s.scratch(f"{spec.kind}_typed")}
-            s.stage(spec.raw_table, raw)
-            s.run_model("staging/typed.sql", **frags)
-            settle(raw, accounts)
-            s.run_model(spec.staged_model, **frags)
-            s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
-            for model in spec.extra_quarantine:
-                s.run_model(model, load_id=literal(load_id), **frags)
-            quarantine_invalid_rows(s, load_id, invalid)
-            if spec.checkpoint:
-                checkpoint(spec.checkpoint)
-            progress(0.75, spec.dedup_step)
-            summary = spec.finish(s, frags)
-            export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
-            write_accounts(s, load_id, spec.kind, accounts, staged, actor, export_at)
-            quarantine = load_quarantine(s, load_id)
-            summary["export_at (as_of)"] = str(export_at)
-            s.execute(f"drop view if exists {staged}")
-            s.execute(f"drop table if exists {frags['typed_rows']}")
-            s.unstage(spec.raw_table)
-            result = LoadResult(load_id, spec.kind, accounts, quarantine, time.perf_counter() - started, summary)
-            audit.record(s, actor, spec.audit_action, path.name, "ok", {
-                "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined, **{k: str(v) for k, v in summary.items()},
-            })
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            audit.record_now(wh, actor, spec.audit_action, path.name, "failed",
-                             {"load_id": load_id, "error": f"{type(exc).__name__}: {exc}"})
-        raise
-    result.seconds = time.perf_counter() - started
+    with wh.writer(f"{spec.kind} load") as s:
+        staged = s.scratch(spec.staged_table)
+        frags = {**model_fragments(cols, "Id", extra_names, spec.row_keys, s.compact_offsets),
+                 "raw_table": spec.raw_table, "staged_table": staged,
+                 "scratch_kind": s.scratch_kind, "scratch_view": s.scratch_view_kind,
+                 "typed_rows": s.scratch(f"{spec.kind}_typed")}
+        s.stage(spec.raw_table, raw)
+        s.run_model("staging/typed.sql", **frags)
+        settle(raw, accounts)
+        s.run_model(spec.staged_model, **frags)
+        s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
+        for model in spec.extra_quarantine:
+            s.run_model(model, load_id=literal(load_id), **frags)
+        quarantine_invalid_rows(s, load_id, invalid)
+        if spec.checkpoint:
+            checkpoint(spec.checkpoint)
+        progress(0.75, spec.dedup_step)
+        summary = spec.finish(s, frags)
+        export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
+        write_accounts(s, load_id, spec.kind, accounts, staged, actor, export_at)
+        quarantine = load_quarantine(s, load_id)
+        summary["export_at (as_of)"] = str(export_at)
+        s.execute(f"drop view if exists {staged}")
+        s.execute(f"drop table if exists {frags['typed_rows']}")
+        s.unstage(spec.raw_table)
+        result = LoadResult(load_id, spec.kind, accounts, quarantine, op.seconds, summary)
+        op.record(s, detail={
+            "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined, **{k: str(v) for k, v in summary.items()},
+        })
+    result.seconds = op.seconds
     progress(1.0, "Done")
     return result

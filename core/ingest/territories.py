@@ -6,16 +6,13 @@ month's tables exactly as they were.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import time
 import uuid
 from pathlib import Path
 
 import pandas as pd
 
-from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.contract import marketpro_columns
 from core.errors import LeadScoringError
@@ -23,6 +20,7 @@ from core.faults import checkpoint
 from core.ingest.accounting import LoadResult
 from core.ingest.loader import (Progress, load_quarantine, no_progress, quarantine_invalid_rows, read_files, settle,
                                 write_accounts)
+from core.operation import Operation, operation
 from core.warehouse import Warehouse
 from core.warehouse.parsing import model_fragments
 from core.warehouse.sql import literal
@@ -100,14 +98,19 @@ def load_territory_files(
 ) -> LoadResult:
     """Load one month's territory exports (any subset of T1/T2/T3) and replace that month atomically.
     ``territory``: one territory for a single file, or {file name: territory} for several."""
-    actor = actor or cli_actor()
-    authorize(actor, "replace_data")
+    names = ", ".join(Path(p).name for p in paths or [])
+    with operation(wh, actor, "replace_data", "load_territories", names) as op:
+        return _load_month(op, settings, paths, month, territory, progress)
+
+
+def _load_month(op: Operation, settings: Settings, paths: list[str | Path], month: str | None,
+                territory: str | dict[str, str] | None, progress: Progress) -> LoadResult:
+    wh, actor = op.wh, op.actor
     if not paths:
         raise LeadScoringError("No territory files given. Pass discovery_t1/t2/t3_YYYY_MM.csv files.")
     if isinstance(territory, str) and len(paths) > 1:
         raise LeadScoringError("--territory applies to a single file; name files discovery_tN_YYYY_MM.csv instead.")
     per_file = territory if isinstance(territory, dict) else {Path(paths[0]).name: territory} if territory else {}
-    started = time.perf_counter()
     paths = [Path(p) for p in paths]
     if month:
         month_of(paths[0], month)  # flags are checked before files
@@ -122,7 +125,7 @@ def load_territory_files(
             f"The files belong to different months ({', '.join(sorted(months))}). Load one month at a time, "
             "or pass --month YYYY-MM to treat them as one month."
         )
-    load_id = uuid.uuid4().hex[:12]
+    load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = marketpro_columns()
     accounts, raw, invalid, extra_names = read_files(
         paths, settings, "territory", cols,
@@ -132,48 +135,42 @@ def load_territory_files(
     )
     frags = territory_fragments(extra_names)
     progress(0.45, "Parsing and checking every cell")
-    try:
-        with wh.writer("territory load") as s:
-            month_value = next(iter(months))
-            frags.update(scratch_frags(s))
-            s.stage("raw.territory_rows", raw)
-            s.run_model("staging/typed.sql", **frags)
-            settle(raw, accounts)
-            migrate_territory_tables(s, frags)
-            s.run_model("staging/stg_territory_reps.sql", **frags)
-            s.run_model("staging/territory_month_rows.sql", snapshot_date=month_date(month_value), **frags)
-            checkpoint("territory_load.after_staging")
-            progress(0.65, "Quarantining unparseable values")
-            s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
-            quarantine_invalid_rows(s, load_id, invalid)
-            progress(0.8, "De-duplicating reps across territories and replacing the month")
-            checkpoint("territory_load.before_swap")
-            s.replace_partitions("staging.stg_territory_reps", frags["staged_table"], month_filter(month_value))
-            s.run_model("marts/dim_rep_snapshots.sql")
-            write_accounts(s, load_id, "territory", accounts, "staging.stg_territory_reps", actor,
-                           where=month_filter(month_value))
-            quarantine = load_quarantine(s, load_id)
-            summary = {
-                "snapshot_month": month_value,
-                "unique_reps_in_month": int(s.scalar(
-                    f"select count(*) from marts.dim_rep_snapshots where {month_filter(month_value)}")),
-                "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
-            }
-            summary["implausible_values"] = implausible_values(s, month_value)
-            checkpoint("territory_load.before_commit")
-            drop_scratch(s, frags)
-            s.unstage("raw.territory_rows")
-            result = LoadResult(load_id, "territory", accounts, quarantine, time.perf_counter() - started, summary)
-            audit.record(s, actor, "load_territories", ", ".join(p.name for p in paths), "ok", {
-                "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined, **summary,
-            })
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            audit.record_now(wh, actor, "load_territories", ", ".join(p.name for p in paths), "failed",
-                             {"load_id": load_id, "error": f"{type(exc).__name__}: {exc}"})
-        raise
-    result.seconds = time.perf_counter() - started
+    with wh.writer("territory load") as s:
+        month_value = next(iter(months))
+        frags.update(scratch_frags(s))
+        s.stage("raw.territory_rows", raw)
+        s.run_model("staging/typed.sql", **frags)
+        settle(raw, accounts)
+        migrate_territory_tables(s, frags)
+        s.run_model("staging/stg_territory_reps.sql", **frags)
+        s.run_model("staging/territory_month_rows.sql", snapshot_date=month_date(month_value), **frags)
+        checkpoint("territory_load.after_staging")
+        progress(0.65, "Quarantining unparseable values")
+        s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
+        quarantine_invalid_rows(s, load_id, invalid)
+        progress(0.8, "De-duplicating reps across territories and replacing the month")
+        checkpoint("territory_load.before_swap")
+        s.replace_partitions("staging.stg_territory_reps", frags["staged_table"], month_filter(month_value))
+        s.run_model("marts/dim_rep_snapshots.sql")
+        write_accounts(s, load_id, "territory", accounts, "staging.stg_territory_reps", actor,
+                       where=month_filter(month_value))
+        quarantine = load_quarantine(s, load_id)
+        summary = {
+            "snapshot_month": month_value,
+            "unique_reps_in_month": int(s.scalar(
+                f"select count(*) from marts.dim_rep_snapshots where {month_filter(month_value)}")),
+            "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
+        }
+        summary["implausible_values"] = implausible_values(s, month_value)
+        checkpoint("territory_load.before_commit")
+        drop_scratch(s, frags)
+        s.unstage("raw.territory_rows")
+        result = LoadResult(load_id, "territory", accounts, quarantine, op.seconds, summary)
+        op.record(s, detail={
+            "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined, **summary,
+        })
+    result.seconds = op.seconds
     progress(1.0, "Done")
     return result
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.export import write_csv
@@ -23,6 +23,7 @@ from core.modeling import metrics
 from core.modeling.baselines import analyst_default
 from core.modeling.data import Frame, frame_from
 from core.modeling.train import configured_selection_rows, fit_pipeline
+from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.warehouse import Warehouse
 
@@ -64,10 +65,9 @@ def backtest_frames(wh: Warehouse, settings: Settings, cutoff: pd.Timestamp, act
         drop_build(wh, build)
 
 
+@audited("train_promote", "backtest", target=lambda a: a["out"])
 def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget_minutes: float | None = None,
              actor: Actor | None = None, progress=None) -> dict:
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     cutoff = parse_as_of(test_from)

@@ -15,7 +15,7 @@ import pandas as pd
 import xgboost as xgb
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.modeling.baselines import logistic_contributions, logistic_from_dict
@@ -23,6 +23,7 @@ from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import aum_segment
 from core.modeling.encoding import CategoryEncoder
 from core.modeling.treeshap import TreeTables, exact_contributions
+from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -170,9 +171,8 @@ def _set_champion(wh: Warehouse, model_id: str, actor: Actor, action: str, reaso
     return previous
 
 
+@audited("train_promote", "promote_model", target=lambda a: a["model_id"])
 def promote(wh: Warehouse, model_id: str, actor: Actor | None = None, force: bool = False, reason: str = "") -> str | None:
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     df = wh.read(f"select gates_passed, gates_json from ml.models where model_id = {literal(model_id)}")
     if df.empty:
         raise LeadScoringError(f"No model {model_id}: see `python -m core models list`.")
@@ -187,10 +187,9 @@ def promote(wh: Warehouse, model_id: str, actor: Actor | None = None, force: boo
                          reason)
 
 
+@audited("train_promote", "rollback_model")
 def rollback(wh: Warehouse, actor: Actor | None = None) -> str:
     """Make the champion before the current one champion again."""
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     events = wh.read("select model_id, previous_champion from ml.model_events "
                      "where action in ('promote', 'force_promote', 'rollback') order by at desc limit 1")
     if events.empty or events.previous_champion.isna().iloc[0]:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import FeatureBuild, build_features, feature_matrix, latest_feature_set
@@ -31,6 +31,7 @@ from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
 from core.monitoring.reference import build_reference, save_reference
+from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
@@ -523,11 +524,10 @@ class TrainResult:
     timings: dict
 
 
+@audited("train_promote", "train_model")
 def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None, promote_if_passing: bool = False,
           actor: Actor | None = None, progress=None, quick: bool = False, features: FeatureBuild | None = None) -> TrainResult:
     """Train on the live feature build, or on ``features`` (a named build, e.g. the rows known on a past day)."""
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, feature_matrix
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
 from core.monitoring.reference import replay_tiers, weekly_dates
+from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.score import HISTORY_COLUMNS, ScoringInputs, ensure_history_columns, predict, refresh_first_scores
 from core.scoring.tiers import boosts
@@ -25,9 +26,8 @@ from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 
+@audited("run_pipeline", "backfill_scores")
 def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor: Actor | None = None) -> dict:
-    actor = actor or cli_actor()
-    authorize(actor, "run_pipeline")
     champion = load_champion(wh)
     since = pd.Timestamp(since, tz="UTC") if pd.Timestamp(since).tzinfo is None else pd.Timestamp(since)
     trained_to = pd.Timestamp(champion.meta["as_of"])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.catalog import PLAUSIBLE_RANGES
@@ -26,6 +26,7 @@ from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
 from core.monitoring.reference import load_reference, month_counts, snapshot_columns
 from core.monitoring.store import LEVELS
+from core.operation import audited
 from core.scoring.score import FIRST_SCORES, first_scores_sql, refresh_first_scores
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -605,10 +606,9 @@ def pipeline_step(runs: pd.DataFrame) -> Step:
                                f"'{runs.outcome.iloc[0]}': {runs.error.iloc[0]}")])
 
 
+@audited("monitor", "monitor")
 def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> MonitorResult:
     """One monitoring run in small steps over one read of the warehouse; stored with its alerts."""
-    actor = actor or cli_actor()
-    authorize(actor, "monitor")
     with wh.reading():  # the steps' reads share one connection (writes close it first)
         return _run_monitor(wh, settings, as_of, actor, progress or (lambda f, m: None))
 

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.modeling import metrics
 from core.monitoring.reference import first_tiers
+from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -32,9 +33,8 @@ def active_shadow(wh: Warehouse) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
+@audited("train_promote", "shadow_start", target=lambda a: a["model_id"])
 def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> dict:
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     with wh.writer("start shadow") as s:
         row = s.query(f"select model_id, is_champion from ml.models where model_id = {literal(model_id)}") \
             if s.table_exists("ml.models") else pd.DataFrame()
@@ -51,9 +51,8 @@ def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> di
     return {"model_id": model_id, "started_at": now.isoformat()}
 
 
+@audited("train_promote", "shadow_stop")
 def stop_shadow(wh: Warehouse, actor: Actor | None = None) -> str | None:
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     current = active_shadow(wh)
     if current is None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
@@ -150,12 +149,11 @@ def shadow_summary(wh: Warehouse, settings: Settings, as_of=None) -> dict | None
     return compare(wh, settings, as_of)
 
 
+@audited("train_promote", "promote_challenger")
 def promote_challenger(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> str:
     """Promote the shadowed challenger if — and only if — it passes the shadow gate; one audited action."""
     from core.modeling.registry import promote
 
-    actor = actor or cli_actor()
-    authorize(actor, "train_promote")
     result = compare(wh, settings)
     if not result["gate_passed"]:
         raise LeadScoringError(f"The challenger {result['challenger']} does not pass the shadow gate: "

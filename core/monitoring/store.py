@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow as pa
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor, authorize
 from core.errors import LeadScoringError
+from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -184,12 +185,15 @@ def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     return json.loads(df.result_json.iloc[0]) | {"created_at": df.created_at.iloc[0]}, frames
 
 
+def _keys(alert_key: str | list[str]) -> list[str]:
+    return [alert_key] if isinstance(alert_key, str) else list(dict.fromkeys(alert_key))
+
+
+@audited("acknowledge_alerts", "acknowledge_alert", target=lambda a: ", ".join(_keys(a["alert_key"])))
 def acknowledge(wh: Warehouse, alert_key: str | list[str], actor: Actor | None = None, note: str = "") -> None:
     """Acknowledge one alert or several (an incident's: every feature one drifting month moved), all or none;
     each audited."""
-    actor = actor or cli_actor()
-    authorize(actor, "acknowledge_alerts")
-    keys = [alert_key] if isinstance(alert_key, str) else list(dict.fromkeys(alert_key))
+    keys = _keys(alert_key)
     if not keys:
         raise LeadScoringError("No alert picked: choose the alert(s) to acknowledge.")
     listed = ", ".join(literal(k) for k in keys)

@@ -13,10 +13,11 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.contract import marketpro_columns, salesforce_columns
 from core.errors import LeadScoringError
+from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.parsing import quote_ident, staged_name
 
@@ -121,10 +122,9 @@ def alerts(report: dict, settings: Settings) -> list[str]:
     return out
 
 
+@audited("reconcile", "reconcile")
 def reconcile(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> dict:
     """Build the report and store it in marts.reconciliation_reports."""
-    actor = actor or cli_actor()
-    authorize(actor, "reconcile")
     report = build_report(wh, settings)
     report["report_id"] = uuid.uuid4().hex[:12]
     with wh.writer("store reconciliation report") as s:

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
+from core.operation import audited
 from core.warehouse import Warehouse
 
 
@@ -25,8 +26,8 @@ def get_capacity(wh: Warehouse, settings: Settings) -> dict:
             "capacity": settings.daily_capacity, "set_by": "config", "set_at": None}
 
 
+@audited("edit_capacity", "set_capacity")
 def set_capacity(wh: Warehouse, actor: Actor, sga_count: int, dials_per_day: int) -> dict:
-    authorize(actor, "edit_capacity")
     if not (1 <= int(sga_count) <= 500 and 1 <= int(dials_per_day) <= 500):
         raise LeadScoringError("SGAs and dials per day must each be between 1 and 500.")
     with wh.writer("set capacity") as s:

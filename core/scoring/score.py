@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor, authorize
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, build_features, latest_feature_set
 from core.modeling.baselines import heuristic_rule
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
+from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.drivers import top_drivers
 from core.scoring.tiers import assign_tiers, boosts
@@ -310,14 +311,13 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
     return shadowed
 
 
+@audited("run_pipeline", "score")
 def score_leads(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None,
                 full: bool = False) -> tuple[ScoreRun, pd.DataFrame]:
     """Score open leads in five steps — inputs → predict → explain → tier → persist. A lead's features are
     fixed at its contact time, so its probability and drivers are reused from the last run when its feature
     values and the model version are unchanged; only new or changed leads go through the model and TreeSHAP
     (``full=True`` recomputes everything)."""
-    actor = actor or cli_actor()
-    authorize(actor, "run_pipeline")
     progress = progress or (lambda f, m: None)
     timings, t0 = {}, time.perf_counter()
 

@@ -167,6 +167,10 @@ def test_audit_log_admin_only(data_dir):
     assert "Load leads" in set(log.action) and "None" not in set(log.detail.astype(str))  # words, not codes
     at.multiselect[0].set_value(["load_leads"]).run()
     assert set(at.dataframe[0].value.action) == {"Load leads"}
+    assert set(at.dataframe[0].value.outcome) == {"Succeeded"}  # outcomes in words
+    assert "Succeeded" in at.multiselect[1].options  # the outcome filter offers the logged outcomes in words
+    at.multiselect[1].set_value(["ok"]).run()
+    assert set(at.dataframe[0].value.outcome) == {"Succeeded"}
     at = page_alone("pages/audit_log.py", "revops")
     assert "cannot read audit" in at.error[0].value
 
