@@ -141,10 +141,151 @@ def selection_sample(fit: Frame, rows: int | None) -> Frame:
     return fit.rows(keep)
 
 
+@dataclass
+class Choice:
+    """The model a training run settled on, before calibration and the refit on every pre-test row."""
+    kind: str  # "xgboost" | "logistic"
+    artifact: object
+    predict_raw: callable
+    params: dict
+    medians: dict | None
+    features: list[str]
+    recipe: callable  # (X, y) -> a fresh fit: same features, settings, re-weighting
+    cv: dict
+
+
+@dataclass
+class Tuned:
+    """The full recipe's extra stages (skipped by ``quick``): imbalance comparison, tuning, pruning."""
+    table: pd.DataFrame | None = None
+    chosen: Imbalance | None = None
+    tuning: dict | None = None
+    booster: object = None
+    pruning: dict | None = None
+
+
+def _logistic_only(fit: Frame, sel: Frame, folds, features: list[str]) -> Choice:
+    """Too little data for the guarded choice: the regularised logistic baseline, with its CV for the report."""
+    if len(set(fit.y)) < 2:
+        raise LeadScoringError(
+            f"The fit period ({len(fit):,} leads contacted up to {fit.t.iloc[-1]:%Y-%m-%d}) has no "
+            f"{'positive' if fit.positives == 0 else 'negative'} labels: nothing to learn yet. Load a longer "
+            "Lead history (more months of contacted leads) and train again.")
+    model = LogisticBaseline().fit(fit.X[features], fit.y)
+    cv_preds = []
+    for tr_idx, va_idx in folds:
+        if len(set(sel.y[tr_idx])) < 2:
+            continue
+        m = LogisticBaseline().fit(sel.X[features].iloc[tr_idx], sel.y[tr_idx])
+        cv_preds.append((sel.y[va_idx], m.predict(sel.X[features].iloc[va_idx])))
+    cv = {"fold_auc_pr": _fold_auc_pr(cv_preds), "sampling_cov": metrics.sampling_cov(cv_preds)}
+    return Choice("logistic", model.to_dict(), model.predict, {"C": model.C}, None, features,
+                  Contender(features).fit, cv)
+
+
+def _tune(fit: Frame, sel: Frame, folds, features: list[str], selection: dict, budget_left: float, progress,
+          timings: dict) -> Tuned:
+    """SMOTE vs scale_pos_weight, successive-halving tuning, the tuned booster, and permutation pruning."""
+    t0 = time.perf_counter()
+    sub = Frame(sel.X[features], sel.y, sel.t, sel.ids)
+    progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
+    table = imb.compare(sub, folds, progress=lambda f, m: progress(0.15 + 0.25 * f, m))
+    chosen = imb.chosen(table)
+    t0 = _stage(timings, "imbalance_comparison", t0)
+    progress(0.4, "Tuning (successive halving)")
+    tuning = successive_halving(sub, folds, chosen, max(budget_left(), 30) * 0.8,
+                                progress=lambda f, m: progress(0.4 + 0.35 * f, m))
+    t0 = _stage(timings, "tuning", t0)
+    progress(0.85, "Fitting the final booster")
+    booster = fit_booster(fit.X[features], fit.y, tuning["best_params"], chosen)
+    t0 = _stage(timings, "final_fit", t0)
+    # Guard against a tuning win that does not generalise: every contender is scored on rows it never
+    # trained on, and the simplest one within one standard error of the best is registered (choice.py).
+    progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
+    conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
+    pruning = permutation_pruning(numeric_view(sel.X), sel.y, folds,
+                                  lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
+                                  progress=lambda f, m: progress(0.86 + 0.02 * f, m))
+    cats = categorical_columns(fit.X)
+    pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
+    selection["pruning"] = pruning
+    _stage(timings, "permutation_pruning", t0)
+    return Tuned(table, chosen, tuning, booster, pruning)
+
+
+TUNED = "tuned booster (spec §6.4 grid)"
+
+
+def contenders_for(fit: Frame, features: list[str], tuned: Tuned, quick: bool) -> dict[str, Contender]:
+    """The models the guarded choice compares, simplest first (the order is the complexity the 1-SE rule uses).
+    Fold i of the pruned contender is scored with the features chosen from earlier folds only."""
+    conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
+    all_cols, cats, pruning = list(fit.X.columns), categorical_columns(fit.X), tuned.pruning
+    return {
+        "logistic regression (L2)": Contender(features),
+        "additive booster (depth-1 trees)": Contender(all_cols, ADDITIVE, conservative),
+        **({"shallow booster, permutation-pruned features": Contender(
+            pruning["kept"] + cats, SHALLOW, conservative, pruning["kept_before"])} if pruning else {}),
+        "shallow booster (depth-2 trees)": Contender(all_cols, SHALLOW, conservative),
+        "small-leaf booster (8 leaves, slow rate, strong L2)": Contender(all_cols, SMALL_LEAVES, conservative),
+        **({"wide booster (31 leaves, early-stopped)": Contender(all_cols, WIDE, conservative),
+            TUNED: Contender(features, tuned.tuning["best_params"], tuned.chosen)} if not quick else {}),
+    }
+
+
+def choose_model(contenders: dict[str, Contender], fit: Frame, sel: Frame, calib: Frame, folds, tuned: Tuned,
+                 selection: dict, progress) -> Choice:
+    """Each contender is scored on every row it did not train on: the CV folds' validation blocks (refitted per
+    fold) pooled with the calibration period. Pooling ~650 positives instead of one fold's ~90 keeps sampling
+    noise from picking the winner; the simplest within one standard error of the best wins."""
+    complexity = {name: i for i, name in enumerate(contenders)}
+    fitted_all = {name: (tuned.booster if name == TUNED else c.fit(fit.X[c.cols], fit.y))
+                  for name, c in contenders.items()}
+    choice, fold_preds, pooled = [], {}, {}
+    for k, (name, c) in enumerate(contenders.items()):
+        progress(0.88 + 0.02 * k / len(contenders), f"Scoring {name} on unseen months")
+        preds = []
+        for i, (tr_idx, va_idx) in enumerate(folds):
+            fcols = c.per_fold_cols[i] if c.per_fold_cols else c.cols
+            m = c.fit(sel.X[fcols].iloc[tr_idx], sel.y[tr_idx])
+            preds.append((sel.y[va_idx], m.predict(sel.X[fcols].iloc[va_idx])))
+        pc = fitted_all[name].predict(calib.X)
+        fold_preds[name] = preds
+        ys = [y for y, _ in preds] + [calib.y]
+        pooled[name] = np.concatenate([_rank01(p) for _, p in preds] + [_rank01(pc)])
+        choice.append({"model": name, "features": len(c.cols),
+                       "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
+                       "cv_mean_auc_pr": round(float(np.mean(_fold_auc_pr(preds))), 4),
+                       "n": int(sum(len(y) for y in ys)), "positives": int(sum(int(y.sum()) for y in ys))})
+    y_pooled = np.concatenate([y for y, _ in fold_preds[next(iter(contenders))]] + [calib.y])
+    decision = one_se_choice(y_pooled, pooled, complexity)
+    by_name = {r["model"]: r for r in decision["rows"]}
+    for row in choice:
+        r = by_name[row["model"]]
+        row.update({"pooled_unseen_auc_pr": r["auc_pr"], "diff_to_best": r["diff_to_best"],
+                    "se_diff": r["se_diff"], "within_one_se": r["within_one_se"], "complexity": r["complexity"]})
+    winner = decision["chosen"]
+    selection.update({"model_choice": choice, "model_chosen": winner, "model_choice_rule": {
+        "best": decision["best"], "chosen": decision["chosen"], "resamples": decision["resamples"]}})
+    cv = {"fold_auc_pr": _fold_auc_pr(fold_preds[winner]), "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
+    c = contenders[winner]
+    if winner == TUNED:
+        b = tuned.booster
+        params = {**tuned.tuning["best_params"], "imbalance": tuned.chosen.name, "imbalance_setting": tuned.chosen.describe()}
+        return Choice("xgboost", b.model, b.predict, params, b.medians, c.cols, c.fit, cv)
+    model = fitted_all[winner]
+    if c.params is None:
+        return Choice("logistic", model.to_dict(), model.predict, {"C": model.C}, None, c.cols, c.fit, cv)
+    params = {**c.params, "imbalance": "none (scale_pos_weight 1)", "features": winner}
+    return Choice("xgboost", model.model, model.predict, params, None, c.cols, c.fit, cv)
+
+
 def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False,
                  selection_rows: int | None = SELECTION_ROWS) -> Fitted:
-    """``quick``: the first-start recipe — no SMOTE comparison, tuning or pruning; the noise-aware choice among
-    the logistic, additive, shallow and small-leaf contenders only (the report says so). ``selection_rows``:
+    """Split off the calibration period → select features → (full recipe: imbalance comparison, tuning, pruning)
+    → the guarded choice among contenders → per-segment calibration → refit on every pre-test row → the CRM-only
+    fallback. ``quick``: the first-start recipe — no SMOTE comparison, tuning or pruning; the noise-aware choice
+    among the logistic, additive, shallow and small-leaf contenders only (the report says so). ``selection_rows``:
     the most fit-period rows model selection uses (see SELECTION_ROWS)."""
     progress = progress or (lambda f, m: None)
     timings: dict = {}
@@ -166,137 +307,41 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
     selection["selection_sample"] = {"rows": len(sel), "positives": sel.positives, "of_rows": len(fit),
                                       "of_positives": fit.positives}
     t0 = _stage(timings, "selection", t0)
-    Xf = fit.X[features]
-    table = tuning = None
-    medians = None
+    tuned = Tuned()
     if insufficient or len(folds) < 2 or calib.positives == 0:
         insufficient = insufficient or "too little data for time-ordered CV and calibration"
-        if len(set(fit.y)) < 2:
-            raise LeadScoringError(
-                f"The fit period ({len(fit):,} leads contacted up to {fit.t.iloc[-1]:%Y-%m-%d}) has no "
-                f"{'positive' if fit.positives == 0 else 'negative'} labels: nothing to learn yet. Load a longer "
-                "Lead history (more months of contacted leads) and train again.")
-        model = LogisticBaseline().fit(Xf, fit.y)
-        kind, artifact, predict_raw, params = "logistic", model.to_dict(), model.predict, {"C": model.C}
-        refit = Contender(features).fit
-        cv_preds = []
-        for tr_idx, va_idx in folds:
-            if len(set(sel.y[tr_idx])) < 2:
-                continue
-            m = LogisticBaseline().fit(sel.X[features].iloc[tr_idx], sel.y[tr_idx])
-            cv_preds.append((sel.y[va_idx], m.predict(sel.X[features].iloc[va_idx])))
-        cv = {"fold_auc_pr": _fold_auc_pr(cv_preds), "sampling_cov": metrics.sampling_cov(cv_preds)}
+        chosen = _logistic_only(fit, sel, folds, features)
     else:
-        sub = Frame(sel.X[features], sel.y, sel.t, sel.ids)
-        conservative = Imbalance("none", "pos_weight", pos_weight=1.0)
-        all_cols = list(fit.X.columns)
-        cats = categorical_columns(fit.X)
-        booster = chosen = pruning = None
         if not quick:
-            progress(0.15, "SMOTE vs scale_pos_weight under blocked CV")
-            table = imb.compare(sub, folds, progress=lambda f, m: progress(0.15 + 0.25 * f, m))
-            chosen = imb.chosen(table)
-            t0 = _stage(timings, "imbalance_comparison", t0)
-            progress(0.4, "Tuning (successive halving)")
-            remaining = max(budget_seconds - (time.perf_counter() - start), 30)
-            tuning = successive_halving(sub, folds, chosen, remaining * 0.8,
-                                        progress=lambda f, m: progress(0.4 + 0.35 * f, m))
-            t0 = _stage(timings, "tuning", t0)
-            progress(0.85, "Fitting the final booster")
-            booster = fit_booster(Xf, fit.y, tuning["best_params"], chosen)
-            t0 = _stage(timings, "final_fit", t0)
-            # Guard against a tuning win that does not generalise: every contender is scored on rows it never
-            # trained on, and the simplest one within one standard error of the best is registered (choice.py).
-            progress(0.86, "Permutation importance of the shallow booster (which features it uses on unseen rows)")
-            pruning = permutation_pruning(numeric_view(sel.X), sel.y, folds,
-                                          lambda X, y: fit_booster(X, y, SHALLOW, conservative).model,
-                                          progress=lambda f, m: progress(0.86 + 0.02 * f, m))
-            pruning["kept_before"] = [k + cats for k in pruning["kept_before"]]
-            selection["pruning"] = pruning
-            t0 = _stage(timings, "permutation_pruning", t0)
+            tuned = _tune(fit, sel, folds, features, selection, lambda: budget_seconds - (time.perf_counter() - start),
+                          progress, timings)
+            t0 = time.perf_counter()
         progress(0.88, "Scoring every contender on months it never trained on")
-        # Fold i of the pruned contender is scored with the features chosen from earlier folds only.
-        contenders = {
-            "logistic regression (L2)": Contender(features),
-            "additive booster (depth-1 trees)": Contender(all_cols, ADDITIVE, conservative),
-            **({"shallow booster, permutation-pruned features": Contender(
-                pruning["kept"] + cats, SHALLOW, conservative, pruning["kept_before"])} if pruning else {}),
-            "shallow booster (depth-2 trees)": Contender(all_cols, SHALLOW, conservative),
-            "small-leaf booster (8 leaves, slow rate, strong L2)": Contender(all_cols, SMALL_LEAVES, conservative),
-            **({"wide booster (31 leaves, early-stopped)": Contender(all_cols, WIDE, conservative),
-                "tuned booster (spec §6.4 grid)": Contender(features, tuning["best_params"], chosen)} if not quick else {}),
-        }
-        complexity = {name: i for i, name in enumerate(contenders)}
-        # Each contender is scored on every row it did not train on: the CV folds' validation blocks
-        # (refitted per fold) pooled with the calibration period. Pooling ~650 positives instead of one
-        # fold's ~90 keeps sampling noise from picking the winner.
-        fitted_all = {name: (booster if name == "tuned booster (spec §6.4 grid)" else c.fit(fit.X[c.cols], fit.y))
-                      for name, c in contenders.items()}
         selection["quick"] = quick
-        choice, fold_preds, pooled = [], {}, {}
-        for k, (name, c) in enumerate(contenders.items()):
-            progress(0.88 + 0.02 * k / len(contenders), f"Scoring {name} on unseen months")
-            preds = []
-            for i, (tr_idx, va_idx) in enumerate(folds):
-                fcols = c.per_fold_cols[i] if c.per_fold_cols else c.cols
-                m = c.fit(sel.X[fcols].iloc[tr_idx], sel.y[tr_idx])
-                preds.append((sel.y[va_idx], m.predict(sel.X[fcols].iloc[va_idx])))
-            pc = fitted_all[name].predict(calib.X)
-            fold_preds[name] = preds
-            ys = [y for y, _ in preds] + [calib.y]
-            pooled[name] = np.concatenate([_rank01(p) for _, p in preds] + [_rank01(pc)])
-            choice.append({"model": name, "features": len(c.cols),
-                           "calibration_period_auc_pr": round(metrics.auc_pr(calib.y, pc) or 0.0, 4),
-                           "cv_mean_auc_pr": round(float(np.mean(_fold_auc_pr(preds))), 4),
-                           "n": int(sum(len(y) for y in ys)), "positives": int(sum(int(y.sum()) for y in ys))})
-        y_pooled = np.concatenate([y for y, _ in fold_preds[next(iter(contenders))]] + [calib.y])
-        decision = one_se_choice(y_pooled, pooled, complexity)
-        by_name = {r["model"]: r for r in decision["rows"]}
-        for row in choice:
-            r = by_name[row["model"]]
-            row.update({"pooled_unseen_auc_pr": r["auc_pr"], "diff_to_best": r["diff_to_best"],
-                        "se_diff": r["se_diff"], "within_one_se": r["within_one_se"], "complexity": r["complexity"]})
-        selection["model_choice"] = choice
-        selection["model_choice_rule"] = {"best": decision["best"], "chosen": decision["chosen"],
-                                          "resamples": decision["resamples"]}
-        winner = decision["chosen"]
-        selection["model_chosen"] = winner
-        cv = {"fold_auc_pr": _fold_auc_pr(fold_preds[winner]), "sampling_cov": metrics.sampling_cov(fold_preds[winner])}
-        features, refit = contenders[winner].cols, contenders[winner].fit
-        if winner == "tuned booster (spec §6.4 grid)":
-            kind, artifact, predict_raw, medians = "xgboost", booster.model, booster.predict, booster.medians
-            params = {**tuning["best_params"], "imbalance": chosen.name, "imbalance_setting": chosen.describe()}
-        else:
-            model = fitted_all[winner]
-            if contenders[winner].params is None:
-                kind, artifact, params, medians = "logistic", model.to_dict(), {"C": model.C}, None
-            else:
-                kind, artifact, medians = "xgboost", model.model, None
-                params = {**contenders[winner].params, "imbalance": "none (scale_pos_weight 1)", "features": winner}
-            predict_raw = model.predict
+        chosen = choose_model(contenders_for(fit, features, tuned, quick), fit, sel, calib, folds, tuned, selection,
+                              progress)
         t0 = _stage(timings, "model_choice", t0)
     progress(0.9, "Calibrating per AUM segment")
-    calibrator = SegmentCalibrator().fit(predict_raw(calib.X), calib.y, aum_segment(calib.X["TotalAssetsInMillions"]))
+    calibrator = SegmentCalibrator().fit(chosen.predict_raw(calib.X), calib.y,
+                                         aum_segment(calib.X["TotalAssetsInMillions"]))
     t0 = _stage(timings, "calibration", t0)
     # The calibrators learned how the chosen model's scores map to outcomes on months it never saw. The model
     # is then refitted, same features and settings, on every row before the test period (fit + gap +
     # calibration: the newest months included) and keeps those calibrators — scikit-learn's
     # CalibratedClassifierCV(ensemble=False) design. Selection, tuning and model choice are unaffected.
     progress(0.92, "Refitting the chosen model on every row before the test period")
-    final = refit(train_all.X[features], train_all.y)
-    predict_raw = final.predict
-    encoder = None
-    if kind == "logistic":
-        artifact = final.to_dict()
+    final = chosen.recipe(train_all.X[chosen.features], train_all.y)
+    if chosen.kind == "logistic":
+        artifact, medians, encoder = final.to_dict(), chosen.medians, None
     else:
         artifact, medians, encoder = final.model, final.medians, final.encoder
-    params = {**params, "refit_rows": len(train_all), "refit_positives": train_all.positives}
+    params = {**chosen.params, "refit_rows": len(train_all), "refit_positives": train_all.positives}
     t0 = _stage(timings, "refit", t0)
     fallback = fit_crm_fallback(fit, calib, train_all)
     _stage(timings, "crm_fallback_model", t0)
-    return Fitted(kind, predict_raw, artifact, features, params, calibrator, selection, table, tuning, cv, medians,
-                  insufficient, timings, fit_frame=fit, calib_frame=calib, train_frame=train_all, folds=folds,
-                  fallback=fallback, encoder=encoder, recipe=refit)
+    return Fitted(chosen.kind, final.predict, artifact, chosen.features, params, calibrator, selection, tuned.table,
+                  tuned.tuning, chosen.cv, medians, insufficient, timings, fit_frame=fit, calib_frame=calib,
+                  train_frame=train_all, folds=folds, fallback=fallback, encoder=encoder, recipe=chosen.recipe)
 
 
 def crm_only_features(columns) -> list[str]:
@@ -524,13 +569,46 @@ class TrainResult:
     timings: dict
 
 
-@audited("train_promote", "train_model")
-def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None, promote_if_passing: bool = False,
-          actor: Actor | None = None, progress=None, quick: bool = False, features: FeatureBuild | None = None) -> TrainResult:
-    """Train on the live feature build, or on ``features`` (a named build, e.g. the rows known on a past day)."""
-    progress = progress or (lambda f, m: None)
-    started = time.perf_counter()
-    budget = 60 * float(budget_minutes or settings.train_budget_minutes)
+@dataclass(frozen=True)
+class TrainingData:
+    """The rows one training run learns from and is judged on: a feature build's matured leads, in time order,
+    split into the earlier ~80% (fit and calibration) and the newest ~20% (the held-out test period)."""
+    feature_set: dict  # the build's meta: as_of, levels, fingerprint
+    rows: pd.DataFrame  # ids, contact times, labels and features of every matured lead
+    frame: Frame
+    train_all: Frame
+    test: Frame
+
+    @property
+    def fingerprint(self) -> str:
+        """Which leads with which labels: two runs on the same fingerprint trained on the same outcomes."""
+        hashed = pd.util.hash_pandas_object(self.rows[["lead_id", "label"]], index=False).values.tobytes()
+        return hashlib.sha256(hashed).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The held-out period's verdict: metrics at the Tier A size daily scoring uses, the gates, the baselines."""
+    metrics: dict
+    gates: list[dict]
+    baselines: list[dict]
+    daily_capacity: int
+
+    @property
+    def passed(self) -> bool:
+        return all(g["passed"] for g in self.gates)
+
+
+@dataclass(frozen=True)
+class Refit:
+    """The recipe that passed, fitted again on every matured lead; ``evaluated`` is the artifact the test metrics
+    belong to, kept beside the registered one."""
+    evaluated: object
+    info: dict
+
+
+def training_data(wh: Warehouse, settings: Settings, actor: Actor, features: FeatureBuild | None,
+                  progress) -> TrainingData:
     fs = features.meta() if features is not None else latest_feature_set(wh)
     if fs is None:
         progress(0.01, "Building features")
@@ -543,78 +621,119 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     train_all, test = time_split(frame, 0.2)
     if len(test) == 0 or len(train_all) == 0:
         raise LeadScoringError("Too few contacted leads to hold out a test period; load more history.")
-    fitted = fit_pipeline(train_all, budget - (time.perf_counter() - started), progress, quick=quick,
-                          selection_rows=configured_selection_rows(settings))
-    if test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
-        fitted.insufficient = f"only {test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
+    return TrainingData(fs, df, frame, train_all, test)
+
+
+def evaluate_held_out(wh: Warehouse, settings: Settings, fitted: Fitted, test: Frame) -> Evaluation:
+    """Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's)."""
     t0 = time.perf_counter()
-    progress(0.93, "Evaluating on the held-out period, with baselines")
-    # Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's)
     daily = get_capacity(wh, settings)["capacity"]
     capacity = settings.tier_a_size(daily)
     ev = evaluate(fitted, test, capacity)
     ev["tier_a_factor"] = settings.tier_a_factor
-    gate_rows = gates(ev, fitted.insufficient)
-    base_rows = baselines(fitted, test, capacity)
+    result = Evaluation(ev, gates(ev, fitted.insufficient), baselines(fitted, test, capacity), daily)
     fitted.timings["evaluation"] = round(time.perf_counter() - t0, 2)
-    model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
-    split = _split_info(fitted.fit_frame, fitted.calib_frame, test)
-    passed = all(g["passed"] for g in gate_rows)
-    evaluated_artifact, refit_info = None, None
-    if passed and not fitted.insufficient and fitted.recipe is not None:
-        # Ship what was evaluated, then refit: the recipe that passed the gates on the held-out period is fitted
-        # again on every matured lead, test period included, so production keeps its newest ~20% of history.
-        progress(0.96, "Refitting the evaluated recipe on every matured lead (test period included)")
-        t0 = time.perf_counter()
-        evaluated_artifact = fitted.artifact
-        final = fitted.recipe(frame.X[fitted.features], frame.y)
-        fitted.artifact = final.to_dict() if fitted.kind == "logistic" else final.model
-        fitted.medians = None if fitted.kind == "logistic" else final.medians
-        fitted.encoder = None if fitted.kind == "logistic" else final.encoder
-        fitted.predict_raw = final.predict
-        in_sample = fitted.predict(test.X)
-        refit_info = {"rows": len(frame), "positives": frame.positives, "evaluated_rows": len(train_all),
-                      "evaluated_positives": train_all.positives,
-                      "test_period_auc_pr_in_sample": metrics.auc_pr(test.y, in_sample),
-                      "test_period_ece_in_sample": metrics.ece(test.y, in_sample), "seconds": round(time.perf_counter() - t0, 2)}
-        fitted.params = {**fitted.params, "registered_rows": len(frame), "registered_positives": frame.positives}
-        fitted.timings["refit_all_matured"] = refit_info["seconds"]
-    report = report_markdown(model_id, fitted, ev, gate_rows, base_rows, split, refit_info)
-    fingerprint = hashlib.sha256(pd.util.hash_pandas_object(df[["lead_id", "label"]], index=False).values.tobytes()
-                                 ).hexdigest()[:16]
-    meta = {
+    return result
+
+
+def refit_on_every_matured_lead(fitted: Fitted, data: TrainingData) -> Refit:
+    """Ship what was evaluated, then refit: the recipe that passed the gates on the held-out period is fitted
+    again on every matured lead, test period included, so production keeps its newest ~20% of history."""
+    t0 = time.perf_counter()
+    evaluated = fitted.artifact
+    frame, test = data.frame, data.test
+    final = fitted.recipe(frame.X[fitted.features], frame.y)
+    fitted.artifact = final.to_dict() if fitted.kind == "logistic" else final.model
+    fitted.medians = None if fitted.kind == "logistic" else final.medians
+    fitted.encoder = None if fitted.kind == "logistic" else final.encoder
+    fitted.predict_raw = final.predict
+    in_sample = fitted.predict(test.X)
+    info = {"rows": len(frame), "positives": frame.positives, "evaluated_rows": len(data.train_all),
+            "evaluated_positives": data.train_all.positives,
+            "test_period_auc_pr_in_sample": metrics.auc_pr(test.y, in_sample),
+            "test_period_ece_in_sample": metrics.ece(test.y, in_sample), "seconds": round(time.perf_counter() - t0, 2)}
+    fitted.params = {**fitted.params, "registered_rows": len(frame), "registered_positives": frame.positives}
+    fitted.timings["refit_all_matured"] = info["seconds"]
+    return Refit(evaluated, info)
+
+
+def registry_meta(model_id: str, fitted: Fitted, data: TrainingData, ev: Evaluation, split: dict,
+                  refit: Refit | None) -> dict:
+    """What the registry stores beside the artifact (meta.json): enough to load, score, explain and audit it."""
+    fs = data.feature_set
+    return {
         "model_id": model_id, "kind": fitted.kind, "features": fitted.features, "levels": fs["levels"],
         "medians": fitted.medians, "params": fitted.params,
-        "category_encoding": fitted.encoder.to_dict() if fitted.encoder is not None else None, "calibration": fitted.calibrator.to_dict(),
-        "metrics": {**{k: v for k, v in ev.items()}, "baselines": base_rows, "split": split, "refit": refit_info},
-        "gates": gate_rows, "gates_passed": passed, "training_fingerprint": fingerprint,
+        "category_encoding": fitted.encoder.to_dict() if fitted.encoder is not None else None,
+        "calibration": fitted.calibrator.to_dict(),
+        "metrics": {**ev.metrics, "baselines": ev.baselines, "split": split, "refit": refit.info if refit else None},
+        "gates": ev.gates, "gates_passed": ev.passed, "training_fingerprint": data.fingerprint,
         "feature_set_fingerprint": fs["fingerprint"], "as_of": str(fs["as_of"]), "timings": fitted.timings,
         "selection": {k: v for k, v in fitted.selection.items() if k != "iv"},
         "imbalance_table": None if fitted.imbalance_table is None else fitted.imbalance_table.to_dict(orient="records"),
         "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": fitted.fallback,
     }
-    folder = save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
-    progress(0.98, "Freezing the monitoring reference (training rows, territory month, scores, tiers)")
+
+
+def freeze_reference(wh: Warehouse, settings: Settings, folder, fitted: Fitted, data: TrainingData,
+                     ev: Evaluation) -> None:
+    """Monitoring's frozen reference (training rows, territory month, scores, tiers), stored with the artifact."""
     t0 = time.perf_counter()
+    fs = data.feature_set
+    rows = data.rows.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True)
     with wh.reader() as s:
-        reference = build_reference(s, df.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True), fitted.predict(frame.X), fs["levels"],
-                                    daily, ev.get("precision_at_capacity"), str(fs["as_of"]),
+        reference = build_reference(s, rows, fitted.predict(data.frame.X), fs["levels"], ev.daily_capacity,
+                                    ev.metrics.get("precision_at_capacity"), str(fs["as_of"]),
                                     settings.tier_a_factor, settings.tier_b_factor)
     save_reference(folder, reference)
     fitted.timings["reference"] = round(time.perf_counter() - t0, 2)
-    if evaluated_artifact is not None:  # the artifact the test metrics belong to, kept beside the registered one
-        if fitted.kind == "xgboost":
-            evaluated_artifact.save_model(folder / "evaluated_booster.json")
-        else:
-            (folder / "evaluated_logistic.json").write_text(json.dumps(evaluated_artifact))
+
+
+def keep_evaluated_artifact(folder, kind: str, refit: Refit | None) -> None:
+    if refit is None:
+        return
+    if kind == "xgboost":
+        refit.evaluated.save_model(folder / "evaluated_booster.json")
+    else:
+        (folder / "evaluated_logistic.json").write_text(json.dumps(refit.evaluated))
+
+
+@audited("train_promote", "train_model")
+def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None, promote_if_passing: bool = False,
+          actor: Actor | None = None, progress=None, quick: bool = False, features: FeatureBuild | None = None) -> TrainResult:
+    """Train on the live feature build, or on ``features`` (a named build, e.g. the rows known on a past day):
+    data → fit → evaluate on the held-out period → refit on every matured lead (when the gates pass) → register
+    with its report and frozen monitoring reference → promote (when asked and passing)."""
+    progress = progress or (lambda f, m: None)
+    started = time.perf_counter()
+    budget = 60 * float(budget_minutes or settings.train_budget_minutes)
+    data = training_data(wh, settings, actor, features, progress)
+    fitted = fit_pipeline(data.train_all, budget - (time.perf_counter() - started), progress, quick=quick,
+                          selection_rows=configured_selection_rows(settings))
+    if data.test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
+        fitted.insufficient = f"only {data.test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
+    progress(0.93, "Evaluating on the held-out period, with baselines")
+    ev = evaluate_held_out(wh, settings, fitted, data.test)
+    model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
+    split = _split_info(fitted.fit_frame, fitted.calib_frame, data.test)
+    refit = None
+    if ev.passed and not fitted.insufficient and fitted.recipe is not None:
+        progress(0.96, "Refitting the evaluated recipe on every matured lead (test period included)")
+        refit = refit_on_every_matured_lead(fitted, data)
+    report = report_markdown(model_id, fitted, ev.metrics, ev.gates, ev.baselines, split, refit.info if refit else None)
+    meta = registry_meta(model_id, fitted, data, ev, split, refit)
+    folder = save_model(wh, settings, model_id, fitted.kind, fitted.artifact, meta, report, actor)
+    progress(0.98, "Freezing the monitoring reference (training rows, territory month, scores, tiers)")
+    freeze_reference(wh, settings, folder, fitted, data, ev)
+    keep_evaluated_artifact(folder, fitted.kind, refit)
     promoted = False
     if promote_if_passing:
-        if passed:
+        if ev.passed:
             promote(wh, model_id, actor)
             promoted = True
         else:
             report += "\n**Not promoted:** the gates failed (see above).\n"
     fitted.timings["total"] = round(time.perf_counter() - started, 2)
     progress(1.0, f"Model {model_id} registered")
-    return TrainResult(model_id, fitted.kind, gate_rows, passed, meta["metrics"], report, promoted,
+    return TrainResult(model_id, fitted.kind, ev.gates, ev.passed, meta["metrics"], report, promoted,
                        time.perf_counter() - started, fitted.timings)
