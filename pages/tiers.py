@@ -23,7 +23,7 @@ with user_errors():
                    "could be used. Analysts can train and promote one under Train & compare.")
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Daily capacity", f"{cap['capacity']:,}", help=f"{cap['sga_count']} SGAs × {cap['dials_per_day']} dials")
+    c1.metric("Daily capacity", f"{cap.daily:,}", help=cap.words())
     c2.metric(f"Tier A (capacity × {eng.settings.tier_a_factor:g})", f"{tiers.get('A', 0):,}")
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
@@ -75,9 +75,9 @@ with user_errors():
     if who.can("edit_capacity"):
         with st.form("capacity"):
             st.subheader("Capacity")
-            sgas = st.number_input("SGAs working today", 1, 500, cap["sga_count"])
-            dials = st.number_input("Dials per SGA per day", 1, 500, cap["dials_per_day"])
+            sgas = st.number_input("SGAs working today", 1, 500, cap.sga_count)
+            dials = st.number_input("Dials per SGA per day", 1, 500, cap.dials_per_day)
             if st.form_submit_button("Save capacity"):
                 new = set_capacity(eng.wh, who, sgas, dials)
                 after_write()
-                st.success(f"Capacity is now {new['capacity']:,} a day; tiers follow at the next run.")
+                st.success(f"Capacity is now {new.daily:,} a day; tiers follow at the next run.")

@@ -151,7 +151,7 @@ def test_run_daily_falls_back_to_the_heuristic_without_a_champion(scored_copy):
     assert {"features", "score", "experiments", "monitor", "total"} <= set(result.timings)
     assert result.summary().startswith(f"Scored {result.counts['scored']:,} leads with the heuristic rule")
     assert result.summary().endswith("Salesforce write-back: not configured")
-    cap = get_capacity(wh, settings)["capacity"]
+    cap = get_capacity(wh, settings).daily
     assert (scores.tier == "A").sum() == round(cap * 1.2)
     runs = wh.read("select outcome, counts_json from ops.runs")
     assert runs.outcome.tolist() == ["ok"] and json.loads(runs.counts_json.iloc[0])["scored"] == len(scores)
@@ -212,7 +212,12 @@ def test_capacity_editor_is_permissioned(scored_copy):
     with pytest.raises(PermissionDeniedError):
         set_capacity(wh, Actor("rita", "revops"), 5, 10)
     set_capacity(wh, Actor("sam", "sga_manager"), 5, 10)
-    assert get_capacity(wh, settings)["capacity"] == 50
+    cap = get_capacity(wh, settings)
+    assert cap.daily == 50 and cap.set_by == "sam"
+    assert cap.words().startswith("5 SGAs × 10 dials = 50 a day, set by sam on ")
+    from core.scoring.capacity import Capacity
+
+    assert Capacity(12, 40).words() == "12 SGAs × 40 dials = 480 a day, the configured default"
     with pytest.raises(LeadScoringError, match="between 1 and 500"):
         set_capacity(wh, Actor("sam", "sga_manager"), 0, 10)
 

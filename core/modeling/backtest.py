@@ -86,7 +86,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
         sel = month == m
         per_month.append({"month": m, "n": int(sel.sum()), "positives": int(test.y[sel].sum()),
                           "auc_pr": metrics.auc_pr(test.y[sel], score[sel]), "auc_roc": metrics.auc_roc(test.y[sel], score[sel])})
-    overall = metrics.summary(test.y, score, settings.tier_a_size(get_capacity(wh, settings)["capacity"]))
+    overall = metrics.summary(test.y, score, settings.tier_a_size(get_capacity(wh, settings).daily))
     result = {
         "test_from": str(cutoff), "as_of_now": str(now), "train_n": len(frame), "train_positives": frame.positives,
         "model_kind": fitted.kind, "model_chosen": fitted.selection.get("model_chosen", fitted.kind),

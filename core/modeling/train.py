@@ -627,7 +627,7 @@ def training_data(wh: Warehouse, settings: Settings, actor: Actor, features: Fea
 def evaluate_held_out(wh: Warehouse, settings: Settings, fitted: Fitted, test: Frame) -> Evaluation:
     """Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's)."""
     t0 = time.perf_counter()
-    daily = get_capacity(wh, settings)["capacity"]
+    daily = get_capacity(wh, settings).daily
     capacity = settings.tier_a_size(daily)
     ev = evaluate(fitted, test, capacity)
     ev["tier_a_factor"] = settings.tier_a_factor

@@ -49,7 +49,7 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
     leads = leads.merge(mql, on="lead_id", how="left")
     leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
     dates = [d for d in weekly_dates(since, until) if d < until.normalize()]
-    capacity = get_capacity(wh, settings)["capacity"]
+    capacity = get_capacity(wh, settings).daily
     rows = replay_tiers(leads, dates, capacity, settings.tier_a_factor, settings.tier_b_factor)
     if rows.empty:
         raise LeadScoringError(f"No contacted leads between {since:%Y-%m-%d} and {until:%Y-%m-%d} to backfill.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -14,24 +14,43 @@ from core.operation import audited
 from core.warehouse import Warehouse
 
 
-def get_capacity(wh: Warehouse, settings: Settings) -> dict:
+@dataclass(frozen=True)
+class Capacity:
+    """How many leads the SGAs can call in a day, and who set it (``set_by`` "config": the configured default)."""
+    sga_count: int
+    dials_per_day: int
+    set_by: str = "config"
+    set_at: pd.Timestamp | None = None
+
+    @property
+    def daily(self) -> int:
+        return self.sga_count * self.dials_per_day
+
+    def words(self) -> str:
+        """'12 SGAs × 40 dials = 480 a day, set by sam on 3 Dec 2026' (or 'the configured default')."""
+        source = ("the configured default" if self.set_at is None
+                  else f"set by {self.set_by} on {pd.Timestamp(self.set_at).strftime('%-d %b %Y')}")
+        return f"{self.sga_count} SGAs × {self.dials_per_day} dials = {self.daily:,} a day, {source}"
+
+
+def get_capacity(wh: Warehouse, settings: Settings) -> Capacity:
+    """The newest capacity an SGA manager set, else the config's."""
     with wh.reader() as s:
         if s.table_exists("ops.capacity"):
             row = s.query("select sga_count, dials_per_day, set_by, set_at from ops.capacity order by set_at desc limit 1")
             if not row.empty:
                 r = row.iloc[0]
-                return {"sga_count": int(r.sga_count), "dials_per_day": int(r.dials_per_day),
-                        "capacity": int(r.sga_count) * int(r.dials_per_day), "set_by": r.set_by, "set_at": str(r.set_at)}
-    return {"sga_count": settings.sga_count, "dials_per_day": settings.dials_per_day,
-            "capacity": settings.daily_capacity, "set_by": "config", "set_at": None}
+                return Capacity(int(r.sga_count), int(r.dials_per_day), str(r.set_by), pd.Timestamp(r.set_at))
+    return Capacity(int(settings.sga_count), int(settings.dials_per_day))
 
 
 @audited("edit_capacity", "set_capacity")
-def set_capacity(wh: Warehouse, actor: Actor, sga_count: int, dials_per_day: int) -> dict:
+def set_capacity(wh: Warehouse, actor: Actor, sga_count: int, dials_per_day: int) -> Capacity:
     if not (1 <= int(sga_count) <= 500 and 1 <= int(dials_per_day) <= 500):
         raise LeadScoringError("SGAs and dials per day must each be between 1 and 500.")
+    cap = Capacity(int(sga_count), int(dials_per_day), actor.username, pd.Timestamp.now(tz="UTC"))
     with wh.writer("set capacity") as s:
-        s.load("ops.capacity", pd.DataFrame([{"sga_count": int(sga_count), "dials_per_day": int(dials_per_day),
-                                              "set_by": actor.username, "set_at": datetime.now(timezone.utc)}]), mode="append")
-        audit.record(s, actor, "set_capacity", "", "ok", {"sga_count": sga_count, "dials_per_day": dials_per_day})
-    return {"sga_count": int(sga_count), "dials_per_day": int(dials_per_day), "capacity": int(sga_count) * int(dials_per_day)}
+        s.load("ops.capacity", pd.DataFrame([{"sga_count": cap.sga_count, "dials_per_day": cap.dials_per_day,
+                                              "set_by": cap.set_by, "set_at": cap.set_at.to_pydatetime()}]), mode="append")
+        audit.record(s, actor, "set_capacity", "", "ok", {"sga_count": cap.sga_count, "dials_per_day": cap.dials_per_day})
+    return cap

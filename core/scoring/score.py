@@ -241,7 +241,7 @@ def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Prediction
         "drivers_json": drivers_json, "drivers": drivers_text,
         "boost_reasons": ["; ".join(r) for r in boost_reasons],
     })
-    capacity = get_capacity(wh, settings)["capacity"]
+    capacity = get_capacity(wh, settings).daily
     tiers = assign_tiers(frame, capacity, settings.tier_a_factor, settings.tier_b_factor)
     tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
     tiers["model_version"], tiers["scored_at"] = inp.version, datetime.now(timezone.utc)
