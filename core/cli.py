@@ -21,6 +21,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config file (default: ./leadscore.toml when present)")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
+    _data_verbs(sub)
+    _feature_verbs(sub)
+    _model_verbs(sub)
+    _run_verbs(sub)
+    sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
+    from core.experiments.cli import add_parsers
+
+    add_parsers(sub)
+    return p
+
+
+def _data_verbs(sub) -> None:
+    """Demo data, loads, reconciliation, users."""
     d = sub.add_parser("demo-data", help="write realistic demo exports per shared/contract plus a truth file")
     d.add_argument("outdir")
     d.add_argument("--scale", choices=["small", "full", "3x", "10x"], default="small",
@@ -61,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("username")
     rp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
+
+def _feature_verbs(sub) -> None:
+    """Features: build, leakage report, training table, catalog, quality."""
     bf = sub.add_parser("build-features", help="labels and point-in-time features")
     bf.add_argument("--as-of", help="judge labels as of this time (default: the Lead export time)")
     lk = sub.add_parser("leakage-report", help="point-in-time and blocked-field report")
@@ -72,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     sq = sub.add_parser("feature-quality", help="per-feature scorecard and class-imbalance summary")
     sq.add_argument("--json", action="store_true")
 
+
+def _model_verbs(sub) -> None:
+    """Training, first start, backtest, the registry, shadow, monitoring."""
     tr = sub.add_parser("train", help="selection, imbalance comparison, tuning, calibration, evaluation, registry")
     tr.add_argument("--budget-minutes", type=float, default=None)
     tr.add_argument("--promote", action="store_true", help="make it champion when every gate passes")
@@ -104,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("--json", action="store_true")
     mo.add_argument("--acknowledge", metavar="ALERT_KEY", help="acknowledge one alert (kind|subject, as listed)")
 
+
+def _run_verbs(sub) -> None:
+    """Scoring, the daily run, Salesforce write-back, status and the local stand-in."""
     sc = sub.add_parser("score", help="score open contacted leads with the champion: tiers and drivers")
     sc.add_argument("--as-of")
     sc.add_argument("--out", help="write the scores as CSV (cli.md columns)")
@@ -125,13 +147,6 @@ def _parser() -> argparse.ArgumentParser:
     st_.add_argument("--lock-rate", type=float, default=0.0, help="share of Leads whose first update hits UNABLE_TO_LOCK_ROW")
     st_.add_argument("--slow-job-seconds", type=float, default=0.0)
     st_.add_argument("--workdir", help="where the certificate is written (default: a temporary folder)")
-
-    sub.add_parser("status", help="what the warehouse holds (loads, months, reports)")
-    from core.experiments.cli import add_parsers
-
-    add_parsers(sub)
-    return p
-
 
 def _progress(fraction: float, message: str) -> None:
     print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
