@@ -104,10 +104,10 @@ def operation(wh: Warehouse, actor: Actor | None, permission: str, action: str, 
         raise
 
 
-def audited(permission: str, action: str, target: Callable[[dict], str] | None = None):
+def audited(permission: str, action: str | Callable[[dict], str], target: Callable[[dict], str] | None = None):
     """Decorate a use case whose parameters include ``wh`` and ``actor``: the body receives the resolved actor,
-    runs only when ``permission`` is granted, and a refusal or failure is audited as ``action`` (``target`` picks
-    the audited subject from the call's arguments, e.g. the model id)."""
+    runs only when ``permission`` is granted, and a refusal or failure is audited as ``action`` (or the action
+    that function of the call's arguments names; ``target`` picks the audited subject, e.g. the model id)."""
     def wrap(fn):
         sig = inspect.signature(fn)
         if "wh" not in sig.parameters or "actor" not in sig.parameters:
@@ -119,7 +119,8 @@ def audited(permission: str, action: str, target: Callable[[dict], str] | None =
             bound.apply_defaults()
             bound.arguments["actor"] = bound.arguments["actor"] or cli_actor()
             subject = str(target(bound.arguments)) if target is not None else ""
-            with operation(bound.arguments["wh"], bound.arguments["actor"], permission, action, subject):
+            name = action(bound.arguments) if callable(action) else action
+            with operation(bound.arguments["wh"], bound.arguments["actor"], permission, name, subject):
                 return fn(*bound.args, **bound.kwargs)
         run.permission = permission  # read by the permission tests
         return run

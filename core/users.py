@@ -7,35 +7,37 @@ from __future__ import annotations
 import pandas as pd
 
 from core import audit
-from core.auth import Actor, UserStore, cli_actor
+from core.auth import Actor, UserStore
+from core.operation import audited
 from core.warehouse import Warehouse
 
 
+@audited("manage_users", "save_user", target=lambda a: a["username"])
 def save_user(store: UserStore, wh: Warehouse, username: str, password: str, role: str,
               actor: Actor | None = None) -> str:
-    actor = actor or cli_actor()
     existed = username in store.users()
     store.add(username, password, role, actor=actor)
     audit.record_now(wh, actor, "save_user", username, "ok", {"role": role, "new": not existed})
     return f"{'Updated' if existed else 'Added'} {username} as {role.replace('_', ' ')}."
 
 
+@audited("manage_users", lambda a: "disable_user" if a["disabled"] else "enable_user",
+         target=lambda a: a["username"])
 def set_disabled(store: UserStore, wh: Warehouse, username: str, disabled: bool, actor: Actor | None = None) -> str:
-    actor = actor or cli_actor()
     store.set_disabled(username, disabled, actor=actor)
     audit.record_now(wh, actor, "disable_user" if disabled else "enable_user", username, "ok", {})
     return f"{username} is {'disabled: they cannot sign in' if disabled else 'enabled again'}."
 
 
+@audited("manage_users", "reset_password", target=lambda a: a["username"])
 def reset_password(store: UserStore, wh: Warehouse, username: str, password: str, actor: Actor | None = None) -> str:
-    actor = actor or cli_actor()
     store.reset_password(username, password, actor=actor)
     audit.record_now(wh, actor, "reset_password", username, "ok", {})
     return f"Password of {username} reset."
 
 
+@audited("manage_users", "remove_user", target=lambda a: a["username"])
 def remove_user(store: UserStore, wh: Warehouse, username: str, actor: Actor | None = None) -> str:
-    actor = actor or cli_actor()
     store.remove(username, actor=actor)
     audit.record_now(wh, actor, "remove_user", username, "ok", {})
     return f"Removed {username}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from core.auth import Actor
@@ -76,3 +77,18 @@ def test_the_decorator_refuses_a_use_case_without_wh_and_actor():
         @audited("run_pipeline", "score")
         def score(settings, actor=None):  # pragma: no cover - never called
             return None
+
+
+def test_user_administration_audits_refusals_and_failures_too(wh, tmp_path):
+    from core import users
+    from core.auth import UserStore
+
+    store = UserStore(tmp_path / "users.json")
+    with pytest.raises(PermissionDeniedError):
+        users.set_disabled(store, wh, "ann", True, actor=Actor("sam", "sga_manager"))
+    with pytest.raises(LeadScoringError, match="at least 8"):
+        users.save_user(store, wh, "ann", "short", "revops", actor=Actor("root", "admin"))
+    log = pd.concat([_entries(wh, "refused"), _entries(wh, "failed")], ignore_index=True)
+    assert log[["actor", "action", "target", "outcome"]].values.tolist() == [
+        ["sam", "disable_user", "ann", "refused"], ["root", "save_user", "ann", "failed"]]
+    assert not log.detail.str.contains("short").any()  # never a password, not even a rejected one
