@@ -86,9 +86,11 @@ def _record_quietly(wh: Warehouse, actor: Actor, action: str, target: str, outco
 
 
 @contextmanager
-def operation(wh: Warehouse, actor: Actor | None, permission: str, action: str, target: str = "") -> Iterator[Operation]:
+def operation(wh: Warehouse, actor: Actor | None, permission: str, action: str, target: str = "",
+              failures: bool = True) -> Iterator[Operation]:
     """Authorise ``permission`` for ``actor`` (the command line's actor when None), time the block, and audit a
-    refusal or a failure as ``action``. The success entry is the use case's (:meth:`Operation.record`)."""
+    refusal or a failure as ``action``. The success entry is the use case's (:meth:`Operation.record`).
+    ``failures=False``: the use case audits every outcome itself (a Salesforce sync's record), refusals only here."""
     actor = actor or cli_actor()
     try:
         authorize(actor, permission)
@@ -99,12 +101,15 @@ def operation(wh: Warehouse, actor: Actor | None, permission: str, action: str, 
     try:
         yield op
     except Exception as exc:
+        if not failures:
+            raise
         _record_quietly(wh, actor, action, op.target, "failed", {**op.context, "error": error_words(exc),
                                                                   "error_type": type(exc).__name__, "seconds": round(op.seconds, 2)})
         raise
 
 
-def audited(permission: str, action: str | Callable[[dict], str], target: Callable[[dict], str] | None = None):
+def audited(permission: str, action: str | Callable[[dict], str], target: Callable[[dict], str] | None = None,
+            failures: bool = True):
     """Decorate a use case whose parameters include ``wh`` and ``actor``: the body receives the resolved actor,
     runs only when ``permission`` is granted, and a refusal or failure is audited as ``action`` (or the action
     that function of the call's arguments names; ``target`` picks the audited subject, e.g. the model id)."""
@@ -120,7 +125,7 @@ def audited(permission: str, action: str | Callable[[dict], str], target: Callab
             bound.arguments["actor"] = bound.arguments["actor"] or cli_actor()
             subject = str(target(bound.arguments)) if target is not None else ""
             name = action(bound.arguments) if callable(action) else action
-            with operation(bound.arguments["wh"], bound.arguments["actor"], permission, name, subject):
+            with operation(bound.arguments["wh"], bound.arguments["actor"], permission, name, subject, failures):
                 return fn(*bound.args, **bound.kwargs)
         run.permission = permission  # read by the permission tests
         return run

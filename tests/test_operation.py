@@ -14,7 +14,7 @@ from core.errors import LeadScoringError, PermissionDeniedError
 def _entries(wh, outcome: str):
     from core.audit import recent
 
-    log = recent(wh)
+    log = recent(wh).sort_values("at")  # oldest first
     return log[log.outcome == outcome].reset_index(drop=True)
 
 
@@ -92,3 +92,18 @@ def test_user_administration_audits_refusals_and_failures_too(wh, tmp_path):
     assert log[["actor", "action", "target", "outcome"]].values.tolist() == [
         ["sam", "disable_user", "ann", "refused"], ["root", "save_user", "ann", "failed"]]
     assert not log.detail.str.contains("short").any()  # never a password, not even a rejected one
+
+
+def test_salesforce_syncs_audit_a_refusal_once_and_leave_their_outcomes_to_the_sync_record(wh, settings):
+    from core.salesforce.pull import pull_leads
+    from core.salesforce.push import push_scores
+
+    analyst = Actor("ana", "analyst")
+    for call in (lambda: push_scores(wh, settings, actor=analyst), lambda: pull_leads(wh, settings, actor=analyst)):
+        with pytest.raises(PermissionDeniedError):
+            call()
+    assert _entries(wh, "refused")[["actor", "action"]].values.tolist() == [
+        ["ana", "salesforce_push"], ["ana", "salesforce_pull"]]
+    with pytest.raises(LeadScoringError):
+        pull_leads(wh, settings)  # Salesforce is not configured: the sync record is not reached, nor is an audit
+    assert _entries(wh, "failed").empty

@@ -7,11 +7,12 @@ import csv
 import time
 from pathlib import Path
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.contract import salesforce_columns
 from core.errors import LeadScoringError
 from core.ingest.loader import no_progress
+from core.operation import audited
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
 from core.salesforce.config import salesforce_config
 from core.salesforce.result import Outcome, SyncResult, now, record_sync
@@ -63,10 +64,9 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
                  load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.")
 
 
+@audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], what: str, prefix: str, load,
           access_hint: str):
-    actor = actor or cli_actor()
-    authorize(actor, "replace_data")
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")

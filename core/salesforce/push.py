@@ -26,11 +26,12 @@ from pathlib import Path
 import pandas as pd
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
-from core.auth import Actor, authorize, cli_actor
+from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.ingest.loader import no_progress
 from core.locks import flock_held
+from core.operation import audited
 from core.salesforce import ledger
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
 from core.salesforce.config import salesforce_config
@@ -263,12 +264,11 @@ def push_lock(settings: Settings):
         yield
 
 
+@audited("push_scores", "salesforce_push", failures=False)  # record_sync audits every outcome
 def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, dry_run: str | Path | None = None,
                 retry_failed: bool = False, progress=no_progress, client: SalesforceClient | None = None,
                 sleep=time.sleep) -> SyncResult:
     """Write changed scores to Salesforce with Bulk API 2.0 (or, with ``dry_run``, the exact CSV it would send)."""
-    actor = actor or cli_actor()
-    authorize(actor, "push_scores")
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("dry_run" if dry_run else "push")
     cfg = salesforce_config(settings)
