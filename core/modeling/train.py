@@ -432,10 +432,10 @@ def _fmt(v, pct=False):
     return f"{v:.1%}" if pct else (f"{v:.4f}" if isinstance(v, float) else f"{v:,}")
 
 
-def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dict], base_rows: list[dict],
-                    split: dict, refit: dict | None = None) -> str:
-    t = ev["test"]
-    L = [f"# Model {model_id} ({fitted.kind})", ""]
+def _report_head(model_id: str, fitted: Fitted) -> list[str]:
+    """Title and the banners of a quick or data-starved run."""
+    L: list[str] = []
+    L += [f"# Model {model_id} ({fitted.kind})", ""]
     if fitted.selection.get("quick"):
         L += ["> **Quick recipe** (first start): no SMOTE comparison, tuning or pruning; the noise-aware choice among "
               "the logistic, additive, shallow and small-leaf contenders only. Retrain from Train & compare for the "
@@ -443,6 +443,12 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
     if fitted.insufficient:
         L += [f"> **Not enough data:** {fitted.insufficient}. Metrics below are shown with their sample sizes; "
               "treat them as indicative only.", ""]
+    return L
+
+
+def _report_data(fitted: Fitted, split: dict, refit: dict | None) -> list[str]:
+    """Data and splits; the registered artifact."""
+    L: list[str] = []
     L += ["## Data and splits (time order, 30-day gaps)",
           f"- fit: {split['fit_n']:,} leads ({split['fit_pos']:,} positive), {split['fit_from']} → {split['fit_to']}",
           f"- calibration: {split['calib_n']:,} leads ({split['calib_pos']:,} positive), {split['calib_from']} → {split['calib_to']}",
@@ -462,6 +468,12 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
               f"`evaluated_*.json`); the refitted one scores the test period in-sample at AUC-PR "
               f"{_fmt(refit['test_period_auc_pr_in_sample'])}, ECE {_fmt(refit['test_period_ece_in_sample'])} "
               "(not an estimate of future quality)."]
+    return L
+
+
+def _report_gates(ev: dict, gate_rows: list[dict]) -> list[str]:
+    """The gates, with the CV's sampling-noise yardstick."""
+    L: list[str] = []
     L += ["",
           "## Gates", "| gate | value | n | result |", "|---|---:|---:|---|"]
     L += [f"| {g['gate']} | {_fmt(g['value'])} | {g['n']:,} | {'PASS' if g['passed'] else 'FAIL'} |" for g in gate_rows]
@@ -470,6 +482,13 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
               f"{_fmt(ev['cv_sampling_cov'])} — a model of perfectly stable quality would show about this much "
               "variation across folds of this size. An observed CoV near it is not evidence of instability; one far "
               "above it is."]
+    return L
+
+
+def _report_test(ev: dict, base_rows: list[dict]) -> list[str]:
+    """Test metrics beside the baselines, and lift by decile."""
+    L: list[str] = []
+    t = ev["test"]
     L += ["", f"## Test metrics (n = {t['n']:,}, positives = {t['positives']:,}, base rate {_fmt(t['base_rate'], True)})",
           "| model | AUC-PR | AUC-ROC | P@10% | R@10% | P@capacity | top-decile lift | Brier | ECE |",
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -487,6 +506,12 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           "## Lift by decile (test)", "| decile | n | positives | rate | lift |", "|---:|---:|---:|---:|---:|"]
     L += [f"| {d['decile']} | {d['n']:,} | {d['positives']:,} | {_fmt(d['rate'], True)} | {_fmt(d['lift'])} |"
           for d in t["lift_by_decile"]]
+    return L
+
+
+def _report_calibration(fitted: Fitted, ev: dict) -> list[str]:
+    """Calibration by AUM segment and the calibrators chosen."""
+    L: list[str] = []
     L += ["", "## Calibration by AUM segment (test)", "| segment | n | positives | Brier | ECE |", "|---|---:|---:|---:|---:|"]
     L += [f"| {s['segment']} | {s['n']:,} | {s['positives']:,} | {_fmt(s['brier'])} | {_fmt(s['ece'])} |" for s in ev["by_aum_tier"]]
     L += ["", "Calibrators (fitted on the calibration period only; the first line is the pooled one):", ""]
@@ -496,6 +521,12 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
           for r in fitted.calibrator.report_]
     L += ["", "A segment uses its own curve only when it beats the pooled one by more than one standard error "
           "(isotonic must also beat Platt that way)."]
+    return L
+
+
+def _report_imbalance(fitted: Fitted) -> list[str]:
+    """SMOTE vs scale_pos_weight (full recipe only)."""
+    L: list[str] = []
     if fitted.imbalance_table is not None:
         L += ["", "## SMOTE vs scale_pos_weight (blocked CV, spec §5.6; weights 40/25/20/15)",
               "| config | setting | AUC-PR | AUC-ROC | P@10% | R@10% | calib. error | CoV | train rows | synthetic | s | score |",
@@ -506,12 +537,24 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
                      f"{_fmt(r.auc_pr_cov)} | {r.training_samples:,} | {r.synthetic_samples:,} | {r.train_seconds} | {r.score:.3f} |")
         L.append(f"\nValidation rows across folds: {int(fitted.imbalance_table.n_val.iloc[0]):,} "
                  f"({int(fitted.imbalance_table.positives_val.iloc[0]):,} positive).")
+    return L
+
+
+def _report_tuning(fitted: Fitted) -> list[str]:
+    """Successive-halving tuning (full recipe only)."""
+    L: list[str] = []
     if fitted.tuning:
         tu = fitted.tuning
         L += ["", "## Tuning", f"Successive halving over {tu['candidates_drawn']} of {tu['grid_size']:,} grid points "
               f"(spec §6.4; seed 42), early stopping on AUC-PR with patience 20; {len(tu['history'])} evaluations in "
               f"{tu['seconds']} s. " + (f"Stopped early: {tu['stopped']}." if tu["stopped"] else "All rungs completed."),
               f"Best: {json.dumps(tu['best_params'])} (CV AUC-PR {_fmt(tu['best_cv_auc_pr'])})."]
+    return L
+
+
+def _report_choice(fitted: Fitted) -> list[str]:
+    """The guarded model choice among contenders."""
+    L: list[str] = []
     sel = fitted.selection
     if sel.get("model_choice"):
         rule = sel.get("model_choice_rule") or {}
@@ -527,6 +570,13 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
               f"{c.get('features', 'n/a')} | {_fmt(c['pooled_unseen_auc_pr'])} | {_fmt(c.get('diff_to_best'))} | "
               f"{_fmt(c.get('se_diff'))} | {'yes' if c.get('within_one_se') else 'no'} | {_fmt(c['cv_mean_auc_pr'])} | "
               f"{_fmt(c['calibration_period_auc_pr'])} | {c['n']:,} | {c['positives']:,} |" for c in sel["model_choice"]]
+    return L
+
+
+def _report_pruning(fitted: Fitted) -> list[str]:
+    """Permutation-importance pruning (full recipe only)."""
+    L: list[str] = []
+    sel = fitted.selection
     if sel.get("pruning"):
         pr = sel["pruning"]
         dropped = [r for r in pr["table"] if not r["kept"]]
@@ -540,13 +590,29 @@ def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dic
               f"{r['se']:.6f} |" for r in pr["table"] if r["kept"]]
         L += ["", f"Dropped ({len(dropped)}): " + ", ".join(f"{r['feature']} ({r['mean_importance']:.6f} ± {r['se']:.6f})"
                                                           for r in dropped)]
+    return L
+
+
+def _report_selection(fitted: Fitted) -> list[str]:
+    """Feature selection and time per stage."""
+    L: list[str] = []
+    sel = fitted.selection
     L += ["", f"## Feature selection: {len(fitted.features)} kept of {len(sel['iv'])}", ""]
     if sel["kept_by_rule"]:
         L += ["Kept by rule (business-critical, spec §6.2): " + "; ".join(f"{k['feature']} ({k['reason']})" for k in sel["kept_by_rule"])]
     L += ["", "| removed feature | reason | value |", "|---|---|---:|"]
     L += [f"| {r['feature']} | {r['reason']} | {_fmt(r['value'])} |" for r in sel["removed"]]
     L += ["", "## Time per stage (s)", ", ".join(f"{k} {v}" for k, v in fitted.timings.items() if not k.startswith("_"))]
-    return "\n".join(L) + "\n"
+    return L
+
+
+def report_markdown(model_id: str, fitted: Fitted, ev: dict, gate_rows: list[dict], base_rows: list[dict],
+                    split: dict, refit: dict | None = None) -> str:
+    """The model's report (report.md beside the artifact), section by section."""
+    sections = [_report_head(model_id, fitted), _report_data(fitted, split, refit), _report_gates(ev, gate_rows),
+                _report_test(ev, base_rows), _report_calibration(fitted, ev), _report_imbalance(fitted),
+                _report_tuning(fitted), _report_choice(fitted), _report_pruning(fitted), _report_selection(fitted)]
+    return "\n".join(line for section in sections for line in section) + "\n"
 
 
 def _split_info(fit: Frame, calib: Frame, test: Frame) -> dict:
