@@ -579,18 +579,63 @@ def _pick_advisors(rng, mine, shifted_lead, rep_idx, used, present, west) -> Non
     rep_idx[left], used[take] = take, True
 
 
+@dataclass
+class LeadTiming:
+    """When each Lead was created and first contacted (before the outcome is drawn)."""
+    created: pd.Series
+    contacted: np.ndarray
+    contact: pd.Series
+    lead_month: np.ndarray
+    shifted_lead: np.ndarray
+    matched: np.ndarray  # will match MarketPro, before the advisor draw can take that away
+
+
+@dataclass
+class DemoLeads:
+    """Every Lead of one demo draw, as arrays in Lead order: timing, the advisor each one reached, CRM fields,
+    the hidden probability and the outcome (``p`` before the scripted treatment, ``p_realised`` after)."""
+    ids: np.ndarray
+    created: pd.Series
+    contact: pd.Series  # NaT where never contacted
+    contacted: np.ndarray
+    lead_month: np.ndarray  # the territory month each lead's advisor record comes from
+    shifted_lead: np.ndarray  # part of the scripted population shift
+    matched: np.ndarray  # matched to a MarketPro advisor the engine keeps
+    lead_crd: np.ndarray
+    rep_idx: np.ndarray
+    rep_obs: pd.DataFrame  # the advisor record as the engine observes it (before any vendor fault)
+    weekend: np.ndarray
+    source_idx: np.ndarray
+    has_linkedin: np.ndarray
+    owner: np.ndarray
+    lead_list: np.ndarray
+    agency: np.ndarray
+    arm: np.ndarray
+    which: np.ndarray
+    p: np.ndarray
+    p_realised: np.ndarray
+    mql30: np.ndarray
+    mql_at: pd.Series
+    last_mod: pd.Series
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
 def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive",
              history: int | None = None) -> dict:
     """Write the territory files, the Salesforce export and the truth file; return a summary dict.
     ``truth`` picks the shape of the hidden outcome model (``TRUTHS``; see ``GENERATIVE_MODEL_DOC``);
-    ``history`` the number of monthly territory snapshots (default: 19 small, 13 otherwise)."""
+    ``history`` the number of monthly territory snapshots (default: 19 small, 13 otherwise).
+    Steps, in the order they draw from the one random stream: reps → lead timing → territory months (and the
+    advisor each contacted lead reached) → outcomes → the Salesforce export and call activity → the truth files."""
     if history is not None and not 1 <= history <= 36:
         raise LeadScoringError(f"--history-months {history}: choose between 1 and 36.")
     if scale not in SCALES:
         raise LeadScoringError(f"--scale {scale!r}: choose {', '.join(SCALES)}.")
     if truth not in TRUTHS:
         raise LeadScoringError(f"--truth {truth!r}: choose one of {', '.join(TRUTHS)}.")
-    family = truth
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     out = Path(outdir)
@@ -598,21 +643,44 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     (out / "truth").mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
     sc = SCALES[scale]
-
     progress(0.02, "Generating reps")
-    n_reps = sc.unique_reps
     months = history_months(sc, history)
-    joiners = int(round(n_reps * MONTHLY_CHURN * (len(months) - 1)))
-    reps = _reps(rng, n_reps + joiners)
-    present = np.zeros(len(reps), dtype=bool)
-    present[:n_reps] = True
-    join_month = np.r_[np.zeros(n_reps, dtype=int), rng.integers(1, len(months), joiners)]
+    joiners = int(round(sc.unique_reps * MONTHLY_CHURN * (len(months) - 1)))
+    reps = _reps(rng, sc.unique_reps + joiners)
+    join_month = np.r_[np.zeros(sc.unique_reps, dtype=int), rng.integers(1, len(months), joiners)]
+    timing = _lead_timing(rng, sc.leads, sc.contact_share, months)
+    files, rep_idx, rep_obs = _territory_history(rng, reps, join_month, months, sc, timing, out, seed, progress)
+    progress(0.6, "Generating leads")
+    leads = _outcomes(rng, seed, truth, reps, timing, rep_idx, rep_obs)
+    progress(0.75, "Writing the Salesforce export")
+    sf_rows = _write_salesforce(rng, seed, reps, leads, out)
+    progress(0.85, "Writing the call activity")
+    tasks = demo_activity.tasks_frame(seed, leads.ids, leads.contact, leads.mql_at, leads.contacted,
+                                      np.array([SGAS[i][0] for i in leads.owner], dtype=object), pd.Timestamp(EXPORT_AT))
+    tasks.to_csv(out / "salesforce_tasks.csv", index=False, encoding="utf-8")
+    progress(0.9, "Writing the truth file")
+    c = _write_truth(seed, truth, leads, out)
+    summary = {
+        "scale": scale, "seed": seed, "truth": truth, "export_at": EXPORT_AT.isoformat(),
+        "tasks": int(len(tasks)),
+        "territory_rows": int(sum(files.values())), "territory_rows_by_file": files,
+        "unique_reps": int(sc.unique_reps), "salesforce_rows": int(sf_rows), "leads": int(leads.n),
+        "contacted": int(c.shape[0]), "positive_rate_30d_drawn": round(float(c.drew_mql_30d.mean()), 4),
+        "mean_true_prob_contacted": round(float(c.true_prob_mql_30d.mean()), 4),
+        "weekend_rate": round(float(c[c.weekend_contact].drew_mql_30d.mean()), 4),
+        "weekday_rate": round(float(c[~c.weekend_contact].drew_mql_30d.mean()), 4),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    progress(1.0, "Demo data written")
+    return summary
 
-    # Lead timing first: each contacted lead reads the snapshot of its contact month (as the engine does).
-    n = sc.leads
+
+def _lead_timing(rng, n: int, contact_share: float, months: list[str]) -> LeadTiming:
+    """When each Lead was created and contacted, and so which territory month its advisor is read from; which
+    leads belong to the population shift; which will match MarketPro."""
     span = timedelta(days=570)
     created = pd.Series(pd.to_datetime(EXPORT_AT - span) + pd.to_timedelta(rng.uniform(0, span.total_seconds(), n), unit="s"))
-    contacted = rng.random(n) < sc.contact_share
+    contacted = rng.random(n) < contact_share
     delay = pd.to_timedelta(rng.exponential(4 * 86400, n), unit="s")
     contact = created + delay
     # Day-of-week mix: SGAs work weekdays, some weekends.
@@ -626,6 +694,18 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     lead_month = np.where(lead_month.astype(str) < months[0], months[0], lead_month.astype(str))  # before the first snapshot: the first one
     shifted_lead = (created >= pd.Timestamp(SHIFT_FROM, tz="UTC")).to_numpy() & (rng.random(n) < SHIFT_SHARE)
     matched = rng.random(n) < 0.95
+    return LeadTiming(created, contacted, contact, lead_month, shifted_lead, matched)
+
+
+def _territory_history(rng, reps: pd.DataFrame, join_month: np.ndarray, months: list[str], sc: Scale, timing: LeadTiming,
+                       out: Path, seed: int, progress) -> tuple[dict, np.ndarray, pd.DataFrame]:
+    """Each month: reps evolve, join and leave; the month's files are written (the newest in ``out``, earlier
+    ones in ``out/history``); leads contacted that month pick an advisor exported that month. Returns the newest
+    month's files, each lead's advisor (-1: none) and that advisor's record as the engine observes it."""
+    n_reps, n = sc.unique_reps, len(timing.created)
+    lead_month, shifted_lead = timing.lead_month, timing.shifted_lead
+    present = np.zeros(len(reps), dtype=bool)
+    present[:n_reps] = True
     rep_idx = np.full(n, -1)
     used = np.zeros(len(reps), dtype=bool)
     rep_obs_parts, files = [], {}
@@ -650,14 +730,21 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
         part = _observed_rows(truth_obs, pos.reindex(rep_idx[sel]).to_numpy()).reset_index(drop=True)
         part.index = sel
         rep_obs_parts.append(part)
+    return files, rep_idx, pd.concat(rep_obs_parts).reindex(np.arange(n))
 
-    progress(0.6, "Generating leads")
+
+def _outcomes(rng, seed: int, family: str, reps: pd.DataFrame, timing: LeadTiming, rep_idx: np.ndarray,
+              rep_obs: pd.DataFrame) -> DemoLeads:
+    """CRD matching, CRM fields, the hidden probability (intercept solved for the target base rate, the scripted
+    experiment's lift included), the drawn MQLs and their timing, and the data-quality defects."""
+    created, contacted, contact = timing.created, timing.contacted, timing.contact
+    shifted_lead, matched = timing.shifted_lead, timing.matched
+    n = len(created)
     crd_pool = reps["RepCRD"].to_numpy()
     matched &= rep_idx >= 0
     lead_crd = np.where(matched, crd_pool[np.maximum(rep_idx, 0)], rng.integers(8_000_001, 9_900_000, n)).astype(float)
     crd_lost = rng.random(n) < 0.004  # a few Leads without a CRD at all
     lead_crd[crd_lost] = np.nan
-    rep_obs = pd.concat(rep_obs_parts).reindex(np.arange(n))
     # Matched leads see the rep record the engine will keep; a rep whose CRD row was quarantined is unmatched.
     matched = matched & ~crd_lost & ~np.isnan(rep_obs["RepCRD"].to_numpy(dtype=float))
     rep_idx = np.maximum(rep_idx, 0)
@@ -708,7 +795,18 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     last_mod = last_mod.where(last_mod <= pd.Timestamp(EXPORT_AT), pd.Timestamp(EXPORT_AT) - pd.Timedelta(minutes=5))
     last_mod.iloc[0] = pd.Timestamp(EXPORT_AT)
 
-    progress(0.75, "Writing the Salesforce export")
+    return DemoLeads(ids, created, contact, contacted, timing.lead_month, shifted_lead, matched, lead_crd, rep_idx,
+                     rep_obs, weekend, source_idx, has_linkedin, owner, lead_list, agency, arm, which, p, p_realised,
+                     mql30, mql_at, last_mod)
+
+
+def _write_salesforce(rng, seed: int, reps: pd.DataFrame, leads: DemoLeads, out: Path) -> int:
+    """The Salesforce Lead export with the messiness of a real one (second Leads per CRD, rows exported twice,
+    blanks, a hand-edited experiment tag); returns its row count."""
+    L = leads
+    n, ids, created, contact, contacted, mql_at, last_mod = L.n, L.ids, L.created, L.contact, L.contacted, L.mql_at, L.last_mod
+    matched, rep_idx, lead_crd, p, arm, which = L.matched, L.rep_idx, L.lead_crd, L.p, L.arm, L.which
+    owner, source_idx, lead_list, agency, has_linkedin = L.owner, L.source_idx, L.lead_list, L.agency, L.has_linkedin
     is_mql = mql_at.notna().to_numpy()
     status = np.where(~contacted, "Open", np.where(is_mql, "MQL", rng.choice(["Contacting", "Nurture", "Closed - Not Interested"], n)))
     disposition = np.where(is_mql, "Call Booked", np.where(contacted, rng.choice(["No Answer", "Not Interested", "Bad Timing", ""], n), ""))
@@ -765,19 +863,20 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     tagged = np.where(sf_all["Experimentation_Tag__c"].to_numpy() != "")[0]  # the tagged experiment only
     sf_all.iloc[tagged[:1], sf_all.columns.get_loc("Experimentation_Tag__c")] = demo_activity.EXPERIMENT
     sf_all[sf_cols].to_csv(out / "salesforce_leads.csv", index=False, encoding="utf-8")
-    progress(0.85, "Writing the call activity")
-    tasks = demo_activity.tasks_frame(seed, ids, contact, mql_at, contacted,
-                                      np.array([SGAS[i][0] for i in owner], dtype=object), pd.Timestamp(EXPORT_AT))
-    tasks.to_csv(out / "salesforce_tasks.csv", index=False, encoding="utf-8")
+    return len(sf_all)
 
-    progress(0.9, "Writing the truth file")
+
+def _write_truth(seed: int, family: str, leads: DemoLeads, out: Path) -> pd.DataFrame:
+    """The truth side-files the engine never reads; returns the contacted leads' truth rows."""
+    L = leads
+    contacted, weekend, arm, which, p = L.contacted, L.weekend, L.arm, L.which, L.p
     truth = pd.DataFrame({
         # The engine's form of the Id (18 characters; the export has the report's 15), so truth joins scores.
-        "lead_id": to18_array(ids), "contacted": contacted, "true_prob_mql_30d": np.round(p_realised, 6),
-        "drew_mql_30d": mql30, "weekend_contact": weekend & contacted,
-        "aum_millions_observed": rep_obs["TotalAssetsInMillions"].where(matched),
-        "matched_to_marketpro": matched, "snapshot_month": lead_month,
-        "population_shift_lead": shifted_lead,
+        "lead_id": to18_array(L.ids), "contacted": contacted, "true_prob_mql_30d": np.round(L.p_realised, 6),
+        "drew_mql_30d": L.mql30, "weekend_contact": weekend & contacted,
+        "aum_millions_observed": L.rep_obs["TotalAssetsInMillions"].where(L.matched),
+        "matched_to_marketpro": L.matched, "snapshot_month": L.lead_month,
+        "population_shift_lead": L.shifted_lead,
         "experiment": np.where(which == 0, demo_activity.TAGGED["name"],
                                np.where(which == 1, demo_activity.ENGINE["name"], "")),
         "experiment_arm": np.where(arm >= 0, np.array(demo_activity.EXPERIMENT_ARMS)[np.maximum(arm, 0)], ""),
@@ -786,20 +885,7 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     (out / "truth" / "experiment_truth.json").write_text(demo_activity.truth_json(seed, p, arm, which), encoding="utf-8")
     (out / "truth" / "GENERATIVE_MODEL.md").write_text(
         GENERATIVE_MODEL_DOC + f"\n**This data set was drawn with the `{family}` truth.**\n", encoding="utf-8")
-    c = truth[truth.contacted]
-    summary = {
-        "scale": scale, "seed": seed, "truth": family, "export_at": EXPORT_AT.isoformat(),
-        "tasks": int(len(tasks)),
-        "territory_rows": int(sum(files.values())), "territory_rows_by_file": files,
-        "unique_reps": int(sc.unique_reps), "salesforce_rows": int(len(sf_all)), "leads": int(n),
-        "contacted": int(c.shape[0]), "positive_rate_30d_drawn": round(float(c.drew_mql_30d.mean()), 4),
-        "mean_true_prob_contacted": round(float(c.true_prob_mql_30d.mean()), 4),
-        "weekend_rate": round(float(c[c.weekend_contact].drew_mql_30d.mean()), 4),
-        "weekday_rate": round(float(c[~c.weekend_contact].drew_mql_30d.mean()), 4),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    progress(1.0, "Demo data written")
-    return summary
+    return truth[truth.contacted]
 
 
 GENERATIVE_MODEL_DOC = """# How the demo outcome is generated
