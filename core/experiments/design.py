@@ -254,6 +254,38 @@ def check_split(split: float) -> None:
                                "for the first step of a rollout).")
 
 
+def _arms(arms: str, hidden_arms: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Two distinct arms, control first, and the arms whose leads' scores stay hidden (default: the control)."""
+    arm_list = tuple(a.strip().lower() for a in arms.split(",") if a.strip())
+    if len(arm_list) != 2 or len(set(arm_list)) != 2:
+        raise LeadScoringError(f"--arms {arms!r}: give exactly two distinct arms, control first (e.g. control,treatment).")
+    hidden = tuple(a.strip().lower() for a in (hidden_arms if hidden_arms is not None else arm_list[0]).split(",") if a.strip())
+    bad = [a for a in hidden if a not in arm_list]
+    if bad:
+        raise LeadScoringError(f"--hidden-arms: {bad[0]!r} is not one of the arms ({', '.join(arm_list)}).")
+    return arm_list, hidden
+
+
+def _utc_date(text: str, flag: str, example: str) -> pd.Timestamp:
+    try:
+        at = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise LeadScoringError(f"{flag} {text!r}: give a date such as {example}.") from None
+    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+
+
+def _check_no_overlap(wh: Warehouse, name: str, start_at: pd.Timestamp, end_at: pd.Timestamp) -> None:
+    """A lead is in at most one running engine experiment or rollout."""
+    for other in list_experiments(wh).to_dict("records"):
+        if other.get("kind") in ("engine", "rollout") and other.get("status") == "running" and \
+                pd.Timestamp(other["start_at"]) < end_at and start_at < pd.Timestamp(other["planned_end_at"]):
+            raise LeadScoringError(
+                f"Experiment {other['name']!r} is running on leads contacted from {pd.Timestamp(other['start_at']):%Y-%m-%d} "
+                f"to {pd.Timestamp(other['planned_end_at']):%Y-%m-%d}, which overlaps {name!r} "
+                f"({start_at:%Y-%m-%d} to {end_at:%Y-%m-%d}); a lead is in at most one running experiment. Stop "
+                f"{other['name']!r} (experiment stop) or start after it ends.")
+
+
 @audited("design_experiments", "experiment_create", target=lambda a: a["name"])
 def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, split: float = 0.5,
                       strata="aum_tier,completeness,metro", arms="control,treatment", mde: float = 0.2,
@@ -279,20 +311,10 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
             raise LeadScoringError(f"A rollout of {challenger} needs it scored in shadow first: run `models shadow "
                                    f"{challenger}` (the daily run then scores it beside the champion).")
         kind, arms, hidden_arms = "rollout", "champion,challenger", ""
-    arm_list = tuple(a.strip().lower() for a in arms.split(",") if a.strip())
-    if len(arm_list) != 2 or len(set(arm_list)) != 2:
-        raise LeadScoringError(f"--arms {arms!r}: give exactly two distinct arms, control first (e.g. control,treatment).")
-    hidden = tuple(a.strip().lower() for a in (hidden_arms if hidden_arms is not None else arm_list[0]).split(",") if a.strip())
-    bad = [a for a in hidden if a not in arm_list]
-    if bad:
-        raise LeadScoringError(f"--hidden-arms: {bad[0]!r} is not one of the arms ({', '.join(arm_list)}).")
+    arm_list, hidden = _arms(arms, hidden_arms)
     strata_t = U.check_strata(strata)
     check_split(split)
-    try:
-        start_at = pd.Timestamp(start)
-    except (ValueError, TypeError):
-        raise LeadScoringError(f"--start {start!r}: give a date such as 2026-01-05.") from None
-    start_at = start_at.tz_localize("UTC") if start_at.tzinfo is None else start_at.tz_convert("UTC")
+    start_at = _utc_date(start, "--start", "2026-01-05")
     if get_design(wh, name) is not None:
         raise LeadScoringError(f"An experiment named {name!r} already exists: choose another name (names are written "
                                "to Salesforce and must stay unique).")
@@ -305,23 +327,12 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
 
     end_at = start_at + pd.Timedelta(weeks=p.planned_weeks)
     if end:
-        try:
-            end_at = pd.Timestamp(end)
-        except (ValueError, TypeError):
-            raise LeadScoringError(f"--end {end!r}: give a date such as 2026-03-02.") from None
-        end_at = end_at.tz_localize("UTC") if end_at.tzinfo is None else end_at.tz_convert("UTC")
+        end_at = _utc_date(end, "--end", "2026-03-02")
         if end_at < start_at + pd.Timedelta(weeks=MIN_WEEKS):
             raise LeadScoringError(f"--end {end}: an experiment runs at least {MIN_WEEKS} weeks (spec §8.6); the "
                                    f"earliest end for --start {start_at:%Y-%m-%d} is "
                                    f"{start_at + pd.Timedelta(weeks=MIN_WEEKS):%Y-%m-%d}.")
-    for other in list_experiments(wh).to_dict("records"):
-        if other.get("kind") in ("engine", "rollout") and other.get("status") == "running" and \
-                pd.Timestamp(other["start_at"]) < end_at and start_at < pd.Timestamp(other["planned_end_at"]):
-            raise LeadScoringError(
-                f"Experiment {other['name']!r} is running on leads contacted from {pd.Timestamp(other['start_at']):%Y-%m-%d} "
-                f"to {pd.Timestamp(other['planned_end_at']):%Y-%m-%d}, which overlaps {name!r} "
-                f"({start_at:%Y-%m-%d} to {end_at:%Y-%m-%d}); a lead is in at most one running experiment. Stop "
-                f"{other['name']!r} (experiment stop) or start after it ends.")
+    _check_no_overlap(wh, name, start_at, end_at)
     design = Design(name=name, kind=kind, arms=arm_list, split=float(split), hidden_arms=hidden, strata=strata_t,
                     start_at=start_at, planned_end_at=end_at, mde=float(mde),
                     planned_leads=int(round((end_at - start_at).days / 7 * p.weekly_leads)), seed=int(seed),
