@@ -4,11 +4,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.errors import LeadScoringError
 from core.features.build import build_features
 from core.features.catalog import search_catalog
 from core.quality.feature_quality import feature_overview, leakage_markdown
-from pages._shared import actor, after_write, engine, table, user_errors, when, why_not
+from pages._shared import actor, after_write, engine, table, user_errors, why_not
 
 eng = engine()
 who = actor()
@@ -20,27 +19,19 @@ with user_errors():
         with st.spinner("Building labels and features…"):
             st.success(build_features(eng.wh, eng.settings, actor=who).markdown().splitlines()[0])
         after_write()
-    try:
-        view = feature_overview(eng.wh, eng.settings)
-    except LeadScoringError:
-        if not who.can("build_features"):
-            raise LeadScoringError("Features have not been built since the last upload. A RevOps user, an analyst "
-                                   "or an admin builds them with 'Rebuild features' on this page.") from None
-        build_features(eng.wh, eng.settings, actor=who)  # first visit after a load: build once
-        view = feature_overview(eng.wh, eng.settings)
-    fs, cs = view["feature_set"], view["class_summary"]
-    st.caption(f"{len(fs['features'])} features built as of {when(fs['as_of'])} · feature set {fs['feature_set_id']}")
+    view = feature_overview(eng.wh, eng.settings, actor=who)  # builds once on the first visit after a load
+    cs = view.class_summary
+    st.caption(view.caption())
     cat_tab, card_tab, class_tab, leak_tab = st.tabs(["Catalog", "Scorecard", "Class balance", "Leakage"])
 
     with cat_tab:
         query = st.text_input("Search features", placeholder="e.g. growth, AUM, metro")
-        table(search_catalog(view["catalog"], query), "feature_catalog.csv")
+        table(search_catalog(view.catalog, query), "feature_catalog.csv")
 
     with card_tab:
-        card = view["scorecard"]
-        warn = card[card.warning != ""]
-        if not warn.empty:
-            st.warning(f"{len(warn)} features are more than 50% missing: {', '.join(warn.feature)}")
+        card, missing = view.scorecard, view.mostly_missing()
+        if missing:
+            st.warning(f"{len(missing)} features are more than 50% missing: {', '.join(missing)}")
         st.metric("Discovery data coverage among contacted leads", f"{cs['discovery_coverage']:.1%}")
         table(card, "feature_scorecard.csv", column_config={
             "null_rate": st.column_config.ProgressColumn("null rate", min_value=0, max_value=1, format="percent"),
@@ -74,7 +65,7 @@ with user_errors():
             col.plotly_chart(fig, width="stretch")
 
     with leak_tab:
-        leak = view["leakage"]
+        leak = view.leakage
         (st.success if leak["clean"] else st.error)(
             "No post-contact or PII column reaches the features." if leak["clean"] else "Leakage found: see below.")
         st.markdown(leakage_markdown(leak))

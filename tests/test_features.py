@@ -242,3 +242,21 @@ def test_every_raw_category_is_in_the_catalog_and_known_at_contact():
     assert not {s for f in CATEGORICAL_FEATURES for s in f.sources} & set(blocked_sources())
     assert CATEGORY_SENTENCES["cat_Metro"].format("Denver-Aurora-Lakewood CO") == "Lives in the Denver-Aurora-Lakewood CO metro"
     assert CATEGORY_SENTENCES["cat_Owner"] is None  # who owns a lead is never a reason to call it
+
+
+def test_the_feature_overview_builds_once_for_a_builder_and_explains_itself_to_others(settings, wh, tmp_path):
+    from core.auth import Actor
+    from core.quality.feature_quality import feature_overview
+
+    c = "2025-01-06T10:00:00.000+0000"
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1), rep(2)]},
+          [lead("00QA", 1, contacted=c, mql="2025-01-09T10:00:00.000+0000", modified="2025-03-31T00:00:00.000+0000"),
+           lead("00QB", 2, contacted=c)])
+    with pytest.raises(LeadScoringError, match="Features have not been built since the last upload"):
+        feature_overview(wh, settings, actor=Actor("sam", "sga_manager"))  # may not build: told who can
+    assert latest_feature_set(wh) is None
+    view = feature_overview(wh, settings, actor=Actor("ana", "analyst"))  # the first visit after a load builds
+    assert latest_feature_set(wh) is not None and view.class_summary["training_rows"] == 2
+    assert view.caption().startswith(f"{len(view.feature_set['features'])} features built as of ")
+    assert "+00:00" not in view.caption() and view.leakage["clean"]
+    assert set(view.mostly_missing()) <= set(view.scorecard.feature)

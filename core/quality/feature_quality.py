@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from core.auth import Actor
 from core.config import Settings
-from core.features.build import META_COLUMNS, feature_matrix, latest_feature_set
+from core.errors import LeadScoringError
+from core.features.build import META_COLUMNS, build_features, feature_matrix, latest_feature_set
 from core.features.catalog import all_features, blocked_sources, check_no_leakage, is_categorical
 from core.warehouse import Warehouse
+from core.words import when
 
 MISSING_WARN = 0.5
 SUSPICIOUS_AUC = 0.80
@@ -157,17 +162,47 @@ def leakage_markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-def feature_overview(wh: Warehouse, settings: Settings) -> dict:
-    """Everything the Features & data quality page shows, in one call."""
+@dataclass(frozen=True)
+class FeatureOverview:
+    """Everything the Features & data quality page shows: the live build's meta, the catalog, the per-feature
+    scorecard, the class-balance summary and the leakage report."""
+    feature_set: dict
+    catalog: pd.DataFrame
+    scorecard: pd.DataFrame
+    class_summary: dict
+    leakage: dict
+
+    def caption(self) -> str:
+        fs = self.feature_set
+        return f"{len(fs['features'])} features built as of {when(fs['as_of'])} · feature set {fs['feature_set_id']}"
+
+    def mostly_missing(self) -> list[str]:
+        """Features more than half missing (the scorecard's warning)."""
+        return self.scorecard.loc[self.scorecard.warning != "", "feature"].tolist()
+
+
+def _overview(wh: Warehouse, settings: Settings) -> FeatureOverview:
     from core.features.catalog import catalog_frame
 
     fs = latest_feature_set(wh)
     df = feature_matrix(wh)
     features = [c for c in df.columns if c not in META_COLUMNS]
-    return {
-        "feature_set": fs,
-        "catalog": catalog_frame(fs["levels"] if fs else None),
-        "scorecard": scorecard(df, features),
-        "class_summary": class_summary(df),
-        "leakage": leakage_report(wh, settings),
-    }
+    return FeatureOverview(fs, catalog_frame(fs["levels"] if fs else None), scorecard(df, features), class_summary(df),
+                           leakage_report(wh, settings))
+
+
+def feature_overview(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> FeatureOverview:
+    """The page's view in one call. With an ``actor`` allowed to build features, a warehouse whose features have
+    not been built since the last upload gets them built first (the first visit after a load); without one the
+    reason is raised in words."""
+    try:
+        return _overview(wh, settings)
+    except LeadScoringError as exc:
+        if actor is None:
+            raise
+        if not actor.can("build_features"):
+            raise LeadScoringError("Features have not been built since the last upload. A RevOps user, an analyst "
+                                   "or an admin builds them with 'Rebuild features' on the Features & data quality "
+                                   "page.") from exc
+    build_features(wh, settings, actor=actor)
+    return _overview(wh, settings)
