@@ -471,3 +471,22 @@ def test_average_precision_is_scikit_learns_to_the_bit():
     assert checked > 350
     with pytest.raises(ValueError):  # NaN scores are refused, as scikit-learn refuses them
         metrics.average_precision(np.array([0, 1]), np.array([0.1, np.nan]))
+
+
+def test_period_gaps_follow_the_configured_label_window(settings):
+    """A 45-day label window: a fit row's outcome is known 45 days after contact, so every later period (the
+    calibration period, each CV validation block) starts at least 45 days after the rows trained before it."""
+    from dataclasses import replace
+
+    from core.modeling.train import _report_data, fit_pipeline, label_gap
+
+    gap = label_gap(replace(settings, label_window_days=45))
+    assert gap == pd.Timedelta(days=45) and label_gap(settings) == pd.Timedelta(days=30)
+    fitted = fit_pipeline(_frame(n=3000, pos_rate=0.1), 30, quick=True, gap=gap)
+    fit, calib = fitted.fit_frame, fitted.calib_frame
+    assert calib.t.min() - fit.t.max() >= gap
+    assert fitted.folds and all(fit.t.iloc[va].min() - fit.t.iloc[tr].max() >= gap for tr, va in fitted.folds)
+    assert fitted.gap == gap
+    assert any("45-day gaps" in line for line in _report_data(fitted, {k: 0 for k in (
+        "fit_n", "fit_pos", "calib_n", "calib_pos", "test_n", "test_pos")} | {k: "" for k in (
+        "fit_from", "fit_to", "calib_from", "calib_to", "test_from", "test_to")}, None))

@@ -22,7 +22,7 @@ from core.features.build import build_features, default_as_of, drop_build, featu
 from core.modeling import metrics
 from core.modeling.baselines import analyst_default
 from core.modeling.data import Frame, frame_from
-from core.modeling.train import configured_selection_rows, fit_pipeline
+from core.modeling.train import configured_selection_rows, fit_pipeline, label_gap
 from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.warehouse import Warehouse
@@ -74,7 +74,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     frame, test, now = backtest_frames(wh, settings, cutoff, actor, progress)
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)
     fitted = fit_pipeline(frame, budget, lambda f, m: progress(0.1 + 0.8 * f, m),
-                          selection_rows=configured_selection_rows(settings))
+                          selection_rows=configured_selection_rows(settings), gap=label_gap(settings))
     progress(0.92, "Scoring the leads contacted on or after the cut-off")
     score = fitted.predict(test.X)
     tf = fitted.train_frame  # same rows as the engine's model

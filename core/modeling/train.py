@@ -1,7 +1,7 @@
 """`train`: temporal split → blocked CV → IV/VIF pre-filters → SMOTE vs pos-weight → successive-halving
 tuning → segment calibration → evaluation with baselines and gates → registry (→ promotion).
 
-Honesty rules: every split is in time order with a 30-day gap; the calibrators never see rows the
+Honesty rules: every split is in time order with a gap as long as the label window (30 days by default); the calibrators never see rows the
 booster trained on; the test set is touched once, at the end; every metric carries its sample size; with
 too few positives the run says so and the regularised logistic baseline is what gets registered.
 """
@@ -29,7 +29,7 @@ from core.modeling.boosting import ES_SHARE, Imbalance, fit_booster
 from core.modeling.choice import one_se_choice
 from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
-from core.modeling.data import AUM_SEGMENTS, Frame, aum_segment, blocked_folds, frame_from, time_split
+from core.modeling.data import AUM_SEGMENTS, GAP, Frame, aum_segment, blocked_folds, frame_from, time_split
 from core.monitoring.reference import build_reference, save_reference
 from core.operation import audited
 from core.scoring.capacity import get_capacity
@@ -93,6 +93,7 @@ class Fitted:
     fallback: dict | None = None  # the CRM-only degraded model
     encoder: object = None  # the registered booster's category encoding (CategoryEncoder), None for logistic
     recipe: callable = None  # (X, y) -> a fresh fit of the chosen model: same features, settings, re-weighting
+    gap: pd.Timedelta = GAP  # between a period's last contact and the next period's first: the label window
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.calibrator.transform(self.predict_raw(X), aum_segment(X["TotalAssetsInMillions"]))
@@ -125,6 +126,12 @@ def _stage(timings: dict, name: str, started: float) -> float:
     now = time.perf_counter()
     timings[name] = round(now - started, 2)
     return now
+
+
+def label_gap(settings: Settings) -> pd.Timedelta:
+    """The gap between time-ordered periods: a lead contacted at the end of one period has its outcome only a
+    label window later, so the next period starts no sooner."""
+    return pd.Timedelta(days=int(settings.label_window_days))
 
 
 def configured_selection_rows(settings: Settings) -> int:
@@ -281,18 +288,19 @@ def choose_model(contenders: dict[str, Contender], fit: Frame, sel: Frame, calib
 
 
 def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: bool = False,
-                 selection_rows: int | None = SELECTION_ROWS) -> Fitted:
+                 selection_rows: int | None = SELECTION_ROWS, gap: pd.Timedelta = GAP) -> Fitted:
     """Split off the calibration period → select features → (full recipe: imbalance comparison, tuning, pruning)
     → the guarded choice among contenders → per-segment calibration → refit on every pre-test row → the CRM-only
     fallback. ``quick``: the first-start recipe — no SMOTE comparison, tuning or pruning; the noise-aware choice
     among the logistic, additive, shallow and small-leaf contenders only (the report says so). ``selection_rows``:
-    the most fit-period rows model selection uses (see SELECTION_ROWS)."""
+    the most fit-period rows model selection uses (see SELECTION_ROWS). ``gap``: dropped between the fit and
+    calibration periods and between CV blocks — the label window, so no fit row's outcome falls in a later period."""
     progress = progress or (lambda f, m: None)
     timings: dict = {}
     start = t0 = time.perf_counter()
-    fit, calib = time_split(train_all, 0.15)
+    fit, calib = time_split(train_all, 0.15, gap)
     sel = selection_sample(fit, selection_rows)
-    folds = blocked_folds(sel.t)
+    folds = blocked_folds(sel.t, gap=gap)
     insufficient = None
     needed = MIN_TRAIN_POSITIVES_QUICK if quick else MIN_TRAIN_POSITIVES
     if train_all.positives < needed:
@@ -341,7 +349,7 @@ def fit_pipeline(train_all: Frame, budget_seconds: float, progress=None, quick: 
     _stage(timings, "crm_fallback_model", t0)
     return Fitted(chosen.kind, final.predict, artifact, chosen.features, params, calibrator, selection, tuned.table,
                   tuned.tuning, chosen.cv, medians, insufficient, timings, fit_frame=fit, calib_frame=calib,
-                  train_frame=train_all, folds=folds, fallback=fallback, encoder=encoder, recipe=chosen.recipe)
+                  train_frame=train_all, folds=folds, fallback=fallback, encoder=encoder, recipe=chosen.recipe, gap=gap)
 
 
 def crm_only_features(columns) -> list[str]:
@@ -449,7 +457,7 @@ def _report_head(model_id: str, fitted: Fitted) -> list[str]:
 def _report_data(fitted: Fitted, split: dict, refit: dict | None) -> list[str]:
     """Data and splits; the registered artifact."""
     L: list[str] = []
-    L += ["## Data and splits (time order, 30-day gaps)",
+    L += [f"## Data and splits (time order, {fitted.gap.days}-day gaps: the label window)",
           f"- fit: {split['fit_n']:,} leads ({split['fit_pos']:,} positive), {split['fit_from']} → {split['fit_to']}",
           f"- calibration: {split['calib_n']:,} leads ({split['calib_pos']:,} positive), {split['calib_from']} → {split['calib_to']}",
           f"- test: {split['test_n']:,} leads ({split['test_pos']:,} positive), {split['test_from']} → {split['test_to']}",
@@ -499,7 +507,7 @@ def _report_test(ev: dict, base_rows: list[dict]) -> list[str]:
         L.append(f"| {b['model']} | {_fmt(b['auc_pr'])} | {_fmt(b['auc_roc'])} | {_fmt(b['precision_at_10pct'], True)} | "
                  f"{_fmt(b['recall_at_10pct'], True)} | {_fmt(b['precision_at_capacity'], True)} | {_fmt(b['top_decile_lift'])} | "
                  f"{_fmt(b['brier'])} | {_fmt(b['ece'])} |")
-    L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (Tier A: SGAs × dials per day × {ev.get('tier_a_factor', 1.2)}).",
+    L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (Tier A: SGAs × dials per day × {ev.get('tier_a_factor', Settings.tier_a_factor)}).",
           f"Train AUC-ROC {_fmt(ev['train_auc_roc'])} vs test {_fmt(t['auc_roc'])}; CV AUC-PR per fold "
           + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}; "
           f"sampling noise alone {_fmt(ev.get('cv_sampling_cov'))}).", "",
@@ -684,7 +692,7 @@ def training_data(wh: Warehouse, settings: Settings, actor: Actor, features: Fea
         raise LeadScoringError("There are no labelled leads to train on yet (no positives among matured leads). "
                                "Load a longer Lead history and run build-features.")
     frame = frame_from(df)
-    train_all, test = time_split(frame, 0.2)
+    train_all, test = time_split(frame, 0.2, label_gap(settings))
     if len(test) == 0 or len(train_all) == 0:
         raise LeadScoringError("Too few contacted leads to hold out a test period; load more history.")
     return TrainingData(fs, df, frame, train_all, test)
@@ -775,7 +783,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)
     data = training_data(wh, settings, actor, features, progress)
     fitted = fit_pipeline(data.train_all, budget - (time.perf_counter() - started), progress, quick=quick,
-                          selection_rows=configured_selection_rows(settings))
+                          selection_rows=configured_selection_rows(settings), gap=label_gap(settings))
     if data.test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
         fitted.insufficient = f"only {data.test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     progress(0.93, "Evaluating on the held-out period, with baselines")

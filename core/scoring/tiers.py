@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from core.config import Settings
+
 BOOST = 0.10
 
 
@@ -27,7 +29,8 @@ def boosts(features: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
     return total, reasons
 
 
-def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = 1.2, b_factor: float = 2.0) -> pd.DataFrame:
+def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = Settings.tier_a_factor,
+                 b_factor: float = Settings.tier_b_factor) -> pd.DataFrame:
     """``scores`` has lead_id, prob, boost, contacted_at. Adds adjusted, rank (1 = call first) and tier."""
     out = scores.copy()
     out["adjusted"] = (out["prob"] + out["boost"]).round(6)  # 0.2 + 0.1 must tie with 0.3
