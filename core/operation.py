@@ -45,7 +45,6 @@ class Operation:
     action: str
     target: str = ""
     started: float = field(default_factory=time.perf_counter)
-    recorded: bool = False
     context: dict = field(default_factory=dict)  # what a failure entry should carry besides the error (a load id)
 
     @property
@@ -58,14 +57,6 @@ class Operation:
         if target is not None:
             self.target = target
         audit.record(session, self.actor, action or self.action, self.target, outcome, detail)
-        self.recorded = True
-
-    def record_now(self, target: str | None = None, detail=None, outcome: str = "ok", action: str | None = None) -> None:
-        """The entry in its own short write, for an action whose data went elsewhere (a file, the model folder)."""
-        if target is not None:
-            self.target = target
-        audit.record_now(self.wh, self.actor, action or self.action, self.target, outcome, detail)
-        self.recorded = True
 
 
 def error_words(exc: BaseException) -> str:
@@ -127,6 +118,5 @@ def audited(permission: str, action: str | Callable[[dict], str], target: Callab
             name = action(bound.arguments) if callable(action) else action
             with operation(bound.arguments["wh"], bound.arguments["actor"], permission, name, subject, failures):
                 return fn(*bound.args, **bound.kwargs)
-        run.permission = permission  # read by the permission tests
         return run
     return wrap
