@@ -36,6 +36,14 @@ def when(value) -> str:
     return f"{ts.day} {ts.strftime('%b %Y, %H:%M')} UTC"
 
 
+def day(value) -> str:
+    """A date as people read it: '3 Dec 2026'."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    ts = pd.Timestamp(value)
+    return f"{ts.day} {ts.strftime('%b %Y')}"
+
+
 def month_label(value) -> str:
     """'2025-10' → 'Oct 2025'; anything that is not a month stays as it is."""
     try:

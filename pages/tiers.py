@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.scoring.capacity import get_capacity, set_capacity
+from core.words import day
 from core.scoring.score import current_scores, fallback_words
 from core.salesforce.config import salesforce_config
 from pages._shared import actor, after_write, engine, table, user_errors, when
@@ -28,7 +29,7 @@ with user_errors():
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
     st.caption(f"Model {first.model_version} · scored {when(first.scored_at)} · data as of "
-               f"{pd.Timestamp(first.score_date).strftime('%-d %b %Y')}")
+               f"{day(first.score_date)}")
     instance = (salesforce_config(eng.settings).instance_url or "").rstrip("/")
 
     f1, f2 = st.columns(2)

@@ -22,6 +22,7 @@ from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.experiments import units as U
+from core.features.build import as_utc
 from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -268,10 +269,9 @@ def _arms(arms: str, hidden_arms: str | None) -> tuple[tuple[str, ...], tuple[st
 
 def _utc_date(text: str, flag: str, example: str) -> pd.Timestamp:
     try:
-        at = pd.Timestamp(text)
+        return as_utc(text)
     except (ValueError, TypeError):
         raise LeadScoringError(f"{flag} {text!r}: give a date such as {example}.") from None
-    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
 
 
 def _check_no_overlap(wh: Warehouse, name: str, start_at: pd.Timestamp, end_at: pd.Timestamp) -> None:

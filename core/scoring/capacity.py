@@ -12,6 +12,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.operation import audited
 from core.warehouse import Warehouse
+from core.words import day
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Capacity:
     def words(self) -> str:
         """'12 SGAs × 40 dials = 480 a day, set by sam on 3 Dec 2026' (or 'the configured default')."""
         source = ("the configured default" if self.set_at is None
-                  else f"set by {self.set_by} on {pd.Timestamp(self.set_at).strftime('%-d %b %Y')}")
+                  else f"set by {self.set_by} on {day(self.set_at)}")
         return f"{self.sga_count} SGAs × {self.dials_per_day} dials = {self.daily:,} a day, {source}"
 
 
