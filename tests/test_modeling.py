@@ -256,7 +256,8 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     result = train(wh, settings, budget_minutes=1, promote_if_passing=True)
     assert result.kind == "logistic" and not result.gates_passed and not result.promoted
     assert "Not enough data" in result.report and "positives in training" in result.report
-    assert result.gates[-1]["gate"] == "enough positives to train and test"
+    assert result.gates[-1]["gate"].startswith("enough positives to train and test — only ")
+    assert "positives in training (need ≥" in result.gates[-1]["gate"]
     assert "n = " in result.report  # every metric block states its sample
 
 

@@ -413,7 +413,9 @@ def gates(ev: dict, insufficient: str | None) -> list[dict]:
     out = [{"gate": name, "value": None if v is None else round(float(v), 4), "passed": v is not None and bool(ok(v)),
             "n": n} for name, v, ok, n in rows]
     if insufficient:
-        out.append({"gate": "enough positives to train and test", "value": None, "passed": False, "n": t["positives"]})
+        # the reason, not an empty value: "only 48 positives in training (need ≥ 50)"
+        out.append({"gate": f"enough positives to train and test — {insufficient.split(':')[0]}", "value": None,
+                    "passed": False, "n": t["positives"]})
     return out
 
 
