@@ -329,7 +329,7 @@ def _models(args, settings, wh) -> int:
     if args.models_verb == "list":
         df = registry.list_models(wh)
         for r in df.itertuples():
-            ap = json.loads(r.metrics_json).get("test", {}).get("auc_pr")
+            ap = r.test_auc_pr
             print(f"{r.model_id}\t{r.kind}\t{'champion' if r.is_champion else '':8}\tgates "
                   f"{'pass' if r.gates_passed else 'FAIL'}\tAUC-PR {ap if ap is None else round(ap, 4)}\t{r.created_at}")
         if df.empty:

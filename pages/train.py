@@ -1,12 +1,10 @@
 """Train & compare (analysts): retrain with progress, compare with baselines, read the gates, promote."""
 
-import json
-
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from core.modeling import registry
+from core.modeling.card import model_card
 from core.modeling.train import train
 from core.warehouse.cost import estimate
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors, when, why_not
@@ -35,7 +33,6 @@ with user_errors():
         st.info("No model trained yet. " + ("Start a training run above." if can_train else
                                             "An analyst or an admin can start a training run on this page."))
         st.stop()
-    models["test_auc_pr"] = models.metrics_json.map(lambda m: json.loads(m).get("test", {}).get("auc_pr"))
     models["created"] = models.created_at.map(when)
     table(models[["model_id", "created", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv",
           column_config={"model_id": "Model", "created": "Trained", "kind": "Kind",
@@ -45,35 +42,28 @@ with user_errors():
                          "notes": st.column_config.TextColumn("Notes", width="large")})
     picked = st.selectbox("Model", models.model_id.tolist(),
                           index=int(models.is_champion.to_numpy().argmax()) if models.is_champion.any() else 0)
-    meta = registry.model_meta(eng.wh, picked)
-    m = meta["metrics"]
-
-    gates = pd.DataFrame(meta["gates"])
-    (st.success if meta["gates_passed"] else st.error)(
-        f"{picked}: every gate passed" if meta["gates_passed"] else f"{picked}: gates failed — promotable only by forcing it, with a logged reason (below)")
-    if meta.get("notes"):
-        st.warning(meta["notes"])
-    table(gates.assign(value=gates.value.astype(float)), f"{picked}_gates.csv", column_config={
+    card = model_card(eng.wh, picked)
+    (st.success if card.gates_passed else st.error)(card.status)
+    if card.notes:
+        st.warning(card.notes)
+    table(card.gates, f"{picked}_gates.csv", column_config={
         "gate": st.column_config.TextColumn("Gate", width="large"),
         "value": st.column_config.NumberColumn("Value", format="%.3f"),
         "passed": st.column_config.CheckboxColumn("Passed"), "n": st.column_config.NumberColumn("n", format="%d")})
 
     left, right = st.columns(2)
-    base = pd.DataFrame([{"model": "this model", **{k: m["test"][k] for k in ("auc_pr", "auc_roc", "precision_at_10pct", "ece")}}]
-                        + [{k: b[k] for k in ("model", "auc_pr", "auc_roc", "precision_at_10pct", "ece")} for b in m["baselines"]])
     with left:
-        st.subheader(f"Against baselines (test n={m['test']['n']:,}, positives={m['test']['positives']:,})")
-        st.plotly_chart(px.bar(base, x="model", y="auc_pr", text_auto=".3f", height=330,
+        st.subheader(f"Against baselines (test n={card.test_n:,}, positives={card.test_positives:,})")
+        st.plotly_chart(px.bar(card.baselines, x="model", y="auc_pr", text_auto=".3f", height=330,
                                labels={"model": "", "auc_pr": "AUC-PR (test)"}), width="stretch")
     with right:
         st.subheader("Lift by decile (test)")
-        st.plotly_chart(px.bar(pd.DataFrame(m["test"]["lift_by_decile"]), x="decile", y="lift", text_auto=".1f",
-                               height=330, labels={"decile": "Decile (1 = highest scores)", "lift": "Lift"}),
-                        width="stretch")
+        st.plotly_chart(px.bar(card.lift, x="decile", y="lift", text_auto=".1f", height=330,
+                               labels={"decile": "Decile (1 = highest scores)", "lift": "Lift"}), width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Calibration (test)")
-        rel = pd.DataFrame(m["reliability_test"])
+        rel = card.reliability
         fig = px.line(rel, x="mean_predicted", y="observed_rate", markers=True, height=330,
                       labels={"mean_predicted": "Predicted probability", "observed_rate": "Observed MQL rate"})
         fig.update_xaxes(tickformat=".0%").update_yaxes(tickformat=".0%")
@@ -81,24 +71,14 @@ with user_errors():
         st.plotly_chart(fig, width="stretch")
     with right:
         st.subheader("CV folds (AUC-PR)")
-        st.plotly_chart(px.bar(pd.DataFrame({"fold": range(1, len(m["cv_fold_auc_pr"]) + 1), "auc_pr": m["cv_fold_auc_pr"]}),
-                               x="fold", y="auc_pr", text_auto=".3f", height=330,
+        st.plotly_chart(px.bar(card.folds, x="fold", y="auc_pr", text_auto=".3f", height=330,
                                labels={"fold": "Fold", "auc_pr": "AUC-PR"}), width="stretch")
-        if m.get("cv_sampling_cov") is not None and m.get("cv_cov") is not None:
-            st.caption(f"CoV {m['cv_cov']:.2f}; sampling noise alone would give about {m['cv_sampling_cov']:.2f} "
-                       "with folds of this size (bootstrap of each fold's validation rows).")
-    choice = meta.get("selection", {}).get("model_choice")
-    if choice:
+        if card.fold_noise:
+            st.caption(card.fold_noise)
+    if card.choice_rule:
         st.subheader("Model choice: the simplest contender within one standard error of the best")
-        rule = meta["selection"].get("model_choice_rule") or {}
-        st.caption(f"Each contender scored on rows it never trained on (CV validation months + calibration period); "
-                   f"{rule.get('resamples', 'n/a')} paired bootstrap resamples give the noise of each difference to "
-                   f"the best ({rule.get('best', 'n/a')}). Chosen: **{meta['selection'].get('model_chosen')}**.")
-        ch = pd.DataFrame(choice)
-        ch["chosen"] = ch.model == meta["selection"].get("model_chosen")
-        cols = [c for c in ("chosen", "model", "features", "pooled_unseen_auc_pr", "diff_to_best", "se_diff",
-                            "within_one_se", "cv_mean_auc_pr", "positives") if c in ch]
-        table(ch[cols], f"{picked}_model_choice.csv", column_config={
+        st.caption(card.choice_rule)
+        table(card.choice, f"{picked}_model_choice.csv", column_config={
             "chosen": st.column_config.CheckboxColumn("Chosen"), "model": "Contender (simplest first)",
             "features": st.column_config.NumberColumn("Features", format="%d"),
             "pooled_unseen_auc_pr": st.column_config.NumberColumn("AUC-PR on unseen rows", format="%.4f"),
@@ -107,28 +87,25 @@ with user_errors():
             "within_one_se": st.column_config.CheckboxColumn("Within 1 SE"),
             "cv_mean_auc_pr": st.column_config.NumberColumn("CV mean AUC-PR", format="%.4f"),
             "positives": st.column_config.NumberColumn("Positives judged", format="%d")})
-    if m.get("refit"):
-        r = m["refit"]
-        st.info(f"Registered artifact: the evaluated recipe refitted on every matured lead — {r['rows']:,} leads "
-                f"({r['positives']:,} positive) instead of {r['evaluated_rows']:,}. The test metrics above belong to "
-                "the evaluated artifact.")
-    if meta.get("imbalance_table"):
+    if card.refit:
+        st.info(card.refit)
+    if not card.imbalance.empty:
         st.subheader("SMOTE vs scale_pos_weight")
-        imb = pd.DataFrame(meta["imbalance_table"])
+        imb = card.imbalance
         pct = {c: st.column_config.NumberColumn(c.replace("_", " ").replace("pct", "%"), format="%.3f")
                for c in imb.columns if imb[c].dtype.kind == "f"}
         table(imb, f"{picked}_imbalance.csv", column_config={
             **pct, "config": "Configuration", "method": "Method", "setting": "Setting",
             "chosen": st.column_config.CheckboxColumn("Chosen")})
     with st.expander("Full report"):
-        st.markdown(meta["report_md"])
+        st.markdown(card.report_md)
 
     c1, c2 = st.columns(2)
     with c1:
-        force = st.checkbox("Force (gates failed)", disabled=meta["gates_passed"])
+        force = st.checkbox("Force (gates failed)", disabled=card.gates_passed)
         reason = st.text_input("Reason (logged)", disabled=not force)
-        if st.button("Promote to champion", disabled=not can_train or meta["is_champion"],
-                     help=why_not(who, "train_promote") or ("Already the champion" if meta["is_champion"] else None)):
+        if st.button("Promote to champion", disabled=not can_train or card.is_champion,
+                     help=why_not(who, "train_promote") or ("Already the champion" if card.is_champion else None)):
             registry.promote(eng.wh, picked, who, force=force, reason=reason)
             after_write()
             st.success(f"{picked} is now the champion.")

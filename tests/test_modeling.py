@@ -259,6 +259,18 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     assert result.gates[-1]["gate"].startswith("enough positives to train and test — only ")
     assert "positives in training (need ≥" in result.gates[-1]["gate"]
     assert "n = " in result.report  # every metric block states its sample
+    from core.modeling.card import model_card
+    card = model_card(wh, result.model_id)  # what Train & compare reads: typed, shaped, nothing parsed in the page
+    assert not card.gates_passed and "gates failed" in card.status and "positives in training" in card.notes
+    assert card.gates.value.dtype == float and card.gates.value.isna().iloc[-1]
+    assert card.baselines.model.iloc[0] == "this model" and len(card.baselines) > 1
+    assert list(card.folds.columns) == ["fold", "auc_pr"] and card.report_md.startswith("#")
+    assert registry.list_models(wh).test_auc_pr.iloc[0] == pytest.approx(card.baselines.auc_pr.iloc[0])
+    with pytest.raises(LeadScoringError, match="No model nope"):
+        model_card(wh, "nope")
+    (settings.models_dir / result.model_id / "meta.json").write_text("{not json")
+    with pytest.raises(LeadScoringError, match="unreadable"):
+        model_card(wh, result.model_id)
 
 
 def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):

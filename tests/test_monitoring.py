@@ -380,6 +380,9 @@ def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
     assert "TotalAssetsInMillions" in out["feature_psi"] and "TotalAssetsInMillions" in out["snapshot_psi"]
     assert {"cohort_start", "leads", "positives", "tier_a_precision", "auc_pr"} <= set(out["matured_cohorts"][0])
     assert out["shadow"] is None
+    assert main(["models", "list"]) == 0  # the registry in a line a model, its test AUC-PR read from its metrics
+    line = next(l for l in capsys.readouterr().out.splitlines() if "champion" in l)
+    assert "AUC-PR 0." in line and "gates" in line
 
 
 def test_frames_of_an_earlier_release_move_out_of_the_run_history(wh):

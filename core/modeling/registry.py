@@ -140,8 +140,11 @@ def load_model(folder: str | Path) -> LoadedModel:
 
 
 def list_models(wh: Warehouse) -> pd.DataFrame:
-    return wh.read("select model_id, created_at, created_by, kind, gates_passed, is_champion, metrics_json, "
-                   "gates_json, artifact_dir, notes from ml.models order by created_at desc")
+    """The registry, newest first, with each model's test AUC-PR read out of its metrics (None where unknown)."""
+    df = wh.read("select model_id, created_at, created_by, kind, gates_passed, is_champion, metrics_json, "
+                 "gates_json, artifact_dir, notes from ml.models order by created_at desc")
+    df["test_auc_pr"] = [json.loads(m or "{}").get("test", {}).get("auc_pr") for m in df.metrics_json]
+    return df
 
 
 def champion_row(wh: Warehouse) -> dict | None:
@@ -201,21 +204,6 @@ def rollback(wh: Warehouse, actor: Actor | None = None) -> str:
 
 def remove_artifacts(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def model_meta(wh: Warehouse, model_id: str) -> dict:
-    """The stored metadata and Markdown report of one model version."""
-    df = wh.read(f"select artifact_dir, is_champion from ml.models where model_id = {literal(model_id)}")
-    if df.empty:
-        raise LeadScoringError(f"No model {model_id}.")
-    folder = Path(df.artifact_dir.iloc[0])
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-        meta["report_md"] = (folder / "report.md").read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:
-        raise LeadScoringError(f"Artifacts of {model_id} in {folder} are unreadable ({exc}).") from exc
-    meta["is_champion"] = bool(df.is_champion.iloc[0])
-    return meta
 
 
 def model_folder(wh: Warehouse, model_id: str) -> str:
