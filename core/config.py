@@ -43,6 +43,10 @@ class Settings:
     # monitoring reference's tier shares), so the baseline monitoring holds Tier A to is the tiering SGAs get.
     tier_a_factor: float = 1.2  # Tier A = the top capacity x this many leads
     tier_b_factor: float = 2.0  # Tier B = the next capacity x this many leads
+    # Spec §5.8/§7.3: added to the probability, for ranking only, per priority rule a lead meets (AUM over $500M and
+    # growing, HNW over half the book, a veteran who recently moved). At a ~4% base rate the spec's 0.10 puts every
+    # boosted lead above every unboosted one; a team that wants the model to lead lowers it (0 turns boosts off).
+    priority_boost: float = 0.10
     closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
     # The [salesforce] table (core/salesforce/config.py); secrets come from the environment or a secrets file.
     salesforce: dict = field(default_factory=dict)
@@ -122,6 +126,9 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
     settings = Settings(**values)
     if settings.backend not in ("duckdb", "bigquery"):
         raise LeadScoringError(f"Config 'backend' is {settings.backend!r}; use 'duckdb' or 'bigquery'.")
+    if not 0 <= float(settings.priority_boost) <= 1:
+        raise LeadScoringError(f"Config 'priority_boost' is {settings.priority_boost!r}: use a probability between 0 "
+                               "(no priority boosts) and 1; the spec's default is 0.1.")
     return settings
 
 

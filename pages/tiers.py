@@ -61,8 +61,9 @@ with user_errors():
             for d in drivers[:3]:
                 st.write(f"• {d['text']}")
             if row.boost_reasons:
-                st.caption(f"Priority boost (ranked at {row.adjusted:.0%}: +10 points per rule, spec §5.8): "
-                           f"{row.boost_reasons}")
+                points = (row.adjusted - row.prob_mql_30d) * 100  # the boost in force when the lead was scored
+                st.caption(f"Priority boost (ranked at {row.adjusted:.0%}: +{points:.0f} points for "
+                           f"{row.boost_reasons.count('; ') + 1} rule(s), spec §5.8): {row.boost_reasons}")
             with st.expander("Why this lead?"):
                 if drivers:
                     why = pd.DataFrame({"Reason": [d["text"] for d in drivers],

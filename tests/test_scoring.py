@@ -57,6 +57,22 @@ def test_boost_rules():
     total, reasons = boosts(X)
     assert total.tolist() == pytest.approx([0.3, 0.0, 0.0])
     assert len(reasons[0]) == 3 and reasons[2] == []
+    total, reasons = boosts(X, per_rule=0.02)  # the config's priority_boost
+    assert total.tolist() == pytest.approx([0.06, 0.0, 0.0]) and len(reasons[0]) == 3
+    total, reasons = boosts(X, per_rule=0.0)   # boosts off: no lead shows a reason either
+    assert total.tolist() == [0.0, 0.0, 0.0] and reasons == [[], [], []]
+
+
+def test_priority_boost_is_configured_and_checked(tmp_path):
+    from core.config import load_settings
+    from core.errors import LeadScoringError
+
+    cfg = tmp_path / "leadscore.toml"
+    cfg.write_text("priority_boost = 0.02\n")
+    assert load_settings(cfg).priority_boost == 0.02
+    cfg.write_text("priority_boost = 10\n")
+    with pytest.raises(LeadScoringError, match="priority_boost"):
+        load_settings(cfg)
 
 
 def test_drivers_agree_with_contributions_and_never_state_missing_values():

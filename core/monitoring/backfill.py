@@ -43,7 +43,7 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
     X = model_inputs(feats, [c for c in feats.columns if c not in META_COLUMNS])
     inp = ScoringInputs(champion, "", until, feats, X)
     pred = predict(wh, inp, full=True)
-    boost, _ = boosts(X)
+    boost, _ = boosts(X, settings.priority_boost)
     leads = pd.DataFrame({"lead_id": feats.lead_id, "contacted_at": feats.contacted_at, "prob": np.round(pred.prob, 6),
                           "boost": boost, "level": pred.levels})
     leads = leads.merge(mql, on="lead_id", how="left")

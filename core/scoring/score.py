@@ -233,7 +233,7 @@ def explain(inp: ScoringInputs, pred: Predictions) -> None:
 def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Predictions) -> pd.DataFrame:
     """Step 4: priority boosts, capacity-sized tiers and the rows to persist."""
     df, X = inp.leads, inp.X
-    boost, boost_reasons = boosts(X)
+    boost, boost_reasons = boosts(X, settings.priority_boost)
     drivers_json, drivers_text = pred.drivers_columns()
     frame = pd.DataFrame({
         "lead_id": df.lead_id, "prob": np.round(pred.prob, 6), "boost": boost, "contacted_at": df.contacted_at,

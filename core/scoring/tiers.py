@@ -8,11 +8,10 @@ import pandas as pd
 
 from core.config import Settings
 
-BOOST = 0.10
 
-
-def boosts(features: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
-    """+0.1 per spec §7.3 condition met; also the reasons, to show on the lead."""
+def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) -> tuple[np.ndarray, list[list[str]]]:
+    """``per_rule`` (the config's priority_boost, spec §7.3: 0.1) per condition met; also the reasons, to show on
+    the lead. With ``per_rule`` 0 nothing is boosted and no lead shows a reason."""
     f = lambda c: pd.to_numeric(features.get(c, pd.Series(np.nan, index=features.index)), errors="coerce")  # noqa: E731
     rules = [
         ("AUM over $500M and growing", (f("TotalAssetsInMillions") > 500) & (f("AUM_Growth_Rate_1Year") > 0)),
@@ -21,9 +20,9 @@ def boosts(features: pd.DataFrame) -> tuple[np.ndarray, list[list[str]]]:
     ]
     total = np.zeros(len(features))
     reasons: list[list[str]] = [[] for _ in range(len(features))]
-    for label, mask in rules:
+    for label, mask in rules if per_rule > 0 else ():
         m = mask.fillna(False).to_numpy()
-        total += BOOST * m
+        total += per_rule * m
         for i in np.where(m)[0]:
             reasons[i].append(label)
     return total, reasons
