@@ -250,6 +250,10 @@ def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(m
     assert run.shadow_scored == len(scores)
     sh = w.read("select * from ml.shadow_scores")
     assert set(sh.model_version) == {challenger} and len(sh) == len(scores)
+    # the challenger's list is ranked with each lead's own priority boost, as the champion's (a fair gate)
+    both = sh.merge(w.read("select lead_id, boost from ml.lead_scores"), on="lead_id").sort_values("rank")
+    assert (both.boost > 0).any() and len(both) == len(sh)
+    assert ((both.prob_mql_30d + both.boost).round(6).diff().dropna() <= 0).all()
     assert set(w.read("select distinct model_version from ml.lead_scores").model_version) == {run.model_version}
     pending = pending_changes(w, s)
     assert challenger not in " ".join(map(str, pending.to_numpy().ravel()))

@@ -63,12 +63,14 @@ def stop_shadow(wh: Warehouse, actor: Actor | None = None) -> str | None:
 
 
 def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, contacted_at: pd.Series, score_date: str,
-                 capacity: int, a_factor: float, b_factor: float) -> int:
-    """Score the challenger on the same open leads as the champion and store it (inside the scoring write)."""
+                 capacity: int, a_factor: float, b_factor: float, boost=0.0) -> int:
+    """Score the challenger on the same open leads as the champion and store it (inside the scoring write).
+    ``boost``: each lead's priority boost (spec §5.8), the champion's: a boost depends on the lead, not the model,
+    so both Tier A lists are ranked the same way and the gate compares the models alone."""
     from core.scoring.tiers import assign_tiers
 
     prob = challenger.predict(X)
-    t = assign_tiers(pd.DataFrame({"lead_id": lead_ids.to_numpy(), "prob": np.round(prob, 6), "boost": 0.0,
+    t = assign_tiers(pd.DataFrame({"lead_id": lead_ids.to_numpy(), "prob": np.round(prob, 6), "boost": boost,
                                    "contacted_at": contacted_at.to_numpy()}), capacity, a_factor, b_factor)
     t = t.rename(columns={"prob": "prob_mql_30d"}).assign(score_date=score_date, model_version=challenger.model_id)
     if session.table_exists("ml.shadow_scores"):

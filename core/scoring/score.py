@@ -304,7 +304,8 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
         if challenger is not None:
             shadowed = score_shadow(s, challenger, inp.X, inp.leads.lead_id, inp.leads.contacted_at,
                                     tiers.score_date.iloc[0], int(tiers.capacity.iloc[0]), settings.tier_a_factor,
-                                    settings.tier_b_factor)
+                                    settings.tier_b_factor,
+                                    inp.leads.lead_id.map(dict(zip(tiers.lead_id, tiers.boost))).to_numpy())
         audit.record(s, actor, "score", inp.version, "ok", {
             "n": len(tiers), "fallback_level": inp.fallback, **run.tier_counts, "shadow_scored": shadowed,
             **tiers.fallback_level.value_counts().to_dict()})
