@@ -154,6 +154,10 @@ def test_first_start_has_matured_cohorts_and_backfilled_history(monitored):
     champion = w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0]
     ref = json.loads((Path(champion) / "reference.json").read_text())
     assert pd.Timestamp(ref["contacted_to"]) < pd.Timestamp(summary["backfill"]["first"], tz="UTC")
+    # the CRITICAL alert's baseline exists: Tier A precision of the test period as daily scoring tiers it
+    meta = json.loads((Path(champion) / "meta.json").read_text())
+    assert ref["tier_a_precision"] == meta["metrics"]["test"]["tier_a_precision"]
+    assert meta["metrics"]["test"]["tier_a_leads"] > 0 and 0 <= ref["tier_a_precision"] <= 1
 
 
 def _affected_features(run_frames) -> set[str]:
@@ -558,6 +562,35 @@ def test_the_references_tier_shares_are_sized_as_daily_scoring_sizes_tiers(wh, s
     assert ref["tier_shares"] == {"A": 0.06, "B": 0.1, "C": 0.84}  # 12, 20 and 168 of 200 leads
     assert wide["tier_shares"] == {"A": 0.15, "B": 0.05, "C": 0.8}
     assert with_overrides(settings, tier_a_factor=1.5).tier_a_size(10) == 15 and settings.tier_a_size(12 * 10) == 144
+
+
+def test_tier_a_baseline_replays_daily_tiering_over_the_held_out_period():
+    """Monitoring's Tier A precision is each new lead's first tier in the daily tiering, where older open leads
+    compete; the baseline is measured the same way: earlier leads crowd Tier A, a lead that booked its call leaves
+    the pool, boosts count, and only held-out leads are judged."""
+    from core.monitoring.reference import replayed_tier_a
+
+    t = lambda d: pd.Timestamp(d, tz="UTC")  # noqa: E731
+    leads = pd.DataFrame({
+        "lead_id": ["old1", "old2", "gone", "n1", "n2", "n3", "n4"],
+        "contacted_at": [t("2025-03-01"), t("2025-03-01"), t("2025-03-01"), t("2025-03-04"), t("2025-03-05"),
+                         t("2025-03-05"), t("2025-03-11")],
+        "mql_at": [pd.NaT, pd.NaT, t("2025-03-02"), pd.NaT, t("2025-03-20"), pd.NaT, pd.NaT],
+        "prob": [0.90, 0.05, 0.99, 0.50, 0.40, 0.30, 0.20],
+        "boost": [0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0],
+        "label": [0, 0, 1, 0, 1, 0, 1]})
+    leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
+    # capacity 2 × 1.2 → Tier A holds 2 leads a day. Monday 10 Mar: pool old1 0.90, old2 0.55 (boosted), n1 0.50,
+    # n2 0.40, n3 0.30 ("gone" booked on 2 Mar) → A = old1, old2: no held-out lead first tiered A; n4 is first
+    # tiered at the period's end (11 Mar), behind old1 and old2 again.
+    got = replayed_tier_a(leads, t("2025-03-04"), capacity=2, a_factor=1.2, b_factor=1.0)
+    assert got == {"tier_a_precision": None, "tier_a_leads": 0}
+    # without the boost old2 drops to 0.05 and n1 takes its place; at capacity 3 (A = 4 leads) n1, n2 and n3 make it
+    got = replayed_tier_a(leads.assign(boost=0.0), t("2025-03-04"), capacity=3, a_factor=1.2, b_factor=1.0)
+    assert got == {"tier_a_precision": pytest.approx(1 / 3), "tier_a_leads": 3}
+    # capacity 1 (A = 1 lead): old1 holds Tier A on every date
+    got = replayed_tier_a(leads.assign(boost=0.0), t("2025-03-04"), capacity=1, a_factor=1.2, b_factor=1.0)
+    assert got == {"tier_a_precision": None, "tier_a_leads": 0}
 
 
 def test_conversion_by_tier_counts_matured_leads_per_month_tier_and_discovery_data():

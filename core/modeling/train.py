@@ -30,9 +30,10 @@ from core.modeling.choice import one_se_choice
 from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, GAP, Frame, aum_segment, blocked_folds, frame_from, time_split
-from core.monitoring.reference import build_reference, save_reference
+from core.monitoring.reference import build_reference, replayed_tier_a, save_reference
 from core.operation import audited
 from core.scoring.capacity import get_capacity
+from core.scoring.tiers import boosts
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
@@ -510,6 +511,9 @@ def _report_test(ev: dict, base_rows: list[dict]) -> list[str]:
                  f"{_fmt(b['recall_at_10pct'], True)} | {_fmt(b['precision_at_capacity'], True)} | {_fmt(b['top_decile_lift'])} | "
                  f"{_fmt(b['brier'])} | {_fmt(b['ece'])} |")
     L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (Tier A: SGAs × dials per day × {ev.get('tier_a_factor', Settings.tier_a_factor)}).",
+          f"Tier A precision as daily scoring would have tiered the test period (weekly replay, every open lead "
+          f"competing, priority boosts included; monitoring's baseline): {_fmt(t.get('tier_a_precision'), True)} "
+          f"of {t.get('tier_a_leads', 0):,} test leads first tiered A.",
           f"Train AUC-ROC {_fmt(ev['train_auc_roc'])} vs test {_fmt(t['auc_roc'])}; CV AUC-PR per fold "
           + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}; "
           f"sampling noise alone {_fmt(ev.get('cv_sampling_cov'))}).", "",
@@ -700,16 +704,35 @@ def training_data(wh: Warehouse, settings: Settings, actor: Actor, features: Fea
     return TrainingData(fs, df, frame, train_all, test)
 
 
-def evaluate_held_out(wh: Warehouse, settings: Settings, fitted: Fitted, test: Frame) -> Evaluation:
-    """Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's)."""
+def evaluate_held_out(wh: Warehouse, settings: Settings, fitted: Fitted, data: TrainingData) -> Evaluation:
+    """Tier A as daily scoring sizes it: the capacity in force (an SGA manager's setting, else the config's);
+    and Tier A precision as daily scoring would have tiered the held-out period (monitoring's baseline)."""
     t0 = time.perf_counter()
+    test = data.test
     daily = get_capacity(wh, settings).daily
     capacity = settings.tier_a_size(daily)
     ev = evaluate(fitted, test, capacity)
     ev["tier_a_factor"] = settings.tier_a_factor
+    ev["test"].update(_replayed_tier_a(wh, settings, fitted, data, daily))
     result = Evaluation(ev, gates(ev, fitted.insufficient), baselines(fitted, test, capacity), daily)
     fitted.timings["evaluation"] = round(time.perf_counter() - t0, 2)
     return result
+
+
+def _replayed_tier_a(wh: Warehouse, settings: Settings, fitted: Fitted, data: TrainingData, daily: int) -> dict:
+    """The evaluated model (before any refit) on every matured lead, tiered weekly over the held-out period with
+    the priority boosts daily scoring adds (see replayed_tier_a)."""
+    frame = data.frame
+    with wh.reader() as s:
+        mql = s.query("select lead_id, mql_at from ml.lead_labels") if s.table_exists("ml.lead_labels") else \
+            pd.DataFrame({"lead_id": pd.Series(dtype=str), "mql_at": pd.Series(dtype="datetime64[ns, UTC]")})
+    leads = pd.DataFrame({"lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(),
+                          "prob": np.round(fitted.predict(frame.X), 6), "boost": boosts(frame.X, settings.priority_boost)[0],
+                          "label": frame.y})
+    leads = leads.merge(mql.drop_duplicates("lead_id"), on="lead_id", how="left")
+    leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
+    return replayed_tier_a(leads, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
+                           b_factor=settings.tier_b_factor)
 
 
 def refit_on_every_matured_lead(fitted: Fitted, data: TrainingData) -> Refit:
@@ -759,7 +782,7 @@ def freeze_reference(wh: Warehouse, settings: Settings, folder, fitted: Fitted, 
     rows = data.rows.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True)
     with wh.reader() as s:
         reference = build_reference(s, rows, fitted.predict(data.frame.X), fs["levels"], ev.daily_capacity,
-                                    ev.metrics.get("precision_at_capacity"), str(fs["as_of"]),
+                                    ev.metrics["test"].get("tier_a_precision"), str(fs["as_of"]),
                                     settings.tier_a_factor, settings.tier_b_factor)
     save_reference(folder, reference)
     fitted.timings["reference"] = round(time.perf_counter() - t0, 2)
@@ -789,7 +812,7 @@ def train(wh: Warehouse, settings: Settings, budget_minutes: float | None = None
     if data.test.positives < MIN_TEST_POSITIVES and not fitted.insufficient:
         fitted.insufficient = f"only {data.test.positives} positives in the test period (need ≥ {MIN_TEST_POSITIVES})"
     progress(0.93, "Evaluating on the held-out period, with baselines")
-    ev = evaluate_held_out(wh, settings, fitted, data.test)
+    ev = evaluate_held_out(wh, settings, fitted, data)
     model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
     split = _split_info(fitted.fit_frame, fitted.calib_frame, data.test)
     refit = None

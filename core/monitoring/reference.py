@@ -76,6 +76,24 @@ def first_tiers(replayed: pd.DataFrame) -> pd.DataFrame:
     return replayed.sort_values(["score_date", "rank"]).drop_duplicates("lead_id", keep="first")
 
 
+def replayed_tier_a(leads: pd.DataFrame, test_from: pd.Timestamp, capacity: int, a_factor: float,
+                    b_factor: float) -> dict:
+    """Tier A precision as daily scoring would have tiered the held-out period — what monitoring measures on
+    matured weekly cohorts (each lead's first tier after contact) and holds to half of (the CRITICAL alert).
+    The daily tiering is replayed every Monday over the period on a pool of every lead contacted by then without
+    an MQL yet (earlier leads compete for Tier A as they do in production), with each lead's priority boost;
+    precision counts the held-out leads whose first tier was A.
+    ``leads``: lead_id, contacted_at, mql_at, prob, boost, label."""
+    held_out = leads[leads.contacted_at >= test_from]
+    if held_out.empty or capacity <= 0:
+        return {"tier_a_precision": None, "tier_a_leads": 0}
+    dates = weekly_dates(held_out.contacted_at.min(), held_out.contacted_at.max())
+    first = first_tiers(replay_tiers(leads[leads.contacted_at <= dates[-1]], dates, capacity, a_factor, b_factor))
+    a = held_out.lead_id[held_out.lead_id.isin(first.lead_id[first.tier == "A"])]
+    label = held_out.set_index("lead_id").label
+    return {"tier_a_precision": float(label[a].mean()) if len(a) else None, "tier_a_leads": int(len(a))}
+
+
 def weekly_dates(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
     """Replay dates: every Monday 06:00 UTC from ``start`` to ``end``, and ``end`` itself."""
     first = (start.normalize() + pd.Timedelta(days=(7 - start.day_of_week) % 7)) + pd.Timedelta(hours=6)
