@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 
 from core.errors import LeadScoringError
@@ -47,6 +48,11 @@ class Settings:
     # growing, HNW over half the book, a veteran who recently moved). At a ~4% base rate the spec's 0.10 puts every
     # boosted lead above every unboosted one; a team that wants the model to lead lowers it (0 turns boosts off).
     priority_boost: float = 0.10
+    # Leads still inside their outcome window (contacted within this many days; None = label_window_days) are
+    # ranked ahead of older open leads, whose 30-day MQL window has closed: the probability is of an MQL within
+    # the window, and the experiment counts MQLs within it. Older leads fill the capacity left over. 0 = every
+    # open lead competes on its score alone.
+    tier_window_days: int | None = None
     closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
     # The [salesforce] table (core/salesforce/config.py); secrets come from the environment or a secrets file.
     salesforce: dict = field(default_factory=dict)
@@ -59,6 +65,12 @@ class Settings:
     @property
     def daily_capacity(self) -> int:
         return int(self.sga_count) * int(self.dials_per_day)
+
+    @property
+    def tier_window(self) -> timedelta | None:
+        """How recent a contact must be to rank ahead of older open leads (None: no preference)."""
+        days = self.label_window_days if self.tier_window_days is None else int(self.tier_window_days)
+        return timedelta(days=days) if days > 0 else None
 
     def tier_a_size(self, capacity: int) -> int:
         """Tier A's leads at a daily ``capacity`` (the size assign_tiers gives it)."""
@@ -126,6 +138,9 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
     settings = Settings(**values)
     if settings.backend not in ("duckdb", "bigquery"):
         raise LeadScoringError(f"Config 'backend' is {settings.backend!r}; use 'duckdb' or 'bigquery'.")
+    if settings.tier_window_days is not None and int(settings.tier_window_days) < 0:
+        raise LeadScoringError(f"Config 'tier_window_days' is {settings.tier_window_days!r}: use a number of days "
+                               "(0: every open lead competes on its score alone), or leave it out for the label window.")
     if not 0 <= float(settings.priority_boost) <= 1:
         raise LeadScoringError(f"Config 'priority_boost' is {settings.priority_boost!r}: use a probability between 0 "
                                "(no priority boosts) and 1; the spec's default is 0.1.")

@@ -588,6 +588,10 @@ def test_tier_a_baseline_replays_daily_tiering_over_the_held_out_period():
     # without the boost old2 drops to 0.05 and n1 takes its place; at capacity 3 (A = 4 leads) n1, n2 and n3 make it
     got = replayed_tier_a(leads.assign(boost=0.0), t("2025-03-04"), capacity=3, a_factor=1.2, b_factor=1.0)
     assert got == {"tier_a_precision": pytest.approx(1 / 3), "tier_a_leads": 3}
+    # leads inside a 7-day outcome window first (as daily scoring ranks them): on 10 Mar old1 and old2 are past
+    # it, so n1 and n2 take Tier A despite old2's boost
+    got = replayed_tier_a(leads, t("2025-03-04"), capacity=2, a_factor=1.2, b_factor=1.0, window=pd.Timedelta(days=7))
+    assert got == {"tier_a_precision": 0.5, "tier_a_leads": 2}
     # capacity 1 (A = 1 lead): old1 holds Tier A on every date
     got = replayed_tier_a(leads.assign(boost=0.0), t("2025-03-04"), capacity=1, a_factor=1.2, b_factor=1.0)
     assert got == {"tier_a_precision": None, "tier_a_leads": 0}

@@ -42,6 +42,39 @@ def test_boosts_reorder_but_never_change_tier_sizes():
     assert plain.lead_id.tolist() != boosted.lead_id.tolist()
 
 
+def test_leads_inside_their_outcome_window_rank_first_and_older_ones_fill_what_is_left():
+    from datetime import timedelta
+
+    now = pd.Timestamp("2025-04-01 06:00", tz="UTC")
+    df = pd.DataFrame({"lead_id": ["old_hot", "old_cold", "new_a", "new_b"], "prob": [0.9, 0.01, 0.05, 0.02],
+                       "boost": [0.1, 0.0, 0.0, 0.0],
+                       "contacted_at": [now - pd.Timedelta(days=200), now - pd.Timedelta(days=31),
+                                        now - pd.Timedelta(days=2), now - pd.Timedelta(days=29)]})
+    out = assign_tiers(df, 1, 1.2, 2.0, window=timedelta(days=30), as_of=now)
+    assert out.lead_id.tolist() == ["new_a", "new_b", "old_hot", "old_cold"]  # in-window first, then by score
+    assert out.tier.tolist() == ["A", "B", "B", "C"]                          # spare capacity goes to older leads
+    assert assign_tiers(df, 1, 1.2, 2.0, window=timedelta(days=30), as_of=now.tz_localize(None)).equals(out)
+    plain = assign_tiers(df, 1, 1.2, 2.0)  # no window: the score alone
+    assert plain.lead_id.tolist() == ["old_hot", "new_a", "new_b", "old_cold"] and "_late" not in plain
+
+
+def test_tier_window_follows_the_label_window_unless_configured(tmp_path):
+    from datetime import timedelta
+
+    from core.config import load_settings, with_overrides
+    from core.errors import LeadScoringError
+
+    cfg = tmp_path / "leadscore.toml"
+    cfg.write_text("label_window_days = 45\n")
+    assert load_settings(cfg).tier_window == timedelta(days=45)
+    s = load_settings(cfg)
+    assert with_overrides(s, tier_window_days=14).tier_window == timedelta(days=14)
+    assert with_overrides(s, tier_window_days=0).tier_window is None
+    cfg.write_text("tier_window_days = -3\n")
+    with pytest.raises(LeadScoringError, match="tier_window_days"):
+        load_settings(cfg)
+
+
 def test_ties_break_on_probability_then_contact_then_id():
     df = pd.DataFrame({"lead_id": ["c", "b", "a", "d"], "prob": [0.2, 0.2, 0.2, 0.3], "boost": [0.1, 0.1, 0.1, 0.0],
                        "contacted_at": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-01", "2025-01-01"], utc=True)})

@@ -732,7 +732,7 @@ def _replayed_tier_a(wh: Warehouse, settings: Settings, fitted: Fitted, data: Tr
     leads = leads.merge(mql.drop_duplicates("lead_id"), on="lead_id", how="left")
     leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
     return replayed_tier_a(leads, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
-                           b_factor=settings.tier_b_factor)
+                           b_factor=settings.tier_b_factor, window=settings.tier_window)
 
 
 def refit_on_every_matured_lead(fitted: Fitted, data: TrainingData) -> Refit:
@@ -783,7 +783,7 @@ def freeze_reference(wh: Warehouse, settings: Settings, folder, fitted: Fitted, 
     with wh.reader() as s:
         reference = build_reference(s, rows, fitted.predict(data.frame.X), fs["levels"], ev.daily_capacity,
                                     ev.metrics["test"].get("tier_a_precision"), str(fs["as_of"]),
-                                    settings.tier_a_factor, settings.tier_b_factor)
+                                    settings.tier_a_factor, settings.tier_b_factor, settings.tier_window)
     save_reference(folder, reference)
     fitted.timings["reference"] = round(time.perf_counter() - t0, 2)
 

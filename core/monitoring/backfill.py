@@ -50,7 +50,7 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
     leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
     dates = [d for d in weekly_dates(since, until) if d < until.normalize()]
     capacity = get_capacity(wh, settings).daily
-    rows = replay_tiers(leads, dates, capacity, settings.tier_a_factor, settings.tier_b_factor)
+    rows = replay_tiers(leads, dates, capacity, settings.tier_a_factor, settings.tier_b_factor, settings.tier_window)
     if rows.empty:
         raise LeadScoringError(f"No contacted leads between {since:%Y-%m-%d} and {until:%Y-%m-%d} to backfill.")
     rows = rows.merge(leads[["lead_id", "level"]], on="lead_id")

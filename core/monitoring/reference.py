@@ -50,10 +50,10 @@ def snapshot_columns() -> list[str]:
 
 
 def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, a_factor: float,
-                 b_factor: float) -> pd.DataFrame:
+                 b_factor: float, window=None) -> pd.DataFrame:
     """Replay the daily tiering on past dates: on each date the open pool is every lead contacted by then
     without an MQL yet (a closed status cannot be replayed and is ignored); tiers sized as daily scoring sizes
-    them (Tier A the top ``capacity`` × ``a_factor``).
+    them (Tier A the top ``capacity`` × ``a_factor``), leads inside their outcome ``window`` first (assign_tiers).
     ``leads``: lead_id, contacted_at, mql_at, prob, boost. Returns score_date, lead_id, prob, adjusted, rank, tier."""
     from core.scoring.tiers import assign_tiers
 
@@ -62,7 +62,7 @@ def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, 
         pool = leads[(leads.contacted_at <= d) & (leads.mql_at.isna() | (leads.mql_at > d))]
         if pool.empty:
             continue
-        t = assign_tiers(pool[["lead_id", "prob", "boost", "contacted_at"]], capacity, a_factor, b_factor)
+        t = assign_tiers(pool[["lead_id", "prob", "boost", "contacted_at"]], capacity, a_factor, b_factor, window, d)
         t["score_date"] = d
         out.append(t)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
@@ -77,7 +77,7 @@ def first_tiers(replayed: pd.DataFrame) -> pd.DataFrame:
 
 
 def replayed_tier_a(leads: pd.DataFrame, test_from: pd.Timestamp, capacity: int, a_factor: float,
-                    b_factor: float) -> dict:
+                    b_factor: float, window=None) -> dict:
     """Tier A precision as daily scoring would have tiered the held-out period — what monitoring measures on
     matured weekly cohorts (each lead's first tier after contact) and holds to half of (the CRITICAL alert).
     The daily tiering is replayed every Monday over the period on a pool of every lead contacted by then without
@@ -88,7 +88,8 @@ def replayed_tier_a(leads: pd.DataFrame, test_from: pd.Timestamp, capacity: int,
     if held_out.empty or capacity <= 0:
         return {"tier_a_precision": None, "tier_a_leads": 0}
     dates = weekly_dates(held_out.contacted_at.min(), held_out.contacted_at.max())
-    first = first_tiers(replay_tiers(leads[leads.contacted_at <= dates[-1]], dates, capacity, a_factor, b_factor))
+    first = first_tiers(replay_tiers(leads[leads.contacted_at <= dates[-1]], dates, capacity, a_factor, b_factor,
+                                     window))
     a = held_out.lead_id[held_out.lead_id.isin(first.lead_id[first.tier == "A"])]
     label = held_out.set_index("lead_id").label
     return {"tier_a_precision": float(label[a].mean()) if len(a) else None, "tier_a_leads": int(len(a))}
@@ -202,7 +203,8 @@ def snapshot_profile(session, month: str) -> dict:
 
 
 def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict, capacity: int,
-                    tier_a_precision: float | None, trained_as_of: str, a_factor: float, b_factor: float) -> dict:
+                    tier_a_precision: float | None, trained_as_of: str, a_factor: float, b_factor: float,
+                    window=None) -> dict:
     """``rows``: the training rows as stored in ml.lead_features (labels included); ``prob``: the registered
     model's calibrated probability for each; ``capacity``: the daily capacity (SGAs × dials), tiered with the
     factors daily scoring uses."""
@@ -222,7 +224,7 @@ def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict,
                           "prob": prob, "boost": 0.0})
     leads["mql_at"] = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
     start, end = leads.contacted_at.min(), leads.contacted_at.max()
-    tiers = first_tiers(replay_tiers(leads, weekly_dates(start, end), capacity, a_factor, b_factor))
+    tiers = first_tiers(replay_tiers(leads, weekly_dates(start, end), capacity, a_factor, b_factor, window))
     shares = tiers.tier.value_counts(normalize=True).round(4).to_dict() if len(tiers) else {}
     return {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -63,15 +63,16 @@ def stop_shadow(wh: Warehouse, actor: Actor | None = None) -> str | None:
 
 
 def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, contacted_at: pd.Series, score_date: str,
-                 capacity: int, a_factor: float, b_factor: float, boost=0.0) -> int:
+                 capacity: int, a_factor: float, b_factor: float, boost=0.0, window=None, as_of=None) -> int:
     """Score the challenger on the same open leads as the champion and store it (inside the scoring write).
     ``boost``: each lead's priority boost (spec §5.8), the champion's: a boost depends on the lead, not the model,
-    so both Tier A lists are ranked the same way and the gate compares the models alone."""
+    so both Tier A lists are ranked the same way and the gate compares the models alone; so do ``window`` and
+    ``as_of`` (leads inside their outcome window first, see assign_tiers)."""
     from core.scoring.tiers import assign_tiers
 
     prob = challenger.predict(X)
     t = assign_tiers(pd.DataFrame({"lead_id": lead_ids.to_numpy(), "prob": np.round(prob, 6), "boost": boost,
-                                   "contacted_at": contacted_at.to_numpy()}), capacity, a_factor, b_factor)
+                                   "contacted_at": contacted_at.to_numpy()}), capacity, a_factor, b_factor, window, as_of)
     t = t.rename(columns={"prob": "prob_mql_30d"}).assign(score_date=score_date, model_version=challenger.model_id)
     if session.table_exists("ml.shadow_scores"):
         session.execute(f"delete from ml.shadow_scores where score_date = {literal(score_date)} "

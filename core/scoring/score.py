@@ -242,7 +242,7 @@ def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Prediction
         "boost_reasons": ["; ".join(r) for r in boost_reasons],
     })
     capacity = get_capacity(wh, settings).daily
-    tiers = assign_tiers(frame, capacity, settings.tier_a_factor, settings.tier_b_factor)
+    tiers = assign_tiers(frame, capacity, settings.tier_a_factor, settings.tier_b_factor, settings.tier_window, inp.as_of)
     tiers = tiers.rename(columns={"prob": "prob_mql_30d"})
     tiers["model_version"], tiers["scored_at"] = inp.version, datetime.now(timezone.utc)
     tiers["fallback_level"] = tiers.lead_id.map(dict(zip(df.lead_id, pred.levels)))
@@ -305,7 +305,8 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
             shadowed = score_shadow(s, challenger, inp.X, inp.leads.lead_id, inp.leads.contacted_at,
                                     tiers.score_date.iloc[0], int(tiers.capacity.iloc[0]), settings.tier_a_factor,
                                     settings.tier_b_factor,
-                                    inp.leads.lead_id.map(dict(zip(tiers.lead_id, tiers.boost))).to_numpy())
+                                    inp.leads.lead_id.map(dict(zip(tiers.lead_id, tiers.boost))).to_numpy(),
+                                    settings.tier_window, inp.as_of)
         audit.record(s, actor, "score", inp.version, "ok", {
             "n": len(tiers), "fallback_level": inp.fallback, **run.tier_counts, "shadow_scored": shadowed,
             **tiers.fallback_level.value_counts().to_dict()})

@@ -29,12 +29,20 @@ def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) ->
 
 
 def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = Settings.tier_a_factor,
-                 b_factor: float = Settings.tier_b_factor) -> pd.DataFrame:
-    """``scores`` has lead_id, prob, boost, contacted_at. Adds adjusted, rank (1 = call first) and tier."""
+                 b_factor: float = Settings.tier_b_factor, window=None, as_of=None) -> pd.DataFrame:
+    """``scores`` has lead_id, prob, boost, contacted_at. Adds adjusted, rank (1 = call first) and tier.
+    With ``window`` (Settings.tier_window) and ``as_of`` (the scoring time), leads contacted within the window —
+    whose outcome window is still open — rank ahead of older open leads, which fill the capacity left over."""
     out = scores.copy()
     out["adjusted"] = (out["prob"] + out["boost"]).round(6)  # 0.2 + 0.1 must tie with 0.3
-    out = out.sort_values(["adjusted", "prob", "contacted_at", "lead_id"], ascending=[False, False, True, True],
-                          kind="mergesort").reset_index(drop=True)
+    keys, order = ["adjusted", "prob", "contacted_at", "lead_id"], [False, False, True, True]
+    if window is not None and as_of is not None and len(out):
+        now = pd.Timestamp(as_of)
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        out["_late"] = (pd.to_datetime(out["contacted_at"], utc=True) <= now - window).to_numpy()
+        keys, order = ["_late"] + keys, [True] + order
+    out = out.sort_values(keys, ascending=order, kind="mergesort").reset_index(drop=True).drop(columns="_late",
+                                                                                               errors="ignore")
     out["rank"] = np.arange(1, len(out) + 1)
     a = int(round(capacity * a_factor))
     b = a + int(round(capacity * b_factor))
