@@ -28,8 +28,11 @@ with user_errors():
     c2.metric(f"Tier A (capacity × {eng.settings.tier_a_factor:g})", f"{tiers.get('A', 0):,}")
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
+    window = eng.settings.tier_window
     st.caption(f"Model {first.model_version} · scored {when(first.scored_at)} · data as of "
-               f"{day(first.score_date)}")
+               f"{day(first.score_date)}" + (f" · leads contacted in the last {window.days} days (their MQL window "
+                                             "still open) rank first; older open leads fill the capacity left"
+                                             if window else ""))
     instance = (salesforce_config(eng.settings).instance_url or "").rstrip("/")
 
     f1, f2 = st.columns(2)
@@ -40,14 +43,15 @@ with user_errors():
     if pick_owner:
         view = view[view.owner_name.isin(pick_owner)]
     view = view.assign(top_drivers=view.drivers_json.map(lambda d: "; ".join(x["text"] for x in json.loads(d)[:3])))
-    shown = view[["rank", "tier", "lead_id", "owner_name", "prob_mql_30d", "top_drivers", "boost_reasons"]]
+    shown = view[["rank", "tier", "lead_id", "owner_name", "contacted_at", "prob_mql_30d", "top_drivers",
+                  "boost_reasons"]]
     if instance:  # leads link to their Salesforce record
         shown = shown.assign(lead_id=instance + "/lightning/r/Lead/" + shown.lead_id + "/view")
     table(shown, "tier_list.csv", column_config={
         "rank": st.column_config.NumberColumn("Rank", format="%d"), "tier": "Tier",
         "lead_id": (st.column_config.LinkColumn("Lead", display_text=r"/Lead/([^/]+)/view") if instance
                     else st.column_config.TextColumn("Lead")),
-        "owner_name": "Owner",
+        "owner_name": "Owner", "contacted_at": st.column_config.DatetimeColumn("Contacted", format="D MMM YYYY"),
         "prob_mql_30d": st.column_config.ProgressColumn("P(MQL ≤ 30 d)", min_value=0, max_value=1, format="percent"),
         "top_drivers": st.column_config.TextColumn("Why (top 3)", width="large"),
         "boost_reasons": st.column_config.TextColumn("Priority boost")})
@@ -56,7 +60,7 @@ with user_errors():
     for row in view.head(12).itertuples():
         with st.container(border=True):
             st.markdown(f"**#{row.rank} · Tier {row.tier} · {row.lead_id}** — {row.prob_mql_30d:.1%} chance of an MQL "
-                        f"in 30 days · {row.owner_name}")
+                        f"in 30 days · {row.owner_name} · contacted {day(row.contacted_at)}")
             drivers = json.loads(row.drivers_json)
             for d in drivers[:3]:
                 st.write(f"• {d['text']}")
