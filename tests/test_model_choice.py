@@ -126,7 +126,7 @@ def test_registered_model_is_the_evaluated_recipe_refitted_on_every_matured_lead
     meta = json.loads((folder / "meta.json").read_text())
     # Tier A as scoring sizes it: precision at capacity x 1.2; the reference replays tiers from the daily capacity
     assert meta["metrics"]["test"]["capacity"] == settings.tier_a_size(settings.daily_capacity) == 144
-    assert seen["args"][4] == settings.daily_capacity and seen["args"][-2:] == (1.2, 2.0)
+    assert seen["args"][4] == settings.daily_capacity and seen["args"][-3:] == (1.2, 2.0, settings.tier_window)
     refit = meta["metrics"]["refit"]
     train_all, test = time_split(frame, 0.2)
     assert refit["rows"] == len(frame) > refit["evaluated_rows"] == len(train_all)

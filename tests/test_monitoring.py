@@ -254,10 +254,14 @@ def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(m
     assert run.shadow_scored == len(scores)
     sh = w.read("select * from ml.shadow_scores")
     assert set(sh.model_version) == {challenger} and len(sh) == len(scores)
-    # the challenger's list is ranked with each lead's own priority boost, as the champion's (a fair gate)
-    both = sh.merge(w.read("select lead_id, boost from ml.lead_scores"), on="lead_id").sort_values("rank")
+    # the challenger's list is ranked as the champion's: leads inside their outcome window first, then each
+    # lead's own priority boost on its probability (a fair gate)
+    both = sh.merge(w.read("select lead_id, boost, contacted_at from ml.lead_scores"), on="lead_id").sort_values("rank")
     assert (both.boost > 0).any() and len(both) == len(sh)
-    assert ((both.prob_mql_30d + both.boost).round(6).diff().dropna() <= 0).all()
+    late = (pd.to_datetime(both.contacted_at, utc=True) <= run.as_of - s.tier_window).to_numpy()
+    assert late.any() and (~late).any() and (np.diff(late.astype(int)) >= 0).all()  # in-window leads first
+    for part in (both[~late], both[late]):
+        assert ((part.prob_mql_30d + part.boost).round(6).diff().dropna() <= 0).all()
     assert set(w.read("select distinct model_version from ml.lead_scores").model_version) == {run.model_version}
     pending = pending_changes(w, s)
     assert challenger not in " ".join(map(str, pending.to_numpy().ravel()))

