@@ -138,11 +138,13 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
     settings = Settings(**values)
     if settings.backend not in ("duckdb", "bigquery"):
         raise LeadScoringError(f"Config 'backend' is {settings.backend!r}; use 'duckdb' or 'bigquery'.")
-    if settings.tier_window_days is not None and int(settings.tier_window_days) < 0:
-        raise LeadScoringError(f"Config 'tier_window_days' is {settings.tier_window_days!r}: use a number of days "
+    window = settings.tier_window_days
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 0):
+        raise LeadScoringError(f"Config 'tier_window_days' is {window!r}: use a whole number of days "
                                "(0: every open lead competes on its score alone), or leave it out for the label window.")
-    if not 0 <= float(settings.priority_boost) <= 1:
-        raise LeadScoringError(f"Config 'priority_boost' is {settings.priority_boost!r}: use a probability between 0 "
+    boost = settings.priority_boost
+    if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 <= boost <= 1:
+        raise LeadScoringError(f"Config 'priority_boost' is {boost!r}: use a probability between 0 "
                                "(no priority boosts) and 1; the spec's default is 0.1.")
     return settings
 

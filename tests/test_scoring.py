@@ -70,9 +70,10 @@ def test_tier_window_follows_the_label_window_unless_configured(tmp_path):
     s = load_settings(cfg)
     assert with_overrides(s, tier_window_days=14).tier_window == timedelta(days=14)
     assert with_overrides(s, tier_window_days=0).tier_window is None
-    cfg.write_text("tier_window_days = -3\n")
-    with pytest.raises(LeadScoringError, match="tier_window_days"):
-        load_settings(cfg)
+    for bad in ("-3", "'a month'", "7.5"):
+        cfg.write_text(f"tier_window_days = {bad}\n")
+        with pytest.raises(LeadScoringError, match="tier_window_days"):
+            load_settings(cfg)
 
 
 def test_ties_break_on_probability_then_contact_then_id():
@@ -103,9 +104,10 @@ def test_priority_boost_is_configured_and_checked(tmp_path):
     cfg = tmp_path / "leadscore.toml"
     cfg.write_text("priority_boost = 0.02\n")
     assert load_settings(cfg).priority_boost == 0.02
-    cfg.write_text("priority_boost = 10\n")
-    with pytest.raises(LeadScoringError, match="priority_boost"):
-        load_settings(cfg)
+    for bad in ("10", "'high'", "-0.1"):
+        cfg.write_text(f"priority_boost = {bad}\n")
+        with pytest.raises(LeadScoringError, match="priority_boost"):
+            load_settings(cfg)
 
 
 def test_drivers_agree_with_contributions_and_never_state_missing_values():
