@@ -67,7 +67,8 @@ with user_errors():
         st.caption("Filled dots: weeks whose 30-day window has closed (observed; a dot grows with the week's Tier A "
                    "leads). Hollow dots: not yet matured, estimated from the calibrated probabilities with a 95% "
                    "interval.")
-        for fig in (charts.precision_by_week(f["cohorts"]), charts.precision_by_segment(f["by_segment"])):
+        for fig in (charts.precision_by_week(f["cohorts"], v.run.get("tier_a_baseline"), v.run.get("tier_a_critical_below")),
+                    charts.precision_by_segment(f["by_segment"])):
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
         if not v.cohorts.empty:

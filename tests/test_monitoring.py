@@ -392,6 +392,13 @@ def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
     assert "TotalAssetsInMillions" in out["feature_psi"] and "TotalAssetsInMillions" in out["snapshot_psi"]
     assert {"cohort_start", "leads", "positives", "tier_a_precision", "auc_pr"} <= set(out["matured_cohorts"][0])
     assert out["shadow"] is None
+    # the CRITICAL alert's baseline and floor travel with the run, and the precision chart draws both
+    assert 0 < out["tier_a_baseline"] < 1 and out["tier_a_critical_below"] == pytest.approx(0.5 * out["tier_a_baseline"])
+    from core.monitoring import charts
+    from core.monitoring.store import latest_run
+    fig = charts.precision_by_week(latest_run(w)[1]["cohorts"], out["tier_a_baseline"], out["tier_a_critical_below"])
+    assert sorted(round(s.y0, 6) for s in fig.layout.shapes) == sorted(
+        round(v, 6) for v in (out["tier_a_baseline"], out["tier_a_critical_below"]))
     assert main(["models", "list"]) == 0  # the registry in a line a model, its test AUC-PR read from its metrics
     line = next(l for l in capsys.readouterr().out.splitlines() if "champion" in l)
     assert "AUC-PR 0." in line and "gates" in line

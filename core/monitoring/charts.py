@@ -55,8 +55,10 @@ def score_over_time(q: pd.DataFrame) -> go.Figure | None:
     return _month_axis(fig)
 
 
-def precision_by_week(cohorts: pd.DataFrame) -> go.Figure | None:
-    """Matured weeks: observed Tier A precision (solid). Not yet matured: estimated, hollow with its interval."""
+def precision_by_week(cohorts: pd.DataFrame, baseline: float | None = None,
+                      floor: float | None = None) -> go.Figure | None:
+    """Matured weeks: observed Tier A precision (solid). Not yet matured: estimated, hollow with its interval.
+    With the champion's held-out ``baseline`` and the CRITICAL alert's ``floor``: a line at each."""
     if cohorts.empty:
         return None
     c = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start))
@@ -73,6 +75,12 @@ def precision_by_week(cohorts: pd.DataFrame) -> go.Figure | None:
                         marker=dict(symbol="circle-open", size=10, color="#9333ea"),
                         error_y=dict(type="data", symmetric=False, array=e.tier_a_high - e.tier_a_precision,
                                      arrayminus=e.tier_a_precision - e.tier_a_low))
+    if baseline is not None:
+        fig.add_hline(y=baseline, line_dash="dash", line_color="#16a34a",
+                      annotation_text=f"champion's held-out Tier A precision {baseline:.1%}")
+    if floor is not None:
+        fig.add_hline(y=floor, line_dash="dot", line_color="#dc2626",
+                      annotation_text=f"CRITICAL below {floor:.1%} (last 4 matured weeks, significant)")
     fig.update_layout(title="Tier A precision by weekly contact cohort (labels: MQLs / Tier A leads)",
                       yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=360,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"))

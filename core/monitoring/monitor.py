@@ -94,6 +94,10 @@ class MonitorResult:
     shadow: dict | None = None
     reference_contacted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # the champion's Tier A precision on its held-out period, tiered as daily scoring tiers (the CRITICAL alert
+    # fires below half of it); None for a champion trained before it was measured
+    tier_a_baseline: float | None = None
+    tier_a_critical_below: float | None = None  # the baseline × the [monitoring] precision_critical share
     frames: dict = field(default_factory=dict, repr=False)
     # what this run measured, for the per-run history tables (ml.monitor_feature_psi: the months measured this run
     # and the last days; ml.monitor_cohorts): a month read back from the drift cache was stored by the run that
@@ -644,6 +648,8 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         feed.out["snapshot_psi"], perf.out["score_psi"], _records(perf.out["matured"]), _records(perf.out["estimated"]),
         feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings, c.as_of),
         [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"] + feed.out["notes"],
+        c.reference.get("tier_a_precision"),
+        None if c.reference.get("tier_a_precision") is None else c.th.precision_critical * c.reference["tier_a_precision"],
         frames=frames, measured={"ml.monitor_feature_psi": pd.concat([drift.out["measured"], frames["recent"]],
                                                                      ignore_index=True).reindex(columns=M.DRIFT_COLUMNS),
                                  "ml.monitor_cohorts": frames["cohorts"]})
