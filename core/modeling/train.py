@@ -30,7 +30,7 @@ from core.modeling.choice import one_se_choice
 from core.modeling.encoding import categorical_columns, numeric_view
 from core.modeling.calibration import SegmentCalibrator
 from core.modeling.data import AUM_SEGMENTS, GAP, Frame, aum_segment, blocked_folds, frame_from, time_split
-from core.monitoring.reference import build_reference, replayed_tier_a, save_reference
+from core.monitoring.reference import build_reference, replayed_tier_a, save_reference, with_mql_times
 from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.tiers import boosts
@@ -723,14 +723,9 @@ def _replayed_tier_a(wh: Warehouse, settings: Settings, fitted: Fitted, data: Tr
     """The evaluated model (before any refit) on every matured lead, tiered weekly over the held-out period with
     the priority boosts daily scoring adds (see replayed_tier_a)."""
     frame = data.frame
-    with wh.reader() as s:
-        mql = s.query("select lead_id, mql_at from ml.lead_labels") if s.table_exists("ml.lead_labels") else \
-            pd.DataFrame({"lead_id": pd.Series(dtype=str), "mql_at": pd.Series(dtype="datetime64[ns, UTC]")})
-    leads = pd.DataFrame({"lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(),
-                          "prob": np.round(fitted.predict(frame.X), 6), "boost": boosts(frame.X, settings.priority_boost)[0],
-                          "label": frame.y})
-    leads = leads.merge(mql.drop_duplicates("lead_id"), on="lead_id", how="left")
-    leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
+    leads = with_mql_times(wh, pd.DataFrame({
+        "lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(), "prob": np.round(fitted.predict(frame.X), 6),
+        "boost": boosts(frame.X, settings.priority_boost)[0], "label": frame.y}))
     return replayed_tier_a(leads, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
                            b_factor=settings.tier_b_factor, window=settings.tier_window)
 

@@ -17,7 +17,7 @@ from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, feature_matrix
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
-from core.monitoring.reference import replay_tiers, weekly_dates
+from core.monitoring.reference import replay_tiers, weekly_dates, with_mql_times
 from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.score import HISTORY_COLUMNS, ScoringInputs, ensure_history_columns, predict, refresh_first_scores
@@ -37,17 +37,13 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
                                f"{trained_to:%Y-%m-%d} or later.")
     feats = feature_matrix(wh)
     feats["contacted_at"] = pd.to_datetime(feats.contacted_at, utc=True)
-    with wh.reader() as s:
-        mql = s.query("select lead_id, mql_at from ml.lead_labels")
     until = pd.Timestamp(until) if until is not None else feats.contacted_at.max()
     X = model_inputs(feats, [c for c in feats.columns if c not in META_COLUMNS])
     inp = ScoringInputs(champion, "", until, feats, X)
     pred = predict(wh, inp, full=True)
     boost, _ = boosts(X, settings.priority_boost)
-    leads = pd.DataFrame({"lead_id": feats.lead_id, "contacted_at": feats.contacted_at, "prob": np.round(pred.prob, 6),
-                          "boost": boost, "level": pred.levels})
-    leads = leads.merge(mql, on="lead_id", how="left")
-    leads["mql_at"] = pd.to_datetime(leads.mql_at, utc=True)
+    leads = with_mql_times(wh, pd.DataFrame({"lead_id": feats.lead_id, "contacted_at": feats.contacted_at,
+                                             "prob": np.round(pred.prob, 6), "boost": boost, "level": pred.levels}))
     dates = [d for d in weekly_dates(since, until) if d < until.normalize()]
     capacity = get_capacity(wh, settings).daily
     rows = replay_tiers(leads, dates, capacity, settings.tier_a_factor, settings.tier_b_factor, settings.tier_window)

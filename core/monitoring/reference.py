@@ -49,6 +49,17 @@ def snapshot_columns() -> list[str]:
     return [c.name for c in marketpro_columns() if c.name not in SNAPSHOT_SKIP]
 
 
+def with_mql_times(wh, leads: pd.DataFrame) -> pd.DataFrame:
+    """``leads`` with each lead's MQL time (``mql_at``, UTC; NaT when none): what a replay of the daily tiering
+    needs to take a lead out of the open pool once it booked its call."""
+    with wh.reader() as s:
+        mql = s.query("select lead_id, mql_at from ml.lead_labels") if s.table_exists("ml.lead_labels") else \
+            pd.DataFrame({"lead_id": pd.Series(dtype=str), "mql_at": pd.Series(dtype="datetime64[ns, UTC]")})
+    out = leads.merge(mql.drop_duplicates("lead_id"), on="lead_id", how="left")
+    out["mql_at"] = pd.to_datetime(out.mql_at, utc=True)
+    return out
+
+
 def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, a_factor: float,
                  b_factor: float, window=None) -> pd.DataFrame:
     """Replay the daily tiering on past dates: on each date the open pool is every lead contacted by then

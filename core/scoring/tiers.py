@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
+from core.features.build import as_utc
 
 
 def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) -> tuple[np.ndarray, list[list[str]]]:
@@ -37,9 +38,7 @@ def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = Settings
     out["adjusted"] = (out["prob"] + out["boost"]).round(6)  # 0.2 + 0.1 must tie with 0.3
     keys, order = ["adjusted", "prob", "contacted_at", "lead_id"], [False, False, True, True]
     if window is not None and as_of is not None and len(out):
-        now = pd.Timestamp(as_of)
-        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-        out["_late"] = (pd.to_datetime(out["contacted_at"], utc=True) <= now - window).to_numpy()
+        out["_late"] = (pd.to_datetime(out["contacted_at"], utc=True) <= as_utc(as_of) - window).to_numpy()
         keys, order = ["_late"] + keys, [True] + order
     out = out.sort_values(keys, ascending=order, kind="mergesort").reset_index(drop=True).drop(columns="_late",
                                                                                                errors="ignore")
