@@ -346,7 +346,7 @@ def _models(args, settings, wh) -> int:
             raise LeadScoringError("models shadow: name the challenger (`models shadow MODEL_ID`) or pass --stop.")
         else:
             started = shadow.start_shadow(wh, args.model_id)
-            print(f"{started['model_id']} now scores in shadow beside the champion in every daily run "
+            print(f"{started.model_id} now scores in shadow beside the champion in every daily run "
                   "(stored in ml.shadow_scores, never written to Salesforce)")
     elif args.models_verb == "compare":
         from core.monitoring import shadow
@@ -356,9 +356,9 @@ def _models(args, settings, wh) -> int:
             return 0
         result = shadow.compare(wh, settings)
         if args.json:
-            print(json.dumps(result, indent=2, default=str))
+            print(json.dumps(result.to_json(), indent=2, default=str))
         else:
-            print(shadow.compare_markdown(result))
+            print(result.markdown())
     else:
         print(f"rolled back: {registry.rollback(wh)} is champion again")
     return 0

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.monitoring import charts
 from core.monitoring.monitor import run_monitor
-from core.monitoring.shadow import start_shadow, stop_shadow
+from core.monitoring.shadow import promote_challenger, start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
 from core.monitoring.drilldown import territory_distribution
@@ -122,9 +122,14 @@ with user_errors():
         for t in run["retrain"]:
             st.warning(f"Retrain trigger — **{t['trigger']}**: {t['detail']}")
     with t_shadow:
-        sh = run.get("shadow")
-        if sh:
-            st.markdown(v.shadow_md)
+        if v.active_shadow:
+            st.markdown(v.shadow.markdown() if v.shadow else
+                        f"{v.labels.get(v.active_shadow.model_id, v.active_shadow.model_id)} scores in shadow since "
+                        f"{v.active_shadow.started_at:%d %b %Y %H:%M} UTC; the next monitoring run compares it with "
+                        "the champion.")
+            if v.shadow and v.shadow.gate_passed:  # the gate is checked again, on today's leads, by the promotion
+                write_button(who, "Promote the challenger", "train_promote", lambda: promote_challenger(eng.wh, eng.settings, who),
+                             f"{v.shadow.challenger} passed the shadow gate and is now the champion.")
             write_button(who, "Stop the shadow", "train_promote", lambda: stop_shadow(eng.wh, who),
                          "Shadow scoring stopped.")
         else:

@@ -266,7 +266,7 @@ def test_shadow_scores_are_stored_apart_and_never_reach_the_salesforce_payload(m
     pending = pending_changes(w, s)
     assert challenger not in " ".join(map(str, pending.to_numpy().ravel()))
     result = shadow.compare(w, s)
-    assert result["gate_passed"] is False and result["days_in_shadow"] == 0
+    assert result.gate_passed is False and result.days_in_shadow == 0
     with pytest.raises(LeadScoringError, match="shadow gate"):
         shadow.promote_challenger(w, s)
     with pytest.raises(LeadScoringError, match="is the champion"):
@@ -709,3 +709,70 @@ def test_the_home_pages_state_reads_in_words(monitored):
     assert set(json.loads(json.dumps(state.to_json(), default=str))) >= {"monitoring", "last_run", "salesforce_last"}
     banner = state.monitoring_banner()
     assert banner is None or banner[0] in ("warn", "alert", "critical") and "open alert" in banner[1]
+
+
+def _shadowed_history(w, days_ago: int, n: int = 600, seed: int = 3):
+    """A shadow started ``days_ago`` days ago and, since then, first scores of ``n`` new leads (contacted the day
+    before), matured since, by the champion (a weak score) and the challenger (a sharper one), each with Tier A its
+    own top 60; and an old open lead rescored by both, which the comparison must leave out."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.1).astype(int)
+    ids = [f"L{i:04d}" for i in range(n)]
+    champ_p = np.clip(0.08 + 0.05 * y + rng.normal(0, 0.05, n), 0.001, 0.999)
+    chal_p = np.clip(0.08 + 0.15 * y + rng.normal(0, 0.05, n), 0.001, 0.999)
+    started = pd.Timestamp.now(tz="UTC").normalize() - pd.Timedelta(days=days_ago)
+    day = (started + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+
+    def listed(p):
+        rank = pd.Series(-p).rank(method="first").astype(int).to_numpy()
+        return pd.DataFrame({"score_date": day, "lead_id": ids, "prob_mql_30d": p, "rank": rank,
+                             "tier": np.where(rank <= 60, "A", "C")})
+    old = {"score_date": day, "lead_id": "OLD", "prob_mql_30d": 0.9, "rank": 1, "tier": "A"}
+    with w.writer("test") as s:
+        s.load("ops.shadow", pd.DataFrame({"model_id": ["m_challenger"], "started_at": [started], "started_by": ["ana"],
+                                           "stopped_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}))
+        s.load("ml.score_history", pd.concat([listed(champ_p), pd.DataFrame([old])]).assign(model_version="m_champion"))
+        s.load("ml.shadow_scores", pd.concat([listed(chal_p), pd.DataFrame([old])]).assign(model_version="m_challenger"))
+        s.load("ml.lead_labels", pd.DataFrame({
+            "lead_id": ids + ["OLD"], "label": list(y) + [1], "label_status": list(np.where(y == 1, "positive", "negative"))
+            + ["positive"], "contacted_at": [started] * n + [started - pd.Timedelta(days=200)]}))
+    return y, listed(champ_p), listed(chal_p)
+
+
+def test_shadow_comparison_is_typed_measured_on_matured_leads_and_round_trips(wh, settings, capsys, monkeypatch):
+    from core.cli import main
+    from core.modeling import metrics
+    from core.monitoring.shadow import ShadowComparison, compare
+
+    y, champ, chal = _shadowed_history(wh, days_ago=10)
+    r = compare(wh, settings)
+    assert r.measured and r.challenger == "m_challenger" and r.days_in_shadow == 10
+    assert r.matured_leads == len(y) and r.positives == int(y.sum())
+    assert r.champion.tier_a_leads == r.challenger_metrics.tier_a_leads == 60
+    assert r.champion.tier_a_precision == pytest.approx(y[(champ.tier == "A").to_numpy()].mean())
+    assert r.challenger_metrics.auc_pr == pytest.approx(metrics.auc_pr(y, chal.prob_mql_30d.to_numpy()))
+    assert r.auc_pr_lift == pytest.approx(r.challenger_metrics.auc_pr / r.champion.auc_pr - 1)
+    lo, hi = r.auc_pr_lift_ci
+    assert lo < r.auc_pr_lift < hi and r.auc_pr_lift > 0.05 and r.tier_a_precision_lift > 0.05
+    assert r.gate_passed and r.reasons == () and "PASS" in r.markdown()
+    # what a monitoring run stores (its JSON) reads back as the same comparison
+    assert ShadowComparison.from_json(json.loads(json.dumps(r.to_json()))) == r
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(settings.data_dir))
+    assert main(["models", "compare", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["gate_passed"] is True and out["champion"]["tier_a_leads"] == 60 and len(out["auc_pr_lift_ci"]) == 2
+
+
+def test_a_young_shadow_fails_the_gate_on_days_and_one_without_matured_leads_says_so(wh, settings):
+    from core.monitoring.shadow import ShadowComparison, compare
+
+    _shadowed_history(wh, days_ago=3)
+    r = compare(wh, settings)
+    assert r.measured and not r.gate_passed and r.reasons == ("3 days in shadow (need ≥ 7)",)
+    with wh.writer("test") as s:
+        s.execute("delete from ml.lead_labels")
+    r = compare(wh, settings)
+    assert not r.measured and r.champion is None and not r.gate_passed
+    assert r.reasons == ("no matured leads scored by both yet (0 matured)",)
+    assert "FAIL — no matured leads" in r.markdown()
+    assert ShadowComparison.from_json(json.loads(json.dumps(r.to_json()))) == r

@@ -307,7 +307,7 @@ def create_experiment(wh: Warehouse, settings: Settings, name: str, start: str, 
         from core.monitoring.shadow import active_shadow
 
         shadow = active_shadow(wh)
-        if not shadow or shadow.get("model_id") != challenger:
+        if not shadow or shadow.model_id != challenger:
             raise LeadScoringError(f"A rollout of {challenger} needs it scored in shadow first: run `models shadow "
                                    f"{challenger}` (the daily run then scores it beside the champion).")
         kind, arms, hidden_arms = "rollout", "champion,challenger", ""

@@ -25,6 +25,7 @@ from core.monitoring import measures as M
 from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
 from core.monitoring.reference import load_reference, month_counts, snapshot_columns
+from core.monitoring.shadow import ShadowComparison, shadow_summary
 from core.monitoring.store import LEVELS
 from core.operation import audited
 from core.scoring.score import FIRST_SCORES, first_scores_sql, refresh_first_scores
@@ -91,7 +92,7 @@ class MonitorResult:
     estimated_cohorts: list[dict]
     feed: dict
     retrain: list[dict]
-    shadow: dict | None = None
+    shadow: ShadowComparison | None = None
     reference_contacted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # the champion's Tier A precision on its held-out period, tiered as daily scoring tiers (the CRITICAL alert
@@ -106,7 +107,9 @@ class MonitorResult:
 
     def to_json(self) -> dict:
         # not dataclasses.asdict: it deep-copies every field, the page's frames too, before they could be dropped
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in ("frames", "measured")}
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
+               if f.name not in ("frames", "measured", "shadow")}
+        return out | {"shadow": self.shadow.to_json() if self.shadow else None}
 
 
 def _alert(level, kind, subject, value, threshold, message) -> dict:
@@ -618,7 +621,6 @@ def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | No
 
 
 def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progress) -> MonitorResult:
-    from core.monitoring.shadow import shadow_summary
     from core.monitoring.store import store_run
 
     progress(0.05, "Reading scored leads and the frozen reference")
@@ -646,7 +648,7 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         uuid.uuid4().hex[:12], str(c.as_of), c.model.model_id, str(c.reference["created_at"]),
         max((a["level"] for a in alerts), key=LEVELS.index, default="ok"), alerts, drift.out["feature_psi"],
         feed.out["snapshot_psi"], perf.out["score_psi"], _records(perf.out["matured"]), _records(perf.out["estimated"]),
-        feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings, c.as_of),
+        feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings),
         [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"] + feed.out["notes"],
         c.reference.get("tier_a_precision"),
         None if c.reference.get("tier_a_precision") is None else c.th.precision_critical * c.reference["tier_a_precision"],

@@ -5,6 +5,7 @@ shadow began, with paired bootstrap intervals. The gate: at least 7 days of shad
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -21,20 +22,94 @@ from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 MIN_DAYS = 7
+NEAR_CONTACT_DAYS = 8  # a lead first scored within 8 days of contact was new when scored (sql/monitoring/first_scored_leads.sql)
 MIN_LIFT = 0.05
 BOOTSTRAP = 300
 
 
-def active_shadow(wh: Warehouse) -> dict | None:
+@dataclass(frozen=True)
+class Shadow:
+    """The challenger scoring in shadow: which model, since when, started by whom."""
+    model_id: str
+    started_at: pd.Timestamp
+    started_by: str
+
+
+@dataclass(frozen=True)
+class OnMaturedLeads:
+    """One model on the leads both have scored and that have matured."""
+    auc_pr: float
+    tier_a_precision: float
+    tier_a_leads: int
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """Champion vs challenger on the leads matured since the shadow began (``models compare``): each model's
+    AUC-PR and Tier A precision, the relative lifts with paired bootstrap 95% intervals, and the gate. Before any
+    lead has matured the measures are None and the gate fails with that reason."""
+    challenger: str
+    started_at: str
+    days_in_shadow: int
+    matured_leads: int
+    positives: int
+    gate_passed: bool
+    reasons: tuple[str, ...]
+    champion: OnMaturedLeads | None = None
+    challenger_metrics: OnMaturedLeads | None = None
+    auc_pr_lift: float | None = None
+    auc_pr_lift_ci: tuple[float | None, float | None] = (None, None)
+    tier_a_precision_lift: float | None = None
+    tier_a_precision_lift_ci: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def measured(self) -> bool:
+        return self.champion is not None and self.challenger_metrics is not None
+
+    def to_json(self) -> dict:
+        """``models compare --json`` and the monitoring run's ``shadow`` (cli.md)."""
+        return asdict(self) | {"reasons": list(self.reasons), "auc_pr_lift_ci": list(self.auc_pr_lift_ci),
+                      "tier_a_precision_lift_ci": list(self.tier_a_precision_lift_ci)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ShadowComparison":
+        """A comparison as a monitoring run stored it (the run's JSON)."""
+        on = lambda v: OnMaturedLeads(**v) if v else None  # noqa: E731
+        return cls(d["challenger"], d["started_at"], int(d["days_in_shadow"]), int(d["matured_leads"]),
+                   int(d["positives"]), bool(d["gate_passed"]), tuple(d.get("reasons") or ()), on(d.get("champion")),
+                   on(d.get("challenger_metrics")), d.get("auc_pr_lift"), tuple(d.get("auc_pr_lift_ci") or (None, None)),
+                   d.get("tier_a_precision_lift"), tuple(d.get("tier_a_precision_lift_ci") or (None, None)))
+
+    def markdown(self) -> str:
+        lines = [f"Challenger {self.challenger} in shadow since {self.started_at[:16]} ({self.days_in_shadow} days); "
+                 f"{self.matured_leads:,} leads scored by both have matured ({self.positives} MQLs)."]
+        if self.measured:
+            c, h = self.champion, self.challenger_metrics
+            lo, hi = self.auc_pr_lift_ci
+            lines.append(f"AUC-PR: champion {c.auc_pr:.3f}, challenger {h.auc_pr:.3f}, lift {_pct(self.auc_pr_lift)} "
+                         f"(95% CI {_pct(lo)} to {_pct(hi)})")
+            lo, hi = self.tier_a_precision_lift_ci
+            lines.append(f"Tier A precision: champion {c.tier_a_precision:.1%}, challenger {h.tier_a_precision:.1%}, "
+                         f"lift {_pct(self.tier_a_precision_lift)} (95% CI {_pct(lo)} to {_pct(hi)})")
+        lines.append(f"Gate (≥ {MIN_DAYS} days, > {MIN_LIFT:.0%} on both): "
+                     + ("PASS" if self.gate_passed else "FAIL — " + "; ".join(self.reasons)))
+        return "\n".join(lines)
+
+
+def active_shadow(wh: Warehouse) -> Shadow | None:
     with wh.reader() as s:
         if not s.table_exists("ops.shadow"):
             return None
-        df = s.query("select * from ops.shadow where stopped_at is null order by started_at desc limit 1")
-    return None if df.empty else df.iloc[0].to_dict()
+        df = s.query("select model_id, started_at, started_by from ops.shadow where stopped_at is null "
+                     "order by started_at desc limit 1")
+    if df.empty:
+        return None
+    r = df.iloc[0]
+    return Shadow(str(r.model_id), pd.Timestamp(r.started_at), str(r.started_by))
 
 
 @audited("train_promote", "shadow_start", target=lambda a: a["model_id"])
-def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> dict:
+def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> Shadow:
     with wh.writer("start shadow") as s:
         row = s.query(f"select model_id, is_champion from ml.models where model_id = {literal(model_id)}") \
             if s.table_exists("ml.models") else pd.DataFrame()
@@ -48,7 +123,7 @@ def start_shadow(wh: Warehouse, model_id: str, actor: Actor | None = None) -> di
         s.load("ops.shadow", pd.DataFrame({"model_id": [model_id], "started_at": [now], "started_by": [actor.username],
                                            "stopped_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}), mode="append")
         audit.record(s, actor, "shadow_start", model_id, "ok", {})
-    return {"model_id": model_id, "started_at": now.isoformat()}
+    return Shadow(model_id, pd.Timestamp(now), actor.username)
 
 
 @audited("train_promote", "shadow_stop")
@@ -58,8 +133,8 @@ def stop_shadow(wh: Warehouse, actor: Actor | None = None) -> str | None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
     with wh.writer("stop shadow") as s:
         s.execute("update ops.shadow set stopped_at = current_timestamp() where stopped_at is null")
-        audit.record(s, actor, "shadow_stop", current["model_id"], "ok", {})
-    return current["model_id"]
+        audit.record(s, actor, "shadow_stop", current.model_id, "ok", {})
+    return current.model_id
 
 
 def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, contacted_at: pd.Series, score_date: str,
@@ -82,30 +157,37 @@ def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, cont
     return len(t)
 
 
-def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> dict:
-    """Champion vs the shadowed challenger on leads first scored by both since the shadow began and matured
-    since: AUC-PR and Tier A precision of each, the relative lifts with paired bootstrap 95% intervals, and the
+def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> ShadowComparison:
+    """Champion vs the shadowed challenger on new leads first scored by both since the shadow began (within 8
+    days of contact) and matured since: AUC-PR and Tier A precision of each, the relative lifts with paired bootstrap 95% intervals, and the
     spec's gate as pass/fail with the reasons."""
     sh = active_shadow(wh)
     if sh is None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
-    start = pd.Timestamp(sh["started_at"])
-    since = start.strftime("%Y-%m-%d")
+    start = sh.started_at if sh.started_at.tzinfo else sh.started_at.tz_localize("UTC")
     with wh.reader() as s:
-        champ = s.query(f"select lead_id, score_date, prob_mql_30d, tier, rank, model_version from ml.score_history "
-                        f"where score_date >= {literal(since)}")
         chal = s.query(f"select lead_id, score_date, prob_mql_30d, tier, rank from ml.shadow_scores where model_version = "
-                       f"{literal(sh['model_id'])}") if s.table_exists("ml.shadow_scores") else pd.DataFrame(
+                       f"{literal(sh.model_id)}") if s.table_exists("ml.shadow_scores") else pd.DataFrame(
                            columns=["lead_id", "score_date", "prob_mql_30d", "tier", "rank"])
-        labels = s.query("select lead_id, label from ml.lead_labels where label_status in ('positive', 'negative')")
+        # the champion from the shadow's first daily run on (score dates are the data's as-of, not the wall clock)
+        since = chal.score_date.min() if len(chal) else None
+        champ = s.query(f"select lead_id, score_date, prob_mql_30d, tier, rank from ml.score_history "
+                        f"where score_date >= {literal(str(since))}") if since is not None else chal.iloc[:0]
+        labels = s.query("select lead_id, label, contacted_at from ml.lead_labels "
+                         "where label_status in ('positive', 'negative')")
     now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
-    days = (now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - (start if start.tzinfo else start.tz_localize("UTC"))
+    days = int(((now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - start).days)
     pair = first_tiers(champ).merge(first_tiers(chal), on="lead_id", suffixes=("_champion", "_challenger")).merge(labels, on="lead_id")
-    out = {"challenger": sh["model_id"], "started_at": str(start), "days_in_shadow": int(days.days),
-           "matured_leads": int(len(pair)), "positives": int(pair.label.sum()) if len(pair) else 0}
+    # New leads only: both first scores within NEAR_CONTACT_DAYS of contact. An older open lead rescored while
+    # the shadow ran has a label both models may have trained on (the challenger, trained later, on more of them).
+    latest = pd.to_datetime(pair.contacted_at, utc=True).dt.tz_localize(None).dt.normalize() + \
+        pd.Timedelta(days=NEAR_CONTACT_DAYS)
+    pair = pair[(pd.to_datetime(pair.score_date_champion) <= latest) & (pd.to_datetime(pair.score_date_challenger) <= latest)]
+    head = dict(challenger=sh.model_id, started_at=str(start), days_in_shadow=days, matured_leads=int(len(pair)),
+                positives=int(pair.label.sum()) if len(pair) else 0)
     if len(pair) == 0 or pair.label.nunique() < 2:
-        out.update(gate_passed=False, reasons=[f"no matured leads scored by both yet ({len(pair)} matured)"])
-        return out
+        return ShadowComparison(**head, gate_passed=False,
+                                reasons=(f"no matured leads scored by both yet ({len(pair)} matured)",))
     y = pair.label.to_numpy(int)
     pa, pb = pair.prob_mql_30d_champion.to_numpy(), pair.prob_mql_30d_challenger.to_numpy()
     ta, tb = (pair.tier_champion == "A").to_numpy(), (pair.tier_challenger == "A").to_numpy()
@@ -122,34 +204,37 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> dic
     boots = np.array([stats(rng.integers(0, len(y), len(y))) for _ in range(BOOTSTRAP)])
 
     def lift(b, a):
-        return (b / a - 1) if a else None
+        return float(b / a - 1) if a else None
 
-    lifts_pr = [lift(r[1], r[0]) for r in boots if r[0]]
-    lifts_p = [lift(r[3], r[2]) for r in boots if r[2]]
-    ci = lambda v: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] if v else [None, None]  # noqa: E731
-    out.update(champion={"auc_pr": a_pr, "tier_a_precision": a_p, "tier_a_leads": int(ta.sum())},
-               challenger_metrics={"auc_pr": b_pr, "tier_a_precision": b_p, "tier_a_leads": int(tb.sum())},
-               auc_pr_lift=lift(b_pr, a_pr), auc_pr_lift_ci=ci(lifts_pr),
-               tier_a_precision_lift=lift(b_p, a_p), tier_a_precision_lift_ci=ci(lifts_p))
+    def ci(v):
+        return (float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))) if v else (None, None)
+
+    pr_lift, p_lift = lift(b_pr, a_pr), lift(b_p, a_p)
     reasons = []
-    if out["days_in_shadow"] < MIN_DAYS:
-        reasons.append(f"{out['days_in_shadow']} days in shadow (need ≥ {MIN_DAYS})")
-    if out["auc_pr_lift"] is None or out["auc_pr_lift"] <= MIN_LIFT:
-        reasons.append(f"AUC-PR lift {_pct(out['auc_pr_lift'])} (need > {MIN_LIFT:.0%})")
-    if out["tier_a_precision_lift"] is None or out["tier_a_precision_lift"] <= MIN_LIFT:
-        reasons.append(f"Tier A precision lift {_pct(out['tier_a_precision_lift'])} (need > {MIN_LIFT:.0%})")
-    out.update(gate_passed=not reasons, reasons=reasons)
-    return out
+    if days < MIN_DAYS:
+        reasons.append(f"{days} days in shadow (need ≥ {MIN_DAYS})")
+    if pr_lift is None or pr_lift <= MIN_LIFT:
+        reasons.append(f"AUC-PR lift {_pct(pr_lift)} (need > {MIN_LIFT:.0%})")
+    if p_lift is None or p_lift <= MIN_LIFT:
+        reasons.append(f"Tier A precision lift {_pct(p_lift)} (need > {MIN_LIFT:.0%})")
+    return ShadowComparison(
+        **head, gate_passed=not reasons, reasons=tuple(reasons),
+        champion=OnMaturedLeads(float(a_pr), float(a_p), int(ta.sum())),
+        challenger_metrics=OnMaturedLeads(float(b_pr), float(b_p), int(tb.sum())),
+        auc_pr_lift=pr_lift, auc_pr_lift_ci=ci([lift(r[1], r[0]) for r in boots if r[0]]),
+        tier_a_precision_lift=p_lift, tier_a_precision_lift_ci=ci([lift(r[3], r[2]) for r in boots if r[2]]))
 
 
 def _pct(v) -> str:
     return "n/a" if v is None else f"{v:+.1%}"
 
 
-def shadow_summary(wh: Warehouse, settings: Settings, as_of=None) -> dict | None:
+def shadow_summary(wh: Warehouse, settings: Settings) -> ShadowComparison | None:
+    """The comparison a monitoring run carries; its days in shadow are counted on the wall clock, as the shadow's
+    start is (a run's as-of is the data's)."""
     if active_shadow(wh) is None:
         return None
-    return compare(wh, settings, as_of)
+    return compare(wh, settings)
 
 
 @audited("train_promote", "promote_challenger")
@@ -158,25 +243,10 @@ def promote_challenger(wh: Warehouse, settings: Settings, actor: Actor | None = 
     from core.modeling.registry import promote
 
     result = compare(wh, settings)
-    if not result["gate_passed"]:
-        raise LeadScoringError(f"The challenger {result['challenger']} does not pass the shadow gate: "
-                               + "; ".join(result["reasons"]) + ". Keep it in shadow longer or retrain.")
-    promote(wh, result["challenger"], actor, force=True, reason="passed the shadow gate: " + ", ".join(
-        f"{k} {_pct(result[k])}" for k in ("auc_pr_lift", "tier_a_precision_lift")))
+    if not result.gate_passed:
+        raise LeadScoringError(f"The challenger {result.challenger} does not pass the shadow gate: "
+                               + "; ".join(result.reasons) + ". Keep it in shadow longer or retrain.")
+    promote(wh, result.challenger, actor, force=True, reason=f"passed the shadow gate: auc_pr_lift "
+            f"{_pct(result.auc_pr_lift)}, tier_a_precision_lift {_pct(result.tier_a_precision_lift)}")
     stop_shadow(wh, actor)
-    return result["challenger"]
-
-
-def compare_markdown(r: dict) -> str:
-    lines = [f"Challenger {r['challenger']} in shadow since {r['started_at'][:16]} ({r['days_in_shadow']} days); "
-             f"{r['matured_leads']:,} leads scored by both have matured ({r['positives']} MQLs)."]
-    if "champion" in r:
-        c, h = r["champion"], r["challenger_metrics"]
-        lo, hi = r["auc_pr_lift_ci"]
-        lines.append(f"AUC-PR: champion {c['auc_pr']:.3f}, challenger {h['auc_pr']:.3f}, lift {_pct(r['auc_pr_lift'])} "
-                     f"(95% CI {_pct(lo)} to {_pct(hi)})")
-        lo, hi = r["tier_a_precision_lift_ci"]
-        lines.append(f"Tier A precision: champion {c['tier_a_precision']:.1%}, challenger {h['tier_a_precision']:.1%}, "
-                     f"lift {_pct(r['tier_a_precision_lift'])} (95% CI {_pct(lo)} to {_pct(hi)})")
-    lines.append("Gate (≥ 7 days, > 5% on both): " + ("PASS" if r["gate_passed"] else "FAIL — " + "; ".join(r["reasons"])))
-    return "\n".join(lines)
+    return result.challenger

@@ -13,7 +13,7 @@ from core.config import Settings
 from core.modeling.registry import list_models
 from core.monitoring.charts import KIND_LABELS, LEVEL_LABELS
 from core.monitoring.measures import conversion_pooled
-from core.monitoring.shadow import compare_markdown
+from core.monitoring.shadow import Shadow, ShadowComparison, active_shadow
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
 from core.words import model_kind, month_label, when
@@ -66,7 +66,8 @@ class MonitoringView:
     conversion: pd.DataFrame
     model_label: str
     reference_span: str
-    shadow_md: str
+    shadow: ShadowComparison | None  # the comparison the latest run made of the challenger shadowed now
+    active_shadow: Shadow | None  # the challenger scoring in shadow now (started or stopped since the run, too)
     challengers: pd.DataFrame
     labels: dict[str, str]
 
@@ -100,6 +101,7 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
     if latest is None:
         return None
     run, frames = latest
+    shadowed = active_shadow(wh)
     models = list_models(wh)
     labels = {r.model_id: model_label(r) for r in models.itertuples()}
     alerts = read_alerts(wh)
@@ -127,5 +129,6 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
         run=run, frames=frames, alerts=alerts, incidents=incidents(alerts), cohorts=cohorts, ranges=ranges,
         conversion_pooled=pooled, conversion=conversion, model_label=labels.get(run["model_id"], run["model_id"]),
         reference_span=" to ".join(f"{pd.Timestamp(t).day} {pd.Timestamp(t):%b %Y}" for t in run.get("reference_contacted") or []),
-        shadow_md=compare_markdown(run["shadow"]) if run.get("shadow") else "",
+        shadow=ShadowComparison.from_json(run["shadow"]) if run.get("shadow") and shadowed and
+        run["shadow"]["challenger"] == shadowed.model_id else None, active_shadow=shadowed,
         challengers=models[~models.is_champion.astype(bool)], labels=labels)

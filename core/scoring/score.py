@@ -292,7 +292,7 @@ def persist(wh: Warehouse, settings: Settings, inp: ScoringInputs, tiers: pd.Dat
 
     authorize(actor, "run_pipeline")
     shadow = active_shadow(wh)
-    challenger = load_model(model_folder(wh, shadow["model_id"])) if shadow else None
+    challenger = load_model(model_folder(wh, shadow.model_id)) if shadow else None
     shadowed = 0
     with wh.writer("write scores") as s:
         s.load("ml.lead_scores", tiers)

@@ -415,6 +415,26 @@ def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_d
     assert acknowledged == int(worst.group(1)) and len(at.dataframe[0].value) == before
 
 
+def test_monitoring_page_shows_the_challenger_in_shadow_and_stops_it(monitored_dir):
+    import pandas as pd
+
+    from core.config import load_settings
+    from core.warehouse import open_warehouse
+
+    with open_warehouse(load_settings()).writer("test: a challenger in shadow") as s:
+        s.load("ops.shadow", pd.DataFrame({"model_id": ["m_challenger"], "started_at": [pd.Timestamp.now(tz="UTC")],
+                                           "started_by": ["ana"],
+                                           "stopped_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}))
+    at = app("analyst", "pages/monitoring.py")
+    next(b for b in at.button if b.label == "Run monitoring now").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    text = _page_text(at)
+    assert "Challenger m_challenger in shadow since" in text and "FAIL — no matured leads scored by both yet" in text
+    assert not any(b.label == "Promote the challenger" for b in at.button)  # offered only once the gate passes
+    next(b for b in at.button if b.label == "Stop the shadow").click().run()
+    assert not at.exception and any("Shadow scoring stopped" in s.value for s in at.success)
+
+
 def test_monitoring_page_read_only_for_sga_manager(monitored_dir):
     at = app("sga_manager", "pages/monitoring.py")
     assert next(b for b in at.button if b.label == "Run monitoring now").disabled
