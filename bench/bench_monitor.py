@@ -120,7 +120,7 @@ b = backfill_scores(wh, s, since=cutoff, actor=a)
 t["backfill"] = time.perf_counter() - t0; t0 = time.perf_counter()
 run_daily(wh, s, actor=a)
 t["first_run_daily"] = time.perf_counter() - t0
-print(json.dumps({{"timings": t, "backfill": b, "champion": m.model_id, "kind": m.kind}}))
+print(json.dumps({{"timings": t, "backfill": {{"rows": b.rows, "dates": b.dates}}, "champion": m.model_id, "kind": m.kind}}))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(root), check=True, capture_output=True, text=True)
     marker.write_text(out.stdout.strip().splitlines()[-1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -224,7 +224,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     summary["train_seconds"] = round(model.seconds, 1)
     progress(0.82, "Backfilling the score history since then (weekly, as a backtest would)")
     build_features(wh, settings, levels=model_levels(wh), actor=actor)
-    summary["backfill"] = backfill_scores(wh, settings, since=cutoff, actor=actor)
+    summary["backfill"] = asdict(backfill_scores(wh, settings, since=cutoff, actor=actor))
     progress(0.88, "Creating the demo's engine experiment (its leads are assigned by the daily run)")
     from core.demo_activity import ENGINE
     from core.experiments.design import create_experiment

@@ -5,6 +5,7 @@ and the daily tiering is replayed every Monday from ``since`` on, as a backtest 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timezone
 
 import numpy as np
@@ -26,8 +27,18 @@ from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 
+@dataclass(frozen=True)
+class Backfill:
+    """What a backfill wrote: the champion that scored, how many weekly score dates and rows, the first and last."""
+    model_id: str
+    dates: int
+    rows: int
+    first: str
+    last: str
+
+
 @audited("run_pipeline", "backfill_scores")
-def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor: Actor | None = None) -> dict:
+def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor: Actor | None = None) -> Backfill:
     champion = load_champion(wh)
     since = pd.Timestamp(since, tz="UTC") if pd.Timestamp(since).tzinfo is None else pd.Timestamp(since)
     trained_to = pd.Timestamp(champion.meta["as_of"])
@@ -65,4 +76,4 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
         refresh_first_scores(s, days[0])
         audit.record(s, actor, "backfill_scores", champion.model_id, "ok",
                      {"since": str(since), "until": str(until), "dates": len(days), "rows": len(out)})
-    return {"model_id": champion.model_id, "dates": len(days), "rows": int(len(out)), "first": days[0], "last": days[-1]}
+    return Backfill(champion.model_id, len(days), int(len(out)), days[0], days[-1])
