@@ -74,7 +74,7 @@ else:
         r = load_activity_file(wh, s, extra[0]); out.update(rows=r.rows_read)
     elif what == "reconcile":
         from core.quality.reconcile import build_report
-        out["match_rate"] = build_report(wh, s)["match_rate"]
+        out["match_rate"] = build_report(wh, s).match_rate
     elif what == "reconcile-baseline":
         wh.read("select r.territory, count(*) as n, count(l.Id) as matched from marts.dim_reps_current as r "
                 "left join marts.dim_leads as l on l.FA_CRD__c = r.RepCRD group by 1")

@@ -288,7 +288,7 @@ def _reconcile(args, settings, wh) -> int:
     report = reconcile(wh, settings)
     if args.missing_crds:
         write_csv(missing_crds(wh), args.missing_crds)
-    print(json.dumps(report, indent=2, default=str) if args.json else to_markdown(report))
+    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else to_markdown(report))
     return 0
 
 

@@ -1,5 +1,7 @@
 """Reconciliation QA: CRD match rates by territory, firm-data coverage, duplicates, null rates, alerts."""
 
+from dataclasses import asdict
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -20,18 +22,18 @@ with user_errors():
         st.info("No reconciliation report yet. It is produced after each territory or Lead upload; a RevOps user "
                 "or an admin can also run it here.")
         st.stop()
-    st.caption(f"Report of {when(report['created_at'])} · snapshot {month_label(report['snapshot_month'])}")
+    st.caption(f"Report of {when(report.created_at)} · snapshot {month_label(report.snapshot_month)}")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Match rate (contacted leads)", f"{report['match_rate']:.1%}" if report["match_rate"] is not None else "n/a",
+    c1.metric("Match rate (contacted leads)", f"{report.match_rate:.1%}" if report.match_rate is not None else "n/a",
               help="Share of contacted leads whose CRD matches a rep in the current snapshot (target > 70%).")
-    c2.metric("Reps with firm data", f"{report['firm_data_rate_matched']:.1%}" if report["firm_data_rate_matched"] is not None else "n/a")
-    c3.metric("Salesforce CRDs missing from MarketPro", f"{report['salesforce_crds_missing_from_marketpro']:,}")
-    c4.metric("Duplicate CRDs in Salesforce", f"{report['duplicate_crds_salesforce']:,}")
-    for alert in report["alerts"]:
+    c2.metric("Reps with firm data", f"{report.firm_data_rate_matched:.1%}" if report.firm_data_rate_matched is not None else "n/a")
+    c3.metric("Salesforce CRDs missing from MarketPro", f"{report.salesforce_crds_missing_from_marketpro:,}")
+    c4.metric("Duplicate CRDs in Salesforce", f"{report.duplicate_crds_salesforce:,}")
+    for alert in report.alerts:
         st.warning(alert)
 
     left, right = st.columns(2)
-    terr = pd.DataFrame([{"territory": t, **d} for t, d in report["territory_detail"].items()])
+    terr = pd.DataFrame([{"territory": t, **asdict(d)} for t, d in report.territory_detail.items()])
     with left:
         st.subheader("Match rate by territory")
         if not terr.empty:
@@ -50,7 +52,7 @@ with user_errors():
                         .update_yaxes(autorange="reversed").update_xaxes(tickformat=".0%"), width="stretch")
 
     st.subheader("Parse failures")
-    failures = pd.DataFrame(report["parse_failures"])
+    failures = pd.DataFrame([asdict(f) for f in report.parse_failures])
     if failures.empty:
         st.caption("None.")
     else:

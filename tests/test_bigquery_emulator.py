@@ -134,7 +134,7 @@ def test_typed_view_and_quality_models_run_on_bigquery(settings, wh, bq, tmp_pat
             b.load(t, wh.read(f"select * from {t}"))
         b.execute("create or replace view marts.dim_reps_current as select * from marts.dim_rep_snapshots "
                   "where snapshot_month = (select max(snapshot_month) from marts.dim_rep_snapshots)")
-    on_duck, on_bq = build_report(wh, settings), build_report(bwh, bs)
+    on_duck, on_bq = build_report(wh, settings).to_json(), build_report(bwh, bs).to_json()
     for key in ["territory_rows_read", "unique_reps", "salesforce_leads", "contacted_leads", "match_rate",
                 "match_rate_by_territory", "duplicate_crds_salesforce", "firm_data_rate_matched",
                 "salesforce_crds_missing_from_marketpro", "null_rate_reps"]:

@@ -172,7 +172,15 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
         return {}, pd.DataFrame(columns=IMPLAUSIBLE_COLUMNS)
     types = session.query(f"select {', '.join(cols)} from marts.dim_rep_snapshots limit 0").dtypes
     where = months_where(available, months)
+    by = "snapshot_date" if "snapshot_date" in available else "snapshot_month"
     pos = {m: i for i, m in enumerate(months)}
+
+    def counted(bin_sql: str, out: str) -> pd.DataFrame:
+        df = session.query_model("monitoring/snapshot_bins.sql", period=by, bin=bin_sql, out_of_range=out, months=where)
+        if by == "snapshot_date":
+            df["period"] = pd.to_datetime(df.period).dt.strftime("%Y-%m")
+        return df
+
     counts, bad = {}, []
     for c in cols:
         prof = profiles[c]
@@ -185,7 +193,7 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
                        + "".join(f"when {v} < {_float(e)} then {i} " for i, e in enumerate(edges)) + f"else {len(edges)} end")
             lo, hi = ranges.get(c, (None, None))
             out = f"({v} < {_float(lo)} or {v} > {_float(hi)})" if lo is not None else "false"
-            df = session.query_model("monitoring/snapshot_bins.sql", bin=bin_sql, out_of_range=out, months=where)
+            df = counted(bin_sql, out)
             np.add.at(cur, (df.period.map(pos).to_numpy(dtype=int), df.bin.to_numpy(dtype=int)), df.n.to_numpy(dtype=float))
             flagged = df.groupby("period").agg(count=("out_of_range", "sum"), rows=("n", "sum"))
             for period, r in flagged[flagged["count"] > 0].iterrows():
@@ -195,8 +203,7 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
                 bad.append({"period": str(period), "column": c, "count": int(r["count"]), "rows": int(r["rows"]),
                             "example": float(example), "low": lo, "high": hi})
         else:
-            df = session.query_model("monitoring/snapshot_bins.sql", bin=f"cast({c} as string)", out_of_range="false",
-                                     months=where)
+            df = counted(f"cast({c} as string)", "false")
             for period, part in df.groupby("period"):
                 known = part[part.bin.notna()]
                 cur[pos[period]] = counts_of_levels(prof, pd.Series(known.n.to_numpy(), index=known.bin.to_numpy()),

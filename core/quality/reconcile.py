@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -41,7 +42,80 @@ def _null_rates(session, table: str, columns) -> dict[str, float]:
     return {n: round(float(row[n]), 4) for n in names}
 
 
-def build_report(wh: Warehouse, settings: Settings) -> dict:
+@dataclass(frozen=True)
+class TerritoryMatch:
+    """Contacted leads attributed to one territory (by the lead's state) and how many matched a rep."""
+    contacted_leads: int
+    matched: int
+    match_rate: float | None
+    reps_in_territory: int
+
+
+@dataclass(frozen=True)
+class ParseFailure:
+    source: str  # territory | salesforce
+    column: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """One reconciliation (spec §5.0.4): row accounting, the three-stage merge, duplicates, parse failures, null
+    rates and the thresholds breached. ``to_json`` is what ``reconcile --json`` prints (keys fixed by cli.md) and
+    what marts.reconciliation_reports keeps."""
+    created_at: str
+    snapshot_month: str | None
+    leads_export_at: str | None
+    territory_rows_read: int
+    territory_rows_loaded: int
+    territory_rows_quarantined: int
+    territory_cells_quarantined: int
+    unique_reps: int
+    cross_territory_duplicate_rows: int
+    salesforce_rows_read: int
+    salesforce_rows_quarantined: int
+    salesforce_cells_quarantined: int
+    salesforce_leads: int
+    salesforce_duplicate_rows_resolved: int
+    duplicate_crds_salesforce: int
+    contacted_leads: int
+    contacted_without_crd: int
+    contacted_matched: int
+    match_rate: float | None
+    match_rate_by_territory: dict[str, float | None]
+    territory_detail: dict[str, TerritoryMatch]
+    reps_with_firm_data: int
+    firm_data_rate_reps: float | None
+    firm_data_rate_matched: float | None
+    salesforce_crds_missing_from_marketpro: int
+    parse_failures: tuple[ParseFailure, ...]
+    null_rate_reps: dict[str, float]
+    null_rate_leads: dict[str, float]
+    alerts: tuple[str, ...] = ()
+    report_id: str | None = None
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        return out | {"parse_failures": [asdict(f) for f in self.parse_failures], "alerts": list(self.alerts)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ReconcileReport":
+        """A stored report; keys a report of an earlier release lacks read as 0 (counts) or None."""
+        known = {f.name: f for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        for name, f in known.items():
+            if name not in values and f.default is MISSING:  # a field a report of an earlier release lacks
+                values[name] = 0 if f.type == "int" else None  # (annotations are text here: see the __future__ import)
+        values["territory_detail"] = {t: TerritoryMatch(**v) for t, v in (values.get("territory_detail") or {}).items()}
+        values["parse_failures"] = tuple(ParseFailure(**f) for f in values.get("parse_failures") or ())
+        values["alerts"] = tuple(values.get("alerts") or ())
+        for name in ("match_rate_by_territory", "null_rate_reps", "null_rate_leads"):
+            values[name] = values.get(name) or {}
+        return cls(**values)
+
+
+def build_report(wh: Warehouse, settings: Settings) -> ReconcileReport:
     with wh.reader() as s:
         for table, hint in (("marts.dim_reps_current", "load-territories"), ("marts.dim_leads", "load-leads")):
             if not s.table_exists(table):
@@ -54,147 +128,138 @@ def build_report(wh: Warehouse, settings: Settings) -> dict:
         null_leads = _null_rates(s, "marts.dim_leads", salesforce_columns())
 
     contacted = _int(head.contacted_leads)
-    territory = {}
-    for _, r in by_terr.iterrows():
-        territory[r.territory] = {
-            "contacted_leads": _int(r.contacted_leads), "matched": _int(r.matched),
-            "match_rate": _rate(r.matched, r.contacted_leads), "reps_in_territory": _int(r.reps_in_territory),
-        }
-    report = {
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "snapshot_month": head.snapshot_month,
-        "leads_export_at": None if pd.isna(head.leads_export_at) else str(head.leads_export_at),
-        "territory_rows_read": _int(head.territory_rows_read),
-        "territory_rows_loaded": _int(head.territory_rows_loaded),
-        "territory_rows_quarantined": _int(head.territory_rows_quarantined),
-        "territory_cells_quarantined": _int(head.territory_cells_quarantined),
-        "unique_reps": _int(head.unique_reps),
-        "cross_territory_duplicate_rows": _int(head.cross_territory_duplicate_rows),
-        "salesforce_rows_read": _int(head.salesforce_rows_read),
-        "salesforce_rows_quarantined": _int(head.salesforce_rows_quarantined),
-        "salesforce_cells_quarantined": _int(head.salesforce_cells_quarantined),
-        "salesforce_leads": _int(head.salesforce_leads),
-        "salesforce_duplicate_rows_resolved": _int(head.salesforce_duplicate_rows_resolved),
-        "duplicate_crds_salesforce": _int(head.duplicate_crds_salesforce),
-        "contacted_leads": contacted,
-        "contacted_without_crd": _int(head.contacted_without_crd),
-        "contacted_matched": _int(head.contacted_matched),
-        "match_rate": _rate(head.contacted_matched, contacted),
-        "match_rate_by_territory": {t: territory.get(t, {}).get("match_rate") for t in TERRITORIES},
-        "territory_detail": territory,
-        "reps_with_firm_data": _int(head.reps_with_firm_data),
-        "firm_data_rate_reps": _rate(head.reps_with_firm_data, head.unique_reps),
-        "firm_data_rate_matched": _rate(head.matched_with_firm_data, head.contacted_matched),
-        "salesforce_crds_missing_from_marketpro": int(len(missing)),
-        "parse_failures": [
-            {"source": r.kind, "column": r.column_name, "reason": r.reason, "count": int(r.failures)}
-            for r in failures.itertuples()
-        ],
-        "null_rate_reps": null_reps,
-        "null_rate_leads": null_leads,
-    }
-    report["alerts"] = alerts(report, settings)
-    return report
+    territory = {r.territory: TerritoryMatch(_int(r.contacted_leads), _int(r.matched), _rate(r.matched, r.contacted_leads),
+                                             _int(r.reps_in_territory)) for r in by_terr.itertuples()}
+    report = ReconcileReport(
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        snapshot_month=head.snapshot_month,
+        leads_export_at=None if pd.isna(head.leads_export_at) else str(head.leads_export_at),
+        territory_rows_read=_int(head.territory_rows_read),
+        territory_rows_loaded=_int(head.territory_rows_loaded),
+        territory_rows_quarantined=_int(head.territory_rows_quarantined),
+        territory_cells_quarantined=_int(head.territory_cells_quarantined),
+        unique_reps=_int(head.unique_reps),
+        cross_territory_duplicate_rows=_int(head.cross_territory_duplicate_rows),
+        salesforce_rows_read=_int(head.salesforce_rows_read),
+        salesforce_rows_quarantined=_int(head.salesforce_rows_quarantined),
+        salesforce_cells_quarantined=_int(head.salesforce_cells_quarantined),
+        salesforce_leads=_int(head.salesforce_leads),
+        salesforce_duplicate_rows_resolved=_int(head.salesforce_duplicate_rows_resolved),
+        duplicate_crds_salesforce=_int(head.duplicate_crds_salesforce),
+        contacted_leads=contacted,
+        contacted_without_crd=_int(head.contacted_without_crd),
+        contacted_matched=_int(head.contacted_matched),
+        match_rate=_rate(head.contacted_matched, contacted),
+        match_rate_by_territory={t: territory[t].match_rate if t in territory else None for t in TERRITORIES},
+        territory_detail=territory,
+        reps_with_firm_data=_int(head.reps_with_firm_data),
+        firm_data_rate_reps=_rate(head.reps_with_firm_data, head.unique_reps),
+        firm_data_rate_matched=_rate(head.matched_with_firm_data, head.contacted_matched),
+        salesforce_crds_missing_from_marketpro=int(len(missing)),
+        parse_failures=tuple(ParseFailure(r.kind, r.column_name, r.reason, int(r.failures)) for r in failures.itertuples()),
+        null_rate_reps=null_reps,
+        null_rate_leads=null_leads,
+    )
+    return replace(report, alerts=tuple(alerts(report, settings)))
 
 
-def alerts(report: dict, settings: Settings) -> list[str]:
+def alerts(report: ReconcileReport, settings: Settings) -> list[str]:
     out = []
-    if report["match_rate"] is not None and report["match_rate"] < settings.min_match_rate:
+    if report.match_rate is not None and report.match_rate < settings.min_match_rate:
         out.append(
-            f"Match rate {report['match_rate']:.1%} of contacted leads is below the {settings.min_match_rate:.0%} "
+            f"Match rate {report.match_rate:.1%} of contacted leads is below the {settings.min_match_rate:.0%} "
             "target (spec §5.0.4 stage 1): check that all three territory files were loaded for the month."
         )
-    for t, rate in report["match_rate_by_territory"].items():
+    for t, rate in report.match_rate_by_territory.items():
         if rate is None:
             out.append(f"No contacted leads could be attributed to territory {t}: was its file loaded?")
         elif rate < settings.min_territory_match_rate:
             out.append(f"Territory {t} match rate {rate:.1%} is below {settings.min_territory_match_rate:.0%}.")
-    rate = report["firm_data_rate_matched"]
+    rate = report.firm_data_rate_matched
     if rate is not None and rate < settings.min_firm_data_rate:
         out.append(
             f"Only {rate:.1%} of matched reps have firm data (target {settings.min_firm_data_rate:.0%}, stage 2)."
         )
-    heavy = [c for c, r in report["null_rate_reps"].items() if r > 0.5]
+    heavy = [c for c, r in report.null_rate_reps.items() if r > 0.5]
     if heavy:
         out.append(f"MarketPro columns more than 50% empty: {', '.join(heavy)}.")
-    if report["salesforce_leads"] and report["duplicate_crds_salesforce"] / report["salesforce_leads"] > 0.01:
+    if report.salesforce_leads and report.duplicate_crds_salesforce / report.salesforce_leads > 0.01:
         out.append("More than 1% of Salesforce CRDs sit on several Leads: review Lead de-duplication in Salesforce.")
     return out
 
 
 @audited("reconcile", "reconcile")
-def reconcile(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> dict:
+def reconcile(wh: Warehouse, settings: Settings, actor: Actor | None = None) -> ReconcileReport:
     """Build the report and store it in marts.reconciliation_reports."""
-    report = build_report(wh, settings)
-    report["report_id"] = uuid.uuid4().hex[:12]
+    report = replace(build_report(wh, settings), report_id=uuid.uuid4().hex[:12])
     with wh.writer("store reconciliation report") as s:
         s.load("marts.reconciliation_reports", pd.DataFrame([{
-            "report_id": report["report_id"], "created_at": datetime.now(timezone.utc),
-            "created_by": actor.username, "report_json": json.dumps(report),
+            "report_id": report.report_id, "created_at": datetime.now(timezone.utc),
+            "created_by": actor.username, "report_json": json.dumps(report.to_json()),
         }]), mode="append")
     return report
 
 
-def latest_report(wh: Warehouse) -> dict | None:
+def latest_report(wh: Warehouse) -> ReconcileReport | None:
     df = wh.read("select report_json from marts.reconciliation_reports order by created_at desc limit 1")
-    return None if df.empty else json.loads(df.iat[0, 0])
+    return None if df.empty else ReconcileReport.from_json(json.loads(df.iat[0, 0]))
 
 
 def missing_crds(wh: Warehouse) -> pd.DataFrame:
     return wh.read_model("quality/missing_crds.sql")
 
 
-def null_rate_frame(report: dict) -> pd.DataFrame:
-    rows = [{"source": "MarketPro", "column": c, "null_rate": r} for c, r in report["null_rate_reps"].items()]
-    rows += [{"source": "Salesforce", "column": c, "null_rate": r} for c, r in report["null_rate_leads"].items()]
+def null_rate_frame(report: ReconcileReport) -> pd.DataFrame:
+    rows = [{"source": "MarketPro", "column": c, "null_rate": r} for c, r in report.null_rate_reps.items()]
+    rows += [{"source": "Salesforce", "column": c, "null_rate": r} for c, r in report.null_rate_leads.items()]
     return pd.DataFrame(rows)
 
 
-def to_markdown(report: dict) -> str:
+def to_markdown(report: ReconcileReport) -> str:
     pct = lambda v: "n/a" if v is None else f"{v:.1%}"  # noqa: E731
     lines = [
-        f"# Reconciliation QA — snapshot {report['snapshot_month']}, leads exported {report['leads_export_at']}",
+        f"# Reconciliation QA — snapshot {report.snapshot_month}, leads exported {report.leads_export_at}",
         "",
         "## Row accounting",
         "| source | rows read | loaded | quarantined rows | quarantined cells | after de-duplication |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| MarketPro territories | {report['territory_rows_read']:,} | {report['territory_rows_loaded']:,} | "
-        f"{report['territory_rows_quarantined']:,} | {report['territory_cells_quarantined']:,} | "
-        f"{report['unique_reps']:,} unique reps |",
-        f"| Salesforce Leads | {report['salesforce_rows_read']:,} | "
-        f"{report['salesforce_rows_read'] - report['salesforce_rows_quarantined']:,} | "
-        f"{report['salesforce_rows_quarantined']:,} | {report['salesforce_cells_quarantined']:,} | "
-        f"{report['salesforce_leads']:,} Leads |",
+        f"| MarketPro territories | {report.territory_rows_read:,} | {report.territory_rows_loaded:,} | "
+        f"{report.territory_rows_quarantined:,} | {report.territory_cells_quarantined:,} | "
+        f"{report.unique_reps:,} unique reps |",
+        f"| Salesforce Leads | {report.salesforce_rows_read:,} | "
+        f"{report.salesforce_rows_read - report.salesforce_rows_quarantined:,} | "
+        f"{report.salesforce_rows_quarantined:,} | {report.salesforce_cells_quarantined:,} | "
+        f"{report.salesforce_leads:,} Leads |",
         "",
         "## Three-stage merge (spec §5.0.4)",
-        f"1. **Salesforce ↔ reps on CRD**: {report['contacted_matched']:,} of {report['contacted_leads']:,} "
-        f"contacted leads matched — **{pct(report['match_rate'])}** (target > 70%); "
-        f"{report['contacted_without_crd']:,} contacted leads have no CRD.",
-        f"2. **Firm data**: {pct(report['firm_data_rate_matched'])} of matched reps and "
-        f"{pct(report['firm_data_rate_reps'])} of all reps have firm CRD and AUM (target > 80%).",
-        f"3. **Missing CRDs**: {report['salesforce_crds_missing_from_marketpro']:,} contacted leads carry a CRD "
+        f"1. **Salesforce ↔ reps on CRD**: {report.contacted_matched:,} of {report.contacted_leads:,} "
+        f"contacted leads matched — **{pct(report.match_rate)}** (target > 70%); "
+        f"{report.contacted_without_crd:,} contacted leads have no CRD.",
+        f"2. **Firm data**: {pct(report.firm_data_rate_matched)} of matched reps and "
+        f"{pct(report.firm_data_rate_reps)} of all reps have firm CRD and AUM (target > 80%).",
+        f"3. **Missing CRDs**: {report.salesforce_crds_missing_from_marketpro:,} contacted leads carry a CRD "
         "that is not in MarketPro (downloadable list for targeted searches).",
         "",
         "| territory | contacted leads | matched | match rate | reps in snapshot |",
         "|---|---:|---:|---:|---:|",
     ]
-    for t, d in sorted(report["territory_detail"].items()):
-        lines.append(f"| {t} | {d['contacted_leads']:,} | {d['matched']:,} | {pct(d['match_rate'])} | {d['reps_in_territory']:,} |")
+    for t, d in sorted(report.territory_detail.items()):
+        lines.append(f"| {t} | {d.contacted_leads:,} | {d.matched:,} | {pct(d.match_rate)} | {d.reps_in_territory:,} |")
     lines += [
         "",
         "## Duplicates",
-        f"- Cross-territory duplicate rows collapsed (most complete record kept): {report['cross_territory_duplicate_rows']:,}",
-        f"- Salesforce CRDs on more than one Lead: {report['duplicate_crds_salesforce']:,}; "
-        f"duplicate rows resolved (newest LastModifiedDate kept): {report['salesforce_duplicate_rows_resolved']:,}",
+        f"- Cross-territory duplicate rows collapsed (most complete record kept): {report.cross_territory_duplicate_rows:,}",
+        f"- Salesforce CRDs on more than one Lead: {report.duplicate_crds_salesforce:,}; "
+        f"duplicate rows resolved (newest LastModifiedDate kept): {report.salesforce_duplicate_rows_resolved:,}",
         "",
         "## Parse failures",
     ]
-    if report["parse_failures"]:
+    if report.parse_failures:
         lines += ["| source | column | reason | count |", "|---|---|---|---:|"]
-        lines += [f"| {f['source']} | {f['column']} | {f['reason']} | {f['count']:,} |" for f in report["parse_failures"]]
+        lines += [f"| {f.source} | {f.column} | {f.reason} | {f.count:,} |" for f in report.parse_failures]
     else:
         lines.append("None.")
-    worst = sorted(report["null_rate_reps"].items(), key=lambda kv: -kv[1])[:8]
+    worst = sorted(report.null_rate_reps.items(), key=lambda kv: -kv[1])[:8]
     lines += ["", "## Emptiest MarketPro columns", ", ".join(f"{c} {r:.0%}" for c, r in worst), "", "## Alerts"]
-    lines += [f"- ⚠ {a}" for a in report["alerts"]] or ["- none: every coverage threshold is met"]
+    lines += [f"- ⚠ {a}" for a in report.alerts] or ["- none: every coverage threshold is met"]
     return "\n".join(lines)
