@@ -29,7 +29,7 @@ def _values_for(rel: str) -> dict:
                   raw_table="raw.salesforce_leads", typed_rows="staging.lead_typed",
                   staged_table="staging.stg_salesforce_leads", snapshot_date="DATE '2025-01-01'",
                   scratch_kind="table", scratch_view="view", other_rows="staging.o", month_ranks="staging.r",
-                  typed_staged_names="t.RepCRD", bin="cast(Title as string)", out_of_range="false", period="snapshot_month",
+                  typed_staged_names="t.RepCRD", bin="cast(Title as string)", out_of_range="false", period="snapshot_month", counts="countif(Title is null) as m0",
                   months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
                   not_fingerprinted="label, label_status", backfilled="backfilled", where="true", build="",
                   aum="f.TotalAssetsInMillions", discovery="f.Has_Discovery_Data",

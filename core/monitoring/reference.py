@@ -161,7 +161,8 @@ def _float(x: float) -> str:
 def month_counts(session, months: list[str], profiles: dict[str, dict],
                  ranges: dict[str, tuple[float, float]]) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Each profiled column of these territory months counted in its frozen bins by the warehouse, all months in
-    one query per column (``sql/monitoring/snapshot_bins.sql``): {column: months × bins}, the figures
+    one query for the numbers (``sql/monitoring/snapshot_below_edges.sql``) and one per category
+    (``sql/monitoring/snapshot_bins.sql``): {column: months × bins}, the figures
     :func:`~core.monitoring.psi.counts_in` gives from the values. Also the numbers outside the catalog's plausible
     ``ranges`` per month and column, with the most extreme as the example (``IMPLAUSIBLE_COLUMNS``)."""
     from core.monitoring.psi import counts_of_levels, n_bins
@@ -175,39 +176,58 @@ def month_counts(session, months: list[str], profiles: dict[str, dict],
     by = "snapshot_date" if "snapshot_date" in available else "snapshot_month"
     pos = {m: i for i, m in enumerate(months)}
 
-    def counted(bin_sql: str, out: str) -> pd.DataFrame:
-        df = session.query_model("monitoring/snapshot_bins.sql", period=by, bin=bin_sql, out_of_range=out, months=where)
+    def counted(model: str, **values) -> pd.DataFrame:
+        df = session.query_model(model, period=by, months=where, **values)
         if by == "snapshot_date":
             df["period"] = pd.to_datetime(df.period).dt.strftime("%Y-%m")
         return df
 
     counts, bad = {}, []
+    numeric = [c for c in cols if profiles[c]["kind"] == "numeric"]
+    value = {c: f"cast(cast({c} as int64) as float64)" if pd.api.types.is_bool_dtype(types[c]) else
+             f"cast({c} as float64)" if pd.api.types.is_numeric_dtype(types[c]) else f"safe_cast({c} as float64)"
+             for c in numeric}
+    outside = {}
+    for c in numeric:
+        lo, hi = ranges.get(c, (None, None))
+        outside[c] = f"({value[c]} < {_float(lo)} or {value[c]} > {_float(hi)})" if lo is not None else "false"
+    if numeric:
+        # Every numeric column in one scan (~40% faster than a GROUP BY per column's bin at 6M reps): how many
+        # values are missing, below each edge, outside the plausible range; a bin is the difference of two counts.
+        exprs = []
+        for k, c in enumerate(numeric):
+            exprs += [f"countif({value[c]} is null) as m{k}", f"countif({outside[c]}) as o{k}"]
+            exprs += [f"countif({value[c]} < {_float(e)}) as b{k}_{i}" for i, e in enumerate(profiles[c]["edges"])]
+        df = counted("monitoring/snapshot_below_edges.sql", counts=", ".join(exprs))
+        df = df.fillna({c_: 0 for c_ in df.columns if c_ != "period"})  # the BigQuery emulator's countif(false) is NULL
+        rows = df.period.map(pos).to_numpy(dtype=int)
+        n = df.n.to_numpy(dtype=float)
+        for k, c in enumerate(numeric):
+            missing = df[f"m{k}"].to_numpy(dtype=float)
+            below = df[[f"b{k}_{i}" for i in range(len(profiles[c]["edges"]))]].to_numpy(dtype=float).reshape(len(df), -1)
+            cur = np.zeros((len(months), n_bins(profiles[c])))
+            # bin i: below edge i but not edge i-1; then at or above the last edge; the last bin: missing
+            cur[rows] = np.column_stack([np.diff(np.column_stack([np.zeros(len(df)), below, n - missing]), axis=1),
+                                         missing])
+            counts[c] = cur
+            lo, hi = ranges.get(c, (None, None))
+            for period, flagged, total in zip(df.period, df[f"o{k}"].to_numpy(dtype=int), n):
+                if flagged > 0:
+                    example = session.scalar(f"select {value[c]} from marts.dim_rep_snapshots where "
+                                             f"{months_where(available, [period])} and {outside[c]} "
+                                             f"order by abs({value[c]} - {_float((lo + hi) / 2)}) desc limit 1")
+                    bad.append({"period": str(period), "column": c, "count": int(flagged), "rows": int(total),
+                                "example": float(example), "low": lo, "high": hi})
     for c in cols:
         prof = profiles[c]
-        cur = np.zeros((len(months), n_bins(prof)))
         if prof["kind"] == "numeric":
-            v = (f"cast(cast({c} as int64) as float64)" if pd.api.types.is_bool_dtype(types[c]) else
-                 f"cast({c} as float64)" if pd.api.types.is_numeric_dtype(types[c]) else f"safe_cast({c} as float64)")
-            edges = prof["edges"]
-            bin_sql = (f"case when {v} is null then {len(edges) + 1} "
-                       + "".join(f"when {v} < {_float(e)} then {i} " for i, e in enumerate(edges)) + f"else {len(edges)} end")
-            lo, hi = ranges.get(c, (None, None))
-            out = f"({v} < {_float(lo)} or {v} > {_float(hi)})" if lo is not None else "false"
-            df = counted(bin_sql, out)
-            np.add.at(cur, (df.period.map(pos).to_numpy(dtype=int), df.bin.to_numpy(dtype=int)), df.n.to_numpy(dtype=float))
-            flagged = df.groupby("period").agg(count=("out_of_range", "sum"), rows=("n", "sum"))
-            for period, r in flagged[flagged["count"] > 0].iterrows():
-                example = session.scalar(f"select {v} from marts.dim_rep_snapshots where "
-                                         f"{months_where(available, [period])} and {out} "
-                                         f"order by abs({v} - {_float((lo + hi) / 2)}) desc limit 1")
-                bad.append({"period": str(period), "column": c, "count": int(r["count"]), "rows": int(r["rows"]),
-                            "example": float(example), "low": lo, "high": hi})
-        else:
-            df = counted(f"cast({c} as string)", "false")
-            for period, part in df.groupby("period"):
-                known = part[part.bin.notna()]
-                cur[pos[period]] = counts_of_levels(prof, pd.Series(known.n.to_numpy(), index=known.bin.to_numpy()),
-                                                    int(part.n[part.bin.isna()].sum()))
+            continue
+        cur = np.zeros((len(months), n_bins(prof)))
+        df = counted("monitoring/snapshot_bins.sql", bin=f"cast({c} as string)", out_of_range="false")
+        for period, part in df.groupby("period"):
+            known = part[part.bin.notna()]
+            cur[pos[period]] = counts_of_levels(prof, pd.Series(known.n.to_numpy(), index=known.bin.to_numpy()),
+                                                int(part.n[part.bin.isna()].sum()))
         counts[c] = cur
     return counts, pd.DataFrame(bad, columns=IMPLAUSIBLE_COLUMNS).sort_values(["period", "column"], ignore_index=True)
 
