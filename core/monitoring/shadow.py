@@ -159,15 +159,42 @@ def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, cont
 
 def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> ShadowComparison:
     """Champion vs the shadowed challenger on new leads first scored by both since the shadow began (within 8
-    days of contact) and matured since: AUC-PR and Tier A precision of each, the relative lifts with paired bootstrap 95% intervals, and the
-    spec's gate as pass/fail with the reasons."""
+    days of contact) and matured since: AUC-PR and Tier A precision of each, the relative lifts with paired
+    bootstrap 95% intervals, and the spec's gate as pass/fail with the reasons. ``as_of``: the wall-clock time
+    the days in shadow are counted to (now by default)."""
     sh = active_shadow(wh)
     if sh is None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
     start = sh.started_at if sh.started_at.tzinfo else sh.started_at.tz_localize("UTC")
+    now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
+    days = int(((now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - start).days)
+    pair = matured_pairs(wh, sh.model_id)
+    head = dict(challenger=sh.model_id, started_at=str(start), days_in_shadow=days, matured_leads=int(len(pair)),
+                positives=int(pair.label.sum()) if len(pair) else 0)
+    if len(pair) == 0 or pair.label.nunique() < 2:
+        return ShadowComparison(**head, gate_passed=False,
+                                reasons=(f"no matured leads scored by both yet ({len(pair)} matured)",))
+    champion, challenger, pr, pr_ci, prec, prec_ci = paired_lifts(pair, seed)
+    reasons = []
+    if days < MIN_DAYS:
+        reasons.append(f"{days} days in shadow (need ≥ {MIN_DAYS})")
+    if pr is None or pr <= MIN_LIFT:
+        reasons.append(f"AUC-PR lift {_pct(pr)} (need > {MIN_LIFT:.0%})")
+    if prec is None or prec <= MIN_LIFT:
+        reasons.append(f"Tier A precision lift {_pct(prec)} (need > {MIN_LIFT:.0%})")
+    return ShadowComparison(**head, gate_passed=not reasons, reasons=tuple(reasons), champion=champion,
+                            challenger_metrics=challenger, auc_pr_lift=pr, auc_pr_lift_ci=pr_ci,
+                            tier_a_precision_lift=prec, tier_a_precision_lift_ci=prec_ci)
+
+
+def matured_pairs(wh: Warehouse, challenger: str) -> pd.DataFrame:
+    """Per lead, the champion's and the challenger's first score and tier since the shadow's first daily run, with
+    the matured label: new leads only (both first scores within NEAR_CONTACT_DAYS of contact) — an older open lead
+    rescored while the shadow ran has a label both models may have trained on (the challenger, trained later, on
+    more of them)."""
     with wh.reader() as s:
         chal = s.query(f"select lead_id, score_date, prob_mql_30d, tier, rank from ml.shadow_scores where model_version = "
-                       f"{literal(sh.model_id)}") if s.table_exists("ml.shadow_scores") else pd.DataFrame(
+                       f"{literal(challenger)}") if s.table_exists("ml.shadow_scores") else pd.DataFrame(
                            columns=["lead_id", "score_date", "prob_mql_30d", "tier", "rank"])
         # the champion from the shadow's first daily run on (score dates are the data's as-of, not the wall clock)
         since = chal.score_date.min() if len(chal) else None
@@ -175,19 +202,17 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> Sha
                         f"where score_date >= {literal(str(since))}") if since is not None else chal.iloc[:0]
         labels = s.query("select lead_id, label, contacted_at from ml.lead_labels "
                          "where label_status in ('positive', 'negative')")
-    now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
-    days = int(((now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - start).days)
-    pair = first_tiers(champ).merge(first_tiers(chal), on="lead_id", suffixes=("_champion", "_challenger")).merge(labels, on="lead_id")
-    # New leads only: both first scores within NEAR_CONTACT_DAYS of contact. An older open lead rescored while
-    # the shadow ran has a label both models may have trained on (the challenger, trained later, on more of them).
+    pair = first_tiers(champ).merge(first_tiers(chal), on="lead_id", suffixes=("_champion", "_challenger")) \
+        .merge(labels, on="lead_id")
     latest = pd.to_datetime(pair.contacted_at, utc=True).dt.tz_localize(None).dt.normalize() + \
         pd.Timedelta(days=NEAR_CONTACT_DAYS)
-    pair = pair[(pd.to_datetime(pair.score_date_champion) <= latest) & (pd.to_datetime(pair.score_date_challenger) <= latest)]
-    head = dict(challenger=sh.model_id, started_at=str(start), days_in_shadow=days, matured_leads=int(len(pair)),
-                positives=int(pair.label.sum()) if len(pair) else 0)
-    if len(pair) == 0 or pair.label.nunique() < 2:
-        return ShadowComparison(**head, gate_passed=False,
-                                reasons=(f"no matured leads scored by both yet ({len(pair)} matured)",))
+    return pair[(pd.to_datetime(pair.score_date_champion) <= latest)
+                & (pd.to_datetime(pair.score_date_challenger) <= latest)].reset_index(drop=True)
+
+
+def paired_lifts(pair: pd.DataFrame, seed: int = 0):
+    """Each model on the pairs, and the challenger's relative lifts over the champion (AUC-PR, Tier A precision)
+    with paired bootstrap 95% intervals (the same resampled leads for both models)."""
     y = pair.label.to_numpy(int)
     pa, pb = pair.prob_mql_30d_champion.to_numpy(), pair.prob_mql_30d_challenger.to_numpy()
     ta, tb = (pair.tier_champion == "A").to_numpy(), (pair.tier_challenger == "A").to_numpy()
@@ -199,30 +224,18 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> Sha
         b_p = yy[tb[idx]].mean() if tb[idx].any() else 0.0
         return a_pr, b_pr, a_p, b_p
 
-    a_pr, b_pr, a_p, b_p = stats(np.arange(len(y)))
-    rng = np.random.default_rng(seed)
-    boots = np.array([stats(rng.integers(0, len(y), len(y))) for _ in range(BOOTSTRAP)])
-
     def lift(b, a):
         return float(b / a - 1) if a else None
 
     def ci(v):
         return (float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))) if v else (None, None)
 
-    pr_lift, p_lift = lift(b_pr, a_pr), lift(b_p, a_p)
-    reasons = []
-    if days < MIN_DAYS:
-        reasons.append(f"{days} days in shadow (need ≥ {MIN_DAYS})")
-    if pr_lift is None or pr_lift <= MIN_LIFT:
-        reasons.append(f"AUC-PR lift {_pct(pr_lift)} (need > {MIN_LIFT:.0%})")
-    if p_lift is None or p_lift <= MIN_LIFT:
-        reasons.append(f"Tier A precision lift {_pct(p_lift)} (need > {MIN_LIFT:.0%})")
-    return ShadowComparison(
-        **head, gate_passed=not reasons, reasons=tuple(reasons),
-        champion=OnMaturedLeads(float(a_pr), float(a_p), int(ta.sum())),
-        challenger_metrics=OnMaturedLeads(float(b_pr), float(b_p), int(tb.sum())),
-        auc_pr_lift=pr_lift, auc_pr_lift_ci=ci([lift(r[1], r[0]) for r in boots if r[0]]),
-        tier_a_precision_lift=p_lift, tier_a_precision_lift_ci=ci([lift(r[3], r[2]) for r in boots if r[2]]))
+    a_pr, b_pr, a_p, b_p = stats(np.arange(len(y)))
+    rng = np.random.default_rng(seed)
+    boots = np.array([stats(rng.integers(0, len(y), len(y))) for _ in range(BOOTSTRAP)])
+    return (OnMaturedLeads(float(a_pr), float(a_p), int(ta.sum())), OnMaturedLeads(float(b_pr), float(b_p), int(tb.sum())),
+            lift(b_pr, a_pr), ci([lift(r[1], r[0]) for r in boots if r[0]]),
+            lift(b_p, a_p), ci([lift(r[3], r[2]) for r in boots if r[2]]))
 
 
 def _pct(v) -> str:
