@@ -26,7 +26,7 @@ TERRITORIES = ("T1", "T2", "T3")
 
 
 def _rate(num, den) -> float | None:
-    return None if not den else round(float(num) / float(den), 4)
+    return None if not _int(den) else round(_int(num) / _int(den), 4)
 
 
 def _int(value) -> int:
@@ -115,6 +115,14 @@ class ReconcileReport:
         return cls(**values)
 
 
+# the report's counts as sql/quality/reconcile_summary.sql returns them
+SUMMARY_COUNTS = ("territory_rows_read", "territory_rows_loaded", "territory_rows_quarantined",
+                  "territory_cells_quarantined", "unique_reps", "cross_territory_duplicate_rows", "salesforce_rows_read",
+                  "salesforce_rows_quarantined", "salesforce_cells_quarantined", "salesforce_leads",
+                  "salesforce_duplicate_rows_resolved", "duplicate_crds_salesforce", "contacted_leads",
+                  "contacted_without_crd", "contacted_matched", "reps_with_firm_data")
+
+
 def build_report(wh: Warehouse, settings: Settings) -> ReconcileReport:
     with wh.reader() as s:
         for table, hint in (("marts.dim_reps_current", "load-territories"), ("marts.dim_leads", "load-leads")):
@@ -127,32 +135,16 @@ def build_report(wh: Warehouse, settings: Settings) -> ReconcileReport:
         null_reps = _null_rates(s, "marts.dim_reps_current", marketpro_columns())
         null_leads = _null_rates(s, "marts.dim_leads", salesforce_columns())
 
-    contacted = _int(head.contacted_leads)
     territory = {r.territory: TerritoryMatch(_int(r.contacted_leads), _int(r.matched), _rate(r.matched, r.contacted_leads),
                                              _int(r.reps_in_territory)) for r in by_terr.itertuples()}
     report = ReconcileReport(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         snapshot_month=head.snapshot_month,
         leads_export_at=None if pd.isna(head.leads_export_at) else str(head.leads_export_at),
-        territory_rows_read=_int(head.territory_rows_read),
-        territory_rows_loaded=_int(head.territory_rows_loaded),
-        territory_rows_quarantined=_int(head.territory_rows_quarantined),
-        territory_cells_quarantined=_int(head.territory_cells_quarantined),
-        unique_reps=_int(head.unique_reps),
-        cross_territory_duplicate_rows=_int(head.cross_territory_duplicate_rows),
-        salesforce_rows_read=_int(head.salesforce_rows_read),
-        salesforce_rows_quarantined=_int(head.salesforce_rows_quarantined),
-        salesforce_cells_quarantined=_int(head.salesforce_cells_quarantined),
-        salesforce_leads=_int(head.salesforce_leads),
-        salesforce_duplicate_rows_resolved=_int(head.salesforce_duplicate_rows_resolved),
-        duplicate_crds_salesforce=_int(head.duplicate_crds_salesforce),
-        contacted_leads=contacted,
-        contacted_without_crd=_int(head.contacted_without_crd),
-        contacted_matched=_int(head.contacted_matched),
-        match_rate=_rate(head.contacted_matched, contacted),
+        **{k: _int(head[k]) for k in SUMMARY_COUNTS},
+        match_rate=_rate(head.contacted_matched, head.contacted_leads),
         match_rate_by_territory={t: territory[t].match_rate if t in territory else None for t in TERRITORIES},
         territory_detail=territory,
-        reps_with_firm_data=_int(head.reps_with_firm_data),
         firm_data_rate_reps=_rate(head.reps_with_firm_data, head.unique_reps),
         firm_data_rate_matched=_rate(head.matched_with_firm_data, head.contacted_matched),
         salesforce_crds_missing_from_marketpro=int(len(missing)),
