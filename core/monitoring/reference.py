@@ -214,7 +214,8 @@ class _MonthScan:
         counts, bad = {}, []
         for k, c in enumerate(cols):
             missing = df[f"m{k}"].to_numpy(dtype=float)
-            below = df[[f"b{k}_{i}" for i in range(len(profiles[c]["edges"]))]].to_numpy(dtype=float).reshape(len(df), -1)
+            edges = len(profiles[c]["edges"])
+            below = df[[f"b{k}_{i}" for i in range(edges)]].to_numpy(dtype=float).reshape(len(df), edges)
             counts[c] = np.zeros((len(self.months), n_bins(profiles[c])))
             # bin i: below edge i but not edge i-1; then at or above the last edge; the last bin: missing
             counts[c][rows] = np.column_stack([np.diff(np.column_stack([np.zeros(len(df)), below, n - missing]), axis=1),
