@@ -152,3 +152,12 @@ def test_query_plain_reads_integers_with_nulls_as_floats(wh):
         plain, nullable = s.query_plain("select x from ops.plain_probe"), s.query("select x from ops.plain_probe")
     assert str(plain.x.dtype) == "float64" and plain.x.isna().sum() == 1
     assert plain.x.fillna(-1).tolist() == nullable.x.astype("float64").fillna(-1).tolist()
+
+
+def test_no_connection_draws_a_progress_bar_on_stdout(wh):
+    """A query past 2 s makes DuckDB draw a progress bar on stdout, which corrupted `monitor --json` output (a new
+    champion's territory months counted in one scan): every connection, reading or writing, has it off."""
+    with wh.writer("test") as s:
+        assert s.con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False
+    with wh.reader() as s:
+        assert s.con.execute("select current_setting('enable_progress_bar')").fetchone()[0] is False

@@ -137,6 +137,9 @@ class DuckDBWarehouse(Warehouse):
                 "close it and try again."
             ) from exc
         con.execute("SET TimeZone='UTC'")
+        # DuckDB draws a progress bar on stdout for a query past 2 s: it would corrupt `--json` output (seen in
+        # `monitor --json` when a new champion's territory months are counted in one scan)
+        con.execute("SET enable_progress_bar = false")
         if self.memory_limit:
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
         return con
