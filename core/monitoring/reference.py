@@ -193,7 +193,8 @@ class _MonthScan:
         return df
 
     def numbers(self, cols: list[str], profiles: dict, ranges: dict) -> tuple[dict[str, np.ndarray], list[dict]]:
-        """Every numeric column in one scan (~40% faster than a GROUP BY per column's bin at 6M reps): per month,
+        """Every numeric column in one scan (with it, the 13 months of the full-scale demo count in 2.5 s where a
+        GROUP BY per column's bin took 3.2 s): per month,
         how many values are missing, below each frozen edge and outside the plausible range; a bin is the
         difference of two counts. Then the most extreme implausible value of each flagged month and column."""
         from core.monitoring.psi import n_bins
