@@ -1,8 +1,5 @@
 """Reconciliation QA: CRD match rates by territory, firm-data coverage, duplicates, null rates, alerts."""
 
-from dataclasses import asdict
-
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -33,7 +30,7 @@ with user_errors():
         st.warning(alert)
 
     left, right = st.columns(2)
-    terr = pd.DataFrame([{"territory": t, **asdict(d)} for t, d in report.territory_detail.items()])
+    terr = report.territory_frame()
     with left:
         st.subheader("Match rate by territory")
         if not terr.empty:
@@ -52,7 +49,7 @@ with user_errors():
                         .update_yaxes(autorange="reversed").update_xaxes(tickformat=".0%"), width="stretch")
 
     st.subheader("Parse failures")
-    failures = pd.DataFrame([asdict(f) for f in report.parse_failures])
+    failures = report.failures_frame()
     if failures.empty:
         st.caption("None.")
     else:

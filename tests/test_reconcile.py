@@ -56,6 +56,10 @@ def test_stage_two_and_three(report):
     assert report.null_rate_reps["RepCRD"] == 0.0
     assert report.null_rate_reps["TotalAssetsInMillions"] == 0.2
     assert ParseFailure("territory", "RepCRD", "row not loaded: RepCRD is empty", 1) in report.parse_failures
+    # the page's tables
+    terr = report.territory_frame().set_index("territory")
+    assert terr.loc["T1", "match_rate"] == 0.75 and terr.loc["unknown", "contacted_leads"] == 1
+    assert list(report.failures_frame().columns) == ["source", "column", "reason", "count"]
 
 
 def test_alerts_fire_at_the_spec_thresholds(report):

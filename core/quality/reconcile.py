@@ -99,6 +99,13 @@ class ReconcileReport:
         out = asdict(self)
         return out | {"parse_failures": [asdict(f) for f in self.parse_failures], "alerts": list(self.alerts)}
 
+    def territory_frame(self) -> pd.DataFrame:
+        """One row per territory (and 'unknown'): contacted leads, matched, match rate, reps in the snapshot."""
+        return pd.DataFrame([{"territory": t, **asdict(d)} for t, d in self.territory_detail.items()])
+
+    def failures_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(f) for f in self.parse_failures], columns=["source", "column", "reason", "count"])
+
     @classmethod
     def from_json(cls, d: dict) -> "ReconcileReport":
         """A stored report; keys a report of an earlier release lacks read as 0 (counts) or None."""
