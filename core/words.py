@@ -15,7 +15,13 @@ def header(name) -> str:
     ('Lead_Score__c') stays as it is: it is what RevOps finds in Setup."""
     if str(name).endswith("__c"):
         return str(name)
-    return str(name).replace("_", " ").strip().capitalize()
+    text = str(name).replace("_", " ").strip().capitalize()
+    return " ".join(ACRONYMS.get(w.lower(), w) for w in text.split(" "))
+
+
+# words a header writes in capitals ("crd" → "CRD"); whole words only, so "idle_days" keeps its "id"
+ACRONYMS = {"crd": "CRD", "aum": "AUM", "id": "ID", "sga": "SGA", "mql": "MQL", "mqls": "MQLs", "psi": "PSI",
+            "shap": "SHAP", "csv": "CSV", "url": "URL"}
 
 
 def is_count(name) -> bool:
