@@ -15,7 +15,7 @@ from core import audit
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS, feature_matrix
+from core.features.build import META_COLUMNS, as_utc, feature_matrix
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
 from core.monitoring.reference import replay_tiers, weekly_dates, with_mql_times
@@ -40,7 +40,7 @@ class Backfill:
 @audited("run_pipeline", "backfill_scores")
 def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor: Actor | None = None) -> Backfill:
     champion = load_champion(wh)
-    since = pd.Timestamp(since, tz="UTC") if pd.Timestamp(since).tzinfo is None else pd.Timestamp(since)
+    since = as_utc(since)
     trained_to = pd.Timestamp(champion.meta["as_of"])
     if trained_to > since + pd.Timedelta(days=1):
         raise LeadScoringError(f"The champion {champion.model_id} was trained on data as of {trained_to:%Y-%m-%d}, after "

@@ -24,7 +24,7 @@ from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
 from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
-from core.monitoring.reference import load_reference, month_counts, snapshot_columns
+from core.monitoring.reference import NEAR_CONTACT_DAYS, load_reference, month_counts, snapshot_columns
 from core.monitoring.shadow import ShadowComparison, shadow_summary
 from core.monitoring.store import LEVELS
 from core.operation import audited
@@ -145,7 +145,7 @@ def _read(wh: Warehouse):
                 aum = "f.TotalAssetsInMillions" if "totalassetsinmillions" in have else "cast(null as float64)"
                 discovery = "f.Has_Discovery_Data" if "has_discovery_data" in have else "cast(null as int64)"
                 first = s.query_model_plain("monitoring/first_scored_leads.sql", first_scores=firsts, aum=aum,
-                                            discovery=discovery)
+                                            discovery=discovery, near_contact_days=NEAR_CONTACT_DAYS)
             tiers = s.query_plain("select score_date, tier, count(*) as leads from ml.score_history "
                                   "group by score_date, tier order by score_date, tier")
         else:

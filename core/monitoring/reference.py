@@ -49,6 +49,11 @@ def snapshot_columns() -> list[str]:
     return [c.name for c in marketpro_columns() if c.name not in SNAPSHOT_SKIP]
 
 
+# A lead first scored within this many days of contact was new when scored: monitoring's cohorts
+# (sql/monitoring/first_scored_leads.sql) and the shadow comparison judge what SGAs saw for new leads.
+NEAR_CONTACT_DAYS = 8
+
+
 def with_mql_times(wh, leads: pd.DataFrame) -> pd.DataFrame:
     """``leads`` with each lead's MQL time (``mql_at``, UTC; NaT when none): what a replay of the daily tiering
     needs to take a lead out of the open pool once it booked its call."""

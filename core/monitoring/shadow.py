@@ -16,13 +16,13 @@ from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.modeling import metrics
-from core.monitoring.reference import first_tiers
+from core.features.build import as_utc
+from core.monitoring.reference import NEAR_CONTACT_DAYS, first_tiers
 from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 MIN_DAYS = 7
-NEAR_CONTACT_DAYS = 8  # a lead first scored within 8 days of contact was new when scored (sql/monitoring/first_scored_leads.sql)
 MIN_LIFT = 0.05
 BOOTSTRAP = 300
 
@@ -45,7 +45,7 @@ class OnMaturedLeads:
 
 @dataclass(frozen=True)
 class ShadowComparison:
-    """Champion vs challenger on the leads matured since the shadow began (``models compare``): each model's
+    """Champion vs challenger on the new leads both scored since the shadow began, once matured (``models compare``): each model's
     AUC-PR and Tier A precision, the relative lifts with paired bootstrap 95% intervals, and the gate. Before any
     lead has matured the measures are None and the gate fails with that reason."""
     challenger: str
@@ -69,7 +69,7 @@ class ShadowComparison:
     def to_json(self) -> dict:
         """``models compare --json`` and the monitoring run's ``shadow`` (cli.md)."""
         return asdict(self) | {"reasons": list(self.reasons), "auc_pr_lift_ci": list(self.auc_pr_lift_ci),
-                      "tier_a_precision_lift_ci": list(self.tier_a_precision_lift_ci)}
+                               "tier_a_precision_lift_ci": list(self.tier_a_precision_lift_ci)}
 
     @classmethod
     def from_json(cls, d: dict) -> "ShadowComparison":
@@ -165,9 +165,8 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> Sha
     sh = active_shadow(wh)
     if sh is None:
         raise LeadScoringError("No challenger is in shadow: start one with `python -m core models shadow MODEL_ID`.")
-    start = sh.started_at if sh.started_at.tzinfo else sh.started_at.tz_localize("UTC")
-    now = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now(tz="UTC")
-    days = int(((now.tz_convert("UTC") if now.tzinfo else now.tz_localize("UTC")) - start).days)
+    start = as_utc(sh.started_at)
+    days = int((as_utc(as_of if as_of is not None else pd.Timestamp.now(tz="UTC")) - start).days)
     pair = matured_pairs(wh, sh.model_id)
     head = dict(challenger=sh.model_id, started_at=str(start), days_in_shadow=days, matured_leads=int(len(pair)),
                 positives=int(pair.label.sum()) if len(pair) else 0)
