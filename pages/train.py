@@ -48,7 +48,7 @@ with user_errors():
         st.warning(card.notes)
     table(card.gates, f"{picked}_gates.csv", column_config={
         "gate": st.column_config.TextColumn("Gate", width="large"),
-        "value": st.column_config.NumberColumn("Value", format="%.3f"),
+        "value": st.column_config.TextColumn("Value"),
         "passed": st.column_config.CheckboxColumn("Passed"), "n": st.column_config.NumberColumn("n", format="%d")})
 
     left, right = st.columns(2)

@@ -24,7 +24,7 @@ class ModelCard:
     is_champion: bool
     gates_passed: bool
     notes: str                 # why the run fell back (too few positives…), empty when it did not
-    gates: pd.DataFrame        # gate, value (float, NaN when a gate has no number), passed, n
+    gates: pd.DataFrame        # gate, value (text: three decimals, "—" when a gate has no number), passed, n
     test_n: int
     test_positives: int
     baselines: pd.DataFrame    # model, auc_pr, auc_roc, precision_at_10pct, ece: this model first, then each baseline
@@ -78,7 +78,8 @@ def model_card(wh: Warehouse, model_id: str) -> ModelCard:
     m = meta["metrics"]
     test = m["test"]
     gates = pd.DataFrame(meta["gates"], columns=["gate", "value", "passed", "n"])
-    gates["value"] = pd.to_numeric(gates.value, errors="coerce").astype(float)
+    # shown as text: a gate without a number (too few positives) reads "—", not a grey "None"; its name says why
+    gates["value"] = [("—" if pd.isna(v) else f"{v:.3f}") for v in pd.to_numeric(gates.value, errors="coerce")]
     baselines = pd.DataFrame([{"model": "this model", **{k: test.get(k) for k in COMPARED}}]
                              + [{k: b.get(k) for k in ("model",) + COMPARED} for b in m.get("baselines", [])])
     folds = m.get("cv_fold_auc_pr") or []
