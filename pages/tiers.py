@@ -43,8 +43,8 @@ with user_errors():
     if pick_owner:
         view = view[view.owner_name.isin(pick_owner)]
     view = view.assign(top_drivers=view.drivers_json.map(lambda d: "; ".join(x["text"] for x in json.loads(d)[:3])))
-    shown = view[["rank", "tier", "lead_id", "owner_name", "contacted_at", "prob_mql_30d", "top_drivers",
-                  "boost_reasons"]]
+    shown = view[["rank", "tier", "lead_id", "owner_name", "contacted_at", "prob_mql_30d", "adjusted",
+                  "top_drivers", "boost_reasons"]]
     if instance:  # leads link to their Salesforce record
         shown = shown.assign(lead_id=instance + "/lightning/r/Lead/" + shown.lead_id + "/view")
     table(shown, "tier_list.csv", column_config={
@@ -53,6 +53,8 @@ with user_errors():
                     else st.column_config.TextColumn("Lead")),
         "owner_name": "Owner", "contacted_at": st.column_config.DatetimeColumn("Contacted", format="D MMM YYYY"),
         "prob_mql_30d": st.column_config.ProgressColumn("P(MQL ≤ 30 d)", min_value=0, max_value=1, format="percent"),
+        "adjusted": st.column_config.NumberColumn("Ranked at", format="percent",
+                                                  help="P(MQL) plus any priority boost (spec §5.8): the order of the list"),
         "top_drivers": st.column_config.TextColumn("Why (top 3)", width="large"),
         "boost_reasons": st.column_config.TextColumn("Priority boost")})
 
