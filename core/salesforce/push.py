@@ -108,6 +108,7 @@ class _Push:
         self.wh, self.cfg, self.client, self.result, self.sleep = wh, cfg, client, result, sleep
         self.attempts: dict[str, int] = {}
         self.permanent = 0
+        self.done = 0  # rows landed or finally failed, for progress
 
     def write(self, job_id: str | None, landed: pd.DataFrame | None = None, failures: list[dict] = (),
               reconciled: bool = True, sync_id: str | None = None) -> None:
@@ -180,77 +181,97 @@ class _Push:
              "attempts": self.attempts.get(i, 0)} for i in rows.Id])
 
     def run(self, pending: pd.DataFrame, progress) -> None:
-        cfg, result = self.cfg, self.result
+        """Send ``pending`` in jobs of batch_size rows; retryable failures go back on the queue with backoff. Stops
+        cleanly (every unsent row deferred with its reason) on a request limit, a transient error, a rejected job or
+        the circuit breaker."""
+        cfg = self.cfg
         by_id = pending.set_index("Id", drop=False)
         queue = deque(pending.iloc[i: i + cfg.batch_size] for i in range(0, len(pending), cfg.batch_size))
-        done = 0
+        self.done = 0
         for _ in range(len(queue) * (cfg.max_attempts + 1) + 10):  # bounded: each row is retried at most max_attempts
             if not queue:
                 break
             chunk = queue.popleft()
             for i in chunk.Id:
                 self.attempts[i] = self.attempts.get(i, 0) + 1
-            job_id, uploaded = None, False
-            try:
-                job_id = self.client.create_update_job()
-                result.job_ids.append(job_id)
-                ledger.register_job(self.wh, result.sync_id, job_id, chunk)
-                self.client.upload(job_id, payload_csv(chunk))
-                uploaded = True
-                self.client.close(job_id)
-                result.sent += len(chunk)
-                info = self.client.wait(job_id)
-                res = self.client.results(job_id, info)
-            except (RequestLimitExceeded, TransientFailure) as exc:
-                limit = isinstance(exc, RequestLimitExceeded)
-                code = "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR"
-                result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
-                if job_id and uploaded:
-                    self.defer(chunk, "RESULTS_PENDING", f"{exc}; job {job_id} was submitted and its results could "
-                                                         "not be read: the next push reconciles it before sending")
-                else:  # no job, or aborted before any data: the rows are simply not sent yet
-                    if job_id:
-                        self.client.abort_quietly(job_id)
-                        self.write(job_id)
-                    self.defer(chunk, code, f"{exc}; not sent, the next push sends it")
-                self.defer(_rest(queue, pending), code, "not sent: the push stopped early; the next push sends it")
-                result.message = (("Salesforce's API request limit is used up" if limit else str(exc))
-                                  + f": stopped cleanly; {result.deferred:,} row(s) left for the next push.")
+            sent = self._send(chunk, queue, pending)
+            if sent is None:
                 return
-            landed, failures, retry = self.outcome_rows(res, by_id.values_hash.to_dict())
-            self.write(job_id, landed, failures)
-            result.succeeded += len(landed)
-            result.failed += len(failures)
-            self.permanent += len(failures)
-            done += len(landed) + len(failures)
-            progress(min(0.1 + 0.85 * done / max(len(pending), 1), 0.95),
-                     f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
-            if res.rejected:
-                result.outcome = Outcome.FAILED
-                self.defer(_rest(queue, pending), "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
-                result.message = (f"Salesforce rejected the job: {res.error}. Check salesforce.field_map against the "
-                                  "Lead fields in the org.")
-                return
-            processed = result.succeeded + self.permanent
-            if processed >= cfg.breaker_min_rows and self.permanent / processed > cfg.breaker_threshold:
-                result.outcome = Outcome.CIRCUIT_OPEN
-                if retry:
-                    queue.appendleft(by_id.loc[retry])
-                self.defer(_rest(queue, pending), "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows failed "
-                                                    f"(> {cfg.breaker_threshold:.0%}); push stopped")
-                result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
-                                  f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
-                                  "the cause, then retry.")
+            retry = self._after_job(*sent, by_id, queue, pending, progress)
+            if retry is None:
                 return
             if retry:
                 wait = min(cfg.backoff_seconds * 2 ** (max(self.attempts[i] for i in retry) - 1), cfg.backoff_max_seconds)
                 self.sleep(wait)
                 queue.append(by_id.loc[retry])
-        # Reached only if the loop bound ran out (it should not): every row is still accounted for.
+        # rows still queued only if the loop bound ran out (it should not): every row is still accounted for
         self.defer(_rest(queue, pending), "RETRY_BUDGET", "not sent: retry budget exhausted")
-        if result.failed and result.outcome == Outcome.OK:
-            result.outcome = Outcome.PARTIAL
-            result.message = f"{result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
+        if self.result.failed and self.result.outcome == Outcome.OK:
+            self.result.outcome = Outcome.PARTIAL
+            self.result.message = f"{self.result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
+
+    def _send(self, chunk: pd.DataFrame, queue, pending: pd.DataFrame):
+        """One job: create (registered in the ledger before any data goes), upload, close, wait, read its results.
+        Returns (job id, results); None when the push stopped (request limit or transient error)."""
+        job_id, uploaded = None, False
+        try:
+            job_id = self.client.create_update_job()
+            self.result.job_ids.append(job_id)
+            ledger.register_job(self.wh, self.result.sync_id, job_id, chunk)
+            self.client.upload(job_id, payload_csv(chunk))
+            uploaded = True
+            self.client.close(job_id)
+            self.result.sent += len(chunk)
+            return job_id, self.client.results(job_id, self.client.wait(job_id))
+        except (RequestLimitExceeded, TransientFailure) as exc:
+            self._stop_early(exc, chunk, job_id, uploaded, queue, pending)
+            return None
+
+    def _stop_early(self, exc, chunk: pd.DataFrame, job_id: str | None, uploaded: bool, queue, pending) -> None:
+        limit = isinstance(exc, RequestLimitExceeded)
+        code = "REQUEST_LIMIT_EXCEEDED" if limit else "TRANSIENT_ERROR"
+        self.result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
+        if job_id and uploaded:
+            self.defer(chunk, "RESULTS_PENDING", f"{exc}; job {job_id} was submitted and its results could "
+                                                 "not be read: the next push reconciles it before sending")
+        else:  # no job, or aborted before any data: the rows are simply not sent yet
+            if job_id:
+                self.client.abort_quietly(job_id)
+                self.write(job_id)
+            self.defer(chunk, code, f"{exc}; not sent, the next push sends it")
+        self.defer(_rest(queue, pending), code, "not sent: the push stopped early; the next push sends it")
+        self.result.message = (("Salesforce's API request limit is used up" if limit else str(exc))
+                               + f": stopped cleanly; {self.result.deferred:,} row(s) left for the next push.")
+
+    def _after_job(self, job_id: str, res, by_id: pd.DataFrame, queue, pending: pd.DataFrame, progress) -> list | None:
+        """Record a job's outcome; the Ids to retry, or None when the push stops (job rejected, circuit breaker)."""
+        cfg, result = self.cfg, self.result
+        landed, failures, retry = self.outcome_rows(res, by_id.values_hash.to_dict())
+        self.write(job_id, landed, failures)
+        result.succeeded += len(landed)
+        result.failed += len(failures)
+        self.permanent += len(failures)
+        self.done += len(landed) + len(failures)
+        progress(min(0.1 + 0.85 * self.done / max(len(pending), 1), 0.95),
+                 f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
+        if res.rejected:
+            result.outcome = Outcome.FAILED
+            self.defer(_rest(queue, pending), "JOB_REJECTED", f"not sent: Salesforce rejected job {job_id} ({res.error})")
+            result.message = (f"Salesforce rejected the job: {res.error}. Check salesforce.field_map against the "
+                              "Lead fields in the org.")
+            return None
+        processed = result.succeeded + self.permanent
+        if processed >= cfg.breaker_min_rows and self.permanent / processed > cfg.breaker_threshold:
+            result.outcome = Outcome.CIRCUIT_OPEN
+            if retry:
+                queue.appendleft(by_id.loc[retry])
+            self.defer(_rest(queue, pending), "CIRCUIT_BREAKER", f"not sent: {self.permanent:,} of {processed:,} rows "
+                                                                 f"failed (> {cfg.breaker_threshold:.0%}); push stopped")
+            result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
+                              f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
+                              "the cause, then retry.")
+            return None
+        return retry
 
 
 @contextmanager
