@@ -125,29 +125,47 @@ def shap_views(overview: ExplainOverview, wh: Warehouse, sample: int = 2000, int
     - ``levels``: for every raw category, the mean contribution per level (a category's contribution is
       shown per level, never as an encoded number).
     """
-    import shap
-    import xgboost as xgb
-
-    from core.features.catalog import is_categorical
-
     model = load_champion(wh)
     X = overview.X
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.choice(len(X), min(sample, len(X)), replace=False))
+    idx = np.sort(np.random.default_rng(seed).choice(len(X), min(sample, len(X)), replace=False))
     Xs = X.iloc[idx].reset_index(drop=True)
     features = list(model.features)
     linear = model.booster is None
-    if linear:
-        # A logistic champion: its SHAP values are exact and closed-form (coefficient × standardised value, the
-        # interventional linear SHAP), wrapped in a shap.Explanation; a linear model has no interactions.
-        Z = Xs[features].apply(pd.to_numeric, errors="coerce")
-        explanation = shap.Explanation(values=model.contributions(Xs), data=Z.to_numpy(), feature_names=features)
-    else:
-        Z = model.prepare(Xs)
-        explanation = shap.TreeExplainer(model.booster.get_booster())(Z)
+    explanation, Z = _explanation(model, Xs, features, linear)
     values = np.asarray(explanation.values)
-    mean_abs = np.abs(values).mean(axis=0)
-    order = list(np.argsort(-mean_abs)[:top])
+    order = list(np.argsort(-np.abs(values).mean(axis=0))[:top])
+    summary = _beeswarm(Xs, Z, values, features, order, np.asarray(overview.row_ids)[idx])
+    strength = np.zeros((len(features), len(features))) if linear else \
+        _interaction_strength(model, Z.iloc[:min(interaction_sample, len(Z))])
+    pairs = [{"feature": features[a], "with": features[b], "mean_abs_interaction": float(strength[a, b])}
+             for a in range(len(features)) for b in range(a + 1, len(features)) if strength[a, b] > 0]
+    pairs = pd.DataFrame(pairs, columns=["feature", "with", "mean_abs_interaction"]).sort_values(
+        "mean_abs_interaction", ascending=False).head(top).reset_index(drop=True)
+    partner = {features[j]: features[int(np.argmax(strength[j]))] if strength[j].max() > 0 else None for j in order}
+    levels = _level_contributions(Xs, values, features) if not linear else \
+        pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"])  # a logistic model takes no raw categories
+    return ShapViews(model.model_id, len(Xs), linear, summary, [features[j] for j in order], partner, pairs, levels,
+                     values, Z, Xs,
+                     float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0)
+
+
+def _explanation(model, Xs: pd.DataFrame, features: list[str], linear: bool):
+    """The sample's SHAP explanation and the model's input matrix. A logistic champion's SHAP values are exact and
+    closed-form (coefficient × standardised value, the interventional linear SHAP), wrapped in a shap.Explanation."""
+    import shap
+
+    if linear:
+        Z = Xs[features].apply(pd.to_numeric, errors="coerce")
+        return shap.Explanation(values=model.contributions(Xs), data=Z.to_numpy(), feature_names=features), Z
+    Z = model.prepare(Xs)
+    return shap.TreeExplainer(model.booster.get_booster())(Z), Z
+
+
+def _beeswarm(Xs: pd.DataFrame, Z: pd.DataFrame, values: np.ndarray, features: list[str], order: list[int],
+              lead_ids: np.ndarray) -> pd.DataFrame:
+    """Long table of the top features: lead, feature, SHAP value, raw value (categories as text) and percentile."""
+    from core.features.catalog import is_categorical
+
     rows = []
     for j in order:
         name = features[j]
@@ -159,32 +177,33 @@ def shap_views(overview: ExplainOverview, wh: Warehouse, sample: int = 2000, int
             shown = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
             pct = pd.Series(shown).rank(pct=True).to_numpy()
         rows.append(pd.DataFrame({"feature": name, "shap": values[:, j], "value": shown.astype(object),
-                                  "value_percentile": pct, "lead_id": np.asarray(overview.row_ids)[idx]}))
-    summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    if linear:
-        strength = np.zeros((len(features), len(features)))
-    else:
-        k = min(interaction_sample, len(Z))
-        inter = model.booster.get_booster().predict(xgb.DMatrix(Z.iloc[:k]), pred_interactions=True)[:, :-1, :-1]
-        strength = np.abs(inter).mean(axis=0)
-        np.fill_diagonal(strength, 0.0)
-    pairs = [{"feature": features[a], "with": features[b], "mean_abs_interaction": float(strength[a, b])}
-             for a in range(len(features)) for b in range(a + 1, len(features)) if strength[a, b] > 0]
-    pairs = pd.DataFrame(pairs, columns=["feature", "with", "mean_abs_interaction"]).sort_values(
-        "mean_abs_interaction", ascending=False).head(top).reset_index(drop=True)
-    partner = {features[j]: features[int(np.argmax(strength[j]))] if strength[j].max() > 0 else None for j in order}
+                                  "value_percentile": pct, "lead_id": lead_ids}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def _interaction_strength(model, Z: pd.DataFrame) -> np.ndarray:
+    """Mean |SHAP interaction| between every pair of features (xgboost's ``pred_interactions``), diagonal zeroed."""
+    import xgboost as xgb
+
+    inter = model.booster.get_booster().predict(xgb.DMatrix(Z), pred_interactions=True)[:, :-1, :-1]
+    strength = np.abs(inter).mean(axis=0)
+    np.fill_diagonal(strength, 0.0)
+    return strength
+
+
+def _level_contributions(Xs: pd.DataFrame, values: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """For every raw category, the mean contribution and lead count per level, strongest first."""
+    from core.features.catalog import is_categorical
+
     levels = []
     for j, name in enumerate(features):
-        if is_categorical(name) and not linear:  # the logistic model takes no raw categories
+        if is_categorical(name):
             lv = Xs[name].astype(object).where(Xs[name].notna(), "(missing)").astype(str)
             g = pd.DataFrame({"level": lv, "shap": values[:, j]}).groupby("level")["shap"]
             levels.append(pd.DataFrame({"feature": name, "level": g.mean().index, "leads": g.size().to_numpy(),
                                         "mean_contribution": g.mean().to_numpy()}))
-    levels = (pd.concat(levels, ignore_index=True).sort_values(["feature", "mean_contribution"], ascending=[True, False])
-              if levels else pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"]))
-    return ShapViews(model.model_id, len(Xs), linear, summary, [features[j] for j in order], partner, pairs, levels,
-                     values, Z, Xs,
-                     float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0)
+    return (pd.concat(levels, ignore_index=True).sort_values(["feature", "mean_contribution"], ascending=[True, False])
+            if levels else pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"]))
 
 
 def dependence_frame(views: ShapViews, feature: str) -> tuple[pd.DataFrame, str | None]:
