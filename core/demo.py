@@ -140,9 +140,19 @@ def _bool_text(rng, values: np.ndarray) -> np.ndarray:
 
 
 def _reps(rng, n: int) -> pd.DataFrame:
-    """Clean (true) rep attributes, before any export mess."""
+    """Clean (true) rep attributes, before any export mess. The parts draw from ``rng`` in a fixed order (the
+    demo is reproducible from its seed)."""
     terr = rng.choice(list(TERRITORY_SHARE), n, p=np.array(list(TERRITORY_SHARE.values())) / sum(TERRITORY_SHARE.values()))
     df = pd.DataFrame({"territory": terr})
+    _firm_and_book(df, rng, n)
+    _career_and_practice(df, rng, n)
+    _geography(df, rng, n, terr)
+    _identity(df, rng, n)
+    return df
+
+
+def _firm_and_book(df: pd.DataFrame, rng, n: int) -> None:
+    """Rep and firm CRDs, firm size and AUM, clients, assets and growth."""
     df["RepCRD"] = rng.choice(np.arange(1_000_000, 8_000_000), n, replace=False)
     n_firms = max(n // 6, 50)
     firm_of = rng.integers(0, n_firms, n)
@@ -165,6 +175,11 @@ def _reps(rng, n: int) -> pd.DataFrame:
     df["Number_BranchAdvisors"] = np.maximum(1, rng.poisson(3, n))
     df["Percent_Clients_US"] = np.clip(np.round(100 - rng.exponential(3, n)), 40, 100)
     df["Percent_Assets_Alternatives"] = np.clip(np.round(rng.exponential(4, n), 1), 0, 60)
+
+
+def _career_and_practice(df: pd.DataFrame, rng, n: int) -> None:
+    """Years in the industry and at the firm, prior firms and moves, team, disclosures, licenses, designations,
+    business model, custodian and CRM."""
     rep_years = np.round(np.clip(rng.gamma(3, 5, n), 0.3, 45), 1)
     df["Date_Became_Rep_Number_Of_Years"] = rep_years
     df["Date_Of_Hire_At_Current_Firm_Years"] = np.round(np.minimum(rep_years, rng.gamma(1.6, 3.5, n)), 1)
@@ -190,7 +205,10 @@ def _reps(rng, n: int) -> pd.DataFrame:
     df["Specialties"] = ["; ".join(spec[row < [0.3, 0.45, 0.15, 0.2]]) for row in rng.random((n, 4))]
     df["Current_Custodian"] = rng.choice(CUSTODIANS, n)
     df["CRM_Used"] = rng.choice(CRMS, n)
-    # Geography: state from territory, metro from a territory-specific mix.
+
+
+def _geography(df: pd.DataFrame, rng, n: int, terr: np.ndarray) -> None:
+    """State from the territory, metro from a territory-specific mix; cities, zips and distances."""
     states = np.empty(n, dtype=object)
     metros = np.empty(n, dtype=object)
     for t, st in TERRITORY_STATES.items():
@@ -213,11 +231,14 @@ def _reps(rng, n: int) -> pd.DataFrame:
     df["Branch_ZipCode"] = np.char.zfill(rng.integers(1000, 99999, n).astype(str), 5)
     df["Home_ZipCode"] = np.char.zfill(rng.integers(1000, 99999, n).astype(str), 5)
     df["Miles_Distance_Home_To_Branch"] = np.round(rng.gamma(1.5, 9, n), 1)
+
+
+def _identity(df: pd.DataFrame, rng, n: int) -> None:
+    """Names, email and title: PII the engine must never use."""
     df["FirstName"] = rng.choice(FIRST, n)
     df["LastName"] = rng.choice(LAST, n)
     df["Email"] = [f"{f[0].lower()}{i}@{w.lower()}.example" for i, (f, w) in enumerate(zip(df["FirstName"], rng.choice(FIRM_WORDS, n)))]
     df["Title"] = rng.choice(["Managing Partner", "Financial Advisor", "Wealth Manager", "Principal", "Senior Advisor"], n)
-    return df
 
 
 NUMERIC_FORMATS = {
