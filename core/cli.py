@@ -308,9 +308,9 @@ def _demo_start(args, settings, wh) -> int:
     if has_data(wh):
         raise LeadScoringError(f"The warehouse {settings.warehouse_path.name} already holds data: demo-start only runs "
                                "on an empty one (pass --db with a new file, or LEADSCORE_DATA_DIR=a new folder).")
-    summary = bootstrap_demo(wh, settings, progress=_progress)
-    print(json.dumps(summary, indent=2) if args.json else
-          f"Demo data loaded; champion {summary['champion']} trained in {summary['train_seconds']} s and promoted; "
+    started = bootstrap_demo(wh, settings, progress=_progress)
+    print(json.dumps(started.to_json(), indent=2) if args.json else
+          f"Demo data loaded; champion {started.champion} trained in {started.train_seconds} s and promoted; "
           "leads scored. Open the control panel: .venv/bin/streamlit run app.py")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,6 +13,9 @@ from core.auth import Actor
 from core.config import Settings
 from core.warehouse import Warehouse
 from core.words import model_kind, month_label, when
+
+if TYPE_CHECKING:
+    from core.monitoring.backfill import Backfill
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -178,7 +182,22 @@ FIRST_START_BUDGET_MINUTES = 1.5
 MONITORING_WINDOW_DAYS = 180  # first start: the champion learns from leads contacted before the last 180 days
 
 
-def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Actor | None = None) -> dict:
+@dataclass(frozen=True)
+class DemoStart:
+    """What the first start did: the generator's summary, the champion it trained and the backfill it wrote;
+    ``to_json()`` is `demo-start --json`'s output."""
+
+    generated: dict  # core.demo.generate's summary (scale, seed, rows written, the drawn positive rate)
+    champion: str
+    train_seconds: float
+    backfill: "Backfill"
+
+    def to_json(self) -> dict:
+        return {**self.generated, "champion": self.champion, "train_seconds": self.train_seconds,
+                "backfill": asdict(self.backfill)}
+
+
+def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Actor | None = None) -> DemoStart:
     """First start on an empty warehouse: generate the small demo data with its monthly territory history,
     load it, reconcile, train a champion with the quick recipe on leads contacted before the monitoring window
     (promoted with a logged reason: demo data has too few test positives for the gates to mean much), backfill
@@ -198,7 +217,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     actor = actor or Actor("system:bootstrap", "system")
     outdir = Path(settings.data_dir) / "demo"
     progress(0.02, "Generating small demo exports (19 monthly territory snapshots)")
-    summary = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))
+    generated = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))
     files = sorted(outdir.glob("history/discovery_t*_*.csv")) + sorted(outdir.glob("discovery_t*_*.csv"))
     load_territory_history(wh, settings, files, actor=actor,
                            progress=lambda f, m: progress(0.15 + 0.25 * f, f"Loading territory exports: {m}"))
@@ -220,11 +239,9 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     promote(wh, model.model_id, actor, force=not model.gates_passed,
             reason="" if model.gates_passed else "first start on demo data: the quick champion is promoted so the panel "
             "shows a real model; its gates are shown as measured. Retrain on your own data.")
-    summary["champion"] = model.model_id
-    summary["train_seconds"] = round(model.seconds, 1)
     progress(0.82, "Backfilling the score history since then (weekly, as a backtest would)")
     build_features(wh, settings, levels=model_levels(wh), actor=actor)
-    summary["backfill"] = asdict(backfill_scores(wh, settings, since=cutoff, actor=actor))
+    backfill = backfill_scores(wh, settings, since=cutoff, actor=actor)
     progress(0.88, "Creating the demo's engine experiment (its leads are assigned by the daily run)")
     from core.demo_activity import ENGINE
     from core.experiments.design import create_experiment
@@ -236,7 +253,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
 
     run_daily(wh, settings, actor=actor)
     progress(1.0, "Demo data ready")
-    return summary
+    return DemoStart(generated, model.model_id, round(model.seconds, 1), backfill)
 
 
 def model_levels(wh: Warehouse) -> dict:

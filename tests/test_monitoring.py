@@ -144,16 +144,16 @@ def _latest(w):
 
 
 def test_first_start_has_matured_cohorts_and_backfilled_history(monitored):
-    s, w, summary = monitored
+    s, w, started = monitored
     run, frames = _latest(w)
     assert len(run["matured_cohorts"]) >= 8
-    assert summary["backfill"]["dates"] >= 20
+    assert started.backfill.dates >= 20 and started.to_json()["backfill"]["dates"] == started.backfill.dates
     hist = w.read("select backfilled, count(*) as n from ml.score_history group by backfilled")
     assert set(hist.backfilled) == {True, False}
     # the champion never saw a lead from the monitoring window
     champion = w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0]
     ref = json.loads((Path(champion) / "reference.json").read_text())
-    assert pd.Timestamp(ref["contacted_to"]) < pd.Timestamp(summary["backfill"]["first"], tz="UTC")
+    assert pd.Timestamp(ref["contacted_to"]) < pd.Timestamp(started.backfill.first, tz="UTC")
     # the CRITICAL alert's baseline exists: Tier A precision of the test period as daily scoring tiers it
     meta = json.loads((Path(champion) / "meta.json").read_text())
     assert ref["tier_a_precision"] == meta["metrics"]["test"]["tier_a_precision"]
