@@ -188,6 +188,29 @@ def test_heuristic_rule_matches_spec_case():
     assert heuristic_rule(X).tolist() == [0.25, 0.10, 0.15, 0.10, 0.05, 0.05]
 
 
+def test_logistic_model_is_held_to_its_training_range():
+    """A unit fault (AUM in thousands) or a heavy tail must not move a linear model's logit without limit."""
+    from core.modeling.baselines import logistic_contributions, logistic_from_dict
+
+    f = _frame(2000)
+    rng = np.random.default_rng(1)
+    X = f.X.assign(rare=(rng.random(len(f)) < 0.004).astype("float32"))  # an indicator at 0.4%: keeps its ones
+    model = LogisticBaseline().fit(X, f.y)
+    stored = json.loads(json.dumps(model.to_dict()))
+    assert stored["upper"][stored["features"].index("rare")] == 1.0
+    aum = stored["features"].index("TotalAssetsInMillions")
+    assert stored["lower"][aum] > X.TotalAssetsInMillions.min() and stored["upper"][aum] < X.TotalAssetsInMillions.max()
+    faulty = X.iloc[:50].copy()
+    faulty["TotalAssetsInMillions"] = faulty.TotalAssetsInMillions * 1000  # the month the vendor sent thousands
+    at_edge = faulty.assign(TotalAssetsInMillions=np.float32(stored["upper"][aum]))
+    assert np.allclose(model.predict(faulty), model.predict(at_edge))
+    assert np.allclose(logistic_from_dict(stored)(faulty), model.predict(faulty))  # stored == in memory
+    contrib = logistic_contributions(stored, faulty)
+    assert np.abs(contrib).max() < 10  # unclipped, the 1000x values gave contributions in the hundreds
+    legacy = {k: v for k, v in stored.items() if k not in ("lower", "upper")}  # a model stored before winsorising
+    assert np.isfinite(logistic_from_dict(legacy)(X.iloc[:5])).all()
+
+
 def _register(wh, settings, model_id, passed):
     f = _frame(300)
     model = LogisticBaseline().fit(f.X[["x1", "TotalAssetsInMillions"]], f.y)
