@@ -9,7 +9,7 @@ from core.scoring.explain import ShapViews, dependence_frame, explain_overview, 
 from pages._shared import actor, engine, table, user_errors
 
 
-def _shap_tabs(sv: ShapViews) -> None:
+def _shap_tabs(sv: ShapViews, label) -> None:
     """The four shap views (beeswarm summary, dependence, interaction pairs, categories by level)."""
     st.caption(f"Exact linear SHAP values (a logistic champion) on {sv.n:,} sampled open leads; a linear model "
                "has no interactions." if sv.linear else
@@ -24,7 +24,7 @@ def _shap_tabs(sv: ShapViews) -> None:
                          hover_data={"feature": True, "value": True, "row": False},
                          labels={"shap": "SHAP value (log-odds)", "value_percentile": "Feature value<br>(percentile)"},
                          height=60 + 38 * len(pos))
-        fig.update_yaxes(tickvals=list(pos.values()), ticktext=list(pos), autorange="reversed", title="")
+        fig.update_yaxes(tickvals=list(pos.values()), ticktext=[label(f) for f in pos], autorange="reversed", title="")
         fig.update_traces(marker={"size": 4})
         st.plotly_chart(fig, width="stretch")
     with t_dep:
@@ -64,12 +64,12 @@ with user_errors():
     st.caption(f"Champion {view.model_id} · {view.n:,} scored open leads · contributions on the log-odds scale")
     imp = view.importance
     st.subheader("Global importance (top 30, mean |contribution|)")
-    st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="feature", orientation="h", height=720,
-                           labels={"mean_abs_contribution": "Mean |contribution| (log-odds)", "feature": ""})
+    st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="label", orientation="h", height=720,
+                           labels={"mean_abs_contribution": "Mean |contribution| (log-odds)", "label": ""})
                     .update_yaxes(autorange="reversed"), width="stretch")
 
     st.subheader("SHAP views")
-    _shap_tabs(shap_views(view, eng.wh))
+    _shap_tabs(shap_views(view, eng.wh), view.label)
 
     tabs = st.tabs(list(view.cohorts))
     for tab, (name, frame) in zip(tabs, view.cohorts.items()):

@@ -303,9 +303,21 @@ def test_an_explained_lead_reads_with_its_tier_and_score_and_an_unknown_one_is_a
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, np.nan, 5.0]})
     contribs = np.array([[0.1, -0.5], [0.3, 0.2], [-0.9, 0.05]])
     leads = pd.DataFrame({"lead_id": ["L3", "L1", "L2"], "prob_mql_30d": [0.2, 0.1, 0.05], "tier": ["A", "B", "C"]})
-    view = ExplainOverview("m1", 3, pd.DataFrame(), {}, leads, X, contribs, ["a", "b"], ["L1", "L2", "L3"])
+    view = ExplainOverview("m1", 3, pd.DataFrame(), {}, leads, X, contribs, ["a", "b"], ["L1", "L2", "L3"], {})
     assert view.lead_ids == ["L3", "L1", "L2"] and view.lead_label("L3") == "L3 · Tier A · 20.0%"
     wf = lead_waterfall(view, "L3")  # row 2 of X: the largest |contribution| first
     assert list(wf.feature) == ["a", "b"] and list(wf.contribution) == [-0.9, 0.05] and list(wf.value) == [3.0, 5.0]
     with pytest.raises(LeadScoringError, match="L9 is not among the 3 scored open leads"):
         lead_waterfall(view, "L9")
+
+
+def test_an_owner_column_reads_by_the_sgas_name_not_a_salesforce_id(monitored):
+    """The first start's champion (logistic: one column per owning SGA) on the SHAP page's global importance."""
+    from core.scoring.explain import explain_overview
+
+    s, w, _ = monitored
+    view = explain_overview(w, s)
+    owners = [f for f in view.features if f.startswith("Owner_")]
+    assert owners and all(view.label(f).startswith("Owner: ") and "005" not in view.label(f) for f in owners)
+    assert not view.importance.label.str.startswith("Owner_").any()
+    assert view.label("TotalAssetsInMillions") == "TotalAssetsInMillions"

@@ -25,13 +25,17 @@ class ExplainOverview:
 
     model_id: str
     n: int  # scored open leads explained
-    importance: pd.DataFrame  # feature, mean_abs_contribution, mean_contribution (top features)
+    importance: pd.DataFrame  # feature, label, mean_abs_contribution, mean_contribution (top features)
     cohorts: dict[str, pd.DataFrame]  # "AUM tier" / "Growth trajectory" / "Metro" → cohort, leads, mean_probability, tier_a
     leads: pd.DataFrame  # lead_id, prob_mql_30d, tier: highest score first
     X: pd.DataFrame  # the model inputs, one row per lead in ``row_ids`` order
     contributions: np.ndarray  # leads × features, log-odds
     features: list[str]
     row_ids: list[str]  # the lead id of each row of X / contributions
+    labels: dict  # feature → how it reads on a chart: an owner's one-hot column by the SGA's name, not a Salesforce id
+
+    def label(self, feature: str) -> str:
+        return self.labels.get(feature, feature)
 
     @property
     def lead_ids(self) -> list[str]:
@@ -57,7 +61,9 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> Explai
         raise LeadScoringError("The scored leads are no longer in the feature table: run the daily pipeline again.")
     X = model_inputs(leads, [c for c in leads.columns if c not in META_COLUMNS + ("owner_id", "owner_name")])
     contribs = model.contributions(X)
-    importance = (pd.DataFrame({"feature": model.features, "mean_abs_contribution": np.abs(contribs).mean(axis=0),
+    labels = _owner_labels(model.features, leads)
+    importance = (pd.DataFrame({"feature": model.features, "label": [labels.get(f, f) for f in model.features],
+                                "mean_abs_contribution": np.abs(contribs).mean(axis=0),
                                 "mean_contribution": contribs.mean(axis=0)})
                   .sort_values("mean_abs_contribution", ascending=False).head(top).reset_index(drop=True))
     joined = leads[["lead_id"]].merge(scores[["lead_id", "prob_mql_30d", "tier"]], on="lead_id")
@@ -78,7 +84,16 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> Explai
         {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"])), "Growth trajectory": cohort(trajectory),
          "Metro": cohort(metro)},
         joined.sort_values("prob_mql_30d", ascending=False, kind="mergesort").reset_index(drop=True),
-        X, contribs, list(model.features), leads.lead_id.tolist())
+        X, contribs, list(model.features), leads.lead_id.tolist(), labels)
+
+
+def _owner_labels(features: list[str], leads: pd.DataFrame) -> dict[str, str]:
+    """``Owner_<OwnerId>`` (the owning SGA's one-hot column) → "Owner: <name>" where the leads name the owner."""
+    if "owner_id" not in leads or "owner_name" not in leads:
+        return {}
+    names = dict(zip(leads.owner_id.astype(str), leads.owner_name))
+    return {f: f"Owner: {names[f[6:]]}" for f in features
+            if f.startswith("Owner_") and isinstance(names.get(f[6:]), str) and names[f[6:]]}
 
 
 def lead_waterfall(overview: ExplainOverview, lead_id: str, top: int = 12) -> pd.DataFrame:
