@@ -8,9 +8,15 @@ for testing) of each truth family — not on one functional form: the same model
 (the baseline, fitted in the same run on the same rows) against the winsorised one, on the realised labels and in
 expectation over 300 outcomes redrawn from the truth (the engine never reads it).
 
+Unlike bench_model.py, every monthly territory snapshot is loaded (point-in-time joins use the month current at
+each contact), so the test period holds the demo's scripted vendor fault (2025-06: one territory's AUM in
+thousands) as a real feed would deliver it.
+
 Usage: python bench/bench_winsorising.py [--truth all|additive|interactions|thresholds|long-tail] [--root DIR]
        [--test-from 2025-06-01]
-ROOT is bench_model.py's (each family generated and loaded there when missing, a few minutes each).
+ROOT/<family>/ holds ``demo-data ROOT/<family> --scale full --truth <family>`` (bench_model.py's layout, reused when
+present) and ROOT/wh_history_<family>/ the engine's data folder with its whole history loaded; both are created
+when missing (a few minutes per family).
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_model import FAMILIES, ensure_data  # noqa: E402  (bench/)
+import os  # noqa: E402
+import subprocess  # noqa: E402
+
+from bench_model import FAMILIES  # noqa: E402  (bench/)
 from core.features.build import parse_as_of  # noqa: E402
 from core.modeling import metrics  # noqa: E402
 from core.modeling.backtest import backtest_frames  # noqa: E402
@@ -40,8 +49,26 @@ class Unclipped(LogisticBaseline):
         return X[self.usable_].to_numpy(dtype=float)
 
 
+def ensure_history(root: Path, family: str) -> tuple[Path, Path]:
+    """(data folder with the family's full demo and every territory month loaded, truth CSV)."""
+    src, data = root / family, root / f"wh_history_{family}"
+    if not (src / "salesforce_leads.csv").exists():
+        subprocess.run([sys.executable, "-m", "core", "demo-data", str(src), "--scale", "full", "--truth", family],
+                       check=True, cwd=ROOT_DIR, env={**os.environ, "LEADSCORE_DATA_DIR": str(data)},
+                       stdout=subprocess.DEVNULL)
+    if not (data / "warehouse.duckdb").exists():
+        from core.ingest.leads import load_lead_file
+        from core.ingest.territories import load_territory_history
+
+        settings, wh = open_data_dir(data)
+        files = sorted(src.glob("history/discovery_t*_*.csv")) + sorted(src.glob("discovery_t*_*.csv"))
+        load_territory_history(wh, settings, files)
+        load_lead_file(wh, settings, src / "salesforce_leads.csv")
+    return data, src / "truth" / "demo_truth.csv"
+
+
 def run_family(root: Path, family: str, test_from: str) -> dict:
-    data, truth_csv = ensure_data(root, family)
+    data, truth_csv = ensure_history(root, family)
     settings, wh = open_data_dir(data)
     rows = backtest_frames(wh, settings, parse_as_of(test_from))
     tr, te = rows.train, rows.test
