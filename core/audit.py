@@ -58,8 +58,14 @@ def detail_words(detail: str | None) -> str:
         return str(detail)
 
     def one(v) -> str:
-        if isinstance(v, (dict, list)):
-            return json.dumps(v, default=str, separators=(", ", ": "))
+        if isinstance(v, dict):  # nested counts read as words too: "counts: leads rows read 2,894, scored 1,816"
+            return ", ".join(f"{str(k).replace('_', ' ')} {one(x)}" for k, x in v.items()) or "—"
+        if isinstance(v, list):
+            return ", ".join(one(x) for x in v) or "—"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
+            return f"{v:,}"
         return "—" if v is None else str(v)
 
     return "; ".join(f"{str(k).replace('_', ' ')}: {one(v)}" for k, v in value.items())

@@ -171,7 +171,8 @@ def test_audit_details_read_as_words_and_keep_every_key():
 
     assert audit.detail_words('{"run_id": "18ca", "alert_level": "alert", "alerts": 31, "x": null}') == \
         "run id: 18ca; alert level: alert; alerts: 31; x: —"
-    assert audit.detail_words('{"counts": {"scored": 3}}') == 'counts: {"scored": 3}'
+    assert audit.detail_words('{"counts": {"leads_rows_read": 2894, "scored": 3}, "ok": true, "ids": ["a", "b"]}') == \
+        "counts: leads rows read 2,894, scored 3; ok: yes; ids: a, b"
     assert audit.detail_words(None) == "" and audit.detail_words("plain text") == "plain text"
     assert audit.detail_words("[1, 2]") == "[1, 2]" and audit.action_words("force_promote_model") == "Force promote model"
 
