@@ -43,7 +43,7 @@ class LogisticBaseline:
     (AUM arriving in thousands) would otherwise put a lead's logit hundreds of points away — scores of 0 or 1 and
     "reasons" of -400. Numeric inputs are held to their training 0.5–99.5% range (``clip_bounds``); on backtests
     whose test months hold such a fault this took its expected AUC-PR from 0.183 to 0.234 (additive truth), 0.089 to
-    0.119 (interactions) and 0.107 to 0.154 (long-tail); without the fault the two are level
+    0.119 (interactions) and 0.107 to 0.154 (long-tail), level on thresholds; without the fault the two are level
     (bench/bench_winsorising.py)."""
 
     def __init__(self, C: float = 0.1):
