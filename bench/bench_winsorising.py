@@ -57,12 +57,12 @@ def ensure_history(root: Path, family: str) -> tuple[Path, Path]:
                        check=True, cwd=ROOT_DIR, env={**os.environ, "LEADSCORE_DATA_DIR": str(data)},
                        stdout=subprocess.DEVNULL)
     if not (data / "warehouse.duckdb").exists():
+        from core.demo import territory_files
         from core.ingest.leads import load_lead_file
         from core.ingest.territories import load_territory_history
 
         settings, wh = open_data_dir(data)
-        files = sorted(src.glob("history/discovery_t*_*.csv")) + sorted(src.glob("discovery_t*_*.csv"))
-        load_territory_history(wh, settings, files)
+        load_territory_history(wh, settings, territory_files(src))
         load_lead_file(wh, settings, src / "salesforce_leads.csv")
     return data, src / "truth" / "demo_truth.csv"
 

@@ -644,6 +644,13 @@ class DemoLeads:
         return len(self.ids)
 
 
+def territory_files(folder: str | Path) -> list[Path]:
+    """Every territory export a generated demo folder holds: the monthly history (``history/``), then the newest
+    month; ``load_territory_history`` loads them month by month, oldest first."""
+    folder = Path(folder)
+    return sorted(folder.glob("history/discovery_t*_*.csv")) + sorted(folder.glob("discovery_t*_*.csv"))
+
+
 def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=None, truth: str = "additive",
              history: int | None = None) -> dict:
     """Write the territory files, the Salesforce export and the truth file; return a summary dict.

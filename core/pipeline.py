@@ -203,7 +203,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     (promoted with a logged reason: demo data has too few test positives for the gates to mean much), backfill
     the score history over the window as a backtest would (rows marked backfilled), then run the daily
     pipeline — scores, tiers and monitoring — so the first screens show the product itself."""
-    from core.demo import generate
+    from core.demo import generate, territory_files
     from core.features.build import build_features, default_as_of, drop_build
     from core.ingest.activities import load_activity_file
     from core.ingest.leads import load_lead_file
@@ -218,8 +218,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     outdir = Path(settings.data_dir) / "demo"
     progress(0.02, "Generating small demo exports (19 monthly territory snapshots)")
     generated = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))
-    files = sorted(outdir.glob("history/discovery_t*_*.csv")) + sorted(outdir.glob("discovery_t*_*.csv"))
-    load_territory_history(wh, settings, files, actor=actor,
+    load_territory_history(wh, settings, territory_files(outdir), actor=actor,
                            progress=lambda f, m: progress(0.15 + 0.25 * f, f"Loading territory exports: {m}"))
     progress(0.4, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)

@@ -157,8 +157,7 @@ def shap_views(overview: ExplainOverview, wh: Warehouse, sample: int = 2000, int
     pairs = pd.DataFrame(pairs, columns=["feature", "with", "mean_abs_interaction"]).sort_values(
         "mean_abs_interaction", ascending=False).head(top).reset_index(drop=True)
     partner = {features[j]: features[int(np.argmax(strength[j]))] if strength[j].max() > 0 else None for j in order}
-    levels = _level_contributions(Xs, values, features) if not linear else \
-        pd.DataFrame(columns=["feature", "level", "leads", "mean_contribution"])  # a logistic model takes no raw categories
+    levels = _level_contributions(Xs, values, [] if linear else features)  # a logistic model takes no raw categories
     return ShapViews(model.model_id, len(Xs), linear, summary, [features[j] for j in order], partner, pairs, levels,
                      values, Z, Xs,
                      float(np.ravel(explanation.base_values)[0]) if explanation.base_values is not None else 0.0)
