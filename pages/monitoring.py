@@ -114,7 +114,7 @@ with user_errors():
                                                           for c in ("count", "rows", "example", "low", "high")})
         for i, fig in enumerate((charts.psi_heatmap(f["snapshot_drift"], title="Territory months against the month the "
                                                     "champion was trained on (PSI)"), charts.coverage(f["coverage"]),
-                                 charts.null_rates(f["nulls"]))):
+                                 charts.null_rates(f["nulls"]), charts.boost_shares(f.get("boosts")))):
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
             if i == 0:

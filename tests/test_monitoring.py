@@ -191,6 +191,54 @@ def test_clean_months_raise_no_feature_alert_and_the_shift_is_found(monitored):
     assert "cat_Lead_List" in shifted
 
 
+def test_boost_shares_count_each_rule_per_month_against_the_training_share():
+    from core.scoring.tiers import boost_rules, boosts
+
+    # 200 leads a month; 2025-01: 20 meet the AUM rule (10%), 2025-02: 80 (40%); HNW and veteran rules never
+    months = np.repeat(["2025-01", "2025-02"], 200)
+    aum = np.where(np.r_[np.arange(200) < 20, np.arange(200) < 80], 900.0, 100.0)
+    rows = pd.DataFrame({"TotalAssetsInMillions": aum, "AUM_Growth_Rate_1Year": 0.05, "HNW_Client_Ratio": 0.1,
+                         "Is_Veteran_Advisor": 0, "Date_Of_Hire_At_Current_Firm_Years": 5.0})
+    rows.loc[5, "AUM_Growth_Rate_1Year"] = np.nan  # a missing value meets no rule
+    ref = M.boost_reference(rows.iloc[:200])
+    assert ref["rows"] == 200 and ref["rules"]["AUM over $500M and growing"] == pytest.approx(19 / 200)
+    assert ref["rules"][M.ANY_RULE] == pytest.approx(19 / 200) and ref["rules"]["HNW clients over half the book"] == 0
+    out = M.boost_shares(rows, pd.Series(months), ref).set_index(["period", "rule"])
+    feb = out.loc[("2025-02", "AUM over $500M and growing")]
+    assert (feb.leads, feb.boosted) == (200, 80) and feb.share == pytest.approx(0.4)
+    assert feb.ratio == pytest.approx(0.4 / (19 / 200)) and feb.p_value < 1e-20
+    assert out.loc[("2025-01", "AUM over $500M and growing")].p_value > 0.5
+    assert np.isnan(out.loc[("2025-02", "HNW clients over half the book")].ratio)  # never met in training: no ratio
+    # the scoring boosts and the monitored rules are the same rules
+    assert (boosts(rows, 0.1)[0] > 0).sum() == sum(m.sum() for _, m in boost_rules(rows))
+
+
+def test_the_vendor_fault_inflates_one_priority_rule_and_only_that_month_warns(monitored):
+    _, w, _ = monitored
+    run, frames = _latest(w)
+    warned = [a["subject"] for a in run["alerts"] if a["kind"] == "boost_share"]
+    assert warned == [f"AUM over $500M and growing · {FAULT_MONTH}"]
+    b = frames["boosts"].set_index(["period", "rule"])
+    assert b.loc[(FAULT_MONTH, "AUM over $500M and growing")].ratio >= 2
+    assert set(run["feed"]["priority_boosts"]) == set(b.index.get_level_values("rule"))
+
+
+def test_a_reference_without_boost_shares_asks_for_a_retrain_and_boosts_off_measure_nothing(monitored_copy):
+    from core.config import with_overrides
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    folder = Path(w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0])
+    ref = json.loads((folder / "reference.json").read_text())
+    del ref["boosts"]
+    (folder / "reference.json").write_text(json.dumps(ref))
+    r = run_monitor(w, s)
+    assert not any(a["kind"] == "boost_share" for a in r.alerts)
+    assert any("predates priority-boost shares" in n for n in r.notes)
+    off = run_monitor(w, with_overrides(s, priority_boost=0.0))
+    assert off.frames["boosts"].empty and not any("priority-boost" in n for n in off.notes)
+
+
 def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatch):
     from core import daily
     from core.monitoring.store import current_level, read_alerts

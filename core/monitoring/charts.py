@@ -16,7 +16,7 @@ KIND_LABELS = {
     "coverage": "Discovery coverage", "feed_range": "Implausible values", "feed_late": "Missing export",
     "calibration": "Calibration", "precision": "Tier A precision", "pipeline_failed": "Pipeline failure",
     "attribution": "Attribution drift", "retrain_due": "Retrain trigger", "schema_change": "Schema change",
-    "source_conflict": "Salesforce vs MarketPro",
+    "source_conflict": "Salesforce vs MarketPro", "boost_share": "Priority boost share",
 }
 
 
@@ -211,4 +211,27 @@ def coverage(cov: pd.DataFrame) -> go.Figure | None:
                   title="Discovery coverage of contacted leads by month (WARN below 60%)")
     fig.add_hline(y=0.6, line_dash="dash", line_color="#f97316")
     fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300, margin=dict(l=10, r=10, t=40, b=10))
+    return _month_axis(fig)
+
+
+def boost_shares(shares: pd.DataFrame) -> go.Figure | None:
+    """Per contact month, the share of leads meeting each priority rule (solid) against the training rows' share
+    (dotted, same colour)."""
+    if shares is None or shares.empty:
+        return None
+    d = shares.assign(month=pd.to_datetime(shares.period + "-01"))
+    palette = px.colors.qualitative.Plotly
+    fig = go.Figure()
+    for i, (rule, part) in enumerate(d.groupby("rule", sort=False)):
+        colour = palette[i % len(palette)]
+        fig.add_trace(go.Scatter(x=part.month, y=part.share, name=rule, mode="lines+markers", line=dict(color=colour),
+                                 customdata=part[["boosted", "leads"]],
+                                 hovertemplate="%{x|%b %Y}: %{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,} leads)"))
+        if part.reference.notna().any():
+            fig.add_trace(go.Scatter(x=part.month, y=part.reference, name=f"{rule} (training)", mode="lines",
+                                     line=dict(color=colour, dash="dot"), showlegend=False,
+                                     hovertemplate="training rows: %{y:.1%}"))
+    fig.update_layout(title="Leads meeting a priority rule (spec §5.8), by contact month; dotted: the training rows",
+                      yaxis_tickformat=".0%", height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.15))
     return _month_axis(fig)

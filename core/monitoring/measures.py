@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
 from core.monitoring.periods import month_text, week_starts
 from core.monitoring.psi import bin_index, n_bins, psi_by_group, psi_of_counts
+from core.scoring.tiers import boost_rules
 
 WEEK = pd.Timedelta(days=7)
 
@@ -238,3 +240,39 @@ def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:
     g = scored.prob.groupby(month_text(scored.contacted_at))
     return pd.DataFrame({"p10": g.quantile(0.1), "p50": g.quantile(0.5), "p90": g.quantile(0.9), "mean": g.mean(),
                          "leads": g.size()}).reset_index(names="period")
+
+
+ANY_RULE = "Any priority rule"
+BOOST_SHARE_COLUMNS = ["period", "rule", "leads", "boosted", "share", "reference", "ratio", "p_value"]
+
+
+def boost_reference(features: pd.DataFrame) -> dict:
+    """The training rows' share meeting each priority rule (spec §5.8) and any rule: frozen in the reference."""
+    rules = boost_rules(features)
+    n = len(features)
+    shares = {label: float(m.mean()) if n else None for label, m in rules}
+    anyone = np.logical_or.reduce([m for _, m in rules]) if rules and n else np.zeros(n, dtype=bool)
+    return {"rows": n, "rules": shares | {ANY_RULE: float(anyone.mean()) if n else None}}
+
+
+def boost_shares(features: pd.DataFrame, period: pd.Series, reference: dict) -> pd.DataFrame:
+    """Per period (contact month) and priority rule: leads, leads meeting the rule, the share, the training
+    rows' share, their ratio and a two-sided binomial p-value against the training share. A vendor fault that
+    inflates AUM or client counts shows here before any outcome does: boosted leads rank above the model's picks."""
+    rules = boost_rules(features)
+    if not len(features) or not rules:
+        return pd.DataFrame(columns=BOOST_SHARE_COLUMNS)
+    met = pd.DataFrame({label: m for label, m in rules}, index=features.index)
+    met[ANY_RULE] = met.any(axis=1)
+    g = met.groupby(period.to_numpy(), sort=True)
+    n = g.size()
+    long = g.sum().stack().rename("boosted").reset_index()
+    long.columns = ["period", "rule", "boosted"]
+    long["leads"] = long.period.map(n).astype(int)
+    long["boosted"] = long.boosted.astype(int)
+    long["share"] = long.boosted / long.leads
+    long["reference"] = long.rule.map(reference.get("rules", {})).astype(float)
+    long["ratio"] = long.share / long.reference.where(long.reference > 0)
+    long["p_value"] = [binomtest(k, m, p).pvalue if p == p and 0 < p < 1 else np.nan
+                       for k, m, p in zip(long.boosted, long.leads, long.reference)]
+    return long[BOOST_SHARE_COLUMNS]

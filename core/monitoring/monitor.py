@@ -29,6 +29,7 @@ from core.monitoring.shadow import ShadowComparison, shadow_summary
 from core.monitoring.store import LEVELS
 from core.operation import audited
 from core.scoring.score import FIRST_SCORES, first_scores_sql, refresh_first_scores
+from core.scoring.tiers import BOOST_COLUMNS
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -46,6 +47,8 @@ PLAYBOOK = {
     "retrain_due": "5. Retrain (spec §9.4): train, compare in shadow for 7 days, promote through the gate.",
     "schema_change": "5. The vendor changed its schema: map the column, then retrain (spec §9.4).",
     "source_conflict": "1. Check the vendor feed and the CRD mapping: Salesforce and MarketPro disagree on where the advisor is.",
+    "boost_share": "1. Check the vendor data feed (a unit fault in AUM or client counts meets the priority rules): reload "
+                   "the corrected month; until then boosted leads crowd Tier A.",
 }
 
 
@@ -66,6 +69,7 @@ class Thresholds:
     min_positives: int = 10
     recent_days: int = 30
     significance: float = 0.01
+    boost_share_change: float = 1.0  # a priority rule's share of new leads doubling (or halving) against training
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Thresholds":
@@ -120,7 +124,7 @@ def _alert(level, kind, subject, value, threshold, message) -> dict:
 # ----------------------------------------------------------------------------------------------- reading
 
 
-LEAD_COLUMNS = ("lead_id", "contacted_at", "label", "label_status", "TotalAssetsInMillions", "Has_Discovery_Data")
+LEAD_COLUMNS = ("lead_id", "contacted_at", "label", "label_status", "Has_Discovery_Data", *BOOST_COLUMNS)
 
 
 def _read(wh: Warehouse):
@@ -571,6 +575,35 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
     return s
 
 
+def boost_step(c: Context) -> Step:
+    """Spec §5.8's priority boosts per contact month: the share of leads meeting each rule against the training
+    rows' share frozen in the reference. A rule's share that doubles or halves (``boost_share_change``) beyond
+    chance warns: at a 4% base rate a boost outranks the model, so a vendor fault that inflates AUM fills Tier A
+    with boosted leads before any outcome can show it."""
+    s = Step(frames={"boosts": pd.DataFrame(columns=M.BOOST_SHARE_COLUMNS)}, out={"boosts": {}, "notes": []})
+    ref = c.reference.get("boosts")
+    if c.settings.priority_boost <= 0:
+        return s
+    if ref is None:
+        s.out["notes"].append("The champion's reference predates priority-boost shares: retrain to watch them.")
+        return s
+    shares = M.boost_shares(c.leads, c.lead_month, ref)
+    factor = 1 + c.th.boost_share_change
+    hit = shares[(shares.rule != M.ANY_RULE) & (shares.period > c.ref_month) & (shares.leads >= c.th.min_rows)
+                 & ((shares.ratio >= factor) | (shares.ratio <= 1 / factor)) & (shares.p_value < c.th.significance)]
+    for r in hit.itertuples():
+        s.alerts.append(_alert("warn", "boost_share", f"{r.rule} · {r.period}", r.share, None,
+                               f"{r.share:.0%} of leads contacted in {r.period} meet the priority rule '{r.rule}' "
+                               f"({r.boosted:,} of {r.leads:,}) against {r.reference:.0%} of the training rows: "
+                               f"boosted leads rank above the model's picks. A unit fault in the export?"))
+    newest = shares[shares.period == shares.period.max()] if len(shares) else shares
+    s.frames = {"boosts": shares}
+    s.out["boosts"] = {r.rule: {"period": r.period, "share": round(float(r.share), 4),
+                                "reference": None if r.reference != r.reference else round(float(r.reference), 4)}
+                       for r in newest.itertuples()}
+    return s
+
+
 def retrain_step(c: Context, scored: pd.DataFrame, missing: list[str]) -> Step:
     """Spec §9.4 triggers: 45 days, a base-rate shift > 50% in an AUM segment, new metros, a schema change."""
     th, ref_ = c.th, c.reference
@@ -638,9 +671,10 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     attribution = attribution_step(c)
     progress(0.7, "Territory months: drift against the training month, feed health")
     feed = feed_step(c, months)
+    boost = boost_step(c)
     progress(0.8, "Retrain triggers")
     retrain = retrain_step(c, scored, drift.out["missing"])
-    steps = [drift, perf, attribution, feed, retrain, pipeline_step(runs)]
+    steps = [drift, perf, attribution, feed, boost, retrain, pipeline_step(runs)]
     progress(0.9, "Storing the run and its alerts")
     alerts = [a for s in steps for a in s.alerts]
     frames = {k: v for s in steps for k, v in s.frames.items()} | {"tier_mix": tier_mix}
@@ -648,8 +682,9 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         uuid.uuid4().hex[:12], str(c.as_of), c.model.model_id, str(c.reference["created_at"]),
         max((a["level"] for a in alerts), key=LEVELS.index, default="ok"), alerts, drift.out["feature_psi"],
         feed.out["snapshot_psi"], perf.out["score_psi"], _records(perf.out["matured"]), _records(perf.out["estimated"]),
-        feed.out["feed"], retrain.out["retrain"], shadow_summary(wh, settings),
-        [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])], perf.out["notes"] + feed.out["notes"],
+        feed.out["feed"] | {"priority_boosts": boost.out["boosts"]}, retrain.out["retrain"], shadow_summary(wh, settings),
+        [str(c.reference["contacted_from"]), str(c.reference["contacted_to"])],
+        perf.out["notes"] + feed.out["notes"] + boost.out["notes"],
         c.reference.get("tier_a_precision"),
         None if c.reference.get("tier_a_precision") is None else c.th.precision_critical * c.reference["tier_a_precision"],
         frames=frames, measured={"ml.monitor_feature_psi": pd.concat([drift.out["measured"], frames["recent"]],

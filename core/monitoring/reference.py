@@ -17,6 +17,7 @@ from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS
 from core.features.catalog import catalog_frame
 from core.modeling.data import aum_segment
+from core.monitoring.measures import boost_reference
 from core.monitoring.psi import categorical_profile, profile
 from core.warehouse.sql import literal
 
@@ -290,6 +291,7 @@ def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict,
                          "spread": chunk_spread(rows, profiles[f], f, months)} for f in features},
         "score": profile(pd.Series(prob, dtype=float), n_bins=10),
         "tier_shares": shares,
+        "boosts": boost_reference(rows),  # the share of training rows meeting each priority rule (spec §5.8)
         "base_rate": float(rows.label.mean()),
         "base_rate_by_aum_segment": base_rates,
         "tier_a_precision": tier_a_precision,

@@ -10,19 +10,28 @@ from core.config import Settings
 from core.features.build import as_utc
 
 
-def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) -> tuple[np.ndarray, list[list[str]]]:
-    """``per_rule`` (the config's priority_boost, spec §7.3: 0.1) per condition met; also the reasons, to show on
-    the lead. With ``per_rule`` 0 nothing is boosted and no lead shows a reason."""
+BOOST_COLUMNS = ("TotalAssetsInMillions", "AUM_Growth_Rate_1Year", "HNW_Client_Ratio", "Is_Veteran_Advisor",
+                 "Date_Of_Hire_At_Current_Firm_Years")
+
+
+def boost_rules(features: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """Spec §5.8's priority rules: each rule's label and which rows meet it (a missing value meets none). Reads
+    only :data:`BOOST_COLUMNS`."""
     f = lambda c: pd.to_numeric(features.get(c, pd.Series(np.nan, index=features.index)), errors="coerce")  # noqa: E731
     rules = [
         ("AUM over $500M and growing", (f("TotalAssetsInMillions") > 500) & (f("AUM_Growth_Rate_1Year") > 0)),
         ("HNW clients over half the book", f("HNW_Client_Ratio") > 0.5),
         ("Veteran advisor who recently changed firms", (f("Is_Veteran_Advisor") == 1) & (f("Date_Of_Hire_At_Current_Firm_Years") < 2)),
     ]
+    return [(label, mask.fillna(False).to_numpy(dtype=bool)) for label, mask in rules]
+
+
+def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) -> tuple[np.ndarray, list[list[str]]]:
+    """``per_rule`` (the config's priority_boost, spec §7.3: 0.1) per condition met; also the reasons, to show on
+    the lead. With ``per_rule`` 0 nothing is boosted and no lead shows a reason."""
     total = np.zeros(len(features))
     reasons: list[list[str]] = [[] for _ in range(len(features))]
-    for label, mask in rules if per_rule > 0 else ():
-        m = mask.fillna(False).to_numpy()
+    for label, m in boost_rules(features) if per_rule > 0 else ():
         total += per_rule * m
         for i in np.where(m)[0]:
             reasons[i].append(label)
