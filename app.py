@@ -16,7 +16,12 @@ st.set_page_config(page_title="Lead Scoring Engine", page_icon=":material/target
 try:
     eng = engine()
 except LeadScoringError as exc:
-    st.error(str(exc))
+    def cannot_start(message: str = str(exc)) -> None:
+        st.title("Lead Scoring Engine")
+        st.error(message)
+
+    # a one-page navigation: without one Streamlit lists the raw files of pages/ in the sidebar
+    st.navigation([st.Page(cannot_start, title="Lead Scoring Engine")], position="hidden").run()
     st.stop()
 
 def first_start() -> None:

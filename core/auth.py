@@ -155,5 +155,9 @@ class UserStore:
         if self._read()["users"]:
             return None
         password = os.environ.get("LEADSCORE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        if len(password) < 8:
+            raise LeadScoringError("The environment variable LEADSCORE_ADMIN_PASSWORD holds the first admin's password "
+                                   "and has fewer than 8 characters: set a longer one (or unset it for a random "
+                                   "password printed once), then start again.")
         self.add("admin", password, "admin", Actor("system:first-start", "system"))
         return password

@@ -149,6 +149,19 @@ def test_writes_a_role_may_not_make_are_disabled_with_the_reason(data_dir, role,
     assert button.disabled and f"Your role ({role.replace('_', ' ')}) cannot" in button.help
 
 
+def test_a_too_short_first_admin_password_stops_the_app_with_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LEADSCORE_ADMIN_PASSWORD", "short")
+    monkeypatch.setenv("LEADSCORE_NO_DEMO", "1")
+    st.cache_resource.clear()
+    try:
+        at = app(None)
+    finally:
+        st.cache_resource.clear()
+    assert "LEADSCORE_ADMIN_PASSWORD" in at.error[0].value and "fewer than 8 characters" in at.error[0].value
+    assert not at.text_input  # no sign-in form behind the error
+
+
 def test_sign_in_page_says_where_the_first_password_is_and_goes_on_to_the_page_asked_for(data_dir):
     at = app(None)
     assert "LEADSCORE_ADMIN_PASSWORD" in at.expander[0].markdown[0].value  # where the first password is
