@@ -232,6 +232,6 @@ def boost_shares(shares: pd.DataFrame) -> go.Figure | None:
                                      line=dict(color=colour, dash="dot"), showlegend=False,
                                      hovertemplate="training rows: %{y:.1%}"))
     fig.update_layout(title="Leads meeting a priority rule (spec §5.8), by contact month; dotted: the training rows",
-                      yaxis_tickformat=".0%", height=340, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.15))
+                      yaxis_tickformat=".0%", height=400, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.3, yanchor="top"))
     return _month_axis(fig)
