@@ -7,6 +7,7 @@ from core.modeling import registry
 from core.modeling.card import model_card
 from core.modeling.train import train
 from core.warehouse.cost import estimate
+from core.words import model_kind
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors, when, why_not
 
 eng = engine()
@@ -24,7 +25,7 @@ with user_errors():
             with st.status("Training…", expanded=True) as status:
                 bar = st.progress(0.0)
                 result = train(eng.wh, eng.settings, budget, auto, who, progress_callback(status, bar))
-                status.update(label=f"Model {result.model_id} in {result.seconds:.0f} s — gates "
+                status.update(label=f"{model_kind(result.kind)} trained in {result.seconds:.0f} s — gates "
                                     f"{'passed' if result.gates_passed else 'failed'}", state="complete")
             after_write()
 
@@ -33,14 +34,15 @@ with user_errors():
         st.info("No model trained yet. " + ("Start a training run above." if can_train else
                                             "An analyst or an admin can start a training run on this page."))
         st.stop()
-    models["created"] = models.created_at.map(when)
-    table(models[["model_id", "created", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes"]], "models.csv",
-          column_config={"model_id": "Model", "created": "Trained", "kind": "Kind",
+    models["created"], models["kind"] = models.created_at.map(when), models.kind.map(model_kind)
+    table(models[["created", "kind", "is_champion", "gates_passed", "test_auc_pr", "notes", "model_id"]], "models.csv",
+          column_config={"created": "Trained", "kind": "Kind", "model_id": "Model id",
                          "is_champion": st.column_config.CheckboxColumn("Champion"),
                          "gates_passed": st.column_config.CheckboxColumn("Gates passed"),
                          "test_auc_pr": st.column_config.NumberColumn("Test AUC-PR", format="%.3f"),
                          "notes": st.column_config.TextColumn("Notes", width="large")})
-    picked = st.selectbox("Model", models.model_id.tolist(),
+    labels = dict(zip(models.model_id, models.label))
+    picked = st.selectbox("Model", models.model_id.tolist(), format_func=labels.get,
                           index=int(models.is_champion.to_numpy().argmax()) if models.is_champion.any() else 0)
     card = model_card(eng.wh, picked)
     (st.success if card.gates_passed else st.error)(card.status)
@@ -108,8 +110,9 @@ with user_errors():
                      help=why_not(who, "train_promote") or ("Already the champion" if card.is_champion else None)):
             registry.promote(eng.wh, picked, who, force=force, reason=reason)
             after_write()
-            st.success(f"{picked} is now the champion.")
+            st.success(f"{labels[picked].removesuffix(' · champion')} is now the champion.")
     with c2:
         if st.button("Roll back to the previous champion", disabled=not can_train, help=why_not(who, "train_promote")):
-            st.success(f"{registry.rollback(eng.wh, who)} is champion again.")
+            back = registry.rollback(eng.wh, who)
+            st.success(f"{labels.get(back, back).removesuffix(' · champion')} is champion again.")
             after_write()

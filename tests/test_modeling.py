@@ -284,7 +284,7 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     assert "n = " in result.report  # every metric block states its sample
     from core.modeling.card import model_card
     card = model_card(wh, result.model_id)  # what Train & compare reads: typed, shaped, nothing parsed in the page
-    assert not card.gates_passed and "gates failed" in card.status and "positives in training" in card.notes
+    assert not card.gates_passed and "Gates failed" in card.status and "positives in training" in card.notes
     # a gate without a number reads "—" (Streamlit drew a grey "None"); measured gates keep three decimals
     assert card.gates.value.iloc[-1] == "—"
     assert all(v == f"{g['value']:.3f}" for v, g in zip(card.gates.value, result.gates) if g["value"] is not None)

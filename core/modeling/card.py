@@ -40,8 +40,13 @@ class ModelCard:
 
     @property
     def status(self) -> str:
-        return (f"{self.model_id}: every gate passed" if self.gates_passed else
-                f"{self.model_id}: gates failed — promotable only by forcing it, with a logged reason (below)")
+        return ("Every gate passed" if self.gates_passed else
+                "Gates failed — promotable only by forcing it, with a logged reason (below)")
+
+
+def _sentence(text: str) -> str:
+    """'only 48 positives …' → 'Only 48 positives …' (stored notes are clauses; the card shows them alone)."""
+    return text[:1].upper() + text[1:]
 
 
 def _stored(wh: Warehouse, model_id: str) -> tuple[dict, str, bool]:
@@ -93,7 +98,7 @@ def model_card(wh: Warehouse, model_id: str) -> ModelCard:
              "evaluated artifact.") if r else None
     return ModelCard(
         model_id=model_id, is_champion=is_champion, gates_passed=bool(meta["gates_passed"]),
-        notes=meta.get("notes") or "", gates=gates, test_n=int(test["n"]), test_positives=int(test["positives"]),
+        notes=_sentence(meta.get("notes") or ""), gates=gates, test_n=int(test["n"]), test_positives=int(test["positives"]),
         baselines=baselines, lift=pd.DataFrame(test.get("lift_by_decile") or [], columns=["decile", "lift"]),
         reliability=pd.DataFrame(m.get("reliability_test") or [], columns=["mean_predicted", "observed_rate"]),
         folds=pd.DataFrame({"fold": range(1, len(folds) + 1), "auc_pr": folds}), fold_noise=noise,

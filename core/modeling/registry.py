@@ -26,6 +26,7 @@ from core.modeling.treeshap import TreeTables, exact_contributions
 from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
+from core.words import model_kind, when
 
 DIRECT_SHAP_ROWS = 4096  # below it, pred_contribs beats building the per-pattern tables (see contributions)
 
@@ -140,10 +141,13 @@ def load_model(folder: str | Path) -> LoadedModel:
 
 
 def list_models(wh: Warehouse) -> pd.DataFrame:
-    """The registry, newest first, with each model's test AUC-PR read out of its metrics (None where unknown)."""
+    """The registry, newest first, with each model's test AUC-PR read out of its metrics (None where unknown) and
+    its label in words ("Gradient boosting, trained 3 Dec 2026, 10:02 UTC · champion")."""
     df = wh.read("select model_id, created_at, created_by, kind, gates_passed, is_champion, metrics_json, "
                  "gates_json, artifact_dir, notes from ml.models order by created_at desc")
     df["test_auc_pr"] = [json.loads(m or "{}").get("test", {}).get("auc_pr") for m in df.metrics_json]
+    df["label"] = [f"{model_kind(k)}, trained {when(c)}" + (" · champion" if ch else "")
+                   for k, c, ch in zip(df.kind, df.created_at, df.is_champion)]
     return df
 
 

@@ -225,7 +225,10 @@ def test_train_page_trains_and_shows_gates(data_dir):
     at.slider[0].set_value(1.0)
     at.button[0].click().run()
     assert not at.exception
-    assert any("gates failed" in e.value for e in at.error)        # small demo: not enough positives
+    assert any("Gates failed" in e.value for e in at.error)        # small demo: not enough positives
+    model = next(s for s in at.selectbox if s.label == "Model")   # the model in words, not its id
+    assert model.format_func(model.value).startswith("Logistic regression, trained ")
+    assert not any(e.value.startswith("m20") for e in at.error)
     assert any("regularised logistic baseline" in w.value for w in at.warning)
     assert any("sampling noise alone" in c.value for c in at.caption)  # the CoV gate's noise floor
     promote = next(b for b in at.button if b.label == "Promote to champion")
