@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from core.modeling.registry import label_of
 from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
 from core.scoring.score import current_scores, fallback_words
@@ -29,7 +30,9 @@ with user_errors():
     c3.metric("Tier B", f"{tiers.get('B', 0):,}")
     c4.metric("Tier C", f"{tiers.get('C', 0):,}")
     window = eng.settings.tier_window
-    st.caption(f"Model {first.model_version} · scored {when(first.scored_at)} · data as of "
+    scored_by = fallback_words(first.fallback_level).capitalize() if first.fallback_level == "heuristic_rule" else \
+        label_of(eng.wh, first.model_version)
+    st.caption(f"{scored_by} · scored {when(first.scored_at)} · data as of "
                f"{day(first.score_date)}" + (f" · leads contacted in the last {window.days} days (their MQL window "
                                              "still open) rank first; older open leads fill the capacity left"
                                              if window else ""))

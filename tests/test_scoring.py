@@ -138,6 +138,17 @@ def test_repeated_values_say_the_same_sentence_and_negative_zero_reads_as_zero()
     assert [x["feature"] for x in d[3]] == ["AUM_Growth_Rate_1Year", "Has_CFP"]  # missing moves: no sentence
 
 
+def test_a_lead_never_hears_one_thing_twice_but_distinct_facts_from_one_column_stay():
+    X = pd.DataFrame({"High_Turnover_Flag": [1.0, 1.0], "Firm_Moves_10yr": [3.0, 3.0], "Has_CFP": [1.0, 1.0],
+                      "Has_ChFC": [1.0, 1.0], "TotalAssetsInMillions": [900.0, 900.0], "Log_TotalAssets": [6.8, 6.8]})
+    contribs = np.array([[0.9, 0.5, 0.4, 0.3, 0.2, 0.6], [0.1, 0.5, 0.4, 0.3, 0.2, 0.15]])
+    d = top_drivers(contribs, list(X.columns), X, k=10)
+    # the flag and the count of firm moves are one topic (the stronger speaks); so are AUM and its log; the
+    # CFP and ChFC flags, both read from the designations text, are two facts
+    assert [x["feature"] for x in d[0]] == ["High_Turnover_Flag", "Log_TotalAssets", "Has_CFP", "Has_ChFC"]
+    assert [x["feature"] for x in d[1]] == ["Firm_Moves_10yr", "Has_CFP", "Has_ChFC", "TotalAssetsInMillions"]
+
+
 def _drivers_one_by_one(contribs, features, X, k, peers):
     """The plain definition: walk each row's ranking (ties in feature order), keep worded positives."""
     out = []

@@ -151,6 +151,15 @@ def list_models(wh: Warehouse) -> pd.DataFrame:
     return df
 
 
+def label_of(wh: Warehouse, model_id: str) -> str:
+    """A registered model in words ("Gradient boosting, trained 3 Dec 2026, 10:02 UTC"); anything else (a
+    fallback rule's version) as it is."""
+    with wh.reader() as s:
+        df = s.query(f"select kind, created_at from ml.models where model_id = {literal(str(model_id))}") \
+            if s.table_exists("ml.models") else pd.DataFrame()
+    return str(model_id) if df.empty else f"{model_kind(df.kind.iloc[0])}, trained {when(df.created_at.iloc[0])}"
+
+
 def champion_row(wh: Warehouse) -> dict | None:
     df = wh.read("select * from ml.models where is_champion order by created_at desc limit 1")
     return None if df.empty else df.iloc[0].to_dict()

@@ -99,10 +99,18 @@ def _sentences(name: str, column: pd.Series, rows: np.ndarray, peers: Peers) -> 
     return table[np.where(np.asarray(codes) < 0, len(words), codes)]
 
 
+def topic(name: str) -> str:
+    """What a reason speaks of: a feature computed from one other feature alone (a flag, a log) speaks of that
+    feature, so a lead's reasons never say one thing twice ("3 or more firm moves in 10 years"; "3 firm moves in
+    10 years"). A feature from other columns (a designation flag from the designations text) is its own topic."""
+    f = _DEFINITIONS.get(name)
+    return f.sources[0] if f is not None and len(f.sources) == 1 and f.sources[0] in _DEFINITIONS else name
+
+
 def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: int = 10,
                 peers_from: pd.DataFrame | None = None) -> list[list[dict]]:
     """Per row, up to ``k`` positive contributions (largest first; ties in feature order) that have a sentence,
-    each with its sentence. Peer comparisons use ``peers_from`` (all scored leads) when given, else ``X``.
+    each with its sentence, one per :func:`topic` (so a row may keep fewer than ``k``). Peer comparisons use ``peers_from`` (all scored leads) when given, else ``X``.
 
     Vectorised: each row's ranking is read in windows of ``k * WINDOW`` contributions, all rows' windows
     worded together, feature by feature; only rows that still lack ``k`` sentences (many of the largest
@@ -140,6 +148,9 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
             break
     row, rank, feat, value, words = (np.concatenate(parts) for parts in zip(*kept))
     ordered = np.lexsort((rank, row))
+    # one reason per topic and lead, the strongest: a flag or a log of a feature says what the feature says
+    topics = np.asarray([topic(f) for f in features], dtype=object)[feat[ordered]]
+    ordered = ordered[~pd.DataFrame({"row": row[ordered], "topic": topics}).duplicated().to_numpy()]
     row = row[ordered]
     names = np.asarray(features, dtype=object)[feat[ordered]].tolist()
     values = np.round(value[ordered].astype(np.float64), 4).tolist()

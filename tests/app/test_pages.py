@@ -251,6 +251,7 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Daily capacity"] == "120" and labels["Tier A (capacity × 1.2)"] == "144"
     assert any("Scored with the heuristic rule" in w.value for w in at.warning)
+    assert any(c.value.startswith("The heuristic rule · scored ") for c in at.caption)
     assert at.expander and any(e.label == "Why this lead?" for e in at.expander)
     at.number_input[0].set_value(5)
     at.button[-1].click().run()  # Save capacity (sga_manager may)
