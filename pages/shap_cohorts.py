@@ -61,7 +61,7 @@ st.title("SHAP & cohorts")
 
 with user_errors():
     view = explain_overview(eng.wh, eng.settings)
-    st.caption(f"Champion {view.model_id} · {view.n:,} scored open leads · contributions on the log-odds scale")
+    st.caption(f"Champion: {view.model_label} · {view.n:,} scored open leads · contributions on the log-odds scale")
     imp = view.importance
     st.subheader("Global importance (top 30, mean |contribution|)")
     st.plotly_chart(px.bar(imp, x="mean_abs_contribution", y="label", orientation="h", height=720,

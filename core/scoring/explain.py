@@ -13,7 +13,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS
 from core.modeling.data import aum_segment, model_inputs
-from core.modeling.registry import load_champion
+from core.modeling.registry import label_of, load_champion
 from core.scoring.score import current_scores, open_leads
 from core.warehouse import Warehouse
 
@@ -33,6 +33,7 @@ class ExplainOverview:
     features: list[str]
     row_ids: list[str]  # the lead id of each row of X / contributions
     labels: dict  # feature → how it reads on a chart: an owner's one-hot column by the SGA's name, not a Salesforce id
+    model_label: str = ""  # the champion in words: "Gradient boosting, trained 3 Dec 2026, 10:02 UTC"
 
     def label(self, feature: str) -> str:
         return self.labels.get(feature, feature)
@@ -84,7 +85,7 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> Explai
         {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"])), "Growth trajectory": cohort(trajectory),
          "Metro": cohort(metro)},
         joined.sort_values("prob_mql_30d", ascending=False, kind="mergesort").reset_index(drop=True),
-        X, contribs, list(model.features), leads.lead_id.tolist(), labels)
+        X, contribs, list(model.features), leads.lead_id.tolist(), labels, label_of(wh, model.model_id))
 
 
 def _owner_labels(features: list[str], leads: pd.DataFrame) -> dict[str, str]:

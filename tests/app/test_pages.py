@@ -285,7 +285,7 @@ def test_shap_cohorts_page_needs_a_champion_then_explains_it(data_dir, monkeypat
     run_daily(wh, settings)
     st.cache_resource.clear()
     at = app("analyst", "pages/shap_cohorts.py")
-    assert not at.error and "Champion" in at.caption[0].value
+    assert not at.error and at.caption[0].value.startswith("Champion: Gradient boosting, trained ")
     labels = [t.label for t in at.tabs]
     assert labels[:4] == ["Summary (beeswarm)", "Dependence", "Interactions", "Categories by level"]
     assert len(at.tabs) == 7  # the four SHAP views and the three cohorts
