@@ -45,17 +45,18 @@ def action_words(action: str) -> str:
     return header(action or "")
 
 
-def detail_words(detail: str | None) -> str:
-    """A detail's JSON as one readable line, every key kept: 'run id: 18ca…; alert level: alert; alerts: 31'.
-    Text that is not a JSON object is shown as it is; nothing becomes the word 'None'."""
+def detail_items(detail: str | None) -> list[tuple[str, str]]:
+    """A detail's JSON as (key, value) pairs in words, every key kept in order: ('run id', '18ca…'),
+    ('counts', 'leads rows read 2,894, scored 1,816'). Text that is not a JSON object is one pair with no key;
+    nothing becomes the word 'None'."""
     if detail is None or (not isinstance(detail, str) and pd.isna(detail)) or detail == "":
-        return ""
+        return []
     try:
         value = json.loads(detail)
     except ValueError:
-        return str(detail)
+        return [("", str(detail))]
     if not isinstance(value, dict):
-        return str(detail)
+        return [("", str(detail))]
 
     def one(v) -> str:
         if isinstance(v, dict):  # nested counts read as words too: "counts: leads rows read 2,894, scored 1,816"
@@ -68,7 +69,20 @@ def detail_words(detail: str | None) -> str:
             return f"{v:,}"
         return "—" if v is None else str(v)
 
-    return "; ".join(f"{str(k).replace('_', ' ')}: {one(v)}" for k, v in value.items())
+    return [(str(k).replace("_", " "), one(v)) for k, v in value.items()]
+
+
+def detail_words(detail: str | None) -> str:
+    """A detail's JSON as one readable line, every key kept: 'run id: 18ca…; alert level: alert; alerts: 31'."""
+    return "; ".join(f"{k}: {v}" if k else v for k, v in detail_items(detail))
+
+
+def event_detail(wh: Warehouse, event_id: str) -> list[tuple[str, str]]:
+    """One event's detail in full, as :func:`detail_items` (the page's table shows it on one line)."""
+    from core.warehouse.sql import literal
+
+    df = wh.read(f"select detail from ops.audit_log where event_id = {literal(str(event_id))}")
+    return detail_items(df.detail.iloc[0]) if len(df) else []
 
 
 OUTCOME_WORDS = {"ok": "Succeeded", "failed": "Failed", "refused": "Refused (no permission)", "partial": "Partly done"}

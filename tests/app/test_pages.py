@@ -180,6 +180,9 @@ def test_audit_log_admin_only(data_dir):
     assert "Load leads" in set(log.action) and "None" not in set(log.detail.astype(str))  # words, not codes
     at.multiselect[0].set_value(["load_leads"]).run()
     assert set(at.dataframe[0].value.action) == {"Load leads"}
+    next(s for s in at.selectbox if s.label == "Read one event in full").set_value(0).run()
+    full = at.markdown[-1].value  # the event's detail in full, one line per key
+    assert "- **rows read**: " in full and "\n- **" in full
     assert set(at.dataframe[0].value.outcome) == {"Succeeded"}  # outcomes in words
     assert "Succeeded" in at.multiselect[1].options  # the outcome filter offers the logged outcomes in words
     at.multiselect[1].set_value(["ok"]).run()
