@@ -36,10 +36,10 @@ def _show(result) -> None:
                + f". Cells quarantined (loaded as empty): {cells:,}.")
     table(result.files_frame(), f"load_{result.load_id}_files.csv", column_config={
         "file_name": "File", "territory": "Territory", "snapshot_month": "Month",
-        "rows_read": st.column_config.NumberColumn("Rows read", format="%d"),
-        "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
-        "rows_quarantined": st.column_config.NumberColumn("Rows quarantined (not loaded)", format="%d"),
-        "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="%d"),
+        "rows_read": st.column_config.NumberColumn("Rows read", format="localized"),
+        "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="localized"),
+        "rows_quarantined": st.column_config.NumberColumn("Rows quarantined (not loaded)", format="localized"),
+        "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="localized"),
         "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept"})
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
                           for k, v in result.summary.items() if k != "implausible_values"))
@@ -53,7 +53,7 @@ def _show(result) -> None:
     else:
         st.caption(f"{len(q):,} entries, one per quarantined row or cell, each with its file, line, column, raw "
                    "value and reason.")
-        table(q, f"quarantine_{result.load_id}.csv", height=300, column_config={
+        table(q, f"quarantine_{result.load_id}.csv", height=300 if len(q) > 8 else None, column_config={
             "file_name": "File", "line": st.column_config.NumberColumn("Line", format="%d"),
             "column_name": "Column", "raw_value": "Raw value", "reason": "Reason"})
 

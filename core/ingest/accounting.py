@@ -51,6 +51,7 @@ class LoadResult:
         rows = [{k: v for k, v in asdict(f).items() if k != "archive_path"} for f in self.files]
         for r in rows:
             r["extra_columns"] = ", ".join(r["extra_columns"])
+            r["sha256"] = r.pop("sha256")  # the checksum last: the counts are what a reader looks for first
         return pd.DataFrame(rows)
 
     def markdown(self) -> str:
