@@ -9,6 +9,7 @@ import streamlit as st
 from core.auth import PERMISSIONS
 from core.errors import LeadScoringError
 from core.pipeline import bootstrap_demo, has_data
+from core.words import role_words
 from pages._shared import engine, progress_callback
 
 st.set_page_config(page_title="Lead Scoring Engine", page_icon=":material/target:", layout="wide")
@@ -114,7 +115,7 @@ if actor is None:
     st.stop()
 
 with st.sidebar:
-    st.markdown(f"**{actor.username}** · `{actor.role}`")
+    st.markdown(f"**{actor.username}** · {role_words(actor.role)}")
     if st.button("Sign out"):
         st.session_state.pop("actor", None)
         st.rerun()

@@ -10,6 +10,7 @@ from core import audit
 from core.auth import Actor, UserStore
 from core.operation import audited
 from core.warehouse import Warehouse
+from core.words import role_words
 
 
 @audited("manage_users", "save_user", target=lambda a: a["username"])
@@ -46,7 +47,7 @@ def remove_user(store: UserStore, wh: Warehouse, username: str, actor: Actor | N
 def users_frame(store: UserStore) -> pd.DataFrame:
     rows = store.table()
     frame = pd.DataFrame(rows, columns=["user", "role", "disabled"])
-    frame["role"] = frame.role.str.replace("_", " ")
+    frame["role"] = frame.role.map(role_words)
     frame["status"] = frame.pop("disabled").map({True: "disabled", False: "active"})
     return frame
 
@@ -73,4 +74,4 @@ def permission_matrix() -> pd.DataFrame:
     from core.auth import PERMISSIONS, ROLES
 
     return pd.DataFrame([{"action": PERMISSION_LABELS.get(p, p.replace("_", " ")),
-                          **{r.replace("_", " "): r in allowed for r in ROLES}} for p, allowed in PERMISSIONS.items()])
+                          **{role_words(r): r in allowed for r in ROLES}} for p, allowed in PERMISSIONS.items()])

@@ -58,6 +58,14 @@ def month_label(value) -> str:
         return str(value)
 
 
+ROLE_WORDS = {"admin": "Admin", "revops": "RevOps", "analyst": "Analyst", "sga_manager": "SGA manager", "system": "System"}
+
+
+def role_words(role) -> str:
+    """A role code as people say it: 'sga_manager' → 'SGA manager', 'revops' → 'RevOps'."""
+    return ROLE_WORDS.get(str(role), str(role).replace("_", " ").capitalize())
+
+
 MODEL_KINDS = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}
 
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core import users as u
 from core.auth import ROLES
+from core.words import role_words
 from pages._shared import engine, flash, require, show_flash, user_errors
 
 eng = engine()
@@ -26,7 +27,7 @@ add, manage = st.columns(2)
 with add, st.form("add_user", clear_on_submit=True):
     st.subheader("Add a user or change a role")
     name = st.text_input("User name (or e-mail for single sign-on)")
-    role = st.selectbox("Role", ROLES, index=1, format_func=lambda r: r.replace("_", " "))
+    role = st.selectbox("Role", ROLES, index=1, format_func=role_words)
     password = st.text_input("Password (8+ characters)", type="password")
     if st.form_submit_button("Save user", type="primary"):
         with user_errors():
@@ -53,4 +54,4 @@ st.caption("Enforced by the engine for every action, from the control panel and 
 matrix = u.permission_matrix()
 st.dataframe(matrix, hide_index=True, width="stretch", column_config={
     "action": st.column_config.TextColumn("Action", width="large"),
-    **{r.replace("_", " "): st.column_config.CheckboxColumn(r.replace("_", " ").capitalize()) for r in ROLES}})
+    **{role_words(r): st.column_config.CheckboxColumn(role_words(r)) for r in ROLES}})

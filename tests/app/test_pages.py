@@ -200,6 +200,8 @@ def test_users_page_adds_a_user(data_dir):
     assert "Added sam@firm.example as sga manager" in at.success[0].value
     assert UserStore(data_dir / "users.json").users()["sam@firm.example"] == "sga_manager"
     assert "sam@firm.example" in at.dataframe[0].value.user.tolist()  # the list is fresh after the save
+    users = at.dataframe[0].value.set_index("user")
+    assert users.role["sam@firm.example"] == "SGA manager" and "RevOps" in at.dataframe[1].value.columns  # in words
     at.selectbox(key="manage_user").set_value("sam@firm.example").run()
     at.button(key="toggle_user").click().run()
     assert "disabled" in at.success[0].value
