@@ -440,6 +440,8 @@ def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
     assert "TotalAssetsInMillions" in out["feature_psi"] and "TotalAssetsInMillions" in out["snapshot_psi"]
     assert {"cohort_start", "leads", "positives", "tier_a_precision", "auc_pr"} <= set(out["matured_cohorts"][0])
     assert out["shadow"] is None
+    assert main(["monitor"]) == 0  # the terminal view names the newest month's priority-rule shares
+    assert "Priority rules met by leads contacted in 2025-10 (training rows): AUM over $500M" in capsys.readouterr().out
     # the CRITICAL alert's baseline and floor travel with the run, and the precision chart draws both
     assert 0 < out["tier_a_baseline"] < 1 and out["tier_a_critical_below"] == pytest.approx(0.5 * out["tier_a_baseline"])
     from core.monitoring import charts

@@ -717,6 +717,12 @@ def summary_markdown(r: MonitorResult) -> str:
     cov = r.feed.get("recent_discovery_coverage")
     lines.append(f"Feed: {len(r.feed['months_loaded'])} territory months loaded; missing {r.feed['missing_months'] or 'none'}; "
                  f"discovery coverage (last 30 days) {'n/a' if cov is None else f'{cov:.0%}'}.")
+    boosts = r.feed.get("priority_boosts") or {}
+    if boosts:
+        month = next(iter(boosts.values()))["period"]
+        lines.append(f"Priority rules met by leads contacted in {month} (training rows): " + "; ".join(
+            f"{rule} {b['share']:.0%} ({'—' if b['reference'] is None else format(b['reference'], '.0%')})"
+            for rule, b in boosts.items()) + ".")
     for t in r.retrain:
         lines.append(f"Retrain trigger — {t['trigger']}: {t['detail']}")
     lines += r.notes
