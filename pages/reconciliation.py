@@ -24,7 +24,8 @@ with user_errors():
     c1.metric("Match rate (contacted leads)", f"{report.match_rate:.1%}" if report.match_rate is not None else "n/a",
               help="Share of contacted leads whose CRD matches a rep in the current snapshot (target > 70%).")
     c2.metric("Reps with firm data", f"{report.firm_data_rate_matched:.1%}" if report.firm_data_rate_matched is not None else "n/a")
-    c3.metric("Salesforce CRDs missing from MarketPro", f"{report.salesforce_crds_missing_from_marketpro:,}")
+    c3.metric("CRDs not in MarketPro", f"{report.salesforce_crds_missing_from_marketpro:,}",
+              help="Salesforce Leads' CRDs found in no territory file of the snapshot (listed below).")
     c4.metric("Duplicate CRDs in Salesforce", f"{report.duplicate_crds_salesforce:,}")
     for alert in report.alerts:
         st.warning(alert)
@@ -37,8 +38,9 @@ with user_errors():
             fig = px.bar(terr, x="territory", y="match_rate", text_auto=".1%", range_y=[0, 1], height=320,
                          labels={"territory": "", "match_rate": "CRD match rate"})
             fig.update_yaxes(tickformat=".0%")
-            fig.add_hline(y=eng.settings.min_territory_match_rate, line_dash="dot", annotation_text="target")
+            fig.add_hline(y=eng.settings.min_territory_match_rate, line_dash="dot")
             st.plotly_chart(fig, width="stretch")
+            st.caption(f"Dotted line: the {eng.settings.min_territory_match_rate:.0%} target.")
     nulls = null_rate_frame(report)
     with right:
         st.subheader("Null rate per column")
