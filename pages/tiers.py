@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.modeling.registry import label_of
+from core.monitoring.view import boost_warnings
 from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
 from core.scoring.score import current_scores, fallback_words
@@ -23,6 +24,8 @@ with user_errors():
     if first.fallback_level != "full_model":
         st.warning(f"Scored with {fallback_words(first.fallback_level)} ({first.model_version}): no champion model "
                    "could be used. Analysts can train and promote one under Train & compare.")
+    for sentence in boost_warnings(eng.wh, scores):
+        st.warning(sentence)
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Daily capacity", f"{cap.daily:,}", help=cap.words())

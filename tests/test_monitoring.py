@@ -219,8 +219,29 @@ def test_the_vendor_fault_inflates_one_priority_rule_and_only_that_month_warns(m
     warned = [a["subject"] for a in run["alerts"] if a["kind"] == "boost_share"]
     assert warned == [f"AUM over $500M and growing · {FAULT_MONTH}"]
     b = frames["boosts"].set_index(["period", "rule"])
-    assert b.loc[(FAULT_MONTH, "AUM over $500M and growing")].ratio >= 2
+    fault = b.loc[(FAULT_MONTH, "AUM over $500M and growing")]
+    assert fault.ratio >= 2
+    alert = next(a for a in run["alerts"] if a["kind"] == "boost_share")
+    assert alert["threshold"] == pytest.approx(2 * fault.reference, abs=1e-4) < alert["value"]  # twice the training share
     assert set(run["feed"]["priority_boosts"]) == set(b.index.get_level_values("rule"))
+
+
+def test_tier_lists_warn_about_tier_a_leads_boosted_by_a_rule_monitoring_flags_until_acknowledged(monitored_copy):
+    from core.auth import Actor
+    from core.monitoring.store import acknowledge, read_alerts
+    from core.monitoring.view import boost_warnings
+    from core.scoring.score import current_scores
+
+    _, w = monitored_copy
+    scores = current_scores(w)
+    warned = boost_warnings(w, scores)
+    fault_a = scores[(scores.tier == "A") & scores.contacted_at.astype(str).str.startswith(FAULT_MONTH)
+                     & scores.boost_reasons.fillna("").str.contains("AUM over $500M", regex=False)]
+    assert len(fault_a) and len(warned) == 1
+    assert warned[0].startswith(f"{len(fault_a)} Tier A lead") and "Jun 2025" in warned[0] and "warns past 2" in warned[0]
+    keys = list(read_alerts(w).query("kind == 'boost_share'").alert_key)
+    acknowledge(w, keys, Actor("ana", "analyst"))
+    assert boost_warnings(w, scores) == []
 
 
 def test_a_reference_without_boost_shares_asks_for_a_retrain_and_boosts_off_measure_nothing(monitored_copy):

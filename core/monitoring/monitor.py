@@ -591,8 +591,9 @@ def boost_step(c: Context) -> Step:
     factor = 1 + c.th.boost_share_change
     hit = shares[(shares.rule != M.ANY_RULE) & (shares.period > c.ref_month) & (shares.leads >= c.th.min_rows)
                  & ((shares.ratio >= factor) | (shares.ratio <= 1 / factor)) & (shares.p_value < c.th.significance)]
-    for r in hit.itertuples():
-        s.alerts.append(_alert("warn", "boost_share", f"{r.rule} · {r.period}", r.share, None,
+    for r in hit.itertuples():  # the threshold: the share past which the rule warns (twice or half the training share)
+        line = r.reference * factor if r.ratio >= factor else r.reference / factor
+        s.alerts.append(_alert("warn", "boost_share", f"{r.rule} · {r.period}", r.share, round(float(line), 4),
                                f"{r.share:.0%} of leads contacted in {r.period} meet the priority rule '{r.rule}' "
                                f"({r.boosted:,} of {r.leads:,}) against {r.reference:.0%} of the training rows: "
                                f"boosted leads rank above the model's picks. A unit fault in the export?"))

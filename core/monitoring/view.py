@@ -132,3 +132,26 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
         shadow=ShadowComparison.from_json(run["shadow"]) if run.get("shadow") and shadowed and
         run["shadow"]["challenger"] == shadowed.model_id else None, active_shadow=shadowed,
         challengers=models[~models.is_champion.astype(bool)], labels=labels)
+
+
+def boost_warnings(wh: Warehouse, scores: pd.DataFrame) -> list[str]:
+    """For the Tier lists: each active, unacknowledged priority-boost alert (a rule met by far more — or fewer —
+    of a month's leads than in training) whose month holds Tier A leads boosted by that rule, in words. Those
+    leads may owe their place to a feed fault rather than to the advisor."""
+    alerts = read_alerts(wh)
+    if alerts.empty or scores.empty or "boost_reasons" not in scores:
+        return []
+    live = alerts[(alerts.kind == "boost_share") & alerts.active.astype(bool) & alerts.acknowledged_by.isna()]
+    tier_a = scores[scores.tier == "A"]
+    month = pd.to_datetime(tier_a.contacted_at, utc=True).dt.strftime("%Y-%m")
+    out = []
+    for a in live.itertuples():
+        rule, _, period = a.subject.rpartition(" · ")
+        n = int(((month == period) & tier_a.boost_reasons.fillna("").str.contains(rule, regex=False)).sum())
+        if n:
+            out.append(f"{n:,} Tier A lead{'s' * (n != 1)} contacted in {month_label(period)} "
+                       f"{'are' if n != 1 else 'is'} boosted by the priority rule '{rule}', which monitoring finds met "
+                       f"by {a.value:.0%} of that month's leads (it warns past {a.threshold:.0%}, set from the training "
+                       "rows' share). A feed fault (e.g. AUM in thousands) may have put them there: see Monitoring "
+                       "before calling them.")
+    return out
