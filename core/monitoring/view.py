@@ -151,7 +151,9 @@ def boost_warnings(wh: Warehouse, scores: pd.DataFrame) -> list[str]:
         if n:
             out.append(f"{n:,} Tier A lead{'s' * (n != 1)} contacted in {month_label(period)} "
                        f"{'are' if n != 1 else 'is'} boosted by the priority rule '{rule}', which monitoring finds met "
-                       f"by {a.value:.0%} of that month's leads (it warns past {a.threshold:.0%}, set from the training "
-                       "rows' share). A feed fault (e.g. AUM in thousands) may have put them there: see Monitoring "
-                       "before calling them.")
+                       f"by {a.value:.0%} of that month's leads"
+                       + (f" (it warns past {a.threshold:.0%}, set from the training rows' share)"
+                          if pd.notna(a.threshold) else "")
+                       + ". A feed fault (e.g. AUM in thousands) may have put them there: see Monitoring before "
+                       "calling them.")
     return out
