@@ -244,6 +244,18 @@ def test_tier_lists_warn_about_tier_a_leads_boosted_by_a_rule_monitoring_flags_u
     assert boost_warnings(w, scores) == []
 
 
+def test_a_rule_met_by_half_the_training_share_warns_too(monitored_copy):
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    folder = Path(w.read("select artifact_dir from ml.models where is_champion").artifact_dir.iloc[0])
+    ref = json.loads((folder / "reference.json").read_text())
+    ref["boosts"]["rules"]["HNW clients over half the book"] = 0.5  # as if half the training rows had met it
+    (folder / "reference.json").write_text(json.dumps(ref))
+    low = [a for a in run_monitor(w, s).alerts if a["kind"] == "boost_share" and a["subject"].startswith("HNW")]
+    assert low and all(a["threshold"] == 0.25 and a["value"] < 0.25 and "far fewer" in a["message"] for a in low)
+
+
 def test_a_reference_without_boost_shares_asks_for_a_retrain_and_boosts_off_measure_nothing(monitored_copy):
     from core.config import with_overrides
     from core.monitoring.monitor import run_monitor

@@ -596,7 +596,9 @@ def boost_step(c: Context) -> Step:
         s.alerts.append(_alert("warn", "boost_share", f"{r.rule} · {r.period}", r.share, round(float(line), 4),
                                f"{r.share:.0%} of leads contacted in {r.period} meet the priority rule '{r.rule}' "
                                f"({r.boosted:,} of {r.leads:,}) against {r.reference:.0%} of the training rows: "
-                               f"boosted leads rank above the model's picks. A unit fault in the export?"))
+                               + ("boosted leads rank above the model's picks. A unit fault in the export?"
+                                  if r.ratio >= factor else "the rule boosts far fewer leads. Blank or rescaled "
+                                  "columns in the export?")))
     newest = shares[shares.period == shares.period.max()] if len(shares) else shares
     s.frames = {"boosts": shares}
     s.out["boosts"] = {r.rule: {"period": r.period, "share": round(float(r.share), 4),
