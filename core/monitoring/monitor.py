@@ -420,7 +420,8 @@ def scored_leads(c: Context, first: pd.DataFrame) -> pd.DataFrame:
     first = first.assign(contacted_at=pd.to_datetime(first.contacted_at, utc=True))
     keep = first.label_status.isin(["positive", "negative", "censored"]).to_numpy() & \
         first.near_contact.fillna(False).to_numpy(dtype=bool) & (first.contacted_at <= c.as_of).to_numpy()
-    scored = first[keep].drop(columns="near_contact").reset_index(drop=True)
+    # in lead order: sums over a cohort then do not depend on the order the warehouse returned the rows in
+    scored = first[keep].drop(columns="near_contact").sort_values("lead_id", kind="stable").reset_index(drop=True)
     scored["label"] = pd.to_numeric(scored.label, errors="coerce")
     return scored
 
