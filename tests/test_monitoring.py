@@ -206,8 +206,9 @@ def test_boost_shares_count_each_rule_per_month_against_the_training_share():
     out = M.boost_shares(rows, pd.Series(months), ref).set_index(["period", "rule"])
     feb = out.loc[("2025-02", "AUM over $500M and growing")]
     assert (feb.leads, feb.boosted) == (200, 80) and feb.share == pytest.approx(0.4)
-    assert feb.ratio == pytest.approx(0.4 / (19 / 200)) and feb.p_value < 1e-20
-    assert out.loc[("2025-01", "AUM over $500M and growing")].p_value > 0.5
+    assert feb.ratio == pytest.approx(0.4 / (19 / 200)) and M.binomial_p(80, 200, 19 / 200) < 1e-20
+    jan = out.loc[("2025-01", "AUM over $500M and growing")]
+    assert M.binomial_p(jan.boosted, jan.leads, jan.reference) > 0.5 and np.isnan(M.binomial_p(3, 10, 0.0))
     assert np.isnan(out.loc[("2025-02", "HNW clients over half the book")].ratio)  # never met in training: no ratio
     # the scoring boosts and the monitored rules are the same rules
     assert (boosts(rows, 0.1)[0] > 0).sum() == sum(m.sum() for _, m in boost_rules(rows))

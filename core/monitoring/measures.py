@@ -243,7 +243,7 @@ def score_quantiles(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 ANY_RULE = "Any priority rule"
-BOOST_SHARE_COLUMNS = ["period", "rule", "leads", "boosted", "share", "reference", "ratio", "p_value"]
+BOOST_SHARE_COLUMNS = ["period", "rule", "leads", "boosted", "share", "reference", "ratio"]
 
 
 def boost_reference(features: pd.DataFrame) -> dict:
@@ -257,7 +257,7 @@ def boost_reference(features: pd.DataFrame) -> dict:
 
 def boost_shares(features: pd.DataFrame, period: pd.Series, reference: dict) -> pd.DataFrame:
     """Per period (contact month) and priority rule: leads, leads meeting the rule, the share, the training
-    rows' share, their ratio and a two-sided binomial p-value against the training share. A vendor fault that
+    rows' share and their ratio (:func:`binomial_p` tells chance from change where the ratio is large). A vendor fault that
     inflates AUM or client counts shows here before any outcome does: boosted leads rank above the model's picks."""
     rules = boost_rules(features)
     if not len(features) or not rules:
@@ -273,6 +273,9 @@ def boost_shares(features: pd.DataFrame, period: pd.Series, reference: dict) -> 
     long["share"] = long.boosted / long.leads
     long["reference"] = long.rule.map(reference.get("rules", {})).astype(float)
     long["ratio"] = long.share / long.reference.where(long.reference > 0)
-    long["p_value"] = [binomtest(k, m, p).pvalue if p == p and 0 < p < 1 else np.nan
-                       for k, m, p in zip(long.boosted, long.leads, long.reference)]
     return long[BOOST_SHARE_COLUMNS]
+
+
+def binomial_p(boosted: int, leads: int, share: float) -> float:
+    """Two-sided exact binomial p-value of ``boosted`` of ``leads`` against ``share`` (NaN when undefined)."""
+    return binomtest(int(boosted), int(leads), share).pvalue if share == share and 0 < share < 1 else np.nan

@@ -591,7 +591,8 @@ def boost_step(c: Context) -> Step:
     shares = M.boost_shares(c.leads, c.lead_month, ref)
     factor = 1 + c.th.boost_share_change
     hit = shares[(shares.rule != M.ANY_RULE) & (shares.period > c.ref_month) & (shares.leads >= c.th.min_rows)
-                 & ((shares.ratio >= factor) | (shares.ratio <= 1 / factor)) & (shares.p_value < c.th.significance)]
+                 & ((shares.ratio >= factor) | (shares.ratio <= 1 / factor))]
+    hit = hit[[M.binomial_p(r.boosted, r.leads, r.reference) < c.th.significance for r in hit.itertuples()]]
     for r in hit.itertuples():  # the threshold: the share past which the rule warns (twice or half the training share)
         line = r.reference * factor if r.ratio >= factor else r.reference / factor
         s.alerts.append(_alert("warn", "boost_share", f"{r.rule} · {r.period}", r.share, round(float(line), 4),
