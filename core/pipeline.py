@@ -12,7 +12,7 @@ import pandas as pd
 from core.auth import Actor
 from core.config import Settings
 from core.warehouse import Warehouse
-from core.words import model_kind, month_label, when
+from core.words import model_words, month_label, when
 
 if TYPE_CHECKING:
     from core.monitoring.backfill import Backfill
@@ -78,9 +78,8 @@ class PipelineState:
         m = self.champion_model
         if not m:
             return "No champion: scoring falls back to the heuristic rule."
-        kind = model_kind(m["kind"])
         gates = "passed its gates" if m["gates_passed"] else "promoted past its gates"
-        return f"{kind}, trained {when(m['created_at'])}, {gates} · id {m['model_id']}"
+        return f"{model_words(m['kind'], m['created_at'])}, {gates} · id {m['model_id']}"
 
     def last_run_words(self) -> tuple[str, str] | None:
         """How the last daily run ended: (ok | warning | error, text), or None before the first."""

@@ -69,6 +69,11 @@ def role_words(role) -> str:
 MODEL_KINDS = {"xgboost": "Gradient boosting", "logistic": "Logistic regression"}
 
 
+def model_words(kind, created_at) -> str:
+    """A registered model as people name it: 'Gradient boosting, trained 3 Dec 2026, 10:02 UTC'."""
+    return f"{model_kind(kind)}, trained {when(created_at)}"
+
+
 def model_kind(kind) -> str:
     """A registered model's kind as people say it: 'xgboost' → 'Gradient boosting'."""
     return MODEL_KINDS.get(str(kind), str(kind))

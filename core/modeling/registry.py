@@ -26,7 +26,7 @@ from core.modeling.treeshap import TreeTables, exact_contributions
 from core.operation import audited
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
-from core.words import model_kind, when
+from core.words import model_words
 
 DIRECT_SHAP_ROWS = 4096  # below it, pred_contribs beats building the per-pattern tables (see contributions)
 
@@ -146,7 +146,7 @@ def list_models(wh: Warehouse) -> pd.DataFrame:
     df = wh.read("select model_id, created_at, created_by, kind, gates_passed, is_champion, metrics_json, "
                  "gates_json, artifact_dir, notes from ml.models order by created_at desc")
     df["test_auc_pr"] = [json.loads(m or "{}").get("test", {}).get("auc_pr") for m in df.metrics_json]
-    df["label"] = [f"{model_kind(k)}, trained {when(c)}" + (" · champion" if ch else "")
+    df["label"] = [model_words(k, c) + (" · champion" if ch else "")
                    for k, c, ch in zip(df.kind, df.created_at, df.is_champion)]
     return df
 
@@ -157,7 +157,7 @@ def label_of(wh: Warehouse, model_id: str) -> str:
     with wh.reader() as s:
         df = s.query(f"select kind, created_at from ml.models where model_id = {literal(str(model_id))}") \
             if s.table_exists("ml.models") else pd.DataFrame()
-    return str(model_id) if df.empty else f"{model_kind(df.kind.iloc[0])}, trained {when(df.created_at.iloc[0])}"
+    return str(model_id) if df.empty else model_words(df.kind.iloc[0], df.created_at.iloc[0])
 
 
 def champion_row(wh: Warehouse) -> dict | None:

@@ -16,12 +16,12 @@ from core.monitoring.measures import conversion_pooled
 from core.monitoring.shadow import Shadow, ShadowComparison, active_shadow
 from core.monitoring.store import LEVELS, latest_run, read_alerts
 from core.warehouse import Warehouse
-from core.words import model_kind, month_label, when
+from core.words import model_words, month_label, when
 
 
 def model_label(row) -> str:
     ap = json.loads(row.metrics_json or "{}").get("test", {}).get("auc_pr")
-    return f"{model_kind(row.kind)}, trained {when(row.created_at)}" + (f" (test AUC-PR {ap:.3f})" if ap else "")
+    return model_words(row.kind, row.created_at) + (f" (test AUC-PR {ap:.3f})" if ap else "")
 
 
 _MONTH = re.compile(r"(?<![\d-])(\d{4})-(0[1-9]|1[0-2])(?![\d-])")
