@@ -51,8 +51,10 @@ class LoadResult:
         rows = [{k: v for k, v in asdict(f).items() if k != "archive_path"} for f in self.files]
         for r in rows:
             r["extra_columns"] = ", ".join(r["extra_columns"])
-            r["sha256"] = r.pop("sha256")  # the checksum last: the counts are what a reader looks for first
-        return pd.DataFrame(rows)
+        # what a reader looks for first (which file, which month, the counts), the checksum last
+        return pd.DataFrame(rows, columns=["file_name", "territory", "snapshot_month", "rows_read", "rows_loaded",
+                                           "rows_quarantined", "cells_quarantined", "encoding", "extra_columns",
+                                           "sha256"])
 
     def markdown(self) -> str:
         lines = [
