@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.auth import Actor
 from core.warehouse import Session, Warehouse
-from core.words import header
+from core.words import header, role_words
 
 
 def audit_row(actor: Actor, action: str, target: str = "", outcome: str = "ok", detail: dict | str | None = None) -> pd.DataFrame:
@@ -101,7 +101,7 @@ def log_view(wh: Warehouse, limit: int = 500, actions: list[str] | None = None,
         log = log[log.action.isin(actions)]
     if outcomes:
         log = log[log.outcome.isin(outcomes)]
-    log = log.assign(action=log.action.map(action_words), detail=log.detail.map(detail_words),
+    log = log.assign(action=log.action.map(action_words), detail=log.detail.map(detail_words), role=log.role.map(role_words),
                      outcome=log.outcome.map(outcome_words))
     first = [c for c in ("at", "actor", "role", "action", "target", "outcome", "detail") if c in log.columns]
     return log[first + [c for c in log.columns if c not in first]].reset_index(drop=True)
