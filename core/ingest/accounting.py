@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import pandas as pd
 
@@ -24,6 +24,10 @@ class FileAccount:
     @property
     def balanced(self) -> bool:
         return self.rows_read == self.rows_loaded + self.rows_quarantined
+
+
+FIRST_COLUMNS = ("file_name", "territory", "snapshot_month", "rows_read", "rows_loaded", "rows_quarantined",
+                 "cells_quarantined")
 
 
 @dataclass
@@ -51,10 +55,9 @@ class LoadResult:
         rows = [{k: v for k, v in asdict(f).items() if k != "archive_path"} for f in self.files]
         for r in rows:
             r["extra_columns"] = ", ".join(r["extra_columns"])
-        # what a reader looks for first (which file, which month, the counts), the checksum last
-        return pd.DataFrame(rows, columns=["file_name", "territory", "snapshot_month", "rows_read", "rows_loaded",
-                                           "rows_quarantined", "cells_quarantined", "encoding", "extra_columns",
-                                           "sha256"])
+        # what a reader looks for first (which file, which month, the counts), any other field, the checksum last
+        names = [f.name for f in fields(FileAccount) if f.name not in ("archive_path", "sha256")]
+        return pd.DataFrame(rows, columns=[*FIRST_COLUMNS, *(n for n in names if n not in FIRST_COLUMNS), "sha256"])
 
     def markdown(self) -> str:
         lines = [
