@@ -139,6 +139,8 @@ def _run_verbs(sub) -> None:
     ps.add_argument("--retry-failed", action="store_true", help="send only the rows in the open failure ledger")
     ps.add_argument("--json", action="store_true")
     sfs = sub.add_parser("sf-status", help="Salesforce connection check (never prints secrets)")
+    sfs.add_argument("--org", action="store_true", help="also check each mapped write-back field (exists, updateable) "
+                     "and the daily API allowance")
     sfs.add_argument("--json", action="store_true")
     st_ = sub.add_parser("sf-standin", help="run the local HTTPS Salesforce stand-in for demos (Ctrl-C stops it)")
     st_.add_argument("--seed", required=True, help="a contract-format Salesforce Lead file to serve")
@@ -193,14 +195,21 @@ def _sf_standin(args, settings) -> int:
 def _sf_status(args, settings) -> int:
     from core.salesforce.status import connection_status
 
-    status = connection_status(settings)
+    status = connection_status(settings, org=args.org)
     if args.json:
-        print(json.dumps(status, indent=2, default=str))
-    elif not status["configured"]:
-        print("Salesforce is not configured: missing " + "; ".join(status["missing"]))
-    else:
-        print(f"Connected to {status['instance']} ({status['auth_method']}) in {status['seconds']} s: "
-              f"{status['contacted_leads']:,} contacted Leads.")
+        print(json.dumps(status.to_json(), indent=2, default=str))
+        return 0
+    if not status.configured:
+        print("Salesforce is not configured: missing " + "; ".join(status.missing))
+        return 0
+    print(f"Connected to {status.instance} ({status.auth_method}) in {status.seconds} s: "
+          f"{status.contacted_leads:,} contacted Leads.")
+    if status.fields:
+        print(f"Daily API requests left: {status.api_remaining:,} of {status.api_max:,} "
+              f"({status.api_floor:,} kept for other integrations).")
+        for f in status.fields:
+            state = "ok" if f.exists and f.updateable else "not updateable by this user" if f.exists else "missing"
+            print(f"  {f.field} → {f.api_name}: {state}")
     return 0
 
 

@@ -1,10 +1,11 @@
 """Salesforce sync (RevOps pushes): connection, pending changes, dry run, push with progress, history, failures."""
 
+import pandas as pd
 import streamlit as st
 
 from core.salesforce.pull import pull_leads
 from core.salesforce.push import dry_run_bytes, push_scores
-from core.salesforce.status import SyncOverview, connection_status, org_checks, sync_overview
+from core.salesforce.status import SyncOverview, connection_status, sync_overview
 from pages._shared import actor, after_write, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
@@ -33,14 +34,15 @@ with user_errors():
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
         if st.button("Test connection and check the org"):
             with st.spinner("Logging in, reading the Lead fields and the API allowance…"):
-                status = connection_status(eng.settings)
-                org = org_checks(eng.settings)
-            st.success(f"Connected to {status['instance']} in {status['seconds']} s: "
-                       f"{status['contacted_leads']:,} contacted Leads visible.")
+                status = connection_status(eng.settings, org=True)
+            st.success(f"Connected to {status.instance} in {status.seconds} s: "
+                       f"{status.contacted_leads:,} contacted Leads visible.")
             a1, a2 = st.columns(2)
-            a1.metric("Daily API requests left", f"{org['api_remaining']:,} of {org['api_max']:,}")
-            a2.metric("Kept for other integrations", f"{org['api_floor']:,}")
-            st.dataframe(org["fields"], hide_index=True, width="stretch", column_config={
+            a1.metric("Daily API requests left", f"{status.api_remaining:,} of {status.api_max:,}")
+            a2.metric("Kept for other integrations", f"{status.api_floor:,}")
+            st.dataframe(pd.DataFrame(status.fields), hide_index=True, width="stretch", column_config={
+                "field": st.column_config.TextColumn("Write-back field"),
+                "api_name": st.column_config.TextColumn("API name"),
                 "exists": st.column_config.CheckboxColumn("Exists"),
                 "updateable": st.column_config.CheckboxColumn("Updateable by this user")})
     else:

@@ -254,7 +254,7 @@ def test_secrets_never_reach_logs_tables_or_outputs(world, caplog, capsys):
     status = connection_status(settings)
     cfg = salesforce_config(settings)
     sessions = list(sf.sessions)
-    texts = [caplog.text, json.dumps(status, default=str), repr(cfg), json.dumps(cfg.public(), default=str)]
+    texts = [caplog.text, json.dumps(status.to_json(), default=str), repr(cfg), json.dumps(cfg.public(), default=str)]
     for table in ("ops.audit_log", "ops.sf_syncs", "ops.sf_push_failures", "ops.sf_writeback_ledger", "raw.file_loads"):
         texts.append(wh.read(f"select * from {table}").to_csv())
     for secret in secrets + sessions:
@@ -328,6 +328,16 @@ def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):
     pushed = json.loads(out[out.index("{"):])
     assert pushed["outcome"] == "ok" and pushed["succeeded"] == pushed["intended"] > 0
     assert main(["sf-status"]) == 0 and "contacted Leads" in capsys.readouterr().out
+    logins = sum(1 for m, p, _ in sf.requests if m == "POST" and p.startswith("/services/Soap/u/"))
+    assert main(["sf-status", "--org", "--json"]) == 0
+    org = json.loads(capsys.readouterr().out)
+    assert sum(1 for m, p, _ in sf.requests if m == "POST" and p.startswith("/services/Soap/u/")) == logins + 1
+    assert org["contacted_leads"] > 0 and org["api_remaining"] <= org["api_max"]
+    fields = {f["api_name"]: f for f in org["fields"]}
+    assert {"Lead_Score__c", "Lead_Score_Experiment__c"} <= set(fields)
+    assert all(f["exists"] and f["updateable"] for f in fields.values())
+    assert main(["sf-status", "--org"]) == 0
+    assert "Daily API requests left" in (text := capsys.readouterr().out) and "Lead_Score__c: ok" in text
     monkeypatch.setenv("LEADSCORE_SF_PASSWORD", "not-the-password")
     assert main(["push-scores"]) == 2
     assert sf.password not in capsys.readouterr().err

@@ -207,8 +207,8 @@ def test_jwt_bearer_login_succeeds_with_the_app_key_and_fails_clearly_otherwise(
     with SalesforceStandin(small_demo / "salesforce_leads.csv", jwt_public_key=keys["app_public"]) as sf:
         good = _jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["app"]))
         status = connection_status(good)
-        assert status["contacted_leads"] > 0
-        assert status["auth_method"].startswith("OAuth 2.0 JWT")
+        assert status.contacted_leads > 0
+        assert status.auth_method.startswith("OAuth 2.0 JWT")
         cases = [
             (_jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["other"])), "invalid assertion"),
             (_jwt_settings(loaded_demo, tmp_path, sf, private_key_file=str(keys["app"]),
@@ -247,7 +247,7 @@ def test_client_credentials_login(loaded_demo, small_demo, tmp_path):
         ok = with_overrides(settings, data_dir=tmp_path, salesforce={
             **base, "auth_flow": "client_credentials", "consumer_key": sf.consumer_key,
             "consumer_secret": sf.consumer_secret})
-        assert connection_status(ok)["contacted_leads"] > 0
+        assert connection_status(ok).contacted_leads > 0
         bad = with_overrides(ok, salesforce={**ok.salesforce, "consumer_secret": "wrong"})
         with pytest.raises(LeadScoringError, match="client-credentials login") as info:
             connection_status(bad)

@@ -4,7 +4,7 @@ allowance, and the ledgers' state. Never includes a secret."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
@@ -17,19 +17,66 @@ from core.salesforce.result import KINDS, sync_words
 from core.warehouse import Warehouse
 
 
-def connection_status(settings: Settings) -> dict:
-    """Configured? Reachable? How many contacted Leads? Never includes a secret."""
+@dataclass(frozen=True)
+class FieldCheck:
+    """One mapped write-back field as the org describes it to the integration user."""
+
+    field: str  # the write-back column (contract name)
+    api_name: str  # the Lead field it is written to
+    exists: bool
+    updateable: bool
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """Configured? Reachable? How many contacted Leads? With ``org``: each mapped field's presence and
+    updateability and the API allowance. Never holds a secret."""
+
+    configured: bool
+    auth_method: str
+    missing: list[str]
+    settings: dict  # the non-secret settings (cfg.public())
+    reachable: bool = False
+    instance: str | None = None
+    contacted_leads: int | None = None
+    seconds: float | None = None
+    fields: tuple[FieldCheck, ...] = ()  # only when the org was checked
+    api_remaining: int | None = None
+    api_max: int | None = None
+    api_floor: int | None = None  # requests kept for the org's other integrations
+
+    def to_json(self) -> dict:
+        """``sf-status --json``: the connection's keys, plus the org's only when it was checked."""
+        out = {"configured": self.configured, "auth_method": self.auth_method, "missing": self.missing,
+               "settings": self.settings}
+        if self.configured:
+            out |= {"reachable": self.reachable, "instance": self.instance, "contacted_leads": self.contacted_leads,
+                    "seconds": self.seconds}
+        if self.fields:
+            out |= {"fields": [asdict(f) for f in self.fields], "api_remaining": self.api_remaining,
+                    "api_max": self.api_max, "api_floor": self.api_floor}
+        return out
+
+
+def connection_status(settings: Settings, org: bool = False) -> ConnectionStatus:
+    """Log in once and count the contacted Leads; with ``org``, also describe the mapped fields and read the API
+    allowance (what the sync page's check shows). A failed login raises :class:`LeadScoringError`."""
     cfg = salesforce_config(settings)
-    status = {"configured": cfg.configured, "auth_method": cfg.auth_method, "missing": cfg.missing(),
-              "settings": cfg.public()}
+    base = ConnectionStatus(cfg.configured, cfg.auth_method, cfg.missing(), cfg.public())
     if not cfg.configured:
-        return status
+        return base
     t0 = time.perf_counter()
     client = SalesforceClient(cfg)
-    status.update(reachable=True, instance=client.sf.sf_instance,
-                  contacted_leads=client.count(f"FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null"),
-                  seconds=round(time.perf_counter() - t0, 2))
-    return status
+    contacted = client.count(f"FROM {cfg.object_name} WHERE Stage_Entered_Contacting__c != null")
+    status = replace(base, reachable=True, instance=client.sf.sf_instance, contacted_leads=contacted)
+    if org:
+        described = client.describe_fields()
+        remaining, maximum = client.api_requests()
+        status = replace(status, fields=tuple(
+            FieldCheck(c, a, a in described, bool(described.get(a, {}).get("updateable")))
+            for c, a in cfg.field_map.items()), api_remaining=remaining, api_max=maximum,
+            api_floor=cfg.api_request_floor)
+    return replace(status, seconds=round(time.perf_counter() - t0, 2))
 
 
 @dataclass(frozen=True)
@@ -77,14 +124,3 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
     out["kind"] = out["kind"].map(lambda k: KINDS.get(k, k))
     out["outcome"] = out["outcome"].map(sync_words)
     return out
-
-
-def org_checks(settings: Settings) -> dict:
-    """What the sync page shows: each mapped field's presence and updateability, and the API allowance."""
-    cfg = salesforce_config(settings).require()
-    client = SalesforceClient(cfg)
-    described = client.describe_fields()
-    remaining, maximum = client.api_requests()
-    rows = [{"Write-back field": c, "API name": a, "exists": a in described,
-             "updateable": bool(described.get(a, {}).get("updateable"))} for c, a in cfg.field_map.items()]
-    return {"fields": rows, "api_remaining": remaining, "api_max": maximum, "api_floor": cfg.api_request_floor}
