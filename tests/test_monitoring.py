@@ -56,6 +56,29 @@ def test_bins_come_from_the_reference_and_never_move_with_the_current_sample():
     assert shifted > 1.0 and same < noise
 
 
+def test_a_plateaued_score_stored_to_6_decimals_stays_in_its_reference_bins():
+    """A calibrated score is a step function: decile edges fall on plateaus. Stored scores are rounded to 6
+    decimals, so the reference must be too, or a plateau rounded down crosses its edge and every month reads
+    drift (it read PSI ~0.2, a WARN, on each clean month of the full-scale demo)."""
+    from core.monitoring.reference import score_profile, score_reference
+    from core.scoring.tiers import stored_prob
+
+    rng = np.random.default_rng(3)
+    plateaus = np.array([0.0028881857, 0.0037453183520, 0.0077931311, 0.0142868969, 0.0248467851, 0.0309278350,
+                         0.0326086956, 0.0435626429, 0.1019812344, 0.2])
+    prob = rng.choice(plateaus, size=20_000, p=[.10, .03, .17, .10, .10, .04, .07, .19, .10, .10])
+    stored = pd.Series(stored_prob(prob))
+    again = pd.Series(stored_prob(rng.choice(plateaus, size=5_000, p=[.10, .03, .17, .10, .10, .04, .07, .19, .10, .10])))
+    reference = {"score": score_reference(prob)}
+    assert psi_against(score_profile(reference), stored)[0] == pytest.approx(0.0, abs=1e-9)
+    psi, noise = psi_against(score_profile(reference), again)
+    assert psi < noise
+    # a reference frozen by an earlier release (full-precision edges and counts) is read with rounded edges
+    old = {"score": profile(pd.Series(prob), n_bins=10)}
+    assert psi_against(old["score"], stored)[0] > 0.1  # what monitoring read before
+    assert psi_against(score_profile(old), stored)[0] == pytest.approx(0.0, abs=1e-9)
+
+
 def test_categories_keep_top_levels_other_and_missing():
     prof = profile(pd.Series(["a"] * 50 + ["b"] * 30 + [None] * 20), top=1)
     assert prof["levels"] == ["a"] and prof["counts"] == [50, 30, 20]
@@ -189,6 +212,10 @@ def test_clean_months_raise_no_feature_alert_and_the_shift_is_found(monitored):
     assert clean == []
     shifted = {a["subject"].split(" · ")[0] for a in feature_alerts if a["subject"].endswith(shift_month)}
     assert "cat_Lead_List" in shifted
+    # the score distribution of clean months stays in its frozen bins (stored scores and reference alike rounded)
+    score = [a["subject"] for a in run["alerts"] if a["kind"] == "score_drift"
+             and not a["subject"].endswith(FAULT_MONTH) and a["subject"].split(" · ")[1] < shift_month]
+    assert score == []
 
 
 def test_boost_shares_count_each_rule_per_month_against_the_training_share():

@@ -33,7 +33,7 @@ from core.modeling.data import AUM_SEGMENTS, GAP, Frame, aum_segment, blocked_fo
 from core.monitoring.reference import build_reference, replayed_tier_a, save_reference, with_mql_times
 from core.operation import audited
 from core.scoring.capacity import get_capacity
-from core.scoring.tiers import boosts
+from core.scoring.tiers import boosts, stored_prob
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
@@ -724,7 +724,7 @@ def _replayed_tier_a(wh: Warehouse, settings: Settings, fitted: Fitted, data: Tr
     the priority boosts daily scoring adds (see replayed_tier_a)."""
     frame = data.frame
     leads = with_mql_times(wh, pd.DataFrame({
-        "lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(), "prob": np.round(fitted.predict(frame.X), 6),
+        "lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(), "prob": stored_prob(fitted.predict(frame.X)),
         "boost": boosts(frame.X, settings.priority_boost)[0], "label": frame.y}))
     return replayed_tier_a(leads, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
                            b_factor=settings.tier_b_factor, window=settings.tier_window)

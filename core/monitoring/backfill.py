@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timezone
 
-import numpy as np
 import pandas as pd
 
 from core import audit
@@ -22,7 +21,7 @@ from core.monitoring.reference import replay_tiers, weekly_dates, with_mql_times
 from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.score import HISTORY_COLUMNS, ScoringInputs, ensure_history_columns, predict, refresh_first_scores
-from core.scoring.tiers import boosts
+from core.scoring.tiers import boosts, stored_prob
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -54,7 +53,7 @@ def backfill_scores(wh: Warehouse, settings: Settings, since, until=None, actor:
     pred = predict(wh, inp, full=True)
     boost, _ = boosts(X, settings.priority_boost)
     leads = with_mql_times(wh, pd.DataFrame({"lead_id": feats.lead_id, "contacted_at": feats.contacted_at,
-                                             "prob": np.round(pred.prob, 6), "boost": boost, "level": pred.levels}))
+                                             "prob": stored_prob(pred.prob), "boost": boost, "level": pred.levels}))
     dates = [d for d in weekly_dates(since, until) if d < until.normalize()]
     capacity = get_capacity(wh, settings).daily
     rows = replay_tiers(leads, dates, capacity, settings.tier_a_factor, settings.tier_b_factor, settings.tier_window)

@@ -24,7 +24,7 @@ from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
 from core.monitoring import periods as P
 from core.monitoring.psi import psi_against, psi_of_counts
-from core.monitoring.reference import NEAR_CONTACT_DAYS, load_reference, month_counts, snapshot_columns
+from core.monitoring.reference import NEAR_CONTACT_DAYS, load_reference, month_counts, score_profile, snapshot_columns
 from core.monitoring.shadow import ShadowComparison, shadow_summary
 from core.monitoring.store import LEVELS
 from core.operation import audited
@@ -435,9 +435,10 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
         s.frames["score_quantiles"] = M.score_quantiles(scored)
         return s
     smonth = pd.Series(P.month_text(scored.contacted_at), index=scored.index)
-    score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": c.reference["score"]}})
+    ref_score = score_profile(c.reference)
+    score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": ref_score}})
     rs = scored[scored.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
-    s.out["score_psi"] = round(psi_against(c.reference["score"], rs.prob)[0], 4) if len(rs) else None
+    s.out["score_psi"] = round(psi_against(ref_score, rs.prob)[0], 4) if len(rs) else None
     s.alerts += drift_alerts(score_drift.assign(feature="score distribution"), c.th, "score_drift", after=c.ref_month,
                              min_features=1)
     window = c.settings.label_window_days

@@ -18,7 +18,7 @@ from core.features.build import META_COLUMNS
 from core.features.catalog import catalog_frame
 from core.modeling.data import aum_segment
 from core.monitoring.measures import boost_reference
-from core.monitoring.psi import categorical_profile, profile
+from core.monitoring.psi import categorical_profile, counts_in, profile
 from core.warehouse.sql import literal
 
 REFERENCE_FILE = "reference.json"
@@ -289,7 +289,7 @@ def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict,
         "contacted_from": str(start), "contacted_to": str(end),
         "features": {f: {**profiles[f], "group": groups.get(f, "Other"), "sources": sources.get(f, [f]),
                          "spread": chunk_spread(rows, profiles[f], f, months)} for f in features},
-        "score": profile(pd.Series(prob, dtype=float), n_bins=10),
+        "score": score_reference(prob),
         "tier_shares": shares,
         "boosts": boost_reference(rows),  # the share of training rows meeting each priority rule (spec §5.8)
         "base_rate": float(rows.label.mean()),
@@ -297,6 +297,34 @@ def build_reference(session, rows: pd.DataFrame, prob: np.ndarray, levels: dict,
         "tier_a_precision": tier_a_precision,
         "snapshot": snapshot_profile(session, month) if month else None,
     }
+
+
+def score_reference(prob) -> dict:
+    """The score's frozen profile in stored units: deciles of the probabilities as score history stores them
+    (6 decimals), the edges rounded the same way and the reference counted in those edges. A calibrated score is a
+    step function, so a decile edge often falls on a plateau shared by hundreds of leads: with an edge in full
+    precision and stored scores rounded, a plateau rounded down crossed the edge, and every month's score PSI read
+    ~0.2 (a WARN) with nothing moved."""
+    from core.scoring.tiers import stored_prob
+
+    values = pd.Series(stored_prob(prob), dtype=float)
+    prof = profile(values, n_bins=10)
+    prof["edges"] = [float(e) for e in np.unique(stored_prob(prof["edges"]))]
+    prof["counts"] = counts_in(prof, values).tolist()
+    return prof
+
+
+def score_profile(reference: dict) -> dict:
+    """The reference's score profile to count stored scores in. A reference frozen before :func:`score_reference`
+    has full-precision edges and counts: its edges are rounded as stored scores are (the plateau values its counts
+    put on an edge's upper side then stay there), unless rounding would merge two edges."""
+    from core.scoring.tiers import stored_prob
+
+    prof = reference["score"]
+    edges = stored_prob(prof["edges"])
+    if len(np.unique(edges)) < len(edges) or np.array_equal(edges, np.asarray(prof["edges"], dtype=float)):
+        return prof
+    return {**prof, "edges": [float(e) for e in edges]}
 
 
 def save_reference(folder: Path, reference: dict) -> None:

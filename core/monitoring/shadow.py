@@ -143,10 +143,10 @@ def score_shadow(session, challenger, X: pd.DataFrame, lead_ids: pd.Series, cont
     ``boost``: each lead's priority boost (spec §5.8), the champion's: a boost depends on the lead, not the model,
     so both Tier A lists are ranked the same way and the gate compares the models alone; so do ``window`` and
     ``as_of`` (leads inside their outcome window first, see assign_tiers)."""
-    from core.scoring.tiers import assign_tiers
+    from core.scoring.tiers import assign_tiers, stored_prob
 
     prob = challenger.predict(X)
-    t = assign_tiers(pd.DataFrame({"lead_id": lead_ids.to_numpy(), "prob": np.round(prob, 6), "boost": boost,
+    t = assign_tiers(pd.DataFrame({"lead_id": lead_ids.to_numpy(), "prob": stored_prob(prob), "boost": boost,
                                    "contacted_at": contacted_at.to_numpy()}), capacity, a_factor, b_factor, window, as_of)
     t = t.rename(columns={"prob": "prob_mql_30d"}).assign(score_date=score_date, model_version=challenger.model_id)
     if session.table_exists("ml.shadow_scores"):

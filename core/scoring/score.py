@@ -25,7 +25,7 @@ from core.modeling.registry import load_champion
 from core.operation import audited
 from core.scoring.capacity import get_capacity
 from core.scoring.drivers import top_drivers
-from core.scoring.tiers import assign_tiers, boosts
+from core.scoring.tiers import assign_tiers, boosts, stored_prob
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal, read_model, render
 
@@ -236,7 +236,7 @@ def tier(wh: Warehouse, settings: Settings, inp: ScoringInputs, pred: Prediction
     boost, boost_reasons = boosts(X, settings.priority_boost)
     drivers_json, drivers_text = pred.drivers_columns()
     frame = pd.DataFrame({
-        "lead_id": df.lead_id, "prob": np.round(pred.prob, 6), "boost": boost, "contacted_at": df.contacted_at,
+        "lead_id": df.lead_id, "prob": stored_prob(pred.prob), "boost": boost, "contacted_at": df.contacted_at,
         "owner_id": df.owner_id, "owner_name": df.owner_name, "feature_hash": pred.feature_hash,
         "drivers_json": drivers_json, "drivers": drivers_text,
         "boost_reasons": ["; ".join(r) for r in boost_reasons],

@@ -10,6 +10,16 @@ from core.config import Settings
 from core.features.build import as_utc
 
 
+# Score history, shadow scores and tiers keep a probability to 6 decimals; whatever compares against stored scores
+# (monitoring's frozen score profile) rounds the same way.
+STORED_DECIMALS = 6
+
+
+def stored_prob(prob) -> np.ndarray:
+    """A probability as score history stores it."""
+    return np.round(np.asarray(prob, dtype=float), STORED_DECIMALS)
+
+
 BOOST_COLUMNS = ("TotalAssetsInMillions", "AUM_Growth_Rate_1Year", "HNW_Client_Ratio", "Is_Veteran_Advisor",
                  "Date_Of_Hire_At_Current_Firm_Years")
 
@@ -44,7 +54,7 @@ def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = Settings
     With ``window`` (Settings.tier_window) and ``as_of`` (the scoring time), leads contacted within the window —
     whose outcome window is still open — rank ahead of older open leads, which fill the capacity left over."""
     out = scores.copy()
-    out["adjusted"] = (out["prob"] + out["boost"]).round(6)  # 0.2 + 0.1 must tie with 0.3
+    out["adjusted"] = (out["prob"] + out["boost"]).round(STORED_DECIMALS)  # 0.2 + 0.1 must tie with 0.3
     keys, order = ["adjusted", "prob", "contacted_at", "lead_id"], [False, False, True, True]
     if window is not None and as_of is not None and len(out):
         out["_late"] = (pd.to_datetime(out["contacted_at"], utc=True) <= as_utc(as_of) - window).to_numpy()
