@@ -76,6 +76,10 @@ with user_errors():
                    ("observed_rate", "tier_a_precision", "tier_a_recall", "predicted_rate", "backfilled_share")}
             table(v.cohorts, "matured_cohorts.csv", {**pct, "auc_pr": st.column_config.NumberColumn("AUC-PR", format="%.3f"),
                                                        "tier_a_leads": "Tier A leads", "week": "Week of",
+                                                       "mqls_before_a_list": st.column_config.NumberColumn(
+                                                           "MQLs before a list", help="Booked before the lead's first "
+                                                           "score, so on no call list: not in Tier A precision or "
+                                                           "recall; in calibration (scored as of contact)"),
                                                        "tier_a_precision": st.column_config.NumberColumn(
                                                            "Tier A precision", format="percent"),
                                                        "tier_a_recall": st.column_config.NumberColumn(

@@ -183,6 +183,59 @@ def test_first_start_has_matured_cohorts_and_backfilled_history(monitored):
     assert meta["metrics"]["test"]["tier_a_leads"] > 0 and 0 <= ref["tier_a_precision"] <= 1
 
 
+def test_calibration_judges_every_matured_lead_and_rescores_those_booked_before_a_first_score(monitored):
+    """The model predicts for every contacted lead; leads that booked their MQL before the first scoring run after
+    contact reached no call list and have no first score. Calibration scores them as of contact (point-in-time
+    features); the cohorts say how many MQLs they were."""
+    from core.modeling.data import model_inputs
+    from core.modeling.registry import load_champion
+    from core.scoring.score import champion_prob
+    from core.scoring.tiers import stored_prob
+
+    _, w, _ = monitored
+    run, frames = _latest(w)
+    cal = frames["calibration"]
+    assert cal.rescored.sum() > 0
+    leads = w.read("select * from ml.lead_features where label_status in ('positive', 'negative')")
+    leads["month"] = pd.to_datetime(leads.contacted_at, utc=True).dt.strftime("%Y-%m")
+    months = sorted(cal.period.unique())[1:]  # the first month is scored from the backfill's start only
+    per_month = cal.groupby("period")[["leads", "positives"]].sum().loc[months]
+    every = leads.groupby("month").agg(leads=("lead_id", "size"), positives=("label", "sum")).loc[months]
+    assert per_month.leads.tolist() == every.leads.tolist() and per_month.positives.tolist() == every.positives.astype(int).tolist()
+    # the leads without a first score within 8 days of contact are rescored with the champion's probability on
+    # their point-in-time features; the others keep their first score
+    firsts = w.read("select lead_id, score_date, prob from ml.lead_first_scores")
+    both = leads[leads.month.isin(months)].merge(firsts, on="lead_id", how="left")
+    contact_day = pd.to_datetime(both.contacted_at, utc=True).dt.tz_localize(None).dt.normalize()
+    near = pd.to_datetime(both.score_date) <= contact_day + pd.Timedelta(days=8)
+    unscored = both[~near.to_numpy()]
+    assert len(unscored) and unscored.label.mean() > both.label.mean()  # mostly MQLs booked before a first score
+    champion = load_champion(w)
+    X = model_inputs(unscored, [c for c in leads.columns if c in champion.features or c == "TotalAssetsInMillions"])
+    prob = pd.Series(stored_prob(champion_prob(champion, X)[0]), index=unscored.index)
+    judged = both.prob.where(near.to_numpy(), prob)
+    by_month = cal.assign(total=cal.predicted * cal.leads).groupby("period")[["total", "rescored"]].sum().loc[months]
+    assert by_month.rescored.tolist() == unscored.groupby("month").size().reindex(months, fill_value=0).tolist()
+    assert by_month.total.to_numpy() == pytest.approx(judged.groupby(both.month).sum().loc[months].to_numpy(), rel=1e-9)
+    # matured weeks: MQLs on a list plus MQLs before a list are the week's MQLs
+    cohorts = pd.DataFrame(run["matured_cohorts"])
+    assert "mqls_before_a_list" in cohorts and cohorts.mqls_before_a_list.sum() > 0
+    week = cohorts[cohorts.cohort_start > months[0]].iloc[0]
+    start = pd.Timestamp(week.cohort_start, tz="UTC")
+    in_week = leads[(pd.to_datetime(leads.contacted_at, utc=True) >= start)
+                    & (pd.to_datetime(leads.contacted_at, utc=True) < start + pd.Timedelta(days=7))]
+    assert week.positives + week.mqls_before_a_list == int(in_week.label.sum())
+
+
+def test_unscored_mqls_are_counted_per_matured_week_only():
+    week_a, week_b = pd.Timestamp("2025-08-04 10:00", tz="UTC"), pd.Timestamp("2025-09-22 10:00", tz="UTC")
+    cohorts = pd.DataFrame({"cohort_start": ["2025-08-04", "2025-08-11", "2025-09-22"], "matured": [True, True, False]})
+    unscored = pd.DataFrame({"contacted_at": [week_a, week_a, week_a, week_b], "label": [1, 1, 0, 1]})
+    out = M.with_unscored_mqls(cohorts, unscored)
+    assert out.mqls_before_a_list.tolist()[:2] == [2, 0] and pd.isna(out.mqls_before_a_list.iloc[2])
+    assert M.with_unscored_mqls(cohorts, unscored.iloc[:0]).mqls_before_a_list.tolist()[:2] == [0, 0]
+
+
 def _affected_features(run_frames) -> set[str]:
     drift = run_frames["drift"]
     return {f for f, src in zip(drift.feature, drift.sources) if set(src.split(", ")) & set(FAULT_COLUMNS)}
@@ -317,6 +370,10 @@ def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatc
     crit = alerts[(alerts.kind == "pipeline_failed") & alerts.active.astype(bool)]
     assert len(crit) == 1 and "injected scoring failure" in crit.message.iloc[0]
     assert current_level(alerts) == "critical"
+    # the failed run left features built without the champion's levels: calibration says what it could not score
+    from core.monitoring.monitor import run_monitor
+
+    assert any("could not be scored as of contact" in n for n in run_monitor(w, s).notes)
 
 
 def test_acknowledged_alerts_leave_the_level_and_view_only_actors_cannot_acknowledge(monitored_copy):

@@ -11,7 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from core.modeling import metrics
 from core.modeling.data import aum_segment
-from core.monitoring.periods import month_text, week_starts
+from core.monitoring.periods import month_text, week_starts, week_text
 from core.monitoring.psi import bin_index, n_bins, psi_by_group, psi_of_counts
 from core.scoring.tiers import boost_rules
 
@@ -146,13 +146,28 @@ def cohorts_by_segment(scored: pd.DataFrame, as_of: pd.Timestamp, window_days: i
 
 
 def calibration_by_segment(scored: pd.DataFrame, period: pd.Series) -> pd.DataFrame:
-    """Matured leads only: predicted vs observed MQL rate per period and AUM segment."""
+    """Matured leads only: predicted vs observed MQL rate per period and AUM segment; ``rescored``: how many of the
+    leads were scored by monitoring (no first score near contact, see monitor.unscored_matured)."""
     known = scored[scored.label.notna()]
     if known.empty:
-        return pd.DataFrame(columns=["period", "segment", "leads", "positives", "predicted", "observed"])
-    g = known.assign(period=period[known.index].to_numpy(), segment=aum_segment(known.aum)).groupby(["period", "segment"])
+        return pd.DataFrame(columns=["period", "segment", "leads", "positives", "predicted", "observed", "rescored"])
+    rescored = known["rescored"].fillna(False).astype(bool) if "rescored" in known else pd.Series(False, index=known.index)
+    g = known.assign(period=period[known.index].to_numpy(), segment=aum_segment(known.aum),
+                     rescored=rescored.astype(int)).groupby(["period", "segment"])
     return pd.DataFrame({"leads": g.size(), "positives": g.label.sum().astype(int), "predicted": g.prob.mean(),
-                         "observed": g.label.mean()}).reset_index()
+                         "observed": g.label.mean(), "rescored": g.rescored.sum()}).reset_index()
+
+
+def with_unscored_mqls(cohorts: pd.DataFrame, unscored: pd.DataFrame) -> pd.DataFrame:
+    """Matured cohorts with ``mqls_before_a_list``: the week's MQLs that no call list held (booked before the
+    lead's first score; see monitor.unscored_matured). Tier A precision and recall judge the lists SGAs saw, so
+    these are not in them; the column says how many there were. None for weeks not yet matured."""
+    if cohorts.empty:
+        return cohorts
+    mqls = unscored[pd.to_numeric(unscored.label, errors="coerce") == 1] if len(unscored) else unscored
+    per_week = pd.Series(week_text(mqls.contacted_at)).value_counts() if len(mqls) else pd.Series(dtype=int)
+    counts = cohorts.cohort_start.map(per_week).fillna(0).astype("Int64")
+    return cohorts.assign(mqls_before_a_list=counts.where(cohorts.matured.to_numpy(dtype=bool), pd.NA))
 
 
 TIERS = ("A", "B", "C")

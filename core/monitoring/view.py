@@ -115,9 +115,11 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
         alerts["message"] = alerts.message.map(months_in_words)
     cohorts = pd.DataFrame(run["matured_cohorts"])
     if not cohorts.empty:
-        cohorts = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start).dt.strftime("%d %b %Y"))[
-            ["week", "leads", "positives", "observed_rate", "tier_a_leads", "tier_a_precision", "tier_a_recall", "auc_pr",
-             "predicted_rate", "backfilled_share"]].iloc[::-1].astype({"positives": "Int64"})
+        # reindexed: a run of an earlier release has no mqls_before_a_list
+        cohorts = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start).dt.strftime("%d %b %Y")).reindex(columns=[
+            "week", "leads", "positives", "observed_rate", "tier_a_leads", "tier_a_precision", "tier_a_recall", "auc_pr",
+            "predicted_rate", "backfilled_share", "mqls_before_a_list"]).iloc[::-1].astype(
+            {"positives": "Int64", "mqls_before_a_list": "Int64"})
     ranges = frames.get("ranges", pd.DataFrame())
     if not ranges.empty:
         ranges = ranges.assign(month=ranges.period.map(month_label))[["month", "column", "count", "rows", "example", "low", "high"]]

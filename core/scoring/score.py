@@ -194,18 +194,22 @@ def predict(wh: Warehouse, inp: ScoringInputs, full: bool = False) -> Prediction
             todo = ~reuse
     idx = np.where(todo)[0]
     if len(idx):
-        Xn, champion = X.iloc[idx], inp.champion
-        if champion is not None:
-            p = champion.predict(Xn)
-            lv = np.full(len(idx), "full_model", dtype=object)
-            sparse = discovery_missing_share(Xn, champion.features) > 0.5
-            if champion.fallback and sparse.any():
-                p[sparse] = champion.predict_fallback(Xn[sparse])
-                lv[sparse] = "crm_marketpro_model"
-        else:
-            p, lv = heuristic_rule(Xn), np.full(len(idx), "heuristic_rule", dtype=object)
-        prob[idx], levels[idx] = p, lv
+        prob[idx], levels[idx] = champion_prob(inp.champion, X.iloc[idx])
     return Predictions(prob, levels, drivers, todo, feature_hash, stored_json, stored_text)
+
+
+def champion_prob(champion, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's calibrated probability and the level that gave it: the champion, its CRM-only fallback for a lead
+    missing most discovery data, or the heuristic rule when there is no champion yet."""
+    if champion is None:
+        return heuristic_rule(X), np.full(len(X), "heuristic_rule", dtype=object)
+    p = champion.predict(X)
+    lv = np.full(len(X), "full_model", dtype=object)
+    sparse = discovery_missing_share(X, champion.features) > 0.5
+    if champion.fallback and sparse.any():
+        p[sparse] = champion.predict_fallback(X[sparse])
+        lv[sparse] = "crm_marketpro_model"
+    return p, lv
 
 
 def explain(inp: ScoringInputs, pred: Predictions) -> None:
