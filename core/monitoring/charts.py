@@ -166,9 +166,11 @@ def calibration(cal: pd.DataFrame) -> go.Figure | None:
     if cal.empty:
         return None
     c = cal.assign(month=pd.to_datetime(cal.period + "-01").dt.strftime("%b %Y"))
-    fig = px.scatter(c, x="predicted", y="observed", color="segment", size="leads", hover_data=["month", "positives"],
+    fig = px.scatter(c, x="predicted", y="observed", color="segment", size="leads",
+                     hover_data=[h for h in ("month", "positives", "rescored") if h in c],  # rescored: since this release
                      category_orders={"segment": SEGMENT_ORDER},
-                     labels={"predicted": "Predicted MQL rate", "observed": "Observed MQL rate", "segment": "AUM segment"},
+                     labels={"predicted": "Predicted MQL rate", "observed": "Observed MQL rate", "segment": "AUM segment",
+                             "positives": "MQLs", "rescored": "Leads on no list (scored as of contact)"},
                      title="Calibration of matured leads, by month and AUM segment (on the line = calibrated)")
     top = float(max(c.predicted.max(), c.observed.max(), 0.01)) * 1.1
     fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line=dict(dash="dash", color="grey"))

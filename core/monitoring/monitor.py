@@ -18,8 +18,8 @@ from scipy.stats import binomtest
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.catalog import PLAUSIBLE_RANGES
 from core.features.build import META_COLUMNS
+from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
@@ -647,7 +647,7 @@ def boost_step(c: Context) -> Step:
     return s
 
 
-def retrain_step(c: Context, scored: pd.DataFrame, missing: list[str]) -> Step:
+def retrain_step(c: Context, missing: list[str]) -> Step:
     """Spec §9.4 triggers: 45 days, a base-rate shift > 50% in an AUM segment, new metros, a schema change."""
     th, ref_ = c.th, c.reference
     retrain = []
@@ -717,7 +717,7 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     feed = feed_step(c, months)
     boost = boost_step(c)
     progress(0.8, "Retrain triggers")
-    retrain = retrain_step(c, scored, drift.out["missing"])
+    retrain = retrain_step(c, drift.out["missing"])
     steps = [drift, perf, attribution, feed, boost, retrain, pipeline_step(runs)]
     progress(0.9, "Storing the run and its alerts")
     alerts = [a for s in steps for a in s.alerts]
