@@ -19,6 +19,7 @@ from core.features.catalog import catalog_frame
 from core.modeling.data import aum_segment
 from core.monitoring.measures import boost_reference
 from core.monitoring.psi import categorical_profile, counts_in, profile
+from core.scoring.tiers import assign_tiers, stored_prob
 from core.warehouse.sql import literal
 
 REFERENCE_FILE = "reference.json"
@@ -72,8 +73,6 @@ def replay_tiers(leads: pd.DataFrame, dates: list[pd.Timestamp], capacity: int, 
     without an MQL yet (a closed status cannot be replayed and is ignored); tiers sized as daily scoring sizes
     them (Tier A the top ``capacity`` × ``a_factor``), leads inside their outcome ``window`` first (assign_tiers).
     ``leads``: lead_id, contacted_at, mql_at, prob, boost. Returns score_date, lead_id, prob, adjusted, rank, tier."""
-    from core.scoring.tiers import assign_tiers
-
     out = []
     for d in dates:
         pool = leads[(leads.contacted_at <= d) & (leads.mql_at.isna() | (leads.mql_at > d))]
@@ -305,8 +304,6 @@ def score_reference(prob) -> dict:
     step function, so a decile edge often falls on a plateau shared by hundreds of leads: with an edge in full
     precision and stored scores rounded, a plateau rounded down crossed the edge, and every month's score PSI read
     ~0.2 (a WARN) with nothing moved."""
-    from core.scoring.tiers import stored_prob
-
     values = pd.Series(stored_prob(prob), dtype=float)
     prof = profile(values, n_bins=10)
     prof["edges"] = [float(e) for e in np.unique(stored_prob(prof["edges"]))]
@@ -318,8 +315,6 @@ def score_profile(reference: dict) -> dict:
     """The reference's score profile to count stored scores in. A reference frozen before :func:`score_reference`
     has full-precision edges and counts: its edges are rounded as stored scores are (the plateau values its counts
     put on an edge's upper side then stay there), unless rounding would merge two edges."""
-    from core.scoring.tiers import stored_prob
-
     prof = reference["score"]
     edges = stored_prob(prof["edges"])
     if len(np.unique(edges)) < len(edges) or np.array_equal(edges, np.asarray(prof["edges"], dtype=float)):

@@ -100,7 +100,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
         s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
         for table, frame in result.measured.items():  # the run's measures with history (MonitorResult.measured)
             if not frame.empty:
-                _add_new_columns(s, table, frame)
+                s.add_columns_of(table, frame)
                 s.load(table, frame.assign(run_id=result.run_id, created_at=now).astype(
                     {c: "string" for c in frame.columns if frame[c].dtype == object}), mode="append")
         audit.record(s, actor, "monitor", result.model_id, "ok", {"run_id": result.run_id, "alert_level": level,
@@ -153,26 +153,6 @@ def _frames_of_json(text: str | None) -> dict[str, pd.DataFrame]:
     from io import StringIO
 
     return {k: pd.read_json(StringIO(v), orient="split") for k, v in json.loads(text or "{}").items()}
-
-
-def _sql_type(values: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(values):
-        return "BOOL"
-    if pd.api.types.is_integer_dtype(values):
-        return "INT64"
-    if pd.api.types.is_float_dtype(values):
-        return "FLOAT64"
-    return "TIMESTAMP" if pd.api.types.is_datetime64_any_dtype(values) else "STRING"
-
-
-def _add_new_columns(s, table: str, frame: pd.DataFrame) -> None:
-    """A measure added by a later release becomes a column of its history table (NULL in earlier runs' rows)."""
-    if not s.table_exists(table):
-        return
-    have = s.columns(table)
-    for column in frame.columns:
-        if column.lower() not in have:
-            s.add_column(table, column, _sql_type(frame[column]))
 
 
 def _move_frames_out_of_runs(s) -> None:

@@ -15,6 +15,11 @@ import pyarrow as pa
 from core.warehouse.sql import read_model, render
 
 
+def sql_type(series: pd.Series) -> str:
+    """The BigQuery type of a DataFrame column (the one SQL dialect; transpiled for DuckDB)."""
+    return {"i": "INT64", "u": "INT64", "f": "FLOAT64", "b": "BOOL", "M": "TIMESTAMP"}.get(series.dtype.kind, "STRING")
+
+
 class Session(ABC):
     #: How a step's intermediate tables are created and where they live. BigQuery: ordinary tables in the
     #: staging dataset, dropped by the step. DuckDB overrides with its session-private temporary tables, which
@@ -70,6 +75,16 @@ class Session(ABC):
         """Schema evolution for tables written by an older release: add ``column`` when the table lacks it."""
         if self.table_exists(table) and column.lower() not in self.columns(table):
             self.execute(f"alter table {table} add column {column} {sql_type}")
+
+    def add_columns_of(self, table: str, frame: pd.DataFrame) -> None:
+        """Schema evolution before an append: each column of ``frame`` the table lacks is added (NULL in the rows
+        already there), typed as :func:`sql_type` types it."""
+        if not self.table_exists(table):
+            return
+        have = self.columns(table)
+        for column in frame.columns:
+            if column.lower() not in have:
+                self.add_column(table, column, sql_type(frame[column]))
 
     @abstractmethod
     def replace_partitions(self, table: str, source: str, where: str) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.errors import LeadScoringError
-from core.warehouse.base import Session, Warehouse
+from core.warehouse.base import Session, Warehouse, sql_type
 from core.warehouse.sql import SCHEMAS, check_identifier, literal, to_bigquery
 
 
@@ -96,7 +96,7 @@ class BigQuerySession(Session):
         rows = ["(" + ", ".join(_bq_literal(v) for v in rec) + ")" for rec in df.itertuples(index=False, name=None)]
         col_list = ", ".join(f"`{c}`" for c in cols)
         if mode == "replace" or not self.table_exists(table):
-            schema = ", ".join(f"`{c}` {_bq_type(df[c])}" for c in cols)
+            schema = ", ".join(f"`{c}` {sql_type(df[c])}" for c in cols)
             self.wh.result(f"CREATE OR REPLACE TABLE `{table_id}` ({schema})")
         for start in range(0, len(rows), 500):
             chunk = rows[start:start + 500]
@@ -140,11 +140,6 @@ def _bq_literal(value) -> str:
     if isinstance(value, float) and math.isinf(value):  # e.g. a noise level with no reference rows
         return f"CAST('{'+' if value > 0 else '-'}inf' AS FLOAT64)"
     return literal(value)
-
-
-def _bq_type(series: pd.Series) -> str:
-    kind = series.dtype.kind
-    return {"i": "INT64", "u": "INT64", "f": "FLOAT64", "b": "BOOL", "M": "TIMESTAMP"}.get(kind, "STRING")
 
 
 class BigQueryWarehouse(Warehouse):
