@@ -305,6 +305,24 @@ def test_scoring_is_incremental_on_features_and_model_version(scored_copy):
     assert (s4.drivers_json != "[]").any()
 
 
+def test_a_reworded_release_rewords_every_stored_lead(scored_copy, monkeypatch):
+    """Stored drivers are reused only under the wording that wrote them: a release that changes the catalog's or
+    the drivers' wording recomputes every lead once, then reuses again."""
+    import core.scoring.score as score_mod
+    from core.scoring.drivers import WORDING_ID, _wording_id
+
+    settings, wh = scored_copy
+    assert WORDING_ID == _wording_id() and len(WORDING_ID) == 12
+    score_mod.score_leads(wh, settings)
+    assert score_mod.score_leads(wh, settings)[0].timings["recomputed_leads"] == 0
+    monkeypatch.setattr(score_mod, "WORDING_ID", "reworded0000")
+    reworded = score_mod.score_leads(wh, settings)[0]
+    assert reworded.timings["recomputed_leads"] == reworded.n_scored > 0
+    assert score_mod.score_leads(wh, settings)[0].timings["recomputed_leads"] == 0
+    with wh.reader() as s:
+        assert s.query("select count(*) as n from ml.lead_scores where feature_hash not like '%:reworded0000'").n[0] == 0
+
+
 def test_an_explained_lead_reads_with_its_tier_and_score_and_an_unknown_one_is_a_clear_error():
     import numpy as np
 

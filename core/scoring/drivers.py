@@ -3,12 +3,15 @@ catalog with a peer comparison (spec §11.2). A missing value is never presented
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.features import catalog
 from core.features.catalog import CATEGORY_SENTENCES, STATIC_FEATURES, is_categorical
 
 _DEFINITIONS = {f.name: f for f in STATIC_FEATURES}
@@ -157,3 +160,19 @@ def top_drivers(contribs: np.ndarray, features: list[str], X: pd.DataFrame, k: i
     drivers = [{"feature": f, "contribution": v, "text": t} for f, v, t in zip(names, values, words[ordered].tolist())]
     bounds = np.searchsorted(row, np.arange(n + 1)).tolist()
     return [drivers[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _wording_id() -> str:
+    """A hash of the code that words the drivers: this module and the feature catalog (labels, units, category
+    sentences). Scoring reuses a lead's stored drivers only under the same id, so a release that rewords a reason
+    rewords every lead on its first run, not only the leads whose features changed since."""
+    h = hashlib.sha256()
+    for module in (__file__, catalog.__file__):
+        try:
+            h.update(Path(module).read_bytes())
+        except OSError:  # no source at hand (a frozen build): the id still changes with the package version
+            h.update(module.encode())
+    return h.hexdigest()[:12]
+
+
+WORDING_ID = _wording_id()

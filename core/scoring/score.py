@@ -24,7 +24,7 @@ from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
 from core.operation import audited
 from core.scoring.capacity import get_capacity
-from core.scoring.drivers import top_drivers
+from core.scoring.drivers import WORDING_ID, top_drivers
 from core.scoring.tiers import assign_tiers, boosts, stored_prob
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal, read_model, render
@@ -127,7 +127,7 @@ class ScoringInputs:
 @dataclass
 class Predictions:
     """Step 2: a calibrated probability and fallback level per lead; ``todo`` marks the leads recomputed
-    (the rest reuse their last probability and drivers because features and model are unchanged)."""
+    (the rest reuse their last probability and drivers because features, model and drivers' wording are unchanged)."""
     prob: np.ndarray
     levels: np.ndarray
     drivers: list  # per lead: its drivers (recomputed leads, filled by explain) or None (reused leads)
@@ -172,7 +172,8 @@ def prepare_inputs(wh: Warehouse, settings: Settings, as_of, actor: Actor) -> Sc
 
 def predict(wh: Warehouse, inp: ScoringInputs, full: bool = False) -> Predictions:
     X, df = inp.X, inp.leads
-    feature_hash = pd.util.hash_pandas_object(X, index=False).astype("uint64").astype(str).to_numpy()
+    # what a stored score and its drivers were computed from: the lead's model inputs and the drivers' wording
+    feature_hash = (pd.util.hash_pandas_object(X, index=False).astype("uint64").astype(str) + f":{WORDING_ID}").to_numpy()
     prob = np.zeros(len(X))
     levels = np.full(len(X), inp.fallback, dtype=object)
     drivers: list = [None] * len(X)
