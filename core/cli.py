@@ -231,10 +231,10 @@ def _build_features(args, settings, wh) -> int:
 
 
 def _leakage_report(args, settings, wh) -> int:
-    from core.quality.feature_quality import leakage_markdown, leakage_report
+    from core.quality.feature_quality import leakage_report
 
     report = leakage_report(wh, settings)
-    print(json.dumps(report, indent=2, default=str) if args.json else leakage_markdown(report))
+    print(json.dumps(report.to_json(), indent=2, default=str) if args.json else report.markdown())
     return 0
 
 

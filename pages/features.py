@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.features.build import build_features
 from core.features.catalog import search_catalog
-from core.quality.feature_quality import feature_overview, leakage_markdown
+from core.quality.feature_quality import feature_overview
 from pages._shared import actor, after_write, engine, table, user_errors, why_not
 
 eng = engine()
@@ -66,8 +66,8 @@ with user_errors():
 
     with leak_tab:
         leak = view.leakage
-        (st.success if leak["clean"] else st.error)(
-            "No post-contact or PII column reaches the features." if leak["clean"] else "Leakage found: see below.")
-        st.markdown(leakage_markdown(leak))
-        if leak["defect_examples"]:
-            table(pd.DataFrame(leak["defect_examples"]), "mql_before_contact.csv")
+        (st.success if leak.clean else st.error)(
+            "No post-contact or PII column reaches the features." if leak.clean else "Leakage found: see below.")
+        st.markdown(leak.markdown())
+        if leak.defect_examples:
+            table(pd.DataFrame(leak.defect_examples), "mql_before_contact.csv")

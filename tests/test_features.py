@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import fields
 
 import pandas as pd
 import pytest
@@ -94,7 +96,7 @@ def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
     assert f.loc["00QM", ["snapshot_month", "TotalAssetsInMillions"]].tolist() == ["2025-03", 300.0]
     assert f.loc["00QD", "snapshot_month"] == "2025-01" and bool(f.loc["00QD", "snapshot_at_risk"])
     report = leakage_report(wh, settings)
-    assert report["at_risk_before_first_snapshot"] == 1 and report["leakage_records"] == 1
+    assert report.at_risk_before_first_snapshot == 1 and report.leakage_records == 1
 
 
 def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
@@ -159,18 +161,26 @@ def test_planted_post_contact_feature_is_refused(settings, wh, tmp_path):
         build_features(wh, settings, AS_OF, extra_features=(pii,))
 
 
-def test_planted_leaking_column_flagged_by_the_report(settings, wh, tmp_path):
+def test_planted_leaking_column_flagged_by_the_report(settings, wh, tmp_path, capsys):
     """A column the catalog does not define, or one that predicts the label too well, is flagged."""
     leads = [lead(f"00Q{i}", 100 + i, mql="2025-01-07T10:00:00.000+0000" if i % 3 == 0 else "") for i in range(30)]
     _load(settings, wh, tmp_path, {"2025-01": [rep(1)]}, leads)
     build_features(wh, settings, AS_OF)
-    assert leakage_report(wh, settings)["clean"]
+    assert leakage_report(wh, settings).clean
     with wh.writer("plant") as s:
         s.execute("create or replace table ml.lead_features as select *, label as Days_To_MQL_Known from ml.lead_features")
     report = leakage_report(wh, settings)
-    assert not report["clean"]
-    assert report["columns_not_in_catalog"] == ["Days_To_MQL_Known"]
-    assert report["suspicious_features"][0]["feature"] == "Days_To_MQL_Known"
+    assert not report.clean and not report.to_json()["clean"]
+    assert report.columns_not_in_catalog == ["Days_To_MQL_Known"]
+    assert report.suspicious_features[0]["feature"] == "Days_To_MQL_Known"
+    from core.cli import main  # the CLI's JSON keeps the contract's keys; the text is the report's markdown
+
+    assert main(["--db", str(settings.warehouse_path), "leakage-report", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["clean"] is False and out["columns_not_in_catalog"] == ["Days_To_MQL_Known"]
+    assert set(out) == {f.name for f in fields(report)} | {"clean"}
+    assert main(["--db", str(settings.warehouse_path), "leakage-report"]) == 0
+    assert capsys.readouterr().out.strip() == report.markdown() and "**ATTENTION**" in report.markdown()
 
 
 def test_pii_never_in_the_training_table(settings, wh, tmp_path):
@@ -203,7 +213,7 @@ def test_demo_reproduces_the_intended_effects(loaded_demo):
     assert summary["weekend_rate"] > 1.6 * summary["weekday_rate"]
     tiers = {r["group"]: r["rate"] for r in summary["by_aum_tier"]}
     assert tiers["<$100M"] > tiers[">$500M"]
-    assert leakage_report(wh, settings)["clean"]
+    assert leakage_report(wh, settings).clean
 
 
 def test_feature_catalog_doc_is_current():
@@ -258,5 +268,5 @@ def test_the_feature_overview_builds_once_for_a_builder_and_explains_itself_to_o
     view = feature_overview(wh, settings, actor=Actor("ana", "analyst"))  # the first visit after a load builds
     assert latest_feature_set(wh) is not None and view.class_summary["training_rows"] == 2
     assert view.caption().startswith(f"{len(view.feature_set['features'])} features built as of ")
-    assert "+00:00" not in view.caption() and view.leakage["clean"]
+    assert "+00:00" not in view.caption() and view.leakage.clean
     assert set(view.mostly_missing()) <= set(view.scorecard.feature)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -97,14 +97,64 @@ def class_summary(df: pd.DataFrame) -> dict:
     }
 
 
-def leakage_report(wh: Warehouse, settings: Settings) -> dict:
+@dataclass(frozen=True)
+class LeakageReport:
+    """The point-in-time and blocked-field report (spec Step 3.2). ``to_json`` is the CLI's
+    ``leakage-report --json`` (its keys are the contract); ``markdown`` the terminal's and the page's text."""
+    as_of: str | None
+    contacted_leads: int
+    features: int
+    blocked_columns: dict[str, str]  # column → why it can never be a feature
+    blocked_columns_in_features: list[str]
+    columns_not_in_catalog: list[str]
+    leakage_records: int  # spec Step 3.2: features from a snapshot dated after the contact month
+    leakage_rate_percent: float
+    at_risk_before_first_snapshot: int
+    defects_mql_before_contact: int
+    defect_examples: list[dict]  # the first 20 MQLs stamped before contact (lead id, times, days)
+    suspicious_features: list[dict]  # {"feature", "single_feature_auc"} at or above SUSPICIOUS_AUC
+    top_single_feature_auc: list[dict]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.blocked_columns_in_features or self.columns_not_in_catalog or self.suspicious_features)
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"clean": self.clean}
+
+    def markdown(self) -> str:
+        lines = [
+            f"# Leakage report — as of {self.as_of}",
+            "",
+            f"**{'CLEAN' if self.clean else 'ATTENTION'}** — {self.features} features, {self.contacted_leads:,} contacted leads.",
+            "",
+            "| check | result |", "|---|---|",
+            f"| post-contact / PII columns in the feature matrix | {len(self.blocked_columns_in_features)} |",
+            f"| columns not defined in the catalog | {len(self.columns_not_in_catalog)} |",
+            f"| features from a snapshot dated after the contact month (spec 3.2 leakage_records) | "
+            f"{self.leakage_records:,} ({self.leakage_rate_percent}%) |",
+            f"| contacted before the first snapshot (first snapshot used; at risk) | {self.at_risk_before_first_snapshot:,} |",
+            f"| MQL stamped before contact (excluded from training) | {self.defects_mql_before_contact:,} |",
+            f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(self.suspicious_features)} |",
+            "",
+            "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(self.blocked_columns.items())),
+            "",
+            "Strongest single features: " + ", ".join(f"{a['feature']} {a['single_feature_auc']:.3f}"
+                                                      for a in self.top_single_feature_auc),
+        ]
+        if self.at_risk_before_first_snapshot:
+            lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
+                      "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
+        return "\n".join(lines)
+
+
+def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
     fs = latest_feature_set(wh)
     df = feature_matrix(wh)
     features = [c for c in df.columns if c not in META_COLUMNS]
     catalog = all_features(fs["levels"] if fs else {})
     check_no_leakage(catalog)  # raises if the catalog itself reads a blocked column
     blocked = blocked_sources()
-    unknown_columns = sorted(set(features) - {f.name for f in catalog})
     contact_month = df.contacted_at.dt.strftime("%Y-%m")
     after_contact = int((df.snapshot_month > contact_month).sum())
     with wh.reader() as s:
@@ -118,48 +168,15 @@ def leakage_report(wh: Warehouse, settings: Settings) -> dict:
         auc = _auc(pd.to_numeric(train[name], errors="coerce"), train.label.astype(int))
         if auc is not None:
             aucs.append({"feature": name, "single_feature_auc": round(auc, 4)})
-    suspicious = [a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC]
-    report = {
-        "as_of": str(fs["as_of"]) if fs else None,
-        "contacted_leads": int(len(df)),
-        "features": len(features),
-        "blocked_columns": blocked,
-        "blocked_columns_in_features": [c for c in features if c in blocked],
-        "columns_not_in_catalog": unknown_columns,
-        "leakage_records": after_contact,  # spec Step 3.2: features from data dated after contact
-        "leakage_rate_percent": round(100 * after_contact / len(df), 2) if len(df) else 0.0,
-        "at_risk_before_first_snapshot": int(df.snapshot_at_risk.sum()),
-        "defects_mql_before_contact": int(len(defects)),
-        "defect_examples": defects.head(20).astype(str).to_dict(orient="records"),
-        "suspicious_features": suspicious,
-        "top_single_feature_auc": sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10],
-    }
-    report["clean"] = not (report["blocked_columns_in_features"] or unknown_columns or suspicious)
-    return report
-
-
-def leakage_markdown(r: dict) -> str:
-    lines = [
-        f"# Leakage report — as of {r['as_of']}",
-        "",
-        f"**{'CLEAN' if r['clean'] else 'ATTENTION'}** — {r['features']} features, {r['contacted_leads']:,} contacted leads.",
-        "",
-        "| check | result |", "|---|---|",
-        f"| post-contact / PII columns in the feature matrix | {len(r['blocked_columns_in_features'])} |",
-        f"| columns not defined in the catalog | {len(r['columns_not_in_catalog'])} |",
-        f"| features from a snapshot dated after the contact month (spec 3.2 leakage_records) | {r['leakage_records']:,} ({r['leakage_rate_percent']}%) |",
-        f"| contacted before the first snapshot (first snapshot used; at risk) | {r['at_risk_before_first_snapshot']:,} |",
-        f"| MQL stamped before contact (excluded from training) | {r['defects_mql_before_contact']:,} |",
-        f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(r['suspicious_features'])} |",
-        "",
-        "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(r["blocked_columns"].items())),
-        "",
-        "Strongest single features: " + ", ".join(f"{a['feature']} {a['single_feature_auc']:.3f}" for a in r["top_single_feature_auc"]),
-    ]
-    if r["at_risk_before_first_snapshot"]:
-        lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
-                  "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
-    return "\n".join(lines)
+    return LeakageReport(
+        as_of=str(fs["as_of"]) if fs else None, contacted_leads=int(len(df)), features=len(features),
+        blocked_columns=blocked, blocked_columns_in_features=[c for c in features if c in blocked],
+        columns_not_in_catalog=sorted(set(features) - {f.name for f in catalog}), leakage_records=after_contact,
+        leakage_rate_percent=round(100 * after_contact / len(df), 2) if len(df) else 0.0,
+        at_risk_before_first_snapshot=int(df.snapshot_at_risk.sum()), defects_mql_before_contact=int(len(defects)),
+        defect_examples=defects.head(20).astype(str).to_dict(orient="records"),
+        suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
+        top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
 
 
 @dataclass(frozen=True)
@@ -170,7 +187,7 @@ class FeatureOverview:
     catalog: pd.DataFrame
     scorecard: pd.DataFrame
     class_summary: dict
-    leakage: dict
+    leakage: LeakageReport
 
     def caption(self) -> str:
         fs = self.feature_set
