@@ -72,7 +72,7 @@ def test_a_named_build_sits_beside_the_live_one(settings, wh, tmp_path):
     assert live.status_counts == {"positive": 1, "censored": 1}
     assert feature_matrix(wh).label_status.tolist() == ["positive", "censored"]  # the live rows, untouched
     assert feature_matrix(wh, build="past").lead_id.tolist() == ["00QA"]
-    assert latest_feature_set(wh)["feature_set_id"] == live.feature_set_id  # only the live build is recorded
+    assert latest_feature_set(wh).feature_set_id == live.feature_set_id  # only the live build is recorded
     with wh.reader() as s:
         assert s.scalar("select max(as_of) from ml.lead_labels") == pd.Timestamp(AS_OF)
     drop_build(wh, "past")
@@ -267,6 +267,6 @@ def test_the_feature_overview_builds_once_for_a_builder_and_explains_itself_to_o
     assert latest_feature_set(wh) is None
     view = feature_overview(wh, settings, actor=Actor("ana", "analyst"))  # the first visit after a load builds
     assert latest_feature_set(wh) is not None and view.class_summary["training_rows"] == 2
-    assert view.caption().startswith(f"{len(view.feature_set['features'])} features built as of ")
+    assert view.caption().startswith(f"{len(view.feature_set.features)} features built as of ")
     assert "+00:00" not in view.caption() and view.leakage.clean
     assert set(view.mostly_missing()) <= set(view.scorecard.feature)

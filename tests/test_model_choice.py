@@ -109,12 +109,13 @@ def _synthetic_warehouse_frame(n=6000, seed=5):
 
 def test_registered_model_is_the_evaluated_recipe_refitted_on_every_matured_lead(settings, wh, monkeypatch):
     """train(): gates pass on the test period, then the same recipe is refitted on all rows (test included)."""
+    from core.features.build import FeatureSet
     from core.modeling import train as tr
     from core.modeling.data import time_split
     from core.modeling.registry import load_model
 
     frame = _synthetic_warehouse_frame()
-    monkeypatch.setattr(tr, "latest_feature_set", lambda wh: {"levels": {}, "fingerprint": "f", "as_of": "2025-06-01"})
+    monkeypatch.setattr(tr, "latest_feature_set", lambda wh: FeatureSet("fs", pd.Timestamp("2025-06-01"), {}, "f"))
     monkeypatch.setattr(tr, "feature_matrix", lambda wh, training_only=False, build="": pd.DataFrame(
         {"lead_id": frame.ids, "contacted_at": frame.t, "label": frame.y}))
     monkeypatch.setattr(tr, "frame_from", lambda df: frame)

@@ -321,7 +321,7 @@ def test_backtest_writes_the_contract_columns(loaded_demo, tmp_path):
     assert result["per_month"] and all(m["month"] >= "2025-05" for m in result["per_month"])
     assert "Not enough data" in result["markdown"]  # the small demo has too few positives before May
     # the backtest worked beside the live build: today's features were never replaced, and its own are gone
-    assert latest_feature_set(wh)["feature_set_id"] == live.feature_set_id
+    assert latest_feature_set(wh).feature_set_id == live.feature_set_id
     pd.testing.assert_frame_equal(feature_matrix(wh), before)
     as_of = wh.read("select max(as_of) as a from ml.lead_labels").a.iloc[0]
     assert str(as_of).startswith("2025-10-27")

@@ -40,6 +40,20 @@ _HELPERS = {
 }
 
 
+@dataclass(frozen=True)
+class FeatureSet:
+    """A feature build's record (a row of ``ml.feature_sets``): its as-of time, the category levels its one-hot
+    columns were built from, a fingerprint of its rows, its features and label counts."""
+    feature_set_id: str
+    as_of: pd.Timestamp
+    levels: dict[str, list[str]]
+    fingerprint: str
+    features: list[str] = field(default_factory=list)
+    status_counts: dict[str, int] = field(default_factory=dict)
+    window_days: int | None = None
+    created_at: pd.Timestamp | None = None
+
+
 @dataclass
 class FeatureBuild:
     feature_set_id: str
@@ -53,9 +67,10 @@ class FeatureBuild:
     extra: dict = field(default_factory=dict)
     name: str = ""  # "" is the live build; else the named build's tables carry the suffix ``__name``
 
-    def meta(self) -> dict:
-        """What a model records about the rows it was trained on."""
-        return {"levels": self.levels, "fingerprint": self.fingerprint, "as_of": self.as_of}
+    def meta(self) -> "FeatureSet":
+        """What a model records about the rows it was trained on (as ``ml.feature_sets`` records the live build)."""
+        return FeatureSet(self.feature_set_id, pd.Timestamp(self.as_of), self.levels, self.fingerprint, self.features,
+                          self.status_counts, self.window_days)
 
     def markdown(self) -> str:
         c = self.status_counts
@@ -183,18 +198,18 @@ def build_features(
     return result
 
 
-def latest_feature_set(wh: Warehouse) -> dict | None:
+def latest_feature_set(wh: Warehouse) -> FeatureSet | None:
+    """The live build's record, or None before the first build."""
     with wh.reader() as s:
         if not s.table_exists("ml.feature_sets"):
             return None
         df = s.query("select * from ml.feature_sets order by created_at desc limit 1")
     if df.empty:
         return None
-    row = df.iloc[0].to_dict()
-    row["levels"] = json.loads(row.pop("levels_json"))
-    row["features"] = json.loads(row.pop("features_json"))
-    row["status_counts"] = json.loads(row.pop("status_counts_json"))
-    return row
+    r = df.iloc[0]
+    return FeatureSet(str(r.feature_set_id), pd.Timestamp(r.as_of), json.loads(r.levels_json), str(r.fingerprint),
+                      json.loads(r.features_json), json.loads(r.status_counts_json),
+                      None if pd.isna(r.window_days) else int(r.window_days), pd.Timestamp(r.created_at))
 
 
 def feature_matrix(wh: Warehouse, training_only: bool = False, build: str = "") -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import FeatureBuild, build_features, feature_matrix, latest_feature_set
+from core.features.build import FeatureBuild, FeatureSet, build_features, feature_matrix, latest_feature_set
 from core.modeling import imbalance as imb
 from core.modeling import metrics
 from core.modeling.baselines import LogisticBaseline, analyst_default, heuristic_rule
@@ -653,7 +653,7 @@ class TrainResult:
 class TrainingData:
     """The rows one training run learns from and is judged on: a feature build's matured leads, in time order,
     split into the earlier ~80% (fit and calibration) and the newest ~20% (the held-out test period)."""
-    feature_set: dict  # the build's meta: as_of, levels, fingerprint
+    feature_set: FeatureSet  # the build's record: as_of, levels, fingerprint
     rows: pd.DataFrame  # ids, contact times, labels and features of every matured lead
     frame: Frame
     train_all: Frame
@@ -756,13 +756,13 @@ def registry_meta(model_id: str, fitted: Fitted, data: TrainingData, ev: Evaluat
     """What the registry stores beside the artifact (meta.json): enough to load, score, explain and audit it."""
     fs = data.feature_set
     return {
-        "model_id": model_id, "kind": fitted.kind, "features": fitted.features, "levels": fs["levels"],
+        "model_id": model_id, "kind": fitted.kind, "features": fitted.features, "levels": fs.levels,
         "medians": fitted.medians, "params": fitted.params,
         "category_encoding": fitted.encoder.to_dict() if fitted.encoder is not None else None,
         "calibration": fitted.calibrator.to_dict(),
         "metrics": {**ev.metrics, "baselines": ev.baselines, "split": split, "refit": refit.info if refit else None},
         "gates": ev.gates, "gates_passed": ev.passed, "training_fingerprint": data.fingerprint,
-        "feature_set_fingerprint": fs["fingerprint"], "as_of": str(fs["as_of"]), "timings": fitted.timings,
+        "feature_set_fingerprint": fs.fingerprint, "as_of": str(fs.as_of), "timings": fitted.timings,
         "selection": {k: v for k, v in fitted.selection.items() if k != "iv"},
         "imbalance_table": None if fitted.imbalance_table is None else fitted.imbalance_table.to_dict(orient="records"),
         "tuning": fitted.tuning, "notes": fitted.insufficient or "", "crm_fallback": fitted.fallback,
@@ -776,8 +776,8 @@ def freeze_reference(wh: Warehouse, settings: Settings, folder, fitted: Fitted, 
     fs = data.feature_set
     rows = data.rows.sort_values(["contacted_at", "lead_id"]).reset_index(drop=True)
     with wh.reader() as s:
-        reference = build_reference(s, rows, fitted.predict(data.frame.X), fs["levels"], ev.daily_capacity,
-                                    ev.metrics["test"].get("tier_a_precision"), str(fs["as_of"]),
+        reference = build_reference(s, rows, fitted.predict(data.frame.X), fs.levels, ev.daily_capacity,
+                                    ev.metrics["test"].get("tier_a_precision"), str(fs.as_of),
                                     settings.tier_a_factor, settings.tier_b_factor, settings.tier_window)
     save_reference(folder, reference)
     fitted.timings["reference"] = round(time.perf_counter() - t0, 2)

@@ -11,7 +11,7 @@ import pandas as pd
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS, build_features, feature_matrix, latest_feature_set
+from core.features.build import META_COLUMNS, FeatureSet, build_features, feature_matrix, latest_feature_set
 from core.features.catalog import all_features, blocked_sources, check_no_leakage, is_categorical
 from core.warehouse import Warehouse
 from core.words import when
@@ -152,7 +152,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
     fs = latest_feature_set(wh)
     df = feature_matrix(wh)
     features = [c for c in df.columns if c not in META_COLUMNS]
-    catalog = all_features(fs["levels"] if fs else {})
+    catalog = all_features(fs.levels if fs else {})
     check_no_leakage(catalog)  # raises if the catalog itself reads a blocked column
     blocked = blocked_sources()
     contact_month = df.contacted_at.dt.strftime("%Y-%m")
@@ -169,7 +169,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         if auc is not None:
             aucs.append({"feature": name, "single_feature_auc": round(auc, 4)})
     return LeakageReport(
-        as_of=str(fs["as_of"]) if fs else None, contacted_leads=int(len(df)), features=len(features),
+        as_of=str(fs.as_of) if fs else None, contacted_leads=int(len(df)), features=len(features),
         blocked_columns=blocked, blocked_columns_in_features=[c for c in features if c in blocked],
         columns_not_in_catalog=sorted(set(features) - {f.name for f in catalog}), leakage_records=after_contact,
         leakage_rate_percent=round(100 * after_contact / len(df), 2) if len(df) else 0.0,
@@ -183,7 +183,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
 class FeatureOverview:
     """Everything the Features & data quality page shows: the live build's meta, the catalog, the per-feature
     scorecard, the class-balance summary and the leakage report."""
-    feature_set: dict
+    feature_set: FeatureSet | None
     catalog: pd.DataFrame
     scorecard: pd.DataFrame
     class_summary: dict
@@ -191,7 +191,7 @@ class FeatureOverview:
 
     def caption(self) -> str:
         fs = self.feature_set
-        return f"{len(fs['features'])} features built as of {when(fs['as_of'])} · feature set {fs['feature_set_id']}"
+        return f"{len(fs.features)} features built as of {when(fs.as_of)} · feature set {fs.feature_set_id}"
 
     def mostly_missing(self) -> list[str]:
         """Features more than half missing (the scorecard's warning)."""
@@ -204,7 +204,7 @@ def _overview(wh: Warehouse, settings: Settings) -> FeatureOverview:
     fs = latest_feature_set(wh)
     df = feature_matrix(wh)
     features = [c for c in df.columns if c not in META_COLUMNS]
-    return FeatureOverview(fs, catalog_frame(fs["levels"] if fs else None), scorecard(df, features), class_summary(df),
+    return FeatureOverview(fs, catalog_frame(fs.levels if fs else None), scorecard(df, features), class_summary(df),
                            leakage_report(wh, settings))
 
 

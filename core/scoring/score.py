@@ -158,11 +158,11 @@ def prepare_inputs(wh: Warehouse, settings: Settings, as_of, actor: Actor) -> Sc
     except LeadScoringError as exc:
         reason = str(exc)
     fs = latest_feature_set(wh)
-    levels = champion.levels if champion else (fs["levels"] if fs else None)
-    if fs is None or as_of is not None or (champion and fs["levels"] != champion.levels):
+    levels = champion.levels if champion else (fs.levels if fs else None)
+    if fs is None or as_of is not None or (champion and fs.levels != champion.levels):
         as_of_ts = build_features(wh, settings, as_of=as_of, levels=levels, actor=actor).as_of
     else:
-        as_of_ts = pd.Timestamp(fs["as_of"]).tz_convert("UTC")
+        as_of_ts = fs.as_of.tz_convert("UTC")
     df = open_leads(wh, settings, as_of_ts)
     if df.empty:
         raise LeadScoringError("No open contacted leads to score (all converted, closed or none contacted yet).")
