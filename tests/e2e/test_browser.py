@@ -96,6 +96,16 @@ RAW_ARTEFACTS = {
 }
 
 
+def _check_and_shoot(page, where: str, shot: str) -> None:
+    """No exception and no raw artefact in what the page shows now; a screenshot named ``shot``."""
+    text = page.locator("[data-testid=stMain]").inner_text()
+    assert page.locator("[data-testid=stException]").count() == 0, (where, text[:2000])
+    for what, pattern in RAW_ARTEFACTS.items():
+        found = pattern.search(text)
+        assert not found, f"{where}: {what}: {text[max(found.start() - 80, 0):found.end() + 80]!r}"
+    page.screenshot(path=str(SHOTS / f"{shot}.png"))
+
+
 def _every_page_for_every_role(browser, url: str, tmp: Path) -> None:
     """Each role signs in and opens every page it has: no exception, no raw artefact, a screenshot each."""
     from core.auth import UserStore
@@ -124,13 +134,15 @@ def _every_page_for_every_role(browser, url: str, tmp: Path) -> None:
                         break
                     time.sleep(0.5)
                 time.sleep(1)
-                text = page.locator("[data-testid=stMain]").inner_text()
-                assert page.locator("[data-testid=stException]").count() == 0, (role, name, text[:2000])
-                for what, pattern in RAW_ARTEFACTS.items():
-                    found = pattern.search(text)
-                    assert not found, f"{role} on {name}: {what}: {text[max(found.start() - 80, 0):found.end() + 80]!r}"
                 slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-                page.screenshot(path=str(SHOTS / f"role_{role}_{slug}.png"))
+                _check_and_shoot(page, f"{role} on {name}", f"role_{role}_{slug}")
+                if role == "admin":  # every tab once: a hidden tab's text is not in the page's visible text
+                    for tab in page.locator("[data-testid=stTabs] [role=tab]").all():
+                        label = tab.inner_text().strip()
+                        tab.click()
+                        time.sleep(0.7)
+                        tab_slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+                        _check_and_shoot(page, f"{role} on {name}, tab {label}", f"tab_{slug}_{tab_slug}")
         except Exception:
             page.screenshot(path=str(SHOTS / f"failure_{role}.png"))
             raise
