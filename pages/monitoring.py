@@ -62,7 +62,7 @@ with user_errors():
                 write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, inc.alert_keys[pick], who),
                              f"Acknowledged {inc.label[pick]}.")
     with t_drift:
-        drift_tab(eng, f)
+        drift_tab(eng, f, v.feature_labels)
     with t_perf:
         st.caption("Filled dots: weeks whose 30-day window has closed (observed; a dot grows with the week's Tier A "
                    "leads). Hollow dots: not yet matured, estimated from the calibrated probabilities with a 95% "
@@ -105,7 +105,7 @@ with user_errors():
         else:
             st.info("No matured leads yet.")
     with t_attr:
-        fig = charts.attribution_ranks(f["attribution"])
+        fig = charts.attribution_ranks(f["attribution"], labels=v.feature_labels)
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
         else:

@@ -847,6 +847,34 @@ def test_the_monitoring_view_reads_in_words(monitored):
     assert " to " in v.feed_summary() and "-" not in v.feed_summary().split("(")[1].split(")")[0]  # 'Oct 2024 to Oct 2025'
     assert v.reference_span and f"from leads contacted {v.reference_span}" in v.caption()
     assert not v.alerts.Subject.str.contains(r"\d{4}-\d{2}").any()  # months in words: 'Jun 2025'
+    # the SGA-effect features are named by their owners, not by Salesforce user ids
+    owners = {f for k in ("drift", "attribution") for f in v.frames[k].feature if f.startswith("Owner_")}
+    assert owners and set(v.feature_labels) == owners
+    assert all(label.startswith("Owner: ") and "005" not in label for label in v.feature_labels.values())
+    assert not v.alerts.message.str.contains("Owner_00").any() and not v.incidents.label.str.contains("Owner_00").any()
+    from core.monitoring import charts
+
+    fig = charts.attribution_ranks(v.frames["attribution"], labels=v.feature_labels)
+    shown = {t.name for t in fig.data}
+    assert not any(n.startswith("Owner_") for n in shown)
+    heat = charts.psi_heatmap(v.frames["drift"], top=500, labels=v.feature_labels)
+    assert set(v.feature_labels.values()) & set(heat.data[0].y) and not any(str(y).startswith("Owner_") for y in heat.data[0].y)
+
+
+def test_owner_features_read_as_their_owners():
+    from core.features.owners import owner_labels, owners_in_words, relabel
+
+    names = {"005A0000001000AAA": "Harper Quinn", "005A0000001001AAA": "Sam Lee", "005A0000001002AAA": "Sam Lee"}
+    labels = owner_labels(["Owner_005A0000001000AAA", "Owner_005A0000001001AAA", "Owner_005A0000001002AAA",
+                           "Owner_005A0000009999AAA", "TotalAssetsInMillions"], names)
+    assert labels == {"Owner_005A0000001000AAA": "Owner: Harper Quinn",  # an unknown owner keeps its name
+                      "Owner_005A0000001001AAA": "Owner: Sam Lee (005A0000001001AAA)",  # one name, two owners
+                      "Owner_005A0000001002AAA": "Owner: Sam Lee (005A0000001002AAA)"}
+    assert owners_in_words("Mean |SHAP| of Owner_005A0000001000AAA changed; Owner_005A0000009999AAA too", names) == \
+        "Mean |SHAP| of Owner: Harper Quinn changed; Owner_005A0000009999AAA too"
+    frame = pd.DataFrame({"feature": ["Owner_005A0000001000AAA", "x"], "psi": [0.1, 0.2]})
+    assert relabel(frame, labels).feature.tolist() == ["Owner: Harper Quinn", "x"]
+    assert relabel(frame, {}) is frame
 
 
 def test_months_in_words_leaves_dates_and_numbers_alone():

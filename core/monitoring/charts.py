@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from core.features.owners import relabel
 from core.modeling.data import AUM_SEGMENTS
 
 SEGMENT_ORDER = list(AUM_SEGMENTS)
@@ -25,11 +26,13 @@ def _month_axis(fig: go.Figure, axis: str = "x") -> go.Figure:
     return fig
 
 
-def psi_heatmap(drift: pd.DataFrame, top: int = 30, title: str = "") -> go.Figure | None:
-    """Features (the ``top`` that moved most) × months, coloured by PSI; 0.2 and 0.3 are the spec's lines."""
+def psi_heatmap(drift: pd.DataFrame, top: int = 30, title: str = "", labels: dict | None = None) -> go.Figure | None:
+    """Features (the ``top`` that moved most) × months, coloured by PSI; 0.2 and 0.3 are the spec's lines. A feature
+    in ``labels`` is shown by its label."""
     d = drift[drift.period.str.match(r"^\d{4}-\d{2}$")]
     if d.empty:
         return None
+    d = relabel(d, labels or {})
     grid = d.pivot_table(index="feature", columns="period", values="psi", aggfunc="max")
     grid = grid.loc[grid.max(axis=1).sort_values(ascending=False).index[:top]]
     grid.columns = [pd.Timestamp(f"{c}-01").strftime("%b %Y") for c in grid.columns]
@@ -178,9 +181,10 @@ def calibration(cal: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
-def attribution_ranks(ranks: pd.DataFrame, top: int = 10) -> go.Figure | None:
+def attribution_ranks(ranks: pd.DataFrame, top: int = 10, labels: dict | None = None) -> go.Figure | None:
     if ranks.empty:
         return None
+    ranks = relabel(ranks, labels or {})
     last = ranks[ranks.period == ranks.period.max()].nsmallest(top, "rank").feature
     weekly = ranks.period.str.len().max() > 7
     r = ranks[ranks.feature.isin(last)].assign(when=lambda d: pd.to_datetime(d.period if weekly else d.period + "-01"))

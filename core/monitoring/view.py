@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from core.config import Settings
+from core.features.owners import owner_labels, owner_names, owners_in_words
 from core.modeling.registry import list_models
 from core.monitoring.charts import KIND_LABELS, LEVEL_LABELS
 from core.monitoring.measures import conversion_pooled
@@ -32,9 +33,10 @@ def months_in_words(text) -> str:
     return _MONTH.sub(lambda m: month_label(m.group(0)), str(text))
 
 
-def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
+def incidents(alerts: pd.DataFrame, owners: dict[str, str] | None = None) -> pd.DataFrame:
     """The open (unacknowledged) alerts as incidents to acknowledge at once: one per kind and period (a drifting
-    month's features are one incident), worst first. Columns: label, alert_keys, level, alerts."""
+    month's features are one incident), worst first; an owner feature named by its owner (``owners``: OwnerId →
+    name). Columns: label, alert_keys, level, alerts."""
     open_ = alerts[alerts.acknowledged_by.isna()] if not alerts.empty else alerts
     if open_.empty:
         return pd.DataFrame(columns=["label", "alert_keys", "level", "alerts"])
@@ -45,7 +47,7 @@ def incidents(alerts: pd.DataFrame) -> pd.DataFrame:
         head = g.subject.iloc[0].rpartition(" · ")[0]
         label = f"{what} · {months_in_words(p)}: {len(g)} alerts" if len(g) > 1 else \
             f"{what}: {head} · {months_in_words(p)}" if head else f"{what}: {g.subject.iloc[0]}"
-        rows.append({"label": f"{label} ({LEVEL_LABELS[level]})", "alert_keys": list(g.alert_key), "level": level,
+        rows.append({"label": f"{owners_in_words(label, owners or {})} ({LEVEL_LABELS[level]})", "alert_keys": list(g.alert_key), "level": level,
                      "alerts": len(g), "order": LEVELS.index(level)})
     return pd.DataFrame(rows).sort_values("order", ascending=False, kind="stable").drop(columns="order") \
         .reset_index(drop=True)
@@ -70,6 +72,9 @@ class MonitoringView:
     active_shadow: Shadow | None  # the challenger scoring in shadow now (started or stopped since the run, too)
     challengers: pd.DataFrame
     labels: dict[str, str]
+    # features as a reader knows them where the name alone would not do ("Owner: <name>" for Owner_<OwnerId>); the
+    # frames keep the names (the look inside a month reads a feature by its name)
+    feature_labels: dict[str, str] = field(default_factory=dict)
 
     def headline(self) -> list[tuple[str, str]]:
         """The four figures at the top of the page: (label, value)."""
@@ -106,13 +111,16 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
     labels = {r.model_id: model_label(r) for r in models.itertuples()}
     alerts = read_alerts(wh)
     alerts = alerts[alerts.active.astype(bool)].copy()
+    with wh.reader() as s:
+        owners = owner_names(s)
+    named = {f for k in ("drift", "attribution") for f in frames.get(k, pd.DataFrame()).get("feature", [])}
     if not alerts.empty:
         alerts["order"] = alerts.level.map(LEVELS.index)
         alerts = alerts.sort_values(["order", "last_seen"], ascending=[False, False])
         alerts["Level"] = alerts.level.map(LEVEL_LABELS)
         alerts["What"] = alerts.kind.map(KIND_LABELS).fillna(alerts.kind)
-        alerts["Subject"] = alerts.subject.map(months_in_words)
-        alerts["message"] = alerts.message.map(months_in_words)
+        alerts["Subject"] = alerts.subject.map(lambda t: owners_in_words(months_in_words(t), owners))
+        alerts["message"] = alerts.message.map(lambda t: owners_in_words(months_in_words(t), owners))
     cohorts = pd.DataFrame(run["matured_cohorts"])
     if not cohorts.empty:
         # reindexed: a run of an earlier release has no mqls_before_a_list
@@ -128,12 +136,13 @@ def monitoring_view(wh: Warehouse, settings: Settings) -> MonitoringView | None:
     conversion = pooled.assign(tier="Tier " + pooled.tier, discovery=pooled.discovery.replace({"all": "all leads"}))[
         ["tier", "discovery", "leads", "mqls", "rate", "low", "high"]] if not pooled.empty else pooled
     return MonitoringView(
-        run=run, frames=frames, alerts=alerts, incidents=incidents(alerts), cohorts=cohorts, ranges=ranges,
+        run=run, frames=frames, alerts=alerts, incidents=incidents(alerts, owners), cohorts=cohorts, ranges=ranges,
         conversion_pooled=pooled, conversion=conversion, model_label=labels.get(run["model_id"], run["model_id"]),
         reference_span=" to ".join(f"{pd.Timestamp(t).day} {pd.Timestamp(t):%b %Y}" for t in run.get("reference_contacted") or []),
         shadow=ShadowComparison.from_json(run["shadow"]) if run.get("shadow") and shadowed and
         run["shadow"]["challenger"] == shadowed.model_id else None, active_shadow=shadowed,
-        challengers=models[~models.is_champion.astype(bool)], labels=labels)
+        challengers=models[~models.is_champion.astype(bool)], labels=labels,
+        feature_labels=owner_labels(sorted(named), owners))
 
 
 def boost_warnings(wh: Warehouse, scores: pd.DataFrame) -> list[str]:

@@ -12,6 +12,7 @@ import pandas as pd
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS
+from core.features.owners import owner_labels
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import label_of, load_champion
 from core.scoring.score import current_scores, open_leads
@@ -92,9 +93,7 @@ def _owner_labels(features: list[str], leads: pd.DataFrame) -> dict[str, str]:
     """``Owner_<OwnerId>`` (the owning SGA's one-hot column) → "Owner: <name>" where the leads name the owner."""
     if "owner_id" not in leads or "owner_name" not in leads:
         return {}
-    names = dict(zip(leads.owner_id.astype(str), leads.owner_name))
-    return {f: f"Owner: {names[f[6:]]}" for f in features
-            if f.startswith("Owner_") and isinstance(names.get(f[6:]), str) and names[f[6:]]}
+    return owner_labels(features, dict(zip(leads.owner_id.astype(str), leads.owner_name)))
 
 
 def lead_waterfall(overview: ExplainOverview, lead_id: str, top: int = 12) -> pd.DataFrame:
