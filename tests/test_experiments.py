@@ -261,3 +261,13 @@ def test_a_gradual_rollout_sends_the_challengers_scores_to_its_arm_only(exp_worl
     set_split(w, "roll-1", 0.5)  # 10% -> 50%: new leads follow, assigned leads keep their arm
     assert get_design(w, "roll-1").split == 0.5
     assert w.read("select count(*) as n from ops.experiment_assignments where experiment = 'roll-1'").n[0] == len(arms)
+
+
+def test_every_experiment_verb_on_an_empty_warehouse_is_a_clear_error(settings, capsys):
+    """Before any load, each verb says what to load or build first (exit 2), never a traceback."""
+    for argv in (["experiment", "aa-test", "--from", "2025-01-01", "--to", "2025-02-01"], ["experiment", "power"],
+                 ["experiment", "readout", "pilot"], ["experiment", "readout", "pilot", "--as-of", "2025-03-01"]):
+        code = main(["--db", str(settings.warehouse_path), *argv])
+        out = capsys.readouterr()
+        assert code == 2, (argv, out.err)
+        assert "Traceback" not in out.err and ("load" in out.err or "build-features" in out.err), (argv, out.err)

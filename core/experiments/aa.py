@@ -69,8 +69,7 @@ def pool(wh: Warehouse, settings: Settings, date_from: str, date_to: str) -> Poo
     if hi <= lo:
         raise LeadScoringError(f"--to {date_to} must be after --from {date_from}.")
     with wh.reader() as s:
-        as_of = pd.Timestamp(s.scalar("select max(as_of) from ml.lead_labels"))
-        m, has_dials, _ = U.matured_units(s, settings.label_window_days, as_of)
+        m, has_dials, _ = U.matured_units(s, settings.label_window_days, U.labels_as_of(s))
     c = pd.to_datetime(m["contacted_at"], utc=True)
     m = m[(c >= lo) & (c < hi)]
     if len(m) < 100 or m["mql"].sum() < 5:

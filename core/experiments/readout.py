@@ -382,9 +382,7 @@ def _as_of(wh: Warehouse, as_of) -> pd.Timestamp:
     """The given time (UTC), or the labels' as_of: the export time, never the wall clock."""
     if as_of is None:
         with wh.reader() as s:
-            as_of = s.scalar("select max(as_of) from ml.lead_labels")
-        if as_of is None or pd.isna(as_of):
-            raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
+            return U.labels_as_of(s)
     as_of = pd.Timestamp(as_of)
     return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
 

@@ -87,6 +87,15 @@ def first_scores(s: Session) -> pd.DataFrame:
     return rows[["lead_id", "first_score"]]
 
 
+def labels_as_of(s: Session) -> pd.Timestamp:
+    """When the labels were built (the loaded export's time, never the wall clock), in UTC."""
+    as_of = s.scalar("select max(as_of) from ml.lead_labels") if s.table_exists("ml.lead_labels") else None
+    if as_of is None or pd.isna(as_of):
+        raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
+    as_of = pd.Timestamp(as_of)
+    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+
+
 def outcomes(s: Session, window_days: int) -> tuple[pd.DataFrame, bool]:
     """Per contacted lead: contacted_at, mql_at, defect flag, dials in the window. Also whether any dial
     data is loaded (without it the readout falls back to MQL rate per lead)."""
