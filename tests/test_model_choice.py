@@ -116,6 +116,7 @@ def test_registered_model_is_the_evaluated_recipe_refitted_on_every_matured_lead
 
     frame = _synthetic_warehouse_frame()
     monkeypatch.setattr(tr, "latest_feature_set", lambda wh: FeatureSet("fs", pd.Timestamp("2025-06-01"), {}, "f"))
+    monkeypatch.setattr(tr, "is_current", lambda wh, fs: True)
     monkeypatch.setattr(tr, "feature_matrix", lambda wh, training_only=False, build="": pd.DataFrame(
         {"lead_id": frame.ids, "contacted_at": frame.t, "label": frame.y}))
     monkeypatch.setattr(tr, "frame_from", lambda df: frame)

@@ -350,3 +350,21 @@ def test_an_owner_column_reads_by_the_sgas_name_not_a_salesforce_id(monitored):
     assert owners and all(view.label(f).startswith("Owner: ") and "005" not in view.label(f) for f in owners)
     assert not view.importance.label.str.startswith("Owner_").any()
     assert view.label("TotalAssetsInMillions") == "TotalAssetsInMillions"
+
+
+def test_a_score_as_of_a_past_day_does_not_leave_the_next_plain_score_in_the_past(scored_copy):
+    """`score --as-of` rebuilds the live features as of that day; the next `score` (no --as-of: the loaded export's
+    time, per the CLI contract) rebuilds them as of the export again instead of scoring the past day's leads."""
+    from core.features.build import default_as_of, is_current, latest_feature_set
+    from core.scoring.score import score_leads
+
+    settings, wh = scored_copy
+    with wh.reader() as s:
+        export = default_as_of(s)
+    now, _ = score_leads(wh, settings)
+    assert pd.Timestamp(now.as_of) == export and is_current(wh, latest_feature_set(wh))
+    past, _ = score_leads(wh, settings, as_of=export - pd.Timedelta(days=40))
+    assert pd.Timestamp(past.as_of) == export - pd.Timedelta(days=40) and not is_current(wh, latest_feature_set(wh))
+    again, _ = score_leads(wh, settings)
+    assert pd.Timestamp(again.as_of) == export and again.n_scored == now.n_scored
+    assert latest_feature_set(wh).as_of == export

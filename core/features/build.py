@@ -212,6 +212,16 @@ def latest_feature_set(wh: Warehouse) -> FeatureSet | None:
                       None if pd.isna(r.window_days) else int(r.window_days), pd.Timestamp(r.created_at))
 
 
+def is_current(wh: Warehouse, fs: FeatureSet | None) -> bool:
+    """Whether the live build ``fs`` is as of the loaded Lead export's time, the default every verb without
+    ``--as-of`` means. A build as of another time (``score --as-of`` a past day) or of an earlier export (a new
+    export loaded since) is not, and a verb that reuses the live build rebuilds it instead."""
+    if fs is None:
+        return False
+    with wh.reader() as s:
+        return fs.as_of == default_as_of(s)
+
+
 def feature_matrix(wh: Warehouse, training_only: bool = False, build: str = "") -> pd.DataFrame:
     """The rows of the live build, or of the named build ``build``."""
     table = f"ml.lead_features{suffix(build)}"

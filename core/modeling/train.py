@@ -21,7 +21,7 @@ import pandas as pd
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import FeatureBuild, FeatureSet, build_features, feature_matrix, latest_feature_set
+from core.features.build import FeatureBuild, FeatureSet, build_features, feature_matrix, is_current, latest_feature_set
 from core.modeling import imbalance as imb
 from core.modeling import metrics
 from core.modeling.baselines import LogisticBaseline, analyst_default, heuristic_rule
@@ -690,7 +690,7 @@ class Refit:
 def training_data(wh: Warehouse, settings: Settings, actor: Actor, features: FeatureBuild | None,
                   progress) -> TrainingData:
     fs = features.meta() if features is not None else latest_feature_set(wh)
-    if fs is None:
+    if features is None and not is_current(wh, fs):  # none yet, or as of another time than the loaded export's
         progress(0.01, "Building features")
         fs = build_features(wh, settings, actor=actor).meta()
     df = feature_matrix(wh, training_only=True, build=features.name if features is not None else "")

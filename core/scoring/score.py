@@ -18,7 +18,7 @@ from core import audit
 from core.auth import Actor, authorize
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS, build_features, latest_feature_set
+from core.features.build import META_COLUMNS, build_features, is_current, latest_feature_set
 from core.modeling.baselines import heuristic_rule
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
@@ -159,7 +159,7 @@ def prepare_inputs(wh: Warehouse, settings: Settings, as_of, actor: Actor) -> Sc
         reason = str(exc)
     fs = latest_feature_set(wh)
     levels = champion.levels if champion else (fs.levels if fs else None)
-    if fs is None or as_of is not None or (champion and fs.levels != champion.levels):
+    if as_of is not None or not is_current(wh, fs) or (champion and fs.levels != champion.levels):
         as_of_ts = build_features(wh, settings, as_of=as_of, levels=levels, actor=actor).as_of
     else:
         as_of_ts = fs.as_of.tz_convert("UTC")
