@@ -85,6 +85,8 @@ def _xlsx_bytes() -> bytes:
     (lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel .xls"),
     (lambda: bytes(range(256)) * 4, "binary file"),
     (lambda: "RepCRD\n1\n".encode("utf-16"), "UTF-16"),
+    (lambda: b"RepCRD;FirstName;LastName\n1;Dana;Lee\n", "separated by semicolons"),  # a European-locale Excel CSV
+    (lambda: b"RepCRD\tFirstName\tLastName\n1\tDana\tLee\n", "separated by tabs"),
 ])
 def test_compressed_spreadsheet_and_binary_uploads_exit_2_with_what_to_do(tmp_path, content, message):
     path = tmp_path / "discovery_t1_2025_01.csv"  # renamed: the name says CSV, the content does not

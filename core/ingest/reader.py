@@ -242,6 +242,14 @@ def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind
 def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], kind_label: str) -> None:
     found, _ = match_headers(headers, columns)
     missing = [c.name for c in columns if c.required and c.name not in found]
+    if missing and len(headers) == 1:  # one header field: the file is separated by something other than commas
+        sep = max((";", "\t", "|"), key=headers[0].count)
+        if headers[0].count(sep):
+            what = {";": "semicolons", "\t": "tabs", "|": "pipes"}[sep]
+            raise LeadScoringError(
+                f"{path.name}: the header is one field separated by {what} ({headers[0][:60]!r}…), not commas. "
+                "Save the export as 'CSV UTF-8 (Comma delimited)' (Excel in many European locales writes semicolons) "
+                "and load it again. Nothing was loaded.")
     if missing:
         raise LeadScoringError(
             f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
