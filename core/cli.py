@@ -216,9 +216,9 @@ def _sf_status(args, settings) -> int:
 def _feature_catalog(args, settings) -> int:
     from core.features.catalog import catalog_markdown
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(catalog_markdown(), encoding="utf-8")
+    from core.export import write_text_file
+
+    out = write_text_file(catalog_markdown(), args.out, "--out")
     print(f"wrote {out}")
     return 0
 
@@ -239,11 +239,12 @@ def _leakage_report(args, settings, wh) -> int:
 
 
 def _export_training_table(args, settings, wh) -> int:
-    from core.export import write_csv
+    from core.export import output_path, write_csv
     from core.features.build import training_table
 
+    output_path(args.path, "export-training-table PATH")
     table = training_table(wh)
-    write_csv(table, args.path)
+    write_csv(table, args.path, "export-training-table PATH")
     print(f"wrote {len(table):,} rows x {table.shape[1] - 3} features to {args.path}")
     return 0
 
@@ -291,12 +292,14 @@ def _load_leads(args, settings, wh) -> int:
 
 
 def _reconcile(args, settings, wh) -> int:
+    from core.export import output_path, write_csv
     from core.quality.reconcile import missing_crds, reconcile, to_markdown
-    from core.export import write_csv
 
+    if args.missing_crds:
+        output_path(args.missing_crds, "--missing-crds")
     report = reconcile(wh, settings)
     if args.missing_crds:
-        write_csv(missing_crds(wh), args.missing_crds)
+        write_csv(missing_crds(wh), args.missing_crds, "--missing-crds")
     print(json.dumps(report.to_json(), indent=2, default=str) if args.json else to_markdown(report))
     return 0
 
@@ -325,8 +328,10 @@ def _demo_start(args, settings, wh) -> int:
 
 
 def _backtest(args, settings, wh) -> int:
+    from core.export import output_path
     from core.modeling.backtest import backtest
 
+    output_path(args.out, "--out")
     result = backtest(wh, settings, args.test_from, args.out, args.budget_minutes, progress=_progress)
     print(result["markdown"])
     return 0
@@ -394,13 +399,15 @@ def _experiment(args, settings, wh) -> int:
 
 
 def _score(args, settings, wh) -> int:
-    from core.export import write_csv
+    from core.export import output_path, write_csv
     from core.features.build import parse_as_of
     from core.scoring.score import SCORE_COLUMNS, score_leads
 
+    if args.out:
+        output_path(args.out, "--out")  # before scoring: a bad path is said at once
     run, scores = score_leads(wh, settings, parse_as_of(args.as_of), full=args.full)
     if args.out:
-        write_csv(scores[SCORE_COLUMNS], args.out)
+        write_csv(scores[SCORE_COLUMNS], args.out, "--out")
     print(run.markdown())
     return 0
 
@@ -416,8 +423,11 @@ def _run_daily(args, settings, wh) -> int:
 def _push_scores(args, settings, wh) -> int:
     from dataclasses import asdict
 
+    from core.export import output_path
     from core.salesforce.push import push_scores
 
+    if args.dry_run:
+        output_path(args.dry_run, "--dry-run")  # a bad path is said before anything is computed or audited
     result = push_scores(wh, settings, dry_run=args.dry_run, retry_failed=args.retry_failed, progress=_progress)
     print(json.dumps(asdict(result), indent=2, default=str) if args.json else result.markdown())
     return 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
+
+from core.errors import LeadScoringError
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -27,11 +30,34 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return safe_frame(df).to_csv(index=False).encode("utf-8")
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    safe_frame(df).to_csv(path, index=False)
+def output_path(value: str | Path, what: str = "the output") -> Path:
+    """A file path a command may write: not a directory, in a folder that exists or can be made and written to.
+    Checked before the work (a backtest's minutes are not lost to a typo in ``--out``); the folder is made."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise LeadScoringError(f"{what} {value}: is a folder; give a file path, e.g. {path / 'output.csv'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LeadScoringError(f"{what} {value}: cannot make its folder {path.parent} ({exc.strerror}); choose a "
+                               "folder you can write to.") from exc
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise LeadScoringError(f"{what} {value}: not writable; choose a folder you can write to.")
     return path
+
+
+def write_text_file(text: str, path: str | Path, what: str = "the output") -> Path:
+    """``text`` into ``path`` (checked as :func:`output_path`); a failure to write is the user's error, in words."""
+    path = output_path(path, what)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LeadScoringError(f"{what} {path}: could not be written ({exc.strerror}); nothing was written there.") from exc
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, what: str = "the output") -> Path:
+    return write_text_file(safe_frame(df).to_csv(index=False), path, what)
 
 
 def markdown_table(frame) -> str:

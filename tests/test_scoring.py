@@ -368,3 +368,31 @@ def test_a_score_as_of_a_past_day_does_not_leave_the_next_plain_score_in_the_pas
     again, _ = score_leads(wh, settings)
     assert pd.Timestamp(again.as_of) == export and again.n_scored == now.n_scored
     assert latest_feature_set(wh).as_of == export
+
+
+def test_an_output_path_that_cannot_be_written_is_said_before_the_work(scored_copy, tmp_path, monkeypatch, capsys):
+    """Every verb that writes a file checks the path first (a folder, an unwritable place) and exits 2 in words;
+    a backtest does not train for minutes and then fail on --out. A new nested path is made."""
+    from core.cli import main
+
+    settings, wh = scored_copy
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(settings.data_dir))
+    db = ["--db", str(settings.warehouse_path)]
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    for argv in (["score", "--out", str(folder)], ["push-scores", "--dry-run", str(folder)],
+                 ["export-training-table", str(folder)], ["backtest", "--test-from", "2025-06-01", "--out", str(folder)],
+                 ["reconcile", "--missing-crds", str(folder)], ["feature-catalog", "--out", str(folder)]):
+        code = main([*db, *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and "is a folder; give a file path" in err and str(folder) in err, (argv, err)
+    with wh.reader() as s:  # refused before anything ran: no failed push or backtest recorded
+        assert s.query("select count(*) as n from ops.audit_log where action in ('backtest', 'salesforce_push') "
+                       "and outcome <> 'ok'").n[0] == 0
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert main([*db, "score", "--out", str(blocker / "scores.csv")]) == 2  # its folder would be a file
+    assert "cannot make its folder" in capsys.readouterr().err
+    nested = tmp_path / "new" / "deeper" / "scores.csv"
+    assert main([*db, "score", "--out", str(nested)]) == 0
+    assert pd.read_csv(nested).columns[:3].tolist() == ["lead_id", "prob_mql_30d", "tier"]

@@ -17,7 +17,7 @@ from core import audit
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.export import write_csv
+from core.export import output_path, write_csv
 from core.features.build import build_features, default_as_of, drop_build, feature_matrix, parse_as_of
 from core.modeling import metrics
 from core.modeling.baselines import analyst_default
@@ -71,6 +71,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     cutoff = parse_as_of(test_from)
+    out = output_path(out, "--out")  # checked before the minutes of training, not after
     frame, test, now = backtest_frames(wh, settings, cutoff, actor, progress)
     budget = 60 * float(budget_minutes or settings.train_budget_minutes)
     fitted = fit_pipeline(frame, budget, lambda f, m: progress(0.1 + 0.8 * f, m),
@@ -79,7 +80,7 @@ def backtest(wh: Warehouse, settings: Settings, test_from: str, out: str, budget
     score = fitted.predict(test.X)
     tf = fitted.train_frame  # same rows as the engine's model
     baseline = analyst_default(tf.X, tf.y).predict(test.X[tf.X.columns])
-    write_csv(pd.DataFrame({"lead_id": test.ids, "score": np.round(score, 6), "label": test.y}), out)
+    write_csv(pd.DataFrame({"lead_id": test.ids, "score": np.round(score, 6), "label": test.y}), out, "--out")
     month = test.t.dt.strftime("%Y-%m").to_numpy()
     per_month = []
     for m in sorted(set(month)):

@@ -29,6 +29,7 @@ from simple_salesforce.exceptions import SalesforceResourceNotFound
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
+from core.export import write_text_file
 from core.ingest.loader import no_progress
 from core.locks import flock_held
 from core.operation import audited
@@ -302,8 +303,7 @@ def push_scores(wh: Warehouse, settings: Settings, actor: Actor | None = None, d
         pending = ledger.pending_rows(wh, rows, retry_failed)
         result.intended = len(pending)
         if dry_run:
-            Path(dry_run).parent.mkdir(parents=True, exist_ok=True)
-            Path(dry_run).write_text(payload_csv(pending), encoding="utf-8")
+            write_text_file(payload_csv(pending), dry_run, "--dry-run")
             clears = int(pending["reason"].notna().sum()) if "reason" in pending else 0
             result.message = (f"{len(pending) - clears:,} of {len(rows) - clears:,} scored leads would be sent"
                               + (f", and {clears:,} lead(s) that left scoring would be cleared" if clears else "")
