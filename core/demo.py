@@ -667,7 +667,13 @@ def generate(outdir: str | Path, scale: str = "small", seed: int = 42, progress=
     progress = progress or (lambda f, m: None)
     started = time.perf_counter()
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise LeadScoringError(f"demo-data {outdir}: is a file; give a folder to write the demo exports into.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LeadScoringError(f"demo-data {outdir}: cannot make the folder ({exc.strerror}); choose a folder you can "
+                               "write to.") from exc
     (out / "truth").mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
     sc = SCALES[scale]

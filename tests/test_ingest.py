@@ -431,3 +431,19 @@ def test_checking_pass_decides_encoding_and_checksum_across_chunks(tmp_path, cas
     assert f.encoding == {"latin1_after_ascii_chunks": "latin-1"}.get(case, "utf-8")
     if case == "utf8_split_at_chunk":
         assert path.read_bytes()[chunk - 1:chunk + 1] == "é".encode()
+
+
+def test_a_folder_where_a_file_belongs_and_a_file_where_a_folder_belongs_exit_2_in_words(settings, tmp_path, capsys):
+    from core.cli import main
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    for argv, words in ((["load-territories", str(folder)], "is a folder, not a file"),
+                        (["load-leads", str(folder)], "is a folder, not a file"),
+                        (["load-activities", str(folder)], "is a folder, not a file"),
+                        (["demo-data", str(afile)], "is a file; give a folder")):
+        code = main(["--db", str(settings.warehouse_path), *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, (argv, err)

@@ -108,6 +108,8 @@ def _header(path: Path) -> tuple[list[str], str]:
 
 def _checked_header(path: Path) -> tuple[list[str], str]:
     """The checks every read starts with (exists, not empty, CSV text), then the header and its encoding."""
+    if path.is_dir():
+        raise LeadScoringError(f"{path}: is a folder, not a file. Pass the CSV export file itself.")
     if not path.exists():
         raise LeadScoringError(f"{path}: no such file. Check the path and try again.")
     if path.stat().st_size == 0:

@@ -117,6 +117,9 @@ def _load_month(op: Operation, settings: Settings, paths: list[str | Path], mont
     for name, t in per_file.items():
         territory_of(Path(name), t)
     for p in paths:
+        if p.is_dir():
+            raise LeadScoringError(f"{p}: is a folder, not a file. Pass the month's discovery_t*_YYYY_MM.csv files "
+                                   "inside it; nothing was loaded.")
         if not p.is_file():
             raise LeadScoringError(f"{p}: no such file. Check the path and try again; nothing was loaded.")
     months = {month_of(p, month) for p in paths}
