@@ -404,3 +404,7 @@ def test_the_daily_pipeline_runs_end_to_end_on_bigquery_with_duckdbs_answers(set
         assert b.scalar("select count(*) from ml.score_history") == len(bq_scores)
         assert b.scalar("select count(*) from ml.monitor_runs") >= 1
         assert b.scalar("select count(*) from ml.models where is_champion") == 1
+    from core.features.build import is_current, latest_feature_set
+
+    # the build the daily run made is recognised as current, so a plain score reuses it on BigQuery as on DuckDB
+    assert is_current(bwh, latest_feature_set(bwh)) and is_current(wh, latest_feature_set(wh))
