@@ -86,7 +86,7 @@ def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, h
         else:
             config[c] = header(c)
     config.update(column_config or {})
-    st.dataframe(df, hide_index=True, width="stretch", column_config=config, height=height or "auto")
+    st.dataframe(df, hide_index=True, placeholder="—", width="stretch", column_config=config, height=height or "auto")
     st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",
                        key=f"dl_{file_name}")
 

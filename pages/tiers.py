@@ -81,7 +81,7 @@ with user_errors():
                     why = pd.DataFrame({"Reason": [d["text"] for d in drivers],
                                         "Weight": ["rule of thumb" if d.get("contribution") is None
                                                    else f"+{d['contribution']:.2f}" for d in drivers]})
-                    st.dataframe(why, hide_index=True, width="stretch")
+                    st.dataframe(why, hide_index=True, placeholder="—", width="stretch")
                     st.caption("Weight: how much the reason raises the lead's log-odds of booking a call.")
                 else:
                     st.write("No positive driver stands out: the score comes from the base rate.")

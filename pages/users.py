@@ -13,7 +13,7 @@ st.title("Users")
 show_flash()
 
 frame = u.users_frame(eng.users)
-st.dataframe(frame, hide_index=True, width="stretch", column_config={
+st.dataframe(frame, hide_index=True, placeholder="—", width="stretch", column_config={
     "user": "User", "role": "Role", "status": "Status"})
 names = frame.user.tolist()
 
@@ -52,6 +52,6 @@ with manage:
 st.subheader("What each role may do")
 st.caption("Enforced by the engine for every action, from the control panel and the command line alike.")
 matrix = u.permission_matrix()
-st.dataframe(matrix, hide_index=True, width="stretch", column_config={
+st.dataframe(matrix, hide_index=True, placeholder="—", width="stretch", column_config={
     "action": st.column_config.TextColumn("Action", width="large"),
     **{role_words(r): st.column_config.CheckboxColumn(role_words(r)) for r in ROLES}})
