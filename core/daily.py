@@ -92,9 +92,12 @@ def read_leads(run: DailyRun, wh: Warehouse, settings: Settings, leads_file: str
 
 def build(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
     from core.features.build import build_features
+    from core.modeling.registry import champion_levels
 
     with run.timed("features"):
-        run.as_of = build_features(wh, settings, actor=run.actor).as_of
+        # with the champion's category levels: scoring reuses this build (with learned levels that differ from the
+        # champion's — a new metro, a new list — scoring had to build the features a second time)
+        run.as_of = build_features(wh, settings, levels=champion_levels(wh), actor=run.actor).as_of
 
 
 def score(run: DailyRun, wh: Warehouse, settings: Settings) -> None:

@@ -973,3 +973,28 @@ def test_a_young_shadow_fails_the_gate_on_days_and_one_without_matured_leads_say
     assert r.reasons == ("no matured leads scored by both yet (0 matured)",)
     assert "FAIL — no matured leads" in r.markdown()
     assert ShadowComparison.from_json(json.loads(json.dumps(r.to_json()))) == r
+
+
+def test_a_daily_run_builds_the_features_once_with_the_champions_levels(monitored_copy):
+    """run-daily builds features with the champion's category levels, so scoring reuses that build: with levels
+    learned afresh (they differ from the champion's when a new metro or list appears) scoring built them again."""
+    import json
+    from pathlib import Path
+
+    from core.daily import run_daily
+    from core.features.build import latest_feature_set
+    from core.modeling.registry import champion_levels, champion_row
+
+    s, w = monitored_copy
+    meta_path = Path(champion_row(w)["artifact_dir"]) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    key = next(k for k, v in meta["levels"].items() if len(v) >= 2)
+    meta["levels"][key] = meta["levels"][key] + ["A level only the champion's training rows had"]  # levels differ
+    meta_path.write_text(json.dumps(meta))
+    assert champion_levels(w) == meta["levels"]
+    started = pd.Timestamp.now(tz="UTC")
+    run_daily(w, s)
+    builds = w.read("select target from ops.audit_log where action = 'build_features' and "
+                    f"at >= TIMESTAMP '{started:%Y-%m-%d %H:%M:%S.%f}+00'")
+    assert len(builds) == 1
+    assert latest_feature_set(w).levels == meta["levels"]

@@ -165,6 +165,18 @@ def champion_row(wh: Warehouse) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
+def champion_levels(wh: Warehouse) -> dict | None:
+    """The category levels the champion's one-hot features were built with (its meta.json alone, no model loaded);
+    None without a champion or a readable meta.json. A feature build with these levels is one scoring reuses."""
+    row = champion_row(wh)
+    if row is None:
+        return None
+    try:
+        return json.loads((Path(row["artifact_dir"]) / "meta.json").read_text())["levels"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def load_champion(wh: Warehouse) -> LoadedModel:
     row = champion_row(wh)
     if row is None:
