@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -46,18 +47,27 @@ def output_path(value: str | Path, what: str = "the output") -> Path:
     return path
 
 
-def write_text_file(text: str, path: str | Path, what: str = "the output") -> Path:
-    """``text`` into ``path`` (checked as :func:`output_path`); a failure to write is the user's error, in words."""
+@contextmanager
+def _writing(path: str | Path, what: str):
+    """The checked path (:func:`output_path`) to write; a failure to write is the user's error, in words."""
     path = output_path(path, what)
     try:
-        path.write_text(text, encoding="utf-8")
+        yield path
     except OSError as exc:
-        raise LeadScoringError(f"{what} {path}: could not be written ({exc.strerror}); nothing was written there.") from exc
-    return path
+        raise LeadScoringError(f"{what} {path}: could not be written ({exc.strerror}); choose another place.") from exc
+
+
+def write_text_file(text: str, path: str | Path, what: str = "the output") -> Path:
+    with _writing(path, what) as p:
+        p.write_text(text, encoding="utf-8")
+    return p
 
 
 def write_csv(df: pd.DataFrame, path: str | Path, what: str = "the output") -> Path:
-    return write_text_file(safe_frame(df).to_csv(index=False), path, what)
+    """``df`` as a CSV for people (formula-like cells neutralised), streamed to the file."""
+    with _writing(path, what) as p:
+        safe_frame(df).to_csv(p, index=False)
+    return p
 
 
 def markdown_table(frame) -> str:

@@ -21,7 +21,7 @@ def owner_labels(features, names: dict[str, str]) -> dict[str, str]:
 
 
 def owner_names(s) -> dict[str, str]:
-    """OwnerId → the owner's name, from the loaded leads (the newest export's spelling); empty before a lead load."""
+    """OwnerId → the owner's name, from the loaded leads (one spelling per owner); empty before a lead load."""
     if not s.table_exists("marts.dim_leads"):
         return {}
     df = s.query("select OwnerId as owner_id, max(Owner_Name) as owner_name from marts.dim_leads "
