@@ -370,9 +370,17 @@ def test_an_injected_pipeline_failure_raises_critical(monitored_copy, monkeypatc
     crit = alerts[(alerts.kind == "pipeline_failed") & alerts.active.astype(bool)]
     assert len(crit) == 1 and "injected scoring failure" in crit.message.iloc[0]
     assert current_level(alerts) == "critical"
-    # the failed run left features built without the champion's levels: calibration says what it could not score
+    # the failed run's features carry the champion's levels (run-daily builds with them): every matured lead is judged
+    from core.features.build import build_features, latest_feature_set
+    from core.modeling.registry import champion_levels
     from core.monitoring.monitor import run_monitor
 
+    assert latest_feature_set(w).levels == champion_levels(w)
+    assert not any("could not be scored as of contact" in n for n in run_monitor(w, s).notes)
+    # features with levels learned afresh (the build-features verb) lack the champion's: calibration says what it
+    # could not score
+    build_features(w, s)
+    assert latest_feature_set(w).levels != champion_levels(w)
     assert any("could not be scored as of contact" in n for n in run_monitor(w, s).notes)
 
 
