@@ -72,6 +72,9 @@ def user_errors():
         st.error(str(exc))
 
 
+MISSING = "—"  # how every table shows a missing value (Streamlit's own is a grey "None")
+
+
 def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, height: int | None = None) -> None:
     """A table with human headers (``column_config`` overrides; every other snake_case column gets a readable
     label, timestamps a readable format, fractions three decimals) and its CSV download."""
@@ -86,7 +89,7 @@ def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, h
         else:
             config[c] = header(c)
     config.update(column_config or {})
-    st.dataframe(df, hide_index=True, placeholder="—", width="stretch", column_config=config, height=height or "auto")
+    st.dataframe(df, hide_index=True, placeholder=MISSING, width="stretch", column_config=config, height=height or "auto")
     st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",
                        key=f"dl_{file_name}")
 

@@ -26,6 +26,7 @@ from core.export import markdown_table
 from core.experiments import stats as S
 from core.experiments import units as U
 from core.experiments.design import INTERIM_DAYS, MIN_MQLS, Design, get_design
+from core.features.build import as_utc
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -383,8 +384,7 @@ def _as_of(wh: Warehouse, as_of) -> pd.Timestamp:
     if as_of is None:
         with wh.reader() as s:
             return U.labels_as_of(s)
-    as_of = pd.Timestamp(as_of)
-    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    return as_utc(as_of)
 
 
 @dataclass

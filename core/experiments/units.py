@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import LeadScoringError
+from core.features.build import as_utc
 from core.ingest.activities import has_activities, lead_dials
 from core.warehouse import Session
 
@@ -89,11 +90,10 @@ def first_scores(s: Session) -> pd.DataFrame:
 
 def labels_as_of(s: Session) -> pd.Timestamp:
     """When the labels were built (the loaded export's time, never the wall clock), in UTC."""
-    as_of = s.scalar("select max(as_of) from ml.lead_labels") if s.table_exists("ml.lead_labels") else None
-    if as_of is None or pd.isna(as_of):
+    as_of = as_utc(s.scalar("select max(as_of) from ml.lead_labels")) if s.table_exists("ml.lead_labels") else None
+    if as_of is None:
         raise LeadScoringError("No labels yet: run build-features (or the daily run) first.")
-    as_of = pd.Timestamp(as_of)
-    return as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    return as_of
 
 
 def outcomes(s: Session, window_days: int) -> tuple[pd.DataFrame, bool]:

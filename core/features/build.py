@@ -67,7 +67,7 @@ class FeatureBuild:
     extra: dict = field(default_factory=dict)
     name: str = ""  # "" is the live build; else the named build's tables carry the suffix ``__name``
 
-    def meta(self) -> "FeatureSet":
+    def meta(self) -> FeatureSet:
         """What a model records about the rows it was trained on (as ``ml.feature_sets`` records the live build)."""
         return FeatureSet(self.feature_set_id, pd.Timestamp(self.as_of), self.levels, self.fingerprint, self.features,
                           self.status_counts, self.window_days)

@@ -14,10 +14,10 @@ _OWNER_FEATURE = re.compile(r"\bOwner_([0-9A-Za-z]{15,18})\b")
 def owner_labels(features, names: dict[str, str]) -> dict[str, str]:
     """``Owner_<OwnerId>`` → "Owner: <name>" for each such feature whose owner ``names`` (OwnerId → name) knows;
     two owners of one name keep their ids beside it, so no two features share a label."""
-    known = {f: names[f[len(OWNER_PREFIX):]] for f in features if f.startswith(OWNER_PREFIX)
-             and isinstance(names.get(f[len(OWNER_PREFIX):]), str) and names[f[len(OWNER_PREFIX):]]}
+    ids = {f: f[len(OWNER_PREFIX):] for f in features if f.startswith(OWNER_PREFIX)}
+    known = {f: names[i] for f, i in ids.items() if isinstance(names.get(i), str) and names[i]}
     shared = pd.Series(list(known.values()), dtype=object).value_counts()
-    return {f: f"Owner: {n}" + (f" ({f[len(OWNER_PREFIX):]})" if shared[n] > 1 else "") for f, n in known.items()}
+    return {f: f"Owner: {n}" + (f" ({ids[f]})" if shared[n] > 1 else "") for f, n in known.items()}
 
 
 def owner_names(s) -> dict[str, str]:
