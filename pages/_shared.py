@@ -89,9 +89,30 @@ def table(df: pd.DataFrame, file_name: str, column_config: dict | None = None, h
         else:
             config[c] = header(c)
     config.update(column_config or {})
-    st.dataframe(df, hide_index=True, placeholder=MISSING, width="stretch", column_config=config, height=height or "auto")
+    dataframe(df, config, height=height)
     st.download_button(f"Download {file_name}", csv_bytes(df), file_name=file_name, mime="text/csv",
                        key=f"dl_{file_name}")
+
+
+def dataframe(df: pd.DataFrame, column_config: dict | None = None, height: int | None = None) -> None:
+    """``st.dataframe`` as every page shows one: no index, "—" when missing, full width, :func:`percent_shown`."""
+    shown, config = percent_shown(df, column_config or {})
+    st.dataframe(shown, hide_index=True, placeholder=MISSING, width="stretch", column_config=config,
+                 height=height or "auto")
+
+
+def percent_shown(df: pd.DataFrame, column_config: dict) -> tuple[pd.DataFrame, dict]:
+    """Streamlit's ``format="percent"`` drops trailing zeros ("5%" beside "2.85%" in one column): such fractions
+    are shown ×100 with one decimal instead ("5.0%", "2.9%"), a progress bar's scale with them. The frame a page
+    downloads is not this one: it keeps the fractions."""
+    out, config = df.copy(), dict(column_config)
+    for c, cfg in column_config.items():
+        spec = cfg.get("type_config") if isinstance(cfg, dict) else None
+        if spec and spec.get("format") == "percent" and c in df.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce") * 100
+            config[c] = {**cfg, "type_config": {**spec, "format": "%.1f%%"} | {
+                k: spec[k] * 100 for k in ("min_value", "max_value", "step") if spec.get(k) is not None}}
+    return out, config
 
 
 def progress_callback(status, bar):

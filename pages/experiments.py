@@ -8,7 +8,7 @@ from core.experiments import charts
 from core.experiments.design import Power, list_experiments, power_curve, stop_experiment
 from core.experiments.readout import readout
 from pages._experiment_design import METRICS, design_section
-from pages._shared import MISSING, actor, engine, show_flash, table, user_errors, when, write_button
+from pages._shared import actor, dataframe, engine, show_flash, table, user_errors, when, write_button
 
 DECISIONS = {"continue": "Continue", "stop for efficacy": "Treatment wins", "stop for harm": "Treatment harms",
              "no effect": "No effect", "invalid": "INVALID"}
@@ -78,7 +78,7 @@ with user_errors():
         if r.decision != "invalid" or not w.startswith("SAMPLE RATIO"):
             st.warning(w)
     arms = pd.DataFrame([{"arm": a.capitalize(), **v} for a, v in r.arms.items()])
-    st.dataframe(arms, hide_index=True, placeholder=MISSING, width="stretch", column_config={
+    dataframe(arms, {
         "arm": "Arm", "leads": st.column_config.NumberColumn("Assigned leads", format="%d"),
         "matured_leads": st.column_config.NumberColumn("Matured", format="%d"),
         "dials": st.column_config.NumberColumn("Dials", format="%d"), "mqls": st.column_config.NumberColumn("MQLs", format="%d"),
@@ -124,7 +124,7 @@ with user_errors():
             st.info("No guardrail can be read yet.")
         else:
             g["status"] = g["status"].map({"pass": "✅ pass", "warn": "⚠️ warn", "n/a": "n/a"}).fillna(g["status"])
-            st.dataframe(g, hide_index=True, placeholder=MISSING, width="stretch", column_config={
+            dataframe(g, {
                 "guardrail": "Guardrail (spec §8.5)", "status": "Status",
                 "detail": st.column_config.TextColumn("Detail", width="large")})
     with t_power:

@@ -6,7 +6,7 @@ import streamlit as st
 from core.salesforce.pull import pull_leads
 from core.salesforce.push import dry_run_bytes, push_scores
 from core.salesforce.status import SyncOverview, connection_status, sync_overview
-from pages._shared import MISSING, actor, after_write, engine, progress_callback, table, user_errors, why_not
+from pages._shared import actor, after_write, dataframe, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
 who = actor()
@@ -40,7 +40,7 @@ with user_errors():
             a1, a2 = st.columns(2)
             a1.metric("Daily API requests left", f"{status.api_remaining:,} of {status.api_max:,}")
             a2.metric("Kept for other integrations", f"{status.api_floor:,}")
-            st.dataframe(pd.DataFrame(status.fields), hide_index=True, placeholder=MISSING, width="stretch", column_config={
+            dataframe(pd.DataFrame(status.fields), {
                 "field": st.column_config.TextColumn("Write-back field"),
                 "api_name": st.column_config.TextColumn("API name"),
                 "exists": st.column_config.CheckboxColumn("Exists"),

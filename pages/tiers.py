@@ -11,7 +11,7 @@ from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
 from core.scoring.score import current_scores, fallback_words
 from core.salesforce.config import salesforce_config
-from pages._shared import MISSING, actor, after_write, engine, table, user_errors, when
+from pages._shared import actor, after_write, dataframe, engine, table, user_errors, when
 
 eng = engine()
 who = actor()
@@ -81,7 +81,7 @@ with user_errors():
                     why = pd.DataFrame({"Reason": [d["text"] for d in drivers],
                                         "Weight": ["rule of thumb" if d.get("contribution") is None
                                                    else f"+{d['contribution']:.2f}" for d in drivers]})
-                    st.dataframe(why, hide_index=True, placeholder=MISSING, width="stretch")
+                    dataframe(why)
                     st.caption("Weight: how much the reason raises the lead's log-odds of booking a call.")
                 else:
                     st.write("No positive driver stands out: the score comes from the base rate.")

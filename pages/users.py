@@ -5,7 +5,7 @@ import streamlit as st
 from core import users as u
 from core.auth import ROLES
 from core.words import role_words
-from pages._shared import MISSING, engine, flash, require, show_flash, user_errors
+from pages._shared import dataframe, engine, flash, require, show_flash, user_errors
 
 eng = engine()
 who = require("manage_users")
@@ -13,7 +13,7 @@ st.title("Users")
 show_flash()
 
 frame = u.users_frame(eng.users)
-st.dataframe(frame, hide_index=True, placeholder=MISSING, width="stretch", column_config={
+dataframe(frame, {
     "user": "User", "role": "Role", "status": "Status"})
 names = frame.user.tolist()
 
@@ -52,6 +52,6 @@ with manage:
 st.subheader("What each role may do")
 st.caption("Enforced by the engine for every action, from the control panel and the command line alike.")
 matrix = u.permission_matrix()
-st.dataframe(matrix, hide_index=True, placeholder=MISSING, width="stretch", column_config={
+dataframe(matrix, {
     "action": st.column_config.TextColumn("Action", width="large"),
     **{role_words(r): st.column_config.CheckboxColumn(role_words(r)) for r in ROLES}})

@@ -35,6 +35,16 @@ def test_delta_method_variance_matches_a_bootstrap():
     assert np.sqrt(r.var) == pytest.approx(np.std(boot), rel=0.08)
 
 
+def test_a_lift_interval_never_reaches_below_minus_100_percent():
+    """A stratum with one control MQL: the delta method's symmetric interval went to about -650%, which no rate
+    can give; its lower end is cut at -100%, the rest of the lift untouched."""
+    lf = S.relative_lift(S.ArmRatio(80, 0.05, 0.05 ** 2), S.ArmRatio(90, 0.011, 0.011 ** 2))
+    assert lf.ci_low == -1.0 and lf.effect == pytest.approx(0.05 / 0.011 - 1)
+    assert lf.ci_high == pytest.approx(lf.effect + 1.959964 * lf.se, rel=1e-6)
+    wide = S.relative_lift(S.ArmRatio(4000, 0.05, 1e-6), S.ArmRatio(4000, 0.04, 1e-6))
+    assert wide.ci_low == pytest.approx(wide.effect - 1.959964 * wide.se, rel=1e-6) and wide.ci_low > 0
+
+
 def test_cmh_matches_a_hand_computed_example():
     tables = [np.array([[10, 90], [5, 95]]), np.array([[20, 80], [12, 88]]), np.array([[3, 47], [1, 49]])]
     num = sum(t[0, 0] * t[1, 1] / t.sum() for t in tables)

@@ -1006,3 +1006,18 @@ def test_a_daily_run_builds_the_features_once_with_the_champions_levels(monitore
                     f"at >= TIMESTAMP '{started:%Y-%m-%d %H:%M:%S.%f}+00'")
     assert len(builds) == 1
     assert latest_feature_set(w).levels == meta["levels"]
+
+
+def test_precision_chart_labels_few_weeks_and_leaves_many_to_hover():
+    """Labels on every dot collide past a dozen weeks (22 on the first start's page): they move to the hover text."""
+    from core.monitoring.charts import LABELLED_WEEKS, precision_by_week
+
+    def weeks(n):
+        return pd.DataFrame({"cohort_start": pd.date_range("2025-01-06", periods=n, freq="7D").strftime("%Y-%m-%d"),
+                             "matured": True, "tier_a_precision": 0.1, "tier_a_leads": 30, "leads": 300, "positives": 9})
+
+    few, many = precision_by_week(weeks(LABELLED_WEEKS), 0.06, 0.03), precision_by_week(weeks(LABELLED_WEEKS + 1))
+    assert few.data[0].mode == "markers+text" and few.data[0].text[0] == "3/30" and "labels:" in few.layout.title.text
+    assert many.data[0].mode == "markers" and many.data[0].text[0] == "3/30" and "hover" in many.layout.title.text
+    assert "%{text}" in many.data[0].hovertemplate and not many.layout.shapes
+    assert [a.text.split(" ")[0] for a in few.layout.annotations] == ["champion's", "CRITICAL"]

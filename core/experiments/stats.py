@@ -62,7 +62,11 @@ def relative_lift(t: ArmRatio, c: ArmRatio, alpha: float = 0.05) -> Lift:
     zc = stats.norm.ppf(1 - alpha / 2)
     z = effect / se if se > 0 else float("nan")
     p = float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else float("nan")
-    return Lift(float(effect), se, float(effect - zc * se), float(effect + zc * se), float(z), p)
+    # A rate cannot fall below zero, so a lift cannot fall below -100%: the delta method's symmetric interval
+    # (GrowthBook's) reached -658% on a stratum with 1 control MQL. Cut at -100%, the interval still covers the
+    # truth as often (the truth is never below it) and reads as a lift.
+    low = max(float(effect - zc * se), -1.0)
+    return Lift(float(effect), se, low, float(effect + zc * se), float(z), p)
 
 
 def adjusted_arms(y_t, x_t, s_t, y_c, x_c, s_c) -> tuple[ArmRatio, ArmRatio, float]:

@@ -58,33 +58,43 @@ def score_over_time(q: pd.DataFrame) -> go.Figure | None:
     return _month_axis(fig)
 
 
+LABELLED_WEEKS = 12  # past this many matured weeks the "MQLs / Tier A leads" labels collide: hover shows them
+
+
 def precision_by_week(cohorts: pd.DataFrame, baseline: float | None = None,
                       floor: float | None = None) -> go.Figure | None:
     """Matured weeks: observed Tier A precision (solid). Not yet matured: estimated, hollow with its interval.
-    With the champion's held-out ``baseline`` and the CRITICAL alert's ``floor``: a line at each."""
+    With the champion's held-out ``baseline`` and the CRITICAL alert's ``floor``: a line at each, labelled at the
+    left above the line on a light background (the dots sit on them)."""
     if cohorts.empty:
         return None
     c = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start))
     m, e = c[c.matured & c.tier_a_precision.notna()], c[~c.matured & c.tier_a_precision.notna()]
+    labelled = len(m) <= LABELLED_WEEKS
     fig = go.Figure()
-    fig.add_scatter(x=m.week, y=m.tier_a_precision, mode="markers+text", name="matured (observed)",
+    fig.add_scatter(x=m.week, y=m.tier_a_precision, mode="markers+text" if labelled else "markers",
+                    name="matured (observed)", opacity=0.8,
                     marker=dict(color="#2563eb", size=(6 + 3 * m.tier_a_leads.clip(upper=10)).tolist()),
                     text=[f"{int(round(p * n))}/{n}" for p, n in zip(m.tier_a_precision, m.tier_a_leads)],
                     textposition="top center", customdata=m[["tier_a_leads", "leads", "positives"]],
-                    hovertemplate="week of %{x|%d %b %Y}<br>Tier A precision %{y:.0%} of %{customdata[0]} Tier A leads"
+                    hovertemplate="week of %{x|%d %b %Y}<br>Tier A precision %{y:.1%}: %{text} MQLs / Tier A leads"
                                   "<br>%{customdata[2]} MQLs among %{customdata[1]} leads<extra></extra>")
     if "tier_a_low" in e:
         fig.add_scatter(x=e.week, y=e.tier_a_precision, mode="markers", name="not matured (estimated)",
                         marker=dict(symbol="circle-open", size=10, color="#9333ea"),
                         error_y=dict(type="data", symmetric=False, array=e.tier_a_high - e.tier_a_precision,
                                      arrayminus=e.tier_a_precision - e.tier_a_low))
+    label = dict(bgcolor="rgba(255,255,255,0.85)", font_size=11)
     if baseline is not None:
-        fig.add_hline(y=baseline, line_dash="dash", line_color="#16a34a",
+        fig.add_hline(y=baseline, line_dash="dash", line_color="#16a34a", annotation=label,
+                      annotation_position="top left",
                       annotation_text=f"champion's held-out Tier A precision {baseline:.1%}")
     if floor is not None:
-        fig.add_hline(y=floor, line_dash="dot", line_color="#dc2626",
+        fig.add_hline(y=floor, line_dash="dot", line_color="#dc2626", annotation=label,
+                      annotation_position="bottom left",
                       annotation_text=f"CRITICAL below {floor:.1%} (last 4 matured weeks, significant)")
-    fig.update_layout(title="Tier A precision by weekly contact cohort (labels: MQLs / Tier A leads)",
+    how = "labels" if labelled else "hover a dot for"
+    fig.update_layout(title=f"Tier A precision by weekly contact cohort ({how}: MQLs / Tier A leads)",
                       yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=360,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"))
     return fig

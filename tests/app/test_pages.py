@@ -494,3 +494,20 @@ def test_headers_read_as_words_but_salesforce_api_names_stay_as_in_setup():
     assert header("aum_segment") == "AUM segment" and header("idle_days") == "Idle days"  # whole words only
     # counts get thousands separators; years, ranks, ids and weeks do not
     assert is_count("rows_intended") and not any(is_count(c) for c in ("year", "rank", "lead_id", "week"))
+
+
+def test_rates_show_as_percentages_with_one_decimal_and_downloads_keep_fractions():
+    import pandas as pd
+
+    from pages._shared import percent_shown
+
+    df = pd.DataFrame({"rate": [0.05, 0.0285, None], "p": [0.5, 1.0, 0.0], "leads": [3, 4, 5]})
+    config = {"rate": st.column_config.NumberColumn("MQL rate", format="percent"),
+              "p": st.column_config.ProgressColumn("P", min_value=0, max_value=1, format="percent"), "leads": "Leads"}
+    shown, out = percent_shown(df, config)
+    # Streamlit's own "percent" shows 0.05 as "5%" beside "2.85%": ×100 with one decimal reads "5.0%" and "2.9%"
+    assert shown.rate.tolist()[:2] == pytest.approx([5.0, 2.85]) and pd.isna(shown.rate.iloc[2])
+    assert out["rate"]["type_config"]["format"] == "%.1f%%" and out["rate"]["label"] == "MQL rate"
+    assert (out["p"]["type_config"]["min_value"], out["p"]["type_config"]["max_value"]) == (0, 100)
+    assert shown.p.tolist() == [50.0, 100.0, 0.0] and shown.leads.tolist() == [3, 4, 5] and out["leads"] == "Leads"
+    assert df.rate.iloc[0] == 0.05 and config["rate"]["type_config"]["format"] == "percent"  # the download's frame
