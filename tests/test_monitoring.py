@@ -1020,4 +1020,7 @@ def test_precision_chart_labels_few_weeks_and_leaves_many_to_hover():
     assert few.data[0].mode == "markers+text" and few.data[0].text[0] == "3/30" and "labels:" in few.layout.title.text
     assert many.data[0].mode == "markers" and many.data[0].text[0] == "3/30" and "hover" in many.layout.title.text
     assert "%{text}" in many.data[0].hovertemplate and not many.layout.shapes
-    assert [a.text.split(" ")[0] for a in few.layout.annotations] == ["champion's", "CRITICAL"]
+    # the two lines are named in the legend, with their values (a label on a line sat on the dots)
+    assert [s.y0 for s in few.layout.shapes] == [0.06, 0.03] and not few.layout.annotations
+    assert [t.name for t in few.data[1:]] == ["champion's held-out Tier A precision 6.0%",
+                                              "CRITICAL below 3.0% (last 4 matured weeks, significant)"]

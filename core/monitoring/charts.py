@@ -64,8 +64,8 @@ LABELLED_WEEKS = 12  # past this many matured weeks the "MQLs / Tier A leads" la
 def precision_by_week(cohorts: pd.DataFrame, baseline: float | None = None,
                       floor: float | None = None) -> go.Figure | None:
     """Matured weeks: observed Tier A precision (solid). Not yet matured: estimated, hollow with its interval.
-    With the champion's held-out ``baseline`` and the CRITICAL alert's ``floor``: a line at each, labelled at the
-    left above the line on a light background (the dots sit on them)."""
+    With the champion's held-out ``baseline`` and the CRITICAL alert's ``floor``: a line at each, named in the
+    legend below the chart."""
     if cohorts.empty:
         return None
     c = cohorts.assign(week=pd.to_datetime(cohorts.cohort_start))
@@ -84,19 +84,18 @@ def precision_by_week(cohorts: pd.DataFrame, baseline: float | None = None,
                         marker=dict(symbol="circle-open", size=10, color="#9333ea"),
                         error_y=dict(type="data", symmetric=False, array=e.tier_a_high - e.tier_a_precision,
                                      arrayminus=e.tier_a_precision - e.tier_a_low))
-    label = dict(bgcolor="rgba(255,255,255,0.85)", font_size=11)
-    if baseline is not None:
-        fig.add_hline(y=baseline, line_dash="dash", line_color="#16a34a", annotation=label,
-                      annotation_position="top left",
-                      annotation_text=f"champion's held-out Tier A precision {baseline:.1%}")
-    if floor is not None:
-        fig.add_hline(y=floor, line_dash="dot", line_color="#dc2626", annotation=label,
-                      annotation_position="bottom left",
-                      annotation_text=f"CRITICAL below {floor:.1%} (last 4 matured weeks, significant)")
+    lines = [(baseline, "dash", "#16a34a", "champion's held-out Tier A precision {:.1%}"),
+             (floor, "dot", "#dc2626", "CRITICAL below {:.1%} (last 4 matured weeks, significant)")]
+    for y, dash, colour, name in lines:  # named in the legend: a label on the line would sit on the dots
+        if y is not None:
+            fig.add_hline(y=y, line_dash=dash, line_color=colour)
+            fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(dash=dash, color=colour),
+                            name=name.format(y))
     how = "labels" if labelled else "hover a dot for"
     fig.update_layout(title=f"Tier A precision by weekly contact cohort ({how}: MQLs / Tier A leads)",
-                      yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=360,
-                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"))
+                      yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=400,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(tickformat="%d %b %Y"),
+                      legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
     return fig
 
 
