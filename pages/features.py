@@ -31,14 +31,15 @@ with user_errors():
     with card_tab:
         card, missing = view.scorecard, view.mostly_missing()
         if missing:
-            st.warning(f"{len(missing)} features are more than 50% missing: {', '.join(missing)}")
+            st.warning(f"{len(missing)} feature{' is' if len(missing) == 1 else 's are'} more than 50% missing: "
+                       f"{', '.join(missing)}")
         st.metric("Discovery data coverage among contacted leads", f"{cs['discovery_coverage']:.1%}")
         table(card, "feature_scorecard.csv", column_config={
-            "null_rate": st.column_config.ProgressColumn("null rate", min_value=0, max_value=1, format="percent"),
-            "coverage": st.column_config.NumberColumn("coverage", format="percent"),
-            "outlier_share": st.column_config.NumberColumn("outliers (>3 IQR)", format="percent"),
-            "levels": st.column_config.NumberColumn("levels (raw categories)", format="%d"),
-        })
+            "null_rate": st.column_config.ProgressColumn("Null rate", min_value=0, max_value=1, format="percent"),
+            "coverage": st.column_config.NumberColumn("Coverage", format="percent"),
+            "outlier_share": st.column_config.NumberColumn("Outliers (> 3 IQR)", format="percent"),
+            "levels": st.column_config.NumberColumn("Levels (raw categories)", format="%d"),
+        } | {c: st.column_config.NumberColumn(c.capitalize(), format="localized") for c in ("min", "median", "max")})
 
     with class_tab:
         c1, c2, c3, c4 = st.columns(4)
