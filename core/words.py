@@ -16,7 +16,8 @@ def header(name) -> str:
     if str(name).endswith("__c"):
         return str(name)
     text = str(name).replace("_", " ").strip().capitalize()
-    return " ".join(ACRONYMS.get(w.lower(), w) for w in text.split(" "))
+    text = " ".join(ACRONYMS.get(w.lower(), w) for w in text.split(" "))
+    return re.sub(r"\b(Tier|tier) ([abc])\b", lambda m: f"{m.group(1)} {m.group(2).upper()}", text)  # "Tier A leads"
 
 
 # words a header writes in capitals ("crd" → "CRD"); whole words only, so "idle_days" keeps its "id"

@@ -76,10 +76,12 @@ with user_errors():
         with tab:
             left, right = st.columns([1, 1])
             with left:
-                table(frame, f"cohort_{name.replace(' ', '_').lower()}.csv",
-                      column_config={"mean_probability": st.column_config.NumberColumn(format="percent")})
-            right.plotly_chart(px.bar(frame, x="cohort", y="mean_probability", height=320)
-                               .update_yaxes(tickformat=".0%"), width="stretch")
+                table(frame, f"cohort_{name.replace(' ', '_').lower()}.csv", column_config={
+                    "cohort": name, "mean_probability": st.column_config.NumberColumn("Mean P(MQL ≤ 30 d)", format="percent"),
+                    "tier_a": st.column_config.NumberColumn("Tier A leads", format="localized")})
+            right.plotly_chart(px.bar(frame, x="cohort", y="mean_probability", height=320,
+                                      labels={"cohort": name, "mean_probability": "Mean P(MQL ≤ 30 d)"})
+                               .update_yaxes(tickformat=".1%"), width="stretch")
     st.subheader("One lead")
     lead = st.selectbox("Lead (highest score first)", view.lead_ids[:500], format_func=view.lead_label)
     wf = lead_waterfall(view, lead)

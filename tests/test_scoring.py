@@ -350,6 +350,14 @@ def test_an_owner_column_reads_by_the_sgas_name_not_a_salesforce_id(monitored):
     assert owners and all(view.label(f).startswith("Owner: ") and "005" not in view.label(f) for f in owners)
     assert not view.importance.label.str.startswith("Owner_").any()
     assert view.label("TotalAssetsInMillions") == "TotalAssetsInMillions"
+    # ordered cohorts read in their order (not by mean probability); metros, unordered, highest mean first
+    from core.modeling.data import AUM_SEGMENTS
+
+    aum = list(view.cohorts["AUM tier"].cohort)
+    assert aum == [a for a in AUM_SEGMENTS if a in aum] and len(aum) >= 3
+    growth = list(view.cohorts["Growth trajectory"].cohort)
+    assert growth == [g for g in ("shrinking", "steady (0–10%)", "growing (>10%)", "unknown") if g in growth]
+    assert view.cohorts["Metro"].mean_probability.is_monotonic_decreasing
 
 
 def test_a_score_as_of_a_past_day_does_not_leave_the_next_plain_score_in_the_past(scored_copy):

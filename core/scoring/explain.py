@@ -13,7 +13,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS
 from core.features.owners import owner_labels
-from core.modeling.data import aum_segment, model_inputs
+from core.modeling.data import AUM_SEGMENTS, aum_segment, model_inputs
 from core.modeling.registry import label_of, load_champion
 from core.scoring.score import current_scores, open_leads
 from core.warehouse import Warehouse
@@ -70,21 +70,25 @@ def explain_overview(wh: Warehouse, settings: Settings, top: int = 30) -> Explai
                   .sort_values("mean_abs_contribution", ascending=False).head(top).reset_index(drop=True))
     joined = leads[["lead_id"]].merge(scores[["lead_id", "prob_mql_30d", "tier"]], on="lead_id")
     g1 = X["AUM_Growth_Rate_1Year"]
-    trajectory = np.select([g1 < 0, g1 <= 10, g1 > 10], ["shrinking", "steady (0–10%)", "growing (>10%)"], "unknown")
+    trajectories = ("shrinking", "steady (0–10%)", "growing (>10%)", "unknown")
+    trajectory = np.select([g1 < 0, g1 <= 10, g1 > 10], trajectories[:3], trajectories[3])
     metro = pd.Series("other / unknown", index=X.index)
     for c in [c for c in X.columns if c.startswith("Home_MetropolitanArea_")]:
         metro[X[c] == 1] = c.removeprefix("Home_MetropolitanArea_").replace("_", " ")
 
-    def cohort(key) -> pd.DataFrame:
+    def cohort(key, order: tuple[str, ...] | None = None) -> pd.DataFrame:
+        """Ordered cohorts (AUM tiers, trajectories) in their order; unordered ones (metros) highest mean first."""
         df = joined.assign(cohort=np.asarray(key))
-        return (df.groupby("cohort").agg(leads=("lead_id", "size"), mean_probability=("prob_mql_30d", "mean"),
-                                         tier_a=("tier", lambda t: int((t == "A").sum())))
-                .reset_index().sort_values("mean_probability", ascending=False))
+        out = (df.groupby("cohort").agg(leads=("lead_id", "size"), mean_probability=("prob_mql_30d", "mean"),
+                                        tier_a=("tier", lambda t: int((t == "A").sum()))).reset_index())
+        if order:
+            return out.sort_values("cohort", key=lambda c: c.map(order.index), kind="stable").reset_index(drop=True)
+        return out.sort_values("mean_probability", ascending=False, kind="stable").reset_index(drop=True)
 
     return ExplainOverview(
         model.model_id, len(leads), importance,
-        {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"])), "Growth trajectory": cohort(trajectory),
-         "Metro": cohort(metro)},
+        {"AUM tier": cohort(aum_segment(X["TotalAssetsInMillions"]), AUM_SEGMENTS),
+         "Growth trajectory": cohort(trajectory, trajectories), "Metro": cohort(metro)},
         joined.sort_values("prob_mql_30d", ascending=False, kind="mergesort").reset_index(drop=True),
         X, contribs, list(model.features), leads.lead_id.tolist(), labels, label_of(wh, model.model_id))
 

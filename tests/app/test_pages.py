@@ -492,6 +492,7 @@ def test_headers_read_as_words_but_salesforce_api_names_stay_as_in_setup():
     assert header("rows_quarantined") == "Rows quarantined" and header("Lead_Score_Tier__c") == "Lead_Score_Tier__c"
     assert header("crd") == "CRD" and header("lead_id") == "Lead ID" and header("mqls") == "MQLs"
     assert header("aum_segment") == "AUM segment" and header("idle_days") == "Idle days"  # whole words only
+    assert header("tier_a") == "Tier A" and header("tier_a_precision") == "Tier A precision"  # the tier, not "a"
     # counts get thousands separators; years, ranks, ids and weeks do not
     assert is_count("rows_intended") and not any(is_count(c) for c in ("year", "rank", "lead_id", "week"))
 
