@@ -123,7 +123,7 @@ with user_errors():
         if g.empty:
             st.info("No guardrail can be read yet.")
         else:
-            g["status"] = g["status"].map({"pass": "✅ pass", "warn": "⚠️ warn", "n/a": "n/a"}).fillna(g["status"])
+            g["status"] = g["status"].map({"pass": "✓ pass", "warn": "⚠ warn", "n/a": "n/a"}).fillna(g["status"])  # text glyphs: every font has them
             dataframe(g, {
                 "guardrail": "Guardrail (spec §8.5)", "status": "Status",
                 "detail": st.column_config.TextColumn("Detail", width="large")})

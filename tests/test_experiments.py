@@ -144,6 +144,9 @@ def test_demo_readout_recovers_the_planted_effect(monitored, name, source):
     assert {g["guardrail"] for g in j["guardrails"]} >= {"Feature balance", "Discovery data coverage balance",
                                                           "High-AUM lead coverage", "SGA workload across metros"}
     assert not r.strata.empty and not r.cumulative.empty
+    # the balance chart names an owning SGA's column by the SGA, never by a Salesforce user id
+    owners = r.balance[r.balance.feature.str.startswith("Owner_")]
+    assert len(owners) and owners.label.str.startswith("Owner: ").all() and not owners.label.str.contains("005").any()
     if source == "tag":
         assert any("without a valid arm" in w_ for w_ in j["warnings"])  # the demo's one malformed tag
         assert sum(v["leads"] for v in j["arms"].values()) == sum(truth["leads"].values()) - 1

@@ -73,7 +73,7 @@ def balance(r: Readout, top: int = 25) -> go.Figure | None:
     b = r.balance.head(top)
     if b.empty:
         return None
-    fig = go.Figure(go.Bar(x=b["smd"], y=b["feature"], orientation="h", marker_color=[
+    fig = go.Figure(go.Bar(x=b["smd"], y=b["label"] if "label" in b else b["feature"], orientation="h", marker_color=[
         "#dc2626" if v > 0.1 else "#f59e0b" if v > 0.05 else "#16a34a" for v in b["abs_smd"]]))
     for x in (-0.05, 0.05):
         fig.add_vline(x=x, line_dash="dash", line_color="#6b7280")
