@@ -123,7 +123,8 @@ with user_errors():
         if g.empty:
             st.info("No guardrail can be read yet.")
         else:
-            g["status"] = g["status"].map({"pass": "✓ pass", "warn": "⚠ warn", "n/a": "n/a"}).fillna(g["status"])  # text glyphs: every font has them
+            # text glyphs every font has (an emoji showed as a box where no emoji font is installed)
+            g["status"] = g["status"].map({"pass": "✓ pass", "warn": "⚠ warn", "n/a": "n/a"}).fillna(g["status"])
             dataframe(g, {
                 "guardrail": "Guardrail (spec §8.5)", "status": "Status",
                 "detail": st.column_config.TextColumn("Detail", width="large")})
