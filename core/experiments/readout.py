@@ -27,7 +27,7 @@ from core.experiments import stats as S
 from core.experiments import units as U
 from core.experiments.design import INTERIM_DAYS, MIN_MQLS, Design, get_design
 from core.features.build import as_utc
-from core.features.owners import owner_labels, owner_names
+from core.features.owners import owner_labels, owner_names, relabel
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -451,7 +451,7 @@ def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout
     bal, bal_guard = balance(frame, treatment)
     with wh.reader() as s:  # an owning SGA's one-hot column by the SGA's name, not a Salesforce user id
         owners = owner_labels(bal.feature, owner_names(s))
-    bal = bal.assign(label=bal.feature.map(lambda f: owners.get(f, f)))
+    bal = relabel(bal.assign(label=bal.feature), owners, "label")
     base = dict(name=name, source=design.kind, design=design, as_of=as_of,
                 primary_metric="mqls_per_100_dials" if primary_dials else "mql_rate", arms=arms,
                 warnings=warnings, balance=bal, interim_fraction=t1, planned=planned)

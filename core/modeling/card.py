@@ -3,13 +3,13 @@ artifact's stored metadata and report (design review: no page reads a model's JS
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from core.errors import LeadScoringError
+from core.modeling.registry import read_meta
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
@@ -55,7 +55,7 @@ def _stored(wh: Warehouse, model_id: str) -> tuple[dict, str, bool]:
         raise LeadScoringError(f"No model {model_id}: see `python -m core models list`.")
     folder = Path(df.artifact_dir.iloc[0])
     try:
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = read_meta(folder)
         report = (folder / "report.md").read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
         raise LeadScoringError(f"Artifacts of {model_id} in {folder} are unreadable ({exc}): retrain it, or remove "

@@ -91,10 +91,15 @@ def save_model(wh: Warehouse, settings: Settings, model_id: str, kind: str, arti
     return folder
 
 
+def read_meta(folder: str | Path) -> dict:
+    """A model's meta.json (what :func:`save_model` wrote beside its artifact); the caller words a failure."""
+    return json.loads((Path(folder) / "meta.json").read_text())
+
+
 def load_model(folder: str | Path) -> LoadedModel:
     folder = Path(folder)
     try:
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = read_meta(folder)
         if meta["kind"] == "xgboost":
             booster = xgb.XGBClassifier()
             booster.load_model(folder / "booster.json")
@@ -172,7 +177,7 @@ def champion_levels(wh: Warehouse) -> dict | None:
     if row is None:
         return None
     try:
-        return json.loads((Path(row["artifact_dir"]) / "meta.json").read_text())["levels"]
+        return read_meta(row["artifact_dir"])["levels"]
     except (OSError, ValueError, KeyError):
         return None
 

@@ -47,8 +47,8 @@ def incidents(alerts: pd.DataFrame, owners: dict[str, str] | None = None) -> pd.
         head = g.subject.iloc[0].rpartition(" · ")[0]
         label = f"{what} · {months_in_words(p)}: {len(g)} alerts" if len(g) > 1 else \
             f"{what}: {head} · {months_in_words(p)}" if head else f"{what}: {g.subject.iloc[0]}"
-        rows.append({"label": f"{owners_in_words(label, owners or {})} ({LEVEL_LABELS[level]})", "alert_keys": list(g.alert_key), "level": level,
-                     "alerts": len(g), "order": LEVELS.index(level)})
+        rows.append({"label": f"{owners_in_words(label, owners or {})} ({LEVEL_LABELS[level]})",
+                     "alert_keys": list(g.alert_key), "level": level, "alerts": len(g), "order": LEVELS.index(level)})
     return pd.DataFrame(rows).sort_values("order", ascending=False, kind="stable").drop(columns="order") \
         .reset_index(drop=True)
 
