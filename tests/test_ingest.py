@@ -310,6 +310,26 @@ def test_lead_timestamps_and_flags(settings, wh, tmp_path):
         [3, "Stage_Entered_Contacting__c", "04/01/2025"]]
 
 
+def test_a_report_export_with_locale_dates_is_refused_and_the_last_load_stays(settings, wh, tmp_path):
+    """Dates mostly unreadable (a Salesforce report export: locale format, user time zone) refuse the file with
+    the column, the count, an example and how to export it; a few bad cells are still only quarantined."""
+    good = [lead(f"00Q{i:03d}", 100 + i) for i in range(12)]
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, good))
+    report = [lead(f"00Q{i:03d}", 100 + i, contacted="01/06/2025 10:00 AM", CreatedDate="01/01/2025 9:00 AM")
+              for i in range(11)] + [lead("00Q999", 999)]
+    with pytest.raises(LeadScoringError) as err:
+        load_lead_file(wh, settings, write_csv(tmp_path / "report.csv", LEAD_HEADER, report))
+    message = str(err.value)
+    assert message.startswith("report.csv: 11 of 12 values of CreatedDate (Stage_Entered_Contacting__c too) are not "
+                              "UTC ISO-8601 timestamps") and "'01/01/2025 9:00 AM'" in message
+    assert "load-leads --from-salesforce" in message and message.endswith("Nothing was loaded.")
+    assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 12
+    assert wh.read("select count(*) as n from raw.file_loads").n.iloc[0] == 1
+    few = good[:3] + [lead("00Q900", 900, contacted="01/06/2025 10:00 AM")]  # one bad cell: quarantined
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "few.csv", LEAD_HEADER, few))
+    assert result.rows_loaded == 4 and result.quarantine.column_name.tolist() == ["Stage_Entered_Contacting__c"]
+
+
 def test_demo_data_loads_with_exact_accounting(loaded_demo):
     _, wh, terr, leads = loaded_demo
     for f in terr.files + leads.files:

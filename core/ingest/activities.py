@@ -31,6 +31,7 @@ TASKS = SalesforceExport(
     staged_table="activities_keys",
     staged_model="staging/stg_salesforce_tasks.sql", extra_quarantine=("staging/task_quarantine.sql",),
     audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish, row_keys=("WhoId",),
+    live_pull="load-activities --from-salesforce",
 )
 
 

@@ -35,6 +35,7 @@ LEADS = SalesforceExport(
     staged_table="leads_keys",
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
+    live_pull="load-leads --from-salesforce",
 )
 
 

@@ -22,7 +22,7 @@ from core.ingest.reader import (StreamedFile, archive_file, check_required, cont
 from core.operation import Operation, operation
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
-from core.warehouse.parsing import model_fragments
+from core.warehouse.parsing import model_fragments, quote_ident
 from core.warehouse.sql import literal
 
 Progress = Callable[[float, str], None]
@@ -185,6 +185,44 @@ def write_accounts(s: Session, load_id: str, kind: str, accounts: list[FileAccou
     s.load("raw.file_loads", frame, mode="append")
 
 
+# A date column whose values mostly fail to parse is a file in another format, not a few bad cells: Salesforce
+# report exports write dates in the user's locale and time zone ('10/11/2024 10:58 PM'). Loaded, every lead would
+# lose its creation or contact time (no population, no labels, as_of unknown) behind a quarantine of thousands of
+# cells. Past UNREADABLE_MIN_VALUES failures, a column where failures outnumber parsed values refuses the file.
+UNREADABLE_MIN_VALUES = 10
+
+
+def refuse_unreadable_dates(s: Session, load_id: str, typed_rows: str, columns, file_name: str,
+                            spec: "SalesforceExport") -> None:
+    """Raise (the load's writer rolls back: nothing loaded) when a timestamp or date column of the file mostly
+    failed to parse, naming the column, the count and an example, and how to export it again."""
+    dated = [c for c in columns if c.type in ("timestamp", "date") and not c.is_pii]
+    if not dated:
+        return
+    names = ", ".join(literal(c.sql_name) for c in dated)
+    bad = s.query(f"select column_name, count(*) as n, min(raw_value) as example from staging.quarantine "
+                  f"where load_id = {literal(load_id)} and column_name in ({names}) group by column_name "
+                  f"having count(*) >= {UNREADABLE_MIN_VALUES} order by column_name")
+    if bad.empty:
+        return
+    parsed = s.query("select " + ", ".join(f"count({quote_ident(c)}) as {quote_ident(c)}" for c in bad.column_name)
+                     + f" from {typed_rows}").iloc[0]
+    worst = [r for r in bad.itertuples() if r.n > int(parsed[r.column_name])]
+    if not worst:
+        return
+    r = worst[0]
+    kind = next(c.type for c in dated if c.sql_name == r.column_name)
+    want = "UTC ISO-8601 timestamps like 2024-10-11T22:58:02.000+0000" if kind == "timestamp" else \
+        "dates like 2024-10-11"
+    others = f" ({', '.join(w.column_name for w in worst[1:])} too)" if len(worst) > 1 else ""
+    pull = f", or pull it live: `python -m core {spec.live_pull}`" if spec.live_pull else ""
+    raise LeadScoringError(
+        f"{file_name}: {r.n:,} of {r.n + int(parsed[r.column_name]):,} values of {r.column_name}{others} are not "
+        f"{want}: {r.example!r}, for one. A Salesforce report export writes dates in the user's locale and time zone; "
+        f"export the {spec.label} records with Data Loader, Workbench or the API, which write ISO-8601 in UTC{pull}. "
+        "Nothing was loaded.")
+
+
 def load_quarantine(s: Session, load_id: str) -> pd.DataFrame:
     return s.query(
         "select file_name, line, column_name, raw_value, reason from staging.quarantine "
@@ -207,6 +245,7 @@ class SalesforceExport:
     finish: Callable[[Session, dict], dict]  # builds the marts from the typed rows (fragments) -> load summary
     checkpoint: str | None = None  # fault-injection point after staging
     row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
+    live_pull: str = ""  # the command that pulls this export from the org instead (named in errors)
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
@@ -240,6 +279,7 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         for model in spec.extra_quarantine:
             s.run_model(model, load_id=literal(load_id), **frags)
         quarantine_invalid_rows(s, load_id, invalid)
+        refuse_unreadable_dates(s, load_id, frags["typed_rows"], cols, path.name, spec)
         if spec.checkpoint:
             checkpoint(spec.checkpoint)
         progress(0.75, spec.dedup_step)
