@@ -101,15 +101,22 @@ def writeback_fields() -> tuple[dict, ...]:
 def match_headers(headers: list[str], columns: tuple[Column, ...]) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """Map contract column name -> position in ``headers``; also return unknown (header, position) pairs.
 
-    When a header appears twice, the first occurrence wins and the second is kept as an extra column.
+    When a header appears twice, the first occurrence wins and the second is kept as an extra column. Extra
+    names are unique, so no column's values are dropped: a blank header (Excel's trailing commas) is named
+    "(unnamed column N)" by its position, a repeated one gets its position ("RepCRD (column 4)").
     """
     by_key = {normalize_header(c.name): c.name for c in columns}
     found: dict[str, int] = {}
     extras: list[tuple[str, int]] = []
+    used: set[str] = set()
     for pos, header in enumerate(headers):
         name = by_key.get(normalize_header(header))
         if name is not None and name not in found:
             found[name] = pos
-        else:
-            extras.append((header.replace("\ufeff", "").strip(), pos))
+            continue
+        label = header.replace("\ufeff", "").strip() or f"(unnamed column {pos + 1})"
+        if label in used or label in found:
+            label = f"{label} (column {pos + 1})"
+        used.add(label)
+        extras.append((label, pos))
     return found, extras

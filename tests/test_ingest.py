@@ -149,6 +149,22 @@ def test_unknown_columns_are_kept_as_json(settings, wh, tmp_path):
     assert result.files[0].extra_columns == ["Firm_Website", "Notes"]
 
 
+def test_blank_and_repeated_headers_keep_every_value_under_a_unique_name(settings, wh, tmp_path):
+    """Excel's trailing commas give blank headers; a column exported twice repeats one: each extra column keeps
+    its values under its own name (one JSON key per name would have kept only the last blank column)."""
+    header = REP_HEADER + ["RepCRD", "", ""]
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    row = rep(1)
+    path.write_text(",".join(header) + "\n" + ",".join([str(row.get(h, "")) for h in REP_HEADER] + ["1", "x", "y"]) + "\n",
+                    encoding="utf-8")
+    result = load_territory_files(wh, settings, [path])
+    n = len(REP_HEADER)
+    names = ["RepCRD (column %d)" % (n + 1), "(unnamed column %d)" % (n + 2), "(unnamed column %d)" % (n + 3)]
+    assert result.files[0].extra_columns == names
+    extra = wh.read("select extra_json from staging.stg_territory_reps").extra_json.iloc[0]
+    assert json.loads(extra) == dict(zip(names, ["1", "x", "y"]))
+
+
 def test_month_and_territory_from_file_names():
     from pathlib import Path
 
