@@ -51,7 +51,9 @@ with user_errors():
     table(card.gates, f"{picked}_gates.csv", column_config={
         "gate": st.column_config.TextColumn("Gate", width="large"),
         "value": st.column_config.TextColumn("Value"),
-        "passed": st.column_config.CheckboxColumn("Passed"), "n": st.column_config.NumberColumn("n", format="%d")})
+        "result": st.column_config.TextColumn("Result"),
+        "n": st.column_config.NumberColumn("Sample (n)", format="%d", help="Test leads, CV folds or positives: what the "
+                                           "gate was measured on")})
 
     left, right = st.columns(2)
     with left:

@@ -287,6 +287,8 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     assert not card.gates_passed and "Gates failed" in card.status and "positives in training" in card.notes
     # a gate without a number reads "—" (Streamlit drew a grey "None"); measured gates keep three decimals
     assert card.gates.value.iloc[-1] == "—"
+    assert card.gates.columns.tolist() == ["gate", "value", "result", "n"] and card.gates.result.iloc[-1] == "✗ fail"
+    assert card.gates.gate.iloc[-1].startswith("Enough positives to train and test")
     assert all(v == f"{g['value']:.3f}" for v, g in zip(card.gates.value, result.gates) if g["value"] is not None)
     assert card.baselines.model.iloc[0] == "this model" and len(card.baselines) > 1
     assert list(card.folds.columns) == ["fold", "auc_pr"] and card.report_md.startswith("#")

@@ -85,6 +85,9 @@ def model_card(wh: Warehouse, model_id: str) -> ModelCard:
     gates = pd.DataFrame(meta["gates"], columns=["gate", "value", "passed", "n"])
     # shown as text: a gate without a number (too few positives) reads "—", not a grey "None"; its name says why
     gates["value"] = [("—" if pd.isna(v) else f"{v:.3f}") for v in pd.to_numeric(gates.value, errors="coerce")]
+    # read as words, as the experiment's guardrails: a column of grey checkboxes said little about a failed gate
+    gates["gate"] = gates.gate.map(lambda g: g[:1].upper() + g[1:])
+    gates.insert(2, "result", gates.pop("passed").map({True: "✓ pass", False: "✗ fail"}))
     baselines = pd.DataFrame([{"model": "this model", **{k: test.get(k) for k in COMPARED}}]
                              + [{k: b.get(k) for k in ("model",) + COMPARED} for b in m.get("baselines", [])])
     folds = m.get("cv_fold_auc_pr") or []

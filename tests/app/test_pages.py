@@ -236,6 +236,8 @@ def test_train_page_trains_and_shows_gates(data_dir):
     assert not any(e.value.startswith("m20") for e in at.error)
     assert any("regularised logistic baseline" in w.value for w in at.warning)
     assert any("sampling noise alone" in c.value for c in at.caption)  # the CoV gate's noise floor
+    gates = next(d.value for d in at.dataframe if "result" in d.value.columns)  # gates read as words
+    assert set(gates.result) <= {"✓ pass", "✗ fail"} and "✗ fail" in set(gates.result)
     promote = next(b for b in at.button if b.label == "Promote to champion")
     promote.click().run()
     assert "fails the gates" in at.error[-1].value                   # refused without --force
