@@ -555,6 +555,32 @@ def test_a_feature_gone_from_todays_data_is_a_schema_change_and_empty_months_are
     assert early.matured_cohorts == [] and early.notes
 
 
+def test_a_past_days_view_sees_only_what_was_known_then_and_leaves_todays_alerts(monitored_copy):
+    """`monitor --as-of` a day before the newest contact: territory months loaded after it are not in the view
+    (the vendor-fault month is not), and it is kept as history without closing today's alerts or replacing the
+    page's run. An as-of after the time the outcomes are known to is refused: later weeks would read as matured
+    with no MQLs."""
+    from core.monitoring.monitor import run_monitor
+    from core.monitoring.store import latest_run, read_alerts
+
+    s, w = monitored_copy
+    live = run_monitor(w, s)
+    before = read_alerts(w).sort_values("alert_key", ignore_index=True)
+    month_before = (pd.Period(FAULT_MONTH, "M") - 1).strftime("%Y-%m")
+    past = run_monitor(w, s, as_of=f"{month_before}-15")
+    assert not past.live and live.live and any(n.startswith("A view as of 15 ") for n in past.notes)
+    assert past.feed["months_loaded"] and max(past.feed["months_loaded"]) == month_before
+    assert not any(a["subject"].endswith(FAULT_MONTH) for a in past.alerts)
+    assert any(a["subject"].endswith(FAULT_MONTH) for a in live.alerts)  # the live view names the faulty month
+    after = read_alerts(w).sort_values("alert_key", ignore_index=True)
+    pd.testing.assert_frame_equal(before[["alert_key", "level", "active", "last_seen"]],
+                                  after[["alert_key", "level", "active", "last_seen"]])
+    assert latest_run(w)[0]["run_id"] == live.run_id
+    assert w.read(f"select count(*) as n from ml.monitor_runs where run_id = '{past.run_id}'").n.iloc[0] == 1
+    with pytest.raises(LeadScoringError, match=r"is after .* the time the loaded leads' outcomes are known to"):
+        run_monitor(w, s, as_of="2031-01-01")
+
+
 def test_monitor_json_follows_the_contract(monitored_copy, capsys, monkeypatch):
     from core.cli import main
 

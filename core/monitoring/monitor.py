@@ -18,7 +18,7 @@ from scipy.stats import binomtest
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS
+from core.features.build import META_COLUMNS, latest_feature_set
 from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
@@ -109,6 +109,10 @@ class MonitorResult:
     # and the last days; ml.monitor_cohorts): a month read back from the drift cache was stored by the run that
     # measured it, and storing it again with every run only grew the table (~2.6k rows a run)
     measured: dict = field(default_factory=dict, repr=False)
+    # False for a view as of a day before the newest contact (`monitor --as-of` a past day): stored in the run
+    # history, but neither the current alerts nor the Monitoring page's run change (a look at March must not close
+    # today's alerts)
+    live: bool = True
 
     def to_json(self) -> dict:
         # not dataclasses.asdict: it deep-copies every field, the page's frames too, before they could be dropped
@@ -213,6 +217,8 @@ def _snapshot_drift(wh: Warehouse, reference: dict, months: pd.DataFrame, model_
         pending.append(lambda s: s.load("ml.monitor_null_rates", long, mode="append"))
         cached = pd.concat([cached[~cached.period.isin(todo.snapshot_month)] if not cached.empty else cached, fresh],
                            ignore_index=True)
+    if not cached.empty:  # the months given only: a month cached by a run as of a later day is not shown
+        cached = cached[cached.period.astype(str).isin(months.snapshot_month.astype(str))].reset_index(drop=True)
     return cached, implaus, long
 
 
@@ -325,6 +331,7 @@ class Context:
     attr_fresh: list
     attr_cached: pd.DataFrame
     pending: list = field(default_factory=list)  # writes of newly measured periods, done by the run's one writer
+    live: bool = True  # False: a view as of a day before the newest contact (see MonitorResult.live)
 
 
 @dataclass
@@ -353,6 +360,9 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
     leads["contacted_at"] = pd.to_datetime(leads.contacted_at, utc=True)
     as_of_ts = pd.Timestamp(as_of, tz="UTC") if as_of is not None and pd.Timestamp(as_of).tzinfo is None else \
         pd.Timestamp(as_of) if as_of is not None else leads.contacted_at.max()
+    if as_of is not None:
+        _check_as_of(wh, as_of_ts)
+    live = as_of is None or as_of_ts >= leads.contacted_at.max()
     leads = leads[leads.contacted_at <= as_of_ts].reset_index(drop=True)
     since = as_of_ts - pd.Timedelta(days=ATTRIBUTION_DAYS)
     recent_from = as_of_ts - pd.Timedelta(days=th.recent_days)
@@ -383,7 +393,21 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
                    pd.Series(P.month_text(leads.contacted_at), index=leads.index), rows,
                    pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
-                   drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached)
+                   drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached, live=live)
+
+
+def _check_as_of(wh: Warehouse, as_of: pd.Timestamp) -> None:
+    """An as-of later than the time the live features' labels were settled would call weeks whose 30-day window
+    was still open at the export "matured", every lead in them without an MQL: refused, as a user error."""
+    built = latest_feature_set(wh)
+    if built is None:
+        return
+    known = built.as_of.tz_localize("UTC") if built.as_of.tzinfo is None else built.as_of.tz_convert("UTC")
+    if as_of > known:
+        raise LeadScoringError(
+            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after {known:%Y-%m-%d %H:%M} UTC, the time the loaded leads' "
+            "outcomes are known to (the features were built as of it): later weeks would read as matured with no "
+            "MQLs. Use an as-of at or before it, or load a newer Lead export and run the daily pipeline.")
 
 
 def feature_drift_step(c: Context) -> Step:
@@ -567,6 +591,8 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
     latest = snap_drift[snap_drift.period == newest] if newest and not snap_drift.empty else snap_drift.iloc[:0]
     s.alerts += drift_alerts(snap_drift, th, "snapshot_drift", after=(c.reference.get("snapshot") or {}).get("month"))
     ranges, nulls = _feed_tables(c.wh, c.model.model_id, new_ranges, new_nulls)
+    known = set(months.snapshot_month.astype(str)) if not months.empty else set()
+    ranges, nulls = (f[f.period.astype(str).isin(known)].reset_index(drop=True) for f in (ranges, nulls))
     for r in ranges.itertuples():
         s.alerts.append(_alert("warn", "feed_range", f"{r.column} · {r.period}", r.count, None,
                                f"{r.period}: {r.count:,} of {r.rows:,} values of {r.column} are outside the plausible "
@@ -703,6 +729,8 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     progress(0.05, "Reading scored leads and the frozen reference")
     leads, first, tier_mix, runs, months = _read(wh)
     c = _context(wh, settings, as_of, leads)
+    if not months.empty:  # a territory month loaded after the as-of was not known then
+        months = months[months.snapshot_month.astype(str) <= c.as_of.strftime("%Y-%m")].reset_index(drop=True)
     with wh.reader() as s:
         if s.table_exists("ml.score_history") and not s.table_exists(FIRST_SCORES):
             c.pending.append(lambda w: refresh_first_scores(w, None))
@@ -733,7 +761,10 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
         None if c.reference.get("tier_a_precision") is None else c.th.precision_critical * c.reference["tier_a_precision"],
         frames=frames, measured={"ml.monitor_feature_psi": pd.concat([drift.out["measured"], frames["recent"]],
                                                                      ignore_index=True).reindex(columns=M.DRIFT_COLUMNS),
-                                 "ml.monitor_cohorts": frames["cohorts"]})
+                                 "ml.monitor_cohorts": frames["cohorts"]}, live=c.live)
+    if not c.live:
+        result.notes.append(f"A view as of {c.as_of:%d %b %Y}, before the newest contact: kept in the run history; "
+                            "the current alerts and the Monitoring page's run are unchanged.")
     result.alert_level = store_run(wh, actor, result, c.pending)
     progress(1.0, f"Monitoring done: {result.alert_level.upper()}")
     return result

@@ -83,21 +83,26 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
     one writer, and return the current alert level."""
     authorize(actor, "monitor")
     now = datetime.now(timezone.utc)
-    existing = read_alerts(wh)
-    alerts = merge_alerts(existing, result.alerts, now)
-    level = current_level(alerts)
+    live = getattr(result, "live", True)
+    if live:
+        alerts = merge_alerts(read_alerts(wh), result.alerts, now)
+        level = current_level(alerts)
+    else:  # a past day's view: its own level; today's alerts (and acknowledgements) stay as they are
+        level = max((a["level"] for a in result.alerts), key=LEVELS.index, default="ok")
     payload = result.to_json() | {"alert_level": level}
-    frames = encode_frames(result.frames)
+    frames = encode_frames(result.frames) if live else None
     with wh.writer("monitoring run") as s:
         _move_frames_out_of_runs(s)
         for write in writes or ():
             write(s)
-        s.load("ops.monitor_alerts", alerts)
+        if live:
+            s.load("ops.monitor_alerts", alerts)
         s.load("ml.monitor_runs", pd.DataFrame([{
             "run_id": result.run_id, "created_at": now, "as_of": result.as_of, "model_id": result.model_id,
             "alert_level": level, "result_json": json.dumps(payload, default=str), "actor": actor.username}]),
             mode="append")
-        s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
+        if live:  # the page's run: the newest live one
+            s.load(FRAMES, pd.DataFrame([{"run_id": result.run_id, "created_at": now, "frames_arrow": frames}]))
         for table, frame in result.measured.items():  # the run's measures with history (MonitorResult.measured)
             if not frame.empty:
                 s.add_columns_of(table, frame)
@@ -171,10 +176,14 @@ def latest_run(wh: Warehouse) -> tuple[dict, dict[str, pd.DataFrame]] | None:
     with wh.reader() as s:
         if not s.table_exists("ml.monitor_runs"):
             return None
-        df = s.query("select run_id, result_json, created_at from ml.monitor_runs order by created_at desc limit 1")
+        old = "frames_json" in s.columns("ml.monitor_runs")  # not yet moved (see _move_frames_out_of_runs)
+        # the run whose frames the page keeps: the newest live run (a past day's view keeps none)
+        if not old and not s.table_exists(FRAMES):
+            return None
+        which = "" if old else f"where run_id in (select run_id from {FRAMES}) "
+        df = s.query(f"select run_id, result_json, created_at from ml.monitor_runs {which}order by created_at desc limit 1")
         if df.empty:
             return None
-        old = "frames_json" in s.columns("ml.monitor_runs")  # not yet moved (see _move_frames_out_of_runs)
         table = "ml.monitor_runs" if old else FRAMES
         # frames_arrow since this release; frames_json (JSON) where a run of an earlier release is the newest
         column = None if not (old or s.table_exists(FRAMES)) else \
