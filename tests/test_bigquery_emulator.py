@@ -189,7 +189,8 @@ def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path
     load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2025_01.csv", REP_HEADER, reps)])
     leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", mql="2025-02-04T23:30:00.000+0000"),
              lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000", mql="2025-01-01T00:00:00.000+0000"),
-             lead("00Q3", 3, contacted="2025-03-20T00:10:00.000+0000", LeadSource="Referral")]
+             lead("00Q3", 3, contacted="2025-03-20T00:10:00.000+0000", LeadSource="Referral",
+                  modified="2025-03-31T00:00:00.000+0000")]  # exported at the as-of below (none later is allowed)
     load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
     build = build_features(wh, settings, "2025-03-31T00:00:00Z")
     features = all_features(build.levels)

@@ -20,10 +20,18 @@ from tests.conftest import LEAD_HEADER, REP_HEADER, ROOT, lead, rep, write_csv
 AS_OF = "2025-03-31T12:00:00Z"
 
 
-def _load(settings, wh, tmp_path, reps_by_month: dict[str, list[dict]], leads: list[dict]):
+# The export these leads come from was taken after AS_OF (an as-of after the export is refused): every Lead was
+# last modified by then at the latest.
+EXPORTED = "2025-04-05T00:00:00.000+0000"
+
+
+def _load(settings, wh, tmp_path, reps_by_month: dict[str, list[dict]], leads: list[dict],
+          exported: str | None = EXPORTED):
     for month, reps in reps_by_month.items():
         path = write_csv(tmp_path / month / f"discovery_t1_{month.replace('-', '_')}.csv", REP_HEADER, reps)
         load_territory_files(wh, settings, [path])
+    if exported:
+        leads = [{**r, "LastModifiedDate": max(r.get("LastModifiedDate") or "", exported)} for r in leads]
     load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
 
 
@@ -55,9 +63,14 @@ def test_label_window_edges(settings, wh, tmp_path):
 
 def test_as_of_defaults_to_export_time(settings, wh, tmp_path):
     _load(settings, wh, tmp_path, {"2025-01": [rep(1)]},
-          [lead("00QA", 1, modified="2025-02-10T08:00:00.000+0000")])
+          [lead("00QA", 1, modified="2025-02-10T08:00:00.000+0000")], exported=None)
     build = build_features(wh, settings)
     assert str(build.as_of) == "2025-02-10 08:00:00+00:00"
+    # nothing after the export is known: an as-of past it would label the last 30 days' leads "no MQL"
+    with pytest.raises(LeadScoringError, match=r"--as-of 2025-03-01 00:00 UTC is after the loaded Lead export "
+                                               r"\(2025-02-10 08:00 UTC\)"):
+        build_features(wh, settings, "2025-03-01")
+    assert str(build_features(wh, settings, "2025-02-10T08:00:00Z").as_of) == "2025-02-10 08:00:00+00:00"
 
 
 def test_a_named_build_sits_beside_the_live_one(settings, wh, tmp_path):

@@ -128,6 +128,23 @@ def default_as_of(s: Session) -> pd.Timestamp:
     return pd.Timestamp(value).tz_convert("UTC")
 
 
+def _checked_as_of(s: Session, as_of: pd.Timestamp) -> pd.Timestamp:
+    """An explicit as-of, refused when it is after the loaded Lead export's time: nothing after the export is known,
+    so a lead contacted in its last 30 days would be labelled "no MQL" where its window is still open."""
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    try:
+        export = default_as_of(s)
+    except LeadScoringError:  # an export without dates to date it: the explicit as-of is all there is
+        return as_of
+    if as_of > export:
+        raise LeadScoringError(
+            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after the loaded Lead export ({export:%Y-%m-%d %H:%M} UTC): "
+            "outcomes after the export are not known, so leads contacted in its last 30 days would be labelled as "
+            "having no MQL. Use an as-of at or before the export, or load a newer export.")
+    return as_of
+
+
 def _ts_literal(ts: pd.Timestamp) -> str:
     return f"TIMESTAMP '{ts.strftime('%Y-%m-%d %H:%M:%S')}+00'"
 
@@ -170,7 +187,7 @@ def build_features(
     with wh.writer("build features") as s:
         if not s.table_exists("marts.dim_rep_snapshots"):
             raise LeadScoringError("No territory snapshot loaded yet: run `python -m core load-territories FILE...` first.")
-        as_of = as_of if as_of is not None else default_as_of(s)
+        as_of = _checked_as_of(s, as_of) if as_of is not None else default_as_of(s)
         s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400, build=build)
         s.run_model("marts/lead_snapshot_choice.sql", build=build)
         levels = levels if levels is not None else learn_levels(s, into)
