@@ -129,6 +129,15 @@ def test_the_arm_and_the_tag_never_reach_features():
 # ------------------------------------------------------------------------------------- the demo
 
 
+def test_a_readout_as_of_after_the_outcomes_are_known_is_refused(monitored):
+    """Leads whose window was still open at the export would count as matured without an MQL."""
+    from core.experiments.readout import readout
+
+    s, w, _ = monitored
+    with pytest.raises(LeadScoringError, match=r"--as-of 2031-01-01 00:00 UTC is after .* outcomes are known to"):
+        readout(w, s, "tiering-pilot", as_of="2031-01-01")
+
+
 @pytest.mark.parametrize("name,source", [("tiering-pilot", "engine"), ("scoring-pilot", "tag")])
 def test_demo_readout_recovers_the_planted_effect(monitored, name, source):
     from core.experiments.readout import readout

@@ -381,11 +381,19 @@ def cumulative(m: pd.DataFrame, design: Design, treatment: str, primary_dials: b
 
 
 def _as_of(wh: Warehouse, as_of) -> pd.Timestamp:
-    """The given time (UTC), or the labels' as_of: the export time, never the wall clock."""
+    """The given time (UTC), or the labels' as_of: the export time, never the wall clock. A given time after the
+    labels' is refused: leads whose window was still open at the export would count as matured without an MQL."""
+    with wh.reader() as s:
+        known = U.labels_as_of(s)
     if as_of is None:
-        with wh.reader() as s:
-            return U.labels_as_of(s)
-    return as_utc(as_of)
+        return known
+    as_of = as_utc(as_of)
+    if as_of > known:
+        raise LeadScoringError(
+            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after {known:%Y-%m-%d %H:%M} UTC, the time the loaded leads' "
+            "outcomes are known to: leads whose 30-day window was still open then would count as matured without "
+            "an MQL. Use an as-of at or before it, or load a newer Lead export and rebuild the features.")
+    return as_of
 
 
 @dataclass
