@@ -53,6 +53,8 @@ def _data_verbs(sub) -> None:
     ld = sub.add_parser("load-leads", help="load a Salesforce Lead export file")
     ld.add_argument("file", nargs="?")
     ld.add_argument("--from-salesforce", action="store_true", help="live pull (needs Salesforce configured)")
+    ld.add_argument("--allow-older", action="store_true",
+                    help="load an export older than the one loaded (moves labels, scores and tiers back to it)")
     ld.add_argument("--json", action="store_true")
 
     r = sub.add_parser("reconcile", help="reconciliation QA report")
@@ -286,7 +288,7 @@ def _load_leads(args, settings, wh) -> int:
         raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
     from core.ingest.leads import load_lead_file
 
-    result = load_lead_file(wh, settings, args.file, progress=_progress)
+    result = load_lead_file(wh, settings, args.file, progress=_progress, allow_older=args.allow_older)
     print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
     return 0
 

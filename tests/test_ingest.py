@@ -346,6 +346,26 @@ def test_a_report_export_with_locale_dates_is_refused_and_the_last_load_stays(se
     assert result.rows_loaded == 4 and result.quarantine.column_name.tolist() == ["Stage_Entered_Contacting__c"]
 
 
+def test_an_export_older_than_the_loaded_one_is_refused_unless_asked_for(settings, wh, tmp_path, capsys):
+    """An older export would move labels, scores and tiers back in time (and the next write-back would send them):
+    refused with both export times, the last load kept; --allow-older loads it; a newer one always loads."""
+    from core.cli import main
+
+    newer = [lead("00Q1", 1, modified="2025-03-01T00:00:00.000+0000")]
+    older = [lead("00Q1", 1, modified="2025-02-01T00:00:00.000+0000"), lead("00Q2", 2, modified="2025-02-01T00:00:00.000+0000")]
+    load_lead_file(wh, settings, write_csv(tmp_path / "newer.csv", LEAD_HEADER, newer))
+    path = write_csv(tmp_path / "older.csv", LEAD_HEADER, older)
+    with pytest.raises(LeadScoringError, match=r"older.csv was exported 01 Feb 2025 00:00 UTC .* already loaded "
+                                               r"\(01 Mar 2025 00:00 UTC\).*--allow-older.*Nothing was loaded"):
+        load_lead_file(wh, settings, path)
+    assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 1
+    assert main(["--db", str(settings.warehouse_path), "load-leads", str(path)]) == 2
+    assert "--allow-older" in capsys.readouterr().err
+    assert main(["--db", str(settings.warehouse_path), "load-leads", str(path), "--allow-older"]) == 0
+    assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 2
+    load_lead_file(wh, settings, write_csv(tmp_path / "newest.csv", LEAD_HEADER, newer))  # newer again: loads
+
+
 def test_demo_data_loads_with_exact_accounting(loaded_demo):
     _, wh, terr, leads = loaded_demo
     for f in terr.files + leads.files:

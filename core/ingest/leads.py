@@ -35,10 +35,12 @@ LEADS = SalesforceExport(
     staged_table="leads_keys",
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
-    live_pull="load-leads --from-salesforce",
+    live_pull="load-leads --from-salesforce", export_table="marts.dim_leads",
 )
 
 
 def load_lead_file(wh: Warehouse, settings: Settings, path: str | Path, actor: Actor | None = None,
-                   progress: Progress = no_progress) -> LoadResult:
-    return load_salesforce_export(wh, settings, path, LEADS, actor, progress)
+                   progress: Progress = no_progress, allow_older: bool = False) -> LoadResult:
+    """A Lead export file; one older than the export loaded is refused unless ``allow_older`` (a live pull is
+    the org as it is now, and passes it)."""
+    return load_salesforce_export(wh, settings, path, LEADS, actor, progress, allow_older)

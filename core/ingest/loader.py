@@ -246,19 +246,46 @@ class SalesforceExport:
     checkpoint: str | None = None  # fault-injection point after staging
     row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
     live_pull: str = ""  # the command that pulls this export from the org instead (named in errors)
+    export_table: str = ""  # the mart the finish step replaces: which load is current (see refuse_older_export)
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
-                           progress: Progress = no_progress):
+                           progress: Progress = no_progress, allow_older: bool = True):
     """A full Salesforce export replaces its tables in one writer: read and archive the file, type every cell,
     quarantine what cannot load, run the kind's finish step, account for every row and audit the load (a
-    failure is audited too, and leaves the previous load in place)."""
+    failure is audited too, and leaves the previous load in place). Without ``allow_older``, an export older
+    than the one loaded is refused (:func:`refuse_older_export`)."""
     path = Path(path)
     with operation(wh, actor, "replace_data", spec.audit_action, path.name) as op:
-        return _load_export(op, settings, path, spec, progress)
+        return _load_export(op, settings, path, spec, progress, allow_older)
 
 
-def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress):
+def _loaded_export_at(s: Session, kind: str, table: str):
+    """The export time of the load whose rows ``table`` holds now (None before the first)."""
+    if not (s.table_exists(table) and s.table_exists("raw.file_loads")):
+        return None
+    value = s.scalar(f"select max(export_at) from raw.file_loads where kind = {literal(kind)} "
+                     f"and load_id in (select distinct load_id from {table})")
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+def refuse_older_export(file_name: str, spec: SalesforceExport, export_at, previous) -> None:
+    """An export older than the loaded one would move every label, score and tier list back in time, and the next
+    write-back would send those older scores: refused unless asked for (``--allow-older``)."""
+    if previous is None or export_at is None or pd.isna(export_at):
+        return
+    new, old = pd.Timestamp(export_at).tz_convert("UTC"), pd.Timestamp(previous).tz_convert("UTC")
+    if new < old:
+        raise LeadScoringError(
+            f"{file_name} was exported {new:%d %b %Y %H:%M} UTC (its newest CreatedDate/LastModifiedDate), before the "
+            f"{spec.label} export already loaded ({old:%d %b %Y %H:%M} UTC): loading it would move every label, score "
+            "and tier list back to then, and the next write-back would send those older scores. Load the newest "
+            "export; if the older file is meant (to redo a past day), load it with --allow-older (on the Upload page: "
+            "'Allow an older export'). Nothing was loaded.")
+
+
+def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress,
+                 allow_older: bool = True):
     wh, actor = op.wh, op.actor
     load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = spec.columns()
@@ -283,8 +310,11 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         if spec.checkpoint:
             checkpoint(spec.checkpoint)
         progress(0.75, spec.dedup_step)
+        previous = None if allow_older else _loaded_export_at(s, spec.kind, spec.export_table)
         summary = spec.finish(s, frags)
         export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
+        if not allow_older:
+            refuse_older_export(path.name, spec, export_at, previous)
         write_accounts(s, load_id, spec.kind, accounts, staged, actor, export_at)
         quarantine = load_quarantine(s, load_id)
         summary["export_at (as_of)"] = str(export_at)

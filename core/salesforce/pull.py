@@ -3,6 +3,8 @@ an export file is loaded (archived with a checksum, every row loaded or quaranti
 
 from __future__ import annotations
 
+from functools import partial
+
 import csv
 import time
 from pathlib import Path
@@ -47,7 +49,8 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
 
     names = [c.name for c in salesforce_columns()]
     soql = f"SELECT {', '.join(names)} FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
-    return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull", load_lead_file,
+    return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull",
+                 partial(load_lead_file, allow_older=True),  # the org as it is now: never "older"
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.")
 
 

@@ -125,6 +125,22 @@ def test_upload_page_shows_user_error_without_traceback(data_dir):
     assert "required column(s)" in at.error[0].value and not at.exception
 
 
+def test_upload_page_refuses_an_older_lead_export_until_allowed(data_dir):
+    from tests.conftest import LEAD_HEADER, lead
+
+    row = lead("00Q5f000009ZZZZ", 1234567, modified="2025-01-01T00:00:00.000+0000")
+    text = ",".join(LEAD_HEADER) + "\n" + ",".join(str(row.get(h, "")) for h in LEAD_HEADER) + "\n"
+    at = app("revops", "pages/upload.py")
+    at.file_uploader(key="lead_file").set_value(("old_export.csv", text.encode(), "text/csv"))
+    at.run()
+    assert not at.checkbox(key="allow_older").value
+    next(b for b in at.button if b.label == "Load lead export").click().run()
+    assert "before the Salesforce Lead export already loaded" in at.error[0].value and not at.exception
+    at.checkbox(key="allow_older").check().run()
+    next(b for b in at.button if b.label == "Load lead export").click().run()
+    assert not at.error and not at.exception
+
+
 def test_reconciliation_page_and_rerun(data_dir):
     at = app("revops", "pages/reconciliation.py")
     assert at.title[0].value == "Reconciliation QA"
