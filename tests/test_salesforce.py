@@ -221,6 +221,23 @@ def test_nothing_is_pushed_after_a_run_fell_back_to_yesterdays_scores(world, mon
     assert wh.read("select outcome from ops.sf_syncs order by started_at desc limit 1").outcome.iloc[0] == "refused"
 
 
+def test_nothing_is_pushed_from_scores_as_of_a_day_before_the_loaded_export(world, tmp_path):
+    """`score --as-of` a past day leaves that day's list in place: pushed, SGAs would call from it and leads
+    contacted since would be cleared. Refused (the dry run too) until scoring as of the export."""
+    from core.scoring.score import score_leads
+
+    settings, wh, sf = world
+    score_leads(wh, settings, as_of="2025-09-01")
+    jobs = _jobs(sf)
+    for dry in (tmp_path / "dry.csv", None):
+        with pytest.raises(LeadScoringError, match=r"scores in place are as of 01 Sep 2025, but the loaded Lead "
+                                                   r"export is of 27 Oct 2025 16:30 UTC"):
+            push_scores(wh, settings, dry_run=dry)
+    assert _jobs(sf) == jobs and not (tmp_path / "dry.csv").exists()
+    score_leads(wh, settings)  # as of the export again
+    assert push_scores(wh, settings).outcome.value == "ok"
+
+
 def test_dry_run_writes_exactly_what_would_be_sent_with_formulas_neutralised(world, tmp_path):
     settings, wh, sf = world
     ids = wh.read("select lead_id from ml.lead_scores order by lead_id").lead_id.tolist()
