@@ -33,21 +33,14 @@ def stale_scores_reason(wh: Warehouse) -> str | None:
     """Why the scores in place must not be pushed, or None: they are as of a day before the loaded Lead export
     (`score --as-of` a past day, or a newer export loaded and not yet scored: pushed, SGAs would call from an old
     list and leads contacted since would be cleared), or the last daily run failed after them."""
-    from core.features.build import default_as_of
-    from core.errors import LeadScoringError
+    from core.scoring.score import scores_behind_export
 
     with wh.reader() as s:
         if not s.table_exists("ml.lead_scores"):
             return None
-        score_day = s.scalar("select max(score_date) from ml.lead_scores")
-        try:
-            export = default_as_of(s)
-        except LeadScoringError:
-            export = None
-        if score_day is not None and export is not None and str(score_day) < f"{export:%Y-%m-%d}":
-            return (f"the scores in place are as of {pd.Timestamp(str(score_day)):%d %b %Y}, but the loaded Lead export "
-                    f"is of {export:%d %b %Y %H:%M} UTC (scored as of a past day, or a newer export loaded since). "
-                    "Run `run-daily` (or `score`) first; nothing is pushed from an older list.")
+        behind = scores_behind_export(s)
+        if behind:
+            return f"{behind} first; nothing is pushed from an older list."
         if not s.table_exists("ops.runs"):
             return None
         last = s.query("select run_id, started_at, outcome, error from ops.runs where kind = 'run-daily' "

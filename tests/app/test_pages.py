@@ -279,6 +279,15 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
     at.number_input[0].set_value(5)
     at.button[-1].click().run()  # Save capacity (sga_manager may)
     assert any("Capacity is now 50" in s.value for s in at.success)
+    assert not any("Not today's lists" in w.value for w in at.warning)
+    from core.config import load_settings
+    from core.scoring.score import score_leads
+    from core.warehouse import open_warehouse
+
+    settings = load_settings()
+    score_leads(open_warehouse(settings), settings, as_of="2025-09-01")  # an analyst looks at a past day
+    at = app("sga_manager", "pages/tiers.py")
+    assert any(w.value.startswith("Not today's lists: the scores in place are as of 01 Sep 2025") for w in at.warning)
 
 
 def test_home_run_button_disabled_for_analyst(data_dir):
