@@ -27,7 +27,7 @@ with user_errors():
     for sentence in boost_warnings(eng.wh, scores):
         st.warning(sentence)
     if behind := stale_lists(eng.wh):
-        st.warning(f"Not today's lists: {behind}.")
+        st.warning(f"Not today's lists: {behind} (on Pipeline home: Run daily pipeline).")
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Daily capacity", f"{cap.daily:,}", help=cap.words())
