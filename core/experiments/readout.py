@@ -26,7 +26,7 @@ from core.export import markdown_table
 from core.experiments import stats as S
 from core.experiments import units as U
 from core.experiments.design import INTERIM_DAYS, MIN_MQLS, Design, get_design
-from core.features.build import as_utc
+from core.features.build import as_utc, refuse_as_of_after
 from core.features.owners import owner_labels, owner_names, relabel
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
@@ -388,11 +388,7 @@ def _as_of(wh: Warehouse, as_of) -> pd.Timestamp:
     if as_of is None:
         return known
     as_of = as_utc(as_of)
-    if as_of > known:
-        raise LeadScoringError(
-            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after {known:%Y-%m-%d %H:%M} UTC, the time the loaded leads' "
-            "outcomes are known to: leads whose 30-day window was still open then would count as matured without "
-            "an MQL. Use an as-of at or before it, or load a newer Lead export and rebuild the features.")
+    refuse_as_of_after(as_of, known, "the labels' as-of")
     return as_of
 
 

@@ -26,6 +26,7 @@ from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
+from core.ingest.loader import loaded_export_at
 from core.operation import audited
 from core.warehouse import Session, Warehouse
 
@@ -119,29 +120,28 @@ def parse_as_of(text: str | None) -> pd.Timestamp | None:
 def default_as_of(s: Session) -> pd.Timestamp:
     if not s.table_exists("marts.dim_leads"):
         raise LeadScoringError("No Salesforce Leads loaded yet: run `python -m core load-leads FILE` first.")
-    value = s.scalar(
-        "select max(export_at) from raw.file_loads where kind = 'leads' "
-        "and load_id in (select distinct load_id from marts.dim_leads)"
-    )
-    if value is None or pd.isna(value):
+    value = loaded_export_at(s)
+    if value is None:
         raise LeadScoringError("The loaded Lead export has no CreatedDate/LastModifiedDate to date it; pass --as-of.")
-    return pd.Timestamp(value).tz_convert("UTC")
+    return value
+
+
+def refuse_as_of_after(as_of: pd.Timestamp, known: pd.Timestamp | None, what: str) -> None:
+    """Refuse an explicit as-of later than ``known``, the time the loaded leads' outcomes are known to (``what``
+    names it: the export, the live features' as-of, the labels'): leads whose outcome window was still open then
+    would read as having no MQL (labels, matured cohorts, an experiment's matured leads)."""
+    if known is not None and as_of > known:
+        raise LeadScoringError(
+            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after {what} ({known:%Y-%m-%d %H:%M} UTC), the time the loaded "
+            "leads' outcomes are known to: leads whose outcome window was still open then would read as having no "
+            "MQL. Use an as-of at or before it, or load a newer Lead export.")
 
 
 def _checked_as_of(s: Session, as_of: pd.Timestamp) -> pd.Timestamp:
-    """An explicit as-of, refused when it is after the loaded Lead export's time: nothing after the export is known,
-    so a lead contacted in its last 30 days would be labelled "no MQL" where its window is still open."""
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
-    try:
-        export = default_as_of(s)
-    except LeadScoringError:  # an export without dates to date it: the explicit as-of is all there is
-        return as_of
-    if as_of > export:
-        raise LeadScoringError(
-            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after the loaded Lead export ({export:%Y-%m-%d %H:%M} UTC): "
-            "outcomes after the export are not known, so leads contacted in its last 30 days would be labelled as "
-            "having no MQL. Use an as-of at or before the export, or load a newer export.")
+    """An explicit as-of (UTC), refused when it is after the loaded Lead export's time (:func:`refuse_as_of_after`);
+    an export without dates to date it leaves the explicit as-of all there is."""
+    as_of = as_utc(as_of)
+    refuse_as_of_after(as_of, loaded_export_at(s), "the loaded Lead export")
     return as_of
 
 

@@ -260,13 +260,14 @@ def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport,
         return _load_export(op, settings, path, spec, progress, allow_older)
 
 
-def _loaded_export_at(s: Session, kind: str, table: str):
-    """The export time of the load whose rows ``table`` holds now (None before the first)."""
+def loaded_export_at(s: Session, kind: str = "leads", table: str = "marts.dim_leads") -> pd.Timestamp | None:
+    """The export time (UTC) of the load whose rows ``table`` holds now; None before the first, or when the export
+    had no dates to date it. For Leads, every verb's default as-of (:func:`core.features.build.default_as_of`)."""
     if not (s.table_exists(table) and s.table_exists("raw.file_loads")):
         return None
     value = s.scalar(f"select max(export_at) from raw.file_loads where kind = {literal(kind)} "
                      f"and load_id in (select distinct load_id from {table})")
-    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).tz_convert("UTC")
 
 
 def refuse_older_export(file_name: str, spec: SalesforceExport, export_at, previous) -> None:
@@ -274,7 +275,7 @@ def refuse_older_export(file_name: str, spec: SalesforceExport, export_at, previ
     write-back would send those older scores: refused unless asked for (``--allow-older``)."""
     if previous is None or export_at is None or pd.isna(export_at):
         return
-    new, old = pd.Timestamp(export_at).tz_convert("UTC"), pd.Timestamp(previous).tz_convert("UTC")
+    new, old = pd.Timestamp(export_at).tz_convert("UTC"), previous
     if new < old:
         raise LeadScoringError(
             f"{file_name} was exported {new:%d %b %Y %H:%M} UTC (its newest CreatedDate/LastModifiedDate), before the "
@@ -310,7 +311,7 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         if spec.checkpoint:
             checkpoint(spec.checkpoint)
         progress(0.75, spec.dedup_step)
-        previous = None if allow_older else _loaded_export_at(s, spec.kind, spec.export_table)
+        previous = None if allow_older else loaded_export_at(s, spec.kind, spec.export_table)
         summary = spec.finish(s, frags)
         export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
         if not allow_older:

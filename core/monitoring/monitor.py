@@ -18,7 +18,7 @@ from scipy.stats import binomtest
 from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS, latest_feature_set
+from core.features.build import META_COLUMNS, as_utc, latest_feature_set, refuse_as_of_after
 from core.features.catalog import PLAUSIBLE_RANGES
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
@@ -360,8 +360,9 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
     leads["contacted_at"] = pd.to_datetime(leads.contacted_at, utc=True)
     as_of_ts = pd.Timestamp(as_of, tz="UTC") if as_of is not None and pd.Timestamp(as_of).tzinfo is None else \
         pd.Timestamp(as_of) if as_of is not None else leads.contacted_at.max()
-    if as_of is not None:
-        _check_as_of(wh, as_of_ts)
+    if as_of is not None:  # later weeks would read as matured with no MQLs
+        built = latest_feature_set(wh)
+        refuse_as_of_after(as_of_ts, as_utc(built.as_of) if built else None, "the live features' as-of")
     live = as_of is None or as_of_ts >= leads.contacted_at.max()
     leads = leads[leads.contacted_at <= as_of_ts].reset_index(drop=True)
     since = as_of_ts - pd.Timedelta(days=ATTRIBUTION_DAYS)
@@ -394,20 +395,6 @@ def _context(wh: Warehouse, settings: Settings, as_of, leads: pd.DataFrame) -> C
                    pd.Series(P.month_text(rows.contacted_at), index=rows.index), recent, as_of_ts,
                    pd.Timestamp(reference["contacted_to"]).strftime("%Y-%m"), since, month_keys, fresh_months,
                    drift_cached, attr_kind, attr_keys, attr_rows, attr_fresh, attr_cached, live=live)
-
-
-def _check_as_of(wh: Warehouse, as_of: pd.Timestamp) -> None:
-    """An as-of later than the time the live features' labels were settled would call weeks whose 30-day window
-    was still open at the export "matured", every lead in them without an MQL: refused, as a user error."""
-    built = latest_feature_set(wh)
-    if built is None:
-        return
-    known = built.as_of.tz_localize("UTC") if built.as_of.tzinfo is None else built.as_of.tz_convert("UTC")
-    if as_of > known:
-        raise LeadScoringError(
-            f"--as-of {as_of:%Y-%m-%d %H:%M} UTC is after {known:%Y-%m-%d %H:%M} UTC, the time the loaded leads' "
-            "outcomes are known to (the features were built as of it): later weeks would read as matured with no "
-            "MQLs. Use an as-of at or before it, or load a newer Lead export and run the daily pipeline.")
 
 
 def feature_drift_step(c: Context) -> Step:
@@ -586,6 +573,8 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
     """Territory months against the training month, implausible values, coverage, missing months, conflicts."""
     s = Step()
     th = c.th
+    if not months.empty:  # a territory month loaded after the as-of was not known then
+        months = months[months.snapshot_month.astype(str) <= c.as_of.strftime("%Y-%m")].reset_index(drop=True)
     snap_drift, new_ranges, new_nulls = _snapshot_drift(c.wh, c.reference, months, c.model.model_id, c.pending)
     newest = str(months.snapshot_month.iloc[-1]) if not months.empty else None
     latest = snap_drift[snap_drift.period == newest] if newest and not snap_drift.empty else snap_drift.iloc[:0]
@@ -729,8 +718,6 @@ def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progres
     progress(0.05, "Reading scored leads and the frozen reference")
     leads, first, tier_mix, runs, months = _read(wh)
     c = _context(wh, settings, as_of, leads)
-    if not months.empty:  # a territory month loaded after the as-of was not known then
-        months = months[months.snapshot_month.astype(str) <= c.as_of.strftime("%Y-%m")].reset_index(drop=True)
     with wh.reader() as s:
         if s.table_exists("ml.score_history") and not s.table_exists(FIRST_SCORES):
             c.pending.append(lambda w: refresh_first_scores(w, None))

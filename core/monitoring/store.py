@@ -83,7 +83,7 @@ def store_run(wh: Warehouse, actor: Actor, result, writes: list | None = None) -
     one writer, and return the current alert level."""
     authorize(actor, "monitor")
     now = datetime.now(timezone.utc)
-    live = getattr(result, "live", True)
+    live = result.live
     if live:
         alerts = merge_alerts(read_alerts(wh), result.alerts, now)
         level = current_level(alerts)
