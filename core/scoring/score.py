@@ -18,7 +18,8 @@ from core import audit
 from core.auth import Actor, authorize
 from core.config import Settings
 from core.errors import LeadScoringError
-from core.features.build import META_COLUMNS, build_features, default_as_of, is_current, latest_feature_set
+from core.features.build import META_COLUMNS, build_features, is_current, latest_feature_set
+from core.ingest.loader import loaded_export_at
 from core.modeling.baselines import heuristic_rule
 from core.modeling.data import model_inputs
 from core.modeling.registry import load_champion
@@ -358,12 +359,8 @@ def scores_behind_export(s) -> str | None:
     (`score --as-of` a past day, or a newer export loaded and not yet scored). ``s``: a warehouse session."""
     if not s.table_exists("ml.lead_scores"):
         return None
-    score_day = s.scalar("select max(score_date) from ml.lead_scores")
-    try:
-        export = default_as_of(s)
-    except LeadScoringError:  # nothing loaded to date them against
-        return None
-    if score_day is None or str(score_day) >= f"{export:%Y-%m-%d}":
+    score_day, export = s.scalar("select max(score_date) from ml.lead_scores"), loaded_export_at(s)
+    if score_day is None or export is None or str(score_day) >= f"{export:%Y-%m-%d}":
         return None
     return (f"the scores in place are as of {pd.Timestamp(str(score_day)):%d %b %Y}, but the loaded Lead export is of "
             f"{export:%d %b %Y %H:%M} UTC (scored as of a past day, or a newer export loaded since). Run `run-daily` "
