@@ -59,6 +59,10 @@ def month_label(value) -> str:
         return str(value)
 
 
+# a check's outcome in text glyphs every font has (an emoji showed as a box where no emoji font is installed)
+CHECK_WORDS = {"pass": "✓ pass", "fail": "✗ fail", "warn": "⚠ warn", "n/a": "n/a"}
+
+
 ROLE_WORDS = {"admin": "Admin", "revops": "RevOps", "analyst": "Analyst", "sga_manager": "SGA manager", "system": "System"}
 
 

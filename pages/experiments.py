@@ -7,6 +7,7 @@ import streamlit as st
 from core.experiments import charts
 from core.experiments.design import Power, list_experiments, power_curve, stop_experiment
 from core.experiments.readout import readout
+from core.words import CHECK_WORDS
 from pages._experiment_design import METRICS, design_section
 from pages._shared import actor, dataframe, engine, show_flash, table, user_errors, when, write_button
 
@@ -123,8 +124,7 @@ with user_errors():
         if g.empty:
             st.info("No guardrail can be read yet.")
         else:
-            # text glyphs every font has (an emoji showed as a box where no emoji font is installed)
-            g["status"] = g["status"].map({"pass": "✓ pass", "warn": "⚠ warn", "n/a": "n/a"}).fillna(g["status"])
+            g["status"] = g["status"].map(CHECK_WORDS).fillna(g["status"])
             dataframe(g, {
                 "guardrail": "Guardrail (spec §8.5)", "status": "Status",
                 "detail": st.column_config.TextColumn("Detail", width="large")})

@@ -12,6 +12,7 @@ from core.errors import LeadScoringError
 from core.modeling.registry import read_meta
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
+from core.words import CHECK_WORDS
 
 COMPARED = ("auc_pr", "auc_roc", "precision_at_10pct", "ece")
 CHOICE_COLUMNS = ("chosen", "model", "features", "pooled_unseen_auc_pr", "diff_to_best", "se_diff", "within_one_se",
@@ -87,7 +88,7 @@ def model_card(wh: Warehouse, model_id: str) -> ModelCard:
     gates["value"] = [("—" if pd.isna(v) else f"{v:.3f}") for v in pd.to_numeric(gates.value, errors="coerce")]
     # read as words, as the experiment's guardrails: a column of grey checkboxes said little about a failed gate
     gates["gate"] = gates.gate.map(lambda g: g[:1].upper() + g[1:])
-    gates.insert(2, "result", gates.pop("passed").map({True: "✓ pass", False: "✗ fail"}))
+    gates.insert(2, "result", gates.pop("passed").map({True: CHECK_WORDS["pass"], False: CHECK_WORDS["fail"]}))
     baselines = pd.DataFrame([{"model": "this model", **{k: test.get(k) for k in COMPARED}}]
                              + [{k: b.get(k) for k in ("model",) + COMPARED} for b in m.get("baselines", [])])
     folds = m.get("cv_fold_auc_pr") or []
