@@ -836,7 +836,7 @@ def _outcomes(rng, seed: int, family: str, reps: pd.DataFrame, timing: LeadTimin
 
 def _write_salesforce(rng, seed: int, reps: pd.DataFrame, leads: DemoLeads, out: Path) -> int:
     """The Salesforce Lead export with the messiness of a real one (second Leads per CRD, rows exported twice,
-    blanks, a hand-edited experiment tag); returns its row count."""
+    blanks, a hand-edited experiment tag, street addresses over two lines); returns its row count."""
     L = leads
     n, ids, created, contact, contacted, mql_at, last_mod = L.n, L.ids, L.created, L.contact, L.contacted, L.mql_at, L.last_mod
     matched, rep_idx, lead_crd, p, arm, which = L.matched, L.rep_idx, L.lead_crd, L.p, L.arm, L.which
@@ -856,7 +856,10 @@ def _write_salesforce(rng, seed: int, reps: pd.DataFrame, leads: DemoLeads, out:
         "MobilePhone": [f"+1-555-{i % 10000:04d}" for i in range(n)],
         "Mobile_Phone_2__c": "",
         "LinkedIn_Profile_Apollo__c": np.where(has_linkedin, [f"https://www.linkedin.com/in/lead{i}" for i in range(n)], ""),
-        "Address": "", "City": rng.choice(CITIES, n),
+        # street addresses as Salesforce exports them: a suite on a second line of the quoted value (1 in 3)
+        "Address": [f"{100 + i % 900} Market Street" + (f"\nSuite {100 + i % 40}" if i % 3 == 0 else "")
+                    for i in range(n)],
+        "City": rng.choice(CITIES, n),
         "State": np.where(matched, reps["Branch_State"].to_numpy()[rep_idx], rng.choice(sum(TERRITORY_STATES.values(), []), n)),
         "Company": reps["RIAFirmName"].to_numpy()[rep_idx], "Title": reps["Title"].to_numpy()[rep_idx],
         "LeadSource": LEAD_SOURCES[source_idx], "Lead_List_Name__c": lead_list,

@@ -503,3 +503,59 @@ def test_a_folder_where_a_file_belongs_and_a_file_where_a_folder_belongs_exit_2_
         code = main(["--db", str(settings.warehouse_path), *argv])
         err = capsys.readouterr().err
         assert code == 2 and words in err and "Traceback" not in err, (argv, err)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole-file", "streamed"])
+def test_values_over_several_lines_load_in_files_larger_than_a_block(settings, tmp_path, streamed):
+    """Salesforce writes an Address over several lines inside quotes. Arrow read such a file in blocks that
+    could end inside a value, and then gave up on the whole file ("parser got out of sync with chunker"): a
+    real org's export of a few MB failed to load. Every lead loads, once, with its own values."""
+    from core.warehouse import open_warehouse
+
+    if streamed:
+        settings = with_overrides(settings, extra={**settings.extra, "ingest_stream_mb": 0, "ingest_block_bytes": 64 << 10})
+    wh = open_warehouse(settings)
+    n = 20000  # ~8.6 MB: the whole-file read failed from ~8 MB, the streamed one (64 KiB blocks) at any size
+    address = "\n".join(["Main Street", "Suite 400", "Floor 2", "Building C", "Unit 7", "Denver, CO 80202"])
+    rows = [lead(f"00Q5f00000{i:05d}", 1000 + i, Address=f"{i} {address}", City=f"City {i}",
+                 Title="Partner, " + "x" * 200) for i in range(n)]
+    path = write_csv(tmp_path / "salesforce_leads.csv", LEAD_HEADER, rows)
+    assert path.stat().st_size > 8 << 20
+    result = load_lead_file(wh, settings, path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (n, n, 0)
+    got = wh.read("select FA_CRD__c, City from marts.dim_leads")
+    assert dict(zip(got.FA_CRD__c, got.City)) == {str(1000 + i): f"City {i}" for i in range(n)}
+    assert "address" not in {c.lower() for c in wh.read("select * from marts.dim_leads limit 0").columns}
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole-file", "streamed"])
+def test_rows_after_a_ragged_row_keep_their_own_row_numbers(settings, tmp_path, streamed):
+    """A cell quarantined after a row with the wrong number of fields names its own row (as a spreadsheet numbers
+    it), not the row before it; a quote left open says how many lines it joined."""
+    from core.warehouse import open_warehouse
+
+    if streamed:  # blocks of 64 KiB: the ragged rows fall in the first blocks, the bad cells in later ones
+        settings = with_overrides(settings, extra={**settings.extra, "ingest_stream_mb": 0, "ingest_block_bytes": 64 << 10})
+    wh = open_warehouse(settings)
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    body = [rep(i, RIAFirmName="Firm " + "y" * 200) for i in range(1, 2001)]
+    body[1500]["Number_Employees"] = "many"  # record 1502 before the ragged rows are added
+    write_csv(path, REP_HEADER, body[:10])
+    with open(path, "a", newline="") as fh:
+        fh.write("999999,only,three\n")  # record 12
+        fh.write('"888888,an open quote\n7777,swallowed\n"6666,ends here\n')  # record 13, three lines
+    with open(path, "a", newline="") as fh:
+        import csv as _csv
+        w = _csv.writer(fh, lineterminator="\n")
+        for r in body[10:]:
+            w.writerow([r.get(h, "") for h in REP_HEADER])
+    result = load_territory_files(wh, settings, [path])
+    f = result.files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (2002, 2000, 2)
+    q = result.quarantine.sort_values("line").reset_index(drop=True)
+    assert q.line.tolist() == [12, 13, 1504]  # 1502 + the two ragged records before it
+    assert "runs over 3 lines of the file" in q.reason[1] and "close the quote" in q.reason[1]
+    assert "runs over" not in q.reason[0]
+    assert q.raw_value[2] == "many" and q.column_name[2] == "Number_Employees"
+    lines = wh.read("select RepCRD, line from staging.stg_territory_reps where RepCRD in ('10', '11', '1501')")
+    assert dict(zip(lines.RepCRD, lines.line)) == {"10": 11, "11": 14, "1501": 1504}

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -94,21 +95,22 @@ class StreamedRows:
         self.files, self.columns, self.kind_label = files, columns, kind_label
         self.extra_names, self.block_size = extra_names, block_size
 
-    def _arranged(self, f: StreamedFile, meta: dict, data) -> pa.Table:
+    def _arranged(self, f: StreamedFile, meta: dict, data, lines) -> pa.Table:
         return normalise_ids(contract_batch(data, f.path, f.headers, self.columns, meta, self.kind_label,
-                                            self.extra_names, f.rows - data.num_rows))
+                                            self.extra_names, lines))
 
     @property
     def schema(self) -> pa.Schema:
         f, meta = self.files[0]
         empty = pa.table({f"c{i}": pa.array([], pa.string()) for i in range(len(f.headers))})
-        return contract_batch(empty, f.path, f.headers, self.columns, meta, self.kind_label, self.extra_names, 0).schema
+        return contract_batch(empty, f.path, f.headers, self.columns, meta, self.kind_label, self.extra_names,
+                              np.array([], dtype=np.int64)).schema
 
     def batches(self):
         schema = self.schema
         for f, meta in self.files:
-            for batch in f.batches(self.block_size):
-                yield from self._arranged(f, meta, batch).cast(schema).to_batches()
+            for batch, lines in f.batches(self.block_size):
+                yield from self._arranged(f, meta, batch, lines).cast(schema).to_batches()
 
     def reader(self) -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(self.schema, self.batches())

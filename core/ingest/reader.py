@@ -1,7 +1,9 @@
 """Reading an export file as text, exactly: every cell as the string it was, every row accounted for.
 
-UTF-8, UTF-8 with BOM and Latin-1 files are accepted; CRLF or LF line ends. Rows with the wrong number
-of fields are not dropped silently: they come back as ``invalid_rows`` for the quarantine.
+UTF-8, UTF-8 with BOM and Latin-1 files are accepted; CRLF or LF line ends; quoted values may run over
+several lines (Salesforce's Address and text areas do). Rows with the wrong number of fields are not dropped
+silently: they come back as ``invalid_rows`` for the quarantine. A row's number is its record's, as a spreadsheet
+numbers it (the header is 1), not the file's physical line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class TextFile:
     @property
     def rows_read(self) -> int:
         return self.table.num_rows + len(self.invalid_rows)
+
+    def lines(self) -> np.ndarray:
+        """The record number of each row of ``table``: the header is 1, and the invalid rows' numbers are
+        skipped (a cell quarantined after a ragged row names its own row, not the one before it)."""
+        return record_numbers(1, self.table.num_rows, [r["line"] for r in self.invalid_rows])
+
+
+def record_numbers(last: int, n: int, skipped) -> np.ndarray:
+    """The record numbers of the ``n`` rows read after record ``last``: the next numbers that are not
+    ``skipped`` (the rows that were not read, being invalid)."""
+    bad = np.asarray(sorted(b for b in skipped if b is not None and b > last), dtype=np.int64)
+    candidates = np.arange(last + 1, last + 1 + n + len(bad), dtype=np.int64)
+    return candidates[~np.isin(candidates, bad)][:n] if len(bad) else candidates
 
 
 def sha256_of(path: Path) -> str:
@@ -141,11 +156,12 @@ def read_text_csv(path: str | Path) -> TextFile:
 
 def _options(names: list[str], encoding: str, threads: bool, invalid: list[dict], block_size: int | None = None):
     def on_invalid(row):
-        invalid.append({
-            "line": row.number,
-            "raw_value": (row.text or "")[:500],
-            "reason": f"row has {row.actual_columns} fields, expected {row.expected_columns}: row not loaded",
-        })
+        reason = f"row has {row.actual_columns} fields, expected {row.expected_columns}: row not loaded"
+        lines = (row.text or "").count("\n") + 1
+        if lines > 1:  # a quote left open joins every line up to the next quote into this one row
+            reason += (f"; it runs over {lines} lines of the file — if a quote (\") in it is never closed, the rows "
+                       "on those lines are inside it: close the quote and load the file again")
+        invalid.append({"line": row.number, "raw_value": (row.text or "")[:500], "reason": reason})
         return "skip"
 
     read = pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding, use_threads=threads)
@@ -153,7 +169,10 @@ def _options(names: list[str], encoding: str, threads: bool, invalid: list[dict]
         read.block_size = block_size
     return dict(
         read_options=read,
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        # newlines_in_values: a quoted value over several lines (an Address) is one value. Without it a block
+        # boundary inside such a value made Arrow give up on the whole file ("parser got out of sync with
+        # chunker"); with it, reading a clean 59 MB territory file took 0.19 s against 0.15 s.
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types={n: pa.string() for n in names},
             strings_can_be_null=False, quoted_strings_can_be_null=False,
@@ -182,24 +201,23 @@ class StreamedFile:
     def rows_read(self) -> int:
         return self.rows + len(self.invalid_rows)
 
-    def batches(self, block_size: int) -> Iterator[pa.RecordBatch]:
-        """Each call reads the file again from the start (and recounts). Parsed in threads; a threaded reader
-        cannot number a malformed row, so when there is one, a second single-threaded pass (nothing kept but
-        the malformed rows) numbers it exactly."""
+    def batches(self, block_size: int) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+        """Each batch with its rows' record numbers (see :meth:`TextFile.lines`); each call reads the file again
+        from the start (and recounts). One thread: Arrow's streaming reader parses a block at a time either way
+        (a 59 MB file took 0.20 s with threads or without), and only then does a malformed row get its number —
+        known before the batch that follows it, so every batch's numbers are exact."""
         self.rows = 0
         self.invalid_rows.clear()
         names = [f"c{i}" for i in range(len(self.headers))]
         arrow_encoding = "latin1" if self.encoding == "latin-1" else "utf8"
-        reader = pacsv.open_csv(self.path, **_options(names, arrow_encoding, True, self.invalid_rows, block_size))
+        reader = pacsv.open_csv(self.path, **_options(names, arrow_encoding, False, self.invalid_rows, block_size))
+        last = 1
         for batch in reader:
             if batch.num_rows:
+                lines = record_numbers(last, batch.num_rows, [r["line"] for r in self.invalid_rows])
+                last = int(lines[-1])
                 self.rows += batch.num_rows
-                yield batch
-        if any(r["line"] is None for r in self.invalid_rows):
-            numbered: list[dict] = []
-            for _ in pacsv.open_csv(self.path, **_options(names, arrow_encoding, False, numbered, block_size)):
-                pass
-            self.invalid_rows[:] = numbered
+                yield batch, lines
 
 
 def open_text_csv(path: str | Path) -> StreamedFile:
@@ -238,7 +256,7 @@ def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind
     """Arrange a file's text columns by the contract: missing optional columns become NULL; unknown
     columns land in ``x__i`` by their position in ``extra_names`` (the load's union of unknown headers).
     Required columns missing raise the project error."""
-    return contract_batch(text.table, text.path, text.headers, columns, meta, kind_label, extra_names, 0)
+    return contract_batch(text.table, text.path, text.headers, columns, meta, kind_label, extra_names, text.lines())
 
 
 def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], kind_label: str) -> None:
@@ -261,9 +279,9 @@ def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], 
 
 
 def contract_batch(data: pa.Table | pa.RecordBatch, path: Path, headers: list[str], columns: tuple[Column, ...],
-                   meta: dict, kind_label: str, extra_names: list[str], first_row: int) -> pa.Table:
-    """:func:`contract_table` for any run of a file's rows; ``first_row`` is how many rows came before it
-    (the ``line`` column counts on from there, as for the whole file)."""
+                   meta: dict, kind_label: str, extra_names: list[str], lines: np.ndarray) -> pa.Table:
+    """:func:`contract_table` for any run of a file's rows; ``lines`` holds their record numbers (the ``line``
+    column, as for the whole file)."""
     check_required(path, headers, columns, kind_label)
     found, extras = match_headers(headers, columns)
     n = data.num_rows
@@ -271,7 +289,7 @@ def contract_batch(data: pa.Table | pa.RecordBatch, path: Path, headers: list[st
     for key, value in meta.items():
         arrays.append(_repeated(value, n))
         fields.append(key)
-    arrays.append(pa.array(np.arange(first_row + 2, first_row + n + 2, dtype=np.int64)))
+    arrays.append(pa.array(np.asarray(lines, dtype=np.int64)))
     fields.append("line")
     for c in columns:
         arrays.append(data.column(f"c{found[c.name]}") if c.name in found else pa.nulls(n, type=pa.string()))
