@@ -54,6 +54,20 @@ def test_fractional_count_is_quarantined_not_rounded(settings, wh, tmp_path):
     assert q[["column_name", "raw_value", "reason"]].values.tolist() == [["Number_Employees", "3.5", "not a whole number"]]
 
 
+@pytest.mark.parametrize("column,raw", [
+    ("TotalAssetsInMillions", "1,5"), ("AUMGrowthRate_1Year", "12,5%"), ("Number_Employees", "1,20"),
+    ("TotalAssetsInMillions", "NaN"), ("TotalAssetsInMillions", "inf"), ("TotalAssetsInMillions", "1e309"),
+])
+def test_decimal_commas_and_non_finite_numbers_are_quarantined_not_misread(settings, wh, tmp_path, column, raw):
+    """A comma only groups thousands: '1,5' (a decimal comma) was read as 15, ten times the value. 'NaN' and
+    'inf' were stored as NaN and infinity, which DuckDB sorts above every number (a NaN AUM met 'AUM over
+    $500M'). Each is an empty cell now, quarantined with its text; '1,234,567.5' still reads as it should."""
+    result, _ = _load(settings, wh, tmp_path, [rep(1, **{column: raw}), rep(2, **{column: "1,234,567"})])
+    got = wh.read(f"select {column} is null as blank, {column} as v from staging.stg_territory_reps order by line")
+    assert got.blank.tolist() == [True, False] and got.v.iloc[1] == 1_234_567
+    assert result.quarantine[["line", "column_name", "raw_value"]].values.tolist() == [[2, column, raw]]
+
+
 def test_city_name_in_numeric_column_is_quarantined_with_line(settings, wh, tmp_path):
     result, reps = _load(settings, wh, tmp_path, [rep(1), rep(2, Miles_Distance_Home_To_Branch="Osseo")])
     assert len(reps) == 2 and math.isnan(reps.Miles_Distance_Home_To_Branch.iloc[1])
@@ -138,12 +152,20 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
     from core.warehouse.parsing import parsed
     from core.warehouse.sql import to_duckdb
 
+    from core.warehouse.parsing import THOUSANDS
+
     values = ["1234.5", "$1,234.50", "12.5%", "1 000", "-3", "", "abc", "1,2;3", "a ; b,c", "a;b", "x , y", "007", "123.000",
-              "0.0", "12.5.0", "1e3", "$", None]
+              "0.0", "12.5.0", "1e3", "$", "1,5", "12,5%", "1,234,567.5", "NaN", "-inf", "1e309", None]
+
+    def number(stripped: str) -> str:  # unguarded: every rewrite on every value
+        n = f"CASE WHEN STRPOS(x, ',') > 0 AND NOT REGEXP_CONTAINS(x, r'{THOUSANDS}') THEN NULL " \
+            f"ELSE SAFE_CAST({stripped} AS FLOAT64) END"
+        return f"CASE WHEN ABS({n}) < 1e300 THEN {n} END"
+
     plain = {
-        "money_millions": "SAFE_CAST(REPLACE(REPLACE(REPLACE(x, '$', ''), ',', ''), ' ', '') AS FLOAT64)",
-        "percent": "SAFE_CAST(REPLACE(REPLACE(REPLACE(x, '%', ''), ',', ''), ' ', '') AS FLOAT64)",
-        "number": "SAFE_CAST(REPLACE(REPLACE(x, ',', ''), ' ', '') AS FLOAT64)",
+        "money_millions": number("REPLACE(REPLACE(REPLACE(x, '$', ''), ',', ''), ' ', '')"),
+        "percent": number("REPLACE(REPLACE(REPLACE(x, '%', ''), ',', ''), ' ', '')"),
+        "number": number("REPLACE(REPLACE(x, ',', ''), ' ', '')"),
         "list": r"REGEXP_REPLACE(x, r'\s*[;,]\s*', '; ')",
         "crd": r"CASE WHEN REGEXP_CONTAINS(x, r'^[0-9]+(\.0+)?$') THEN NULLIF(LTRIM(REGEXP_REPLACE(x, r'\.0+$', ''), '0'), '') END",
     }
