@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.ingest.accounting import SENTENCES
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import guess_month, guess_territory, load_territory_files, replacement_plan
 from core.quality.reconcile import reconcile
@@ -42,8 +43,8 @@ def _show(result) -> None:
         "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="localized"),
         "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept"})
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
-                          for k, v in result.summary.items() if k != "implausible_values"))
-    for sentence in result.summary.get("implausible_values", []):
+                          for k, v in result.summary.items() if k not in SENTENCES))
+    for sentence in (line for key in SENTENCES for line in result.summary.get(key, [])):
         st.warning(sentence)
     q = result.quarantine
     st.subheader(f"Quarantine: {result.rows_quarantined:,} row{'s' * (result.rows_quarantined != 1)} not loaded, "

@@ -112,6 +112,48 @@ def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
     assert report.at_risk_before_first_snapshot == 1 and report.leakage_records == 1
 
 
+def test_complete_months_skip_a_month_still_missing_a_territory():
+    from core.ingest.territories import complete_months, missing_territories
+
+    all3 = {"T1", "T2", "T3"}
+    assert complete_months({"2025-01": all3, "2025-02": {"T1"}, "2025-03": all3}) == ["2025-01", "2025-03"]
+    assert complete_months({"2025-01": {"T2"}, "2025-02": {"T1", "T2"}}) == ["2025-01", "2025-02"]
+    # T3 no longer delivered: the month without it counts once the next month repeats its territories
+    assert complete_months({"2025-01": all3, "2025-02": {"T1", "T2"}}) == ["2025-01"]
+    assert complete_months({"2025-01": all3, "2025-02": {"T1", "T2"}, "2025-03": {"T1", "T2"}}) == \
+        ["2025-01", "2025-02", "2025-03"]
+    assert missing_territories({"2025-01": all3, "2025-02": {"T1"}}, "2025-02") == ["T2", "T3"]
+    assert missing_territories({"2025-01": all3}, "2024-12") == [] and complete_months({}) == []
+
+
+def test_a_month_whose_other_territories_are_not_loaded_yet_is_not_read(settings, wh, tmp_path):
+    """T1's February file arrives before T2's. Leads contacted in February keep reading January — both
+    territories — until T2 is loaded for February; before, the T2 advisors' leads matched no rep at all."""
+    def month(m, territory, reps):
+        path = write_csv(tmp_path / m / f"discovery_{territory.lower()}_{m.replace('-', '_')}.csv", REP_HEADER, reps)
+        return load_territory_files(wh, settings, [path])
+
+    month("2025-01", "T1", [rep(1, TotalAssetsInMillions="100")])
+    month("2025-01", "T2", [rep(2, TotalAssetsInMillions="200")])
+    early = month("2025-02", "T1", [rep(1, TotalAssetsInMillions="110")])
+    assert early.summary["warnings"] == [
+        "2025-02 holds T1 only: T2 is not loaded for 2025-02 yet. Until it is, leads contacted in 2025-02 or later "
+        "keep reading the last month with every territory, so no territory's reps go missing. Load T2 for 2025-02 "
+        "when the file arrives."]
+    assert "**warning** 2025-02 holds T1 only" in early.markdown()
+    leads = [lead("00QA", 1, contacted="2025-02-10T10:00:00.000+0000", modified=EXPORTED),
+             lead("00QB", 2, contacted="2025-02-11T10:00:00.000+0000", modified=EXPORTED)]
+    load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
+    build_features(wh, settings, AS_OF)
+    f = _features(wh)
+    assert f.snapshot_month.tolist() == ["2025-01", "2025-01"]
+    assert f.TotalAssetsInMillions.tolist() == [100.0, 200.0] and f.Has_Discovery_Data.tolist() == [1, 1]
+    assert "warnings" not in month("2025-02", "T2", [rep(2, TotalAssetsInMillions="220")]).summary
+    build_features(wh, settings, AS_OF)
+    f = _features(wh)
+    assert f.snapshot_month.tolist() == ["2025-02", "2025-02"] and f.TotalAssetsInMillions.tolist() == [110.0, 220.0]
+
+
 def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     reps = [
         rep(1, TotalAssetsInMillions="600", Number_Investment_Advisory_Clients="200", Number_Employees="12",

@@ -555,6 +555,22 @@ def test_a_feature_gone_from_todays_data_is_a_schema_change_and_empty_months_are
     assert early.matured_cohorts == [] and early.notes
 
 
+def test_a_month_missing_a_territorys_file_warns_naming_it(monitored_copy):
+    """September's T3 file never loaded (its load left out here): feed health names the month and territory."""
+    from core.monitoring.monitor import run_monitor, summary_markdown
+
+    s, w = monitored_copy
+    with w.writer("forget T3's September") as x:
+        x.execute("update raw.file_loads set rows_loaded = 0 where kind = 'territory' and snapshot_month = '2025-09' "
+                  "and territory = 'T3'")
+    r = run_monitor(w, s)
+    late = [a for a in r.alerts if a["kind"] == "feed_late"]
+    assert [a["subject"] for a in late] == ["territory export · 2025-09 · T3"]
+    assert late[0]["message"].startswith("2025-09 holds T1, T2 only: T3 not loaded")
+    assert r.feed["missing_territories"] == {"2025-09": ["T3"]} and r.feed["missing_months"] == []
+    assert "2025-09 without T3" in summary_markdown(r)
+
+
 def test_a_past_days_view_sees_only_what_was_known_then_and_leaves_todays_alerts(monitored_copy):
     """`monitor --as-of` a day before the newest contact: territory months loaded after it are not in the view
     (the vendor-fault month is not), and it is kept as history without closing today's alerts or replacing the

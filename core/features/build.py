@@ -27,6 +27,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
 from core.ingest.loader import loaded_export_at
+from core.ingest.territories import months_sql
 from core.operation import audited
 from core.warehouse import Session, Warehouse
 
@@ -189,7 +190,7 @@ def build_features(
             raise LeadScoringError("No territory snapshot loaded yet: run `python -m core load-territories FILE...` first.")
         as_of = _checked_as_of(s, as_of) if as_of is not None else default_as_of(s)
         s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400, build=build)
-        s.run_model("marts/lead_snapshot_choice.sql", build=build)
+        s.run_model("marts/lead_snapshot_choice.sql", build=build, months=months_sql(s))
         levels = levels if levels is not None else learn_levels(s, into)
         features = all_features(levels, extra_features)
         check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs

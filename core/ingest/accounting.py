@@ -30,6 +30,10 @@ FIRST_COLUMNS = ("file_name", "territory", "snapshot_month", "rows_read", "rows_
                  "cells_quarantined")
 
 
+# Summary keys that hold sentences for the reader (a list each), with the word that leads them in the CLI's report.
+SENTENCES = {"implausible_values": "implausible", "warnings": "warning"}
+
+
 @dataclass
 class LoadResult:
     load_id: str
@@ -81,8 +85,8 @@ class LoadResult:
             + ("" if all(f.balanced for f in self.files) else "  **(MISMATCH — report this as a bug)**")
         )
         for key, value in self.summary.items():
-            if key == "implausible_values":
-                lines += [f"- **implausible** {v}" for v in value]
+            if key in SENTENCES:
+                lines += [f"- **{SENTENCES[key]}** {v}" for v in value]
                 continue
             lines.append(f"- {key}: {value:,}" if isinstance(value, int) else f"- {key}: {value}")
         extras = sorted({c for f in self.files for c in f.extra_columns})

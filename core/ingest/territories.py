@@ -165,6 +165,15 @@ def _load_month(op: Operation, settings: Settings, paths: list[str | Path], mont
             "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
         }
         summary["implausible_values"] = implausible_values(s, month_value)
+        held = month_territories(s)
+        if missing := missing_territories(held, month_value):
+            summary["warnings"] = [
+                f"{month_value} holds {', '.join(sorted(held.get(month_value, ())))} only: "
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not loaded for {month_value} yet. "
+                f"Until {'it is' if len(missing) == 1 else 'they are'}, leads contacted in {month_value} or later "
+                f"keep reading the last month with every territory, so no territory's reps go missing. Load "
+                f"{', '.join(missing)} for {month_value} when the file{'s' * (len(missing) > 1)} arrive"
+                f"{'s' * (len(missing) == 1)}."]
         checkpoint("territory_load.before_commit")
         drop_scratch(s, frags)
         s.unstage("raw.territory_rows")
@@ -217,6 +226,49 @@ def drop_scratch(s, frags: dict) -> None:
 
 def month_date(month: str) -> str:
     return f"date {literal(month + '-01')}"
+
+
+def month_territories(s) -> dict[str, set[str]]:
+    """The territories each snapshot month holds: those whose file loaded at least one row."""
+    if not s.table_exists("raw.file_loads"):
+        return {}
+    rows = s.query("select distinct snapshot_month, territory from raw.file_loads "
+                   "where kind = 'territory' and rows_loaded > 0")
+    held: dict[str, set[str]] = {}
+    for r in rows.itertuples():
+        held.setdefault(str(r.snapshot_month), set()).add(str(r.territory))
+    return held
+
+
+def complete_months(held: dict[str, set[str]]) -> list[str]:
+    """The months a point-in-time join may use: the first, and each month that holds every territory of the
+    last usable month before it, or whose territories the next month repeats (a territory no longer
+    delivered). A month still missing a territory's file is skipped, so its leads read the last complete
+    month — every territory's reps — until the file is loaded, rather than finding only the reps of the
+    territories that arrived first."""
+    months = sorted(held)
+    usable, expected = [], None
+    for i, m in enumerate(months):
+        repeated = i + 1 < len(months) and held[months[i + 1]] == held[m]
+        if expected is None or held[m] >= expected or repeated:
+            usable.append(m)
+            expected = held[m]
+    return usable
+
+
+def missing_territories(held: dict[str, set[str]], month: str) -> list[str]:
+    """Territories of the last complete month before ``month`` that ``month`` does not hold yet."""
+    before = complete_months({k: v for k, v in held.items() if k < month})
+    return sorted(held[before[-1]] - held.get(month, set())) if before else []
+
+
+def months_sql(s) -> str:
+    """The ``{{ months }}`` of marts/lead_snapshot_choice.sql: the complete months, or every month where no
+    file load says which territories a month holds."""
+    usable = complete_months(month_territories(s))
+    if not usable:
+        return "select distinct snapshot_month from marts.dim_rep_snapshots"
+    return f"select snapshot_month from unnest([{', '.join(literal(m) for m in usable)}]) as snapshot_month"
 
 
 def month_filter(month: str) -> str:

@@ -20,6 +20,7 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, as_utc, latest_feature_set, refuse_as_of_after
 from core.features.catalog import PLAUSIBLE_RANGES
+from core.ingest.territories import missing_territories, month_territories
 from core.modeling.data import aum_segment, model_inputs
 from core.modeling.registry import champion_row, load_model
 from core.monitoring import measures as M
@@ -605,6 +606,14 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
         for m_ in late:
             s.alerts.append(_alert("warn", "feed_late", f"territory export · {m_}", None, None,
                                    f"No territory export loaded for {m_}: leads contacted then use an older month."))
+    with c.wh.reader() as r:  # a month some of whose territories' files are not loaded (not read by the features)
+        held = {m_: t for m_, t in month_territories(r).items() if m_ in set(loaded)}
+    partial = {m_: gaps for m_ in loaded if (gaps := missing_territories(held, m_))
+               and not (c.as_of.day <= 5 and m_ == c.as_of.strftime("%Y-%m"))}
+    for m_, gaps in partial.items():
+        s.alerts.append(_alert("warn", "feed_late", f"territory export · {m_} · {', '.join(gaps)}", None, None,
+                               f"{m_} holds {', '.join(sorted(held[m_]))} only: {', '.join(gaps)} not loaded, so "
+                               f"leads contacted from {m_} read an older month with every territory."))
     with c.wh.reader() as r:
         checked = r.table_exists("ml.lead_source_checks")
         conflicts = r.query_model("quality/source_conflicts.sql") if checked else \
@@ -624,6 +633,7 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
                 "coverage": coverage.rename("coverage").reset_index()}
     s.out = {"notes": notes, "snapshot_psi": {r.feature: float(r.psi) for r in latest.itertuples()},
              "feed": {"recent_discovery_coverage": recent_cov, "months_loaded": loaded, "missing_months": late,
+                      "missing_territories": partial,
                       "state_conflict_share": float(conflicts.conflicts.sum() / max(conflicts.matched.sum(), 1)),
                       "implausible": ranges.to_dict(orient="records")}}
     return s
@@ -778,7 +788,8 @@ def summary_markdown(r: MonitorResult) -> str:
     if r.score_psi is not None:
         lines.append(f"Score PSI (last 30 days vs reference): {r.score_psi:.3f}")
     cov = r.feed.get("recent_discovery_coverage")
-    lines.append(f"Feed: {len(r.feed['months_loaded'])} territory months loaded; missing {r.feed['missing_months'] or 'none'}; "
+    partial = "".join(f"; {m} without {', '.join(t)}" for m, t in (r.feed.get("missing_territories") or {}).items())
+    lines.append(f"Feed: {len(r.feed['months_loaded'])} territory months loaded; missing {r.feed['missing_months'] or 'none'}{partial}; "
                  f"discovery coverage (last 30 days) {'n/a' if cov is None else f'{cov:.0%}'}.")
     boosts = r.feed.get("priority_boosts") or {}
     if boosts:

@@ -95,8 +95,10 @@ class MonitoringView:
         feed = self.run["feed"]
         months = feed["months_loaded"]
         span = f"{month_label(months[0])} to {month_label(months[-1])}" if months else "— to —"
+        partial = "".join(f"; {month_label(m)} without {', '.join(t)}"
+                          for m, t in (feed.get("missing_territories") or {}).items())  # runs before this release: none
         return (f"Territory months loaded: **{len(months)}** ({span}); missing: "
-                f"{', '.join(map(month_label, feed['missing_months'])) or 'none'}. Salesforce State differs from the "
+                f"{', '.join(map(month_label, feed['missing_months'])) or 'none'}{partial}. Salesforce State differs from the "
                 f"MarketPro branch state for {feed.get('state_conflict_share', 0):.1%} of matched leads.")
 
 

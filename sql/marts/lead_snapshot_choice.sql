@@ -1,8 +1,10 @@
 -- Point in time: each contacted lead reads the newest territory snapshot whose month is at or before its
 -- contact month. Leads contacted before the first snapshot use the first one and are flagged at risk.
+-- {{ months }}: the months a join may use — those holding every territory (core.ingest.territories
+-- .complete_months): a month whose T2 and T3 files are not loaded yet would leave their reps unmatched.
 create or replace table ml.lead_snapshot_choice{{ build }} as
 with months as (
-  select distinct snapshot_month from marts.dim_rep_snapshots
+  {{ months }}
 ),
 
 first_month as (
