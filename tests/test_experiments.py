@@ -153,6 +153,7 @@ def test_demo_readout_recovers_the_planted_effect(monitored, name, source):
     assert {g["guardrail"] for g in j["guardrails"]} >= {"Feature balance", "Discovery data coverage balance",
                                                           "High-AUM lead coverage", "SGA workload across metros"}
     assert not r.strata.empty and not r.cumulative.empty
+    assert not any(w_.startswith("Converted leads") for w_ in j["warnings"])  # the demo's Tasks stay on the Lead
     # the balance chart names an owning SGA's column by the SGA, never by a Salesforce user id
     owners = r.balance[r.balance.feature.str.startswith("Owner_")]
     assert len(owners) and owners.label.str.startswith("Owner: ").all() and not owners.label.str.contains("005").any()
@@ -161,6 +162,21 @@ def test_demo_readout_recovers_the_planted_effect(monitored, name, source):
         assert sum(v["leads"] for v in j["arms"].values()) == sum(truth["leads"].values()) - 1
     else:
         assert j["adjusted_effect"] is not None  # scores at assignment were recorded
+
+
+def test_converted_leads_without_dials_are_called_out():
+    """Salesforce moves a converted Lead's Tasks to its Contact: its dials vanish from the Lead's WhoId while its
+    MQL stays. Said when converted MQLs carry under a quarter of the other MQLs' dials, and not otherwise."""
+    from core.experiments.units import converted_dials_note
+
+    m = pd.DataFrame({"lead_id": [f"L{i}" for i in range(60)], "mql": [1] * 30 + [0] * 30,
+                      "dials": [0] * 12 + [3] * 18 + [2] * 30})
+    note = converted_dials_note(m, {f"L{i}" for i in range(12)})
+    assert note.startswith("Converted leads' dials look missing: the 12 matured MQLs converted in Salesforce carry "
+                           "0.0 dials each, those not converted 3.0.")
+    assert converted_dials_note(m, {f"L{i}" for i in range(12, 24)}) is None  # converted leads kept their dials
+    assert converted_dials_note(m, {f"L{i}" for i in range(9)}) is None  # too few to say
+    assert converted_dials_note(m, set()) is None
 
 
 def test_dials_are_loaded_with_accounting_and_counted_inside_the_window(monitored):

@@ -110,6 +110,34 @@ def outcomes(s: Session, window_days: int) -> tuple[pd.DataFrame, bool]:
     return out, has_activities(s)
 
 
+def converted_leads(s: Session) -> set[str]:
+    """Ids of the Leads Salesforce says were converted (IsConverted), empty where the export lacks the column."""
+    if not s.table_exists("marts.dim_leads") or "isconverted" not in s.columns("marts.dim_leads"):
+        return set()
+    return set(s.query("select Id from marts.dim_leads where IsConverted")["Id"])
+
+
+CONVERTED_DIALS_SHARE = 0.25  # converted MQLs with under a quarter of the dials of the MQLs not converted
+
+
+def converted_dials_note(m: pd.DataFrame, converted: set[str], min_leads: int = 10) -> str | None:
+    """Salesforce moves a Lead's Tasks to its Contact when the Lead converts: the Task export's WhoId then names
+    the Contact, and the converted leads' dials are lost to the readout. Their MQLs stay, so MQLs per 100 dials
+    reads high, most in the arm with more conversions. Said when the matured MQLs that converted carry under a
+    quarter of the dials of those that did not (``m``: matured leads with ``mql`` and ``dials``)."""
+    mql = m[m["mql"] == 1]
+    was = mql["lead_id"].isin(converted)
+    conv, other = mql.loc[was, "dials"], mql.loc[~was, "dials"]
+    if len(conv) < min_leads or len(other) < min_leads or other.mean() <= 0 \
+            or conv.mean() >= CONVERTED_DIALS_SHARE * other.mean():
+        return None
+    return (f"Converted leads' dials look missing: the {len(conv):,} matured MQLs converted in Salesforce carry "
+            f"{conv.mean():.1f} dials each, those not converted {other.mean():.1f}. Salesforce moves a Lead's "
+            "Tasks to its Contact when it converts, so the Task export no longer names the Lead: MQLs per 100 dials "
+            "reads high, most in the arm with more conversions. Read the MQL rate per lead beside it, or export the "
+            "Tasks before conversion (or with the converted Lead's Id as WhoId).")
+
+
 def matured(frame: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
     """Leads whose outcome window has closed by ``as_of``, with ``mql`` (booked inside the window and by
     ``as_of``); MQLs stamped before contact (defects) are excluded, as in training."""
