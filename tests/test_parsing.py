@@ -158,9 +158,8 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
               "0.0", "12.5.0", "1e3", "$", "1,5", "12,5%", "1,234,567.5", "NaN", "-inf", "1e309", None]
 
     def number(stripped: str) -> str:  # unguarded: every rewrite on every value
-        n = f"CASE WHEN STRPOS(x, ',') > 0 AND NOT REGEXP_CONTAINS(x, r'{THOUSANDS}') THEN NULL " \
-            f"ELSE SAFE_CAST({stripped} AS FLOAT64) END"
-        return f"CASE WHEN ABS({n}) < 1e300 THEN {n} END"
+        return f"CASE WHEN STRPOS(x, ',') > 0 AND NOT REGEXP_CONTAINS(x, r'{THOUSANDS}') THEN NULL " \
+               f"ELSE SAFE_CAST({stripped} AS FLOAT64) END"
 
     plain = {
         "money_millions": number("REPLACE(REPLACE(REPLACE(x, '$', ''), ',', ''), ' ', '')"),
@@ -175,7 +174,9 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
         column = Column("RepCRD", "id", True, True, "") if kind == "crd" else Column("X", kind, False, True, "")
         assert column.is_crd == (kind == "crd")
         got = con.execute(to_duckdb(f"SELECT x, {parsed(column, 'x')} AS fast, {reference} AS slow FROM v")[0]).fetchall()
-        assert all(fast == slow or (fast is None and slow is None) for _, fast, slow in got), (kind, got)
+        same = lambda a, b: a == b or (a is None and b is None) or (  # noqa: E731 ('NaN' parses; the typed step drops it)
+            isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        assert all(same(fast, slow) for _, fast, slow in got), (kind, got)
 
 
 def test_duckdb_reads_compact_offsets_as_the_rewrite_would():
