@@ -123,6 +123,8 @@ def test_complete_months_skip_a_month_still_missing_a_territory():
     assert complete_months({"2025-01": all3, "2025-02": {"T1", "T2"}, "2025-03": {"T1", "T2"}}) == \
         ["2025-01", "2025-02", "2025-03"]
     assert missing_territories({"2025-01": all3, "2025-02": {"T1"}}, "2025-02") == ["T2", "T3"]
+    # once March repeats February's territories, February is complete and nothing is missing any more
+    assert missing_territories({"2025-01": all3, "2025-02": {"T1"}, "2025-03": {"T1"}}, "2025-02") == []
     assert missing_territories({"2025-01": all3}, "2024-12") == [] and complete_months({}) == []
 
 

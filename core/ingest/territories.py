@@ -257,7 +257,10 @@ def complete_months(held: dict[str, set[str]]) -> list[str]:
 
 
 def missing_territories(held: dict[str, set[str]], month: str) -> list[str]:
-    """Territories of the last complete month before ``month`` that ``month`` does not hold yet."""
+    """Territories of the last complete month before ``month`` that ``month`` does not hold yet; none once the
+    month counts as complete (its territories repeated by the next month: one no longer delivered)."""
+    if month in held and month in complete_months(held):
+        return []
     before = complete_months({k: v for k, v in held.items() if k < month})
     return sorted(held[before[-1]] - held.get(month, set())) if before else []
 
