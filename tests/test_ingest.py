@@ -47,6 +47,27 @@ def test_missing_lead_columns_named(settings, wh, tmp_path):
         load_lead_file(wh, settings, path)
 
 
+def test_a_report_export_with_field_labels_is_told_how_to_export_instead(settings, wh, tmp_path):
+    """A Salesforce report export names columns by label ('Lead ID', 'FA CRD'): the error says so and how to
+    export the records with API names; a file missing a column for another reason gets no such hint."""
+    from core.ingest.activities import load_activity_file
+
+    labels = ["Lead ID", "FA CRD", "Created Date", "Stage Entered Contacting", "Stage Entered Call Scheduled",
+              "Last Modified Date"]
+    path = write_csv(tmp_path / "report.csv", labels, [{"Lead ID": "00Q1", "FA CRD": "1"}])
+    with pytest.raises(LeadScoringError) as err:
+        load_lead_file(wh, settings, path)
+    assert "The header has field labels ('Lead ID', 'FA CRD', 'Stage Entered Contacting')" in str(err.value)
+    assert "`python -m core load-leads --from-salesforce`" in str(err.value)
+    tasks = write_csv(tmp_path / "tasks.csv", ["Task ID", "Who ID", "Created Date"], [{"Task ID": "00T1"}])
+    with pytest.raises(LeadScoringError, match=r"field labels \('Task ID'.*load-activities --from-salesforce"):
+        load_activity_file(wh, settings, tasks)
+    plain = write_csv(tmp_path / "leads.csv", ["Id", "FA_CRD__c"], [{"Id": "00Q1", "FA_CRD__c": "1"}])
+    with pytest.raises(LeadScoringError) as err:
+        load_lead_file(wh, settings, plain)
+    assert "field labels" not in str(err.value)
+
+
 @pytest.mark.parametrize("content,message", [
     (b"", "empty"), (b"RepCRD,TotalAssetsInMillions\n", "no data rows"), (b"\n\n", "empty or its first line is blank"),
 ])

@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from core.contract import Column, match_headers
+from core.contract import Column, match_headers, normalize_header
 from core.errors import LeadScoringError
 
 
@@ -274,8 +275,24 @@ def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], 
         raise LeadScoringError(
             f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
             f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
-            "nothing was loaded."
+            "nothing was loaded." + _labels_hint(headers, missing, kind_label)
         )
+
+
+def _labels_hint(headers: list[str], missing: list[str], kind_label: str) -> str:
+    """A Salesforce report export names its columns by field label ("Lead ID", "FA CRD", "Stage Entered
+    Contacting"), where Data Loader, Workbench and the API write the API names the contract uses."""
+    if not kind_label.startswith("Salesforce"):
+        return ""
+    record = kind_label.split()[-1].lower()
+    labels = {m: normalize_header(re.sub(r"__c$", "", m)) if m != "Id" else f"{record}id" for m in missing}
+    seen = [h for h in headers if normalize_header(h) in labels.values()]
+    if not seen:
+        return ""
+    return (f" The header has field labels ({', '.join(repr(h) for h in seen[:3])}), as a Salesforce report export "
+            "writes them: export the records with Data Loader, Workbench or the API, which write API names (e.g. "
+            f"{', '.join(missing[:2])}) and ISO-8601 UTC times, or pull them live: "
+            f"`python -m core {'load-leads' if record == 'lead' else 'load-activities'} --from-salesforce`.")
 
 
 def contract_batch(data: pa.Table | pa.RecordBatch, path: Path, headers: list[str], columns: tuple[Column, ...],
