@@ -41,7 +41,8 @@ def _show(result) -> None:
         "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="localized"),
         "rows_quarantined": st.column_config.NumberColumn("Rows quarantined (not loaded)", format="localized"),
         "cells_quarantined": st.column_config.NumberColumn("Cells quarantined (loaded as empty)", format="localized"),
-        "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept"})
+        "sha256": "Checksum (sha256)", "encoding": "Encoding", "extra_columns": "Unknown columns kept",
+        "missing_columns": "Contract columns missing (loaded as empty)"})
     st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')}: {v}"
                           for k, v in result.summary.items() if k not in SENTENCES))
     for sentence in (line for key in SENTENCES for line in result.summary.get(key, [])):

@@ -33,6 +33,19 @@ def test_headers_tolerate_case_spaces_and_bom(settings, wh, tmp_path):
     assert row.iloc[0].tolist() == ["7", 12.5, 3.0, "TX"]
 
 
+def test_contract_columns_a_file_lacks_are_named_not_loaded_as_empty_silently(settings, wh, tmp_path):
+    """A vendor export that dropped TotalAssetsInMillions loads (only RepCRD is required), every AUM empty: the
+    load names the columns it lacks, in the files table and in the CLI's report."""
+    header = [h for h in REP_HEADER if h not in ("TotalAssetsInMillions", "Number_Employees")]
+    result = load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2025_01.csv", header, [rep(1)])])
+    assert result.files[0].missing_columns == ["TotalAssetsInMillions", "Number_Employees"]
+    assert result.files_frame().missing_columns.tolist() == ["TotalAssetsInMillions, Number_Employees"]
+    assert ("- **missing** discovery_t1_2025_01.csv lacks 2 contract column(s), loaded as empty: "
+            "TotalAssetsInMillions, Number_Employees") in result.markdown()
+    full = load_territory_files(wh, settings, [write_csv(tmp_path / "discovery_t1_2025_02.csv", REP_HEADER, [rep(1)])])
+    assert full.files[0].missing_columns == [] and "**missing**" not in full.markdown()
+
+
 def test_missing_required_column_names_file_and_column_and_loads_nothing(settings, wh, tmp_path):
     path = tmp_path / "discovery_t1_2025_01.csv"
     path.write_text("Rep_Id,TotalAssetsInMillions\n1,2\n")

@@ -20,6 +20,8 @@ class FileAccount:
     territory: str | None = None
     snapshot_month: str | None = None
     extra_columns: list[str] = field(default_factory=list)
+    # contract columns the file's header lacks: loaded as empty (a required one refuses the file instead)
+    missing_columns: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -59,6 +61,7 @@ class LoadResult:
         rows = [{k: v for k, v in asdict(f).items() if k != "archive_path"} for f in self.files]
         for r in rows:
             r["extra_columns"] = ", ".join(r["extra_columns"])
+            r["missing_columns"] = ", ".join(r["missing_columns"])
         # what a reader looks for first (which file, which month, the counts), any other field, the checksum last
         names = [f.name for f in fields(FileAccount) if f.name not in ("archive_path", "sha256")]
         return pd.DataFrame(rows, columns=[*FIRST_COLUMNS, *(n for n in names if n not in FIRST_COLUMNS), "sha256"])
@@ -89,6 +92,10 @@ class LoadResult:
                 lines += [f"- **{SENTENCES[key]}** {v}" for v in value]
                 continue
             lines.append(f"- {key}: {value:,}" if isinstance(value, int) else f"- {key}: {value}")
+        for f in self.files:
+            if f.missing_columns:
+                lines.append(f"- **missing** {f.file_name} lacks {len(f.missing_columns)} contract column(s), loaded "
+                             f"as empty: {', '.join(f.missing_columns)}")
         extras = sorted({c for f in self.files for c in f.extra_columns})
         if extras:
             lines.append(f"- unknown columns kept in extra_json: {', '.join(extras)}")

@@ -19,7 +19,7 @@ from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
 from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
-                                open_text_csv, read_text_csv, unknown_headers)
+                                missing_headers, open_text_csv, read_text_csv, unknown_headers)
 from core.operation import Operation, operation
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
@@ -67,6 +67,7 @@ def _account(path: Path, text, digest: str, archived: Path, meta: dict, columns)
         file_name=path.name, sha256=digest, archive_path=str(archived), encoding=text.encoding,
         rows_read=text.rows_read, territory=meta.get("territory"), snapshot_month=meta.get("snapshot_month"),
         extra_columns=unknown_headers(text, columns),
+        missing_columns=missing_headers(text, columns),
     )
 
 

@@ -327,3 +327,9 @@ def _repeated(value: str | None, n: int) -> pa.Array:
 
 def unknown_headers(text: TextFile | StreamedFile, columns: tuple[Column, ...]) -> list[str]:
     return [h for h, _ in match_headers(text.headers, columns)[1]]
+
+
+def missing_headers(text: TextFile | StreamedFile, columns: tuple[Column, ...]) -> list[str]:
+    """The contract columns the file's header lacks (their values load as empty)."""
+    found = match_headers(text.headers, columns)[0]
+    return [c.name for c in columns if c.name not in found]
