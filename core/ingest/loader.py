@@ -15,11 +15,12 @@ import pyarrow as pa
 
 from core.auth import Actor
 from core.config import Settings
+from core.contract import match_headers
 from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
 from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
-                                missing_headers, open_text_csv, read_text_csv, unknown_headers)
+                                open_text_csv, read_text_csv)
 from core.operation import Operation, operation
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
@@ -33,10 +34,12 @@ def no_progress(fraction: float, message: str) -> None:
     pass
 
 
-def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_label: str, progress: Progress):
+def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_label: str, progress: Progress,
+               live_pull: str = ""):
     """Read, archive and arrange each file. Returns (accounts, rows, invalid rows, extra names): ``rows`` is one
     Arrow table when the files are small, or :class:`StreamedRows` (read in batches as it is staged) when they
-    are larger than ``ingest_stream_mb`` in total — the same rows, in bounded memory."""
+    are larger than ``ingest_stream_mb`` in total — the same rows, in bounded memory. ``live_pull``: the command
+    that pulls this kind from the org instead, offered when a header lacks a required column."""
     paths = [Path(p) for p in paths]
     names = [p.name for p in paths]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -46,7 +49,7 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
                                "nothing was loaded.")
     stream_mb = float(settings.extra.get("ingest_stream_mb", 64))
     if sum(p.stat().st_size for p in paths if p.is_file()) > stream_mb * 1e6:
-        return _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress)
+        return _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress, live_pull)
     texts, accounts = [], []
     for i, path in enumerate(paths):
         progress(0.05 + 0.35 * i / max(len(paths), 1), f"Reading {path.name}")
@@ -56,6 +59,7 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
         digest, archived = archive_file(path, settings.archive_dir, kind)
         texts.append((path, text))
         accounts.append(_account(path, text, digest, archived, meta_for(path), columns))
+        check_required(path, text.headers, columns, kind_label, live_pull)
     extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))
     tables = [contract_table(text, columns, meta_for(path), kind_label, extra_names) for path, text in texts]
     invalid = [(path.name, text.invalid_rows) for path, text in texts]
@@ -63,20 +67,20 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
 
 
 def _account(path: Path, text, digest: str, archived: Path, meta: dict, columns) -> FileAccount:
+    found, extras = match_headers(text.headers, columns)
     return FileAccount(
         file_name=path.name, sha256=digest, archive_path=str(archived), encoding=text.encoding,
         rows_read=text.rows_read, territory=meta.get("territory"), snapshot_month=meta.get("snapshot_month"),
-        extra_columns=unknown_headers(text, columns),
-        missing_columns=missing_headers(text, columns),
+        extra_columns=[h for h, _ in extras], missing_columns=[c.name for c in columns if c.name not in found],
     )
 
 
-def _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress):
+def _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress, live_pull):
     files, accounts = [], []
     for i, path in enumerate(paths):
         progress(0.05 + 0.35 * i / max(len(paths), 1), f"Checking and archiving {path.name}")
         f = open_text_csv(path)
-        check_required(path, f.headers, columns, kind_label)
+        check_required(path, f.headers, columns, kind_label, live_pull)
         digest, archived = archive_file(path, settings.archive_dir, kind, f.sha256)
         files.append(f)
         accounts.append(_account(path, f, digest, archived, meta_for(path), columns))
@@ -294,7 +298,8 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
     load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = spec.columns()
     accounts, raw, invalid, extra_names = read_files(
-        [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress)
+        [path], settings, spec.kind, cols, lambda p: {"load_id": load_id, "file_name": p.name}, spec.label, progress,
+        spec.live_pull)
     progress(0.5, "Parsing and checking every cell")
     with wh.writer(f"{spec.kind} load") as s:
         staged = s.scratch(spec.staged_table)

@@ -260,7 +260,8 @@ def contract_table(text: TextFile, columns: tuple[Column, ...], meta: dict, kind
     return contract_batch(text.table, text.path, text.headers, columns, meta, kind_label, extra_names, text.lines())
 
 
-def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], kind_label: str) -> None:
+def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], kind_label: str,
+                   live_pull: str = "") -> None:
     found, _ = match_headers(headers, columns)
     missing = [c.name for c in columns if c.required and c.name not in found]
     if missing and len(headers) == 1:  # one header field: the file is separated by something other than commas
@@ -275,24 +276,24 @@ def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], 
         raise LeadScoringError(
             f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
             f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
-            "nothing was loaded." + _labels_hint(headers, missing, kind_label)
+            "nothing was loaded." + _labels_hint(headers, missing, kind_label, live_pull)
         )
 
 
-def _labels_hint(headers: list[str], missing: list[str], kind_label: str) -> str:
+def _labels_hint(headers: list[str], missing: list[str], kind_label: str, live_pull: str) -> str:
     """A Salesforce report export names its columns by field label ("Lead ID", "FA CRD", "Stage Entered
-    Contacting"), where Data Loader, Workbench and the API write the API names the contract uses."""
-    if not kind_label.startswith("Salesforce"):
+    Contacting"), where Data Loader, Workbench and the API write the API names the contract uses. Only for kinds
+    that can be pulled live (``live_pull``: a Salesforce export)."""
+    if not live_pull:
         return ""
-    record = kind_label.split()[-1].lower()
-    labels = {m: normalize_header(re.sub(r"__c$", "", m)) if m != "Id" else f"{record}id" for m in missing}
-    seen = [h for h in headers if normalize_header(h) in labels.values()]
+    record = kind_label.split()[-1].lower()  # "Salesforce Lead": its Id's label is "Lead ID"
+    labels = {normalize_header(re.sub(r"__c$", "", m)) if m != "Id" else f"{record}id" for m in missing}
+    seen = [h for h in headers if normalize_header(h) in labels]
     if not seen:
         return ""
     return (f" The header has field labels ({', '.join(repr(h) for h in seen[:3])}), as a Salesforce report export "
             "writes them: export the records with Data Loader, Workbench or the API, which write API names (e.g. "
-            f"{', '.join(missing[:2])}) and ISO-8601 UTC times, or pull them live: "
-            f"`python -m core {'load-leads' if record == 'lead' else 'load-activities'} --from-salesforce`.")
+            f"{', '.join(missing[:2])}) and ISO-8601 UTC times, or pull them live: `python -m core {live_pull}`.")
 
 
 def contract_batch(data: pa.Table | pa.RecordBatch, path: Path, headers: list[str], columns: tuple[Column, ...],
@@ -323,13 +324,3 @@ def _repeated(value: str | None, n: int) -> pa.Array:
     if value is None:
         return pa.nulls(n, type=pa.string())
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string())).cast(pa.string())
-
-
-def unknown_headers(text: TextFile | StreamedFile, columns: tuple[Column, ...]) -> list[str]:
-    return [h for h, _ in match_headers(text.headers, columns)[1]]
-
-
-def missing_headers(text: TextFile | StreamedFile, columns: tuple[Column, ...]) -> list[str]:
-    """The contract columns the file's header lacks (their values load as empty)."""
-    found = match_headers(text.headers, columns)[0]
-    return [c.name for c in columns if c.name not in found]

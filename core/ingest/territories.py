@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -103,9 +104,18 @@ def load_territory_files(
         return _load_month(op, settings, paths, month, territory, progress)
 
 
-def _load_month(op: Operation, settings: Settings, paths: list[str | Path], month: str | None,
-                territory: str | dict[str, str] | None, progress: Progress) -> LoadResult:
-    wh, actor = op.wh, op.actor
+@dataclass(frozen=True)
+class MonthRequest:
+    """A load's files, checked before anything is read: one month, and each file's territory override."""
+    paths: list[Path]
+    month: str
+    month_flag: str | None
+    per_file: dict[str, str | None]
+
+
+def _checked_request(paths: list[str | Path], month: str | None,
+                     territory: str | dict[str, str] | None) -> MonthRequest:
+    """Flags first, then files: every user error names what to change, and nothing is read before it passes."""
     if not paths:
         raise LeadScoringError("No territory files given. Pass discovery_t1/t2/t3_YYYY_MM.csv files.")
     if isinstance(territory, str) and len(paths) > 1:
@@ -128,18 +138,25 @@ def _load_month(op: Operation, settings: Settings, paths: list[str | Path], mont
             f"The files belong to different months ({', '.join(sorted(months))}). Load one month at a time, "
             "or pass --month YYYY-MM to treat them as one month."
         )
+    return MonthRequest(paths, next(iter(months)), month, per_file)
+
+
+def _load_month(op: Operation, settings: Settings, paths: list[str | Path], month: str | None,
+                territory: str | dict[str, str] | None, progress: Progress) -> LoadResult:
+    wh, actor = op.wh, op.actor
+    req = _checked_request(paths, month, territory)
+    month_value = req.month
     load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = marketpro_columns()
     accounts, raw, invalid, extra_names = read_files(
-        paths, settings, "territory", cols,
-        lambda p: {"load_id": load_id, "file_name": p.name, "territory": territory_of(p, per_file.get(p.name)),
-                   "snapshot_month": month_of(p, month)},
+        req.paths, settings, "territory", cols,
+        lambda p: {"load_id": load_id, "file_name": p.name, "territory": territory_of(p, req.per_file.get(p.name)),
+                   "snapshot_month": month_of(p, req.month_flag)},
         "MarketPro territory", progress,
     )
     frags = territory_fragments(extra_names)
     progress(0.45, "Parsing and checking every cell")
     with wh.writer("territory load") as s:
-        month_value = next(iter(months))
         frags.update(scratch_frags(s))
         s.stage("raw.territory_rows", raw)
         s.run_model("staging/typed.sql", **frags)
@@ -158,22 +175,7 @@ def _load_month(op: Operation, settings: Settings, paths: list[str | Path], mont
         write_accounts(s, load_id, "territory", accounts, "staging.stg_territory_reps", actor,
                        where=month_filter(month_value))
         quarantine = load_quarantine(s, load_id)
-        summary = {
-            "snapshot_month": month_value,
-            "unique_reps_in_month": int(s.scalar(
-                f"select count(*) from marts.dim_rep_snapshots where {month_filter(month_value)}")),
-            "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
-        }
-        summary["implausible_values"] = implausible_values(s, month_value)
-        held = month_territories(s)
-        if missing := missing_territories(held, month_value):
-            summary["warnings"] = [
-                f"{month_value} holds {', '.join(sorted(held.get(month_value, ())))} only: "
-                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not loaded for {month_value} yet. "
-                f"Until {'it is' if len(missing) == 1 else 'they are'}, leads contacted in {month_value} or later "
-                f"keep reading the last month with every territory, so no territory's reps go missing. Load "
-                f"{', '.join(missing)} for {month_value} when the file{'s' * (len(missing) > 1)} arrive"
-                f"{'s' * (len(missing) == 1)}."]
+        summary = _month_summary(s, month_value)
         checkpoint("territory_load.before_commit")
         drop_scratch(s, frags)
         s.unstage("raw.territory_rows")
@@ -185,6 +187,29 @@ def _load_month(op: Operation, settings: Settings, paths: list[str | Path], mont
     result.seconds = op.seconds
     progress(1.0, "Done")
     return result
+
+
+def _month_summary(s, month: str) -> dict:
+    """The loaded month as the load reports it: its reps, the newest month, implausible values and, when the month
+    lacks a territory of the last complete month, a warning naming it."""
+    summary = {
+        "snapshot_month": month,
+        "unique_reps_in_month": int(s.scalar(f"select count(*) from marts.dim_rep_snapshots where {month_filter(month)}")),
+        "current_month": str(s.scalar("select max(snapshot_month) from marts.dim_rep_snapshots")),
+        "implausible_values": implausible_values(s, month),
+    }
+    held = month_territories(s)
+    if missing := missing_territories(held, month):
+        summary["warnings"] = [partial_month_sentence(month, sorted(held.get(month, ())), missing)]
+    return summary
+
+
+def partial_month_sentence(month: str, held: list[str], missing: list[str]) -> str:
+    one = len(missing) == 1
+    return (f"{month} holds {', '.join(held)} only: {', '.join(missing)} {'is' if one else 'are'} not loaded for "
+            f"{month} yet. Until {'it is' if one else 'they are'}, leads contacted in {month} or later keep reading "
+            f"the last month with every territory, so no territory's reps go missing. Load {', '.join(missing)} for "
+            f"{month} when the file{'' if one else 's'} arrive{'s' if one else ''}.")
 
 
 def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | Path], actor: Actor | None = None,
