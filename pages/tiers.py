@@ -9,7 +9,7 @@ from core.modeling.registry import label_of
 from core.monitoring.view import boost_warnings
 from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
-from core.scoring.score import current_scores, fallback_words, stale_lists
+from core.scoring.score import call_list, fallback_words, stale_lists
 from core.salesforce.config import salesforce_config
 from pages._shared import actor, after_write, dataframe, engine, table, user_errors, when
 
@@ -18,7 +18,7 @@ who = actor()
 st.title("Tier lists")
 
 with user_errors():
-    scores = current_scores(eng.wh)
+    scores = call_list(eng.wh)
     cap = get_capacity(eng.wh, eng.settings)
     first = scores.iloc[0]
     if first.fallback_level != "full_model":
@@ -51,12 +51,13 @@ with user_errors():
     if pick_owner:
         view = view[view.owner_name.isin(pick_owner)]
     view = view.assign(top_drivers=view.drivers_json.map(lambda d: "; ".join(x["text"] for x in json.loads(d)[:3])))
-    shown = view[["rank", "tier", "lead_id", "owner_name", "contacted_at", "prob_mql_30d", "adjusted",
-                  "top_drivers", "boost_reasons"]]
+    shown = view[["rank", "tier", "company", "title", "location", "owner_name", "contacted_at", "prob_mql_30d",
+                  "adjusted", "top_drivers", "boost_reasons", "lead_id"]]
     if instance:  # leads link to their Salesforce record
         shown = shown.assign(lead_id=instance + "/lightning/r/Lead/" + shown.lead_id + "/view")
     table(shown, "tier_list.csv", column_config={
-        "rank": st.column_config.NumberColumn("Rank", format="%d"), "tier": "Tier",
+        "rank": st.column_config.NumberColumn("Rank", format="%d"), "tier": "Tier", "company": "Firm",
+        "title": "Title", "location": "Location",
         "lead_id": (st.column_config.LinkColumn("Lead", display_text=r"/Lead/([^/]+)/view") if instance
                     else st.column_config.TextColumn("Lead")),
         "owner_name": "Owner", "contacted_at": st.column_config.DatetimeColumn("Contacted", format="D MMM YYYY"),
@@ -69,8 +70,12 @@ with user_errors():
     st.subheader("Lead cards")
     for row in view.head(12).itertuples():
         with st.container(border=True):
-            st.markdown(f"**#{row.rank} · Tier {row.tier} · {row.lead_id}** — {row.prob_mql_30d:.1%} chance of an MQL "
-                        f"in 30 days · {row.owner_name} · contacted {day(row.contacted_at)}")
+            advisor = " at ".join(str(v) for v in (row.title, row.company) if pd.notna(v)) or "An advisor"
+            where = f" ({row.location})" if pd.notna(row.location) else ""
+            record = f"[Lead {row.lead_id}]({instance}/lightning/r/Lead/{row.lead_id}/view)" if instance else \
+                f"Lead {row.lead_id}"
+            st.markdown(f"**#{row.rank} · Tier {row.tier} · {advisor}{where}** — {row.prob_mql_30d:.1%} chance of an "
+                        f"MQL in 30 days · {row.owner_name} · contacted {day(row.contacted_at)} · {record}")
             drivers = json.loads(row.drivers_json)
             for d in drivers[:3]:
                 st.write(f"• {d['text']}")

@@ -213,6 +213,23 @@ def test_run_daily_falls_back_to_the_heuristic_without_a_champion(scored_copy):
     assert {"features", "score", "experiments", "monitor", "total"} <= set(result.timings)
     assert result.summary().startswith(f"Scored {result.counts['scored']:,} leads with the heuristic rule")
     assert result.summary().endswith("Salesforce write-back: not configured")
+
+
+def test_call_list_says_who_each_lead_is_without_pii(scored_copy):
+    from core.scoring.score import call_list, current_scores
+    from core.daily import run_daily
+
+    settings, wh = scored_copy
+    run_daily(wh, settings)
+    scores, calls = current_scores(wh), call_list(wh)
+    assert calls.lead_id.tolist() == scores.lead_id.tolist()  # the same list, in rank order
+    with wh.reader() as s:
+        leads = s.query("select Id, Company, Title, City, State from marts.dim_leads").set_index("Id")
+    first = leads.loc[calls.lead_id.iloc[0]]
+    assert calls.company.iloc[0] == first.Company and calls.title.iloc[0] == first.Title
+    assert calls.location.iloc[0] == f"{first.City}, {first.State}"
+    assert calls.company.notna().mean() > 0.9
+    assert not {"FirstName", "LastName", "Name", "Email", "MobilePhone", "Address"} & set(calls.columns)
     cap = get_capacity(wh, settings).daily
     assert (scores.tier == "A").sum() == round(cap * 1.2)
     runs = wh.read("select outcome, counts_json from ops.runs")

@@ -378,3 +378,19 @@ def current_scores(wh: Warehouse) -> pd.DataFrame:
         if not s.table_exists("ml.lead_scores"):
             raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
         return s.query("select * from ml.lead_scores order by rank")
+
+
+def call_list(wh: Warehouse) -> pd.DataFrame:
+    """:func:`current_scores` with who each lead is, for the people who call them: the advisor's ``title``, the
+    ``company`` they work at and their ``location`` (City, ST) from the loaded Lead export. Names, emails and phones
+    never reach the warehouse (PII), so these are what a list can show besides the Lead record itself."""
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_scores"):
+            raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
+        if not s.table_exists("marts.dim_leads"):
+            return s.query("select *, cast(null as string) as title, cast(null as string) as company, "
+                           "cast(null as string) as location from ml.lead_scores order by rank")
+        out = s.query("select c.*, d.Title as title, d.Company as company, d.City as city, d.State as state "
+                      "from ml.lead_scores as c left join marts.dim_leads as d on d.Id = c.lead_id order by c.rank")
+    place = out.city.where(out.state.isna(), out.city + ", " + out.state).fillna(out.state)
+    return out.drop(columns=["city", "state"]).assign(location=place)

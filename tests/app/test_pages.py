@@ -276,6 +276,10 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
     assert any("Scored with the heuristic rule" in w.value for w in at.warning)
     assert any(c.value.startswith("The heuristic rule · scored ") for c in at.caption)
     assert at.expander and any(e.label == "Why this lead?" for e in at.expander)
+    tier_list = at.dataframe[0].value
+    assert list(tier_list.columns[:3]) == ["rank", "tier", "company"] and tier_list.company.notna().all()
+    card = next(m.value for m in at.markdown if m.value.startswith("**#1 · Tier A · "))
+    assert " at " in card.split("**")[1]  # who the lead is (title at firm), not a raw Lead id
     at.number_input[0].set_value(5)
     at.button[-1].click().run()  # Save capacity (sga_manager may)
     assert any("Capacity is now 50" in s.value for s in at.success)
