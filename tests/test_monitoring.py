@@ -668,31 +668,36 @@ def test_frames_keep_their_types_and_a_json_era_frames_table_is_still_read(wh):
 
 
 def test_cohorts_take_first_scores_within_8_days_of_contact_joined_in_the_warehouse(wh):
-    """scored_leads keeps a lead whose first score came at most 8 days after its contact day, with a known or
-    censored label, contacted by the as-of; the join to the lead's contact time, label and AUM is the warehouse's."""
+    """scored_leads keeps a lead whose first score came on its contact day or at most 8 days after, with a known or
+    censored label, contacted by the as-of; the join to the lead's contact time, label and AUM is the warehouse's.
+    A recycled lead (Salesforce moved its contact stage to a new outreach) whose first score dates from before this
+    contact is not judged by that old score."""
     from types import SimpleNamespace
 
     from core.monitoring.monitor import _read, scored_leads
 
     t = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
     features = pd.DataFrame({
-        "lead_id": ["a", "b", "c", "d", "f"],
+        "lead_id": ["a", "b", "c", "d", "f", "g"],
         "contacted_at": [t("2025-03-03 23:30"), t("2025-03-03 08:00"), t("2025-03-03 08:00"), t("2025-03-20 08:00"),
-                         t("2025-03-05 08:00")],
-        "label": [1, 0, None, 0, None], "label_status": ["positive", "negative", "not_contacted", "negative", "censored"],
-        "TotalAssetsInMillions": [250.0, 80.0, 10.0, 900.0, None], "Has_Discovery_Data": [1, 1, 0, 1, 0]})
-    firsts = pd.DataFrame({"lead_id": ["a", "b", "c", "d", "e", "f"],
-                           "score_date": ["2025-03-11", "2025-03-12", "2025-03-04", "2025-03-21", "2025-03-04", "2025-03-05"],
-                           "prob": [0.4, 0.3, 0.2, 0.1, 0.5, 0.6], "tier": ["A", "B", "C", "C", "A", "A"],
+                         t("2025-03-05 08:00"), t("2025-03-06 08:00")],
+        "label": [1, 0, None, 0, None, 0],
+        "label_status": ["positive", "negative", "not_contacted", "negative", "censored", "negative"],
+        "TotalAssetsInMillions": [250.0, 80.0, 10.0, 900.0, None, 40.0], "Has_Discovery_Data": [1, 1, 0, 1, 0, 1]})
+    firsts = pd.DataFrame({"lead_id": ["a", "b", "c", "d", "e", "f", "g"],
+                           "score_date": ["2025-03-11", "2025-03-12", "2025-03-04", "2025-03-21", "2025-03-04", "2025-03-05",
+                                          "2025-01-10"],
+                           "prob": [0.4, 0.3, 0.2, 0.1, 0.5, 0.6, 0.7], "tier": ["A", "B", "C", "C", "A", "A", "A"],
                            "model_version": "m", "backfilled": False})
     with wh.writer("leads and their first scores") as s:
         s.load("ml.lead_features", features)
         s.load("ml.lead_first_scores", firsts)
         s.load("ml.score_history", firsts.rename(columns={"prob": "prob_mql_30d"}))
     first = _read(wh)[1]
-    assert sorted(first.lead_id) == ["a", "b", "c", "d", "e", "f"]  # a score without a features row stays, unjoined
+    assert sorted(first.lead_id) == ["a", "b", "c", "d", "e", "f", "g"]  # a score without a features row stays, unjoined
     scored = scored_leads(SimpleNamespace(as_of=t("2025-03-15")), first).set_index("lead_id")
-    # a: 8 days after its contact day (the hour does not count); b: 9 days; c: not contacted; d: after the as-of
+    # a: 8 days after its contact day (the hour does not count); b: 9 days; c: not contacted; d: after the as-of;
+    # g: first scored two months before this contact
     assert sorted(scored.index) == ["a", "f"]
     assert scored.loc["a", "aum"] == 250.0 and scored.loc["a", "label"] == 1 and np.isnan(scored.loc["f", "label"])
     assert "near_contact" not in scored and str(scored.contacted_at.dtype).startswith("datetime64")
@@ -961,7 +966,8 @@ def test_the_home_pages_state_reads_in_words(monitored):
 def _shadowed_history(w, days_ago: int, n: int = 600, seed: int = 3):
     """A shadow started ``days_ago`` days ago and, since then, first scores of ``n`` new leads (contacted the day
     before), matured since, by the champion (a weak score) and the challenger (a sharper one), each with Tier A its
-    own top 60; and an old open lead rescored by both, which the comparison must leave out."""
+    own top 60; and an old open lead rescored by both, and a recycled lead scored by both before its new contact,
+    which the comparison must leave out."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.1).astype(int)
     ids = [f"L{i:04d}" for i in range(n)]
@@ -975,14 +981,18 @@ def _shadowed_history(w, days_ago: int, n: int = 600, seed: int = 3):
         return pd.DataFrame({"score_date": day, "lead_id": ids, "prob_mql_30d": p, "rank": rank,
                              "tier": np.where(rank <= 60, "A", "C")})
     old = {"score_date": day, "lead_id": "OLD", "prob_mql_30d": 0.9, "rank": 1, "tier": "A"}
+    recycled = old | {"lead_id": "RECYCLED"}
     with w.writer("test") as s:
         s.load("ops.shadow", pd.DataFrame({"model_id": ["m_challenger"], "started_at": [started], "started_by": ["ana"],
                                            "stopped_at": pd.Series([pd.NaT], dtype="datetime64[us, UTC]")}))
-        s.load("ml.score_history", pd.concat([listed(champ_p), pd.DataFrame([old])]).assign(model_version="m_champion"))
-        s.load("ml.shadow_scores", pd.concat([listed(chal_p), pd.DataFrame([old])]).assign(model_version="m_challenger"))
+        s.load("ml.score_history", pd.concat([listed(champ_p), pd.DataFrame([old, recycled])]).assign(
+            model_version="m_champion"))
+        s.load("ml.shadow_scores", pd.concat([listed(chal_p), pd.DataFrame([old, recycled])]).assign(
+            model_version="m_challenger"))
         s.load("ml.lead_labels", pd.DataFrame({
-            "lead_id": ids + ["OLD"], "label": list(y) + [1], "label_status": list(np.where(y == 1, "positive", "negative"))
-            + ["positive"], "contacted_at": [started] * n + [started - pd.Timedelta(days=200)]}))
+            "lead_id": ids + ["OLD", "RECYCLED"], "label": list(y) + [1, 1],
+            "label_status": list(np.where(y == 1, "positive", "negative")) + ["positive", "positive"],
+            "contacted_at": [started] * n + [started - pd.Timedelta(days=200), started + pd.Timedelta(days=3)]}))
     return y, listed(champ_p), listed(chal_p)
 
 

@@ -188,7 +188,7 @@ def compare(wh: Warehouse, settings: Settings, as_of=None, seed: int = 0) -> Sha
 
 def matured_pairs(wh: Warehouse, challenger: str) -> pd.DataFrame:
     """Per lead, the champion's and the challenger's first score and tier since the shadow's first daily run, with
-    the matured label: new leads only (both first scores within NEAR_CONTACT_DAYS of contact) — an older open lead
+    the matured label: new leads only (both first scores on the contact day or within NEAR_CONTACT_DAYS after it) — an older open lead
     rescored while the shadow ran has a label both models may have trained on (the challenger, trained later, on
     more of them)."""
     with wh.reader() as s:
@@ -203,10 +203,10 @@ def matured_pairs(wh: Warehouse, challenger: str) -> pd.DataFrame:
                          "where label_status in ('positive', 'negative')")
     pair = first_tiers(champ).merge(first_tiers(chal), on="lead_id", suffixes=("_champion", "_challenger")) \
         .merge(labels, on="lead_id")
-    latest = pd.to_datetime(pair.contacted_at, utc=True).dt.tz_localize(None).dt.normalize() + \
-        pd.Timedelta(days=NEAR_CONTACT_DAYS)
-    return pair[(pd.to_datetime(pair.score_date_champion) <= latest)
-                & (pd.to_datetime(pair.score_date_challenger) <= latest)].reset_index(drop=True)
+    contact_day = pd.to_datetime(pair.contacted_at, utc=True).dt.tz_localize(None).dt.normalize()
+    near = lambda d: pd.to_datetime(d).between(contact_day, contact_day + pd.Timedelta(days=NEAR_CONTACT_DAYS))  # noqa: E731
+    # (a recycled lead's first scores may come from an earlier outreach, before this contact: not judged by them)
+    return pair[near(pair.score_date_champion) & near(pair.score_date_challenger)].reset_index(drop=True)
 
 
 def paired_lifts(pair: pd.DataFrame, seed: int = 0):

@@ -7,6 +7,9 @@
 select
   s.lead_id, s.prob, s.tier, s.backfilled,
   f.contacted_at, f.label, f.label_status, {{ aum }} as aum, {{ discovery }} as discovery,
-  cast(s.score_date as date) <= date_add(date(f.contacted_at), interval {{ near_contact_days }} day) as near_contact
+  -- on the contact day or after: a recycled lead (its contact stage moved to a new outreach) keeps a first score
+  -- from an earlier contact, which says nothing about this one
+  cast(s.score_date as date) between date(f.contacted_at)
+    and date_add(date(f.contacted_at), interval {{ near_contact_days }} day) as near_contact
 from {{ first_scores }} as s
 left join ml.lead_features as f on f.lead_id = s.lead_id

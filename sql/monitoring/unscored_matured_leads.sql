@@ -8,7 +8,8 @@ select f.*
 from ml.lead_features as f
 left join {{ first_scores }} as s
   on s.lead_id = f.lead_id
-  and cast(s.score_date as date) <= date_add(date(f.contacted_at), interval {{ near_contact_days }} day)
+  and cast(s.score_date as date) between date(f.contacted_at)
+    and date_add(date(f.contacted_at), interval {{ near_contact_days }} day)
 where f.label_status in ('positive', 'negative')
   and f.contacted_at >= {{ since }}
   and f.contacted_at <= {{ as_of }}
