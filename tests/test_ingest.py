@@ -298,6 +298,37 @@ def test_salesforce_duplicates_keep_newest_last_modified(settings, wh, tmp_path)
     assert str(result.summary["export_at (as_of)"]).startswith("2025-04-01")
 
 
+def test_records_deleted_in_salesforce_are_quarantined_not_loaded(settings, wh, tmp_path):
+    """Data Loader's 'Export All' writes the recycle bin beside the live records, flagged IsDeleted (here in Data
+    Loader's capitals). A merge deletes its losing Lead, last modified after the master: loaded, it won the CRD
+    de-duplication and the live Lead was dropped. Deleted rows are quarantined with the reason, the load says so,
+    and every row is still accounted for; the same for Tasks."""
+    from core.ingest.activities import load_activity_file
+
+    header = [*LEAD_HEADER, "ISDELETED", "MASTERRECORDID"]
+    rows = [lead("00Q1", 100, modified="2025-02-01T00:00:00.000+0000", ISDELETED="false"),
+            lead("00Q2", 100, modified="2025-02-03T00:00:00.000+0000", ISDELETED="true", MASTERRECORDID="00Q1"),
+            lead("00Q3", 300, ISDELETED="TRUE"), lead("00Q4", 400, ISDELETED="")]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "leads_export_all.csv", header, rows))
+    assert wh.read("select Id from marts.dim_leads order by Id").Id.tolist() == ["00Q1", "00Q4"]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
+    q = result.quarantine.sort_values("line")
+    assert q.line.tolist() == [3, 4] and set(q.column_name) == {"ISDELETED"}
+    assert set(q.reason) == {"row not loaded: the Lead is deleted in Salesforce (ISDELETED = true)"}
+    assert result.files[0].cells_quarantined == 0
+    warning = result.summary["warnings"][0]
+    assert warning.startswith("2 row(s) are Leads deleted in Salesforce") and "load-leads --from-salesforce" in warning
+    assert "- **warning** 2 row(s) are Leads deleted" in result.markdown()
+    at = {"CreatedDate": "2025-01-07T10:00:00Z", "LastModifiedDate": "2025-01-07T10:00:00Z", "TaskSubtype": "Call"}
+    tasks = write_csv(tmp_path / "tasks.csv", ["Id", "WhoId", *at, "IsDeleted"], [
+        {"Id": "00T1", "WhoId": "00Q1", **at, "IsDeleted": "0"}, {"Id": "00T2", "WhoId": "00Q1", **at, "IsDeleted": "1"}])
+    loaded = load_activity_file(wh, settings, tasks)
+    assert loaded.summary["dials"] == 1 and loaded.rows_quarantined == 1
+    assert loaded.summary["warnings"][0].startswith("1 row(s) are Tasks deleted in Salesforce (IsDeleted = true")
+    plain = load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows[:1]))
+    assert "warnings" not in plain.summary and plain.rows_quarantined == 0
+
+
 # The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
 _DEDUP_REFERENCE = """
 with staged as (

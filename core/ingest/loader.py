@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from core.auth import Actor
 from core.config import Settings
-from core.contract import match_headers
+from core.contract import match_headers, normalize_header
 from core.errors import LeadScoringError
 from core.faults import checkpoint
 from core.ingest.accounting import FileAccount, LoadResult
@@ -24,7 +24,7 @@ from core.ingest.reader import (StreamedFile, archive_file, check_required, cont
 from core.operation import Operation, operation
 from core.salesforce.ids import SALESFORCE_ID_COLUMNS, to18_arrow
 from core.warehouse import Session
-from core.warehouse.parsing import model_fragments, quote_ident
+from core.warehouse.parsing import TRUE_TOKENS, model_fragments, quote_ident
 from core.warehouse.sql import literal
 
 Progress = Callable[[float, str], None]
@@ -192,6 +192,36 @@ def write_accounts(s: Session, load_id: str, kind: str, accounts: list[FileAccou
     s.load("raw.file_loads", frame, mode="append")
 
 
+# Salesforce's system field of a soft-deleted record: Data Loader's "Export All" (and a queryAll) writes the recycle
+# bin's records beside the live ones — deleted Leads, and the losing side of every merge — flagged IsDeleted = true.
+DELETED_FIELD = "isdeleted"
+
+
+def quarantine_deleted(s: Session, load_id: str, typed_rows: str, extra_names: list[str],
+                       spec: "SalesforceExport") -> str | None:
+    """Rows of records deleted in Salesforce (an ``IsDeleted`` column, not a contract one, says true) are not
+    loaded: each is quarantined with the reason and taken out of the load's typed rows before anything reads them.
+    Loaded, a merged duplicate would stand beside its master as a lead of its own (scored, written back to a record
+    that no longer exists, counted in experiments). Returns the load summary's sentence, or None."""
+    header = next((n for n in extra_names if normalize_header(n) == DELETED_FIELD), None)
+    if header is None:
+        return None
+    flag = f"upper(trim(json_value(extra_json, '$.{header}'))) in ({TRUE_TOKENS})"
+    n = s.scalar(f"select count(*) from {typed_rows} where {flag}")
+    if not n:
+        return None
+    record = spec.label.split()[-1]  # "Salesforce Lead" -> "Lead"
+    s.execute(
+        "insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason) "
+        f"select load_id, file_name, line, {literal(header)}, json_value(extra_json, '$.{header}'), "
+        f"'row not loaded: the {record} is deleted in Salesforce ({header} = true)' from {typed_rows} where {flag}")
+    s.execute(f"delete from {typed_rows} where {flag}")
+    pull = f", or `{spec.live_pull}`, which reads only live records" if spec.live_pull else ""
+    return (f"{n:,} row(s) are {record}s deleted in Salesforce ({header} = true: an 'Export All' file includes the "
+            "recycle bin and the losing side of merged records): not loaded, listed in the quarantine. Export with "
+            f"'Export' (not 'Export All') in Data Loader{pull}.")
+
+
 # A date column whose values mostly fail to parse is a file in another format, not a few bad cells: Salesforce
 # report exports write dates in the user's locale and time zone ('10/11/2024 10:58 PM'). Loaded, every lead would
 # lose its creation or contact time (no population, no labels, as_of unknown) behind a quarantine of thousands of
@@ -310,6 +340,7 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         s.stage(spec.raw_table, raw)
         s.run_model("staging/typed.sql", **frags)
         settle(raw, accounts)
+        deleted = quarantine_deleted(s, load_id, frags["typed_rows"], extra_names, spec)
         s.run_model(spec.staged_model, **frags)
         s.run_model("staging/quarantine.sql", load_id=literal(load_id), **frags)
         for model in spec.extra_quarantine:
@@ -321,6 +352,8 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         progress(0.75, spec.dedup_step)
         previous = None if allow_older else loaded_export_at(s, spec.kind, spec.export_table)
         summary = spec.finish(s, frags)
+        if deleted:
+            summary.setdefault("warnings", []).append(deleted)
         export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
         if not allow_older:
             refuse_older_export(path.name, spec, export_at, previous)
