@@ -72,3 +72,5 @@ with user_errors():
         st.markdown(leak.markdown())
         if leak.defect_examples:
             table(pd.DataFrame(leak.defect_examples), "mql_before_contact.csv")
+        if leak.converted_examples:
+            table(pd.DataFrame(leak.converted_examples), "converted_without_mql.csv")

@@ -112,6 +112,29 @@ def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
     assert report.at_risk_before_first_snapshot == 1 and report.leakage_records == 1
 
 
+def test_leads_converted_in_their_window_without_an_mql_stamp_are_reported(settings, wh, tmp_path, capsys):
+    """In many orgs a Lead converts when the discovery call is booked: a negative label on a Lead Salesforce
+    converted within the outcome window is an MQL the stage stamp may have missed. Reported with examples; a
+    conversion after the window, or of a positive lead, is not."""
+    contact = "2025-01-06T10:00:00.000+0000"
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1), rep(2), rep(3), rep(4)]},
+          [lead("00QA", 1, contact, IsConverted="true", ConvertedDate="2025-01-20"),   # converted, no MQL stamp
+           lead("00QB", 2, contact, mql="2025-01-09T10:00:00.000+0000", IsConverted="true",
+                ConvertedDate="2025-01-09"),                                           # an MQL, converted
+           lead("00QC", 3, contact, IsConverted="true", ConvertedDate="2025-03-01"),   # converted after the window
+           lead("00QD", 4, contact, IsConverted="false")])
+    build_features(wh, settings, AS_OF)
+    report = leakage_report(wh, settings)
+    assert report.converted_without_mql == 1 and report.converted_examples[0]["lead_id"] == "00QA"
+    assert report.converted_examples[0]["converted_on"] == "2025-01-20"
+    assert "| converted within the outcome window but no MQL stamp (labelled negative) | 1 |" in report.markdown()
+    assert "1 lead(s) labelled negative were converted in Salesforce" in report.markdown()
+    from core.cli import main
+
+    assert main(["--db", str(settings.warehouse_path), "leakage-report", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["converted_without_mql"] == 1
+
+
 def test_complete_months_skip_a_month_still_missing_a_territory():
     from core.ingest.territories import complete_months, missing_territories
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -114,6 +114,9 @@ class LeakageReport:
     defect_examples: list[dict]  # the first 20 MQLs stamped before contact (lead id, times, days)
     suspicious_features: list[dict]  # {"feature", "single_feature_auc"} at or above SUSPICIOUS_AUC
     top_single_feature_auc: list[dict]
+    # leads labelled negative that Salesforce says converted within their outcome window: MQLs the stage stamp missed?
+    converted_without_mql: int = 0
+    converted_examples: list[dict] = field(default_factory=list)  # the first 20 (lead id, contact time, conversion date)
 
     @property
     def clean(self) -> bool:
@@ -135,6 +138,7 @@ class LeakageReport:
             f"{self.leakage_records:,} ({self.leakage_rate_percent}%) |",
             f"| contacted before the first snapshot (first snapshot used; at risk) | {self.at_risk_before_first_snapshot:,} |",
             f"| MQL stamped before contact (excluded from training) | {self.defects_mql_before_contact:,} |",
+            f"| converted within the outcome window but no MQL stamp (labelled negative) | {self.converted_without_mql:,} |",
             f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(self.suspicious_features)} |",
             "",
             "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(self.blocked_columns.items())),
@@ -142,10 +146,31 @@ class LeakageReport:
             "Strongest single features: " + ", ".join(f"{a['feature']} {a['single_feature_auc']:.3f}"
                                                       for a in self.top_single_feature_auc),
         ]
+        if self.converted_without_mql:
+            lines += ["", f"{self.converted_without_mql:,} lead(s) labelled negative were converted in Salesforce within "
+                      "their outcome window with no Stage_Entered_Call_Scheduled__c stamp. If converting a Lead means a "
+                      "discovery call was booked in your org, these are MQLs the labels miss (the model learns them as "
+                      "failures): fix the stamp in Salesforce (or the flow that sets it), reload the Lead export and "
+                      "rebuild the features before training."]
         if self.at_risk_before_first_snapshot:
             lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
                       "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
         return "\n".join(lines)
+
+
+def _converted_without_mql(s, window_days: int) -> pd.DataFrame:
+    """Leads labelled negative whose Lead Salesforce converted within the outcome window (IsConverted,
+    ConvertedDate): in many orgs a Lead converts when the discovery call is booked, so each is an MQL the stage
+    stamp may have missed. Empty where the export lacks either column."""
+    have = s.columns("marts.dim_leads") if s.table_exists("marts.dim_leads") else set()
+    if not {"isconverted", "converteddate"} <= set(have):
+        return pd.DataFrame(columns=["lead_id", "contacted_at", "converted_on"])
+    return s.query(
+        "select l.lead_id, l.contacted_at, d.ConvertedDate as converted_on from ml.lead_labels as l "
+        "join marts.dim_leads as d on d.Id = l.lead_id "
+        "where l.label_status = 'negative' and d.IsConverted and d.ConvertedDate >= date(l.contacted_at) "
+        f"and d.ConvertedDate <= date(timestamp_add(l.contacted_at, interval {int(window_days)} day)) "
+        "order by l.contacted_at, l.lead_id")
 
 
 def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
@@ -162,6 +187,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
             "select lead_id, contacted_at, mql_at, seconds_to_mql / 86400.0 as days_to_mql "
             "from ml.lead_labels where label_status = 'defect_mql_before_contact' order by seconds_to_mql"
         )
+        converted = _converted_without_mql(s, settings.label_window_days)
     train = df[df.label_status.isin(["positive", "negative"])]
     aucs = []
     for name in features:
@@ -175,6 +201,8 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         leakage_rate_percent=round(100 * after_contact / len(df), 2) if len(df) else 0.0,
         at_risk_before_first_snapshot=int(df.snapshot_at_risk.sum()), defects_mql_before_contact=int(len(defects)),
         defect_examples=defects.head(20).astype(str).to_dict(orient="records"),
+        converted_without_mql=int(len(converted)),
+        converted_examples=converted.head(20).astype(str).to_dict(orient="records"),
         suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
         top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
 
