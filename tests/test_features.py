@@ -135,6 +135,37 @@ def test_leads_converted_in_their_window_without_an_mql_stamp_are_reported(setti
     assert json.loads(capsys.readouterr().out)["converted_without_mql"] == 1
 
 
+def test_leads_first_dialled_by_another_sga_than_their_owner_are_reported(settings, wh, tmp_path):
+    """The owner features read the Lead's owner at export. With call activity loaded, the report compares it with
+    the SGA who first dialled the lead in its first week: reassigned after contact, the owner describes what
+    followed. Under the share, a line; over it, the warning."""
+    from core.ingest.activities import load_activity_file
+
+    contact = "2025-01-06T10:00:00.000+0000"
+    owners = {"00QA": "005A", "00QB": "005A", "00QC": "005B", "00QD": "005B"}
+    _load(settings, wh, tmp_path, {"2025-01": [rep(i) for i in range(1, 5)]},
+          [lead(i, n, contact, OwnerId=o) for n, (i, o) in enumerate(owners.items(), start=1)])
+    build_features(wh, settings, AS_OF)
+
+    def dials(first_dialers: dict) -> None:
+        rows = [{"Id": f"00T{i}", "WhoId": lid, "OwnerId": who, "CreatedDate": at, "LastModifiedDate": at,
+                 "TaskSubtype": "Call"}
+                for i, (lid, who, at) in enumerate(
+                    [(lid, who, "2025-01-07T10:00:00Z") for lid, who in first_dialers.items()]
+                    + [("00QA", "005Z", "2025-01-20T10:00:00Z")])]  # a later dial by another SGA does not count
+        load_activity_file(wh, settings, write_csv(tmp_path / "tasks.csv", list(rows[0]), rows))
+
+    dials({"00QA": "005A", "00QB": "005A", "00QC": "005B", "00QD": "005B"})
+    report = leakage_report(wh, settings)
+    assert (report.dialled_leads, report.owner_not_first_dialer) == (4, 0)
+    assert "Owner at contact: 0 of 4 leads dialled" in report.markdown() and "reassigned" not in report.markdown()
+    dials({"00QA": "005A", "00QB": "005Q", "00QC": "005Q"})  # two leads moved to another owner since
+    report = leakage_report(wh, settings)
+    assert (report.dialled_leads, report.owner_not_first_dialer) == (3, 2)
+    assert "(67%) were first dialled by an SGA other than" in report.markdown()
+    assert "Leads were reassigned after contact" in report.markdown()
+
+
 def test_complete_months_skip_a_month_still_missing_a_territory():
     from core.ingest.territories import complete_months, missing_territories
 

@@ -18,6 +18,8 @@ from core.words import when
 
 MISSING_WARN = 0.5
 SUSPICIOUS_AUC = 0.80
+FIRST_DIAL_DAYS = 7  # the first dial within this many days of contact names the SGA who contacted the lead
+OWNER_MISMATCH_SHARE = 0.20  # past this share of dialled leads, the owner at export is not the owner at contact
 
 
 def scorecard(df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -117,6 +119,10 @@ class LeakageReport:
     # leads labelled negative that Salesforce says converted within their outcome window: MQLs the stage stamp missed?
     converted_without_mql: int = 0
     converted_examples: list[dict] = field(default_factory=list)  # the first 20 (lead id, contact time, conversion date)
+    # with call activity loaded: leads dialled in their first week, and those whose first dial was not by the Lead's
+    # owner in the export (the owner features read that owner: reassigned after contact, they carry what followed)
+    dialled_leads: int = 0
+    owner_not_first_dialer: int = 0
 
     @property
     def clean(self) -> bool:
@@ -146,6 +152,16 @@ class LeakageReport:
             "Strongest single features: " + ", ".join(f"{a['feature']} {a['single_feature_auc']:.3f}"
                                                       for a in self.top_single_feature_auc),
         ]
+        if self.dialled_leads:
+            share = self.owner_not_first_dialer / self.dialled_leads
+            lines += ["", f"Owner at contact: {self.owner_not_first_dialer:,} of {self.dialled_leads:,} leads dialled in "
+                      f"their first {FIRST_DIAL_DAYS} days ({share:.0%}) were first dialled by an SGA other than the "
+                      "Lead's owner in the export."]
+            if share > OWNER_MISMATCH_SHARE:
+                lines += ["Leads were reassigned after contact (a departed SGA's book, a queue, a hand-off at the "
+                          "MQL): the owner features (cat_Owner, Owner_*) read the owner at export, so they describe "
+                          "what happened after contact for these leads. Check the reassignments in Salesforce before "
+                          "trusting the SGA effect."]
         if self.converted_without_mql:
             lines += ["", f"{self.converted_without_mql:,} lead(s) labelled negative were converted in Salesforce within "
                       "their outcome window with no Stage_Entered_Call_Scheduled__c stamp. If converting a Lead means a "
@@ -173,6 +189,23 @@ def _converted_without_mql(s, window_days: int) -> pd.DataFrame:
         "order by l.contacted_at, l.lead_id")
 
 
+def _owner_vs_first_dialer(s) -> tuple[int, int]:
+    """(leads dialled within FIRST_DIAL_DAYS of contact, those whose first such dial was logged by someone other
+    than the Lead's owner in the export); (0, 0) without call activity."""
+    if not (s.table_exists("marts.fact_tasks") and s.table_exists("marts.dim_leads")):
+        return 0, 0
+    row = s.query(
+        "with first_dial as ("
+        "  select t.lead_id, min_by(t.owner_id, t.created_at) as dialer from marts.fact_tasks as t "
+        "  join ml.lead_labels as l on l.lead_id = t.lead_id "
+        "  where t.is_dial and t.created_at >= l.contacted_at "
+        f"    and t.created_at < timestamp_add(l.contacted_at, interval {FIRST_DIAL_DAYS} day) "
+        "  group by t.lead_id) "
+        "select count(*) as dialled, countif(f.dialer is not null and d.OwnerId is not null and f.dialer != d.OwnerId) "
+        "as other from first_dial as f join marts.dim_leads as d on d.Id = f.lead_id").iloc[0]
+    return int(row.dialled), int(row.other or 0)
+
+
 def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
     fs = latest_feature_set(wh)
     df = feature_matrix(wh)
@@ -188,6 +221,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
             "from ml.lead_labels where label_status = 'defect_mql_before_contact' order by seconds_to_mql"
         )
         converted = _converted_without_mql(s, settings.label_window_days)
+        dialled, other_owner = _owner_vs_first_dialer(s)
     train = df[df.label_status.isin(["positive", "negative"])]
     aucs = []
     for name in features:
@@ -203,6 +237,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         defect_examples=defects.head(20).astype(str).to_dict(orient="records"),
         converted_without_mql=int(len(converted)),
         converted_examples=converted.head(20).astype(str).to_dict(orient="records"),
+        dialled_leads=dialled, owner_not_first_dialer=other_owner,
         suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
         top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
 
