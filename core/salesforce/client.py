@@ -163,9 +163,11 @@ class SalesforceClient:
         raise AssertionError("unreachable")
 
     # --- SOQL -----------------------------------------------------------------------------------
-    def query_pages(self, soql: str):
-        """Yield (records, total) per page, following nextRecordsUrl (each page retried on its own)."""
-        page = self.call("query", lambda: self.sf.query(soql))
+    def query_pages(self, soql: str, all_rows: bool = False):
+        """Yield (records, total) per page, following nextRecordsUrl (each page retried on its own). With
+        ``all_rows``, the ``queryAll`` resource: also deleted records and archived activities (Salesforce archives
+        a closed Task after a year, and ``query`` no longer returns it): filter deleted ones out in the SOQL."""
+        page = self.call("query", lambda: self.sf.query(soql, include_deleted=all_rows))
         for _ in range(1_000_000):
             yield page["records"], int(page["totalSize"])
             if page.get("done", True) or not page.get("nextRecordsUrl"):

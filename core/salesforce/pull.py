@@ -62,14 +62,17 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     from core.ingest.activities import load_activity_file
 
     names = [c.name for c in task_columns()]
-    soql = f"SELECT {', '.join(names)} FROM Task WHERE WhoId != null"
+    # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
+    # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
+    soql = f"SELECT {', '.join(names)} FROM Task WHERE WhoId != null AND IsDeleted = false"
     return _pull(wh, settings, actor, progress, client, soql, names, "Tasks", "salesforce_tasks_pull",
-                 load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.")
+                 load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.",
+                 all_rows=True)
 
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], what: str, prefix: str, load,
-          access_hint: str):
+          access_hint: str, all_rows: bool = False):
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")
@@ -83,7 +86,7 @@ def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], wh
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(names)
-            for records, total in client.query_pages(soql):
+            for records, total in client.query_pages(soql, all_rows):
                 pages += 1
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)

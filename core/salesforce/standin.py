@@ -4,9 +4,10 @@ It implements the part of Salesforce the engine uses, with Salesforce's wire for
 simple-salesforce client talks to it unchanged:
 
 - SOAP login (``POST /services/Soap/u/{version}``) answering ``sessionId`` and ``serverUrl``;
-- SOQL (``GET /services/data/vXX.X/query?q=…``) over the Lead table with ``nextRecordsUrl`` paging,
+- SOQL (``GET /services/data/vXX.X/query?q=…``) over the Lead and Task tables with ``nextRecordsUrl`` paging,
   relationship fields (``Owner.Name``), compound ``Address``, ``WHERE f != null / = value``, ``LIMIT``,
-  ``SELECT COUNT()``;
+  ``SELECT COUNT()``; as in Salesforce, ``query`` leaves out deleted records and archived Tasks (closed and a
+  year old) and ``queryAll`` returns them, with ``IsDeleted`` / ``IsArchived`` to filter on;
 - Bulk API 2.0 ingest: create job, ``PUT …/batches`` (CSV), ``PATCH`` ``UploadComplete`` / ``Aborted``,
   job status, ``successfulResults`` / ``failedResults`` / ``unprocessedRecords``.
 
@@ -49,6 +50,10 @@ WRITEBACK_FIELDS = {
     "Lead_Score_Updated__c": "datetime",
     "Lead_Score_Experiment__c": "text80",
 }
+# System fields of every record the API can filter on: a Lead or Task in the recycle bin (IsDeleted) and a Task
+# Salesforce archived (IsArchived), both left out by `query` and returned by `queryAll`.
+SYSTEM_FLAGS = {"IsDeleted": "bool", "IsArchived": "bool"}
+ARCHIVE_DAYS = 365  # a closed Task this old (ActivityDate, else CreatedDate) is archived
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records:--"
 
 
@@ -156,8 +161,9 @@ class SalesforceStandin:
                  security_token: str | None = None, api_version: str = "59.0", workdir: str | Path | None = None,
                  consumer_key: str = "3MVG9standin.consumer.key", consumer_secret: str | None = None,
                  jwt_public_key: str | bytes | None = None, jwt_audience: str = "https://login.salesforce.com",
-                 api_max: int = 15_000):
+                 api_max: int = 15_000, as_of: dt.date | None = None):
         self.page_size = int(page_size)
+        self.as_of = as_of  # the org's "today" for archiving Tasks (None: the wall clock's)
         self.username = username
         self.password = password or secrets.token_urlsafe(12)
         self.security_token = security_token or secrets.token_hex(6)
@@ -198,7 +204,7 @@ class SalesforceStandin:
                 lead_id = (row.get("Id") or "").strip()
                 if not lead_id:
                     continue
-                rec = {k: _typed(self.types.get(k, "text"), v) for k, v in row.items() if k}
+                rec = {k: _typed(SYSTEM_FLAGS.get(k) or self.types.get(k, "text"), v) for k, v in row.items() if k}
                 for k in ("Id", "OwnerId", "ConvertedOpportunityId"):  # the API answers with 18-character Ids
                     if rec.get(k):
                         rec[k] = to18(rec[k])
@@ -213,7 +219,8 @@ class SalesforceStandin:
             for row in csv.DictReader(fh):
                 task_id = (row.get("Id") or "").strip()
                 if task_id:
-                    rec = {k: _typed(self.task_types.get(k, "text"), v) for k, v in row.items() if k}
+                    rec = {k: _typed(SYSTEM_FLAGS.get(k) or self.task_types.get(k, "text"), v)
+                           for k, v in row.items() if k}
                     for k in ("Id", "WhoId", "OwnerId"):
                         if rec.get(k):
                             rec[k] = to18(rec[k])
@@ -296,7 +303,26 @@ class SalesforceStandin:
     _COND = re.compile(r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|=|>=|<=|>|<)\s*(?P<v>null|true|false|'(?:[^'\\]|\\.)*'|[\w:.+-]+)\s*$",
                        re.IGNORECASE)
 
-    def query(self, soql: str) -> dict:
+    def _hidden(self, row: dict, entity: str) -> bool:
+        """What ``query`` leaves out and ``queryAll`` returns: deleted records, and archived Tasks."""
+        return bool(row.get("IsDeleted")) or (entity == "Task" and self._archived(row))
+
+    def _archived(self, row: dict) -> bool:
+        """Salesforce archives a closed Task whose ActivityDate (or, blank, its CreatedDate) is 365 days old or more;
+        an ``IsArchived`` column in the seed file says so itself."""
+        if row.get("IsArchived") is not None:
+            return bool(row["IsArchived"])
+        if str(row.get("Status") or "").lower() != "completed":
+            return False
+        day = str(row.get("ActivityDate") or row.get("CreatedDate") or "")[:10]
+        return bool(day) and day <= (self.today() - dt.timedelta(days=ARCHIVE_DAYS)).isoformat()
+
+    def today(self) -> dt.date:
+        return self.as_of or dt.datetime.now(dt.timezone.utc).date()
+
+    def query(self, soql: str, all_rows: bool = False) -> dict:
+        """SOQL over Leads or Tasks: ``query`` (deleted records and archived Tasks left out, as Salesforce does) or,
+        with ``all_rows``, ``queryAll``."""
         m = self._SOQL.match(soql)
         if not m or m["obj"].lower() not in ("lead", "task"):
             raise _ApiError(400, "MALFORMED_QUERY", f"unexpected SOQL: {soql[:200]}")
@@ -312,7 +338,8 @@ class SalesforceStandin:
             v = c["v"]
             value = None if v.lower() == "null" else (v[1:-1] if v.startswith("'") else v)
             conds.append((c["f"], c["op"], value))
-        rows = [r for r in table.values() if all(self._match(r, f, op, v) for f, op, v in conds)]
+        rows = [r for r in table.values() if (all_rows or not self._hidden(r, entity))
+                and all(self._match(self._flagged(r, entity), f, op, v) for f, op, v in conds)]
         if m["order"]:
             rows.sort(key=lambda r: (r.get(m["order"]) is None, str(r.get(m["order"]))))
         if m["limit"]:
@@ -323,8 +350,15 @@ class SalesforceStandin:
         unknown = [f for f in fields if f not in types and f not in ("Id",)]
         if unknown:
             raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{entity}'.")
-        records = [self._record(r, fields, entity) for r in rows]
-        return self._page(records, uuid.uuid4().hex[:15], 0)
+        records = [self._record(self._flagged(r, entity), fields, entity) for r in rows]
+        return self._page(records, uuid.uuid4().hex[:15], 0, "queryAll" if all_rows else "query")
+
+    def _flagged(self, row: dict, entity: str) -> dict:
+        """The row with its system flags as the API reports them (every record has IsDeleted; a Task, IsArchived)."""
+        out = {**row, "IsDeleted": bool(row.get("IsDeleted"))}
+        if entity == "Task":
+            out["IsArchived"] = self._archived(row)
+        return out
 
     @staticmethod
     def _match(row: dict, f: str, op: str, value) -> bool:
@@ -333,6 +367,9 @@ class SalesforceStandin:
             return (have is not None) if op == "!=" else (have is None)
         if have is None:
             return False
+        if isinstance(have, bool):
+            have = "true" if have else "false"
+            value = str(value).lower()
         have, value = str(have), str(value)
         return {"=": have == value, "!=": have != value, ">": have > value, "<": have < value,
                 ">=": have >= value, "<=": have <= value}[op]
@@ -353,22 +390,22 @@ class SalesforceStandin:
                 out[f] = row.get(f)
         return out
 
-    def _page(self, records: list, cursor: str, offset: int) -> dict:
+    def _page(self, records: list, cursor: str, offset: int, endpoint: str = "query") -> dict:
         page = records[offset: offset + self.page_size]
         done = offset + self.page_size >= len(records)
         body = {"totalSize": len(records), "done": done, "records": page}
         if not done:
             with self._mutex:
                 self._cursors[cursor] = records
-            body["nextRecordsUrl"] = f"/services/data/v{self.api_version}/query/{cursor}-{offset + self.page_size}"
+            body["nextRecordsUrl"] = f"/services/data/v{self.api_version}/{endpoint}/{cursor}-{offset + self.page_size}"
         return body
 
-    def query_more(self, token: str) -> dict:
+    def query_more(self, token: str, endpoint: str = "query") -> dict:
         cursor, _, offset = token.rpartition("-")
         records = self._cursors.get(cursor)
         if records is None or not offset.isdigit():
             raise _ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(records, cursor, int(offset))
+        return self._page(records, cursor, int(offset), endpoint)
 
     # --- Bulk 2.0 -------------------------------------------------------------------------------
     def create_job(self, body: dict) -> _Job:
@@ -538,10 +575,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, sf.limits())
             if rest == "sobjects/Lead/describe" and self.command == "GET":
                 return self._send(200, sf.describe_lead())
-            if rest == "query" and self.command == "GET":
-                return self._send(200, sf.query(parse_qs(path.query).get("q", [""])[0]))
-            if rest.startswith("query/") and self.command == "GET":
-                return self._send(200, sf.query_more(unquote(rest.split("/", 1)[1])))
+            if rest in ("query", "queryAll") and self.command == "GET":
+                return self._send(200, sf.query(parse_qs(path.query).get("q", [""])[0], all_rows=rest == "queryAll"))
+            if rest.startswith(("query/", "queryAll/")) and self.command == "GET":
+                endpoint, token = rest.split("/", 1)
+                return self._send(200, sf.query_more(unquote(token), endpoint))
             if rest == "jobs/ingest" and self.command == "POST":
                 job = sf.create_job(json.loads(body or b"{}"))
                 return self._send(200, sf.job_info(job))
