@@ -32,6 +32,8 @@ TASKS = SalesforceExport(
     staged_model="staging/stg_salesforce_tasks.sql", extra_quarantine=("staging/task_quarantine.sql",),
     audit_action="load_activities", dedup_step="Resolving duplicate Tasks", finish=_finish, row_keys=("WhoId",),
     live_pull="load-activities --from-salesforce",
+    export_all_advice="Nothing to change: 'Export All' is the right Task export, as it also carries the calls "
+                      "Salesforce archived a year after their date (which 'Export' leaves out).",
 )
 
 

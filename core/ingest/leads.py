@@ -36,6 +36,8 @@ LEADS = SalesforceExport(
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
     live_pull="load-leads --from-salesforce", export_table="marts.dim_leads",
+    export_all_advice="Export Leads with 'Export' (not 'Export All') in Data Loader, or pull them live "
+                      "(`load-leads --from-salesforce`), to read only live records.",
 )
 
 

@@ -216,10 +216,9 @@ def quarantine_deleted(s: Session, load_id: str, typed_rows: str, extra_names: l
         f"select load_id, file_name, line, {literal(header)}, json_value(extra_json, '$.{header}'), "
         f"'row not loaded: the {record} is deleted in Salesforce ({header} = true)' from {typed_rows} where {flag}")
     s.execute(f"delete from {typed_rows} where {flag}")
-    pull = f", or `{spec.live_pull}`, which reads only live records" if spec.live_pull else ""
     return (f"{n:,} row(s) are {record}s deleted in Salesforce ({header} = true: an 'Export All' file includes the "
-            "recycle bin and the losing side of merged records): not loaded, listed in the quarantine. Export with "
-            f"'Export' (not 'Export All') in Data Loader{pull}.")
+            f"recycle bin and the losing side of merged records): not loaded, listed in the quarantine."
+            + (f" {spec.export_all_advice}" if spec.export_all_advice else ""))
 
 
 # A date column whose values mostly fail to parse is a file in another format, not a few bad cells: Salesforce
@@ -284,6 +283,8 @@ class SalesforceExport:
     row_keys: tuple[str, ...] = ()  # columns besides Id a row cannot load without (see model_fragments)
     live_pull: str = ""  # the command that pulls this export from the org instead (named in errors)
     export_table: str = ""  # the mart the finish step replaces: which load is current (see refuse_older_export)
+    # what the load's warning advises when an 'Export All' file carries deleted records (see quarantine_deleted)
+    export_all_advice: str = ""
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
