@@ -55,6 +55,8 @@ def _data_verbs(sub) -> None:
     ld.add_argument("--from-salesforce", action="store_true", help="live pull (needs Salesforce configured)")
     ld.add_argument("--allow-older", action="store_true",
                     help="load an export older than the one loaded (moves labels, scores and tiers back to it)")
+    ld.add_argument("--allow-fewer", action="store_true",
+                    help="load an export (or pull) lacking 10%% or more of the contacted Leads loaded (they were deleted)")
     ld.add_argument("--json", action="store_true")
 
     r = sub.add_parser("reconcile", help="reconciliation QA report")
@@ -281,14 +283,15 @@ def _load_leads(args, settings, wh) -> int:
             raise LeadScoringError("load-leads takes a FILE or --from-salesforce, not both.")
         from core.salesforce.pull import pull_leads
 
-        result = pull_leads(wh, settings, progress=_progress)
+        result = pull_leads(wh, settings, progress=_progress, allow_fewer=args.allow_fewer)
         print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
         return 0
     if not args.file:
         raise LeadScoringError("load-leads needs a FILE (a Salesforce Lead export) or --from-salesforce.")
     from core.ingest.leads import load_lead_file
 
-    result = load_lead_file(wh, settings, args.file, progress=_progress, allow_older=args.allow_older)
+    result = load_lead_file(wh, settings, args.file, progress=_progress, allow_older=args.allow_older,
+                            allow_fewer=args.allow_fewer)
     print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
     return 0
 

@@ -106,9 +106,14 @@ with tab_t, user_errors():
 
 with tab_l, user_errors():
     lead_file = st.file_uploader("Salesforce Lead export (CSV)", type=["csv"], key="lead_file")
-    older = st.checkbox("Allow an older export", key="allow_older", help="An export older than the one loaded moves "
+    o1, o2 = st.columns(2)
+    older = o1.checkbox("Allow an older export", key="allow_older", help="An export older than the one loaded moves "
                         "every label, score and tier list back to its date; it is refused unless this is ticked.")
+    fewer = o2.checkbox("Allow fewer Leads", key="allow_fewer", help="An export lacking 10% or more of the contacted "
+                        "Leads loaded (a filtered export) would drop them and clear their scores in Salesforce; it is "
+                        "refused unless this is ticked (they were deleted).")
     if st.button("Load lead export", type="primary", disabled=lead_file is None,
                  help="Choose the export file first" if lead_file is None else None):
         _run("Loading the Lead export…", lambda tmp, progress: load_lead_file(
-            eng.wh, eng.settings, _save([lead_file], tmp)[0], actor=who, progress=progress, allow_older=older), _show)
+            eng.wh, eng.settings, _save([lead_file], tmp)[0], actor=who, progress=progress, allow_older=older,
+            allow_fewer=fewer), _show)

@@ -433,6 +433,27 @@ def test_an_export_older_than_the_loaded_one_is_refused_unless_asked_for(setting
     load_lead_file(wh, settings, write_csv(tmp_path / "newest.csv", LEAD_HEADER, newer))  # newer again: loads
 
 
+def test_an_export_lacking_many_loaded_leads_is_refused_unless_asked_for(settings, wh, tmp_path, capsys):
+    """A filtered export (one owner's list view, a report) replaces every Lead: the missing ones would leave the
+    tier lists and have their scores cleared in Salesforce. Lacking 10% or more of the contacted Leads loaded (and
+    at least 50), it is refused, the last load kept; --allow-fewer loads it; a few deletions always load."""
+    from core.cli import main
+
+    leads = [lead(f"00Q{i:03d}", 1000 + i) for i in range(400)]
+    load_lead_file(wh, settings, write_csv(tmp_path / "all.csv", LEAD_HEADER, leads))
+    few_gone = write_csv(tmp_path / "merged.csv", LEAD_HEADER, leads[:-30])  # 30 merged away: 7.5%, loads
+    assert load_lead_file(wh, settings, few_gone).rows_loaded == 370
+    one_owner = write_csv(tmp_path / "my_leads.csv", LEAD_HEADER, leads[:100])
+    with pytest.raises(LeadScoringError, match=r"my_leads.csv lacks 270 of the 370 contacted Leads loaded now \(73%\)"
+                                               r".*clear their scores in Salesforce.*--allow-fewer.*Nothing was loaded"):
+        load_lead_file(wh, settings, one_owner)
+    assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 370
+    assert main(["--db", str(settings.warehouse_path), "load-leads", str(one_owner)]) == 2
+    assert "View All on Lead" in capsys.readouterr().err
+    assert main(["--db", str(settings.warehouse_path), "load-leads", str(one_owner), "--allow-fewer"]) == 0
+    assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 100
+
+
 def test_demo_data_loads_with_exact_accounting(loaded_demo):
     _, wh, terr, leads = loaded_demo
     for f in terr.files + leads.files:

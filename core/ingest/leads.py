@@ -36,13 +36,16 @@ LEADS = SalesforceExport(
     staged_model="staging/stg_salesforce_leads.sql", extra_quarantine=(), audit_action="load_leads",
     dedup_step="Resolving duplicate Leads", finish=_finish, checkpoint="lead_load.after_staging",
     live_pull="load-leads --from-salesforce", export_table="marts.dim_leads",
+    fewer_guard=True,
     export_all_advice="Export Leads with 'Export' (not 'Export All') in Data Loader, or pull them live "
                       "(`load-leads --from-salesforce`), to read only live records.",
 )
 
 
 def load_lead_file(wh: Warehouse, settings: Settings, path: str | Path, actor: Actor | None = None,
-                   progress: Progress = no_progress, allow_older: bool = False) -> LoadResult:
+                   progress: Progress = no_progress, allow_older: bool = False,
+                   allow_fewer: bool = False) -> LoadResult:
     """A Lead export file; one older than the export loaded is refused unless ``allow_older`` (a live pull is
-    the org as it is now, and passes it)."""
-    return load_salesforce_export(wh, settings, path, LEADS, actor, progress, allow_older)
+    the org as it is now, and passes it), and one lacking many of the contacted Leads loaded unless
+    ``allow_fewer`` (a filtered export, or a pull by a user who cannot see every Lead)."""
+    return load_salesforce_export(wh, settings, path, LEADS, actor, progress, allow_older, allow_fewer)

@@ -285,17 +285,20 @@ class SalesforceExport:
     export_table: str = ""  # the mart the finish step replaces: which load is current (see refuse_older_export)
     # what the load's warning advises when an 'Export All' file carries deleted records (see quarantine_deleted)
     export_all_advice: str = ""
+    # a load that lacks many of the loaded records is refused (see refuse_fewer_records): a filtered export
+    fewer_guard: bool = False
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
-                           progress: Progress = no_progress, allow_older: bool = True):
+                           progress: Progress = no_progress, allow_older: bool = True, allow_fewer: bool = True):
     """A full Salesforce export replaces its tables in one writer: read and archive the file, type every cell,
     quarantine what cannot load, run the kind's finish step, account for every row and audit the load (a
     failure is audited too, and leaves the previous load in place). Without ``allow_older``, an export older
-    than the one loaded is refused (:func:`refuse_older_export`)."""
+    than the one loaded is refused (:func:`refuse_older_export`); without ``allow_fewer``, one that lacks many of
+    the contacted records loaded (:func:`refuse_fewer_records`)."""
     path = Path(path)
     with operation(wh, actor, "replace_data", spec.audit_action, path.name) as op:
-        return _load_export(op, settings, path, spec, progress, allow_older)
+        return _load_export(op, settings, path, spec, progress, allow_older, allow_fewer)
 
 
 def loaded_export_at(s: Session, kind: str = "leads", table: str = "marts.dim_leads") -> pd.Timestamp | None:
@@ -323,8 +326,39 @@ def refuse_older_export(file_name: str, spec: SalesforceExport, export_at, previ
             "'Allow an older export'). Nothing was loaded.")
 
 
+# A full export replaces every record loaded: one lacking this share of the contacted records loaded (and at least
+# FEWER_MIN of them) is a filtered export — a list view, a report, one owner's Leads — or a user who cannot see
+# every record. Leads really deleted in Salesforce are a few in a hundred between two exports.
+FEWER_SHARE = 0.10
+FEWER_MIN = 50
+
+
+def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: SalesforceExport) -> None:
+    """Raise (nothing loaded) when the export lacks FEWER_SHARE of the contacted records loaded now: loaded, the
+    missing ones would leave the tier lists and the training rows, and the next write-back would clear their
+    scores in Salesforce."""
+    table = spec.export_table
+    if not table or not s.table_exists(table):
+        return
+    row = s.query(f"select count(*) as had, countif(n.Id is null) as missing from {table} as o "
+                  f"left join (select distinct Id from {staged}) as n on n.Id = o.Id "
+                  "where o.Stage_Entered_Contacting__c is not null").iloc[0]
+    had, missing = int(row.had), int(row.missing or 0)
+    if missing < FEWER_MIN or missing < FEWER_SHARE * had:
+        return
+    record = spec.label.split()[-1]
+    raise LeadScoringError(
+        f"{file_name} lacks {missing:,} of the {had:,} contacted {record}s loaded now ({missing / had:.0%}). A "
+        f"{spec.label} load replaces every {record}: loaded, they would leave the tier lists and the training rows, "
+        f"and the next write-back would clear their scores in Salesforce. A filtered export (a list view, a report, "
+        f"one owner's {record}s) does this; export every {record} (Data Loader or Workbench without a filter, or "
+        f"`python -m core {spec.live_pull}`). A live pull that sees fewer: the integration user lacks access to "
+        f"some {record}s (View All on {record}). If they really were deleted, load it with --allow-fewer (on the "
+        f"Upload page: 'Allow fewer {record}s'; `{spec.live_pull} --allow-fewer` for a pull). Nothing was loaded.")
+
+
 def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress,
-                 allow_older: bool = True):
+                 allow_older: bool = True, allow_fewer: bool = True):
     wh, actor = op.wh, op.actor
     load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = spec.columns()
@@ -352,6 +386,8 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
             checkpoint(spec.checkpoint)
         progress(0.75, spec.dedup_step)
         previous = None if allow_older else loaded_export_at(s, spec.kind, spec.export_table)
+        if spec.fewer_guard and not allow_fewer:
+            refuse_fewer_records(s, staged, path.name, spec)
         summary = spec.finish(s, frags)
         if deleted:
             summary.setdefault("warnings", []).append(deleted)

@@ -41,7 +41,7 @@ def _field(record: dict, name: str):
 
 
 def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
-               client: SalesforceClient | None = None):
+               client: SalesforceClient | None = None, allow_fewer: bool = False):
     """Fetch the contract's Lead fields for contacted leads (SOQL, every page) and load them exactly as a
     Lead export file is loaded: the pulled rows are written as a contract CSV, archived with a checksum,
     parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
@@ -50,7 +50,8 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
     names = [c.name for c in salesforce_columns()]
     soql = f"SELECT {', '.join(names)} FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
     return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull",
-                 partial(load_lead_file, allow_older=True),  # the org as it is now: never "older"
+                 # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
+                 partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.")
 
 
