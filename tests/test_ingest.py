@@ -46,6 +46,24 @@ def test_contract_columns_a_file_lacks_are_named_not_loaded_as_empty_silently(se
     assert full.files[0].missing_columns == [] and "**missing**" not in full.markdown()
 
 
+def test_a_territory_month_with_far_fewer_reps_than_the_month_before_is_warned(settings, wh, tmp_path):
+    """Reps come and go a few at a time; a T1 file holding under 70% of last month's T1 reps is a truncated or
+    filtered vendor file, and its missing advisors' leads would go unmatched: the load says so."""
+    def month(m: str, n: int):
+        path = write_csv(tmp_path / f"discovery_t1_{m.replace('-', '_')}.csv", REP_HEADER, [rep(i) for i in range(1, n + 1)])
+        return load_territory_files(wh, settings, [path])
+
+    assert "warnings" not in month("2025-01", 200).summary
+    assert "warnings" not in month("2025-02", 185).summary  # 8% fewer: reps leave
+    warned = month("2025-03", 60)
+    assert warned.summary["warnings"] == [
+        "T1 2025-03 holds 60 reps against 185 in 2025-02 (-68%): a truncated or filtered vendor file? Leads contacted "
+        "from 2025-03 on whose advisor is missing from it go unmatched. Load the full T1 file for 2025-03 (it "
+        "replaces that month's T1)."]
+    assert "- **warning** T1 2025-03 holds 60 reps" in warned.markdown()
+    assert "warnings" not in month("2025-03", 180).summary  # the full file replaces it
+
+
 def test_missing_required_column_names_file_and_column_and_loads_nothing(settings, wh, tmp_path):
     path = tmp_path / "discovery_t1_2025_01.csv"
     path.write_text("Rep_Id,TotalAssetsInMillions\n1,2\n")

@@ -199,9 +199,37 @@ def _month_summary(s, month: str) -> dict:
         "implausible_values": implausible_values(s, month),
     }
     held = month_territories(s)
-    if missing := missing_territories(held, month):
-        summary["warnings"] = [partial_month_sentence(month, sorted(held.get(month, ())), missing)]
+    warnings = [partial_month_sentence(month, sorted(held.get(month, ())), missing)] \
+        if (missing := missing_territories(held, month)) else []
+    warnings += shrunk_territory_sentences(s, month)
+    if warnings:
+        summary["warnings"] = warnings
     return summary
+
+
+# A territory's reps move a few in a hundred from one month to the next (reps join, leave, change firm): a month
+# holding under this share of the month before's reps (of at least SHRUNK_MIN) is a truncated or filtered file.
+SHRUNK_SHARE = 0.70
+SHRUNK_MIN = 100
+
+
+def shrunk_territory_sentences(s, month: str) -> list[str]:
+    """A warning per territory whose ``month`` holds far fewer reps than its previous loaded month: the advisors
+    missing from the file go unmatched for every lead contacted from that month on."""
+    counts = s.query("select snapshot_month, territory, count(*) as reps from marts.dim_rep_snapshots "
+                     f"where snapshot_month <= {literal(month)} group by snapshot_month, territory")
+    out = []
+    for territory, rows in counts.groupby("territory"):
+        rows = rows.sort_values("snapshot_month")
+        if len(rows) < 2 or str(rows.snapshot_month.iloc[-1]) != month:
+            continue
+        now, before, prior = int(rows.reps.iloc[-1]), int(rows.reps.iloc[-2]), str(rows.snapshot_month.iloc[-2])
+        if before >= SHRUNK_MIN and now < SHRUNK_SHARE * before:
+            out.append(f"{territory} {month} holds {now:,} reps against {before:,} in {prior} ({now / before - 1:+.0%}): "
+                       f"a truncated or filtered vendor file? Leads contacted from {month} on whose advisor is missing "
+                       f"from it go unmatched. Load the full {territory} file for {month} (it replaces that month's "
+                       f"{territory}).")
+    return out
 
 
 def partial_month_sentence(month: str, held: list[str], missing: list[str]) -> str:
