@@ -114,8 +114,10 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
     with wh.reader() as s:
         territory = s.query(
             "select load_id, max(loaded_at) as loaded_at, max(snapshot_month) as snapshot_month, "
-            "string_agg(file_name, ', ') as files, sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded, "
-            "sum(rows_quarantined) as rows_quarantined, max(loaded_by) as loaded_by "
+            # counts stay whole numbers in `status`'s JSON (DuckDB sums integers as HUGEINT, read as floats)
+            "string_agg(file_name, ', ') as files, cast(sum(rows_read) as int64) as rows_read, "
+            "cast(sum(rows_loaded) as int64) as rows_loaded, cast(sum(rows_quarantined) as int64) as rows_quarantined, "
+            "max(loaded_by) as loaded_by "
             "from raw.file_loads where kind = 'territory' group by load_id order by loaded_at desc limit 5"
         )
         leads = s.query(

@@ -959,6 +959,8 @@ def test_the_home_pages_state_reads_in_words(monitored):
     assert state.champion_words().startswith(("Gradient boosting, trained ", "Logistic regression, trained "))
     assert state.champion_words().endswith(state.champion_model["model_id"]) and state.sync_lines() == []  # no Salesforce org on the demo
     assert set(json.loads(json.dumps(state.to_json(), default=str))) >= {"monitoring", "last_run", "salesforce_last"}
+    counts = [v for load in state.territory_loads for k, v in load.items() if k.startswith("rows_")]
+    assert counts and all(isinstance(v, int) for v in counts)  # whole numbers in `status --json`, not 6167.0
     banner = state.monitoring_banner()
     assert banner is None or banner[0] in ("warn", "alert", "critical") and "open alert" in banner[1]
 
