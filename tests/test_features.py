@@ -226,7 +226,7 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     ]
     leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", CreatedDate="2025-01-01T23:30:00.000+0000"),
              lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000"),
-             lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000"),
+             lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000", CreatedDate="2025-01-20T09:00:00.000+0000"),
              lead("00Q4", 3, contacted="2025-01-08T10:00:00.000+0000")]
     _load(settings, wh, tmp_path, {"2025-01": reps}, leads)
     build_features(wh, settings, AS_OF)
@@ -246,6 +246,7 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     assert a.Log_TotalAssets == pytest.approx(math.log(601))
     assert a.Day_of_Contact == 7 and a.Is_Weekend_Contact == 1        # Sunday 23:30 UTC
     assert a.Lead_Age_At_Contact_Days == 4.0
+    assert pd.isna(f.loc["00Q3", "Lead_Age_At_Contact_Days"])  # created after its contact (an import): no age
     assert b.Day_of_Contact == 1 and b.Is_Weekend_Contact == 0        # Monday 00:10 UTC
     for name in ["AUM_per_Client", "AUM_per_Employee", "Clients_per_Employee", "TotalAssetsInMillions",
                  "Growth_Momentum", "Positive_Growth_Trajectory", "Premium_Positioning"]:

@@ -259,8 +259,11 @@ MARKETPRO = [
 ]
 
 CRM = [
-    _f("Lead_Age_At_Contact_Days", "Salesforce at contact", "Days from lead creation to first contact",
-       "SAFE_DIVIDE(UNIX_SECONDS(contacted_at) - UNIX_SECONDS(created_at), 86400)",
+    # A Lead created after its contact (imported from another system with its old contact stamp) has no age: empty
+    _f("Lead_Age_At_Contact_Days", "Salesforce at contact",
+       "Days from lead creation to first contact (empty when the Lead was created after it: an import)",
+       "CASE WHEN created_at <= contacted_at THEN "
+       "SAFE_DIVIDE(UNIX_SECONDS(contacted_at) - UNIX_SECONDS(created_at), 86400) END",
        ["CreatedDate", "Stage_Entered_Contacting__c"], discovery=False),
     _f("Has_LinkedIn", "Salesforce at contact", "A LinkedIn profile is on the Lead (presence only)",
        "CAST(l.has_LinkedIn_Profile_Apollo__c AS INT64)", ["LinkedIn_Profile_Apollo__c"], "flag", discovery=False),
