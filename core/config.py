@@ -7,6 +7,7 @@ Committed config holds no secrets. Look-up order: defaults, then the TOML file (
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -31,6 +32,9 @@ class Settings:
     bigquery_max_bytes_billed: int = 50 * 1024 ** 3
     lock_timeout_seconds: float = 10.0
     label_window_days: int = 30
+    # The sales team's time zone (an IANA name): the contact's weekday features read its local date there. In UTC a
+    # call at 5 pm in California on a Friday is a Saturday call. Retrain after changing it (the features move).
+    business_timezone: str = "UTC"
     # Reconciliation alert thresholds (spec §5.0.4, §5.4.1).
     min_match_rate: float = 0.70
     min_firm_data_rate: float = 0.80
@@ -142,11 +146,26 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 0):
         raise LeadScoringError(f"Config 'tier_window_days' is {window!r}: use a whole number of days "
                                "(0: every open lead competes on its score alone), or leave it out for the label window.")
+    check_timezone(settings.business_timezone)
     boost = settings.priority_boost
     if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 <= boost <= 1:
         raise LeadScoringError(f"Config 'priority_boost' is {boost!r}: use a probability between 0 "
                                "(no priority boosts) and 1; the spec's default is 0.1.")
     return settings
+
+
+def check_timezone(name) -> str:
+    """An IANA time zone name the warehouses know (both read the same tz database), else the project error."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+\-/]*", name):
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise LeadScoringError(f"Config 'business_timezone' is {name!r}: use an IANA time zone name such as "
+                               "'America/New_York', 'America/Chicago', 'America/Los_Angeles' or 'UTC'.") from None
+    return name
 
 
 def with_overrides(settings: Settings, **changes) -> Settings:

@@ -11,6 +11,7 @@ import pytest
 
 from core.errors import LeadScoringError
 from core.features.build import build_features, drop_build, feature_matrix, latest_feature_set, training_table
+from core.config import with_overrides
 from core.features.catalog import Feature, STATIC_FEATURES, catalog_markdown
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import load_territory_files
@@ -260,6 +261,24 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
         assert pd.isna(bad[name]), name
     assert bad.AUM_Missing == 1 and bad.AUM_Growth_Rate_1Year == 5 and bad.Number_Employees == 10
     assert wh.read("select TotalAssetsInMillions from marts.dim_rep_snapshots where RepCRD = 3").iloc[0, 0] == 2087300000
+    # in the sales team's time zone, Monday 00:10 UTC is Sunday 16:10 in California: a weekend contact
+    build_features(wh, with_overrides(settings, business_timezone="America/Los_Angeles"), AS_OF)
+    local = _features(wh)
+    assert local.loc["00Q2", ["Day_of_Contact", "Is_Weekend_Contact"]].tolist() == [7, 1]
+    assert local.loc["00Q1", "Day_of_Contact"] == 7 and local.loc["00Q4", "Day_of_Contact"] == 3  # Wed 02:00 local
+
+
+def test_a_business_timezone_that_is_no_time_zone_is_refused(tmp_path, monkeypatch):
+    from core.config import load_settings
+
+    config = tmp_path / "leadscore.toml"
+    monkeypatch.setenv("LEADSCORE_CONFIG", str(config))
+    for bad in ("EST5", "America/Nowhere", "'; drop", 5):
+        config.write_text(f"business_timezone = {json.dumps(bad)}\n")
+        with pytest.raises(LeadScoringError, match="Config 'business_timezone' is .*IANA time zone name"):
+            load_settings()
+    config.write_text('business_timezone = "America/Chicago"\n')
+    assert load_settings().business_timezone == "America/Chicago"
 
 
 def test_planted_post_contact_feature_is_refused(settings, wh, tmp_path):

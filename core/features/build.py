@@ -23,13 +23,14 @@ import pandas as pd
 
 from core import audit
 from core.auth import Actor
-from core.config import Settings
+from core.config import Settings, check_timezone
 from core.errors import LeadScoringError
 from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
 from core.ingest.loader import loaded_export_at
 from core.ingest.territories import months_sql
 from core.operation import audited
 from core.warehouse import Session, Warehouse
+from core.warehouse.sql import literal
 
 META_COLUMNS = ("lead_id", "contacted_at", "label_status", "label", "snapshot_month", "snapshot_at_risk")
 _HELPERS = {
@@ -88,10 +89,13 @@ class FeatureBuild:
         return "\n".join(lines)
 
 
-def expand(sql: str) -> str:
-    """A catalog expression as SQL: helpers spelled out, and every MarketPro number outside its plausible range
-    (catalog ``PLAUSIBLE_RANGES``: AUM sent in dollars, a count column holding an id) read as missing. The value
-    stays in the warehouse as sent and loads and feed health report it; a feature never extrapolates from it."""
+def expand(sql: str, timezone: str = "UTC") -> str:
+    """A catalog expression as SQL: helpers spelled out (``contact_day``: the contact's date in ``timezone``), and
+    every MarketPro number outside its plausible range (catalog ``PLAUSIBLE_RANGES``: AUM sent in dollars, a count
+    column holding an id) read as missing. The value stays in the warehouse as sent and loads and feed health report
+    it; a feature never extrapolates from it."""
+    day = "DATE(contacted_at)" if timezone == "UTC" else f"DATE(contacted_at, {literal(check_timezone(timezone))})"
+    sql = re.sub(r"(?<![.\w])contact_day\b", day, sql)
     for pattern, repl in _HELPERS.items():
         sql = re.sub(pattern, repl, sql)
     for col, (lo, hi) in PLAUSIBLE_RANGES.items():
@@ -99,8 +103,8 @@ def expand(sql: str) -> str:
     return sql
 
 
-def feature_columns_sql(features: list[Feature]) -> str:
-    return ",\n  ".join(f"{expand(f.sql)} AS `{f.name}`" for f in features)
+def feature_columns_sql(features: list[Feature], timezone: str = "UTC") -> str:
+    return ",\n  ".join(f"{expand(f.sql, timezone)} AS `{f.name}`" for f in features)
 
 
 def as_utc(value) -> pd.Timestamp | None:
@@ -194,7 +198,8 @@ def build_features(
         levels = levels if levels is not None else learn_levels(s, into)
         features = all_features(levels, extra_features)
         check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs
-        s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features), build=build)
+        s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features, settings.business_timezone),
+                    build=build)
         if not into:
             s.run_model("marts/lead_source_checks.sql")  # feed health's Salesforce-vs-MarketPro check, per lead
         counts = s.query(f"select label_status, count(*) as n from ml.lead_features{build} group by label_status")

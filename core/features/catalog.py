@@ -5,7 +5,8 @@ them, the leakage guard, the app's catalog page and ``docs/feature_catalog.md`` 
 Each feature is one BigQuery SQL expression over the point-in-time joined row:
 ``r.<MarketPro column>`` (the rep's territory snapshot at or before the contact month), ``l.<Lead
 column>`` (Salesforce fields known at contact) and a few derived helpers (``g1``/``g5`` growth capped to
-[-50, 200], ``contacted_at``, ``created_at``). Ratios use ``SAFE_DIVIDE(a, NULLIF(b, 0))``: a zero or null
+[-50, 200], ``contacted_at``, ``created_at``, ``contact_day``: the contact's date in the sales team's time zone,
+config ``business_timezone``). Ratios use ``SAFE_DIVIDE(a, NULLIF(b, 0))``: a zero or null
 denominator gives NULL, never inf. Learned one-hot levels (metros, categories) are filled in at build
 time from the training population and stored with the features (and later with the model).
 """
@@ -213,11 +214,12 @@ ENGINEERED = [
 
 TEMPORAL = [
     # 2024-01-01 was a Monday; day arithmetic on DATE avoids DAYOFWEEK numbering, which differs by engine.
-    _f("Day_of_Contact", "Temporal", "Day of the contact timestamp (UTC), 1 = Monday … 7 = Sunday",
-       "MOD(MOD(DATE_DIFF(DATE(contacted_at), DATE '2024-01-01', DAY), 7) + 7, 7) + 1",
+    _f("Day_of_Contact", "Temporal", "Day of the contact in the sales team's time zone (config business_timezone, "
+       "UTC by default), 1 = Monday … 7 = Sunday",
+       "MOD(MOD(DATE_DIFF(contact_day, DATE '2024-01-01', DAY), 7) + 7, 7) + 1",
        ["Stage_Entered_Contacting__c"], discovery=False),
-    _f("Is_Weekend_Contact", "Temporal", "Contacted on Saturday or Sunday",
-       "CASE WHEN MOD(MOD(DATE_DIFF(DATE(contacted_at), DATE '2024-01-01', DAY), 7) + 7, 7) >= 5 THEN 1 ELSE 0 END",
+    _f("Is_Weekend_Contact", "Temporal", "Contacted on Saturday or Sunday (in the sales team's time zone)",
+       "CASE WHEN MOD(MOD(DATE_DIFF(contact_day, DATE '2024-01-01', DAY), 7) + 7, 7) >= 5 THEN 1 ELSE 0 END",
        ["Stage_Entered_Contacting__c"], "flag", discovery=False),
 ]
 
