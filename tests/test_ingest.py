@@ -339,11 +339,11 @@ def test_records_deleted_in_salesforce_are_quarantined_not_loaded(settings, wh, 
     assert "with 'Export' (not 'Export All')" in warning
     assert "- **warning** 2 row(s) are Leads deleted" in result.markdown()
     at = {"CreatedDate": "2025-01-07T10:00:00Z", "LastModifiedDate": "2025-01-07T10:00:00Z", "TaskSubtype": "Call"}
-    tasks = write_csv(tmp_path / "tasks.csv", ["Id", "WhoId", *at, "IsDeleted"], [
-        {"Id": "00T1", "WhoId": "00Q1", **at, "IsDeleted": "0"}, {"Id": "00T2", "WhoId": "00Q1", **at, "IsDeleted": "1"}])
+    tasks = write_csv(tmp_path / "tasks.csv", ["Id", "WhoId", *at, "Is Deleted"], [  # a header with a space
+        {"Id": "00T1", "WhoId": "00Q1", **at, "Is Deleted": "0"}, {"Id": "00T2", "WhoId": "00Q1", **at, "Is Deleted": "1"}])
     loaded = load_activity_file(wh, settings, tasks)
     assert loaded.summary["dials"] == 1 and loaded.rows_quarantined == 1
-    assert loaded.summary["warnings"][0].startswith("1 row(s) are Tasks deleted in Salesforce (IsDeleted = true")
+    assert loaded.summary["warnings"][0].startswith("1 row(s) are Tasks deleted in Salesforce (Is Deleted = true")
     assert "'Export All' is the right Task export" in loaded.summary["warnings"][0]  # archived calls
     plain = load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows[:1]))
     assert "warnings" not in plain.summary and plain.rows_quarantined == 0

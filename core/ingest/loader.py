@@ -3,6 +3,7 @@ for every row (rows read = loaded + quarantined) in raw.file_loads."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -203,17 +204,19 @@ def quarantine_deleted(s: Session, load_id: str, typed_rows: str, extra_names: l
     loaded: each is quarantined with the reason and taken out of the load's typed rows before anything reads them.
     Loaded, a merged duplicate would stand beside its master as a lead of its own (scored, written back to a record
     that no longer exists, counted in experiments). Returns the load summary's sentence, or None."""
-    header = next((n for n in extra_names if normalize_header(n) == DELETED_FIELD), None)
+    header = next((n for n in extra_names if normalize_header(n) == DELETED_FIELD
+                   and re.fullmatch(r"[A-Za-z][A-Za-z _.-]*", n)), None)  # 'IsDeleted', 'ISDELETED', 'Is Deleted'
     if header is None:
         return None
-    flag = f"upper(trim(json_value(extra_json, '$.{header}'))) in ({TRUE_TOKENS})"
+    value = f"json_value(extra_json, '$.\"{header}\"')"
+    flag = f"upper(trim({value})) in ({TRUE_TOKENS})"
     n = s.scalar(f"select count(*) from {typed_rows} where {flag}")
     if not n:
         return None
     record = spec.label.split()[-1]  # "Salesforce Lead" -> "Lead"
     s.execute(
         "insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason) "
-        f"select load_id, file_name, line, {literal(header)}, json_value(extra_json, '$.{header}'), "
+        f"select load_id, file_name, line, {literal(header)}, {value}, "
         f"'row not loaded: the {record} is deleted in Salesforce ({header} = true)' from {typed_rows} where {flag}")
     s.execute(f"delete from {typed_rows} where {flag}")
     return (f"{n:,} row(s) are {record}s deleted in Salesforce ({header} = true: an 'Export All' file includes the "
