@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset(ROLES),
 }
 
+# The first start's demo loader: what it loaded (the demo Leads) is replaced by a team's own exports without a question
+DEMO_LOADER = "system:bootstrap"
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from core.auth import Actor
+from core.auth import DEMO_LOADER, Actor
 from core.config import Settings
 from core.warehouse import Warehouse
 from core.words import model_words, month_label, when
@@ -215,7 +215,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     from core.quality.reconcile import reconcile
 
     progress = progress or (lambda f, m: None)
-    actor = actor or Actor("system:bootstrap", "system")
+    actor = actor or Actor(DEMO_LOADER, "system")
     outdir = Path(settings.data_dir) / "demo"
     progress(0.02, "Generating small demo exports (19 monthly territory snapshots)")
     generated = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))

@@ -470,6 +470,14 @@ def test_an_export_lacking_many_loaded_leads_is_refused_unless_asked_for(setting
     assert "View All on Lead" in capsys.readouterr().err
     assert main(["--db", str(settings.warehouse_path), "load-leads", str(one_owner), "--allow-fewer"]) == 0
     assert wh.read("select count(*) as n from marts.dim_leads").n.iloc[0] == 100
+    other = write_csv(tmp_path / "other_org.csv", LEAD_HEADER, [lead(f"00R{i:03d}", 5000 + i) for i in range(80)])
+    with pytest.raises(LeadScoringError, match=r"holds none of the 100 contacted Leads loaded now: an export of another"):
+        load_lead_file(wh, settings, other)
+    # the first start's demo Leads are replaced by a team's own export without a question
+    from core.auth import DEMO_LOADER, Actor
+
+    load_lead_file(wh, settings, write_csv(tmp_path / "demo.csv", LEAD_HEADER, leads), actor=Actor(DEMO_LOADER, "system"))
+    assert load_lead_file(wh, settings, other).rows_loaded == 80
 
 
 def test_demo_data_loads_with_exact_accounting(loaded_demo):

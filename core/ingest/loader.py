@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core.auth import Actor
+from core.auth import DEMO_LOADER, Actor
 from core.config import Settings
 from core.contract import match_headers, normalize_header
 from core.errors import LeadScoringError
@@ -343,6 +343,10 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
     table = spec.export_table
     if not table or not s.table_exists(table):
         return
+    loaded_by = s.scalar(f"select max(loaded_by) from raw.file_loads where kind = {literal(spec.kind)} "
+                         f"and load_id in (select distinct load_id from {table})")
+    if loaded_by == DEMO_LOADER:  # the first start's demo Leads: a team's own export replaces them
+        return
     row = s.query(f"select count(*) as had, countif(n.Id is null) as missing from {table} as o "
                   f"left join (select distinct Id from {staged}) as n on n.Id = o.Id "
                   "where o.Stage_Entered_Contacting__c is not null").iloc[0]
@@ -350,6 +354,12 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
     if missing < FEWER_MIN or missing < FEWER_SHARE * had:
         return
     record = spec.label.split()[-1]
+    if missing == had:
+        raise LeadScoringError(
+            f"{file_name} holds none of the {had:,} contacted {record}s loaded now: an export of another org? A "
+            f"{spec.label} load replaces every {record}. To start over on another org, use an empty data folder "
+            f"(LEADSCORE_DATA_DIR); to replace them anyway, load it with --allow-fewer (on the Upload page: 'Allow "
+            f"fewer {record}s'). Nothing was loaded.")
     raise LeadScoringError(
         f"{file_name} lacks {missing:,} of the {had:,} contacted {record}s loaded now ({missing / had:.0%}). A "
         f"{spec.label} load replaces every {record}: loaded, they would leave the tier lists and the training rows, "
