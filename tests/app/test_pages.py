@@ -125,7 +125,7 @@ def test_upload_page_shows_user_error_without_traceback(data_dir):
     assert "required column(s)" in at.error[0].value and not at.exception
 
 
-def test_upload_page_refuses_an_older_lead_export_until_allowed(data_dir):
+def test_upload_page_refuses_an_older_or_much_smaller_lead_export_until_allowed(data_dir):
     from tests.conftest import LEAD_HEADER, lead
 
     row = lead("00Q5f000009ZZZZ", 1234567, modified="2025-01-01T00:00:00.000+0000")
@@ -133,7 +133,11 @@ def test_upload_page_refuses_an_older_lead_export_until_allowed(data_dir):
     at = app("revops", "pages/upload.py")
     at.file_uploader(key="lead_file").set_value(("old_export.csv", text.encode(), "text/csv"))
     at.run()
-    assert not at.checkbox(key="allow_older").value
+    assert not at.checkbox(key="allow_older").value and not at.checkbox(key="allow_fewer").value
+    next(b for b in at.button if b.label == "Load lead export").click().run()
+    # one Lead, none of the loaded ones: refused as another org's export until "Allow fewer Leads" is ticked
+    assert "holds none of the" in at.error[0].value and "Allow fewer Leads" in at.error[0].value and not at.exception
+    at.checkbox(key="allow_fewer").check().run()
     next(b for b in at.button if b.label == "Load lead export").click().run()
     assert "before the Salesforce Lead export already loaded" in at.error[0].value and not at.exception
     at.checkbox(key="allow_older").check().run()
