@@ -104,10 +104,13 @@ with user_errors():
         after_write()
         st.session_state["sf_message"] = (result.outcome.settled, result.markdown())
         st.rerun()
+    fewer = p3.checkbox("Allow fewer Leads", key="pull_allow_fewer", disabled=not can_pull or not view.configured,
+                        help="A pull lacking 10% or more of the contacted Leads loaded (a user who cannot see every "
+                        "Lead) is refused unless this is ticked (they were deleted).")
     if pull:
         with st.status("Pulling contacted Leads…", expanded=True) as status:
             bar = st.progress(0.0)
-            load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar))
+            load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar), allow_fewer=fewer)
             status.update(label=f"Pulled {load.rows_read:,} rows", state="complete")
         after_write()
         st.session_state["sf_message"] = (True, f"Pulled: rows read {load.rows_read:,} = loaded {load.rows_loaded:,} + "

@@ -85,6 +85,13 @@ def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin,
     assert loads.rows_read.iloc[0] == loads.rows_loaded.iloc[0] + loads.rows_quarantined.iloc[0]
     sync = wh.read("select kind, outcome, rows_intended from ops.sf_syncs")
     assert sync.to_dict("records") == [{"kind": "pull", "outcome": "ok", "rows_intended": contacted}]
+    # an integration user whose sharing hides most Leads pulls fewer: refused (the loaded Leads stay) unless allowed
+    for lead_id in list(standin.leads)[: len(standin.leads) // 2]:
+        del standin.leads[lead_id]
+    with pytest.raises(LeadScoringError, match=r"lacks .* contacted Leads loaded now.*View All on Lead"):
+        pull_leads(wh, s)
+    assert len(wh.read("select Id from marts.dim_leads")) == contacted
+    assert pull_leads(wh, s, allow_fewer=True).rows_loaded < contacted
 
 
 def test_push_is_changed_only_and_idempotent(world):

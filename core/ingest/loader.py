@@ -358,7 +358,7 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
         raise LeadScoringError(
             f"{file_name} holds none of the {had:,} contacted {record}s loaded now: an export of another org? A "
             f"{spec.label} load replaces every {record}. To start over on another org, use an empty data folder "
-            f"(LEADSCORE_DATA_DIR); to replace them anyway, load it with --allow-fewer (on the Upload page: 'Allow "
+            f"(LEADSCORE_DATA_DIR); to replace them anyway, load it with --allow-fewer (in the control panel: 'Allow "
             f"fewer {record}s'). Nothing was loaded.")
     raise LeadScoringError(
         f"{file_name} lacks {missing:,} of the {had:,} contacted {record}s loaded now ({missing / had:.0%}). A "
@@ -366,8 +366,9 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
         f"and the next write-back would clear their scores in Salesforce. A filtered export (a list view, a report, "
         f"one owner's {record}s) does this; export every {record} (Data Loader or Workbench without a filter, or "
         f"`python -m core {spec.live_pull}`). A live pull that sees fewer: the integration user lacks access to "
-        f"some {record}s (View All on {record}). If they really were deleted, load it with --allow-fewer (on the "
-        f"Upload page: 'Allow fewer {record}s'; `{spec.live_pull} --allow-fewer` for a pull). Nothing was loaded.")
+        f"some {record}s (View All on {record}). If they really were deleted, load it with --allow-fewer (in the "
+        f"control panel: 'Allow fewer {record}s', on the Upload page or, for a pull, on Salesforce sync). Nothing was "
+        "loaded.")
 
 
 def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress,
