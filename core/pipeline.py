@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ import pandas as pd
 from core.auth import DEMO_LOADER, Actor
 from core.config import Settings
 from core.warehouse import Warehouse
+from core.warehouse.sql import literal
 from core.words import model_words, month_label, when
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class PipelineState:
     last_run: dict | None
     alerts: list[str]
     salesforce_last: dict[str, dict]
+    # the newest successful load of each kind ("territory", "leads", "activities") → its warnings, as the load said
+    # them (a partial or shrunk territory month, deleted records): kept in sight after a load run from cron
+    load_warnings: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -109,6 +113,20 @@ class PipelineState:
                 for kind, s in self.salesforce_last.items() if kind in ("pull", "push")]
 
 
+# The audit actions of the three loads, and the kind each is shown as
+LOAD_ACTIONS = {"load_territories": "territory", "load_leads": "leads", "load_activities": "activities"}
+
+
+def _warnings(detail) -> list[str]:
+    """A load's warnings from its audit detail (a list of sentences; none in an older or unreadable detail)."""
+    try:
+        value = json.loads(detail) if isinstance(detail, str) else None
+    except ValueError:
+        return []
+    warnings = value.get("warnings") if isinstance(value, dict) else None
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
 def pipeline_state(wh: Warehouse) -> PipelineState:
     """Everything the home page shows, from the warehouse alone."""
     with wh.reader() as s:
@@ -149,6 +167,12 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
             s.query("select * from ml.models where is_champion order by created_at desc limit 1")
             if s.table_exists("ml.models") else pd.DataFrame()
         )
+        loads = (
+            s.query("select action, detail from ops.audit_log where outcome = 'ok' and action in "
+                    f"({', '.join(literal(a) for a in LOAD_ACTIONS)}) "
+                    "qualify row_number() over (partition by action order by at desc) = 1")
+            if s.table_exists("ops.audit_log") else pd.DataFrame(columns=["action", "detail"])
+        )
     rec = json.loads(report.iat[0, 0]) if not report.empty else None
     from core.monitoring.store import current_level, read_alerts
 
@@ -171,7 +195,9 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
         last_run=_records(runs)[0] if not runs.empty else None,
         alerts=(rec or {}).get("alerts", []),
         salesforce_last={r["kind"]: r for r in _records(syncs)},
+        load_warnings={LOAD_ACTIONS[r.action]: w for r in loads.itertuples() if (w := _warnings(r.detail))},
     )
+
 
 
 def has_data(wh: Warehouse) -> bool:

@@ -40,15 +40,18 @@ with user_errors():
 
     left, right = st.columns(2)
     with left:
-        for title, words, empty in (
-                ("Last territory load", state.territory_load_words(), "No territory files loaded yet: RevOps → Upload exports."),
-                ("Last lead load", state.lead_load_words(), "No Salesforce Lead export loaded yet.")):
+        for title, words, empty, kinds in (
+                ("Last territory load", state.territory_load_words(), "No territory files loaded yet: RevOps → Upload "
+                 "exports.", ("territory",)),
+                ("Last lead load", state.lead_load_words(), "No Salesforce Lead export loaded yet.", ("leads", "activities"))):
             st.subheader(title)
             if words:
                 st.write(words[0])
                 st.caption(words[1])
             else:
                 st.info(empty)
+            for warning in (w for kind in kinds for w in state.load_warnings.get(kind, ())):
+                st.warning(warning)
     with right:
         st.subheader("Snapshots kept for point-in-time joins")
         months = pd.DataFrame(state.snapshot_months)

@@ -61,7 +61,11 @@ def test_a_territory_month_with_far_fewer_reps_than_the_month_before_is_warned(s
         "from 2025-03 on whose advisor is missing from it go unmatched. Load the full T1 file for 2025-03 (it "
         "replaces that month's T1)."]
     assert "- **warning** T1 2025-03 holds 60 reps" in warned.markdown()
+    from core.pipeline import pipeline_state
+
+    assert pipeline_state(wh).load_warnings == {"territory": warned.summary["warnings"]}  # kept in sight on home
     assert "warnings" not in month("2025-03", 180).summary  # the full file replaces it
+    assert pipeline_state(wh).load_warnings == {}
 
 
 def test_missing_required_column_names_file_and_column_and_loads_nothing(settings, wh, tmp_path):
@@ -338,6 +342,9 @@ def test_records_deleted_in_salesforce_are_quarantined_not_loaded(settings, wh, 
     assert warning.startswith("2 row(s) are Leads deleted in Salesforce") and "load-leads --from-salesforce" in warning
     assert "with 'Export' (not 'Export All')" in warning
     assert "- **warning** 2 row(s) are Leads deleted" in result.markdown()
+    from core.pipeline import pipeline_state
+
+    assert pipeline_state(wh).load_warnings["leads"] == [warning]  # the home page shows it after the load
     at = {"CreatedDate": "2025-01-07T10:00:00Z", "LastModifiedDate": "2025-01-07T10:00:00Z", "TaskSubtype": "Call"}
     tasks = write_csv(tmp_path / "tasks.csv", ["Id", "WhoId", *at, "Is Deleted"], [  # a header with a space
         {"Id": "00T1", "WhoId": "00Q1", **at, "Is Deleted": "0"}, {"Id": "00T2", "WhoId": "00Q1", **at, "Is Deleted": "1"}])

@@ -19,7 +19,7 @@ from core.config import Settings
 from core.contract import match_headers, normalize_header
 from core.errors import LeadScoringError
 from core.faults import checkpoint
-from core.ingest.accounting import FileAccount, LoadResult
+from core.ingest.accounting import SENTENCES, FileAccount, LoadResult
 from core.ingest.reader import (StreamedFile, archive_file, check_required, contract_batch, contract_table,
                                 open_text_csv, read_text_csv)
 from core.operation import Operation, operation
@@ -417,7 +417,9 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         result = LoadResult(load_id, spec.kind, accounts, quarantine, op.seconds, summary)
         op.record(s, detail={
             "load_id": load_id, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, **{k: str(v) for k, v in summary.items()},
+            # sentences (a load's warnings) stay lists: the home page reads them back
+            "rows_quarantined": result.rows_quarantined,
+            **{k: v if k in SENTENCES else str(v) for k, v in summary.items()},
         })
     result.seconds = op.seconds
     progress(1.0, "Done")

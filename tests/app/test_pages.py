@@ -74,6 +74,23 @@ def test_home_renders_for_every_role(data_dir, role):
     assert labels["Contacted leads"] == "2,894"
 
 
+def test_home_keeps_the_last_loads_warnings_in_sight(data_dir, small_demo, tmp_path):
+    """A load run from cron prints its warnings to a log nobody reads: home shows the newest load's."""
+    from core.config import load_settings
+    from core.ingest.territories import load_territory_files
+    from core.warehouse import open_warehouse
+
+    t1 = (small_demo / "discovery_t1_2025_10.csv").read_text(encoding="utf-8-sig").splitlines()
+    cut = tmp_path / "discovery_t1_2025_11.csv"
+    cut.write_text("\n".join(t1[: len(t1) // 3]) + "\n", encoding="utf-8")  # a third of T1: a truncated file
+    settings = load_settings()
+    load_territory_files(open_warehouse(settings), settings, [cut])
+    at = app("revops")
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("2025-11 holds T1 only") for w in warnings)
+    assert any(w.startswith("T1 2025-11 holds ") and "truncated or filtered vendor file" in w for w in warnings)
+
+
 def test_upload_page_loads_territory_files(data_dir, small_demo):
     at = app("revops", "pages/upload.py")
     files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(small_demo.glob("discovery_t*_*.csv"))]
