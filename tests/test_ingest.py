@@ -487,6 +487,22 @@ def test_an_export_lacking_many_loaded_leads_is_refused_unless_asked_for(setting
     assert load_lead_file(wh, settings, other).rows_loaded == 80
 
 
+def test_a_lead_export_whose_stage_stamps_are_all_empty_says_so(settings, wh, tmp_path):
+    """The stage stamps are the population and the label: present but empty in every row (the export user cannot
+    read the field), nothing could be learned, silently. The load says which, and how to check."""
+    nobody = [lead(f"00Q{i:03d}", 1000 + i, contacted="") for i in range(30)]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "no_contact.csv", LEAD_HEADER, nobody))
+    assert result.summary["contacted_leads"] == 0
+    assert result.summary["warnings"][0].startswith("None of the 30 Leads has a Stage_Entered_Contacting__c time")
+    no_mql = [lead(f"00Q{i:03d}", 1000 + i) for i in range(250)]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "no_mql.csv", LEAD_HEADER, no_mql))
+    assert result.summary["warnings"] == [
+        "None of the 250 contacted Leads has a Stage_Entered_Call_Scheduled__c time: every label would be negative "
+        "(no MQL). Check that the field is filled in your org and readable by the user who exported it."]
+    some = no_mql[:-1] + [lead("00Q999", 9999, mql="2025-01-09T10:00:00.000+0000")]
+    assert "warnings" not in load_lead_file(wh, settings, write_csv(tmp_path / "ok.csv", LEAD_HEADER, some)).summary
+
+
 def test_demo_data_loads_with_exact_accounting(loaded_demo):
     _, wh, terr, leads = loaded_demo
     for f in terr.files + leads.files:

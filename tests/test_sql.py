@@ -142,6 +142,18 @@ def test_pitfall_regexp_replace_is_global(con):
     assert run(con, r"select regexp_replace('a,b,c', r',', '')") == [("abc",)]
 
 
+def test_pitfall_countif_of_no_rows_is_zero_as_on_bigquery():
+    """DuckDB's COUNT_IF over no rows is NULL where BigQuery's COUNTIF is 0: the transpiler makes it 0 (a window's
+    COUNT_IF, over a frame that is never empty, is left as it is)."""
+    c = duckdb.connect()
+    c.execute("create table t (x int, g int)")
+    assert c.execute(to_duckdb("select count(*) as n, countif(x > 1) as m from t")[-1]).fetchall() == [(0, 0)]
+    c.execute("insert into t values (1, 1), (2, 1)")
+    assert c.execute(to_duckdb("select countif(x > 1) as m from t")[-1]).fetchall() == [(1,)]
+    window = to_duckdb("select countif(x > 1) over (partition by g) as m from t")[-1]
+    assert "COALESCE" not in window and c.execute(window).fetchall() == [(1,), (1,)]
+
+
 def test_to_json_string_of_struct(con):
     assert run(con, "select to_json_string(struct('x' as `Firm Website`))") == [('{"Firm Website":"x"}',)]
 

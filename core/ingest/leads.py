@@ -22,12 +22,32 @@ def _finish(s: Session, frags: dict) -> dict:
     migrated = migrate_stored_ids(s)  # a warehouse from before Ids were normalised: once
     row = s.query(
         "select count(*) as leads, countif(Stage_Entered_Contacting__c is not null) as contacted, "
+        "countif(Stage_Entered_Contacting__c is not null and Stage_Entered_Call_Scheduled__c is not null) as mqls, "
         "(select count(*) from staging.lead_duplicates) as duplicates from marts.dim_leads").iloc[0]
     summary = {"salesforce_leads": int(row.leads), "duplicates_resolved": int(row.duplicates),
                "contacted_leads": int(row.contacted)}
     if migrated:
         summary["stored_ids_migrated_to_18_chars"] = migrated
+    if warnings := empty_stage_sentences(int(row.leads), int(row.contacted), int(row.mqls)):
+        summary["warnings"] = warnings
     return summary
+
+
+MQL_STAMP_MIN_CONTACTED = 200  # at a ~4% MQL rate, 200 contacted Leads without one MQL stamp is not chance (p < 0.001)
+
+
+def empty_stage_sentences(leads: int, contacted: int, mqls: int) -> list[str]:
+    """The stage stamps define the population and the label: a column present but empty in every row (a field the
+    export user cannot read comes out empty, or another field holds the stage) leaves nothing to learn from."""
+    if leads and not contacted:
+        return [f"None of the {leads:,} Leads has a Stage_Entered_Contacting__c time: contacted Leads are the "
+                "population, so nothing can be labelled, trained or scored. Check that the field is filled in your "
+                "org and readable by the user who exported it (without field access it exports empty)."]
+    if contacted >= MQL_STAMP_MIN_CONTACTED and not mqls:
+        return [f"None of the {contacted:,} contacted Leads has a Stage_Entered_Call_Scheduled__c time: every label "
+                "would be negative (no MQL). Check that the field is filled in your org and readable by the user who "
+                "exported it."]
+    return []
 
 
 LEADS = SalesforceExport(

@@ -350,7 +350,7 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
     row = s.query(f"select count(*) as had, countif(n.Id is null) as missing from {table} as o "
                   f"left join (select distinct Id from {staged}) as n on n.Id = o.Id "
                   "where o.Stage_Entered_Contacting__c is not null").iloc[0]
-    had, missing = int(row.had), int(row.missing or 0)
+    had, missing = int(row.had), 0 if pd.isna(row.missing) else int(row.missing)  # count_if of no rows is NULL
     if missing < FEWER_MIN or missing < FEWER_SHARE * had:
         return
     record = spec.label.split()[-1]
