@@ -436,6 +436,15 @@ def test_a_report_export_with_locale_dates_is_refused_and_the_last_load_stays(se
     few = good[:3] + [lead("00Q900", 900, contacted="01/06/2025 10:00 AM")]  # one bad cell: quarantined
     result = load_lead_file(wh, settings, write_csv(tmp_path / "few.csv", LEAD_HEADER, few))
     assert result.rows_loaded == 4 and result.quarantine.column_name.tolist() == ["Stage_Entered_Contacting__c"]
+    # a Task export saved again from Excel: its ISO timestamps stay text, its dates become 1/7/2025
+    from core.ingest.activities import load_activity_file
+
+    at = {"CreatedDate": "2025-01-07T10:00:00.000Z", "LastModifiedDate": "2025-01-07T10:00:00.000Z",
+          "ActivityDate": "1/7/2025", "TaskSubtype": "Call"}
+    excel = [{"Id": f"00T{i:03d}", "WhoId": "00Q001", **at} for i in range(12)]
+    with pytest.raises(LeadScoringError, match=r"tasks.csv: 12 of 12 values of ActivityDate are not dates like "
+                                               r"2024-10-11: '1/7/2025', for one. Excel rewrites dates like this"):
+        load_activity_file(wh, settings, write_csv(tmp_path / "tasks.csv", list(excel[0]), excel))
 
 
 def test_an_export_older_than_the_loaded_one_is_refused_unless_asked_for(settings, wh, tmp_path, capsys):

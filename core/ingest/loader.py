@@ -255,10 +255,17 @@ def refuse_unreadable_dates(s: Session, load_id: str, typed_rows: str, columns, 
         "dates like 2024-10-11"
     others = f" ({', '.join(w.column_name for w in worst[1:])} too)" if len(worst) > 1 else ""
     pull = f", or pull it live: `python -m core {spec.live_pull}`" if spec.live_pull else ""
+    head = (f"{file_name}: {r.n:,} of {r.n + int(parsed[r.column_name]):,} values of {r.column_name}{others} are not "
+            f"{want}: {r.example!r}, for one.")
+    if all(next(c.type for c in dated if c.sql_name == w.column_name) == "date" for w in worst):
+        # only date columns: Excel reads 2024-10-11 as a date and saves it back as 10/11/2024 (ISO timestamps with a
+        # 'T' stay text in Excel, so they come through)
+        raise LeadScoringError(
+            f"{head} Excel rewrites dates like this when an export is opened and saved again: load the file as Data "
+            f"Loader, Workbench or the API wrote it, without saving it from Excel{pull}. Nothing was loaded.")
     raise LeadScoringError(
-        f"{file_name}: {r.n:,} of {r.n + int(parsed[r.column_name]):,} values of {r.column_name}{others} are not "
-        f"{want}: {r.example!r}, for one. A Salesforce report export writes dates in the user's locale and time zone; "
-        f"export the {spec.label} records with Data Loader, Workbench or the API, which write ISO-8601 in UTC{pull}. "
+        f"{head} A Salesforce report export writes dates in the user's locale and time zone; export the "
+        f"{spec.label} records with Data Loader, Workbench or the API, which write ISO-8601 in UTC{pull}. "
         "Nothing was loaded.")
 
 
