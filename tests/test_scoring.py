@@ -215,6 +215,18 @@ def test_run_daily_falls_back_to_the_heuristic_without_a_champion(scored_copy):
     assert result.summary().endswith("Salesforce write-back: not configured")
 
 
+def test_lists_from_an_old_lead_export_say_so(scored_copy):
+    from core.ingest.loader import loaded_export_at
+    from core.scoring.score import old_export
+
+    _, wh = scored_copy
+    with wh.reader() as s:
+        export = loaded_export_at(s)
+    assert old_export(wh, now=export + pd.Timedelta(days=6)) is None  # a weekly upload is fine
+    sentence = old_export(wh, now=export + pd.Timedelta(days=40))
+    assert sentence.startswith(f"These lists come from the Lead export of {export:%d %b %Y} (40 days ago)")
+
+
 def test_call_list_says_who_each_lead_is_without_pii(scored_copy):
     from core.scoring.score import call_list, current_scores
     from core.daily import run_daily

@@ -373,6 +373,22 @@ def stale_lists(wh: Warehouse) -> str | None:
         return scores_behind_export(s)
 
 
+OLD_EXPORT_DAYS = 7  # a daily pull or a weekly upload keeps the Lead export younger than this
+
+
+def old_export(wh: Warehouse, now: pd.Timestamp | None = None) -> str | None:
+    """A sentence when the loaded Lead export is more than OLD_EXPORT_DAYS old: every list is as of the export, so
+    the Leads contacted and the MQLs booked since are not in it (an upload forgotten, a daily pull not set up)."""
+    with wh.reader() as s:
+        export = loaded_export_at(s)
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if export is None or (now - export).days <= OLD_EXPORT_DAYS:
+        return None
+    return (f"These lists come from the Lead export of {export:%d %b %Y} ({(now - export).days:,} days ago): Leads "
+            "contacted and MQLs booked since are not in them. RevOps can load a newer export (Upload exports) or set "
+            "up the daily Salesforce pull.")
+
+
 def current_scores(wh: Warehouse) -> pd.DataFrame:
     with wh.reader() as s:
         if not s.table_exists("ml.lead_scores"):

@@ -295,6 +295,7 @@ def test_home_runs_the_daily_pipeline_then_tier_lists_show_it(data_dir):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Daily capacity"] == "120" and labels["Tier A (capacity × 1.2)"] == "144"
     assert any("Scored with the heuristic rule" in w.value for w in at.warning)
+    assert any(w.value.startswith("These lists come from the Lead export of 27 Oct 2025") for w in at.warning)
     assert any(c.value.startswith("The heuristic rule · scored ") for c in at.caption)
     assert at.expander and any(e.label == "Why this lead?" for e in at.expander)
     tier_list = at.dataframe[0].value
