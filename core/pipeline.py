@@ -199,7 +199,6 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
     )
 
 
-
 def has_data(wh: Warehouse) -> bool:
     with wh.reader() as s:
         return bool(s.scalar("select count(*) from raw.file_loads"))

@@ -44,6 +44,7 @@ with user_errors():
                                              "still open) rank first; older open leads fill the capacity left"
                                              if window else ""))
     instance = (salesforce_config(eng.settings).instance_url or "").rstrip("/")
+    record_url = lambda lead_id: f"{instance}/lightning/r/Lead/{lead_id}/view"  # noqa: E731
 
     f1, f2 = st.columns(2)
     owners = sorted(scores.owner_name.dropna().unique())
@@ -56,7 +57,7 @@ with user_errors():
     shown = view[["rank", "tier", "company", "title", "location", "owner_name", "contacted_at", "prob_mql_30d",
                   "adjusted", "top_drivers", "boost_reasons", "lead_id"]]
     if instance:  # leads link to their Salesforce record
-        shown = shown.assign(lead_id=instance + "/lightning/r/Lead/" + shown.lead_id + "/view")
+        shown = shown.assign(lead_id=shown.lead_id.map(record_url))
     table(shown, "tier_list.csv", column_config={
         "rank": st.column_config.NumberColumn("Rank", format="%d"), "tier": "Tier", "company": "Firm",
         "title": "Title", "location": "Location",
@@ -74,8 +75,7 @@ with user_errors():
         with st.container(border=True):
             advisor = " at ".join(str(v) for v in (row.title, row.company) if pd.notna(v)) or "An advisor"
             where = f" ({row.location})" if pd.notna(row.location) else ""
-            record = f"[Lead {row.lead_id}]({instance}/lightning/r/Lead/{row.lead_id}/view)" if instance else \
-                f"Lead {row.lead_id}"
+            record = f"[Lead {row.lead_id}]({record_url(row.lead_id)})" if instance else f"Lead {row.lead_id}"
             st.markdown(f"**#{row.rank} · Tier {row.tier} · {advisor}{where}** — {row.prob_mql_30d:.1%} chance of an "
                         f"MQL in 30 days · {row.owner_name} · contacted {day(row.contacted_at)} · {record}")
             drivers = json.loads(row.drivers_json)

@@ -213,7 +213,7 @@ def quarantine_deleted(s: Session, load_id: str, typed_rows: str, extra_names: l
     n = s.scalar(f"select count(*) from {typed_rows} where {flag}")
     if not n:
         return None
-    record = spec.label.split()[-1]  # "Salesforce Lead" -> "Lead"
+    record = spec.record
     s.execute(
         "insert into staging.quarantine (load_id, file_name, line, column_name, raw_value, reason) "
         f"select load_id, file_name, line, {literal(header)}, {value}, "
@@ -250,14 +250,14 @@ def refuse_unreadable_dates(s: Session, load_id: str, typed_rows: str, columns, 
     if not worst:
         return
     r = worst[0]
-    kind = next(c.type for c in dated if c.sql_name == r.column_name)
-    want = "UTC ISO-8601 timestamps like 2024-10-11T22:58:02.000+0000" if kind == "timestamp" else \
+    kinds = {c.sql_name: c.type for c in dated}
+    want = "UTC ISO-8601 timestamps like 2024-10-11T22:58:02.000+0000" if kinds[r.column_name] == "timestamp" else \
         "dates like 2024-10-11"
     others = f" ({', '.join(w.column_name for w in worst[1:])} too)" if len(worst) > 1 else ""
     pull = f", or pull it live: `python -m core {spec.live_pull}`" if spec.live_pull else ""
     head = (f"{file_name}: {r.n:,} of {r.n + int(parsed[r.column_name]):,} values of {r.column_name}{others} are not "
             f"{want}: {r.example!r}, for one.")
-    if all(next(c.type for c in dated if c.sql_name == w.column_name) == "date" for w in worst):
+    if all(kinds[w.column_name] == "date" for w in worst):
         # only date columns: Excel reads 2024-10-11 as a date and saves it back as 10/11/2024 (ISO timestamps with a
         # 'T' stay text in Excel, so they come through)
         raise LeadScoringError(
@@ -297,6 +297,11 @@ class SalesforceExport:
     export_all_advice: str = ""
     # a load that lacks many of the loaded records is refused (see refuse_fewer_records): a filtered export
     fewer_guard: bool = False
+
+    @property
+    def record(self) -> str:
+        """The Salesforce object as messages name it: "Lead" for "Salesforce Lead"."""
+        return self.label.split()[-1]
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
@@ -357,10 +362,10 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
     row = s.query(f"select count(*) as had, countif(n.Id is null) as missing from {table} as o "
                   f"left join (select distinct Id from {staged}) as n on n.Id = o.Id "
                   "where o.Stage_Entered_Contacting__c is not null").iloc[0]
-    had, missing = int(row.had), 0 if pd.isna(row.missing) else int(row.missing)  # count_if of no rows is NULL
+    had, missing = int(row.had), int(row.missing)
     if missing < FEWER_MIN or missing < FEWER_SHARE * had:
         return
-    record = spec.label.split()[-1]
+    record = spec.record
     if missing == had:
         raise LeadScoringError(
             f"{file_name} holds none of the {had:,} contacted {record}s loaded now: an export of another org? A "

@@ -74,10 +74,15 @@ def guess_month(name: str) -> str | None:
 def loaded_pairs(wh: Warehouse) -> pd.DataFrame:
     """Territory months already in the warehouse: snapshot_month, territory, reps (after de-duplication)."""
     with wh.reader() as s:
-        if not s.table_exists("marts.dim_rep_snapshots"):
-            return pd.DataFrame(columns=["snapshot_month", "territory", "reps"])
-        return s.query("select snapshot_month, territory, count(*) as reps from marts.dim_rep_snapshots "
-                       "group by snapshot_month, territory order by snapshot_month, territory")
+        return rep_counts(s)
+
+
+def rep_counts(s) -> pd.DataFrame:
+    """:func:`loaded_pairs` in a session (a load's writer too): reps per snapshot month and territory, in order."""
+    if not s.table_exists("marts.dim_rep_snapshots"):
+        return pd.DataFrame(columns=["snapshot_month", "territory", "reps"])
+    return s.query("select snapshot_month, territory, count(*) as reps from marts.dim_rep_snapshots "
+                   "group by snapshot_month, territory order by snapshot_month, territory")
 
 
 def replacement_plan(wh: Warehouse, month: str, territories: list[str]) -> list[dict]:
@@ -216,11 +221,9 @@ SHRUNK_MIN = 100
 def shrunk_territory_sentences(s, month: str) -> list[str]:
     """A warning per territory whose ``month`` holds far fewer reps than its previous loaded month: the advisors
     missing from the file go unmatched for every lead contacted from that month on."""
-    counts = s.query("select snapshot_month, territory, count(*) as reps from marts.dim_rep_snapshots "
-                     f"where snapshot_month <= {literal(month)} group by snapshot_month, territory")
+    counts = rep_counts(s)
     out = []
-    for territory, rows in counts.groupby("territory"):
-        rows = rows.sort_values("snapshot_month")
+    for territory, rows in counts[counts.snapshot_month.astype(str) <= month].groupby("territory"):
         if len(rows) < 2 or str(rows.snapshot_month.iloc[-1]) != month:
             continue
         now, before, prior = int(rows.reps.iloc[-1]), int(rows.reps.iloc[-2]), str(rows.snapshot_month.iloc[-2])

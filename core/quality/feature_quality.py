@@ -203,7 +203,7 @@ def _owner_vs_first_dialer(s) -> tuple[int, int]:
         "  group by t.lead_id) "
         "select count(*) as dialled, countif(f.dialer is not null and d.OwnerId is not null and f.dialer != d.OwnerId) "
         "as other from first_dial as f join marts.dim_leads as d on d.Id = f.lead_id").iloc[0]
-    return int(row.dialled), int(row.other or 0)
+    return int(row.dialled), int(row.other)
 
 
 def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:

@@ -303,10 +303,6 @@ class SalesforceStandin:
     _COND = re.compile(r"^\s*(?P<f>[\w.]+)\s*(?P<op>!=|=|>=|<=|>|<)\s*(?P<v>null|true|false|'(?:[^'\\]|\\.)*'|[\w:.+-]+)\s*$",
                        re.IGNORECASE)
 
-    def _hidden(self, row: dict, entity: str) -> bool:
-        """What ``query`` leaves out and ``queryAll`` returns: deleted records, and archived Tasks."""
-        return bool(row.get("IsDeleted")) or (entity == "Task" and self._archived(row))
-
     def _archived(self, row: dict) -> bool:
         """Salesforce archives a closed Task whose ActivityDate (or, blank, its CreatedDate) is 365 days old or more;
         an ``IsArchived`` column in the seed file says so itself."""
@@ -338,8 +334,10 @@ class SalesforceStandin:
             v = c["v"]
             value = None if v.lower() == "null" else (v[1:-1] if v.startswith("'") else v)
             conds.append((c["f"], c["op"], value))
-        rows = [r for r in table.values() if (all_rows or not self._hidden(r, entity))
-                and all(self._match(self._flagged(r, entity), f, op, v) for f, op, v in conds)]
+        # `query` leaves out deleted records and archived Tasks; `queryAll` returns them
+        flagged = (self._flagged(r, entity) for r in table.values())
+        rows = [r for r in flagged if (all_rows or not (r["IsDeleted"] or r.get("IsArchived")))
+                and all(self._match(r, f, op, v) for f, op, v in conds)]
         if m["order"]:
             rows.sort(key=lambda r: (r.get(m["order"]) is None, str(r.get(m["order"]))))
         if m["limit"]:
@@ -350,7 +348,7 @@ class SalesforceStandin:
         unknown = [f for f in fields if f not in types and f not in ("Id",)]
         if unknown:
             raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{entity}'.")
-        records = [self._record(self._flagged(r, entity), fields, entity) for r in rows]
+        records = [self._record(r, fields, entity) for r in rows]
         return self._page(records, uuid.uuid4().hex[:15], 0, "queryAll" if all_rows else "query")
 
     def _flagged(self, row: dict, entity: str) -> dict:

@@ -389,10 +389,14 @@ def old_export(wh: Warehouse, now: pd.Timestamp | None = None) -> str | None:
             "up the daily Salesforce pull.")
 
 
+def _require_scores(s) -> None:
+    if not s.table_exists("ml.lead_scores"):
+        raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
+
+
 def current_scores(wh: Warehouse) -> pd.DataFrame:
     with wh.reader() as s:
-        if not s.table_exists("ml.lead_scores"):
-            raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
+        _require_scores(s)
         return s.query("select * from ml.lead_scores order by rank")
 
 
@@ -401,11 +405,7 @@ def call_list(wh: Warehouse) -> pd.DataFrame:
     ``company`` they work at and their ``location`` (City, ST) from the loaded Lead export. Names, emails and phones
     never reach the warehouse (PII), so these are what a list can show besides the Lead record itself."""
     with wh.reader() as s:
-        if not s.table_exists("ml.lead_scores"):
-            raise LeadScoringError("No scores yet: run the daily pipeline (`python -m core run-daily`).")
-        if not s.table_exists("marts.dim_leads"):
-            return s.query("select *, cast(null as string) as title, cast(null as string) as company, "
-                           "cast(null as string) as location from ml.lead_scores order by rank")
+        _require_scores(s)  # scores exist only for loaded Leads: marts.dim_leads exists too
         out = s.query("select c.*, d.Title as title, d.Company as company, d.City as city, d.State as state "
                       "from ml.lead_scores as c left join marts.dim_leads as d on d.Id = c.lead_id order by c.rank")
     place = out.city.where(out.state.isna(), out.city + ", " + out.state).fillna(out.state)
