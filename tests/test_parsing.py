@@ -83,6 +83,32 @@ def test_crd_spellings_normalise(settings, wh, tmp_path, raw):
     assert reps.RepCRD.tolist() == ["123"]
 
 
+@pytest.mark.parametrize("raw", ["CRD# 4521873", "crd#4521873", "CRD 4521873", "CRD: 4521873", "CRD No. 4521873",
+                                 "#4521873", "4521873 (CRD)", "4,521,873", "CRD# 04521873.0"])
+def test_crd_typed_by_hand_is_still_the_number(settings, wh, tmp_path, raw):
+    """SGAs type the CRD into Salesforce as they read it off BrokerCheck ('CRD# 4521873'), and a sheet formatted as
+    a number groups it ('4,521,873'): each was a quarantined cell and a Lead that never matched its advisor."""
+    from core.ingest.leads import load_lead_file
+    from tests.conftest import LEAD_HEADER, lead
+
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "salesforce_leads.csv", LEAD_HEADER,
+                                                    [lead("00Q000000000001", raw)]))
+    assert result.quarantine.empty
+    assert wh.read("select FA_CRD__c from marts.dim_leads").FA_CRD__c.tolist() == ["4521873"]
+
+
+@pytest.mark.parametrize("raw", ["4521873, 1234567", "45-21873", "x4521873", "CRD# 12a", "1,2345", "CRD# 0"])
+def test_crd_text_that_is_not_one_number_stays_quarantined(settings, wh, tmp_path, raw):
+    """Two CRDs in one cell, a dash, a letter: no one number is meant, so none is guessed."""
+    from core.ingest.leads import load_lead_file
+    from tests.conftest import LEAD_HEADER, lead
+
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "salesforce_leads.csv", LEAD_HEADER,
+                                                    [lead("00Q000000000001", raw)]))
+    assert result.quarantine.reason.tolist() == ["not a CRD number (digits, optionally with .0 or a CRD# prefix)"]
+    assert wh.read("select FA_CRD__c from marts.dim_leads").FA_CRD__c.isna().all()
+
+
 @pytest.mark.parametrize("raw,expected", [("Yes", True), ("Y", True), ("TRUE", True), ("1", True), ("yes", True),
                                           ("No", False), ("N", False), ("FALSE", False), ("0", False)])
 def test_booleans(settings, wh, tmp_path, raw, expected):
@@ -152,10 +178,10 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
     from core.warehouse.parsing import parsed
     from core.warehouse.sql import to_duckdb
 
-    from core.warehouse.parsing import THOUSANDS
+    from core.warehouse.parsing import CRD_MARKED, THOUSANDS
 
     values = ["1234.5", "$1,234.50", "12.5%", "1 000", "-3", "", "abc", "1,2;3", "a ; b,c", "a;b", "x , y", "007", "123.000",
-              "0.0", "12.5.0", "1e3", "$", "1,5", "12,5%", "1,234,567.5", "NaN", "-inf", "1e309", None]
+              "0.0", "12.5.0", "1e3", "$", "CRD# 12.0", "#7.50", "1,5", "12,5%", "1,234,567.5", "NaN", "-inf", "1e309", None]
 
     def number(stripped: str) -> str:  # unguarded: every rewrite on every value
         return f"CASE WHEN STRPOS(x, ',') > 0 AND NOT REGEXP_CONTAINS(x, r'{THOUSANDS}') THEN NULL " \
@@ -166,7 +192,9 @@ def test_guarded_number_list_and_crd_parsing_equal_the_plain_expressions():
         "percent": number("REPLACE(REPLACE(REPLACE(x, '%', ''), ',', ''), ' ', '')"),
         "number": number("REPLACE(REPLACE(x, ',', ''), ' ', '')"),
         "list": r"REGEXP_REPLACE(x, r'\s*[;,]\s*', '; ')",
-        "crd": r"CASE WHEN REGEXP_CONTAINS(x, r'^[0-9]+(\.0+)?$') THEN NULLIF(LTRIM(REGEXP_REPLACE(x, r'\.0+$', ''), '0'), '') END",
+        "crd": r"CASE WHEN REGEXP_CONTAINS(x, r'^[0-9]+(\.0+)?$') THEN NULLIF(LTRIM(REGEXP_REPLACE(x, r'\.0+$', ''), '0'), '') "
+               f"WHEN REGEXP_CONTAINS(UPPER(x), r'{CRD_MARKED}') "
+               r"THEN NULLIF(LTRIM(REGEXP_EXTRACT(REPLACE(x, ',', ''), r'([0-9]+)'), '0'), '') END",
     }
     con = duckdb.connect()
     con.execute("create table v as select unnest(?) as x", [values])

@@ -50,6 +50,9 @@ THOUSANDS = r"^[^0-9]*[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?[^0-9]*$"
 # as NaN or infinity, which DuckDB sorts above every number ('NaN' > 500 is true: a $500M+ lead). Applied to the
 # parsed column in the typed step (model_fragments), where it names a column rather than repeating the cast.
 FINITE = "1e300"
+# A CRD number as people type it into Salesforce: an optional 'CRD', 'CRD#', 'CRD No.', 'CRD:' or '#' before the
+# digits (plain or grouped in thousands, optionally '.0'), an optional '(CRD)' after. Matched on upper-cased text.
+CRD_MARKED = r"^(CRD\s*(NO\.?|NUMBER|#)?\s*[#:]?|#)?\s*([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.0+)?\s*(\(CRD\))?$"
 FLOAT_TYPES = ("money_millions", "percent", "number", "years")
 
 
@@ -73,7 +76,11 @@ def parsed(column: Column, v: str, compact_offsets: bool = False) -> str:
     t = column.type
     if column.is_crd:
         digits = _where_any(v, ".", f"REGEXP_REPLACE({v}, r'\\.0+$', '')")  # '123.0' -> '123'
-        return f"CASE WHEN REGEXP_CONTAINS({v}, r'^[0-9]+(\\.0+)?$') THEN NULLIF(LTRIM({digits}, '0'), '') END"
+        # A CRD typed by hand ('CRD# 4521873', '#4521873', '4521873 (CRD)') or grouped by Excel ('4,521,873') is
+        # still one number: its one run of digits, tested only where the plain form fails (most cells pass it).
+        marked = f"LTRIM(REGEXP_EXTRACT(REPLACE({v}, ',', ''), r'([0-9]+)'), '0')"
+        return (f"CASE WHEN REGEXP_CONTAINS({v}, r'^[0-9]+(\\.0+)?$') THEN NULLIF(LTRIM({digits}, '0'), '') "
+                f"WHEN REGEXP_CONTAINS(UPPER({v}), r'{CRD_MARKED}') THEN NULLIF({marked}, '') END")
     if t == "money_millions":
         return _number(v, "$, ")
     if t == "percent":
@@ -105,7 +112,7 @@ def parsed(column: Column, v: str, compact_offsets: bool = False) -> str:
 def failure_reason(column: Column) -> str:
     t = column.type
     if column.is_crd:
-        return "not a CRD number (digits, optionally with .0)"
+        return "not a CRD number (digits, optionally with .0 or a CRD# prefix)"
     return {
         "money_millions": "not an amount in millions (e.g. $1,234.50)",
         "percent": "not a percentage (e.g. 12.5%)",
