@@ -156,6 +156,27 @@ def test_compressed_spreadsheet_and_binary_uploads_exit_2_with_what_to_do(tmp_pa
     assert "Traceback" not in proc.stderr
 
 
+def test_a_title_block_above_the_header_is_named_with_the_line_the_header_is_on(settings, wh, tmp_path):
+    """A vendor's export (or a formatted report) can open with a title, a generation stamp and a blank line:
+    the refusal says on which line the header is and what to delete, for territory and Lead files alike."""
+    reps = write_csv(tmp_path / "body.csv", REP_HEADER, [rep(1), rep(2)]).read_text()
+    path = tmp_path / "discovery_t1_2025_01.csv"
+    path.write_text("MarketPro Discovery Data Export\nGenerated 2025-01-01 08:00 UTC,,\n\n" + reps)
+    with pytest.raises(LeadScoringError, match=r"header is on line 4, below 3 line\(s\) of title "
+                                               r"\('MarketPro Discovery Data Export'\)") as e:
+        load_territory_files(wh, settings, [path])
+    assert "nothing was loaded" in str(e.value)
+    leads = write_csv(tmp_path / "body2.csv", LEAD_HEADER, [lead("00Q000000000001", 1)]).read_text()
+    path = tmp_path / "salesforce_leads.csv"
+    path.write_text("Lead export,\n" + leads)
+    with pytest.raises(LeadScoringError, match=r"header is on line 2, below 1 line\(s\) of title"):
+        load_lead_file(wh, settings, path)
+    path.write_text("RepCRD,Title\n1,x\n")  # a header simply without the columns: no line is invented
+    with pytest.raises(LeadScoringError) as e:
+        load_lead_file(wh, settings, path)
+    assert "title" not in str(e.value)
+
+
 def test_cli_bad_flag_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "core", "load-territories", "x.csv", "--month", "January"],
                           cwd=ROOT, capture_output=True, text=True,

@@ -276,8 +276,31 @@ def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], 
         raise LeadScoringError(
             f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
             f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
-            "nothing was loaded." + _labels_hint(headers, missing, kind_label, live_pull)
+            "nothing was loaded." + (_header_below(path, columns) or _labels_hint(headers, missing, kind_label, live_pull))
         )
+
+
+HEADER_SEARCH_LINES = 20
+
+
+def _header_below(path: Path, columns: tuple[Column, ...]) -> str:
+    """A vendor's or a formatted report's export can open with a title block ("MarketPro Discovery Data Export",
+    "Generated …", a blank line) above its header: said, with the line the header is on, when one of the first
+    lines holds every required column."""
+    required = [c for c in columns if c.required]
+    with open(path, "rb") as fh:
+        lines = [fh.readline() for _ in range(HEADER_SEARCH_LINES)]
+    for number, raw in enumerate(lines[1:], start=2):
+        try:
+            fields = next(csv.reader([raw.decode("utf-8-sig", errors="replace")]), [])
+        except csv.Error:
+            continue
+        found, _ = match_headers([f.strip() for f in fields], required)
+        if fields and len(found) == len(required):
+            title = lines[0].decode("utf-8-sig", errors="replace").strip().strip(",")[:60]
+            return (f" The header is on line {number}, below {number - 1} line(s) of title ({title!r}): delete the "
+                    "lines above the header (or export without the title block) and load it again.")
+    return ""
 
 
 def _labels_hint(headers: list[str], missing: list[str], kind_label: str, live_pull: str) -> str:
