@@ -377,6 +377,29 @@ def test_records_deleted_in_salesforce_are_quarantined_not_loaded(settings, wh, 
     assert "warnings" not in plain.summary and plain.rows_quarantined == 0
 
 
+def test_calls_a_dialer_logs_as_plain_tasks_are_named_not_silently_uncounted(settings, wh, tmp_path):
+    """Salesforce sets TaskSubtype when a Task is created, and a dialer syncing calls through the API without it
+    gets TaskSubtype = Task with Type = Call. The contract's dial is TaskSubtype = Call, so those calls were simply
+    not dials: MQLs per 100 dials read high without a word. The load says how many and what to change; a file
+    without a single dial says the readout falls back to MQLs per lead."""
+    from core.ingest.activities import load_activity_file
+
+    at = {"CreatedDate": "2025-01-07T10:00:00Z", "LastModifiedDate": "2025-01-07T10:00:00Z"}
+    rows = [{"Id": f"00T{i}", "WhoId": "00Q1", **at, "TaskSubtype": "Task", "Type": "Call"} for i in range(12)]
+    rows.append({"Id": "00T99", "WhoId": "00Q1", **at, "TaskSubtype": "Call", "Type": ""})
+    loaded = load_activity_file(wh, settings, write_csv(tmp_path / "tasks.csv", list(rows[0]), rows))
+    assert loaded.summary["dials"] == 1
+    [warning] = loaded.summary["warnings"]
+    assert warning.startswith("12 Tasks have Type = Call but a TaskSubtype other than Call") and "TaskSubtype = Call" in warning
+    emails = [{"Id": f"00T{i}", "WhoId": "00Q1", **at, "TaskSubtype": "Email", "Type": "Email"} for i in range(3)]
+    loaded = load_activity_file(wh, settings, write_csv(tmp_path / "emails.csv", list(emails[0]), emails))
+    assert loaded.summary["warnings"] == ["None of the 3 Tasks is a dial (TaskSubtype = Call, or Type = Call with "
+                                          "TaskSubtype blank): experiment readouts use the MQL rate per lead instead "
+                                          "of MQLs per 100 dials."]
+    few = rows[:9] + rows[-1:]  # a handful of odd Tasks is not a tool's habit
+    assert "warnings" not in load_activity_file(wh, settings, write_csv(tmp_path / "few.csv", list(rows[0]), few)).summary
+
+
 # The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
 _DEDUP_REFERENCE = """
 with staged as (

@@ -48,12 +48,35 @@ def activity_summary(s: Session) -> dict:
     row = s.query(  # one pass over the Tasks
         f"select count(*) as tasks, countif(is_dial) as dials, {on_leads} as on_leads, "
         "count(distinct case when is_dial then lead_id end) as leads_dialled, "
+        "countif(not is_dial and lower(task_type) = 'call') as typed_calls, "
         "(select count(*) from staging.task_duplicates) as duplicates from marts.fact_tasks"
     ).iloc[0]
-    return {
+    summary = {
         "tasks": int(row.tasks), "dials": int(row.dials), "leads_dialled": int(row.leads_dialled),
         "dials_on_loaded_leads": int(row.on_leads), "duplicates_resolved": int(row.duplicates),
     }
+    if warnings := dial_sentences(int(row.tasks), int(row.dials), int(row.typed_calls)):
+        summary["warnings"] = warnings
+    return summary
+
+
+TYPED_CALLS_MIN = 10
+
+
+def dial_sentences(tasks: int, dials: int, typed_calls: int) -> list[str]:
+    """A dial is a Task with TaskSubtype = Call (the contract), and Salesforce sets TaskSubtype only when a Task is
+    created: a dialer or sync tool that logs calls through the API without it gets TaskSubtype = Task, with Type =
+    Call. Those calls are not dials here, so MQLs per 100 dials reads high (or falls back to MQLs per lead)."""
+    out = []
+    if tasks and not dials:
+        out.append(f"None of the {tasks:,} Tasks is a dial (TaskSubtype = Call, or Type = Call with TaskSubtype "
+                   "blank): experiment readouts use the MQL rate per lead instead of MQLs per 100 dials.")
+    if typed_calls >= TYPED_CALLS_MIN:
+        out.append(f"{typed_calls:,} Tasks have Type = Call but a TaskSubtype other than Call (a dialer or sync tool "
+                   "logging calls through the API gets TaskSubtype = Task): they are not counted as dials, so MQLs "
+                   "per 100 dials reads high if they are your SGAs' calls. Have the tool set TaskSubtype = Call when "
+                   "it creates the Task (Salesforce cannot change it afterwards).")
+    return out
 
 
 def has_activities(s: Session) -> bool:
