@@ -64,6 +64,14 @@ def _div(a: str, b: str) -> str:
     return f"SAFE_DIVIDE({a}, NULLIF({b}, 0))"
 
 
+# The owning SGA at contact (``lb.owner_at_contact``, sql/marts/lead_labels.sql). A Lead owned by a queue in the
+# export (a Group Id, 00G…) was moved there after contact: recycling moves the Leads that did not book, so in a probe
+# the queue was the strongest single feature (AUC 0.79, nearly all negatives) while no Lead scored today is in it.
+# Such a Lead reads the owner of the Lead contacted just before it.
+QUEUE_PREFIX = "00G"
+OWNER_SQL = "lb.owner_at_contact"
+
+
 BASE = [
     _f("TotalAssetsInMillions", "Firmographics", "Firm regulatory AUM, $M", AUM, ["TotalAssetsInMillions"]),
     _f("Log_TotalAssets", "Firmographics", "ln(1 + AUM $M) (log transform for AUM, spec §5.4.2)",
@@ -285,8 +293,8 @@ ONE_HOTS = [
                   "Purchased list is this one of the 6 most frequent", discovery=False),
     LearnedOneHot("Agency", "Salesforce at contact", "l.External_Agency__c", ("External_Agency__c",), 3,
                   "Outside agency is this one of the 3 most frequent", discovery=False),
-    LearnedOneHot("Owner", "Salesforce at contact", "l.OwnerId", ("OwnerId",), 15,
-                  "Owning SGA is this one of the 15 most frequent (SGA effect)", discovery=False),
+    LearnedOneHot("Owner", "Salesforce at contact", OWNER_SQL, ("OwnerId",), 15,
+                  "Owning SGA at contact is this one of the 15 most frequent (SGA effect; see cat_Owner for a queue)", discovery=False),
 ]
 
 STATIC_FEATURES: tuple[Feature, ...] = tuple(BASE + ENGINEERED + TEMPORAL + MARKETPRO + CRM)
@@ -321,8 +329,9 @@ _CATEGORICAL = [
          ["Lead_List_Name__c"], "From the {} list", discovery=False),
     _cat("Agency", "Salesforce at contact", "Outside agency (every level; target-encoded)", "l.External_Agency__c",
          ["External_Agency__c"], "Sourced by {}", discovery=False),
-    _cat("Owner", "Salesforce at contact", "Owning SGA (every level; target-encoded; never shown as a reason)",
-         "l.OwnerId", ["OwnerId"], None, discovery=False),
+    _cat("Owner", "Salesforce at contact", "Owning SGA at contact (every level; target-encoded; never shown as a "
+         "reason). A Lead a queue owns in the export (Id 00G…) was moved there after contact: it reads the owner of "
+         "the Lead contacted just before it", OWNER_SQL, ["OwnerId"], None, discovery=False),
 ]
 CATEGORICAL_FEATURES: tuple[Feature, ...] = tuple(f for f, _ in _CATEGORICAL)
 CATEGORY_SENTENCES: dict[str, str | None] = {f.name: t for f, t in _CATEGORICAL}

@@ -12,7 +12,7 @@ from core.auth import Actor
 from core.config import Settings
 from core.errors import LeadScoringError
 from core.features.build import META_COLUMNS, FeatureSet, build_features, feature_matrix, latest_feature_set
-from core.features.catalog import all_features, blocked_sources, check_no_leakage, is_categorical
+from core.features.catalog import QUEUE_PREFIX, all_features, blocked_sources, check_no_leakage, is_categorical
 from core.warehouse import Warehouse
 from core.words import when
 
@@ -123,6 +123,8 @@ class LeakageReport:
     # owner in the export (the owner features read that owner: reassigned after contact, they carry what followed)
     dialled_leads: int = 0
     owner_not_first_dialer: int = 0
+    # contacted leads owned by a queue in the export (recycled after contact): the owner features impute their SGA
+    queue_owned_leads: int = 0
 
     @property
     def clean(self) -> bool:
@@ -162,6 +164,11 @@ class LeakageReport:
                           "MQL): the owner features (cat_Owner, Owner_*) read the owner at export, so they describe "
                           "what happened after contact for these leads. Check the reassignments in Salesforce before "
                           "trusting the SGA effect."]
+        if self.queue_owned_leads:
+            lines += ["", f"{self.queue_owned_leads:,} contacted lead(s) are owned by a queue in the export (an Id "
+                      f"starting {QUEUE_PREFIX}): no queue dials, so they were moved there after contact (recycled or "
+                      "unassigned). Their SGA at contact is unknown: the owner features read the owner of the lead "
+                      "contacted just before each, so the queue cannot teach the model what followed the contact."]
         if self.converted_without_mql:
             lines += ["", f"{self.converted_without_mql:,} lead(s) labelled negative were converted in Salesforce within "
                       "their outcome window with no Stage_Entered_Call_Scheduled__c stamp. If converting a Lead means a "
@@ -202,7 +209,8 @@ def _owner_vs_first_dialer(s) -> tuple[int, int]:
         f"    and t.created_at < timestamp_add(l.contacted_at, interval {FIRST_DIAL_DAYS} day) "
         "  group by t.lead_id) "
         "select count(*) as dialled, countif(f.dialer is not null and d.OwnerId is not null and f.dialer != d.OwnerId) "
-        "as other from first_dial as f join marts.dim_leads as d on d.Id = f.lead_id").iloc[0]
+        "as other from first_dial as f join marts.dim_leads as d on d.Id = f.lead_id "
+        f"where d.OwnerId is null or not starts_with(d.OwnerId, '{QUEUE_PREFIX}')").iloc[0]  # queues: queue_owned_leads
     return int(row.dialled), int(row.other)
 
 
@@ -222,6 +230,9 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         )
         converted = _converted_without_mql(s, settings.label_window_days)
         dialled, other_owner = _owner_vs_first_dialer(s)
+        queued = int(s.scalar("select count(*) from ml.lead_labels as l join marts.dim_leads as d on d.Id = l.lead_id "
+                              f"where starts_with(d.OwnerId, '{QUEUE_PREFIX}')")) \
+            if s.table_exists("marts.dim_leads") and "ownerid" in s.columns("marts.dim_leads") else 0
     train = df[df.label_status.isin(["positive", "negative"])]
     aucs = []
     for name in features:
@@ -237,7 +248,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         defect_examples=defects.head(20).astype(str).to_dict(orient="records"),
         converted_without_mql=int(len(converted)),
         converted_examples=converted.head(20).astype(str).to_dict(orient="records"),
-        dialled_leads=dialled, owner_not_first_dialer=other_owner,
+        dialled_leads=dialled, owner_not_first_dialer=other_owner, queue_owned_leads=queued,
         suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
         top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
 

@@ -16,9 +16,27 @@ with leads as (
     FA_CRD__c as crd,
     CreatedDate as created_at,
     Stage_Entered_Contacting__c as contacted_at,
-    Stage_Entered_Call_Scheduled__c as mql_at
+    Stage_Entered_Call_Scheduled__c as mql_at,
+    -- The owner features' owner at contact. A Lead a queue owns in the export (a Group Id, 00G…) was moved there
+    -- after contact (no queue dials: recycled, unassigned), and the queue would teach the model what followed the
+    -- contact. Its SGA then is unknown; it reads the owner of the Lead contacted just before it (after it, for the
+    -- first Leads): a draw from the SGAs working then, which no longer tells recycled Leads from the rest.
+    case when not starts_with(OwnerId, '00G') then OwnerId end as sga_owner
   from marts.dim_leads
   where Stage_Entered_Contacting__c is not null
+),
+
+owned as (
+  select
+    * except (sga_owner),
+    coalesce(
+      sga_owner,
+      last_value(sga_owner ignore nulls) over (
+        order by contacted_at, lead_id rows between unbounded preceding and current row),
+      first_value(sga_owner ignore nulls) over (
+        order by contacted_at, lead_id rows between current row and unbounded following)
+    ) as owner_at_contact
+  from leads
 ),
 
 timed as (
@@ -26,7 +44,7 @@ timed as (
     *,
     unix_seconds(mql_at) - unix_seconds(contacted_at) as seconds_to_mql,
     unix_seconds({{ as_of }}) - unix_seconds(contacted_at) as seconds_observed
-  from leads
+  from owned
 ),
 
 judged as (
@@ -51,5 +69,6 @@ select
   seconds_to_mql,
   {{ as_of }} as as_of,
   label_status,
-  case label_status when 'positive' then 1 when 'negative' then 0 end as label
+  case label_status when 'positive' then 1 when 'negative' then 0 end as label,
+  owner_at_contact
 from judged
