@@ -116,36 +116,60 @@ def test_a_ledger_written_with_15_character_ids_is_migrated_once_without_resendi
     assert "stored_ids_migrated_to_18_chars" not in again.summary  # once
 
 
-def test_a_lead_that_converts_is_cleared_exactly_once(org, small_demo, tmp_path):
+def test_a_lead_that_books_is_cleared_exactly_once_and_a_converted_lead_keeps_its_score(org, small_demo, tmp_path):
+    """A lead that books its MQL leaves the call lists: its score, tier and drivers are cleared in Salesforce, once.
+    A converted Lead is read-only to the API (CANNOT_UPDATE_CONVERTED_LEAD without "View and Edit Converted Leads"):
+    it is never scored again, whatever the org calls its converted status ("Qualified" here, not a closed status),
+    and keeps the score it had rather than fail a clear every day."""
     from core.ingest.leads import load_lead_file
     from core.scoring.score import score_leads
 
     s, wh, sf = org
     assert push_scores(wh, s).outcome == "ok"
-    lead = wh.read("select lead_id from ml.lead_scores order by rank limit 1").lead_id[0]
-    assert sf.leads[lead]["Lead_Score__c"] is not None
+    booked, converted, qualified = wh.read("select lead_id from ml.lead_scores order by rank limit 3").lead_id
+    assert sf.leads[booked]["Lead_Score__c"] is not None
     frame = pd.read_csv(small_demo / "salesforce_leads.csv", dtype=str, keep_default_na=False)
-    row = frame.Id.map(to18) == lead
-    frame.loc[row, ["Status", "IsConverted", "Stage_Entered_Call_Scheduled__c"]] = \
-        ["MQL", "true", "2025-10-27T09:00:00.000+0000"]
-    frame.loc[row, "LastModifiedDate"] = "2025-10-27T16:00:00.000+0000"
+    ids = frame.Id.map(to18)
+    mql = "2025-10-27T09:00:00.000+0000"
+    frame.loc[ids == booked, ["Status", "Stage_Entered_Call_Scheduled__c"]] = ["MQL", mql]
+    frame.loc[ids == converted, ["Status", "IsConverted", "Stage_Entered_Call_Scheduled__c"]] = ["MQL", "true", mql]
+    frame.loc[ids == qualified, ["Status", "IsConverted", "Stage_Entered_Call_Scheduled__c"]] = ["Qualified", "true", ""]
+    frame.loc[ids.isin([booked, converted, qualified]), "LastModifiedDate"] = "2025-10-27T16:00:00.000+0000"
+    for lead in (converted, qualified):
+        sf.leads[lead]["IsConverted"] = True
     changed = tmp_path / "salesforce_leads_converted.csv"
     frame.to_csv(changed, index=False)
     load_lead_file(wh, s, changed)
     score_leads(wh, s)
+    assert not {booked, converted, qualified} & set(wh.read("select lead_id from ml.lead_scores").lead_id)
     dry = tmp_path / "dry.csv"
     push_scores(wh, s, dry_run=dry)
     sent = pd.read_csv(dry, dtype=str, keep_default_na=False).set_index("Id")
-    assert sent.loc[lead, "Lead_Score__c"] == "#N/A" and sent.loc[lead, "Lead_Score_Tier__c"] == "#N/A"
+    assert sent.loc[booked, "Lead_Score__c"] == "#N/A" and sent.loc[booked, "Lead_Score_Tier__c"] == "#N/A"
+    assert converted not in sent.index and qualified not in sent.index
     result = push_scores(wh, s)
-    assert result.cleared == 1
-    rec = sf.leads[lead]
+    assert result.cleared == 1 and result.failed == 0
+    rec = sf.leads[booked]
     assert rec["Lead_Score__c"] is None and rec["Lead_Score_Tier__c"] is None and rec["Lead_Score_Drivers__c"] is None
+    assert sf.leads[converted]["Lead_Score__c"] is not None and sf.leads[qualified]["Lead_Score__c"] is not None
     reasons = wh.read("select lead_id, reason from ops.sf_cleared")
-    assert reasons.lead_id.tolist() == [lead] and reasons.reason[0] == "converted"
-    assert push_scores(wh, s).outcome == "nothing_to_send"  # cleared once, never again
+    assert reasons.lead_id.tolist() == [booked] and reasons.reason[0] == "booked a discovery call (MQL)"
+    assert push_scores(wh, s).outcome == "nothing_to_send"  # cleared once, never again; the converted never tried
+    assert wh.read("select count(*) as n from ops.sf_push_failures").n[0] == 0
     audit = wh.read("select detail from ops.audit_log where action = 'salesforce_push' order by at")
     assert any('"cleared": 1' in d for d in audit.detail)
+
+
+def test_the_standin_refuses_updates_to_a_converted_lead_as_salesforce_does(org):
+    """What the rule above avoids: the org answers a converted Lead's update with CANNOT_UPDATE_CONVERTED_LEAD."""
+    from core.salesforce.standin import CONVERTED_ERROR
+
+    s, wh, sf = org
+    lead = next(iter(sf.leads))
+    sf.leads[lead]["IsConverted"] = True
+    assert sf._row_error({"Id": lead, "Lead_Score__c": "5"}) == CONVERTED_ERROR
+    sf.faults.edit_converted = True  # a user with "View and Edit Converted Leads"
+    assert sf._row_error({"Id": lead, "Lead_Score__c": "5"}) is None
 
 
 def test_missing_or_unwritable_fields_stop_the_push_before_any_job(org):

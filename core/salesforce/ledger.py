@@ -112,8 +112,12 @@ def outgoing_rows(wh: Warehouse, settings: Settings) -> pd.DataFrame:
     rows = writeback_rows(writeback_scores(wh), cfg.field_map)
     landed = wh.read("select lead_id, values_json from ops.sf_writeback_ledger")
     gone = sorted(set(landed.lead_id) - set(rows.Id))
-    cleared = cleared_rows(landed[landed.lead_id.isin(gone)], set(rows.Id), cfg.field_map, now(),
-                           clear_reasons(wh, gone, settings))
+    reasons = clear_reasons(wh, gone, settings)
+    # A converted Lead keeps the score it had: Salesforce refuses updates to it (CANNOT_UPDATE_CONVERTED_LEAD)
+    # unless the user may "View and Edit Converted Leads", and a clear failing every day would fill the failure
+    # ledger and could trip the circuit breaker.
+    gone = [i for i in gone if reasons.get(i) != CLEAR_REASONS["converted"]]
+    cleared = cleared_rows(landed[landed.lead_id.isin(gone)], set(rows.Id), cfg.field_map, now(), reasons)
     return pd.concat([rows.assign(reason=None), cleared], ignore_index=True) if len(cleared) else rows
 
 

@@ -55,6 +55,8 @@ WRITEBACK_FIELDS = {
 SYSTEM_FLAGS = {"IsDeleted": "bool", "IsArchived": "bool"}
 ARCHIVE_DAYS = 365  # a closed Task this old (ActivityDate, else CreatedDate) is archived
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records:--"
+# A converted Lead is read-only to the API unless the user holds "View and Edit Converted Leads".
+CONVERTED_ERROR = "CANNOT_UPDATE_CONVERTED_LEAD:cannot reference converted lead:--"
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Faults:
     missing_fields: set = field(default_factory=set)  # Lead fields describe does not list (not created in the org)
     readonly_fields: set = field(default_factory=set)  # fields listed but not updateable for the integration user
     api_remaining: int | None = None  # /limits reports this many daily API requests left (None: counted)
+    edit_converted: bool = False  # the integration user holds "View and Edit Converted Leads"
 
 
 @dataclass
@@ -457,6 +460,8 @@ class SalesforceStandin:
                 return f"INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: {name}:{name} --"
         if lead_id in self.faults.permanent_errors:
             return self.faults.permanent_errors[lead_id]
+        if self.leads[lead_id].get("IsConverted") is True and not self.faults.edit_converted:
+            return CONVERTED_ERROR
         locks = self.faults.lock_ids.get(lead_id, 0)
         rate = self.faults.lock_rate
         if not locks and rate and int(hashlib.sha1(lead_id.encode()).hexdigest()[:6], 16) % 10_000 < rate * 10_000:

@@ -86,14 +86,19 @@ def discovery_missing_share(X: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 
 def open_leads(wh: Warehouse, settings: Settings, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Contacted leads with no MQL yet, neither in a closed status nor converted. IsConverted is read whatever
+    the org calls its converted status ("Qualified", "Closed - Converted"): a converted Lead is no one's call, and
+    Salesforce refuses the API's updates to it."""
     closed = ", ".join(literal(s) for s in settings.closed_statuses)
     ts = f"TIMESTAMP '{as_of.strftime('%Y-%m-%d %H:%M:%S')}+00'"
-    return wh.read(
-        "select f.*, l.OwnerId as owner_id, l.Owner_Name as owner_name from ml.lead_features as f "
-        "inner join marts.dim_leads as l on f.lead_id = l.Id "
-        f"where (l.Stage_Entered_Call_Scheduled__c is null or l.Stage_Entered_Call_Scheduled__c > {ts}) "
-        f"and coalesce(l.Status, '') not in ({closed}) and f.contacted_at <= {ts}"
-    )
+    with wh.reader() as s:
+        converted = "and not coalesce(l.IsConverted, false) " if "isconverted" in s.columns("marts.dim_leads") else ""
+        return s.query(
+            "select f.*, l.OwnerId as owner_id, l.Owner_Name as owner_name from ml.lead_features as f "
+            "inner join marts.dim_leads as l on f.lead_id = l.Id "
+            f"where (l.Stage_Entered_Call_Scheduled__c is null or l.Stage_Entered_Call_Scheduled__c > {ts}) "
+            f"and coalesce(l.Status, '') not in ({closed}) {converted}and f.contacted_at <= {ts}"
+        )
 
 
 def _previous(wh: Warehouse) -> pd.DataFrame:
