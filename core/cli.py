@@ -406,7 +406,7 @@ def _experiment(args, settings, wh) -> int:
 def _score(args, settings, wh) -> int:
     from core.export import output_path, write_csv
     from core.features.build import parse_as_of
-    from core.scoring.score import SCORE_COLUMNS, score_leads
+    from core.scoring.score import SCORE_COLUMNS, score_leads, statuses_that_read_closed
 
     if args.out:
         output_path(args.out, "--out")  # before scoring: a bad path is said at once
@@ -414,6 +414,8 @@ def _score(args, settings, wh) -> int:
     if args.out:
         write_csv(scores[SCORE_COLUMNS], args.out, "--out")
     print(run.markdown())
+    if closed := statuses_that_read_closed(wh, settings):
+        print(f"Warning: {closed}")
     return 0
 
 

@@ -9,7 +9,7 @@ from core.modeling.registry import label_of
 from core.monitoring.view import boost_warnings
 from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
-from core.scoring.score import call_list, fallback_words, old_export, stale_lists
+from core.scoring.score import call_list, fallback_words, old_export, stale_lists, statuses_that_read_closed
 from core.salesforce.config import salesforce_config
 from pages._shared import actor, after_write, dataframe, engine, table, user_errors, when
 
@@ -30,6 +30,8 @@ with user_errors():
         st.warning(f"Not today's lists: {behind} (on Pipeline home: Run daily pipeline).")
     if old := old_export(eng.wh):
         st.warning(old)
+    if closed := statuses_that_read_closed(eng.wh, eng.settings):
+        st.warning(closed)
     tiers = scores.tier.value_counts()
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Daily capacity", f"{cap.daily:,}", help=cap.words())

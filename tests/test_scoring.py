@@ -227,6 +227,32 @@ def test_lists_from_an_old_lead_export_say_so(scored_copy):
     assert sentence.startswith(f"These lists come from the Lead export of {export:%d %b %Y} (40 days ago)")
 
 
+def test_open_leads_whose_status_reads_closed_are_named_until_the_config_lists_them(scored_copy, capsys):
+    """closed_statuses names the default org's values. An org that calls its closed leads 'Closed - Not Converted'
+    or 'Unqualified' had them scored and listed to call without a word: the lists say so, by value and count, and
+    once the config names them they leave the lists."""
+    from core.cli import main
+    from core.scoring.score import current_scores, score_leads, statuses_that_read_closed
+
+    settings, wh = scored_copy
+    score_leads(wh, settings)
+    assert statuses_that_read_closed(wh, settings) is None  # the demo's 'Contacting' and 'Nurture' are open
+    with wh.writer("an org's own closed statuses") as s:
+        ids = s.query("select c.lead_id from ml.lead_scores as c order by c.rank").lead_id.tolist()
+        for lead_id, status in zip(ids[:30], ["Closed - Not Converted"] * 20 + ["Unqualified"] * 10):
+            s.execute(f"update marts.dim_leads set Status = '{status}' where Id = '{lead_id}'")
+    score_leads(wh, settings)
+    sentence = statuses_that_read_closed(wh, settings)
+    assert sentence.startswith("30 leads on these lists have a Status that reads closed ('Closed - Not Converted' "
+                               "(20), 'Unqualified' (10))") and "closed_statuses" in sentence
+    assert main(["--db", str(settings.warehouse_path), "score"]) == 0
+    assert "Warning: 30 leads on these lists" in capsys.readouterr().out
+    own = with_overrides(settings, closed_statuses=(*settings.closed_statuses, "Closed - Not Converted", "Unqualified"))
+    score_leads(wh, own)
+    assert not set(ids[:30]) & set(current_scores(wh).lead_id)
+    assert statuses_that_read_closed(wh, own) is None
+
+
 def test_call_list_says_who_each_lead_is_without_pii(scored_copy):
     from core.scoring.score import call_list, current_scores
     from core.daily import run_daily

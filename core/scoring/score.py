@@ -6,6 +6,7 @@ the previous scores stay in place and the failure is recorded. A day's re-run re
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -392,6 +393,33 @@ def old_export(wh: Warehouse, now: pd.Timestamp | None = None) -> str | None:
     return (f"These lists come from the Lead export of {export:%d %b %Y} ({(now - export).days:,} days ago): Leads "
             "contacted and MQLs booked since are not in them. RevOps can load a newer export (Upload exports) or set "
             "up the daily Salesforce pull.")
+
+
+# Words a Lead Status uses when the lead is no longer worked. closed_statuses names the default org's values; a real
+# org calls them its own way ("Closed - Not Converted", "Unqualified", "Do Not Contact"), and those leads were scored
+# and listed for SGAs to call without a word.
+CLOSED_WORDS = re.compile(r"closed|disqualif|unqualif|\bdead\b|\blost\b|not interested|do not (call|contact)|"
+                          r"bad (data|fit)|invalid|junk|converted|opt(ed)?[ -]?out|unsubscrib|duplicate|deceased|retired",
+                          re.IGNORECASE)
+
+
+def statuses_that_read_closed(wh: Warehouse, settings: Settings) -> str | None:
+    """A sentence when scored leads have a Status that reads closed but is not in the config's closed_statuses."""
+    with wh.reader() as s:
+        if not s.table_exists("ml.lead_scores"):
+            return None
+        counts = s.query("select l.Status as status, count(*) as n from ml.lead_scores as c "
+                         "join marts.dim_leads as l on l.Id = c.lead_id where l.Status is not null "
+                         "group by l.Status order by n desc, l.Status")
+    hit = counts[counts.status.map(lambda v: bool(CLOSED_WORDS.search(str(v))))
+                 & ~counts.status.isin(settings.closed_statuses)]
+    if hit.empty:
+        return None
+    named = ", ".join(f"'{r.status}' ({r.n:,})" for r in hit.head(5).itertuples())
+    return (f"{int(hit.n.sum()):,} leads on these lists have a Status that reads closed ({named}) but is not one of the "
+            f"config's closed_statuses ({', '.join(settings.closed_statuses)}): they are scored and listed to call. "
+            "Add the Status values your org uses for leads no longer worked to closed_statuses in the config file "
+            "(leadscore.toml), then run the daily pipeline.")
 
 
 def _require_scores(s) -> None:
