@@ -400,6 +400,25 @@ def test_calls_a_dialer_logs_as_plain_tasks_are_named_not_silently_uncounted(set
     assert "warnings" not in load_activity_file(wh, settings, write_csv(tmp_path / "few.csv", list(rows[0]), few)).summary
 
 
+def test_a_stage_stamp_shared_to_the_second_by_many_leads_is_named(settings, wh, tmp_path):
+    """A flow added after the fact, backfilled by a mass update, stamps thousands of Leads 'contacted' at the
+    job's second: their labels, territory month and day-of-contact features are that day's. The load names the
+    column, the time and the count; outreach spread over time, or a cadence of a few dozen at once, is not named."""
+    job = "2024-03-15T02:13:00.000+0000"
+    spread = [lead(f"00Q{i:04d}", i, f"2025-01-{1 + i % 28:02d}T{8 + i % 10:02d}:{i % 60:02d}:00.000+0000",
+                   mql="2025-02-01T10:00:00.000+0000" if i % 25 == 0 else "") for i in range(300)]
+    backfilled = [lead(f"00QB{i:04d}", 1000 + i, job) for i in range(120)]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "salesforce_leads.csv", LEAD_HEADER, spread + backfilled))
+    [warning] = result.summary["warnings"]
+    assert warning.startswith("120 of the 420 Leads with a Stage_Entered_Contacting__c share it to the second "
+                              "(15 Mar 2024 02:13:00 UTC (120 Leads))")
+    assert "mass update or a data migration" in warning
+    cadence = [lead(f"00QB{i:04d}", 1000 + i, job) for i in range(99)]
+    result = load_lead_file(wh, settings, write_csv(tmp_path / "salesforce_leads2.csv", LEAD_HEADER, spread + cadence),
+                            allow_fewer=True)
+    assert "warnings" not in result.summary
+
+
 # The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
 _DEDUP_REFERENCE = """
 with staged as (

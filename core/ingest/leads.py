@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from core.auth import Actor
 from core.config import Settings
 from core.contract import salesforce_columns
@@ -28,9 +30,37 @@ def _finish(s: Session, frags: dict) -> dict:
                "contacted_leads": int(row.contacted)}
     if migrated:
         summary["stored_ids_migrated_to_18_chars"] = migrated
-    if warnings := empty_stage_sentences(int(row.leads), int(row.contacted), int(row.mqls)):
+    warnings = empty_stage_sentences(int(row.leads), int(row.contacted), int(row.mqls)) + mass_stamp_sentences(s)
+    if warnings:
         summary["warnings"] = warnings
     return summary
+
+
+MASS_STAMP_LEADS = 100  # SGAs do not start outreach to 100 Leads in one second; a mass update or a migration does
+MASS_STAMP_SHARE = 0.02
+
+
+def mass_stamp_sentences(s: Session) -> list[str]:
+    """A stage stamp many Leads share to the second: a data migration or a mass update backfilled the field (a flow
+    added after the fact, a Data Loader job), so those Leads' contact or MQL time is the day of the job, not of the
+    outreach: their labels, the territory month they read and their day-of-contact features are those of that day."""
+    out = []
+    for column, what in (("Stage_Entered_Contacting__c", "contact"), ("Stage_Entered_Call_Scheduled__c", "MQL")):
+        top = s.query(f"select {column} as at, count(*) as n, sum(count(*)) over () as stamped from marts.dim_leads "
+                      f"where {column} is not null group by {column} order by n desc, at limit 3")
+        if top.empty:
+            continue
+        big = top[top.n >= MASS_STAMP_LEADS]
+        stamped = int(top.stamped.iloc[0])
+        if big.empty or big.n.sum() < MASS_STAMP_SHARE * stamped:
+            continue
+        times = ", ".join(f"{pd.Timestamp(r.at):%d %b %Y %H:%M:%S} UTC ({int(r.n):,} Leads)" for r in big.itertuples())
+        out.append(f"{int(big.n.sum()):,} of the {stamped:,} Leads with a {column} share it to the second ({times}): a "
+                   f"mass update or a data migration stamped them, not outreach. Their {what} time is the job's, so "
+                   "their labels, the territory month they read and their day-of-contact features are that day's. Fix "
+                   f"the field in Salesforce (the time the {what} really happened), or filter those Leads out of the "
+                   "export, and load it again.")
+    return out
 
 
 MQL_STAMP_MIN_CONTACTED = 200  # at a ~4% MQL rate, 200 contacted Leads without one MQL stamp is not chance (p < 0.001)
