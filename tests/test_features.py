@@ -255,8 +255,9 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     leads = [lead("00Q1", 1, contacted="2025-01-05T23:30:00.000+0000", CreatedDate="2025-01-01T23:30:00.000+0000"),
              lead("00Q2", 2, contacted="2025-01-06T00:10:00.000+0000"),
              lead("00Q3", 999, contacted="2025-01-07T10:00:00.000+0000", CreatedDate="2025-01-20T09:00:00.000+0000"),
-             lead("00Q4", 3, contacted="2025-01-08T10:00:00.000+0000")]
-    _load(settings, wh, tmp_path, {"2025-01": reps}, leads)
+             lead("00Q4", 3, contacted="2025-01-08T10:00:00.000+0000"),
+             lead("00Q5", 4, contacted="2025-01-06")]  # a Date field: Monday, whatever the time zone
+    _load(settings, wh, tmp_path, {"2025-01": reps + [rep(4)]}, leads)
     build_features(wh, settings, AS_OF)
     f = _features(wh)
     a, b, none = f.loc["00Q1"], f.loc["00Q2"], f.loc["00Q3"]
@@ -293,6 +294,7 @@ def test_engineered_features_on_hand_computed_rows(settings, wh, tmp_path):
     local = _features(wh)
     assert local.loc["00Q2", ["Day_of_Contact", "Is_Weekend_Contact"]].tolist() == [7, 1]
     assert local.loc["00Q1", "Day_of_Contact"] == 7 and local.loc["00Q4", "Day_of_Contact"] == 3  # Wed 02:00 local
+    assert f.loc["00Q5", "Day_of_Contact"] == 1 and local.loc["00Q5", ["Day_of_Contact", "Is_Weekend_Contact"]].tolist() == [1, 0]
 
 
 def test_a_business_timezone_that_is_no_time_zone_is_refused(tmp_path, monkeypatch):

@@ -90,11 +90,16 @@ class FeatureBuild:
 
 
 def expand(sql: str, timezone: str = "UTC") -> str:
-    """A catalog expression as SQL: helpers spelled out (``contact_day``: the contact's date in ``timezone``), and
+    """A catalog expression as SQL: helpers spelled out (``contact_day``: the contact's date in ``timezone``, a
+    date-only stamp's own date), and
     every MarketPro number outside its plausible range (catalog ``PLAUSIBLE_RANGES``: AUM sent in dollars, a count
     column holding an id) read as missing. The value stays in the warehouse as sent and loads and feed health report
     it; a feature never extrapolates from it."""
-    day = "DATE(contacted_at)" if timezone == "UTC" else f"DATE(contacted_at, {literal(check_timezone(timezone))})"
+    # A stamp at exactly midnight UTC is a date without a time (a Date field, a date-only export): that date is the
+    # day, where the time zone would move every such contact to the evening before (Monday's to a Sunday).
+    day = "DATE(contacted_at)" if timezone == "UTC" else (
+        f"CASE WHEN MOD(UNIX_SECONDS(contacted_at), 86400) = 0 THEN DATE(contacted_at) "
+        f"ELSE DATE(contacted_at, {literal(check_timezone(timezone))}) END")
     sql = re.sub(r"(?<![.\w])contact_day\b", day, sql)
     for pattern, repl in _HELPERS.items():
         sql = re.sub(pattern, repl, sql)

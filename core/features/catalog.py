@@ -6,7 +6,7 @@ Each feature is one BigQuery SQL expression over the point-in-time joined row:
 ``r.<MarketPro column>`` (the rep's territory snapshot at or before the contact month), ``l.<Lead
 column>`` (Salesforce fields known at contact) and a few derived helpers (``g1``/``g5`` growth capped to
 [-50, 200], ``contacted_at``, ``created_at``, ``contact_day``: the contact's date in the sales team's time zone,
-config ``business_timezone``). Ratios use ``SAFE_DIVIDE(a, NULLIF(b, 0))``: a zero or null
+config ``business_timezone``, or a date-only stamp's own date). Ratios use ``SAFE_DIVIDE(a, NULLIF(b, 0))``: a zero or null
 denominator gives NULL, never inf. Learned one-hot levels (metros, categories) are filled in at build
 time from the training population and stored with the features (and later with the model).
 """
