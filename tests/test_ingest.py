@@ -398,6 +398,16 @@ def test_calls_a_dialer_logs_as_plain_tasks_are_named_not_silently_uncounted(set
                                           "of MQLs per 100 dials."]
     few = rows[:9] + rows[-1:]  # a handful of odd Tasks is not a tool's habit
     assert "warnings" not in load_activity_file(wh, settings, write_csv(tmp_path / "few.csv", list(rows[0]), few)).summary
+    # a sync installed in March adds January's calls: created weeks after their ActivityDate
+    calls = [{"Id": f"00T{i}", "WhoId": "00Q1", "CreatedDate": "2025-03-01T10:00:00Z", "LastModifiedDate":
+              "2025-03-01T10:00:00Z", "ActivityDate": "2025-01-07", "TaskSubtype": "Call"} for i in range(3)]
+    calls += [{**calls[0], "Id": f"00TL{i}", "CreatedDate": "2025-03-02T10:00:00Z", "ActivityDate": "2025-03-01"}
+              for i in range(20)]  # logged the next day: on time
+    [late] = load_activity_file(wh, settings, write_csv(tmp_path / "synced.csv", list(calls[0]), calls)).summary["warnings"]
+    assert late.startswith("3 of the 23 dials were created in Salesforce more than 7 days after their ActivityDate "
+                           "(the first on 01 Mar 2025)")
+    assert "warnings" not in load_activity_file(wh, settings, write_csv(tmp_path / "on_time.csv", list(calls[0]),
+                                                                        calls[3:])).summary
 
 
 def test_a_stage_stamp_shared_to_the_second_by_many_leads_is_named(settings, wh, tmp_path):

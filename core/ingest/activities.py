@@ -49,15 +49,36 @@ def activity_summary(s: Session) -> dict:
         f"select count(*) as tasks, countif(is_dial) as dials, {on_leads} as on_leads, "
         "count(distinct case when is_dial then lead_id end) as leads_dialled, "
         "countif(not is_dial and lower(task_type) = 'call') as typed_calls, "
+        f"countif(is_dial and date(created_at) > date_add(activity_date, interval {LATE_DAYS} day)) as late, "
+        "min(case when is_dial and date(created_at) > "
+        f"date_add(activity_date, interval {LATE_DAYS} day) then date(created_at) end) as late_from, "
         "(select count(*) from staging.task_duplicates) as duplicates from marts.fact_tasks"
     ).iloc[0]
     summary = {
         "tasks": int(row.tasks), "dials": int(row.dials), "leads_dialled": int(row.leads_dialled),
         "dials_on_loaded_leads": int(row.on_leads), "duplicates_resolved": int(row.duplicates),
     }
-    if warnings := dial_sentences(int(row.tasks), int(row.dials), int(row.typed_calls)):
+    warnings = dial_sentences(int(row.tasks), int(row.dials), int(row.typed_calls)) + \
+        late_dial_sentences(int(row.dials), int(row.late), row.late_from)
+    if warnings:
         summary["warnings"] = warnings
     return summary
+
+
+LATE_DAYS = 7
+LATE_SHARE = 0.05
+
+
+def late_dial_sentences(dials: int, late: int, late_from) -> list[str]:
+    """Dials created in Salesforce long after their ActivityDate: a dialer or sync tool installed later added the
+    history at once (the API cannot set CreatedDate), so the dials count in the outcome windows of the leads
+    contacted around the import, not around the calls."""
+    if not dials or late < LATE_SHARE * dials:
+        return []
+    return [f"{late:,} of the {dials:,} dials were created in Salesforce more than {LATE_DAYS} days after their "
+            f"ActivityDate (the first on {pd.Timestamp(late_from):%d %b %Y}): a dialer or sync tool added them "
+            "later. Dials are counted by CreatedDate, so these count in the outcome windows of the leads contacted "
+            "around the import, not around the calls: read MQLs per 100 dials from before that day with care."]
 
 
 TYPED_CALLS_MIN = 10
