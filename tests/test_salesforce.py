@@ -94,6 +94,32 @@ def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin,
     assert pull_leads(wh, s, allow_fewer=True).rows_loaded < contacted
 
 
+def test_a_pull_reads_the_fields_the_org_has_and_names_those_it_lacks(loaded_demo, standin, tmp_path):
+    """A SOQL naming a field the org never created fails whole (INVALID_FIELD): an org without this firm's
+    Savvy_Lead_Score__c or Experimentation_Tag__c could not be pulled at all. Describe first: optional fields the
+    org lacks load as missing columns and are named; a required one stops the pull before a row is read."""
+    settings, _, _, _ = loaded_demo
+    s = with_overrides(settings, data_dir=tmp_path / "data", salesforce={**standin.settings(), **FAST})
+    wh = open_warehouse(s)
+    standin.faults.missing_fields = {"Savvy_Lead_Score__c", "Experimentation_Tag__c"}
+    with pytest.raises(Exception, match="No such column 'Experimentation_Tag__c'"):  # the org refuses such a SOQL
+        standin.query("SELECT Id, Experimentation_Tag__c FROM Lead")
+    load = pull_leads(wh, s)
+    contacted = sum(1 for r in standin.leads.values() if r["Stage_Entered_Contacting__c"])
+    assert load.rows_loaded == contacted
+    assert load.summary["warnings"] == ["Not in this org (loaded as missing, as from a file without them): "
+                                        "Experimentation_Tag__c, Savvy_Lead_Score__c."]
+    assert wh.read("select count(Savvy_Lead_Score__c) as n from marts.dim_leads").n[0] == 0
+    sync = wh.read("select outcome, message from ops.sf_syncs")
+    assert sync.outcome.tolist() == ["ok"] and "Not in this org" in sync.message[0]
+    standin.faults.missing_fields = {"FA_CRD__c"}
+    queries = sum(1 for m, p, st in standin.requests if "/query" in p)
+    with pytest.raises(LeadScoringError, match=r"The org's Lead has no field FA_CRD__c .*nothing was replaced"):
+        pull_leads(wh, s)
+    assert sum(1 for m, p, st in standin.requests if "/query" in p) == queries  # stopped before any row
+    assert len(wh.read("select Id from marts.dim_leads")) == contacted
+
+
 def test_push_is_changed_only_and_idempotent(world):
     settings, wh, sf = world
     first = push_scores(wh, settings)

@@ -48,11 +48,28 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
     from core.ingest.leads import load_lead_file
 
     names = [c.name for c in salesforce_columns()]
-    soql = f"SELECT {', '.join(names)} FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
-    return _pull(wh, settings, actor, progress, client, soql, names, "Leads", "salesforce_pull",
+    where = f"FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
+    return _pull(wh, settings, actor, progress, client, where, names, "Leads", "salesforce_pull",
                  # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
                  partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
-                 "Check the user's access to Lead and Stage_Entered_Contacting__c.")
+                 "Check the user's access to Lead and Stage_Entered_Contacting__c.", in_org=_lead_fields_in_org)
+
+
+def _lead_fields_in_org(client: SalesforceClient, names: list[str]) -> tuple[list[str], list[str]]:
+    """The contract's Lead fields this org has (describe), and those it lacks. A SOQL naming a field the org never
+    created fails whole (INVALID_FIELD): an org without, say, Savvy_Lead_Score__c or Experimentation_Tag__c could
+    not be pulled at all. Optional fields it lacks load as missing columns, as from a file without them; a required
+    one stops the pull before any row is read. A relationship (Owner.Name) is there when its Id field is."""
+    described = client.describe_fields()
+    have = lambda n: (n.split(".")[0] + "Id" if "." in n else n) in described  # noqa: E731
+    required = {c.name for c in salesforce_columns() if c.required}
+    absent = [n for n in names if not have(n)]
+    if missing := [n for n in absent if n in required]:
+        raise LeadScoringError(
+            f"The org's {client.cfg.object_name} has no field {', '.join(missing)} (or the integration user cannot "
+            "see it), and the engine needs it (shared/contract: a required column). Create the field or grant the "
+            "user field access, then pull again; nothing was replaced.")
+    return [n for n in names if have(n)], absent
 
 
 def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
@@ -65,15 +82,15 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     names = [c.name for c in task_columns()]
     # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
     # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
-    soql = f"SELECT {', '.join(names)} FROM Task WHERE WhoId != null AND IsDeleted = false"
-    return _pull(wh, settings, actor, progress, client, soql, names, "Tasks", "salesforce_tasks_pull",
+    where = "FROM Task WHERE WhoId != null AND IsDeleted = false"
+    return _pull(wh, settings, actor, progress, client, where, names, "Tasks", "salesforce_tasks_pull",
                  load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.",
                  all_rows=True)
 
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
-def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], what: str, prefix: str, load,
-          access_hint: str, all_rows: bool = False):
+def _pull(wh, settings, actor, progress, client, where: str, names: list[str], what: str, prefix: str, load,
+          access_hint: str, all_rows: bool = False, in_org=None):
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")
@@ -81,8 +98,12 @@ def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], wh
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
     pages = rows = 0
+    absent: list[str] = []
     try:
         client = client or SalesforceClient(cfg)
+        if in_org:
+            names, absent = in_org(client, names)
+        soql = f"SELECT {', '.join(names)} {where}"
         progress(0.02, f"Querying {what} at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
@@ -93,12 +114,16 @@ def _pull(wh, settings, actor, progress, client, soql: str, names: list[str], wh
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
                 progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
         if rows == 0:
-            raise LeadScoringError(f"Salesforce returned no {what} ({soql.split(' FROM ')[1]}); nothing was "
+            raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
         loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m))
         result.succeeded, result.intended = loaded.rows_loaded, rows
         result.message = (f"{what}: {pages} page(s), {rows:,} rows read, {loaded.rows_loaded:,} loaded, "
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}).")
+        if absent:
+            note = (f"Not in this org (loaded as missing, as from a file without them): {', '.join(absent)}.")
+            result.message += " " + note
+            loaded.summary.setdefault("warnings", []).append(note)
         return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:
         result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."

@@ -348,7 +348,8 @@ class SalesforceStandin:
         fields = [f.strip() for f in m["fields"].split(",")]
         if [f.lower() for f in fields] == ["count()"]:
             return {"totalSize": len(rows), "done": True, "records": []}
-        unknown = [f for f in fields if f not in types and f not in ("Id",)]
+        unknown = [f for f in fields if (f not in types and f not in ("Id",))
+                   or (entity == "Lead" and f in self.faults.missing_fields)]
         if unknown:
             raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{entity}'.")
         records = [self._record(r, fields, entity) for r in rows]
