@@ -163,6 +163,10 @@ def test_per_record_failures_are_kept_with_the_salesforce_error_then_retried(wor
     fails = open_failures(wh).set_index("lead_id")
     assert fails.loc[ids[3], "error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     assert "Owner must be active" in fails.loc[ids[3], "error_message"]
+    # the sync says which errors and what to do in the org, not only "see the failure ledger"
+    assert "Most common: FIELD_CUSTOM_VALIDATION_EXCEPTION × 1 ('FIELD_CUSTOM_VALIDATION_EXCEPTION:Owner must be " \
+           "active:--': a validation rule on Lead fires on these updates: exempt the integration user" in result.message
+    assert "UNABLE_TO_LOCK_ROW × 1" in result.message
     assert fails.loc[ids[4], "error_code"] == "UNABLE_TO_LOCK_ROW" and fails.loc[ids[4], "attempts"] == 4
     sf.faults.permanent_errors, sf.faults.lock_ids = {}, {}
     retry = push_scores(wh, settings, retry_failed=True)
@@ -220,7 +224,7 @@ def test_circuit_breaker_stops_a_failing_push(world):
     assert result.outcome == "circuit_open" and len(result.job_ids) == 1
     assert result.failed + result.succeeded == 100 and result.failed > 20 and result.deferred == len(ids) - 100
     assert _accounted(wh, result) == (len(ids), len(ids))
-    assert "Circuit breaker" in result.message
+    assert "Circuit breaker" in result.message and "Most common: INVALID_FIELD_FOR_INSERT_UPDATE × " in result.message
 
 
 def test_a_rejected_job_stops_with_a_field_map_hint(world):

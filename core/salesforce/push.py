@@ -41,6 +41,30 @@ from core.salesforce.result import Outcome, SyncResult, now, record_sync
 from core.warehouse import Warehouse
 
 RETRYABLE = ("UNABLE_TO_LOCK_ROW",)
+# What a per-record error means in an org and what to do, for the codes a write-back meets (the message says the rest).
+ADVICE = {
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": "a validation rule on Lead fires on these updates: exempt the integration user "
+                                         "(a custom permission the rule checks) or fix the rule",
+    "CANNOT_EXECUTE_FLOW_TRIGGER": "a flow on Lead fails on these updates: fix the flow, or skip it for the "
+                                   "integration user",
+    "INSUFFICIENT_ACCESS_OR_READONLY": "the integration user cannot edit these Leads: give it edit access (sharing, "
+                                      "or Modify All on Lead)",
+    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY": "the integration user cannot edit these Leads: give it edit "
+                                                     "access (sharing, or Modify All on Lead)",
+    "CANNOT_UPDATE_CONVERTED_LEAD": "converted Leads are read-only to the API: load a newer Lead export so they "
+                                    "leave the scored leads",
+    "ENTITY_IS_DELETED": "deleted in Salesforce since the loaded Lead export: load a newer one",
+    "INVALID_CROSS_REFERENCE_KEY": "no such Lead in this org: is the Lead export from another org (a sandbox)?",
+}
+
+
+def failure_words(codes: dict[str, int], examples: dict[str, str]) -> str:
+    """The commonest per-record errors in words: code, rows, Salesforce's message and what to do."""
+    parts = []
+    for code, n in sorted(codes.items(), key=lambda kv: -kv[1])[:3]:
+        advice = ADVICE.get(code)
+        parts.append(f"{code} × {n:,} ({examples[code][:120]!r}" + (f": {advice})" if advice else ")"))
+    return "Most common: " + "; ".join(parts) + "." if parts else ""
 JOB_REQUESTS = 10  # API requests one Bulk job costs: create, upload, close, polls, results (a safe upper bound)
 
 
@@ -110,6 +134,8 @@ class _Push:
         self.attempts: dict[str, int] = {}
         self.permanent = 0
         self.done = 0  # rows landed or finally failed, for progress
+        self.codes: dict[str, int] = {}  # final failures by error code, with the first message of each
+        self.examples: dict[str, str] = {}
 
     def write(self, job_id: str | None, landed: pd.DataFrame | None = None, failures: list[dict] = (),
               reconciled: bool = True, sync_id: str | None = None) -> None:
@@ -209,7 +235,8 @@ class _Push:
         self.defer(_rest(queue, pending), "RETRY_BUDGET", "not sent: retry budget exhausted")
         if self.result.failed and self.result.outcome == Outcome.OK:
             self.result.outcome = Outcome.PARTIAL
-            self.result.message = f"{self.result.failed:,} row(s) failed; see the failure ledger (retry with --retry-failed)."
+            self.result.message = (f"{self.result.failed:,} row(s) failed; see the failure ledger (retry with "
+                                   "--retry-failed). " + failure_words(self.codes, self.examples)).strip()
 
     def _send(self, chunk: pd.DataFrame, queue, pending: pd.DataFrame):
         """One job: create (registered in the ledger before any data goes), upload, close, wait, read its results.
@@ -252,6 +279,9 @@ class _Push:
         result.succeeded += len(landed)
         result.failed += len(failures)
         self.permanent += len(failures)
+        for f in failures:
+            self.codes[f["error_code"]] = self.codes.get(f["error_code"], 0) + 1
+            self.examples.setdefault(f["error_code"], str(f["error_message"]))
         self.done += len(landed) + len(failures)
         progress(min(0.1 + 0.85 * self.done / max(len(pending), 1), 0.95),
                  f"Job {job_id}: {len(landed):,} landed, {len(failures):,} failed, {len(retry):,} to retry")
@@ -270,7 +300,7 @@ class _Push:
                                                                  f"failed (> {cfg.breaker_threshold:.0%}); push stopped")
             result.message = (f"Circuit breaker: {self.permanent / processed:.0%} of processed rows failed "
                               f"(threshold {cfg.breaker_threshold:.0%}); the push stopped. Read the failures, fix "
-                              "the cause, then retry.")
+                              "the cause, then retry. " + failure_words(self.codes, self.examples)).strip()
             return None
         return retry
 
