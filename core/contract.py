@@ -15,7 +15,8 @@ from pathlib import Path
 CONTRACT_DIR = Path(__file__).resolve().parent / "contract"
 
 # The six spellings of "no value" seen in real exports (spec §5.0.3), compared case-insensitively after trim.
-NA_TOKENS = ("", "NA", "N/A", "NULL", "NONE")
+# Missing-value spellings (compared upper-cased). "#N/A" is Excel's: a lookup that found nothing, saved as text.
+NA_TOKENS = ("", "NA", "N/A", "#N/A", "NULL", "NONE")
 
 # Lead fields without which labels or joins are impossible.
 REQUIRED_LEAD_COLUMNS = (

@@ -17,7 +17,7 @@ def _load(settings, wh, tmp_path, rows, name="discovery_t1_2025_01.csv", **kw):
     return result, reps
 
 
-@pytest.mark.parametrize("token", ["", "NA", "N/A", "null", "NULL", "None"])
+@pytest.mark.parametrize("token", ["", "NA", "N/A", "#N/A", "null", "NULL", "None"])
 def test_each_na_spelling_is_null_and_not_quarantined(settings, wh, tmp_path, token):
     result, reps = _load(settings, wh, tmp_path, [rep(1, TotalAssetsInMillions=token, Is_Team_Lead=token, Title=token)])
     assert reps.TotalAssetsInMillions.isna().all()
