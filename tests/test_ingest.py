@@ -429,6 +429,29 @@ def test_a_stage_stamp_shared_to_the_second_by_many_leads_is_named(settings, wh,
     assert "warnings" not in result.summary
 
 
+def test_a_task_export_without_the_archived_calls_is_named(settings, wh, tmp_path):
+    """Salesforce archives a closed Task a year after its date, and Data Loader's 'Export' leaves it out: the
+    Leads contacted more than a year before the file keep next to no dials. The load says so and how to export;
+    with the old calls in the file ('Export All'), nothing is said."""
+    from core.ingest.activities import load_activity_file
+
+    old = [lead(f"00QO{i:03d}", 100 + i, "2023-06-05T10:00:00.000+0000") for i in range(60)]
+    new = [lead(f"00QN{i:03d}", 500 + i, "2025-01-06T10:00:00.000+0000") for i in range(20)]
+    load_lead_file(wh, settings, write_csv(tmp_path / "salesforce_leads.csv", LEAD_HEADER, old + new))
+
+    def dial(i, who, at):
+        return {"Id": f"00T{i}", "WhoId": who, "CreatedDate": at, "LastModifiedDate": at, "TaskSubtype": "Call"}
+
+    recent = [dial(f"N{i}", r["Id"], "2025-01-08T10:00:00Z") for i, r in enumerate(new * 3)]
+    loaded = load_activity_file(wh, settings, write_csv(tmp_path / "tasks.csv", list(recent[0]), recent))
+    [warning] = loaded.summary["warnings"]
+    assert warning.startswith("The 60 Leads contacted before 09 Jan 2024 (a year before the newest Task) have 0.00 "
+                              "dials each, those contacted since 3.00") and "'Export All'" in warning
+    everything = recent + [dial(f"O{i}", r["Id"], "2023-06-07T10:00:00Z") for i, r in enumerate(old * 2)]
+    loaded = load_activity_file(wh, settings, write_csv(tmp_path / "tasks_all.csv", list(recent[0]), everything))
+    assert "warnings" not in loaded.summary
+
+
 # The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
 _DEDUP_REFERENCE = """
 with staged as (

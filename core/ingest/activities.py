@@ -59,10 +59,42 @@ def activity_summary(s: Session) -> dict:
         "dials_on_loaded_leads": int(row.on_leads), "duplicates_resolved": int(row.duplicates),
     }
     warnings = dial_sentences(int(row.tasks), int(row.dials), int(row.typed_calls)) + \
-        late_dial_sentences(int(row.dials), int(row.late), row.late_from)
+        late_dial_sentences(int(row.dials), int(row.late), row.late_from) + archived_dial_sentences(s)
     if warnings:
         summary["warnings"] = warnings
     return summary
+
+
+ARCHIVE_DAYS = 365  # Salesforce archives a closed Task this long after its date
+ARCHIVED_MIN_LEADS = 50
+ARCHIVED_RATE = 0.1  # dials per older lead under a tenth of the newer leads' rate: the archived calls are missing
+
+
+def archived_dial_sentences(s: Session) -> list[str]:
+    """Salesforce archives a closed Task a year after its date; Data Loader's 'Export' (and a report) leave archived
+    Tasks out, 'Export All' keeps them. A file whose Leads contacted more than a year before it have next to no
+    dials, while the newer ones have theirs, lost them: their experiments' dials and first-dialler checks read 0."""
+    if not s.table_exists("marts.dim_leads"):
+        return []
+    row = s.query(
+        f"with edge as (select timestamp_sub(max(created_at), interval {ARCHIVE_DAYS} day) as at from marts.fact_tasks), "
+        "leads as (select Id, Stage_Entered_Contacting__c < (select at from edge) as old from marts.dim_leads "
+        "where Stage_Entered_Contacting__c is not null), "
+        "dials as (select t.lead_id, count(*) as n from marts.fact_tasks as t where t.is_dial group by t.lead_id) "
+        "select countif(l.old) as old_leads, countif(not l.old) as new_leads, "
+        "coalesce(sum(case when l.old then d.n end), 0) as old_dials, "
+        "coalesce(sum(case when not l.old then d.n end), 0) as new_dials, (select at from edge) as edge "
+        "from leads as l left join dials as d on d.lead_id = l.Id").iloc[0]
+    old_leads, new_leads = int(row.old_leads), int(row.new_leads)
+    if old_leads < ARCHIVED_MIN_LEADS or not new_leads or not int(row.new_dials):
+        return []
+    old_rate, new_rate = int(row.old_dials) / old_leads, int(row.new_dials) / new_leads
+    if old_rate >= ARCHIVED_RATE * new_rate:
+        return []
+    return [f"The {old_leads:,} Leads contacted before {pd.Timestamp(row.edge):%d %b %Y} (a year before the newest "
+            f"Task) have {old_rate:.2f} dials each, those contacted since {new_rate:.2f}: Salesforce archives a closed "
+            "Task a year after its date, and Data Loader's 'Export' (or a report) leaves archived Tasks out. Export "
+            "the Tasks with 'Export All' (or `load-activities --from-salesforce`) to keep those leads' dials."]
 
 
 LATE_DAYS = 7
