@@ -74,3 +74,5 @@ with user_errors():
             table(pd.DataFrame(leak.defect_examples), "mql_before_contact.csv")
         if leak.converted_examples:
             table(pd.DataFrame(leak.converted_examples), "converted_without_mql.csv")
+        if leak.status_mql_examples:
+            table(pd.DataFrame(leak.status_mql_examples), "status_mql_without_stamp.csv")

@@ -136,6 +136,24 @@ def test_leads_converted_in_their_window_without_an_mql_stamp_are_reported(setti
     assert json.loads(capsys.readouterr().out)["converted_without_mql"] == 1
 
 
+def test_leads_whose_status_says_mql_without_the_stamp_are_reported(settings, wh, tmp_path):
+    """A flow added later, or a lead that skipped a stage, leaves Status 'MQL' (or 'Meeting Booked') without the
+    Stage_Entered_Call_Scheduled__c stamp: labelled negative, an MQL the model learns as a failure. Counted with
+    examples; a stamped MQL or another status is not."""
+    contact = "2025-01-06T10:00:00.000+0000"
+    _load(settings, wh, tmp_path, {"2025-01": [rep(1), rep(2), rep(3), rep(4)]},
+          [lead("00QA", 1, contact, Status="MQL"),
+           lead("00QB", 2, contact, Status="Meeting Booked"),
+           lead("00QC", 3, contact, mql="2025-01-09T10:00:00.000+0000", Status="MQL"),
+           lead("00QD", 4, contact, Status="Nurture")])
+    build_features(wh, settings, AS_OF)
+    report = leakage_report(wh, settings)
+    assert report.status_mql_without_stamp == 2
+    assert [(e["lead_id"], e["status"]) for e in report.status_mql_examples] == [("00QA", "MQL"), ("00QB", "Meeting Booked")]
+    assert "| Status says MQL but no MQL stamp (labelled negative) | 2 |" in report.markdown()
+    assert "2 lead(s) labelled negative have a Status that says a discovery call was booked" in report.markdown()
+
+
 def test_leads_first_dialled_by_another_sga_than_their_owner_are_reported(settings, wh, tmp_path):
     """The owner features read the Lead's owner at export. With call activity loaded, the report compares it with
     the SGA who first dialled the lead in its first week: reassigned after contact, the owner describes what

@@ -119,6 +119,9 @@ class LeakageReport:
     # leads labelled negative that Salesforce says converted within their outcome window: MQLs the stage stamp missed?
     converted_without_mql: int = 0
     converted_examples: list[dict] = field(default_factory=list)  # the first 20 (lead id, contact time, conversion date)
+    # leads labelled negative whose Status says a call was booked (MQL) but which have no MQL stamp
+    status_mql_without_stamp: int = 0
+    status_mql_examples: list[dict] = field(default_factory=list)  # the first 20 (lead id, contact time, status)
     # with call activity loaded: leads dialled in their first week, and those whose first dial was not by the Lead's
     # owner in the export (the owner features read that owner: reassigned after contact, they carry what followed)
     dialled_leads: int = 0
@@ -147,6 +150,7 @@ class LeakageReport:
             f"| contacted before the first snapshot (first snapshot used; at risk) | {self.at_risk_before_first_snapshot:,} |",
             f"| MQL stamped before contact (excluded from training) | {self.defects_mql_before_contact:,} |",
             f"| converted within the outcome window but no MQL stamp (labelled negative) | {self.converted_without_mql:,} |",
+            f"| Status says MQL but no MQL stamp (labelled negative) | {self.status_mql_without_stamp:,} |",
             f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(self.suspicious_features)} |",
             "",
             "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(self.blocked_columns.items())),
@@ -175,6 +179,12 @@ class LeakageReport:
                       "discovery call was booked in your org, these are MQLs the labels miss (the model learns them as "
                       "failures): fix the stamp in Salesforce (or the flow that sets it), reload the Lead export and "
                       "rebuild the features before training."]
+        if self.status_mql_without_stamp:
+            lines += ["", f"{self.status_mql_without_stamp:,} lead(s) labelled negative have a Status that says a "
+                      "discovery call was booked (e.g. 'MQL') but no Stage_Entered_Call_Scheduled__c stamp: the flow "
+                      "that stamps it missed them (added later, or the stage skipped), so the labels miss these MQLs "
+                      "and the model learns them as failures. Fill the stamp in Salesforce with when the call was "
+                      "booked, reload the Lead export and rebuild the features before training."]
         if self.at_risk_before_first_snapshot:
             lines += ["", "Leads contacted before the first territory snapshot read a snapshot from after their contact: "
                       "load older monthly exports (`load-territories --month YYYY-MM`) to remove this risk."]
@@ -193,6 +203,19 @@ def _converted_without_mql(s, window_days: int) -> pd.DataFrame:
         "join marts.dim_leads as d on d.Id = l.lead_id "
         "where l.label_status = 'negative' and d.IsConverted and d.ConvertedDate >= date(l.contacted_at) "
         f"and d.ConvertedDate <= date(timestamp_add(l.contacted_at, interval {int(window_days)} day)) "
+        "order by l.contacted_at, l.lead_id")
+
+
+# A Status naming a booked discovery call (the default org's 'MQL'; 'Call Scheduled', 'Meeting Booked' elsewhere).
+MQL_STATUS = r"(?i)(^|[^a-z])(mql|call scheduled|meeting (booked|set|scheduled)|discovery (call )?(booked|scheduled))"
+
+
+def _status_mql_without_stamp(s) -> pd.DataFrame:
+    """Leads labelled negative whose current Status says an MQL was booked, with no MQL stamp."""
+    return s.query(
+        "select l.lead_id, l.contacted_at, d.Status as status from ml.lead_labels as l "
+        "join marts.dim_leads as d on d.Id = l.lead_id "
+        f"where l.label_status = 'negative' and l.mql_at is null and regexp_contains(d.Status, r'{MQL_STATUS}') "
         "order by l.contacted_at, l.lead_id")
 
 
@@ -229,6 +252,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
             "from ml.lead_labels where label_status = 'defect_mql_before_contact' order by seconds_to_mql"
         )
         converted = _converted_without_mql(s, settings.label_window_days)
+        status_mql = _status_mql_without_stamp(s)
         dialled, other_owner = _owner_vs_first_dialer(s)
         queued = int(s.scalar("select count(*) from ml.lead_labels as l join marts.dim_leads as d on d.Id = l.lead_id "
                               f"where starts_with(d.OwnerId, '{QUEUE_PREFIX}')")) \
@@ -248,6 +272,8 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         defect_examples=defects.head(20).astype(str).to_dict(orient="records"),
         converted_without_mql=int(len(converted)),
         converted_examples=converted.head(20).astype(str).to_dict(orient="records"),
+        status_mql_without_stamp=int(len(status_mql)),
+        status_mql_examples=status_mql.head(20).astype(str).to_dict(orient="records"),
         dialled_leads=dialled, owner_not_first_dialer=other_owner, queue_owned_leads=queued,
         suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
         top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
