@@ -335,7 +335,7 @@ def test_salesforce_duplicates_keep_newest_last_modified(settings, wh, tmp_path)
     dups = wh.read("select Id, reason from staging.lead_duplicates order by Id")
     assert dups.values.tolist() == [
         ["00Q1", "duplicate Id: an export row with a newer LastModifiedDate was kept"],
-        ["00Q2", "duplicate FA_CRD__c: a newer Lead with the same CRD was kept"],
+        ["00Q2", "duplicate FA_CRD__c: another Lead with the same CRD was kept (the contacted one, else the newest)"],
     ]
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (6, 5, 1)
     assert str(result.summary["export_at (as_of)"]).startswith("2025-04-01")
@@ -452,36 +452,30 @@ def test_a_task_export_without_the_archived_calls_is_named(settings, wh, tmp_pat
     assert "warnings" not in loaded.summary
 
 
-# The de-duplication by its definition: rank every staged Lead by Id, then the survivors by CRD.
-_DEDUP_REFERENCE = """
-with staged as (
-  select Id, FA_CRD__c, LastModifiedDate, line from marts.dim_leads
-  union all
-  select Id, FA_CRD__c, LastModifiedDate, line from staging.lead_duplicates
-),
-by_id as (
-  select Id, FA_CRD__c, LastModifiedDate, line from staged
-  qualify row_number() over (partition by Id order by LastModifiedDate desc nulls last, line desc) = 1
-),
-kept as (
-  select line from by_id
-  qualify FA_CRD__c is null
-    or row_number() over (partition by FA_CRD__c order by LastModifiedDate desc nulls last, Id) = 1
-)
-select s.line, case when c.n > 1 and s.Id in (select k.Id from by_id as k where k.line in (select line from kept))
-    then 'duplicate Id: an export row with a newer LastModifiedDate was kept'
-    else 'duplicate FA_CRD__c: a newer Lead with the same CRD was kept' end as reason
-from staged as s
-join (select Id, count(*) as n from staged group by Id) as c on s.Id = c.Id
-where s.line not in (select line from kept)
-order by s.line
-"""
+def _dedup_reference(rows: list[dict]) -> list[list]:
+    """The de-duplication by its definition: rank every Lead row by Id (newest LastModifiedDate, then the later
+    line), then the survivors by CRD (the contacted Lead, then the newest, then the smaller Id)."""
+    df = pd.DataFrame(rows).assign(line=range(2, len(rows) + 2))
+    df["modified"] = pd.to_datetime(df.LastModifiedDate.replace("", None), utc=True)
+    df["crd"] = df.FA_CRD__c.replace("", None)
+    df["contacted"] = df.Stage_Entered_Contacting__c.ne("")
+    by_id = df.sort_values(["modified", "line"], ascending=False, na_position="last").drop_duplicates("Id")
+    ranked = by_id[by_id.crd.notna()].sort_values(["contacted", "modified", "Id"], ascending=[False, False, True],
+                                                  na_position="last")
+    kept = set(by_id[by_id.crd.isna()].line) | set(ranked.drop_duplicates("crd").line)
+    counts = df.Id.value_counts()
+    kept_ids = set(df[df.line.isin(kept)].Id)
+    return [[int(r.line), "duplicate Id: an export row with a newer LastModifiedDate was kept"
+             if counts[r.Id] > 1 and r.Id in kept_ids else
+             "duplicate FA_CRD__c: another Lead with the same CRD was kept (the contacted one, else the newest)"]
+            for r in df[~df.line.isin(kept)].sort_values("line").itertuples()]
 
 
 def test_lead_dedup_equals_ranking_every_lead(settings, wh, tmp_path):
     """Only repeated Ids and CRDs are ranked: the kept Leads and each dropped row's reason are those of ranking
     every Lead — ties, NULL dates, three copies of an Id, an Id whose newest copy loses to a newer Lead with
-    the same CRD, repeated blank CRDs."""
+    the same CRD, repeated blank CRDs, and a contacted Lead kept over a newer uncontacted one with its CRD (a
+    list imported again: kept as the newest, it dropped the contacted Lead and its label)."""
     m = lambda d: f"2025-0{d}-01T00:00:00.000+0000"  # noqa: E731
     rows = [
         lead("00Q1", 100, modified=m(2)), lead("00Q1", 100, modified=m(3)), lead("00Q1", 100, modified=""),
@@ -489,15 +483,17 @@ def test_lead_dedup_equals_ranking_every_lead(settings, wh, tmp_path):
         lead("00Q5", 500, modified=m(2)), lead("00Q5", 500, modified=m(5)), lead("00Q6", 500, modified=m(6)),
         lead("00Q7", 700, modified=m(3)), lead("00Q7", 700, modified=m(3)),
         lead("00Q4", None), lead("00Q8", None), lead("00Q8", None, modified=m(7)), lead("00QA", 900),
+        lead("00QB", 1100, contacted="", modified=m(8)), lead("00QC", 1100, modified=m(2)),
+        lead("00QD", 1200, contacted="", modified=m(8)), lead("00QE", 1200, contacted="", modified=m(9)),
     ]
     load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, rows))
     with wh.reader() as s:
-        reference = s.query(_DEDUP_REFERENCE)
         dropped = s.query("select line, reason from staging.lead_duplicates order by line")
-        kept = s.query("select line from marts.dim_leads order by line")
+        kept = s.query("select Id, line from marts.dim_leads order by line")
     assert sorted([*kept.line, *dropped.line]) == list(range(2, len(rows) + 2))  # every row kept or dropped
-    assert dropped.values.tolist() == reference.values.tolist()
-    assert len(kept) == 7 and set(dropped.reason.str.split(":").str[0]) == {"duplicate Id", "duplicate FA_CRD__c"}
+    assert dropped.values.tolist() == _dedup_reference(rows)
+    assert len(kept) == 9 and set(dropped.reason.str.split(":").str[0]) == {"duplicate Id", "duplicate FA_CRD__c"}
+    assert {"00QC", "00QE"} <= set(kept.Id) and not {"00QB", "00QD"} & set(kept.Id)
 
 
 def test_lead_timestamps_and_flags(settings, wh, tmp_path):

@@ -1,7 +1,7 @@
 """Salesforce Lead load: a full export (file, or a live pull) replaces the lead tables atomically.
 
 Rows with no Lead Id are quarantined; repeated Ids keep the newest ``LastModifiedDate``; a CRD on several
-Leads keeps the newest Lead; every dropped duplicate is listed with its reason.
+Leads keeps the contacted Lead, else the newest; every dropped duplicate is listed with its reason.
 """
 
 from __future__ import annotations

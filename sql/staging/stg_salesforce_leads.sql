@@ -3,6 +3,6 @@
 -- nothing is copied). The reconciliation reads the same rows as marts.dim_leads plus staging.lead_duplicates.
 -- The typed wide rows are written once, by marts/dim_leads.sql, straight from {{ typed_rows }}.
 create or replace {{ scratch_view }} {{ staged_table }} as
-select load_id, file_name, line, Id, FA_CRD__c, CreatedDate, LastModifiedDate, parse_failures
+select load_id, file_name, line, Id, FA_CRD__c, CreatedDate, LastModifiedDate, Stage_Entered_Contacting__c, parse_failures
 from {{ typed_rows }}
 where Id is not null
