@@ -595,7 +595,8 @@ def test_a_lead_export_whose_stage_stamps_are_all_empty_says_so(settings, wh, tm
     result = load_lead_file(wh, settings, write_csv(tmp_path / "no_contact.csv", LEAD_HEADER, nobody))
     assert result.summary["contacted_leads"] == 0
     assert result.summary["warnings"][0].startswith("None of the 30 Leads has a Stage_Entered_Contacting__c time")
-    no_mql = [lead(f"00Q{i:03d}", 1000 + i) for i in range(250)]
+    no_mql = [lead(f"00Q{i:03d}", 1000 + i, f"2025-01-{1 + i % 28:02d}T{8 + i % 10:02d}:{i % 60:02d}:00.000+0000")
+              for i in range(250)]  # contacted over a month (250 at one second would be a mass update)
     result = load_lead_file(wh, settings, write_csv(tmp_path / "no_mql.csv", LEAD_HEADER, no_mql))
     assert result.summary["warnings"] == [
         "None of the 250 contacted Leads has a Stage_Entered_Call_Scheduled__c time: every label would be negative "
