@@ -113,8 +113,10 @@ with user_errors():
             load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar), allow_fewer=fewer)
             status.update(label=f"Pulled {load.rows_read:,} rows", state="complete")
         after_write()
-        st.session_state["sf_message"] = (True, f"Pulled: rows read {load.rows_read:,} = loaded {load.rows_loaded:,} + "
-                                                f"quarantined {load.rows_quarantined:,}. Run the daily pipeline to score them.")
+        warnings = load.summary.get("warnings", [])  # fields the org lacks, deleted records, mass-stamped stages
+        st.session_state["sf_message"] = (not warnings, f"Pulled: rows read {load.rows_read:,} = loaded {load.rows_loaded:,}"
+                                          f" + quarantined {load.rows_quarantined:,}. Run the daily pipeline to score "
+                                          "them." + "".join(f"\n\n- {w}" for w in warnings))
         st.rerun()
 
     st.subheader("Recent pulls and pushes")

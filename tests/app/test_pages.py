@@ -416,6 +416,10 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     analyst = app("analyst", "pages/salesforce_sync.py")
     push = next(b for b in analyst.button if b.label == "Push changed scores")
     assert push.disabled and "Your role (analyst) cannot push scores" in push.help
+    sf.faults.missing_fields = {"Savvy_Lead_Score__c"}  # an org without this firm's legacy field: pulled all the same
+    next(b for b in at.button if b.label == "Pull contacted Leads now").click().run()
+    assert not at.exception and any("Pulled: rows read" in w.value and "Not in this org (loaded as missing, as from a "
+                                    "file without them): Savvy_Lead_Score__c." in w.value for w in at.warning)
 
 
 def test_salesforce_page_retries_failures(salesforce_env):
