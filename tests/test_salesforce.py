@@ -110,6 +110,9 @@ def test_a_pull_reads_the_fields_the_org_has_and_names_those_it_lacks(loaded_dem
     assert load.summary["warnings"] == ["Not in this org (loaded as missing, as from a file without them): "
                                         "Experimentation_Tag__c, Savvy_Lead_Score__c."]
     assert wh.read("select count(Savvy_Lead_Score__c) as n from marts.dim_leads").n[0] == 0
+    from core.pipeline import pipeline_state
+
+    assert pipeline_state(wh).load_warnings["leads"] == load.summary["warnings"]  # audited: the home page shows it
     sync = wh.read("select outcome, message from ops.sf_syncs")
     assert sync.outcome.tolist() == ["ok"] and "Not in this org" in sync.message[0]
     standin.faults.missing_fields = {"FA_CRD__c"}

@@ -94,8 +94,8 @@ LEADS = SalesforceExport(
 
 def load_lead_file(wh: Warehouse, settings: Settings, path: str | Path, actor: Actor | None = None,
                    progress: Progress = no_progress, allow_older: bool = False,
-                   allow_fewer: bool = False) -> LoadResult:
+                   allow_fewer: bool = False, notes: tuple[str, ...] = ()) -> LoadResult:
     """A Lead export file; one older than the export loaded is refused unless ``allow_older`` (a live pull is
     the org as it is now, and passes it), and one lacking many of the contacted Leads loaded unless
     ``allow_fewer`` (a filtered export, or a pull by a user who cannot see every Lead)."""
-    return load_salesforce_export(wh, settings, path, LEADS, actor, progress, allow_older, allow_fewer)
+    return load_salesforce_export(wh, settings, path, LEADS, actor, progress, allow_older, allow_fewer, notes)

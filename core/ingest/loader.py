@@ -305,15 +305,17 @@ class SalesforceExport:
 
 
 def load_salesforce_export(wh, settings: Settings, path, spec: SalesforceExport, actor: Actor | None = None,
-                           progress: Progress = no_progress, allow_older: bool = True, allow_fewer: bool = True):
+                           progress: Progress = no_progress, allow_older: bool = True, allow_fewer: bool = True,
+                           notes: tuple[str, ...] = ()):
     """A full Salesforce export replaces its tables in one writer: read and archive the file, type every cell,
     quarantine what cannot load, run the kind's finish step, account for every row and audit the load (a
     failure is audited too, and leaves the previous load in place). Without ``allow_older``, an export older
     than the one loaded is refused (:func:`refuse_older_export`); without ``allow_fewer``, one that lacks many of
-    the contacted records loaded (:func:`refuse_fewer_records`)."""
+    the contacted records loaded (:func:`refuse_fewer_records`). ``notes``: warnings the caller knows of (a pull:
+    the fields the org lacks), kept with the load's own."""
     path = Path(path)
     with operation(wh, actor, "replace_data", spec.audit_action, path.name) as op:
-        return _load_export(op, settings, path, spec, progress, allow_older, allow_fewer)
+        return _load_export(op, settings, path, spec, progress, allow_older, allow_fewer, notes)
 
 
 def loaded_export_at(s: Session, kind: str = "leads", table: str = "marts.dim_leads") -> pd.Timestamp | None:
@@ -384,7 +386,7 @@ def refuse_fewer_records(s: Session, staged: str, file_name: str, spec: Salesfor
 
 
 def _load_export(op: Operation, settings: Settings, path: Path, spec: SalesforceExport, progress: Progress,
-                 allow_older: bool = True, allow_fewer: bool = True):
+                 allow_older: bool = True, allow_fewer: bool = True, notes: tuple[str, ...] = ()):
     wh, actor = op.wh, op.actor
     load_id = op.context["load_id"] = uuid.uuid4().hex[:12]
     cols = spec.columns()
@@ -417,6 +419,8 @@ def _load_export(op: Operation, settings: Settings, path: Path, spec: Salesforce
         summary = spec.finish(s, frags)
         if deleted:
             summary.setdefault("warnings", []).append(deleted)
+        if notes:
+            summary.setdefault("warnings", []).extend(notes)
         export_at = s.scalar(f"select greatest(max(CreatedDate), max(LastModifiedDate)) from {staged}")
         if not allow_older:
             refuse_older_export(path.name, spec, export_at, previous)

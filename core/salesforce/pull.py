@@ -116,14 +116,12 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
         if rows == 0:
             raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
-        loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m))
+        note = f"Not in this org (loaded as missing, as from a file without them): {', '.join(absent)}." if absent else ""
+        loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m),
+                      **({"notes": (note,)} if note else {}))
         result.succeeded, result.intended = loaded.rows_loaded, rows
         result.message = (f"{what}: {pages} page(s), {rows:,} rows read, {loaded.rows_loaded:,} loaded, "
-                          f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}).")
-        if absent:
-            note = (f"Not in this org (loaded as missing, as from a file without them): {', '.join(absent)}.")
-            result.message += " " + note
-            loaded.summary.setdefault("warnings", []).append(note)
+                          f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:
         result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
