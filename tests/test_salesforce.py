@@ -218,6 +218,18 @@ def test_transient_503s_are_retried(world):
     assert result.outcome == "ok" and result.retries == 3 and set(sf.update_counts().values()) == {1}
 
 
+def test_failure_words_name_the_commonest_codes_with_what_to_do():
+    from core.salesforce.push import failure_words
+
+    codes = {"STRING_TOO_LONG": 3, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": 40, "SOMETHING_NEW": 1, "ENTITY_IS_DELETED": 2}
+    examples = {c: f"{c}:message {c.lower()}:--" for c in codes}
+    words = failure_words(codes, examples)
+    assert words.startswith("Most common: INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST × 40 (")
+    assert "give Lead_Score_Tier__c the values A, B and C" in words and "STRING_TOO_LONG × 3" in words
+    assert "SOMETHING_NEW" not in words  # the three commonest only
+    assert failure_words({}, {}) == ""
+
+
 def test_circuit_breaker_stops_a_failing_push(world):
     settings, wh, sf = world
     settings = _configure(settings, batch_size=100, breaker_min_rows=50, breaker_threshold=0.2)

@@ -55,6 +55,11 @@ ADVICE = {
                                     "leave the scored leads",
     "ENTITY_IS_DELETED": "deleted in Salesforce since the loaded Lead export: load a newer one",
     "INVALID_CROSS_REFERENCE_KEY": "no such Lead in this org: is the Lead export from another org (a sandbox)?",
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": "the tier picklist lacks a value: give Lead_Score_Tier__c the values "
+                                               "A, B and C",
+    "STRING_TOO_LONG": "a text field is shorter than the contract's: widen it to the length in "
+                       "salesforce_writeback_fields.csv",
+    "NUMBER_OUTSIDE_VALID_RANGE": "Lead_Score__c cannot hold 0–100: make it a Number(3, 0) field",
 }
 
 
