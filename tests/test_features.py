@@ -212,6 +212,18 @@ def test_a_queue_owner_is_never_an_sga_and_cannot_mark_recycled_leads(settings, 
     assert json.loads(capsys.readouterr().out)["queue_owned_leads"] == 4
 
 
+def test_a_free_text_salesforce_state_is_compared_as_a_state_code(settings, wh, tmp_path):
+    """A Salesforce State is free text in most orgs: 'New York', 'n.y.' and 'NY' are one state, and feed health's
+    Salesforce-vs-MarketPro check counted the first two as conflicts with a branch in NY. Only Texas conflicts."""
+    reps = [rep(i, Branch_State="NY") for i in range(1, 5)]
+    states = {"00QA": "New York", "00QB": "n.y.", "00QC": "NY ", "00QD": "Texas"}
+    _load(settings, wh, tmp_path, {"2025-01": reps},
+          [lead(i, n, State=st) for n, (i, st) in enumerate(states.items(), start=1)])
+    build_features(wh, settings, AS_OF)
+    checks = wh.read("select lead_id, state_conflict from ml.lead_source_checks order by lead_id")
+    assert dict(zip(checks.lead_id, checks.state_conflict)) == {"00QA": False, "00QB": False, "00QC": False, "00QD": True}
+
+
 def test_complete_months_skip_a_month_still_missing_a_territory():
     from core.ingest.territories import complete_months, missing_territories
 

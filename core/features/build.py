@@ -25,7 +25,7 @@ from core import audit
 from core.auth import Actor
 from core.config import Settings, check_timezone
 from core.errors import LeadScoringError
-from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage
+from core.features.catalog import ONE_HOTS, PLAUSIBLE_RANGES, Feature, all_features, check_no_leakage, state_code
 from core.ingest.loader import loaded_export_at
 from core.ingest.territories import months_sql
 from core.operation import audited
@@ -206,7 +206,9 @@ def build_features(
         s.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features, settings.business_timezone),
                     build=build)
         if not into:
-            s.run_model("marts/lead_source_checks.sql")  # feed health's Salesforce-vs-MarketPro check, per lead
+            # feed health's Salesforce-vs-MarketPro check, per lead
+            s.run_model("marts/lead_source_checks.sql", lead_state=state_code("l.State"),
+                        branch_state=state_code("r.Branch_State"))
         counts = s.query(f"select label_status, count(*) as n from ml.lead_features{build} group by label_status")
         status_counts = {r.label_status: int(r.n) for r in counts.itertuples()}
         names = [f.name for f in features]

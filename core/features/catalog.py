@@ -64,6 +64,28 @@ def _div(a: str, b: str) -> str:
     return f"SAFE_DIVIDE({a}, NULLIF({b}, 0))"
 
 
+US_STATES = {
+    "ALABAMA": "AL", "ALASKA": "AK", "ARIZONA": "AZ", "ARKANSAS": "AR", "CALIFORNIA": "CA", "CALIF": "CA",
+    "COLORADO": "CO", "CONNECTICUT": "CT", "DELAWARE": "DE", "DISTRICT OF COLUMBIA": "DC", "FLORIDA": "FL",
+    "GEORGIA": "GA", "HAWAII": "HI", "IDAHO": "ID", "ILLINOIS": "IL", "INDIANA": "IN", "IOWA": "IA", "KANSAS": "KS",
+    "KENTUCKY": "KY", "LOUISIANA": "LA", "MAINE": "ME", "MARYLAND": "MD", "MASSACHUSETTS": "MA", "MASS": "MA",
+    "MICHIGAN": "MI", "MINNESOTA": "MN", "MISSISSIPPI": "MS", "MISSOURI": "MO", "MONTANA": "MT", "NEBRASKA": "NE",
+    "NEVADA": "NV", "NEW HAMPSHIRE": "NH", "NEW JERSEY": "NJ", "NEW MEXICO": "NM", "NEW YORK": "NY",
+    "NORTH CAROLINA": "NC", "NORTH DAKOTA": "ND", "OHIO": "OH", "OKLAHOMA": "OK", "OREGON": "OR", "PENNSYLVANIA": "PA",
+    "PUERTO RICO": "PR", "RHODE ISLAND": "RI", "SOUTH CAROLINA": "SC", "SOUTH DAKOTA": "SD", "TENNESSEE": "TN",
+    "TEXAS": "TX", "UTAH": "UT", "VERMONT": "VT", "VIRGINIA": "VA", "WASHINGTON": "WA", "WEST VIRGINIA": "WV",
+    "WISCONSIN": "WI", "WYOMING": "WY",
+}
+
+
+def state_code(expr: str) -> str:
+    """A US state as its two-letter code, whatever a free-text Salesforce State holds: 'New York', 'ny', 'N.Y.',
+    'Calif.'. Anything else is compared as written (upper-cased, without dots)."""
+    v = f"REPLACE(UPPER(TRIM({expr})), '.', '')"
+    whens = " ".join(f"WHEN '{name}' THEN '{code}'" for name, code in US_STATES.items())
+    return f"(CASE {v} {whens} ELSE {v} END)"
+
+
 # The owning SGA at contact (``lb.owner_at_contact``, sql/marts/lead_labels.sql). A Lead owned by a queue in the
 # export (a Group Id, 00G…) was moved there after contact: recycling moves the Leads that did not book, so in a probe
 # the queue was the strongest single feature (AUC 0.79, nearly all negatives) while no Lead scored today is in it.

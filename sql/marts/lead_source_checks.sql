@@ -6,7 +6,8 @@ create or replace table ml.lead_source_checks as
 select
   c.lead_id,
   c.contact_month,
-  upper(trim(l.State)) != upper(trim(r.Branch_State)) as state_conflict
+  -- the two states, each as a two-letter code ('New York', 'N.Y.' and 'NY' agree: core.features.catalog.state_code)
+  {{ lead_state }} != {{ branch_state }} as state_conflict
 from ml.lead_snapshot_choice as c
 inner join ml.lead_labels as lab on lab.lead_id = c.lead_id
 inner join marts.dim_leads as l on l.Id = c.lead_id
