@@ -1,4 +1,4 @@
-"""Upload the monthly MarketPro territory CSVs and the Salesforce Lead export (RevOps)."""
+"""Upload the monthly MarketPro territory CSVs, the Salesforce Lead export and its Task export (RevOps)."""
 
 import tempfile
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.ingest.accounting import SENTENCES
+from core.ingest.activities import load_activity_file
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import guess_month, guess_territory, load_territory_files, replacement_plan
 from core.quality.reconcile import reconcile
@@ -60,14 +61,15 @@ def _show(result) -> None:
             "column_name": "Column", "raw_value": "Raw value", "reason": "Reason"})
 
 
-def _run(label: str, load, done) -> None:
+def _run(label: str, load, done, reconciled: bool = True) -> None:
     """A status box that always ends in success or error, never hangs."""
     with st.status(label, expanded=True) as status:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 result = load(Path(tmp), progress_callback(status, st.progress(0.0)))
-                status.update(label="Reconciling…")
-                reconcile(eng.wh, eng.settings, who)
+                if reconciled:  # territories and Leads: the reconciliation report follows every load
+                    status.update(label="Reconciling…")
+                    reconcile(eng.wh, eng.settings, who)
             status.update(label=f"Loaded in {result.seconds:.1f} s", state="complete")
         except Exception:
             status.update(label="Nothing was loaded — see the message below", state="error")
@@ -76,7 +78,7 @@ def _run(label: str, load, done) -> None:
     done(result)
 
 
-tab_t, tab_l = st.tabs(["Territory CSVs (monthly)", "Salesforce Lead export"])
+tab_t, tab_l, tab_a = st.tabs(["Territory CSVs (monthly)", "Salesforce Lead export", "Salesforce Task export (dials)"])
 with tab_t, user_errors():
     files = st.file_uploader("discovery_t1/t2/t3_YYYY_MM.csv", type=["csv"], accept_multiple_files=True,
                              key="territory_files") or []
@@ -117,3 +119,12 @@ with tab_l, user_errors():
         _run("Loading the Lead export…", lambda tmp, progress: load_lead_file(
             eng.wh, eng.settings, _save([lead_file], tmp)[0], actor=who, progress=progress, allow_older=older,
             allow_fewer=fewer), _show)
+
+with tab_a, user_errors():
+    st.caption("The call activity experiments count as dials (MQLs per 100 dials): a Task export with Data Loader's "
+               "'Export All' (which keeps the calls Salesforce archives after a year). It replaces the one loaded.")
+    task_file = st.file_uploader("Salesforce Task export (CSV)", type=["csv"], key="task_file")
+    if st.button("Load task export", type="primary", disabled=task_file is None,
+                 help="Choose the export file first" if task_file is None else None):
+        _run("Loading the Task export…", lambda tmp, progress: load_activity_file(
+            eng.wh, eng.settings, _save([task_file], tmp)[0], actor=who, progress=progress), _show, reconciled=False)

@@ -125,6 +125,27 @@ def test_upload_page_asks_the_territory_when_the_file_name_does_not_say(data_dir
     assert any("rows loaded" in s.value for s in at.success)
 
 
+def test_upload_page_loads_the_task_export_and_names_a_plain_export(data_dir, small_demo):
+    """Experiments count dials from the Task export; RevOps uploads it beside the Lead export. A plain 'Export'
+    (without the calls Salesforce archived after a year) is named; the demo's full file loads with no warning."""
+    import pandas as pd
+
+    at = app("revops", "pages/upload.py")
+    load = next(b for b in at.button if b.label == "Load task export")
+    assert load.disabled and load.help == "Choose the export file first"
+    full = (small_demo / "salesforce_tasks.csv").read_bytes()
+    at.file_uploader(key="task_file").set_value(("salesforce_tasks.csv", full, "text/csv")).run()
+    next(b for b in at.button if b.label == "Load task export").click().run()
+    assert not at.exception and not at.error and not at.warning
+    assert any(s.value.startswith("Rows read 10,809 = rows loaded") for s in at.success)
+    tasks = pd.read_csv(small_demo / "salesforce_tasks.csv", dtype=str, keep_default_na=False)
+    created = pd.to_datetime(tasks.CreatedDate, utc=True)
+    plain = tasks[created >= created.max() - pd.Timedelta(days=365)].to_csv(index=False).encode()
+    at.file_uploader(key="task_file").set_value(("tasks_export.csv", plain, "text/csv")).run()
+    next(b for b in at.button if b.label == "Load task export").click().run()
+    assert not at.exception and any("Data Loader's 'Export'" in w.value for w in at.warning)
+
+
 def test_upload_page_refused_to_analyst(data_dir):
     at = app("analyst")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
