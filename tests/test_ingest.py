@@ -177,6 +177,28 @@ def test_a_title_block_above_the_header_is_named_with_the_line_the_header_is_on(
     assert "title" not in str(e.value)
 
 
+def test_a_file_given_to_the_wrong_load_is_named_for_what_it_is(settings, wh, small_demo, tmp_path):
+    """The Task export uploaded as the Lead export (or the other way round, or a territory file) said only which
+    columns were missing; it now says what the file is and which load takes it."""
+    from core.ingest.activities import load_activity_file
+
+    with pytest.raises(LeadScoringError, match=r"It looks like a Salesforce Task export \(11 of its 11 columns\): "
+                                               r"load it with `load-activities FILE`"):
+        load_lead_file(wh, settings, small_demo / "salesforce_tasks.csv")
+    with pytest.raises(LeadScoringError, match=r"It looks like a Salesforce Lead export .*`load-leads FILE`"):
+        load_activity_file(wh, settings, small_demo / "salesforce_leads.csv")
+    territory = sorted(small_demo.glob("discovery_t1_*.csv"))[0]
+    with pytest.raises(LeadScoringError, match=r"It looks like a MarketPro territory export .*`load-territories FILE`"):
+        load_lead_file(wh, settings, territory)
+    leads_as_territory = tmp_path / "discovery_t1_2025_10.csv"
+    leads_as_territory.write_bytes((small_demo / "salesforce_leads.csv").read_bytes())
+    with pytest.raises(LeadScoringError, match=r"It looks like a Salesforce Lead export"):
+        load_territory_files(wh, settings, [leads_as_territory])
+    with pytest.raises(LeadScoringError) as e:  # a header that is no known export: no guess
+        load_lead_file(wh, settings, write_csv(tmp_path / "other.csv", ["Id", "Name"], [{"Id": "1", "Name": "x"}]))
+    assert "It looks like" not in str(e.value)
+
+
 def test_cli_bad_flag_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "core", "load-territories", "x.csv", "--month", "January"],
                           cwd=ROOT, capture_output=True, text=True,

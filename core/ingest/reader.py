@@ -276,8 +276,33 @@ def check_required(path: Path, headers: list[str], columns: tuple[Column, ...], 
         raise LeadScoringError(
             f"{path.name}: required column(s) {', '.join(missing)} not found in the header. "
             f"A {kind_label} export must include them (header matching ignores case, spaces and punctuation); "
-            "nothing was loaded." + (_header_below(path, columns) or _labels_hint(headers, missing, kind_label, live_pull))
+            "nothing was loaded." + (_header_below(path, columns) or _other_kind(headers, columns)
+                                     or _labels_hint(headers, missing, kind_label, live_pull))
         )
+
+
+# The other exports, each with its own load: a file given to the wrong one is named for what it is.
+OTHER_KINDS = (
+    ("MarketPro territory", "marketpro", "`load-territories FILE` (Upload exports: Territory CSVs)"),
+    ("Salesforce Lead", "leads", "`load-leads FILE` (Upload exports: Salesforce Lead export)"),
+    ("Salesforce Task", "tasks", "`load-activities FILE` (Upload exports: Salesforce Task export)"),
+)
+
+
+def _other_kind(headers: list[str], columns: tuple[Column, ...]) -> str:
+    """" It looks like a … export: load it with …" when the header holds every required column of another kind
+    and most of its contract, or ""."""
+    from core.contract import marketpro_columns, salesforce_columns, task_columns
+
+    kinds = {"marketpro": marketpro_columns, "leads": salesforce_columns, "tasks": task_columns}
+    for label, key, how in OTHER_KINDS:
+        cols = kinds[key]()
+        if {c.name for c in cols} == {c.name for c in columns}:
+            continue
+        found, _ = match_headers(headers, cols)
+        if all(c.name in found for c in cols if c.required) and len(found) >= 0.5 * len(cols):
+            return f" It looks like a {label} export ({len(found)} of its {len(cols)} columns): load it with {how}."
+    return ""
 
 
 HEADER_SEARCH_LINES = 20
