@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.salesforce.pull import pull_leads
+from core.salesforce.pull import pull_activities, pull_leads
 from core.salesforce.push import dry_run_bytes, push_scores
 from core.salesforce.status import SyncOverview, connection_status, sync_overview
 from pages._shared import actor, after_write, dataframe, engine, progress_callback, table, user_errors, why_not
@@ -107,16 +107,20 @@ with user_errors():
     fewer = p3.checkbox("Allow fewer Leads", key="pull_allow_fewer", disabled=not can_pull or not view.configured,
                         help="A pull lacking 10% or more of the contacted Leads loaded (a user who cannot see every "
                         "Lead) is refused unless this is ticked (they were deleted).")
-    if pull:
-        with st.status("Pulling contacted Leads…", expanded=True) as status:
+    tasks = p3.button("Pull call activity (Tasks)", disabled=not can_pull or not view.configured,
+                      help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view.configured
+                                                            else "The dials experiments count, archived calls included"))
+    if pull or tasks:
+        with st.status("Pulling contacted Leads…" if pull else "Pulling Tasks…", expanded=True) as status:
             bar = st.progress(0.0)
-            load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar), allow_fewer=fewer)
+            load = pull_leads(eng.wh, eng.settings, who, progress=progress_callback(status, bar), allow_fewer=fewer) \
+                if pull else pull_activities(eng.wh, eng.settings, who, progress=progress_callback(status, bar))
             status.update(label=f"Pulled {load.rows_read:,} rows", state="complete")
         after_write()
         warnings = load.summary.get("warnings", [])  # fields the org lacks, deleted records, mass-stamped stages
         st.session_state["sf_message"] = (not warnings, f"Pulled: rows read {load.rows_read:,} = loaded {load.rows_loaded:,}"
-                                          f" + quarantined {load.rows_quarantined:,}. Run the daily pipeline to score "
-                                          "them." + "".join(f"\n\n- {w}" for w in warnings))
+                                          f" + quarantined {load.rows_quarantined:,}." + (" Run the daily pipeline to "
+                                          "score them." if pull else "") + "".join(f"\n\n- {w}" for w in warnings))
         st.rerun()
 
     st.subheader("Recent pulls and pushes")

@@ -417,7 +417,7 @@ def test_salesforce_page_unconfigured_still_previews(data_dir):
     assert next(b for b in at.button if b.label == "Push changed scores").help == "Salesforce is not configured"
 
 
-def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce_env):
+def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce_env, small_demo):
     sf = salesforce_env
     at = app("revops")
     next(b for b in at.button if b.label == "Run daily pipeline").click().run()  # pulls, scores and pushes
@@ -441,6 +441,10 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     next(b for b in at.button if b.label == "Pull contacted Leads now").click().run()
     assert not at.exception and any("Pulled: rows read" in w.value and "Not in this org (loaded as missing, as from a "
                                     "file without them): Savvy_Lead_Score__c." in w.value for w in at.warning)
+    sf.seed_tasks(small_demo / "salesforce_tasks.csv")
+    next(b for b in at.button if b.label == "Pull call activity (Tasks)").click().run()
+    assert not at.exception and any(s.value.startswith("Pulled: rows read ") and "daily pipeline" not in s.value
+                                    for s in at.success)
 
 
 def test_salesforce_page_retries_failures(salesforce_env):
