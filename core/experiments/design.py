@@ -224,7 +224,8 @@ def power_analysis(wh: Warehouse, settings: Settings, mde: float = 0.2, split: f
                      f"capped at {MAX_WEEKS} weeks, which detects about +{detectable:.0%} (before the alternative's "
                      "extra variance).")
     if metric == "mql_rate":
-        notes.append("No call activity loaded: powered for MQL rate per lead (load-activities to use MQLs per 100 dials).")
+        notes.append("No call activity loaded: powered for MQL rate per lead (load the Task export on Upload "
+                     "exports, or `load-activities`, to use MQLs per 100 dials).")
     exp_mqls = planned * weekly * mql_rate
     if exp_mqls < MIN_MQLS:
         notes.append(f"At {weekly:,.0f} leads a week the planned {planned:.0f} weeks yield about {exp_mqls:,.0f} MQLs, "

@@ -244,8 +244,8 @@ def gather(wh: Warehouse, settings: Settings, name: str) -> tuple[Design, pd.Dat
     frame = frame.merge(feats.drop(columns=[c for c in ("contacted_at", "label_status", "label") if c in feats]),
                         on="lead_id", how="left", suffixes=("", "_feature"))
     if not has_dials:
-        warnings.append("No call activity loaded (load-activities): the primary KPI is the MQL rate per lead, "
-                        "not MQLs per 100 dials.")
+        warnings.append("No call activity loaded (Upload exports: Salesforce Task export, or `load-activities`): "
+                        "the primary KPI is the MQL rate per lead, not MQLs per 100 dials.")
     return design, frame, has_dials, warnings
 
 
