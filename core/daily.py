@@ -1,4 +1,4 @@
-"""`run-daily` in small steps: leads → features → scores and tiers → experiment assignment → monitoring →
+"""`run-daily` in small steps: leads (and call activity, when pulled) → features → scores and tiers → experiment assignment → monitoring →
 Salesforce write-back. Each step is timed into one :class:`DailyRun`, which is recorded in ``ops.runs`` and the
 audit log however the run ends.
 
@@ -64,8 +64,9 @@ class DailyRun:
         from core.scoring.score import fallback_words
 
         c = self.counts
+        tasks = f"; call activity {c['tasks_pull']}" if "tasks_pull" in c else ""
         return (f"Scored {c.get('scored', 0):,} leads with {fallback_words(c.get('fallback_level', ''))} in "
-                f"{self.timings.get('total', 0):.1f} s; Salesforce write-back: {write_back_words(c)}")
+                f"{self.timings.get('total', 0):.1f} s; Salesforce write-back: {write_back_words(c)}{tasks}")
 
 
 def write_back_words(counts: dict) -> str:
@@ -88,6 +89,21 @@ def read_leads(run: DailyRun, wh: Warehouse, settings: Settings, leads_file: str
 
         with run.timed("pull_leads"):
             run.counts["leads_rows_read"] = pull_leads(wh, settings, actor=run.actor).rows_read
+
+
+def read_activities(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
+    """Call activity (Tasks) after a Lead pull: experiments count dials per lead from it, and without a daily pull
+    their readouts went stale while the scores stayed fresh. Scoring does not read it, so a Task pull that cannot
+    be made (no Task access, none on a Lead, the org's request limit) is said in the run's counts, the Tasks loaded
+    before stay, and the run goes on."""
+    from core.errors import LeadScoringError
+    from core.salesforce.pull import pull_activities
+
+    with run.timed("pull_tasks"):
+        try:
+            run.counts["tasks_rows_read"] = pull_activities(wh, settings, actor=run.actor).rows_read
+        except LeadScoringError as exc:
+            run.counts["tasks_pull"] = f"not pulled: {exc}"
 
 
 def build(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
@@ -164,7 +180,7 @@ def record(run: DailyRun, wh: Warehouse) -> None:
 
 def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
               progress: Progress | None = None) -> DailyRun:
-    """Leads (a file when given, else a Salesforce pull when configured) → features → scores and tiers →
+    """Leads (a file when given, else a Salesforce pull when configured, then its Tasks) → features → scores and tiers →
     experiment assignment → monitoring → Salesforce write-back when configured; one ops.runs row."""
     from core.monitoring.monitor import run_monitor
     from core.salesforce.config import salesforce_config
@@ -179,6 +195,9 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
         if leads_file or pull:
             progress(0.05, "Loading the Lead export" if leads_file else "Pulling contacted Leads from Salesforce")
         read_leads(run, wh, settings, leads_file, pull)
+        if pull and not leads_file and sf.daily_pull_tasks:
+            progress(0.2, "Pulling call activity (Tasks) from Salesforce")
+            read_activities(run, wh, settings)
         progress(0.3, "Building point-in-time features")
         build(run, wh, settings)
         progress(0.55, "Scoring, drivers and tiers")

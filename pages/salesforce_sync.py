@@ -29,8 +29,9 @@ with user_errors():
     st.subheader("Connection")
     if view.configured:
         where = cfg["instance_url"] if view.auth_method == "existing session" else cfg["login_url"]
+        pull = ("on (Leads and Tasks)" if cfg["daily_pull_tasks"] else "on (Leads)") if cfg["daily_pull"] else "off"
         st.caption(f"{where} · {view.auth_method} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
-                   f"jobs of {cfg['batch_size']:,} rows · daily pull {'on' if cfg['daily_pull'] else 'off'}, "
+                   f"jobs of {cfg['batch_size']:,} rows · daily pull {pull}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
         if st.button("Test connection and check the org"):
             with st.spinner("Logging in, reading the Lead fields and the API allowance…"):

@@ -381,6 +381,24 @@ def test_run_daily_pulls_scores_pushes_then_pushes_nothing_and_survives_faults(w
     assert runs == ["ok", "ok", "ok"]
 
 
+def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo):
+    """Experiments count dials from the Tasks: a daily pull keeps them fresh. Scoring does not read them, so a
+    Task pull that cannot be made is said in the run's counts and the run stands."""
+    from core import daily
+
+    settings, wh, sf = world
+    first = daily.run_daily(wh, settings)  # this org has no Task on a Lead yet
+    assert first.outcome == "ok" and first.counts["write_back"] == "ok"
+    assert first.counts["tasks_pull"].startswith("not pulled: Salesforce returned no Tasks")
+    assert "call activity not pulled" in first.summary()
+    n = sf.seed_tasks(small_demo / "salesforce_tasks.csv")
+    second = daily.run_daily(wh, settings)
+    assert second.counts["tasks_rows_read"] == n and "tasks_pull" not in second.counts
+    assert wh.read("select count(*) as n from marts.fact_tasks").n[0] == n
+    third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
+    assert "pull_tasks" not in third.timings and "pull_leads" in third.timings
+
+
 def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):
     from core.cli import main
 

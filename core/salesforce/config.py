@@ -37,6 +37,7 @@ class SalesforceConfig:
     # contract write-back field -> the org's API name (change when a field was created under another name)
     field_map: dict = field(default_factory=lambda: {f: f for f in CONTRACT_WRITEBACK_FIELDS})
     daily_pull: bool = True  # run-daily pulls contacted leads first (unless given a file)
+    daily_pull_tasks: bool = True  # ... and then call activity (Tasks): the experiments' dials
     daily_push: bool = True  # run-daily pushes scores after a successful scoring
     batch_size: int = 10_000  # rows per Bulk 2.0 job
     max_attempts: int = 4  # per record (lock errors, unprocessed) and per HTTP call (503, connection)
