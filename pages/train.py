@@ -93,6 +93,8 @@ with user_errors():
             "positives": st.column_config.NumberColumn("Positives judged", format="%d")})
     if card.refit:
         st.info(card.refit)
+    if card.boosts:
+        (st.warning if card.boosts_hurt else st.caption)(card.boosts)
     if not card.imbalance.empty:
         st.subheader("SMOTE vs scale_pos_weight")
         imb = card.imbalance

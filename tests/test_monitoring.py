@@ -181,6 +181,13 @@ def test_first_start_has_matured_cohorts_and_backfilled_history(monitored):
     meta = json.loads((Path(champion) / "meta.json").read_text())
     assert ref["tier_a_precision"] == meta["metrics"]["test"]["tier_a_precision"]
     assert meta["metrics"]["test"]["tier_a_leads"] > 0 and 0 <= ref["tier_a_precision"] <= 1
+    # ... and the same replay without the priority boosts: whether the spec's rules help on this data
+    from core.modeling.card import model_card
+
+    assert meta["metrics"]["test"]["tier_a_leads_unboosted"] > 0
+    card = model_card(w, meta["model_id"])
+    assert card.boosts.startswith("Priority boosts on the test period: Tier A precision ")
+    assert "Priority boosts on the test period" in card.report_md
 
 
 def test_calibration_judges_every_matured_lead_and_rescores_those_booked_before_a_first_score(monitored):

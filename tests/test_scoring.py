@@ -459,3 +459,23 @@ def test_an_output_path_that_cannot_be_written_is_said_before_the_work(scored_co
     nested = tmp_path / "new" / "deeper" / "scores.csv"
     assert main([*db, "score", "--out", str(nested)]) == 0
     assert pd.read_csv(nested).columns[:3].tolist() == ["lead_id", "prob_mql_30d", "tier"]
+
+
+def test_the_boosts_effect_is_read_against_sampling_noise():
+    from core.scoring.tiers import boost_effect
+
+    assert boost_effect({"tier_a_precision": 0.2, "tier_a_leads": 100}) == (None, False)  # an older model
+    # 10% of 400 with boosts, 20% of 400 without: 2 SE of the difference is ~4.9 points, the drop is 10
+    text, hurt = boost_effect({"tier_a_precision": 0.10, "tier_a_leads": 400,
+                               "tier_a_precision_unboosted": 0.20, "tier_a_leads_unboosted": 400})
+    assert hurt and "They lowered it by 10.0 points." in text and "`priority_boost = 0`" in text
+    # 18% vs 20% of 100 each: 2 SE is ~11 points, a 2-point drop is noise
+    text, hurt = boost_effect({"tier_a_precision": 0.18, "tier_a_leads": 100,
+                               "tier_a_precision_unboosted": 0.20, "tier_a_leads_unboosted": 100})
+    assert not hurt and "lowered it by 2.0 points — within sampling noise." in text
+    text, hurt = boost_effect({"tier_a_precision": 0.30, "tier_a_leads": 500,
+                               "tier_a_precision_unboosted": 0.20, "tier_a_leads_unboosted": 500})
+    assert not hurt and "raised it by 10.0 points." in text and "0 turns them off" in text
+    text, _ = boost_effect({"tier_a_precision": 0.2001, "tier_a_leads": 500,
+                            "tier_a_precision_unboosted": 0.2, "tier_a_leads_unboosted": 499})
+    assert "They did not change it — within sampling noise." in text

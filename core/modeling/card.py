@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.errors import LeadScoringError
 from core.modeling.registry import read_meta
+from core.scoring.tiers import boost_effect
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 from core.words import CHECK_WORDS
@@ -38,6 +39,8 @@ class ModelCard:
     refit: str | None          # the registered artifact's refit in words, when it was refitted
     imbalance: pd.DataFrame    # SMOTE vs scale_pos_weight (full recipe only), empty otherwise
     report_md: str
+    boosts: str | None = None  # Tier A precision with and without the priority boosts (test period), in words
+    boosts_hurt: bool = False  # ... and they lowered it by more than sampling noise
 
     @property
     def status(self) -> str:
@@ -107,4 +110,4 @@ def model_card(wh: Warehouse, model_id: str) -> ModelCard:
         reliability=pd.DataFrame(m.get("reliability_test") or [], columns=["mean_predicted", "observed_rate"]),
         folds=pd.DataFrame({"fold": range(1, len(folds) + 1), "auc_pr": folds}), fold_noise=noise,
         choice=choice, choice_rule=rule, refit=refit, imbalance=pd.DataFrame(meta.get("imbalance_table") or []),
-        report_md=report)
+        report_md=report, boosts=(effect := boost_effect(test))[0], boosts_hurt=effect[1])

@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,7 @@ from core.modeling.data import AUM_SEGMENTS, GAP, Frame, aum_segment, blocked_fo
 from core.monitoring.reference import build_reference, replayed_tier_a, save_reference, with_mql_times
 from core.operation import audited
 from core.scoring.capacity import get_capacity
-from core.scoring.tiers import boosts, stored_prob
+from core.scoring.tiers import boost_effect, boosts, stored_prob
 from core.modeling.registry import promote, save_model
 from core.modeling.selection import permutation_pruning, select_features
 from core.modeling.tuning import successive_halving
@@ -513,7 +514,7 @@ def _report_test(ev: dict, base_rows: list[dict]) -> list[str]:
     L += ["", f"Capacity = {t.get('capacity', 'n/a')} leads (Tier A: SGAs × dials per day × {ev.get('tier_a_factor', Settings.tier_a_factor)}).",
           f"Tier A precision as daily scoring would have tiered the test period (weekly replay, every open lead "
           f"competing, priority boosts included; monitoring's baseline): {_fmt(t.get('tier_a_precision'), True)} "
-          f"of {t.get('tier_a_leads', 0):,} test leads first tiered A.",
+          f"of {t.get('tier_a_leads', 0):,} test leads first tiered A." + (f" {b}" if (b := boost_effect(t)[0]) else ""),
           f"Train AUC-ROC {_fmt(ev['train_auc_roc'])} vs test {_fmt(t['auc_roc'])}; CV AUC-PR per fold "
           + ", ".join(_fmt(a) for a in ev["cv_fold_auc_pr"]) + f" (CoV {_fmt(ev['cv_cov'])}; "
           f"sampling noise alone {_fmt(ev.get('cv_sampling_cov'))}).", "",
@@ -726,8 +727,13 @@ def _replayed_tier_a(wh: Warehouse, settings: Settings, fitted: Fitted, data: Tr
     leads = with_mql_times(wh, pd.DataFrame({
         "lead_id": frame.ids.to_numpy(), "contacted_at": frame.t.to_numpy(), "prob": stored_prob(fitted.predict(frame.X)),
         "boost": boosts(frame.X, settings.priority_boost)[0], "label": frame.y}))
-    return replayed_tier_a(leads, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
-                           b_factor=settings.tier_b_factor, window=settings.tier_window)
+    replay = partial(replayed_tier_a, test_from=data.test.t.min(), capacity=daily, a_factor=settings.tier_a_factor,
+                     b_factor=settings.tier_b_factor, window=settings.tier_window)
+    out = replay(leads)
+    if leads.boost.any():  # the same replay without the boosts: do the spec's rules help on this firm's leads?
+        plain = replay(leads.assign(boost=0.0))
+        out |= {"tier_a_precision_unboosted": plain["tier_a_precision"], "tier_a_leads_unboosted": plain["tier_a_leads"]}
+    return out
 
 
 def refit_on_every_matured_lead(fitted: Fitted, data: TrainingData) -> Refit:

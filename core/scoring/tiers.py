@@ -48,6 +48,32 @@ def boosts(features: pd.DataFrame, per_rule: float = Settings.priority_boost) ->
     return total, reasons
 
 
+def boost_effect(test: dict) -> tuple[str | None, bool]:
+    """The priority boosts judged on the user's own held-out period: Tier A precision as daily scoring would have
+    tiered it with the boosts and without them (``test``: a model's test metrics). The spec fixes the rules and
+    their +0.1; whether they help depends on the data, so the card says so — and whether they lowered precision by
+    more than sampling noise (two standard errors of the difference, as if the two lists were independent: they
+    share most of their leads, so this errs towards "within noise"). (None, False) when not measured."""
+    p, n = test.get("tier_a_precision"), test.get("tier_a_leads") or 0
+    q, m = test.get("tier_a_precision_unboosted"), test.get("tier_a_leads_unboosted") or 0
+    if p is None or q is None or not n or not m:
+        return None, False
+    diff = p - q
+    se = float(np.sqrt(p * (1 - p) / n + q * (1 - q) / m))
+    hurt = diff < -2 * se
+    noise = " — within sampling noise" if abs(diff) < 2 * se else ""
+    points = round(diff * 100, 1)
+    verb = "raised" if points > 0 else "lowered" if points < 0 else "did not change"
+    text = (f"Priority boosts on the test period: Tier A precision {p:.1%} of {n:,} leads with them, {q:.1%} of "
+            f"{m:,} without. They {verb} it" + (f" by {abs(points):.1f} points" if points else "") + noise + ".")
+    if hurt:
+        text += (" On this firm's leads the spec's rules rank worse leads ahead of better ones: consider "
+                 "`priority_boost = 0` in the config (or a smaller value), then retrain to check.")
+    else:
+        text += " `priority_boost` in the config sets their size; 0 turns them off."
+    return text, hurt
+
+
 def assign_tiers(scores: pd.DataFrame, capacity: int, a_factor: float = Settings.tier_a_factor,
                  b_factor: float = Settings.tier_b_factor, window=None, as_of=None) -> pd.DataFrame:
     """``scores`` has lead_id, prob, boost, contacted_at. Adds adjusted, rank (1 = call first) and tier.
