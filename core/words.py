@@ -62,6 +62,12 @@ def month_label(value) -> str:
 # a check's outcome in text glyphs every font has (an emoji showed as a box where no emoji font is installed)
 CHECK_WORDS = {"pass": "✓ pass", "fail": "✗ fail", "warn": "⚠ warn", "n/a": "n/a"}
 
+# An experiment's decision as a leader reads it. At the final look without crossing the boundary the test found no
+# lift it could tell from noise — which is not evidence of no effect (an underpowered pilot's interval spans large
+# gains and losses alike), so it is never shown as "No effect".
+DECISION_WORDS = {"continue": "Continue", "stop for efficacy": "Treatment wins", "stop for harm": "Treatment harms",
+                  "no effect": "No significant lift", "invalid": "INVALID"}
+
 
 ROLE_WORDS = {"admin": "Admin", "revops": "RevOps", "analyst": "Analyst", "sga_manager": "SGA manager", "system": "System"}
 

@@ -7,12 +7,9 @@ import streamlit as st
 from core.experiments import charts
 from core.experiments.design import Power, list_experiments, power_curve, stop_experiment
 from core.experiments.readout import readout
-from core.words import CHECK_WORDS
+from core.words import CHECK_WORDS, DECISION_WORDS
 from pages._experiment_design import METRICS, design_section
 from pages._shared import actor, dataframe, engine, show_flash, table, user_errors, when, write_button
-
-DECISIONS = {"continue": "Continue", "stop for efficacy": "Treatment wins", "stop for harm": "Treatment harms",
-             "no effect": "No effect", "invalid": "INVALID"}
 
 eng = engine()
 who = actor()
@@ -63,7 +60,7 @@ with user_errors():
     if r.decision == "invalid":
         st.error(f"**Invalid readout (sample ratio mismatch)** — {r.warnings[0] if r.warnings else ''}")
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Decision", DECISIONS.get(r.decision, r.decision), r.look_name, delta_color="off")
+    c1.metric("Decision", DECISION_WORDS.get(r.decision, r.decision), r.look_name, delta_color="off")
     c2.metric(f"Lift in {METRICS[r.primary_metric]}", pct(j["effect"]),
               f"95% CI {pct(j['ci_low'])} to {pct(j['ci_high'])}", delta_color="off")
     c3.metric("Score-adjusted lift", pct(j["adjusted_effect"]),

@@ -30,6 +30,7 @@ from core.features.build import as_utc, refuse_as_of_after
 from core.features.owners import owner_labels, owner_names, relabel
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
+from core.words import DECISION_WORDS
 
 SRM_ALPHA = 0.001
 SMD_LIMIT = 0.05
@@ -164,7 +165,8 @@ class Readout:
         j = self.as_json()
         pct = lambda v: "—" if v is None else f"{v:+.1%}"  # noqa: E731
         lines = [f"# Experiment readout: {self.name}", "",
-                 f"- As of {self.as_of:%Y-%m-%d %H:%M} UTC; {self.look_name}; decision: **{self.decision}**",
+                 f"- As of {self.as_of:%Y-%m-%d %H:%M} UTC; {self.look_name}; decision: "
+                 f"**{DECISION_WORDS.get(self.decision, self.decision)}**",
                  f"- Primary KPI: {self.primary_metric.replace('_', ' ')}; lift {pct(j['effect'])} "
                  f"(95% CI {pct(j['ci_low'])} to {pct(j['ci_high'])}, p = {j['p_value']})",
                  f"- Score-adjusted lift: {pct(j['adjusted_effect'])} (95% CI {pct(j['adjusted_ci_low'])} to "
