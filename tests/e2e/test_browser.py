@@ -174,6 +174,8 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page.get_by_role("link", name="Pipeline home").click()
             page.get_by_role("heading", name="Pipeline home").wait_for()
             page.get_by_text("CRD match rate").wait_for()
+            page.locator(".js-plotly-plot").first.wait_for()  # the snapshot months' chart drawn, not its placeholder
+            page.get_by_text("Last Salesforce pull").wait_for()
             page.screenshot(path=str(SHOTS / "01_home.png"))
 
             page.get_by_role("link", name="Upload exports").click()
