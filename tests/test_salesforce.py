@@ -397,6 +397,19 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     assert wh.read("select count(*) as n from marts.fact_tasks").n[0] == n
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings
+    # a profile that hides an optional Task field (field-level security): the SOQL would fail whole; pulled without it
+    sf.faults.missing_task_fields = {"CallDisposition"}
+    fourth = daily.run_daily(wh, settings)
+    assert fourth.counts["tasks_rows_read"] == n
+    sync = wh.read("select message from ops.sf_syncs where kind = 'pull' order by started_at desc limit 1").message[0]
+    assert "Not in this org (loaded as missing, as from a file without them): CallDisposition." in sync
+    # no access to Task at all: said in words, the Tasks loaded before stay, the run stands
+    sf.faults.no_task_access = True
+    fifth = daily.run_daily(wh, settings)
+    assert fifth.outcome == "ok" and fifth.counts["tasks_pull"].startswith(
+        "not pulled: Salesforce refused the Tasks query (NOT_FOUND: ") and "Check the user's access to Task" in \
+        fifth.counts["tasks_pull"]
+    assert wh.read("select count(*) as n from marts.fact_tasks").n[0] == n
 
 
 def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):

@@ -38,8 +38,9 @@ TASKS = SalesforceExport(
 
 
 def load_activity_file(wh: Warehouse, settings: Settings, path: str | Path, actor: Actor | None = None,
-                       progress: Progress = no_progress) -> LoadResult:
-    return load_salesforce_export(wh, settings, path, TASKS, actor, progress)
+                       progress: Progress = no_progress, notes: tuple[str, ...] = ()) -> LoadResult:
+    """A Task export file (or a pull's rows); ``notes``: what the caller knows of (a pull: Task fields the org hides)."""
+    return load_salesforce_export(wh, settings, path, TASKS, actor, progress, notes=notes)
 
 
 def activity_summary(s: Session) -> dict:

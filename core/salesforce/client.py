@@ -179,9 +179,10 @@ class SalesforceClient:
         return int(self.call("count", lambda: self.sf.query(f"SELECT COUNT() {soql_from_where}"))["totalSize"])
 
     # --- what the org allows ---------------------------------------------------------------------
-    def describe_fields(self) -> dict[str, dict]:
-        """The object's fields by API name (describe), with ``updateable`` as the integration user sees it."""
-        obj = self.cfg.object_name
+    def describe_fields(self, obj: str | None = None) -> dict[str, dict]:
+        """The object's fields by API name (describe; the Lead object by default), with ``updateable`` as the
+        integration user sees it."""
+        obj = obj or self.cfg.object_name
         info = self.call("describe", lambda: getattr(self.sf, obj).describe())
         return {f["name"]: f for f in info.get("fields", [])}
 
@@ -269,6 +270,15 @@ def _login_advice(cfg, where: str, exc: SalesforceAuthenticationFailed) -> str:
                 "run-as user, and that salesforce.login_url is the org's My Domain URL.")
     return (f"Salesforce login at {where} failed for user {cfg.username!r}: {exc.code}. Check the username, "
             "LEADSCORE_SF_PASSWORD and LEADSCORE_SF_TOKEN (a new token is e-mailed after a password reset).")
+
+
+def refusal(exc: Exception) -> str:
+    """What the org said when it refused a call: 'INVALID_FIELD: No such column …' (its first error), else the
+    exception in short."""
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict) and content[0].get("errorCode"):
+        return f"{content[0]['errorCode']}: {content[0].get('message', '')}".strip()
+    return _short(exc)
 
 
 def _short(exc: Exception) -> str:

@@ -3,11 +3,12 @@ an export file is loaded (archived with a checksum, every row loaded or quaranti
 
 from __future__ import annotations
 
-from functools import partial
-
 import csv
 import time
+from functools import partial
 from pathlib import Path
+
+from simple_salesforce.exceptions import SalesforceError
 
 from core.auth import Actor
 from core.config import Settings
@@ -15,7 +16,7 @@ from core.contract import salesforce_columns
 from core.errors import LeadScoringError
 from core.ingest.loader import no_progress
 from core.operation import audited
-from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure
+from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure, refusal
 from core.salesforce.config import salesforce_config
 from core.salesforce.result import Outcome, SyncResult, now, record_sync
 from core.warehouse import Warehouse
@@ -52,23 +53,26 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
     return _pull(wh, settings, actor, progress, client, where, names, "Leads", "salesforce_pull",
                  # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
                  partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
-                 "Check the user's access to Lead and Stage_Entered_Contacting__c.", in_org=_lead_fields_in_org)
+                 "Check the user's access to Lead and Stage_Entered_Contacting__c.",
+                 in_org=partial(_fields_in_org, columns=salesforce_columns()))
 
 
-def _lead_fields_in_org(client: SalesforceClient, names: list[str]) -> tuple[list[str], list[str]]:
-    """The contract's Lead fields this org has (describe), and those it lacks. A SOQL naming a field the org never
-    created fails whole (INVALID_FIELD): an org without, say, Savvy_Lead_Score__c or Experimentation_Tag__c could
-    not be pulled at all. Optional fields it lacks load as missing columns, as from a file without them; a required
-    one stops the pull before any row is read. A relationship (Owner.Name) is there when its Id field is."""
-    described = client.describe_fields()
+def _fields_in_org(client: SalesforceClient, names: list[str], columns, obj: str | None = None) -> tuple[list[str], list[str]]:
+    """The contract's fields of ``obj`` (the Lead object by default) this org shows the integration user (describe),
+    and those it lacks. A SOQL naming a field the org never created, or one field-level security hides, fails whole
+    (INVALID_FIELD): an org without, say, Savvy_Lead_Score__c or Experimentation_Tag__c, or whose profile hides
+    CallDisposition, could not be pulled at all. Optional fields it lacks load as missing columns, as from a file
+    without them; a required one stops the pull before any row is read. A relationship (Owner.Name) is there when
+    its Id field is."""
+    described = client.describe_fields(obj)
     have = lambda n: (n.split(".")[0] + "Id" if "." in n else n) in described  # noqa: E731
-    required = {c.name for c in salesforce_columns() if c.required}
+    required = {c.name for c in columns if c.required}
     absent = [n for n in names if not have(n)]
     if missing := [n for n in absent if n in required]:
         raise LeadScoringError(
-            f"The org's {client.cfg.object_name} has no field {', '.join(missing)} (or the integration user cannot "
-            "see it), and the engine needs it (shared/contract: a required column). Create the field or grant the "
-            "user field access, then pull again; nothing was replaced.")
+            f"The org's {obj or client.cfg.object_name} has no field {', '.join(missing)} (or the integration user "
+            "cannot see it), and the engine needs it (shared/contract: a required column). Create the field or grant "
+            "the user field access, then pull again; nothing was replaced.")
     return [n for n in names if have(n)], absent
 
 
@@ -79,13 +83,14 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     from core.contract import task_columns
     from core.ingest.activities import load_activity_file
 
-    names = [c.name for c in task_columns()]
+    columns = task_columns()
     # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
     # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
     where = "FROM Task WHERE WhoId != null AND IsDeleted = false"
-    return _pull(wh, settings, actor, progress, client, where, names, "Tasks", "salesforce_tasks_pull",
-                 load_activity_file, "Check the user's access to Task (Activities) and its WhoId field.",
-                 all_rows=True)
+    return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
+                 "salesforce_tasks_pull", load_activity_file,
+                 "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
+                 in_org=partial(_fields_in_org, columns=columns, obj="Task"))
 
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
@@ -126,6 +131,9 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
     except (RequestLimitExceeded, TransientFailure) as exc:
         result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
         raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
+    except SalesforceError as exc:  # the org refused the describe or the query: access, a field, the object
+        result.outcome, result.message = Outcome.FAILED, f"Salesforce refused the {what} query ({refusal(exc)})."
+        raise LeadScoringError(f"{result.message} {access_hint} Nothing was replaced.") from None
     except Exception as exc:
         result.outcome, result.message = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
         raise

@@ -71,6 +71,9 @@ class Faults:
     request_limit: bool = False  # while True, every API call answers 403 REQUEST_LIMIT_EXCEEDED
     slow_job_seconds: float = 0.0  # a closed job stays InProgress this long
     missing_fields: set = field(default_factory=set)  # Lead fields describe does not list (not created in the org)
+    # Task fields the integration user cannot see (field-level security): describe leaves them out, SOQL refuses them
+    missing_task_fields: set = field(default_factory=set)
+    no_task_access: bool = False  # the user's profile has no access to Task (Activities): INVALID_TYPE
     readonly_fields: set = field(default_factory=set)  # fields listed but not updateable for the integration user
     api_remaining: int | None = None  # /limits reports this many daily API requests left (None: counted)
     edit_converted: bool = False  # the integration user holds "View and Edit Converted Leads"
@@ -247,6 +250,13 @@ class SalesforceStandin:
                                "createable": writeback, "custom": name.endswith("__c")})
         return {"name": "Lead", "updateable": True, "fields": fields_out}
 
+    def describe_task(self) -> dict:
+        """Task's fields as describe reports them to the integration user (none updateable: the engine never writes
+        a Task)."""
+        fields_out = [{"name": name, "type": kind, "updateable": False, "createable": False, "custom": False}
+                      for name, kind in self.task_types.items() if name not in self.faults.missing_task_fields]
+        return {"name": "Task", "updateable": False, "fields": fields_out}
+
     # --- lifecycle ------------------------------------------------------------------------------
     @property
     def port(self) -> int:
@@ -326,6 +336,9 @@ class SalesforceStandin:
         if not m or m["obj"].lower() not in ("lead", "task"):
             raise _ApiError(400, "MALFORMED_QUERY", f"unexpected SOQL: {soql[:200]}")
         entity = "Task" if m["obj"].lower() == "task" else "Lead"
+        if entity == "Task" and self.faults.no_task_access:
+            raise _ApiError(400, "INVALID_TYPE", "sObject type 'Task' is not supported. If you are attempting to use a "
+                            "custom object, be sure to append the '__c' after the entity name.")
         table, types = (self.tasks, self.task_types) if entity == "Task" else (self.leads, self.types)
         conds = []
         for part in re.split(r"\s+and\s+", m["where"] or "", flags=re.IGNORECASE):
@@ -349,7 +362,8 @@ class SalesforceStandin:
         if [f.lower() for f in fields] == ["count()"]:
             return {"totalSize": len(rows), "done": True, "records": []}
         unknown = [f for f in fields if (f not in types and f not in ("Id",))
-                   or (entity == "Lead" and f in self.faults.missing_fields)]
+                   or (entity == "Lead" and f in self.faults.missing_fields)
+                   or (entity == "Task" and f in self.faults.missing_task_fields)]
         if unknown:
             raise _ApiError(400, "INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{entity}'.")
         records = [self._record(r, fields, entity) for r in rows]
@@ -579,6 +593,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, sf.limits())
             if rest == "sobjects/Lead/describe" and self.command == "GET":
                 return self._send(200, sf.describe_lead())
+            if rest == "sobjects/Task/describe" and self.command == "GET":
+                if sf.faults.no_task_access:
+                    raise _ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+                return self._send(200, sf.describe_task())
             if rest in ("query", "queryAll") and self.command == "GET":
                 return self._send(200, sf.query(parse_qs(path.query).get("q", [""])[0], all_rows=rest == "queryAll"))
             if rest.startswith(("query/", "queryAll/")) and self.command == "GET":
