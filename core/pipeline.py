@@ -107,10 +107,12 @@ class PipelineState:
         """The last Salesforce pull and push, one line each."""
         from core.salesforce.result import sync_words
 
-        return [f"Last Salesforce {kind} {when(s['started_at'])} by {s['actor']}: {sync_words(s['outcome'])} — "
-                f"{s['rows_succeeded']:,} of {s['rows_intended']:,} {'rows loaded' if kind == 'pull' else 'rows landed'}, "
-                f"{s['rows_failed']:,} failed, {s['rows_deferred']:,} deferred"
-                for kind, s in self.salesforce_last.items() if kind in ("pull", "push")]
+        names = {"pull": "pull", "pull_tasks": "pull of call activity (Tasks)", "push": "push"}
+        return [f"Last Salesforce {names[kind]} {when(s['started_at'])} by {s['actor']}: {sync_words(s['outcome'])} — "
+                f"{s['rows_succeeded']:,} of {s['rows_intended']:,} "
+                f"{'rows landed' if kind == 'push' else 'rows loaded'}, {s['rows_failed']:,} failed, "
+                f"{s['rows_deferred']:,} deferred"
+                for kind in names if (s := self.salesforce_last.get(kind))]
 
 
 # The audit actions of the three loads, and the kind each is shown as
@@ -158,11 +160,13 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
             s.query("select * from ops.runs order by started_at desc limit 1")
             if s.table_exists("ops.runs") else pd.DataFrame()
         )
-        syncs = (
-            s.query("select kind, started_at, actor, outcome, rows_intended, rows_succeeded, rows_failed, rows_deferred "
-                    "from ops.sf_syncs qualify row_number() over (partition by kind order by started_at desc) = 1")
-            if s.table_exists("ops.sf_syncs") else pd.DataFrame()
-        )
+        syncs = pd.DataFrame()
+        if s.table_exists("ops.sf_syncs"):  # a Task pull is its own line ("pull_tasks"), not the Leads' last pull
+            kind = ("case when kind = 'pull' and sf_object = 'Task' then 'pull_tasks' else kind end"
+                    if "sf_object" in s.columns("ops.sf_syncs") else "kind")
+            syncs = s.query(f"select {kind} as kind, started_at, actor, outcome, rows_intended, rows_succeeded, "
+                            "rows_failed, rows_deferred from ops.sf_syncs "
+                            f"qualify row_number() over (partition by {kind} order by started_at desc) = 1")
         models = (
             s.query("select * from ml.models where is_champion order by created_at desc limit 1")
             if s.table_exists("ml.models") else pd.DataFrame()

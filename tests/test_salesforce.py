@@ -395,6 +395,16 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     second = daily.run_daily(wh, settings)
     assert second.counts["tasks_rows_read"] == n and "tasks_pull" not in second.counts
     assert wh.read("select count(*) as n from marts.fact_tasks").n[0] == n
+    from core.pipeline import pipeline_state
+    from core.salesforce.ledger import recent_syncs
+    from core.salesforce.status import readable_syncs
+
+    lines = pipeline_state(wh).sync_lines()  # the home page: the Leads' last pull is not hidden by the Tasks'
+    assert len(lines) == 3 and lines[0].startswith("Last Salesforce pull ") and "Tasks" not in lines[0]
+    assert lines[1].startswith("Last Salesforce pull of call activity (Tasks) ")
+    assert lines[2].startswith("Last Salesforce push ")
+    assert f"{n:,} of {n:,} rows loaded" in lines[1]
+    assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads"]
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings
     # a profile that hides an optional Task field (field-level security): the SOQL would fail whole; pulled without it
@@ -588,3 +598,31 @@ def test_an_expired_session_logs_in_again_mid_push(world):
     assert result.outcome == "ok" and result.succeeded == result.intended
     assert len(sf.sessions) == 1 and not (sf.sessions & expired[0])  # a second login happened
     assert set(sf.update_counts().values()) == {1}
+
+
+def test_a_sync_history_from_before_pulls_named_their_object_gains_the_column(wh):
+    """Warehouses from before Task pulls were told apart: their ops.sf_syncs lacks sf_object. The next sync adds
+    it; older rows read as they did."""
+    from datetime import datetime, timezone
+
+    from core.auth import cli_actor
+    from core.pipeline import pipeline_state
+    from core.salesforce.ledger import recent_syncs
+    from core.salesforce.result import SyncResult, record_sync
+    from core.salesforce.status import readable_syncs
+
+    wh.create_schemas()
+    with wh.writer("an older release's sync table") as s:
+        s.execute("drop table if exists ops.sf_syncs")
+        s.execute("create table ops.sf_syncs (sync_id string, kind string, actor string, started_at timestamp, "
+                  "finished_at timestamp, outcome string, rows_intended int64, rows_sent int64, rows_succeeded int64, "
+                  "rows_failed int64, rows_deferred int64, retries int64, job_ids string, message string, seconds float64)")
+        s.execute("insert into ops.sf_syncs values ('old', 'pull', 'ann', timestamp '2026-01-05 06:00:00', "
+                  "timestamp '2026-01-05 06:01:00', 'ok', 10, 0, 10, 0, 0, 0, '', 'Leads: 1 page(s)', 60.0)")
+    tasks = SyncResult.start("pull")
+    tasks.sf_object, tasks.intended, tasks.succeeded = "Task", 7, 7
+    record_sync(wh, tasks, cli_actor(), datetime.now(timezone.utc))
+    assert readable_syncs(recent_syncs(wh)).kind.tolist() == ["Pull · Tasks", "Pull"]
+    lines = pipeline_state(wh).sync_lines()
+    assert len(lines) == 2 and lines[0].startswith("Last Salesforce pull ") and "10 of 10 rows loaded" in lines[0]
+    assert lines[1].startswith("Last Salesforce pull of call activity (Tasks) ") and "7 of 7 rows loaded" in lines[1]

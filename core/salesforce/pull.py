@@ -99,6 +99,7 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")
+    result.sf_object = what.removesuffix("s")  # "Leads" → "Lead", "Tasks" → "Task"
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"

@@ -71,6 +71,7 @@ class SyncResult:
     seconds: float = 0.0
     reconciled_jobs: int = 0
     cleared: int = 0  # leads whose score was cleared because they left the scored population
+    sf_object: str = "Lead"  # what was pulled or pushed: "Lead", or "Task" for a pull of call activity
 
     def markdown(self) -> str:
         lines = [f"{KINDS[self.kind]} {self.sync_id}: **{sync_words(self.outcome)}** in {self.seconds:.1f} s."]
@@ -101,9 +102,11 @@ def record_sync(wh: Warehouse, result: SyncResult, actor: Actor, started: dateti
         "finished_at": now(), "outcome": str(result.outcome), "rows_intended": result.intended,
         "rows_sent": result.sent, "rows_succeeded": result.succeeded, "rows_failed": result.failed,
         "rows_deferred": result.deferred, "retries": result.retries, "job_ids": ",".join(result.job_ids),
-        "message": result.message, "seconds": round(result.seconds, 2),
+        "message": result.message, "seconds": round(result.seconds, 2), "sf_object": result.sf_object,
     }
+    frame = pd.DataFrame([row])
     with wh.writer(f"record Salesforce {result.kind}") as s:
-        s.load("ops.sf_syncs", pd.DataFrame([row]), mode="append")
+        s.add_columns_of("ops.sf_syncs", frame)  # sf_object: a warehouse from before it had none
+        s.load("ops.sf_syncs", frame, mode="append")
         detail = {k: v for k, v in asdict(result).items() if k not in ("sync_id", "kind")}
         audit.record(s, actor, f"salesforce_{result.kind}", result.sync_id, str(result.outcome), detail)

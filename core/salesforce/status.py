@@ -121,6 +121,11 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
     first = ["started_at", "kind", "outcome", "actor", "rows_intended", "rows_sent", "rows_succeeded", "rows_failed",
              "rows_deferred", "retries", "seconds", "message"]
     out = recent[[c for c in first if c in recent] + [c for c in recent if c not in first]].copy()
-    out["kind"] = out["kind"].map(lambda k: KINDS.get(k, k))
+    kind = out["kind"].map(lambda k: KINDS.get(k, k))
+    if "sf_object" in out:  # a pull of Leads and one of Tasks read apart (rows from before it say nothing)
+        pulled = (out["kind"] == "pull") & out["sf_object"].notna()
+        kind = kind.where(~pulled, kind + " · " + out["sf_object"].fillna("") + "s")
+        out = out.drop(columns="sf_object")
+    out["kind"] = kind
     out["outcome"] = out["outcome"].map(sync_words)
     return out

@@ -102,7 +102,8 @@ create table if not exists ops.capacity (
   set_at timestamp
 );
 
--- Salesforce sync (core/salesforce/sync.py). One row per pull, push or dry run.
+-- Salesforce sync (core/salesforce/result.py). One row per pull, push or dry run; sf_object: Lead, or Task for a
+-- pull of call activity (added later: older warehouses gain it at their next sync).
 create table if not exists ops.sf_syncs (
   sync_id string,
   kind string,
@@ -118,7 +119,8 @@ create table if not exists ops.sf_syncs (
   retries int64,
   job_ids string,
   message string,
-  seconds float64
+  seconds float64,
+  sf_object string
 );
 
 -- What Salesforce holds, per lead, from this engine: the hash of the last values that landed.
