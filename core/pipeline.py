@@ -44,6 +44,8 @@ class PipelineState:
     last_run: dict | None
     alerts: list[str]
     salesforce_last: dict[str, dict]
+    # the newest loads of call activity (Salesforce Tasks: the experiments' dials), newest first
+    activity_loads: list[dict] = field(default_factory=list)
     # the newest successful load of each kind ("territory", "leads", "activities") → its warnings, as the load said
     # them (a partial or shrunk territory month, deleted records): kept in sight after a load run from cron
     load_warnings: dict[str, list[str]] = field(default_factory=dict)
@@ -76,6 +78,13 @@ class PipelineState:
         if not self.lead_loads:
             return None
         t = self.lead_loads[0]
+        return f"**{t['file_name']}** · exported {when(t['export_at'])}", _load_caption(t)
+
+    def activity_load_words(self) -> tuple[str, str] | None:
+        """The newest call-activity (Task) load: (what, caption), or None before the first."""
+        if not self.activity_loads:
+            return None
+        t = self.activity_loads[0]
         return f"**{t['file_name']}** · exported {when(t['export_at'])}", _load_caption(t)
 
     def champion_words(self) -> str:
@@ -140,10 +149,9 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
             "max(loaded_by) as loaded_by "
             "from raw.file_loads where kind = 'territory' group by load_id order by loaded_at desc limit 5"
         )
-        leads = s.query(
+        leads, activities = (s.query(
             "select load_id, loaded_at, file_name, export_at, rows_read, rows_loaded, rows_quarantined, loaded_by "
-            "from raw.file_loads where kind = 'leads' order by loaded_at desc limit 5"
-        )
+            f"from raw.file_loads where kind = '{kind}' order by loaded_at desc limit 5") for kind in ("leads", "activities"))
         months = (
             s.query("select snapshot_month, count(*) as reps from marts.dim_rep_snapshots "
                     "group by snapshot_month order by snapshot_month")
@@ -187,6 +195,7 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
                     "worst": live.sort_values("last_seen").message.iloc[-1] if len(live) else None},
         territory_loads=_records(territory),
         lead_loads=_records(leads),
+        activity_loads=_records(activities),
         snapshot_months=_records(months),
         unique_reps=reps,
         contacted_leads=contacted,

@@ -43,7 +43,9 @@ with user_errors():
         for title, words, empty, kinds in (
                 ("Last territory load", state.territory_load_words(), "No territory files loaded yet: RevOps → Upload "
                  "exports.", ("territory",)),
-                ("Last lead load", state.lead_load_words(), "No Salesforce Lead export loaded yet.", ("leads", "activities"))):
+                ("Last lead load", state.lead_load_words(), "No Salesforce Lead export loaded yet.", ("leads",)),
+                ("Last call activity load", state.activity_load_words(), "No call activity (Salesforce Tasks) loaded "
+                 "yet: experiments count dials from it (Upload exports, or Salesforce sync).", ("activities",))):
             st.subheader(title)
             if words:
                 st.write(words[0])

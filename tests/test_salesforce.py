@@ -404,6 +404,8 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     assert lines[1].startswith("Last Salesforce pull of call activity (Tasks) ")
     assert lines[2].startswith("Last Salesforce push ")
     assert f"{n:,} of {n:,} rows loaded" in lines[1]
+    what, caption = pipeline_state(wh).activity_load_words()  # and the home page's "Last call activity load"
+    assert what.startswith("**salesforce_tasks_pull_") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
     assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads"]
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings

@@ -72,6 +72,9 @@ def test_home_renders_for_every_role(data_dir, role):
     labels = {m.label: m.value for m in at.metric}
     assert labels["Territory snapshot"] == "Oct 2025"
     assert labels["Contacted leads"] == "2,894"
+    # the experiments' dials come from the call activity: when it was last loaded is in sight
+    assert [s.value for s in at.subheader][:3] == ["Last territory load", "Last lead load", "Last call activity load"]
+    assert any(i.value.startswith("No call activity (Salesforce Tasks) loaded yet") for i in at.info)
 
 
 def test_home_keeps_the_last_loads_warnings_in_sight(data_dir, small_demo, tmp_path):
