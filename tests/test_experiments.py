@@ -155,6 +155,7 @@ def test_demo_readout_recovers_the_planted_effect(monitored, name, source):
                                                           "High-AUM lead coverage", "SGA workload across metros"}
     assert not r.strata.empty and not r.cumulative.empty
     assert not any(w_.startswith("Converted leads") for w_ in j["warnings"])  # the demo's Tasks stay on the Lead
+    assert not any(w_.startswith("The call activity loaded ends") for w_ in j["warnings"])  # exported with the Leads
     # the balance chart names an owning SGA's column by the SGA, never by a Salesforce user id
     owners = r.balance[r.balance.feature.str.startswith("Owner_")]
     assert len(owners) and owners.label.str.startswith("Owner: ").all() and not owners.label.str.contains("005").any()
@@ -178,6 +179,22 @@ def test_converted_leads_without_dials_are_called_out():
     assert converted_dials_note(m, {f"L{i}" for i in range(12, 24)}) is None  # converted leads kept their dials
     assert converted_dials_note(m, {f"L{i}" for i in range(9)}) is None  # too few to say
     assert converted_dials_note(m, set()) is None
+
+
+def test_a_task_export_older_than_the_leads_is_called_out():
+    """A Lead export refreshed daily beside a Task export loaded once: the matured leads' dial windows run past
+    the newest dial loaded, their later dials are missing and MQLs per 100 dials read high in both arms."""
+    from core.experiments.units import stale_dials_note
+
+    t = lambda d: pd.Timestamp(d, tz="UTC")  # noqa: E731
+    m = pd.DataFrame({"contacted_at": pd.date_range("2025-06-01", "2025-08-31", periods=500, tz="UTC")})
+    note = stale_dials_note(m, t("2025-08-15"), 30)  # windows end up to 30 Sep: those ending after 19 Aug are late
+    late = int((m.contacted_at + pd.Timedelta(days=30) > t("2025-08-19")).sum())
+    assert note.startswith(f"The call activity loaded ends 15 Aug 2025, but the 30-day windows of {late:,} matured "
+                           f"leads ({late / 500:.0%}) run past it")
+    assert stale_dials_note(m, t("2025-09-28"), 30) is None  # a long weekend's gap, not a stale export
+    assert stale_dials_note(m, t("2025-09-25"), 30) is None  # a handful of windows past 29 Sep: under 10
+    assert stale_dials_note(m, None, 30) is None  # no call activity: the readout uses MQLs per lead
 
 
 def test_dials_are_loaded_with_accounting_and_counted_inside_the_window(monitored):

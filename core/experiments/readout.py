@@ -437,8 +437,8 @@ def readout(wh: Warehouse, settings: Settings, name: str, as_of=None) -> Readout
     m = U.matured(frame, as_of, window)
     if primary_dials and len(m):
         with wh.reader() as s:
-            note = U.converted_dials_note(m, U.converted_leads(s))
-        warnings += [note] if note else []
+            notes = [U.converted_dials_note(m, U.converted_leads(s)), U.stale_dials_note(m, U.newest_dial(s), window)]
+        warnings += [n for n in notes if n]
     scored_share = float(np.isfinite(m["score"].to_numpy(float)).mean()) if len(m) else 0.0
     use_score = scored_share >= MIN_SCORED_SHARE
     if len(m) and not use_score:

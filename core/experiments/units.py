@@ -138,6 +138,34 @@ def converted_dials_note(m: pd.DataFrame, converted: set[str], min_leads: int = 
             "Tasks before conversion (or with the converted Lead's Id as WhoId).")
 
 
+STALE_DIALS_SLACK_DAYS = 4  # a long weekend without a logged call is not a stale Task export
+STALE_DIALS_SHARE = 0.02
+
+
+def newest_dial(s: Session) -> pd.Timestamp | None:
+    """When the newest dial loaded was logged (None without call activity)."""
+    if not s.table_exists("marts.fact_tasks"):
+        return None
+    return as_utc(s.scalar("select max(created_at) from marts.fact_tasks where is_dial"))
+
+
+def stale_dials_note(m: pd.DataFrame, newest: pd.Timestamp | None, window_days: int) -> str | None:
+    """The Task export (or the last Task pull) ends before the matured leads' dial windows do: the dials after it
+    are missing, so MQLs per 100 dials read high in both arms — a Lead export refreshed daily beside a Task export
+    loaded once. Said when 2%+ (and 10+) of the matured leads' windows run more than a few days past the newest
+    dial loaded (``m``: matured leads with ``contacted_at``)."""
+    if newest is None or m.empty:
+        return None
+    ends = pd.to_datetime(m["contacted_at"], utc=True) + pd.Timedelta(days=window_days)
+    late = int((ends > newest + pd.Timedelta(days=STALE_DIALS_SLACK_DAYS)).sum())
+    if late < max(10, STALE_DIALS_SHARE * len(m)):
+        return None
+    return (f"The call activity loaded ends {newest:%d %b %Y}, but the {window_days}-day windows of {late:,} matured "
+            f"leads ({late / len(m):.0%}) run past it: their later dials are missing, so MQLs per 100 dials read high "
+            "in both arms. Load a newer Task export (Upload exports → Salesforce Task export) or pull call activity "
+            "(Salesforce sync), then read out again.")
+
+
 def matured(frame: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:
     """Leads whose outcome window has closed by ``as_of``, with ``mql`` (booked inside the window and by
     ``as_of``); MQLs stamped before contact (defects) are excluded, as in training."""
