@@ -148,6 +148,8 @@ def _run_verbs(sub) -> None:
     sfs.add_argument("--json", action="store_true")
     st_ = sub.add_parser("sf-standin", help="run the local HTTPS Salesforce stand-in for demos (Ctrl-C stops it)")
     st_.add_argument("--seed", required=True, help="a contract-format Salesforce Lead file to serve")
+    st_.add_argument("--tasks", help="a contract-format Salesforce Task file to serve too (default: salesforce_tasks.csv "
+                     "beside the Lead file, when there is one)")
     st_.add_argument("--port", type=int, default=8443)
     st_.add_argument("--page-size", type=int, default=2000)
     st_.add_argument("--lock-rate", type=float, default=0.0, help="share of Leads whose first update hits UNABLE_TO_LOCK_ROW")
@@ -497,6 +499,10 @@ def _serve_standin(args) -> int:
 
     if not Path(args.seed).exists():
         raise LeadScoringError(f"--seed {args.seed}: no such file. Pass a Salesforce Lead export (e.g. from demo-data).")
+    # the daily run pulls the call activity after the Leads: a stand-in without Tasks made it fail every day
+    tasks = Path(args.tasks) if args.tasks else Path(args.seed).with_name("salesforce_tasks.csv")
+    if args.tasks and not tasks.exists():
+        raise LeadScoringError(f"--tasks {args.tasks}: no such file. Pass a Salesforce Task export (e.g. from demo-data).")
     # Ctrl-C (SIGINT) and SIGTERM both stop it cleanly, even when they arrive during start-up. The handlers
     # are installed explicitly: a process started in the background by a non-interactive shell inherits
     # SIGINT as ignored, and Python then never raises KeyboardInterrupt.
@@ -507,13 +513,14 @@ def _serve_standin(args) -> int:
         standin = SalesforceStandin(args.seed, port=args.port, page_size=args.page_size, workdir=args.workdir)
         standin.faults.lock_rate = args.lock_rate
         standin.faults.slow_job_seconds = args.slow_job_seconds
+        n_tasks = standin.seed_tasks(tasks) if tasks.exists() else 0
         try:
             standin.start()
         except OSError as exc:
             raise LeadScoringError(f"Cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); pick another --port.") from None
         cfg = standin.settings()
         # The stand-in's own throwaway credentials, printed for the demo like any local dev server's.
-        print(f"Salesforce stand-in serving {len(standin.leads):,} Leads at {standin.url}\n"
+        print(f"Salesforce stand-in serving {len(standin.leads):,} Leads and {n_tasks:,} Tasks at {standin.url}\n"
               "Point the engine at it (another shell):\n"
               f"  export LEADSCORE_SF_ENABLED=1 LEADSCORE_SF_LOGIN_URL={cfg['login_url']} "
               f"LEADSCORE_SF_USERNAME={cfg['username']}\n"

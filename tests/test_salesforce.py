@@ -474,7 +474,8 @@ def test_standin_command_serves_until_stopped(small_demo, tmp_path, stop_signal)
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         first = proc.stdout.readline()
-        assert f"https://127.0.0.1:{port}" in first and "5,005 Leads" in first
+        assert f"https://127.0.0.1:{port}" in first and "5,005 Leads and " in first and " Tasks at " in first
+        assert " and 0 Tasks" not in first  # the demo's Task file beside the Lead file is served too
         exports = "".join(proc.stdout.readline() for _ in range(3))
         assert "LEADSCORE_SF_CA_BUNDLE=" in exports and (tmp_path / "standin_cert.pem").exists()
         proc.send_signal(getattr(signal, stop_signal))

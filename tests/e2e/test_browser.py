@@ -41,7 +41,9 @@ def server(tmp_path, small_demo):
             pytest.fail("chromium is not installed: the README test command installs it (apt-get install chromium)")
         pytest.skip("no chromium on this machine")
     port = _free_port()
-    standin = SalesforceStandin(small_demo / "salesforce_leads.csv").start()
+    standin = SalesforceStandin(small_demo / "salesforce_leads.csv")
+    standin.seed_tasks(small_demo / "salesforce_tasks.csv")  # as `sf-standin` serves the demo: Leads and Tasks
+    standin.start()
     env = {**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path / "data"), "LEADSCORE_ADMIN_PASSWORD": "e2e-admin-pass",
            "LEADSCORE_SF_ENABLED": "1", "LEADSCORE_SF_LOGIN_URL": standin.url, "LEADSCORE_SF_USERNAME": standin.username,
            "LEADSCORE_SF_PASSWORD": standin.password, "LEADSCORE_SF_TOKEN": standin.security_token,
@@ -175,7 +177,7 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page.get_by_role("heading", name="Pipeline home").wait_for()
             page.get_by_text("CRD match rate").wait_for()
             page.locator(".js-plotly-plot").first.wait_for()  # the snapshot months' chart drawn, not its placeholder
-            page.get_by_text("Last Salesforce pull").wait_for()
+            page.get_by_text("Last Salesforce pull of call activity (Tasks)").wait_for()
             page.screenshot(path=str(SHOTS / "01_home.png"))
 
             page.get_by_role("link", name="Upload exports").click()
