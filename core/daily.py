@@ -1,6 +1,6 @@
-"""`run-daily` in small steps: leads (and call activity, when pulled) → features → scores and tiers → experiment assignment → monitoring →
-Salesforce write-back. Each step is timed into one :class:`DailyRun`, which is recorded in ``ops.runs`` and the
-audit log however the run ends.
+"""`run-daily` in small steps: leads (and call activity, when pulled) → features → scores and tiers → experiment
+assignment → monitoring → Salesforce write-back. Each step is timed into one :class:`DailyRun`, which is recorded
+in ``ops.runs`` and the audit log however the run ends.
 
 On failure the previous scores stay in place (they are only replaced by a complete run), the failure is
 recorded, monitoring raises its CRITICAL pipeline alert straight away, and the error is raised for the caller
@@ -180,8 +180,8 @@ def record(run: DailyRun, wh: Warehouse) -> None:
 
 def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, actor: Actor | None = None,
               progress: Progress | None = None) -> DailyRun:
-    """Leads (a file when given, else a Salesforce pull when configured, then its Tasks) → features → scores and tiers →
-    experiment assignment → monitoring → Salesforce write-back when configured; one ops.runs row."""
+    """Leads (a file when given, else a Salesforce pull when configured, then its Tasks) → features → scores and
+    tiers → experiment assignment → monitoring → Salesforce write-back when configured; one ops.runs row."""
     from core.monitoring.monitor import run_monitor
     from core.salesforce.config import salesforce_config
 
