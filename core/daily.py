@@ -103,7 +103,8 @@ def read_activities(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
         try:
             run.counts["tasks_rows_read"] = pull_activities(wh, settings, actor=run.actor).rows_read
         except LeadScoringError as exc:
-            run.counts["tasks_pull"] = f"not pulled: {exc}"
+            run.counts["tasks_pull"] = (f"not pulled: {exc} (An org that logs no calls as Tasks can turn the daily "
+                                        "Task pull off: salesforce.daily_pull_tasks = false.)")
 
 
 def build(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
