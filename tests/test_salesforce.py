@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -404,6 +405,16 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     assert lines[1].startswith("Last Salesforce pull of call activity (Tasks) ")
     assert lines[2].startswith("Last Salesforce push ")
     assert f"{n:,} of {n:,} rows loaded" in lines[1]
+    # a pull is archived compressed (a daily pull of every Lead and Task would add its full size each day), and its
+    # recorded checksum is the pulled file's
+    import gzip
+    import hashlib
+
+    for kind in ("leads", "activities"):
+        load = wh.read(f"select archive_path, sha256 from raw.file_loads where kind = '{kind}' "
+                       "order by loaded_at desc limit 1").iloc[0]
+        assert load.archive_path.endswith(".csv.gz")
+        assert hashlib.sha256(gzip.decompress(Path(load.archive_path).read_bytes())).hexdigest() == load.sha256
     what, caption = pipeline_state(wh).activity_load_words()  # and the home page's "Last call activity load"
     assert what.startswith("**salesforce_tasks_pull_") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
     assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads"]

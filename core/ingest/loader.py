@@ -57,7 +57,7 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
         text = read_text_csv(path)
         if text.table.num_rows == 0 and not text.invalid_rows:
             raise LeadScoringError(f"{path.name}: the file has a header but no data rows. Nothing was loaded.")
-        digest, archived = archive_file(path, settings.archive_dir, kind)
+        digest, archived = archive_file(path, settings.archive_dir, kind, compress=pulled(path, settings))
         texts.append((path, text))
         accounts.append(_account(path, text, digest, archived, meta_for(path), columns))
         check_required(path, text.headers, columns, kind_label, live_pull)
@@ -65,6 +65,11 @@ def read_files(paths, settings: Settings, kind: str, columns, meta_for, kind_lab
     tables = [contract_table(text, columns, meta_for(path), kind_label, extra_names) for path, text in texts]
     invalid = [(path.name, text.invalid_rows) for path, text in texts]
     return accounts, normalise_ids(pa.concat_tables(tables)), invalid, extra_names
+
+
+def pulled(path: Path, settings: Settings) -> bool:
+    """A file the engine wrote from a Salesforce pull (``data/pulls``): archived compressed (:func:`archive_file`)."""
+    return Path(path).resolve().parent == (Path(settings.data_dir) / "pulls").resolve()
 
 
 def _account(path: Path, text, digest: str, archived: Path, meta: dict, columns) -> FileAccount:
@@ -82,7 +87,7 @@ def _stream_files(paths, settings, kind, columns, meta_for, kind_label, progress
         progress(0.05 + 0.35 * i / max(len(paths), 1), f"Checking and archiving {path.name}")
         f = open_text_csv(path)
         check_required(path, f.headers, columns, kind_label, live_pull)
-        digest, archived = archive_file(path, settings.archive_dir, kind, f.sha256)
+        digest, archived = archive_file(path, settings.archive_dir, kind, f.sha256, compress=pulled(path, settings))
         files.append(f)
         accounts.append(_account(path, f, digest, archived, meta_for(path), columns))
     extra_names = list(dict.fromkeys(h for a in accounts for h in a.extra_columns))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
 import io
 import re
@@ -61,14 +62,22 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def archive_file(path: Path, archive_dir: Path, kind: str, digest: str | None = None) -> tuple[str, Path]:
-    """Copy the raw file into the content-addressed archive; return (sha256, archived path)."""
+def archive_file(path: Path, archive_dir: Path, kind: str, digest: str | None = None,
+                 compress: bool = False) -> tuple[str, Path]:
+    """Copy the raw file into the content-addressed archive; return (sha256 of the file as read, archived path).
+    With ``compress`` the copy is gzip (``.gz``, fastest level): for the files the engine writes itself from a
+    Salesforce pull, which a daily run would otherwise add to the archive whole every day (at full scale ~47 MB a
+    day of Leads and Tasks; ~4x smaller compressed, ~0.15 s each); an uploaded file is kept byte for byte."""
     digest = digest or sha256_of(path)
-    dest = archive_dir / kind / f"{digest[:16]}_{path.name}"
+    dest = archive_dir / kind / f"{digest[:16]}_{path.name}{'.gz' if compress else ''}"
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + ".part")
-        shutil.copyfile(path, tmp)
+        if compress:
+            with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        else:
+            shutil.copyfile(path, tmp)
         tmp.replace(dest)
     return digest, dest
 
