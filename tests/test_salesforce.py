@@ -640,3 +640,21 @@ def test_a_sync_history_from_before_pulls_named_their_object_gains_the_column(wh
     lines = pipeline_state(wh).sync_lines()
     assert len(lines) == 2 and lines[0].startswith("Last Salesforce pull ") and "10 of 10 rows loaded" in lines[0]
     assert lines[1].startswith("Last Salesforce pull of call activity (Tasks) ") and "7 of 7 rows loaded" in lines[1]
+
+
+def test_a_pull_leaves_the_api_requests_kept_for_other_integrations(world):
+    """A daily run pulls every contacted Lead and every Task, page by page: near the org's limit that would eat the
+    requests salesforce.api_request_floor keeps for other integrations. Checked before the second page, as a push
+    checks before its jobs; deferred in words, nothing replaced."""
+    settings, wh, sf = world
+    before = len(wh.read("select Id from marts.dim_leads"))
+    sf.faults.api_remaining = 1_005  # the floor is 1,000; the pull needs 7 more pages of 400
+    pages = sum(1 for m, p, _ in sf.requests if "/query" in p)
+    with pytest.raises(LeadScoringError, match=r"Salesforce pull of Leads deferred: the org has 1,005 of 15,000 daily "
+                                               r"API requests left; this pull of 2,894 Leads needs about 7 more"):
+        pull_leads(wh, settings)
+    assert sum(1 for m, p, _ in sf.requests if "/query" in p) == pages + 1  # the first page only
+    assert wh.read("select outcome from ops.sf_syncs order by started_at desc limit 1").outcome[0] == "deferred_api_floor"
+    assert len(wh.read("select Id from marts.dim_leads")) == before
+    sf.faults.api_remaining = 1_009  # enough: 7 pages and the /limits call leave the floor whole
+    assert pull_leads(wh, settings).rows_read == 2_894

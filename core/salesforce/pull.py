@@ -93,6 +93,25 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
                  in_org=partial(_fields_in_org, columns=columns, obj="Task"))
 
 
+class _Deferred(Exception):
+    """The pull would eat into the API requests kept for the org's other integrations."""
+
+
+def _check_api_floor(client: SalesforceClient, cfg, what: str, total: int, page: int) -> None:
+    """Before the second page: the pages still to fetch must leave ``salesforce.api_request_floor`` daily API
+    requests for the org's other integrations, as a push must. A daily run pulls every contacted Lead and every
+    Task (2,000 a page): at a few million Tasks that is thousands of requests, which an org near its limit cannot
+    spare. One /limits request, only when more than one page is due."""
+    more = -(-max(total - page, 0) // max(page, 1))
+    if more == 0:
+        return
+    remaining, maximum = client.api_requests()
+    if remaining - more - 1 < cfg.api_request_floor:
+        raise _Deferred(f"the org has {remaining:,} of {maximum:,} daily API requests left; this pull of {total:,} "
+                        f"{what} needs about {more:,} more and salesforce.api_request_floor keeps "
+                        f"{cfg.api_request_floor:,} for other integrations.")
+
+
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, where: str, names: list[str], what: str, prefix: str, load,
           access_hint: str, all_rows: bool = False, in_org=None):
@@ -115,6 +134,8 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
             writer = csv.writer(fh)
             writer.writerow(names)
             for records, total in client.query_pages(soql, all_rows):
+                if pages == 0:
+                    _check_api_floor(client, cfg, what, total, len(records))
                 pages += 1
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
@@ -132,6 +153,10 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
     except (RequestLimitExceeded, TransientFailure) as exc:
         result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
         raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
+    except _Deferred as exc:
+        result.outcome, result.message = Outcome.DEFERRED_API_FLOOR, str(exc)
+        raise LeadScoringError(f"Salesforce pull of {what} deferred: {exc} Nothing was replaced; the next daily run "
+                               "tries again, or pull once the allowance resets.") from None
     except SalesforceError as exc:  # the org refused the describe or the query: access, a field, the object
         result.outcome, result.message = Outcome.FAILED, f"Salesforce refused the {what} query ({refusal(exc)})."
         raise LeadScoringError(f"{result.message} {access_hint} Nothing was replaced.") from None
