@@ -216,6 +216,7 @@ def _sf_status(args, settings) -> int:
         for f in status.fields:
             state = "ok" if f.exists and f.updateable else "not updateable by this user" if f.exists else "missing"
             print(f"  {f.field} → {f.api_name}: {state}")
+        print(status.call_activity)
     return 0
 
 

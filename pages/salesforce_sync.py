@@ -34,7 +34,7 @@ with user_errors():
                    f"jobs of {cfg['batch_size']:,} rows · daily pull {pull}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
         if st.button("Test connection and check the org"):
-            with st.spinner("Logging in, reading the Lead fields and the API allowance…"):
+            with st.spinner("Logging in, reading the Lead and Task fields and the API allowance…"):
                 status = connection_status(eng.settings, org=True)
             st.success(f"Connected to {status.instance} in {status.seconds} s: "
                        f"{status.contacted_leads:,} contacted Leads visible.")
@@ -46,6 +46,7 @@ with user_errors():
                 "api_name": st.column_config.TextColumn("API name"),
                 "exists": st.column_config.CheckboxColumn("Exists"),
                 "updateable": st.column_config.CheckboxColumn("Updateable by this user")})
+            (st.caption if status.call_activity_ok else st.warning)(status.call_activity)
     else:
         st.info("Salesforce is not configured, so pushes are off; the dry run below still shows what would be sent. "
                 "Missing: " + "; ".join(view.missing) + ". See the README section 'Salesforce'.")

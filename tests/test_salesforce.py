@@ -459,8 +459,19 @@ def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):
     fields = {f["api_name"]: f for f in org["fields"]}
     assert {"Lead_Score__c", "Lead_Score_Experiment__c"} <= set(fields)
     assert all(f["exists"] and f["updateable"] for f in fields.values())
+    assert org["call_activity_ok"] and org["call_activity"].startswith("Call activity: Task and every contract")
     assert main(["sf-status", "--org"]) == 0
     assert "Daily API requests left" in (text := capsys.readouterr().out) and "Lead_Score__c: ok" in text
+    # the daily Task pull's access, checked with the org: a hidden field, then no Task access at all
+    sf.faults.missing_task_fields = {"CallDisposition"}
+    assert main(["sf-status", "--org"]) == 0
+    assert "Call activity: Task is readable, but not CallDisposition (field-level security)" in capsys.readouterr().out
+    sf.faults.no_task_access = True
+    assert main(["sf-status", "--org", "--json"]) == 0
+    org = json.loads(capsys.readouterr().out)
+    assert not org["call_activity_ok"] and org["call_activity"].startswith("Call activity: this user cannot read "
+                                                                           "Task (NOT_FOUND: ")
+    sf.faults.missing_task_fields, sf.faults.no_task_access = set(), False
     monkeypatch.setenv("LEADSCORE_SF_PASSWORD", "not-the-password")
     assert main(["push-scores"]) == 2
     assert sf.password not in capsys.readouterr().err

@@ -44,6 +44,10 @@ class ConnectionStatus:
     api_remaining: int | None = None
     api_max: int | None = None
     api_floor: int | None = None  # requests kept for the org's other integrations
+    # call activity as the integration user sees Task (the daily Task pull, the experiments' dials), in words;
+    # call_activity_ok: every contract Task field readable
+    call_activity: str | None = None
+    call_activity_ok: bool = True
 
     def to_json(self) -> dict:
         """``sf-status --json``: the connection's keys, plus the org's only when it was checked."""
@@ -54,7 +58,8 @@ class ConnectionStatus:
                     "seconds": self.seconds}
         if self.fields:
             out |= {"fields": [asdict(f) for f in self.fields], "api_remaining": self.api_remaining,
-                    "api_max": self.api_max, "api_floor": self.api_floor}
+                    "api_max": self.api_max, "api_floor": self.api_floor, "call_activity": self.call_activity,
+                    "call_activity_ok": self.call_activity_ok}
         return out
 
 
@@ -72,11 +77,33 @@ def connection_status(settings: Settings, org: bool = False) -> ConnectionStatus
     if org:
         described = client.describe_fields()
         remaining, maximum = client.api_requests()
+        words, ok = _call_activity(client)
         status = replace(status, fields=tuple(
             FieldCheck(c, a, a in described, bool(described.get(a, {}).get("updateable")))
             for c, a in cfg.field_map.items()), api_remaining=remaining, api_max=maximum,
-            api_floor=cfg.api_request_floor)
+            api_floor=cfg.api_request_floor, call_activity=words, call_activity_ok=ok)
     return replace(status, seconds=round(time.perf_counter() - t0, 2))
+
+
+def _call_activity(client: SalesforceClient) -> tuple[str, bool]:
+    """Whether the integration user can read Task and which contract Task fields it cannot see: the daily Task pull
+    leaves those out (or, without Task access, cannot run)."""
+    from simple_salesforce.exceptions import SalesforceError
+
+    from core.contract import task_columns
+    from core.salesforce.client import refusal
+
+    try:
+        described = client.describe_fields("Task")
+    except SalesforceError as exc:
+        return (f"Call activity: this user cannot read Task ({refusal(exc)}), so the daily Task pull cannot run and "
+                "experiments count no new dials. Grant Read on Tasks (Activities), or set "
+                "salesforce.daily_pull_tasks = false.", False)
+    hidden = [c.name for c in task_columns() if c.name not in described]
+    if hidden:
+        return (f"Call activity: Task is readable, but not {', '.join(hidden)} (field-level security): pulls load "
+                "them as missing.", False)
+    return "Call activity: Task and every contract Task field are readable.", True
 
 
 @dataclass(frozen=True)

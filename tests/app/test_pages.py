@@ -432,6 +432,7 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     next(b for b in at.button if b.label == "Test connection and check the org").click().run()
     assert any("contacted Leads visible" in s.value for s in at.success)
     assert any(m.label == "Daily API requests left" for m in at.metric)  # /limits read
+    assert any(c.value == "Call activity: Task and every contract Task field are readable." for c in at.caption)
     fields = next(df.value for df in at.dataframe if "api_name" in df.value.columns)
     assert set(fields["api_name"]) >= {"Lead_Score__c", "Lead_Score_Experiment__c"} and fields["updateable"].all()
     text = _page_text(at)
