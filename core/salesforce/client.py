@@ -191,6 +191,16 @@ class SalesforceClient:
         info = self.call("limits", lambda: self.sf.limits()).get("DailyApiRequests", {})
         return int(info.get("Remaining", 0)), int(info.get("Max", 0))
 
+    def api_floor_shortfall(self, needed: int, doing: str) -> str | None:
+        """Why a step that needs about ``needed`` more API requests must wait: it would cut into
+        ``salesforce.api_request_floor``, the daily requests kept for the org's other integrations (``doing``: the
+        step and its need, in words). None when it may go on. One /limits request."""
+        remaining, maximum = self.api_requests()
+        if remaining - needed >= self.cfg.api_request_floor:
+            return None
+        return (f"the org has {remaining:,} of {maximum:,} daily API requests left; {doing} and "
+                f"salesforce.api_request_floor keeps {self.cfg.api_request_floor:,} for other integrations.")
+
     # --- Bulk 2.0 update, step by step ----------------------------------------------------------
     @property
     def _bulk(self):

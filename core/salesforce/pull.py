@@ -54,10 +54,11 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
                  # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
                  partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.",
-                 in_org=partial(_fields_in_org, columns=salesforce_columns()))
+                 in_org=partial(fields_in_org, columns=salesforce_columns()))
 
 
-def _fields_in_org(client: SalesforceClient, names: list[str], columns, obj: str | None = None) -> tuple[list[str], list[str]]:
+def fields_in_org(client: SalesforceClient, names: list[str], columns,
+                   obj: str | None = None) -> tuple[list[str], list[str]]:
     """The contract's fields of ``obj`` (the Lead object by default) this org shows the integration user (describe),
     and those it lacks. A SOQL naming a field the org never created, or one field-level security hides, fails whole
     (INVALID_FIELD): an org without, say, Savvy_Lead_Score__c or Experimentation_Tag__c, or whose profile hides
@@ -90,26 +91,22 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
                  "salesforce_tasks_pull", load_activity_file,
                  "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
-                 in_org=partial(_fields_in_org, columns=columns, obj="Task"))
+                 in_org=partial(fields_in_org, columns=columns, obj="Task"))
 
 
 class _Deferred(Exception):
     """The pull would eat into the API requests kept for the org's other integrations."""
 
 
-def _check_api_floor(client: SalesforceClient, cfg, what: str, total: int, page: int) -> None:
-    """Before the second page: the pages still to fetch must leave ``salesforce.api_request_floor`` daily API
-    requests for the org's other integrations, as a push must. A daily run pulls every contacted Lead and every
-    Task (2,000 a page): at a few million Tasks that is thousands of requests, which an org near its limit cannot
-    spare. One /limits request, only when more than one page is due."""
+def _check_api_floor(client: SalesforceClient, what: str, total: int, page: int) -> None:
+    """Before the second page: the pages still to fetch (and the /limits request itself) must leave
+    ``salesforce.api_request_floor`` daily API requests for the org's other integrations, as a push must. A daily
+    run pulls every contacted Lead and every Task (2,000 a page): at a few million Tasks that is thousands of
+    requests, which an org near its limit cannot spare. Checked only when more than one page is due."""
     more = -(-max(total - page, 0) // max(page, 1))
-    if more == 0:
-        return
-    remaining, maximum = client.api_requests()
-    if remaining - more - 1 < cfg.api_request_floor:
-        raise _Deferred(f"the org has {remaining:,} of {maximum:,} daily API requests left; this pull of {total:,} "
-                        f"{what} needs about {more:,} more and salesforce.api_request_floor keeps "
-                        f"{cfg.api_request_floor:,} for other integrations.")
+    doing = f"this pull of {total:,} {what} needs about {more:,} more"
+    if more and (reason := client.api_floor_shortfall(more + 1, doing)):
+        raise _Deferred(reason)
 
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
@@ -135,7 +132,7 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
             writer.writerow(names)
             for records, total in client.query_pages(soql, all_rows):
                 if pages == 0:
-                    _check_api_floor(client, cfg, what, total, len(records))
+                    _check_api_floor(client, what, total, len(records))
                 pages += 1
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)

@@ -97,7 +97,8 @@ def _org_allows(push: "_Push", client: SalesforceClient, cfg, pending: pd.DataFr
     result = push.result
     try:
         check_fields(client, cfg)
-        floor = _api_floor_reason(client, cfg, len(pending))
+        needed = JOB_REQUESTS * -(-len(pending) // cfg.batch_size) + 5
+        floor = client.api_floor_shortfall(needed, f"this push needs about {needed:,}")
     except (RequestLimitExceeded, TransientFailure) as exc:
         limit = isinstance(exc, RequestLimitExceeded)
         result.outcome = Outcome.STOPPED_REQUEST_LIMIT if limit else Outcome.STOPPED_TRANSIENT
@@ -106,20 +107,12 @@ def _org_allows(push: "_Push", client: SalesforceClient, cfg, pending: pd.DataFr
         result.message = f"The org's fields and limits could not be read ({exc}); nothing was sent."
         return False
     if floor:
+        floor = floor[:1].upper() + floor[1:]
         result.outcome = Outcome.DEFERRED_API_FLOOR
         push.defer(pending, "API_FLOOR", floor)
         result.message = f"{floor} Nothing was sent; the {len(pending):,} rows wait in the ledger for the next push."
         return False
     return True
-
-
-def _api_floor_reason(client: SalesforceClient, cfg, rows: int) -> str | None:
-    remaining, maximum = client.api_requests()
-    needed = JOB_REQUESTS * -(-rows // cfg.batch_size) + 5
-    if remaining - needed < cfg.api_request_floor:
-        return (f"The org has {remaining:,} of {maximum:,} daily API requests left; this push needs about {needed:,} "
-                f"and salesforce.api_request_floor keeps {cfg.api_request_floor:,} for other integrations.")
-    return None
 
 
 def _code(error: str) -> str:

@@ -92,14 +92,17 @@ def _call_activity(client: SalesforceClient) -> tuple[str, bool]:
 
     from core.contract import task_columns
     from core.salesforce.client import refusal
+    from core.salesforce.pull import fields_in_org
 
-    try:
-        described = client.describe_fields("Task")
+    columns = task_columns()
+    try:  # as the Task pull reads them
+        _, hidden = fields_in_org(client, [c.name for c in columns], columns, "Task")
     except SalesforceError as exc:
         return (f"Call activity: this user cannot read Task ({refusal(exc)}), so the daily Task pull cannot run and "
                 "experiments count no new dials. Grant Read on Tasks (Activities), or set "
                 "salesforce.daily_pull_tasks = false.", False)
-    hidden = [c.name for c in task_columns() if c.name not in described]
+    except LeadScoringError as exc:  # a field the pull needs is hidden
+        return f"Call activity: {exc}", False
     if hidden:
         return (f"Call activity: Task is readable, but not {', '.join(hidden)} (field-level security): pulls load "
                 "them as missing.", False)
