@@ -13,7 +13,7 @@ from core.auth import DEMO_LOADER, Actor
 from core.config import Settings
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
-from core.words import model_words, month_label, when
+from core.words import load_source, model_words, month_label, when
 
 if TYPE_CHECKING:
     from core.monitoring.backfill import Backfill
@@ -78,14 +78,14 @@ class PipelineState:
         if not self.lead_loads:
             return None
         t = self.lead_loads[0]
-        return f"**{t['file_name']}** · exported {when(t['export_at'])}", _load_caption(t)
+        return f"**{load_source(t['file_name'])}** · exported {when(t['export_at'])}", _load_caption(t)
 
     def activity_load_words(self) -> tuple[str, str] | None:
         """The newest call-activity (Task) load: (what, caption), or None before the first."""
         if not self.activity_loads:
             return None
         t = self.activity_loads[0]
-        return f"**{t['file_name']}** · exported {when(t['export_at'])}", _load_caption(t)
+        return f"**{load_source(t['file_name'])}** · exported {when(t['export_at'])}", _load_caption(t)
 
     def champion_words(self) -> str:
         m = self.champion_model

@@ -69,6 +69,20 @@ DECISION_WORDS = {"continue": "Continue", "stop for efficacy": "Treatment wins",
                   "no effect": "No significant lift", "invalid": "INVALID"}
 
 
+# The file names the engine gives its own Salesforce pulls (core.salesforce.pull), and how a load of one reads: a
+# user never chose "salesforce_tasks_pull_20261207T061500_3f2a….csv", and it means nothing to them
+PULL_FILES = {"salesforce_pull": "Pulled from Salesforce (Leads)", "salesforce_tasks_pull": "Pulled from Salesforce (Tasks)"}
+
+
+def load_source(file_name) -> str:
+    """What a load read, as a page shows it: an uploaded file's own name, or where an engine-made pull came from."""
+    name = str(file_name)
+    for prefix, words in PULL_FILES.items():
+        if re.fullmatch(rf"{prefix}_\d{{8}}T\d{{6}}_[0-9a-f]+\.csv", name):
+            return words
+    return name
+
+
 ROLE_WORDS = {"admin": "Admin", "revops": "RevOps", "analyst": "Analyst", "sga_manager": "SGA manager", "system": "System"}
 
 

@@ -84,6 +84,8 @@ def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin,
     loads = wh.read("select file_name, sha256, rows_read, rows_loaded, rows_quarantined from raw.file_loads")
     assert loads.file_name.iloc[0].startswith("salesforce_pull_") and len(loads.sha256.iloc[0]) == 64
     assert loads.rows_read.iloc[0] == loads.rows_loaded.iloc[0] + loads.rows_quarantined.iloc[0]
+    from core.pipeline import pipeline_state  # the home page names where the load came from, not the engine's file name
+    assert pipeline_state(wh).lead_load_words()[0].startswith("**Pulled from Salesforce (Leads)** · exported ")
     sync = wh.read("select kind, outcome, rows_intended from ops.sf_syncs")
     assert sync.to_dict("records") == [{"kind": "pull", "outcome": "ok", "rows_intended": contacted}]
     # an integration user whose sharing hides most Leads pulls fewer: refused (the loaded Leads stay) unless allowed
@@ -416,7 +418,7 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
         assert load.archive_path.endswith(".csv.gz")
         assert hashlib.sha256(gzip.decompress(Path(load.archive_path).read_bytes())).hexdigest() == load.sha256
     what, caption = pipeline_state(wh).activity_load_words()  # and the home page's "Last call activity load"
-    assert what.startswith("**salesforce_tasks_pull_") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
+    assert what.startswith("**Pulled from Salesforce (Tasks)** · exported ") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
     assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads"]
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings

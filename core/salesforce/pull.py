@@ -50,7 +50,7 @@ def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, pr
 
     names = [c.name for c in salesforce_columns()]
     where = f"FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
-    return _pull(wh, settings, actor, progress, client, where, names, "Leads", "salesforce_pull",
+    return _pull(wh, settings, actor, progress, client, where, names, "Leads", "salesforce_pull",  # words.PULL_FILES
                  # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
                  partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.",
