@@ -101,7 +101,8 @@ def read_activities(run: DailyRun, wh: Warehouse, settings: Settings) -> None:
 
     with run.timed("pull_tasks"):
         try:
-            run.counts["tasks_rows_read"] = pull_activities(wh, settings, actor=run.actor).rows_read
+            # incremental: the Tasks changed since the last pull, merged with those loaded (a full pull each week)
+            run.counts["tasks_rows_read"] = pull_activities(wh, settings, actor=run.actor, incremental=True).rows_read
         except LeadScoringError as exc:
             run.counts["tasks_pull"] = (f"not pulled: {exc} (An org that logs no calls as Tasks can turn the daily "
                                         "Task pull off: salesforce.daily_pull_tasks = false.)")

@@ -437,6 +437,71 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     assert wh.read("select count(*) as n from marts.fact_tasks").n[0] == n
 
 
+def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loads(world, small_demo):
+    """A full pull of every Task each day costs an org with millions of them thousands of requests: the daily pull
+    fetches the Tasks changed since the last pull and merges them with the loaded ones. Its load equals a full
+    pull's, but for a Task deleted since (kept until the next full pull, at most task_full_pull_days later)."""
+    import copy
+    import datetime as dt
+
+    from core.ingest.activities import load_activity_file
+    from urllib.parse import unquote_plus
+
+    from core.salesforce.pull import as_utc, incremental_base, pull_activities
+    from core.salesforce.standin import _sf_timestamp
+
+    settings, wh, sf = world
+    n = sf.seed_tasks(small_demo / "salesforce_tasks.csv")
+    assert incremental_base(wh, settings) is None  # no full Task pull yet
+    first = pull_activities(wh, settings, incremental=True)
+    assert first.rows_loaded + first.rows_quarantined == n
+    syncs = lambda: wh.read("select pulled_since, rows_intended, message from ops.sf_syncs "  # noqa: E731
+                            "where sf_object = 'Task' order by started_at")
+    assert syncs().pulled_since.isna().all()
+    base = incremental_base(wh, settings)
+    assert base is not None and base.rows == n
+    # since the pull: one Task edited, one logged, one deleted
+    stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
+    ids = sorted(sf.tasks)
+    edited, deleted = sf.tasks[ids[3]], sf.tasks[ids[5]]
+    edited.update(CallDisposition="Connected - booked", LastModifiedDate=stamp)
+    deleted.update(IsDeleted=True, LastModifiedDate=stamp)
+    logged = copy.deepcopy(sf.tasks[ids[7]]) | {"Id": "00TNEWTASK000001", "CreatedDate": stamp, "LastModifiedDate": stamp}
+    sf.tasks[logged["Id"]] = logged
+    asked = len(sf.requests)
+    second = pull_activities(wh, settings, incremental=True)
+    pages = [p for m, p, _ in sf.requests[asked:] if m == "GET" and "/query" in p]
+    assert len(pages) == 1 < n // 400  # two changed Tasks: one page, not every Task's
+    assert "LastModifiedDate > " in unquote_plus(pages[0])
+    record = syncs().iloc[-1]
+    assert as_utc(record.pulled_since) == base.since
+    assert record.rows_intended == n + 1 and "incremental: changed since" in record.message
+    cols = "task_id, lead_id, owner_id, created_at, activity_date, task_subtype, task_type, call_seconds, " \
+        "call_disposition, status, last_modified_at, is_dial"
+    merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
+    assert second.rows_read == n + 1
+    assert merged.set_index("task_id").loc[ids[3], "call_disposition"] == "Connected - booked"
+    assert logged["Id"] in set(merged.task_id) and ids[5] in set(merged.task_id)
+    # a full pull: the same Tasks, less the one deleted in Salesforce
+    pull_activities(wh, settings)
+    full = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
+    assert pd.isna(syncs().pulled_since.iloc[-1])
+    pd.testing.assert_frame_equal(merged[merged.task_id != ids[5]].reset_index(drop=True), full)
+    # when the next daily pull must be full
+    assert incremental_base(wh, settings) is not None
+    assert incremental_base(wh, _configure(settings, task_full_pull_days=0)) is None  # asked for every day
+    with wh.writer("test: the last full pull was 8 days ago") as x:
+        x.execute("update ops.sf_syncs set started_at = started_at - interval 8 day where sf_object = 'Task'")
+    assert incremental_base(wh, settings) is None
+    pull_activities(wh, settings)
+    archive = incremental_base(wh, settings).archive
+    archive.write_bytes(archive.read_bytes()[:-10])  # the archived copy no longer matches its checksum
+    assert incremental_base(wh, settings) is None
+    pull_activities(wh, settings)
+    load_activity_file(wh, settings, small_demo / "salesforce_tasks.csv")  # a Task export loaded by hand since
+    assert incremental_base(wh, settings) is None
+
+
 def test_cli_push_scores_and_dry_run(world, monkeypatch, capsys, tmp_path):
     from core.cli import main
 

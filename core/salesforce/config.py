@@ -38,6 +38,10 @@ class SalesforceConfig:
     field_map: dict = field(default_factory=lambda: {f: f for f in CONTRACT_WRITEBACK_FIELDS})
     daily_pull: bool = True  # run-daily pulls contacted leads first (unless given a file)
     daily_pull_tasks: bool = True  # ... and then call activity (Tasks): the experiments' dials
+    # The daily Task pull fetches only the Tasks changed since the last one (merged with those loaded), and every
+    # Task again once this many days have passed since the last full pull (Tasks deleted in between leave then);
+    # 0: every daily Task pull is full. A pull from the sync page or the CLI is always full.
+    task_full_pull_days: int = 7
     daily_push: bool = True  # run-daily pushes scores after a successful scoring
     batch_size: int = 10_000  # rows per Bulk 2.0 job
     max_attempts: int = 4  # per record (lock errors, unprocessed) and per HTTP call (503, connection)

@@ -4,9 +4,15 @@ an export file is loaded (archived with a checksum, every row loaded or quaranti
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+
+import pandas as pd
 
 from simple_salesforce.exceptions import SalesforceError
 
@@ -78,20 +84,112 @@ def fields_in_org(client: SalesforceClient, names: list[str], columns,
 
 
 def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
-                    client: SalesforceClient | None = None):
+                    client: SalesforceClient | None = None, incremental: bool = False):
     """Fetch the contract's Task fields (call activity) for Tasks on a record (SOQL, every page) and load
-    them exactly as a Task export file: :func:`core.ingest.activities.load_activity_file`."""
+    them exactly as a Task export file: :func:`core.ingest.activities.load_activity_file`.
+
+    ``incremental`` (the daily run): only the Tasks changed since the last Task pull are fetched, and merged with the
+    Tasks that pull loaded (its archived file, checksum verified) into one full file, loaded as every pull is. A full
+    pull of every Task each day costs an org with millions of them thousands of API requests and as many minutes;
+    a day's changes are a few pages. See :func:`incremental_base` for when a full pull is made instead."""
     from core.contract import task_columns
     from core.ingest.activities import load_activity_file
 
     columns = task_columns()
+    base = incremental_base(wh, settings) if incremental else None
     # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
     # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
     where = "FROM Task WHERE WhoId != null AND IsDeleted = false"
+    if base:
+        where += f" AND LastModifiedDate > {base.since:%Y-%m-%dT%H:%M:%SZ}"
     return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
-                 "salesforce_tasks_pull", load_activity_file,
+                 "salesforce_tasks_pull", load_activity_file,  # words.PULL_FILES
                  "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
-                 in_org=partial(fields_in_org, columns=columns, obj="Task"))
+                 in_org=partial(fields_in_org, columns=columns, obj="Task"), base=base)
+
+
+# An incremental Task pull asks for the Tasks changed since the last pull began, less this: the org's clock and ours
+# differ, and a Task saved while that pull read its pages may carry a time before the pull's start. A Task pulled
+# twice is kept once (the newer copy).
+TASK_PULL_OVERLAP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class IncrementalBase:
+    """What an incremental Task pull builds on: the last Task pull's start (less the overlap) and the file that
+    holds the Tasks loaded now, as that pull archived it."""
+    since: datetime
+    archive: Path
+    rows: int
+
+
+def incremental_base(wh: Warehouse, settings: Settings) -> IncrementalBase | None:
+    """The base of the next incremental Task pull, or None when it must be full: ``task_full_pull_days`` is 0; no
+    full Task pull succeeded within that many days (only a full pull lets go of Tasks deleted in Salesforce); the
+    Tasks loaded now did not come from the last Task pull (a Task export loaded by hand since, or that pull failed);
+    or the archived copy of that pull is missing or does not match its checksum."""
+    days = salesforce_config(settings).task_full_pull_days
+    if days <= 0:
+        return None
+    with wh.reader() as s:
+        if not (s.table_exists("ops.sf_syncs") and s.table_exists("raw.file_loads")):
+            return None
+        cols = s.columns("ops.sf_syncs")
+        if "sf_object" not in cols:
+            return None
+        full = "and pulled_since is null" if "pulled_since" in cols else ""
+        pulls = "ops.sf_syncs where kind = 'pull' and sf_object = 'Task' and outcome = 'ok'"
+        last_full = s.scalar(f"select max(started_at) from {pulls} {full}")
+        last = s.scalar(f"select max(started_at) from {pulls}")
+        load = s.query("select file_name, loaded_at, archive_path, sha256, rows_read from raw.file_loads "
+                       "where kind = 'activities' order by loaded_at desc limit 1")
+    if last_full is None or pd.isna(last_full) or load.empty:
+        return None
+    last_full, last = as_utc(last_full), as_utc(last)
+    if now() - last_full > timedelta(days=days):
+        return None
+    load = load.iloc[0]
+    if not str(load.file_name).startswith("salesforce_tasks_pull_") or as_utc(load.loaded_at) < last:
+        return None  # the Tasks loaded now are not the last pull's
+    archive = Path(str(load.archive_path or ""))
+    try:
+        if file_sha256(archive) != load.sha256:
+            return None
+    except (OSError, EOFError):  # gone, unreadable, or a truncated gzip
+        return None
+    return IncrementalBase(last - TASK_PULL_OVERLAP, archive, int(load.rows_read))
+
+
+def as_utc(value) -> datetime:
+    t = pd.Timestamp(value)
+    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
+
+
+def file_sha256(path: Path) -> str:
+    """The checksum of a file as it was loaded: an archive copy the engine compressed is read through gzip."""
+    digest = hashlib.sha256()
+    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[str]) -> int:
+    """The Tasks loaded before, as their pull fetched them (the archive), under ``names``, but those pulled again
+    (``changed``: a Task edited since is kept in its newer copy). Returns how many rows it wrote."""
+    kept = 0
+    with gzip.open(base.archive, "rt", encoding="utf-8", newline="") if base.archive.suffix == ".gz" else \
+            open(base.archive, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        at = [header.index(n) if n in header else None for n in names]
+        id_at = header.index("Id")
+        for row in reader:
+            if len(row) > id_at and row[id_at] in changed:
+                continue
+            writer.writerow(["" if i is None or i >= len(row) else row[i] for i in at])
+            kept += 1
+    return kept
 
 
 class _Deferred(Exception):
@@ -111,16 +209,18 @@ def _check_api_floor(client: SalesforceClient, what: str, total: int, page: int)
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, where: str, names: list[str], what: str, prefix: str, load,
-          access_hint: str, all_rows: bool = False, in_org=None):
+          access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None):
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")
     result.sf_object = what.removesuffix("s")  # "Leads" → "Lead", "Tasks" → "Task"
+    result.pulled_since = base.since if base else None
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
-    pages = rows = 0
+    pages = rows = kept = 0
     absent: list[str] = []
+    changed: set[str] = set()
     try:
         client = client or SalesforceClient(cfg)
         if in_org:
@@ -136,15 +236,21 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
                 pages += 1
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
+                if base:
+                    changed.update(str(r.get("Id")) for r in records)
                 progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
-        if rows == 0:
+            if base:
+                kept = _merge_loaded(writer, names, base, changed)
+        if rows == 0 and not base:
             raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
         note = f"Not in this org (loaded as missing, as from a file without them): {', '.join(absent)}." if absent else ""
         loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m),
                       **({"notes": (note,)} if note else {}))
-        result.succeeded, result.intended = loaded.rows_loaded, rows
-        result.message = (f"{what}: {pages} page(s), {rows:,} rows read, {loaded.rows_loaded:,} loaded, "
+        result.succeeded, result.intended = loaded.rows_loaded, rows + kept
+        since = (f" (incremental: changed since {base.since:%d %b %Y %H:%M} UTC, merged with the {kept:,} loaded "
+                 f"before: {rows + kept:,} rows)") if base else ""
+        result.message = (f"{what}: {pages} page(s), {rows:,} rows read{since}, {loaded.rows_loaded:,} loaded, "
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:

@@ -72,11 +72,12 @@ class SyncResult:
     reconciled_jobs: int = 0
     cleared: int = 0  # leads whose score was cleared because they left the scored population
     sf_object: str = "Lead"  # what was pulled or pushed: "Lead", or "Task" for a pull of call activity
+    pulled_since: datetime | None = None  # an incremental Task pull: the Tasks changed since (None: a full pull)
 
     def markdown(self) -> str:
         lines = [f"{KINDS[self.kind]} {self.sync_id}: **{sync_words(self.outcome)}** in {self.seconds:.1f} s."]
         if self.kind == "pull":
-            lines.append(f"{self.succeeded:,} Lead rows pulled and loaded. {self.message}")
+            lines.append(f"{self.succeeded:,} {self.sf_object} rows loaded. {self.message}")
         else:
             lines.append(f"Intended {self.intended:,} · sent {self.sent:,} · landed {self.succeeded:,} · failed "
                          f"{self.failed:,} · deferred {self.deferred:,} · HTTP retries {self.retries} · jobs "
@@ -103,10 +104,11 @@ def record_sync(wh: Warehouse, result: SyncResult, actor: Actor, started: dateti
         "rows_sent": result.sent, "rows_succeeded": result.succeeded, "rows_failed": result.failed,
         "rows_deferred": result.deferred, "retries": result.retries, "job_ids": ",".join(result.job_ids),
         "message": result.message, "seconds": round(result.seconds, 2), "sf_object": result.sf_object,
+        "pulled_since": pd.Timestamp(result.pulled_since) if result.pulled_since else pd.NaT,
     }
     frame = pd.DataFrame([row])
     with wh.writer(f"record Salesforce {result.kind}") as s:
-        s.add_columns_of("ops.sf_syncs", frame)  # sf_object: a warehouse from before it had none
+        s.add_columns_of("ops.sf_syncs", frame)  # sf_object, pulled_since: a warehouse from before they were
         s.load("ops.sf_syncs", frame, mode="append")
         detail = {k: v for k, v in asdict(result).items() if k not in ("sync_id", "kind")}
         audit.record(s, actor, f"salesforce_{result.kind}", result.sync_id, str(result.outcome), detail)

@@ -118,6 +118,9 @@ def _sf_timestamp(value: str) -> str | None:
     return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
+_DATETIME_LITERAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
+
+
 def _typed(kind: str, value: str):
     if value is None or value == "":
         return None
@@ -387,6 +390,8 @@ class SalesforceStandin:
             have = "true" if have else "false"
             value = str(value).lower()
         have, value = str(have), str(value)
+        if _DATETIME_LITERAL.fullmatch(value):  # an unquoted SOQL datetime (LastModifiedDate > 2026-12-07T05:00:00Z)
+            value = _sf_timestamp(value)  # compared in the one spelling the stand-in keeps its timestamps in
         return {"=": have == value, "!=": have != value, ">": have > value, "<": have < value,
                 ">=": have >= value, "<=": have <= value}[op]
 

@@ -103,7 +103,8 @@ create table if not exists ops.capacity (
 );
 
 -- Salesforce sync (core/salesforce/result.py). One row per pull, push or dry run; sf_object: Lead, or Task for a
--- pull of call activity (added later: older warehouses gain it at their next sync).
+-- pull of call activity; pulled_since: an incremental Task pull's start (the Tasks changed since), NULL for a full
+-- pull (both added later: older warehouses gain them at their next sync).
 create table if not exists ops.sf_syncs (
   sync_id string,
   kind string,
@@ -120,7 +121,8 @@ create table if not exists ops.sf_syncs (
   job_ids string,
   message string,
   seconds float64,
-  sf_object string
+  sf_object string,
+  pulled_since timestamp
 );
 
 -- What Salesforce holds, per lead, from this engine: the hash of the last values that landed.
