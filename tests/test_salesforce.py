@@ -439,8 +439,8 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
 
 def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loads(world, small_demo):
     """A full pull of every Task each day costs an org with millions of them thousands of requests: the daily pull
-    fetches the Tasks changed since the last pull and merges them with the loaded ones. Its load equals a full
-    pull's, but for a Task deleted since (kept until the next full pull, at most task_full_pull_days later)."""
+    fetches the Tasks changed and deleted since the last pull and merges them with the loaded ones: its load equals
+    a full pull's."""
     import copy
     import datetime as dt
 
@@ -471,22 +471,23 @@ def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loa
     asked = len(sf.requests)
     second = pull_activities(wh, settings, incremental=True)
     pages = [p for m, p, _ in sf.requests[asked:] if m == "GET" and "/query" in p]
-    assert len(pages) == 1 < n // 400  # two changed Tasks: one page, not every Task's
-    assert "LastModifiedDate > " in unquote_plus(pages[0])
+    assert len(pages) == 2 < n // 400  # the changed Tasks and those deleted: a page each, not every Task's
+    assert "SystemModstamp > " in unquote_plus(pages[0])
     record = syncs().iloc[-1]
     assert as_utc(record.pulled_since) == base.since
-    assert record.rows_intended == n + 1 and "incremental: changed since" in record.message
+    assert record.rows_intended == n and "incremental: changed since" in record.message
+    assert "less 1 deleted in Salesforce since" in record.message
     cols = "task_id, lead_id, owner_id, created_at, activity_date, task_subtype, task_type, call_seconds, " \
         "call_disposition, status, last_modified_at, is_dial"
     merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
-    assert second.rows_read == n + 1
+    assert second.rows_read == n
     assert merged.set_index("task_id").loc[ids[3], "call_disposition"] == "Connected - booked"
-    assert logged["Id"] in set(merged.task_id) and ids[5] in set(merged.task_id)
-    # a full pull: the same Tasks, less the one deleted in Salesforce
+    assert logged["Id"] in set(merged.task_id) and ids[5] not in set(merged.task_id)
+    # a full pull loads the same Tasks
     pull_activities(wh, settings)
     full = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
     assert pd.isna(syncs().pulled_since.iloc[-1])
-    pd.testing.assert_frame_equal(merged[merged.task_id != ids[5]].reset_index(drop=True), full)
+    pd.testing.assert_frame_equal(merged, full)
     # when the next daily pull must be full
     assert incremental_base(wh, settings) is not None
     assert incremental_base(wh, _configure(settings, task_full_pull_days=0)) is None  # asked for every day

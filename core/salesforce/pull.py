@@ -100,12 +100,17 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
     # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
     where = "FROM Task WHERE WhoId != null AND IsDeleted = false"
-    if base:
-        where += f" AND LastModifiedDate > {base.since:%Y-%m-%dT%H:%M:%SZ}"
+    gone = None
+    if base:  # SystemModstamp, not LastModifiedDate: it also moves on system changes (a conversion re-parenting the
+        # Task), and it is the indexed field Salesforce advises for incremental reads
+        since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
+        where += f" AND {since}"
+        # and the Tasks deleted since (queryAll reads the recycle bin, kept 15 days: the weekly full pull is sooner)
+        gone = f"SELECT Id FROM Task WHERE IsDeleted = true AND {since}"
     return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
                  "salesforce_tasks_pull", load_activity_file,  # words.PULL_FILES
                  "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
-                 in_org=partial(fields_in_org, columns=columns, obj="Task"), base=base)
+                 in_org=partial(fields_in_org, columns=columns, obj="Task"), base=base, gone=gone)
 
 
 # An incremental Task pull asks for the Tasks changed since the last pull began, less this: the org's clock and ours
@@ -125,9 +130,9 @@ class IncrementalBase:
 
 def incremental_base(wh: Warehouse, settings: Settings) -> IncrementalBase | None:
     """The base of the next incremental Task pull, or None when it must be full: ``task_full_pull_days`` is 0; no
-    full Task pull succeeded within that many days (only a full pull lets go of Tasks deleted in Salesforce); the
-    Tasks loaded now did not come from the last Task pull (a Task export loaded by hand since, or that pull failed);
-    or the archived copy of that pull is missing or does not match its checksum."""
+    full Task pull succeeded within that many days (only a full pull lets go of a Task purged from the recycle
+    bin); the Tasks loaded now did not come from the last Task pull (a Task export loaded by hand since, or that
+    pull failed); or the archived copy of that pull is missing or does not match its checksum."""
     days = salesforce_config(settings).task_full_pull_days
     if days <= 0:
         return None
@@ -209,7 +214,8 @@ def _check_api_floor(client: SalesforceClient, what: str, total: int, page: int)
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, where: str, names: list[str], what: str, prefix: str, load,
-          access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None):
+          access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None,
+          gone: str | None = None):
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
     result = SyncResult.start("pull")
@@ -221,6 +227,7 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
     pages = rows = kept = 0
     absent: list[str] = []
     changed: set[str] = set()
+    deleted: set[str] = set()
     try:
         client = client or SalesforceClient(cfg)
         if in_org:
@@ -240,7 +247,9 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
                     changed.update(str(r.get("Id")) for r in records)
                 progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
             if base:
-                kept = _merge_loaded(writer, names, base, changed)
+                for records, _ in client.query_pages(gone, True) if gone else ():
+                    deleted.update(str(r.get("Id")) for r in records)
+                kept = _merge_loaded(writer, names, base, changed | deleted)
         if rows == 0 and not base:
             raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
@@ -249,7 +258,7 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
                       **({"notes": (note,)} if note else {}))
         result.succeeded, result.intended = loaded.rows_loaded, rows + kept
         since = (f" (incremental: changed since {base.since:%d %b %Y %H:%M} UTC, merged with the {kept:,} loaded "
-                 f"before: {rows + kept:,} rows)") if base else ""
+                 f"before, less {len(deleted):,} deleted in Salesforce since: {rows + kept:,} rows)") if base else ""
         result.message = (f"{what}: {pages} page(s), {rows:,} rows read{since}, {loaded.rows_loaded:,} loaded, "
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded

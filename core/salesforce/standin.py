@@ -381,7 +381,9 @@ class SalesforceStandin:
 
     @staticmethod
     def _match(row: dict, f: str, op: str, value) -> bool:
-        have = row.get(f)
+        # every record's SystemModstamp: a seed file's own, else its LastModifiedDate (system changes move the
+        # stamp later, never earlier)
+        have = row.get(f) if f != "SystemModstamp" else row.get(f) or row.get("LastModifiedDate")
         if value is None:
             return (have is not None) if op == "!=" else (have is None)
         if have is None:
