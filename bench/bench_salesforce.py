@@ -1,15 +1,17 @@
 """Benchmark: Salesforce sync at full demo scale against the local HTTPS stand-in, each measure next to its
 baseline in the same run.
 
-Usage: python bench/bench_salesforce.py DATA_DIR LEADS_CSV [--repeats 3]
+Usage: python bench/bench_salesforce.py DATA_DIR LEADS_CSV [--tasks TASKS_CSV] [--repeats 3]
 DATA_DIR holds the full-scale demo already loaded (it is copied, never modified); LEADS_CSV is the demo's
-salesforce_leads.csv, which seeds the stand-in.
+salesforce_leads.csv, which seeds the stand-in; TASKS_CSV (default: salesforce_tasks.csv beside it) its Tasks.
 
 - pull: `load-leads --from-salesforce` (SOQL, 2,000-row pages, then the file ingestion path) vs loading
   the same Leads from an export file (`load-leads FILE`);
 - push: the first full push of every open lead's score; the daily changed-only push when nothing changed
   (vs resending everything, the first push's cost); a fault-injected push (5% lock errors, two 503s, one
-  permanent error) with its reconciliation: intended = landed + failure ledger, nothing landed twice.
+  permanent error) with its reconciliation: intended = landed + failure ledger, nothing landed twice;
+- Task pull: the daily incremental pull after a day's changes (1% of Tasks edited, 1% logged, 0.1% deleted) vs
+  the full pull of every Task (its baseline), requests and seconds; the two loads are checked equal.
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data_dir")
     ap.add_argument("leads_csv")
+    ap.add_argument("--tasks", default=None)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    tasks_csv = Path(args.tasks) if args.tasks else Path(args.leads_csv).parent / "salesforce_tasks.csv"
 
     from core.auth import cli_actor
     from core.config import load_settings, with_overrides
     from core.ingest.leads import load_lead_file
     from core.salesforce.standin import SalesforceStandin
     from core.salesforce.ledger import pending_changes
-    from core.salesforce.pull import pull_leads
+    from core.salesforce.pull import pull_activities, pull_leads
     from core.salesforce.push import push_scores
     from core.scoring.capacity import set_capacity
     from core.scoring.score import score_leads
@@ -87,6 +91,53 @@ def main() -> None:
               f"{fault.succeeded:,} landed + {int(ledger)} in the failure ledger; landed twice: "
               f"{len(landed) - len(set(landed))}; HTTP retries {fault.retries}; {len(fault.job_ids)} jobs; "
               f"{t_fault:.2f} s ({fault.outcome})")
+
+        if tasks_csv.is_file():
+            task_pulls(wh, s, sf, tasks_csv, args.repeats, timed, pull_activities)
+
+
+def task_pulls(wh, s, sf, tasks_csv: Path, repeats: int, timed, pull_activities) -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from core.salesforce.standin import _sf_timestamp
+
+    n = sf.seed_tasks(tasks_csv)
+    queries = lambda: sum(1 for m, p, _ in sf.requests if m == "GET" and "/query" in p)  # noqa: E731
+    cols = "task_id, lead_id, created_at, task_subtype, call_disposition, last_modified_at, is_dial"
+    full_t, incr_t, full_q, incr_q = [], [], [], []
+    for i in range(repeats):
+        q0 = queries()
+        t, _ = timed(lambda: pull_activities(wh, s))
+        full_t.append(t)
+        full_q.append(queries() - q0)
+        full = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
+        # a day in the org: 1% of the Tasks edited, 1% logged, 0.1% deleted
+        stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
+        ids = sorted(sf.tasks)[i::7]
+        for task_id in ids[: n // 100]:
+            sf.tasks[task_id].update(CallDisposition="Connected", LastModifiedDate=stamp)
+        for k, task_id in enumerate(ids[n // 100: n // 50]):
+            new = dict(sf.tasks[task_id]) | {"Id": f"00TBENCH{i:02d}{k:06d}", "CreatedDate": stamp, "LastModifiedDate": stamp}
+            sf.tasks[new["Id"]] = new
+        for task_id in ids[n // 50: n // 50 + n // 1000]:
+            sf.tasks[task_id].update(IsDeleted=True, LastModifiedDate=stamp)
+        q0 = queries()
+        t, _ = timed(lambda: pull_activities(wh, s, incremental=True))
+        incr_t.append(t)
+        incr_q.append(queries() - q0)
+        merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
+        pull_activities(wh, s)  # the full pull of the changed org: the incremental load must equal it
+        again = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
+        pd.testing.assert_frame_equal(merged, again)
+        n = len(again)
+        del full
+    ft, it = statistics.median(full_t), statistics.median(incr_t)
+    print(f"task pull: full pull of every Task (baseline) median {ft:.2f} s, {statistics.median(full_q):.0f} query "
+          f"requests; daily incremental pull after a day's changes median {it:.2f} s ({it / ft:.2f}x), "
+          f"{statistics.median(incr_q):.0f} query requests; incremental load equal to a full pull's: yes "
+          f"({n:,} Tasks)")
 
 
 if __name__ == "__main__":

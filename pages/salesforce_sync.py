@@ -29,7 +29,9 @@ with user_errors():
     st.subheader("Connection")
     if view.configured:
         where = cfg["instance_url"] if view.auth_method == "existing session" else cfg["login_url"]
-        pull = ("on (Leads and Tasks)" if cfg["daily_pull_tasks"] else "on (Leads)") if cfg["daily_pull"] else "off"
+        days = cfg.get("task_full_pull_days", 0)
+        tasks_words = f"Tasks: the changes, every Task each {days} days" if days > 0 else "every Task"
+        pull = (f"on (Leads and {tasks_words})" if cfg["daily_pull_tasks"] else "on (Leads)") if cfg["daily_pull"] else "off"
         st.caption(f"{where} · {view.auth_method} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
                    f"jobs of {cfg['batch_size']:,} rows · daily pull {pull}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
@@ -111,7 +113,8 @@ with user_errors():
                         "Lead) is refused unless this is ticked (they were deleted).")
     tasks = p3.button("Pull call activity (Tasks)", disabled=not can_pull or not view.configured,
                       help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view.configured
-                                                            else "The dials experiments count, archived calls included"))
+                                                            else "Every Task, archived calls included: the dials experiments "
+                                                            "count (the daily run pulls only the changes)"))
     if pull or tasks:
         with st.status("Pulling contacted Leads…" if pull else "Pulling Tasks…", expanded=True) as status:
             bar = st.progress(0.0)

@@ -475,6 +475,11 @@ def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loa
     assert "SystemModstamp > " in unquote_plus(pages[0])
     record = syncs().iloc[-1]
     assert as_utc(record.pulled_since) == base.since
+    from core.salesforce.ledger import recent_syncs
+    from core.salesforce.status import readable_syncs
+
+    history = readable_syncs(recent_syncs(wh))
+    assert history.kind.tolist()[:2] == ["Pull · Tasks (changes)", "Pull · Tasks"] and "pulled_since" not in history
     assert record.rows_intended == n and "incremental: changed since" in record.message
     assert "less 1 deleted in Salesforce since" in record.message
     cols = "task_id, lead_id, owner_id, created_at, activity_date, task_subtype, task_type, call_seconds, " \

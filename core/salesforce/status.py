@@ -156,6 +156,9 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
         pulled = (out["kind"] == "pull") & out["sf_object"].notna()
         kind = kind.where(~pulled, kind + " · " + out["sf_object"].fillna("") + "s")
         out = out.drop(columns="sf_object")
+    if "pulled_since" in out:  # the daily Task pull: the changes since the last one (its message says since when)
+        kind = kind.where(out["pulled_since"].isna(), kind + " (changes)")
+        out = out.drop(columns="pulled_since")
     out["kind"] = kind
     out["outcome"] = out["outcome"].map(sync_words)
     return out
