@@ -3,12 +3,12 @@ calibration, attribution, feed health, alerts (acknowledge) and the champion–c
 
 import streamlit as st
 
-from core.monitoring import charts
+from core import notify
+from core.monitoring import charts, drilldown
 from core.monitoring.monitor import run_monitor
 from core.monitoring.shadow import promote_challenger, start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
-from core.monitoring.drilldown import territory_distribution
 from pages._monitoring_drift import drift_tab, look_inside
 from pages._shared import (actor, after_write, engine, progress_callback, show_flash, table, user_errors, why_not,
                            write_button)
@@ -61,6 +61,10 @@ with user_errors():
                                     help="A month's drifting features are one incident: acknowledged together.")
                 write_button(who, "Acknowledge", "acknowledge_alerts", lambda: acknowledge(eng.wh, inc.alert_keys[pick], who),
                              f"Acknowledged {inc.label[pick]}.")
+        on, words = notify.status_words(eng.settings)
+        st.caption(words)
+        if on:
+            write_button(who, "Send a test notification", "monitor", lambda: notify.send_test(eng.settings, who, eng.wh), "Sent.")
     with t_drift:
         drift_tab(eng, f, v.feature_labels)
     with t_perf:
@@ -122,7 +126,7 @@ with user_errors():
             if fig is not None:
                 st.plotly_chart(fig, width="stretch")
             if i == 0:
-                look_inside(eng, f["snapshot_drift"], territory_distribution, "Territory column", "territory")
+                look_inside(eng, f["snapshot_drift"], drilldown.territory_distribution, "Territory column", "territory")
         for t in run["retrain"]:
             st.warning(f"Retrain trigger — **{t['trigger']}**: {t['detail']}")
     with t_shadow:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,37 @@ def lead(lead_id, crd, contacted="2025-01-06T10:00:00.000+0000", mql="", modifie
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+WEBHOOK_SECRET = "T0000/B0000/not-a-real-token"
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A webhook on 127.0.0.1: ``posts`` holds each JSON body received; ``status`` is what it answers."""
+    class Hook:
+        posts: list[dict] = []
+        status = 200
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server hook
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            Hook.posts.append(json.loads(body))
+            self.send_response(Hook.status)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("LEADSCORE_NOTIFY_WEBHOOK", f"http://127.0.0.1:{server.server_port}/services/{WEBHOOK_SECRET}")
+    Hook.host = f"127.0.0.1:{server.server_port}"
+    try:
+        yield Hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

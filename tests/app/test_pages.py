@@ -544,6 +544,19 @@ def test_monitoring_page_shows_the_challenger_in_shadow_and_stops_it(monitored_d
     assert not at.exception and any("Shadow scoring stopped" in s.value for s in at.success)
 
 
+def test_monitoring_page_says_where_alerts_go_and_sends_a_test_message(monitored_dir, monkeypatch, webhook):
+    at = app("analyst", "pages/monitoring.py")
+    assert any(c.value.startswith("Daily runs post failed runs and new alerts at ALERT or above to 127.0.0.1:")
+               for c in at.caption)
+    next(b for b in at.button if b.label == "Send a test notification").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert webhook.posts[-1]["text"].startswith("*Lead scoring: test message* from ")
+    monkeypatch.delenv("LEADSCORE_NOTIFY_WEBHOOK")
+    at = app("analyst", "pages/monitoring.py")
+    assert any(c.value.startswith("Notifications off: set LEADSCORE_NOTIFY_WEBHOOK") for c in at.caption)
+    assert not any(b.label == "Send a test notification" for b in at.button)
+
+
 def test_monitoring_page_read_only_for_sga_manager(monitored_dir):
     at = app("sga_manager", "pages/monitoring.py")
     assert next(b for b in at.button if b.label == "Run monitoring now").disabled

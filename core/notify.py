@@ -1,0 +1,210 @@
+"""Telling people: a chat webhook is sent a message when a daily run fails and when monitoring opens an alert.
+
+Alerts are data (``ops.monitor_alerts``) and the home page shows the current level, but nobody opens a control
+panel to learn that the vendor feed broke overnight. With ``LEADSCORE_NOTIFY_WEBHOOK`` set (an incoming-webhook URL:
+Slack, a Microsoft Teams workflow, Google Chat, or anything that takes ``{"text": …}`` JSON), each daily run posts
+one message when
+
+- the run failed, or its Salesforce write-back did (every such run: a pipeline failing each day is worth a
+  message each day);
+- monitoring opened an alert at or above ``[notify] min_level`` (``alert`` by default; ``warn`` or
+  ``critical``), or raised one to a higher level, that nobody has acknowledged — each once, not every day it
+  stays open.
+
+The URL carries the webhook's secret, so it is read from the environment only (a config file holding it is
+refused) and never written to a message, a log or the audit log: a failed post names the host. A post that
+fails never fails the run; it is said in the run's counts (``notify``) and audited.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from core import audit
+from core.auth import Actor, authorize
+from core.config import Settings
+from core.errors import LeadScoringError
+from core.monitoring.store import LEVELS
+from core.warehouse import Warehouse
+
+WEBHOOK_ENV = "LEADSCORE_NOTIFY_WEBHOOK"
+MAX_ALERTS = 10  # incidents listed in one message; the rest are counted
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """``[notify]`` in the config file; the webhook URL from the environment only."""
+    webhook_url: str | None = field(default=None, repr=False)
+    min_level: str = "alert"
+    timeout_seconds: float = 10.0
+    control_panel_url: str | None = None  # linked at the end of each message
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "NotifyConfig":
+        extra = dict((settings.extra or {}).get("notify", {}))
+        if "webhook_url" in extra:
+            raise LeadScoringError(f"The config file's [notify] holds webhook_url. The URL carries the webhook's "
+                                   f"secret and config files get committed: set {WEBHOOK_ENV} instead.")
+        known = {"min_level", "timeout_seconds", "control_panel_url"}
+        if unknown := sorted(set(extra) - known):
+            raise LeadScoringError(f"Config [notify] has unknown keys {unknown}; known: {', '.join(sorted(known))}.")
+        cfg = cls(os.environ.get(WEBHOOK_ENV) or None, **extra)
+        if cfg.min_level not in LEVELS[1:]:
+            raise LeadScoringError(f"Config [notify] min_level is '{cfg.min_level}'; use one of "
+                                   f"{', '.join(LEVELS[1:])}.")
+        return cfg
+
+    @property
+    def host(self) -> str:
+        """Where messages go, as a message may name it (never the path, which holds the secret)."""
+        return urlsplit(self.webhook_url or "").netloc or "(no webhook)"
+
+
+def open_alerts(wh: Warehouse) -> dict[str, str]:
+    """Active, unacknowledged alerts: {kind|subject: level}. Read before monitoring, compared after it."""
+    with wh.reader() as s:
+        if not s.table_exists("ops.monitor_alerts"):
+            return {}
+        df = s.query("select alert_key, level from ops.monitor_alerts where active and acknowledged_by is null")
+    return dict(zip(df.alert_key, df.level))
+
+
+def news(before: dict[str, str], wh: Warehouse, min_level: str) -> pd.DataFrame:
+    """The alerts open now at or above ``min_level`` that were not open before, or were at a lower level."""
+    with wh.reader() as s:
+        if not s.table_exists("ops.monitor_alerts"):
+            return pd.DataFrame(columns=["alert_key", "level", "kind", "subject", "value", "message", "playbook"])
+        now = s.query("select alert_key, level, kind, subject, value, message, playbook from ops.monitor_alerts "
+                      "where active and acknowledged_by is null")
+    rank = LEVELS.index
+    fresh = [rank(lv) >= rank(min_level) and (k not in before or rank(lv) > rank(before[k]))
+             for k, lv in zip(now.alert_key, now.level)]
+    out = now[np.array(fresh, dtype=bool)].copy()
+    out["order"] = out.level.map(rank)
+    return out.sort_values(["order", "kind", "subject"], ascending=[False, True, True]).drop(columns="order")
+
+
+def incident_lines(alerts: pd.DataFrame) -> list[str]:
+    """The alerts as incidents, worst first, as the Monitoring page acknowledges them: a drifting month's features
+    are one line naming the features that moved most, not one line each."""
+    from core.monitoring.charts import KIND_LABELS
+    from core.monitoring.view import months_in_words
+
+    period = alerts.subject.str.rpartition(" · ")[2]
+    out = []
+    for (kind, p), g in alerts.groupby([alerts.kind, period], sort=False):
+        level = max(g.level, key=LEVELS.index)
+        what = KIND_LABELS.get(kind, kind)
+        if len(g) == 1:
+            text = f"{what}: {months_in_words(g.message.iloc[0])}"
+        else:
+            top = g.sort_values("value", ascending=False, na_position="last").head(5)
+            psi = "PSI " if kind.endswith("_drift") else ""
+            named = ", ".join(f"{s.rpartition(' · ')[0] or s}" + (f" ({psi}{v:.2f})" if pd.notna(v) else "")
+                              for s, v in zip(top.subject, top.value))
+            text = f"{what} · {months_in_words(p)}: {len(g)} alerts — {named}" + \
+                (f" and {len(g) - 5} more" if len(g) > 5 else "")
+        out.append((LEVELS.index(level), f"• {level.upper()} · {text}\n   What to do: {g.playbook.iloc[0]}"))
+    return [line for _, line in sorted(out, key=lambda t: -t[0])]
+
+
+def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, cfg: NotifyConfig) -> str | None:
+    """The message for one daily run (``alerts``: the news, without the failed run's own pipeline alert), or None
+    when there is nothing to tell."""
+    failed = outcome != "ok"
+    if not failed and alerts.empty:
+        return None
+    when = pd.Timestamp(started).strftime("%d %b %Y %H:%M UTC")
+    lines = incident_lines(alerts) if len(alerts) else []
+    counted = f"{len(alerts)} new monitoring alert{'s' * (len(alerts) != 1)}" + \
+        (f" in {len(lines)} incidents" if len(lines) > 1 and len(lines) < len(alerts) else "")
+    if failed:
+        what = "failed" if outcome == "failed" else "scored, but its Salesforce write-back failed"
+        head = [f"*Lead scoring: daily run {what}* ({when}): {error}"] + ([f"{counted}:"] if len(alerts) else [])
+    else:
+        head = [f"*Lead scoring: {counted}, worst {alerts.level.iloc[0].upper()}* (daily run {when})"]
+    more = [f"… and {len(lines) - MAX_ALERTS} more."] if len(lines) > MAX_ALERTS else []
+    where = f" {cfg.control_panel_url}" if cfg.control_panel_url else ""
+    tail = [f"Details: the control panel's Monitoring page{where}"
+            + (" (acknowledging an incident there takes it out of the level)." if len(alerts) else ".")]
+    return "\n".join(head + lines[:MAX_ALERTS] + more + tail)
+
+
+def post(cfg: NotifyConfig, text: str) -> None:
+    """One POST of ``{"text": text}``; raises LeadScoringError naming the host (never the URL) when it fails."""
+    body = json.dumps({"text": text}).encode("utf-8")
+    req = urllib.request.Request(cfg.webhook_url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json", "User-Agent": "lead-scoring-engine"})
+    try:
+        with urllib.request.urlopen(req, timeout=cfg.timeout_seconds) as resp:  # noqa: S310 - an operator's URL
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        raise LeadScoringError(f"The notification webhook at {cfg.host} answered HTTP {exc.code}: check "
+                               f"{WEBHOOK_ENV} (a revoked or mistyped webhook).") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or type(exc).__name__
+        raise LeadScoringError(f"The notification webhook at {cfg.host} could not be reached ({reason}): check "
+                               f"{WEBHOOK_ENV} and the network.") from None
+
+
+def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, error: str | None, started,
+               before: dict[str, str]) -> str:
+    """After a daily run: post what is new, if anything. Returns the run's ``notify`` count in words; never raises
+    (a bad [notify] table or a webhook that is down is said in it, and audited)."""
+    try:
+        cfg = NotifyConfig.from_settings(settings)
+    except LeadScoringError as exc:
+        return f"not sent: {exc}"
+    if not cfg.webhook_url:
+        return "off (no webhook)"
+    try:
+        alerts = news(before, wh, cfg.min_level)
+        if outcome != "ok":  # the headline says it
+            alerts = alerts[alerts.kind != "pipeline_failed"]
+        text = run_message(outcome, error, started, alerts, cfg)
+        if text is None:
+            return "nothing new"
+        post(cfg, text)
+        told = (["the failed run"] if outcome != "ok" else []) + ([f"{len(alerts)} new alert(s)"] if len(alerts) else [])
+        words, outcome_ = f"sent to {cfg.host}: {' and '.join(told)}", "ok"
+    except Exception as exc:  # noqa: BLE001 - telling people must never fail the run it reports on
+        words, outcome_ = f"not sent: {exc}", "failed"
+    try:
+        audit.record_now(wh, actor, "notify", cfg.host, outcome_, {"run_outcome": outcome, "result": words})
+    except Exception:  # noqa: BLE001
+        pass
+    return words
+
+
+def status_words(settings: Settings) -> tuple[bool, str]:
+    """(configured, a line for the Monitoring page): where new alerts go, or how to have them sent."""
+    try:
+        cfg = NotifyConfig.from_settings(settings)
+    except LeadScoringError as exc:
+        return False, str(exc)
+    if not cfg.webhook_url:
+        return False, (f"Notifications off: set {WEBHOOK_ENV} to an incoming-webhook URL (Slack, Teams, Google Chat) "
+                       "and daily runs post failed runs and new alerts there.")
+    return True, (f"Daily runs post failed runs and new alerts at {cfg.min_level.upper()} or above to {cfg.host} "
+                  "([notify] min_level in the config file).")
+
+
+def send_test(settings: Settings, actor: Actor, wh: Warehouse) -> str:
+    """A test message to the configured webhook (the Monitoring page's button); raises LeadScoringError."""
+    authorize(actor, "monitor")
+    cfg = NotifyConfig.from_settings(settings)
+    if not cfg.webhook_url:
+        raise LeadScoringError(f"No notification webhook: set {WEBHOOK_ENV} to an incoming-webhook URL (Slack, "
+                               "Teams, Google Chat) where the engine runs, then restart it.")
+    post(cfg, f"*Lead scoring: test message* from {actor.username}. Daily runs post here when they fail and when "
+              f"monitoring opens an alert at {cfg.min_level.upper()} or above.")
+    audit.record_now(wh, actor, "notify_test", cfg.host, "ok", None)
+    return f"Test message sent to {cfg.host}."
