@@ -37,6 +37,7 @@ from core.warehouse import Warehouse
 
 WEBHOOK_ENV = "LEADSCORE_NOTIFY_WEBHOOK"
 MAX_ALERTS = 10  # incidents listed in one message; the rest are counted
+NEWS_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "message", "playbook"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def news(before: dict[str, str], wh: Warehouse, min_level: str) -> pd.DataFrame:
     """The alerts open now at or above ``min_level`` that were not open before, or were at a lower level."""
     with wh.reader() as s:
         if not s.table_exists("ops.monitor_alerts"):
-            return pd.DataFrame(columns=["alert_key", "level", "kind", "subject", "value", "message", "playbook"])
-        now = s.query("select alert_key, level, kind, subject, value, message, playbook from ops.monitor_alerts "
+            return pd.DataFrame(columns=NEWS_COLUMNS)
+        now = s.query(f"select {', '.join(NEWS_COLUMNS)} from ops.monitor_alerts "
                       "where active and acknowledged_by is null")
     rank = LEVELS.index
     fresh = [rank(lv) >= rank(min_level) and (k not in before or rank(lv) > rank(before[k]))
@@ -166,7 +167,12 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
     if not cfg.webhook_url:
         return "off (no webhook)"
     try:
-        alerts = news(before, wh, cfg.min_level)
+        try:
+            alerts = news(before, wh, cfg.min_level)
+        except Exception:  # noqa: BLE001 - the warehouse the run failed on may be unreadable: the failure is still told
+            if outcome == "ok":
+                raise
+            alerts = pd.DataFrame(columns=NEWS_COLUMNS)
         if outcome != "ok":  # the headline says it
             alerts = alerts[alerts.kind != "pipeline_failed"]
         text = run_message(outcome, error, started, alerts, cfg)

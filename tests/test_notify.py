@@ -66,6 +66,15 @@ def test_a_webhook_that_fails_never_fails_the_run_and_is_said(monitored_copy, we
     with w.writer("test: acknowledge everything") as x:
         x.execute("update ops.monitor_alerts set acknowledged_by = 'analyst' where true")
     assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z", before=before) == "nothing new"
+    # a failed run is told even when the warehouse it failed on cannot be read for alerts
+    def unreadable(*a, **k):
+        raise OSError("warehouse locked")
+
+    monkeypatch.setattr("core.notify.news", unreadable)
+    assert notify_run(w, s, _system(), "failed", "IOException: lock", "2026-12-07T06:00:00Z", before={}) == \
+        f"sent to {webhook.host}: the failed run"
+    assert webhook.posts[-1]["text"].startswith("*Lead scoring: daily run failed* (07 Dec 2026 06:00 UTC): IOException")
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z", before={}) == "not sent: warehouse locked"
     # a webhook nobody listens on
     import socket
 
