@@ -197,8 +197,10 @@ def status_words(settings: Settings) -> tuple[bool, str]:
     except LeadScoringError as exc:
         return False, str(exc)
     if not cfg.webhook_url:
-        return False, (f"Notifications off: set {WEBHOOK_ENV} to an incoming-webhook URL (Slack, Teams, Google Chat) "
-                       "and daily runs post failed runs and new alerts there.")
+        # the page names no environment variable (the README's Monitoring → Notifications does)
+        return False, ("Notifications off: no chat webhook (Slack, Teams, Google Chat) is set where the engine runs. "
+                       "With one, daily runs post failed runs and new alerts there: see the README, Monitoring → "
+                       "Notifications.")
     return True, (f"Daily runs post failed runs and new alerts at {cfg.min_level.upper()} or above to {cfg.host} "
                   "([notify] min_level in the config file).")
 

@@ -109,7 +109,7 @@ def test_notification_settings_refuse_the_url_in_a_config_file_and_unknown_level
 def test_without_a_webhook_nothing_is_sent_and_the_page_says_how(settings, wh, monkeypatch):
     monkeypatch.delenv(WEBHOOK_ENV, raising=False)
     on, words = status_words(settings)
-    assert not on and words.startswith(f"Notifications off: set {WEBHOOK_ENV} to an incoming-webhook URL")
+    assert not on and words.startswith("Notifications off: no chat webhook") and WEBHOOK_ENV not in words
     assert notify_run(wh, settings, _system(), "failed", "x", "2026-12-07T06:00:00Z", before={}) == "off (no webhook)"
 
 

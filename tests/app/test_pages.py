@@ -553,7 +553,7 @@ def test_monitoring_page_says_where_alerts_go_and_sends_a_test_message(monitored
     assert webhook.posts[-1]["text"].startswith("*Lead scoring: test message* from ")
     monkeypatch.delenv("LEADSCORE_NOTIFY_WEBHOOK")
     at = app("analyst", "pages/monitoring.py")
-    assert any(c.value.startswith("Notifications off: set LEADSCORE_NOTIFY_WEBHOOK") for c in at.caption)
+    assert any(c.value.startswith("Notifications off: no chat webhook") for c in at.caption)
     assert not any(b.label == "Send a test notification" for b in at.button)
 
 
