@@ -192,7 +192,6 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
     authorize(actor, "run_pipeline")
     progress = progress or (lambda f, m: None)
     run, t0 = DailyRun.start(actor), time.perf_counter()
-    before = open_alerts_quietly(wh)  # what monitoring had open: only what this run opens is news (core/notify.py)
     try:
         pull = sf.configured and sf.daily_pull
         if leads_file or pull:
@@ -223,14 +222,5 @@ def run_daily(wh: Warehouse, settings: Settings, leads_file: str | None = None, 
                 run_monitor(wh, settings, actor=actor)
         from core.notify import notify_run
 
-        run.counts["notify"] = notify_run(wh, settings, actor, run.outcome, run.error, run.started, before)
+        run.counts["notify"] = notify_run(wh, settings, actor, run.outcome, run.error, run.started)
     return run
-
-
-def open_alerts_quietly(wh: Warehouse) -> dict[str, str]:
-    from core.notify import open_alerts
-
-    try:
-        return open_alerts(wh)
-    except Exception:  # noqa: BLE001 - a warehouse that cannot be read fails the run's own first step, with its error
-        return {}

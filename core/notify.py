@@ -7,19 +7,22 @@ one message when
 
 - the run failed, or its Salesforce write-back did (every such run: a pipeline failing each day is worth a
   message each day);
-- monitoring opened an alert at or above ``[notify] min_level`` (``alert`` by default; ``warn`` or
-  ``critical``), or raised one to a higher level, that nobody has acknowledged — each once, not every day it
-  stays open.
+- monitoring has an alert open at or above ``[notify] min_level`` (``alert`` by default; ``warn`` or
+  ``critical``) that nobody has acknowledged and no message has told at its level yet
+  (``ops.monitor_alerts.notified_level``) — each once, not every day it stays open; again when its level rises
+  or when it closes and opens again.
 
 The URL carries the webhook's secret, so it is read from the environment only (a config file holding it is
-refused) and never written to a message, a log or the audit log: a failed post names the host. A post that
-fails never fails the run; it is said in the run's counts (``notify``) and audited.
+refused) and never written to a message, a log or the audit log: a failed post names the host. A 429, a 5xx or
+no answer is tried three times; a post that still fails never fails the run: it is said in the run's counts
+(``notify``) and audited, and marks nothing told, so the next run tells the same alerts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -34,10 +37,11 @@ from core.config import Settings
 from core.errors import LeadScoringError
 from core.monitoring.store import LEVELS
 from core.warehouse import Warehouse
+from core.warehouse.sql import literal
 
 WEBHOOK_ENV = "LEADSCORE_NOTIFY_WEBHOOK"
 MAX_ALERTS = 10  # incidents listed in one message; the rest are counted
-NEWS_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "message", "playbook"]
+NEWS_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "message", "playbook", "notified_level"]
 
 
 @dataclass(frozen=True)
@@ -69,28 +73,32 @@ class NotifyConfig:
         return urlsplit(self.webhook_url or "").netloc or "(no webhook)"
 
 
-def open_alerts(wh: Warehouse) -> dict[str, str]:
-    """Active, unacknowledged alerts: {kind|subject: level}. Read before monitoring, compared after it."""
-    with wh.reader() as s:
-        if not s.table_exists("ops.monitor_alerts"):
-            return {}
-        df = s.query("select alert_key, level from ops.monitor_alerts where active and acknowledged_by is null")
-    return dict(zip(df.alert_key, df.level))
-
-
-def news(before: dict[str, str], wh: Warehouse, min_level: str) -> pd.DataFrame:
-    """The alerts open now at or above ``min_level`` that were not open before, or were at a lower level."""
+def news(wh: Warehouse, min_level: str) -> pd.DataFrame:
+    """The open, unacknowledged alerts at or above ``min_level`` that no notification has told at their level yet
+    (``notified_level``: none, or a lower one). A post that failed marks nothing, so the next run tells them."""
     with wh.reader() as s:
         if not s.table_exists("ops.monitor_alerts"):
             return pd.DataFrame(columns=NEWS_COLUMNS)
-        now = s.query(f"select {', '.join(NEWS_COLUMNS)} from ops.monitor_alerts "
+        told = "notified_level" if "notified_level" in s.columns("ops.monitor_alerts") else "cast(null as string)"
+        now = s.query(f"select {', '.join(NEWS_COLUMNS[:-1])}, {told} as notified_level from ops.monitor_alerts "
                       "where active and acknowledged_by is null")
     rank = LEVELS.index
-    fresh = [rank(lv) >= rank(min_level) and (k not in before or rank(lv) > rank(before[k]))
-             for k, lv in zip(now.alert_key, now.level)]
+    fresh = [rank(lv) >= rank(min_level) and (pd.isna(was) or rank(lv) > rank(was))
+             for lv, was in zip(now.level, now.notified_level)]
     out = now[np.array(fresh, dtype=bool)].copy()
     out["order"] = out.level.map(rank)
     return out.sort_values(["order", "kind", "subject"], ascending=[False, True, True]).drop(columns="order")
+
+
+def mark_notified(wh: Warehouse, alerts: pd.DataFrame) -> None:
+    """These alerts were told at their level."""
+    if alerts.empty:
+        return
+    with wh.writer("alerts notified") as s:
+        s.add_column("ops.monitor_alerts", "notified_level", "STRING")
+        for level, g in alerts.groupby("level"):
+            s.execute(f"update ops.monitor_alerts set notified_level = {literal(level)} where alert_key in "
+                      f"({', '.join(literal(k) for k in g.alert_key)})")
 
 
 def incident_lines(alerts: pd.DataFrame) -> list[str]:
@@ -139,25 +147,42 @@ def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, 
     return "\n".join(head + lines[:MAX_ALERTS] + more + tail)
 
 
-def post(cfg: NotifyConfig, text: str) -> None:
-    """One POST of ``{"text": text}``; raises LeadScoringError naming the host (never the URL) when it fails."""
+POST_ATTEMPTS = 3  # a 429, a 5xx or no answer is tried again, after 1 s, then 2 s
+RETRY_SECONDS = 1.0
+
+
+def post(cfg: NotifyConfig, text: str, sleep=time.sleep) -> None:
+    """A POST of ``{"text": text}``, tried again on a 429, a 5xx or no answer; raises LeadScoringError naming the
+    host (never the URL) when it fails."""
     body = json.dumps({"text": text}).encode("utf-8")
-    req = urllib.request.Request(cfg.webhook_url, data=body, method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "lead-scoring-engine"})
-    try:
-        with urllib.request.urlopen(req, timeout=cfg.timeout_seconds) as resp:  # noqa: S310 - an operator's URL
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        raise LeadScoringError(f"The notification webhook at {cfg.host} answered HTTP {exc.code}: check "
-                               f"{WEBHOOK_ENV} (a revoked or mistyped webhook).") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise LeadScoringError(f"The notification webhook at {cfg.host} could not be reached ({reason}): check "
-                               f"{WEBHOOK_ENV} and the network.") from None
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        req = urllib.request.Request(cfg.webhook_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "lead-scoring-engine"})
+        try:
+            with urllib.request.urlopen(req, timeout=cfg.timeout_seconds) as resp:  # noqa: S310 - an operator's URL
+                resp.read()
+            return
+        except urllib.error.HTTPError as exc:
+            transient = exc.code == 429 or exc.code >= 500
+            if transient and attempt < POST_ATTEMPTS:
+                sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+                continue
+            if transient:
+                raise LeadScoringError(f"The notification webhook at {cfg.host} answered HTTP {exc.code} {attempt} "
+                                       "times: the chat service is failing or limiting; the next daily run tells "
+                                       "these alerts again.") from None
+            raise LeadScoringError(f"The notification webhook at {cfg.host} answered HTTP {exc.code}: check "
+                                   f"{WEBHOOK_ENV} (a revoked or mistyped webhook).") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            if attempt < POST_ATTEMPTS and not isinstance(exc, ValueError):
+                sleep(RETRY_SECONDS * 2 ** (attempt - 1))
+                continue
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            raise LeadScoringError(f"The notification webhook at {cfg.host} could not be reached ({reason}): check "
+                                   f"{WEBHOOK_ENV} and the network.") from None
 
 
-def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, error: str | None, started,
-               before: dict[str, str]) -> str:
+def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, error: str | None, started) -> str:
     """After a daily run: post what is new, if anything. Returns the run's ``notify`` count in words; never raises
     (a bad [notify] table or a webhook that is down is said in it, and audited)."""
     try:
@@ -168,17 +193,18 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
         return "off (no webhook)"
     try:
         try:
-            alerts = news(before, wh, cfg.min_level)
+            found = news(wh, cfg.min_level)
         except Exception:  # noqa: BLE001 - the warehouse the run failed on may be unreadable: the failure is still told
             if outcome == "ok":
                 raise
-            alerts = pd.DataFrame(columns=NEWS_COLUMNS)
-        if outcome != "ok":  # the headline says it
-            alerts = alerts[alerts.kind != "pipeline_failed"]
+            found = pd.DataFrame(columns=NEWS_COLUMNS)
+        # a failed run's own pipeline alert: the headline says it
+        alerts = found[found.kind != "pipeline_failed"] if outcome != "ok" else found
         text = run_message(outcome, error, started, alerts, cfg)
         if text is None:
             return "nothing new"
         post(cfg, text)
+        mark_notified(wh, found)
         told = (["the failed run"] if outcome != "ok" else []) + ([f"{len(alerts)} new alert(s)"] if len(alerts) else [])
         words, outcome_ = f"sent to {cfg.host}: {' and '.join(told)}", "ok"
     except Exception as exc:  # noqa: BLE001 - telling people must never fail the run it reports on

@@ -52,29 +52,40 @@ def test_a_daily_run_posts_new_alerts_once_and_every_failed_run(monitored_copy, 
 
 def test_a_webhook_that_fails_never_fails_the_run_and_is_said(monitored_copy, webhook, monkeypatch):
     s, w = monitored_copy
+    monkeypatch.setattr("core.notify.RETRY_SECONDS", 0.01)
     webhook.status = 500
-    words = notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z", before={})
-    assert words == (f"not sent: The notification webhook at {webhook.host} answered HTTP 500: check "
-                     f"{WEBHOOK_ENV} (a revoked or mistyped webhook).")
+    words = notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z")
+    assert words == (f"not sent: The notification webhook at {webhook.host} answered HTTP 500 3 times: the chat "
+                     "service is failing or limiting; the next daily run tells these alerts again.")
+    assert len(webhook.posts) == 3  # tried three times
+    webhook.status = 404
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z") == (
+        f"not sent: The notification webhook at {webhook.host} answered HTTP 404: check {WEBHOOK_ENV} (a revoked or "
+        "mistyped webhook).")
+    assert len(webhook.posts) == 4  # a 404 is not tried again
     failed = w.read("select outcome, detail from ops.audit_log where action = 'notify'")
-    assert failed.outcome.tolist() == ["failed"] and SECRET not in failed.detail.iloc[0]
+    assert failed.outcome.tolist() == ["failed", "failed"] and SECRET not in failed.to_json()
     webhook.status = 200
-    # an acknowledged alert is not news
-    from core.monitoring.store import read_alerts
-
-    before = {k: "ok" for k in read_alerts(w).alert_key}  # every alert open now would be new or risen ...
-    with w.writer("test: acknowledge everything") as x:
-        x.execute("update ops.monitor_alerts set acknowledged_by = 'analyst' where true")
-    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z", before=before) == "nothing new"
+    # the post failed, so nothing was marked told: the next run tells the same alerts, then they are told
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z").startswith(f"sent to {webhook.host}: ")
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z") == "nothing new"
+    # an alert whose level rose is told again; an acknowledged one is not news
+    with w.writer("test: one alert was a WARN when told") as x:
+        x.execute("update ops.monitor_alerts set notified_level = 'warn' where alert_key = "
+                  "(select min(alert_key) from ops.monitor_alerts where active and level = 'alert')")
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z").endswith(": 1 new alert(s)")
+    with w.writer("test: acknowledge everything; every alert told at a lower level") as x:
+        x.execute("update ops.monitor_alerts set acknowledged_by = 'analyst', notified_level = 'warn' where true")
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z") == "nothing new"
     # a failed run is told even when the warehouse it failed on cannot be read for alerts
     def unreadable(*a, **k):
         raise OSError("warehouse locked")
 
     monkeypatch.setattr("core.notify.news", unreadable)
-    assert notify_run(w, s, _system(), "failed", "IOException: lock", "2026-12-07T06:00:00Z", before={}) == \
+    assert notify_run(w, s, _system(), "failed", "IOException: lock", "2026-12-07T06:00:00Z") == \
         f"sent to {webhook.host}: the failed run"
     assert webhook.posts[-1]["text"].startswith("*Lead scoring: daily run failed* (07 Dec 2026 06:00 UTC): IOException")
-    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z", before={}) == "not sent: warehouse locked"
+    assert notify_run(w, s, _system(), "ok", None, "2026-12-07T06:00:00Z") == "not sent: warehouse locked"
     # a webhook nobody listens on
     import socket
 
@@ -82,7 +93,7 @@ def test_a_webhook_that_fails_never_fails_the_run_and_is_said(monitored_copy, we
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{port}/services/{SECRET}")
-    words = notify_run(w, s, _system(), "failed", "RuntimeError: x", "2026-12-07T06:00:00Z", before={})
+    words = notify_run(w, s, _system(), "failed", "RuntimeError: x", "2026-12-07T06:00:00Z")
     assert words.startswith(f"not sent: The notification webhook at 127.0.0.1:{port} could not be reached (")
     assert SECRET not in words
 
@@ -110,7 +121,7 @@ def test_without_a_webhook_nothing_is_sent_and_the_page_says_how(settings, wh, m
     monkeypatch.delenv(WEBHOOK_ENV, raising=False)
     on, words = status_words(settings)
     assert not on and words.startswith("Notifications off: no chat webhook") and WEBHOOK_ENV not in words
-    assert notify_run(wh, settings, _system(), "failed", "x", "2026-12-07T06:00:00Z", before={}) == "off (no webhook)"
+    assert notify_run(wh, settings, _system(), "failed", "x", "2026-12-07T06:00:00Z") == "off (no webhook)"
 
 
 def _system():

@@ -21,8 +21,10 @@ from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 
 LEVELS = ("ok", "warn", "alert", "critical")
+# notified_level: the level a notification last told (core/notify.py); cleared when the alert closes, so an alert
+# that opens again is told again
 ALERT_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "threshold", "message", "playbook", "first_seen",
-                 "last_seen", "active", "acknowledged_by", "acknowledged_at", "acknowledged_level"]
+                 "last_seen", "active", "acknowledged_by", "acknowledged_at", "acknowledged_level", "notified_level"]
 
 
 def _key(a: dict) -> str:
@@ -46,14 +48,14 @@ def merge_alerts(existing: pd.DataFrame, alerts: list[dict], now: datetime) -> p
                 r.update(acknowledged_by=None, acknowledged_at=None, acknowledged_level=None)
             seen.add(k)
         else:
-            r["active"] = False
+            r.update(active=False, notified_level=None)
         rows.append(r)
     for k, a in cur.items():
         if k not in seen:
             rows.append({"alert_key": k, **{c: a.get(c) for c in ("level", "kind", "subject", "value", "threshold",
                                                                   "message", "playbook")},
                          "first_seen": now, "last_seen": now, "active": True, "acknowledged_by": None,
-                         "acknowledged_at": None, "acknowledged_level": None})
+                         "acknowledged_at": None, "acknowledged_level": None, "notified_level": None})
     out = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     out["threshold"] = pd.to_numeric(out.threshold, errors="coerce")
     out["value"] = pd.to_numeric(out.value, errors="coerce")
@@ -61,7 +63,8 @@ def merge_alerts(existing: pd.DataFrame, alerts: list[dict], now: datetime) -> p
         out[c] = pd.to_datetime(out[c], utc=True)
     # typed even when every value is empty, so the table's columns are never of type NULL
     return out.astype({c: "string" for c in ("alert_key", "level", "kind", "subject", "message", "playbook",
-                                              "acknowledged_by", "acknowledged_level")} | {"active": "bool"})
+                                              "acknowledged_by", "acknowledged_level", "notified_level")}
+                     | {"active": "bool"})
 
 
 def current_level(alerts: pd.DataFrame) -> str:
