@@ -156,9 +156,9 @@ def post(cfg: NotifyConfig, text: str, sleep=time.sleep) -> None:
     host (never the URL) when it fails."""
     body = json.dumps({"text": text}).encode("utf-8")
     for attempt in range(1, POST_ATTEMPTS + 1):
-        req = urllib.request.Request(cfg.webhook_url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "lead-scoring-engine"})
         try:
+            req = urllib.request.Request(cfg.webhook_url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json", "User-Agent": "lead-scoring-engine"})
             with urllib.request.urlopen(req, timeout=cfg.timeout_seconds) as resp:  # noqa: S310 - an operator's URL
                 resp.read()
             return
@@ -173,8 +173,11 @@ def post(cfg: NotifyConfig, text: str, sleep=time.sleep) -> None:
                                        "these alerts again.") from None
             raise LeadScoringError(f"The notification webhook at {cfg.host} answered HTTP {exc.code}: check "
                                    f"{WEBHOOK_ENV} (a revoked or mistyped webhook).") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            if attempt < POST_ATTEMPTS and not isinstance(exc, ValueError):
+        except ValueError:  # its text would hold the URL
+            raise LeadScoringError(f"{WEBHOOK_ENV} is not an http(s) URL: set it to the webhook's full URL, "
+                                   "https://… included.") from None
+        except (urllib.error.URLError, OSError) as exc:
+            if attempt < POST_ATTEMPTS:
                 sleep(RETRY_SECONDS * 2 ** (attempt - 1))
                 continue
             reason = getattr(exc, "reason", None) or type(exc).__name__
@@ -204,9 +207,12 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
         if text is None:
             return "nothing new"
         post(cfg, text)
-        mark_notified(wh, found)
         told = (["the failed run"] if outcome != "ok" else []) + ([f"{len(alerts)} new alert(s)"] if len(alerts) else [])
         words, outcome_ = f"sent to {cfg.host}: {' and '.join(told)}", "ok"
+        try:
+            mark_notified(wh, found)
+        except Exception as exc:  # noqa: BLE001 - sent all the same; the next run may tell them again
+            words += f" (not marked as told, so the next run may tell them again: {exc})"
     except Exception as exc:  # noqa: BLE001 - telling people must never fail the run it reports on
         words, outcome_ = f"not sent: {exc}", "failed"
     try:

@@ -96,6 +96,10 @@ def test_a_webhook_that_fails_never_fails_the_run_and_is_said(monitored_copy, we
     words = notify_run(w, s, _system(), "failed", "RuntimeError: x", "2026-12-07T06:00:00Z")
     assert words.startswith(f"not sent: The notification webhook at 127.0.0.1:{port} could not be reached (")
     assert SECRET not in words
+    monkeypatch.setenv(WEBHOOK_ENV, f"hooks.example.com/services/{SECRET}")  # no scheme: urllib's error holds the URL
+    words = notify_run(w, s, _system(), "failed", "RuntimeError: x", "2026-12-07T06:00:00Z")
+    assert words == f"not sent: {WEBHOOK_ENV} is not an http(s) URL: set it to the webhook's full URL, https://… included."
+    assert SECRET not in w.read("select detail from ops.audit_log where action = 'notify'").to_json()
 
 
 def test_notification_settings_refuse_the_url_in_a_config_file_and_unknown_levels(settings, webhook, wh):
