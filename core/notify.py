@@ -90,8 +90,9 @@ def news(wh: Warehouse, min_level: str) -> pd.DataFrame:
     return out.sort_values(["order", "kind", "subject"], ascending=[False, True, True]).drop(columns="order")
 
 
-def mark_notified(wh: Warehouse, alerts: pd.DataFrame) -> None:
-    """These alerts were told at their level."""
+def mark_notified(wh: Warehouse, alerts: pd.DataFrame, actor: Actor) -> None:
+    """These alerts were told at their level (a step of the daily run, under its actor)."""
+    authorize(actor, "run_pipeline")
     if alerts.empty:
         return
     with wh.writer("alerts notified") as s:
@@ -210,7 +211,7 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
         told = (["the failed run"] if outcome != "ok" else []) + ([f"{len(alerts)} new alert(s)"] if len(alerts) else [])
         words, outcome_ = f"sent to {cfg.host}: {' and '.join(told)}", "ok"
         try:
-            mark_notified(wh, found)
+            mark_notified(wh, found, actor)
         except Exception as exc:  # noqa: BLE001 - sent all the same; the next run may tell them again
             words += f" (not marked as told, so the next run may tell them again: {exc})"
     except Exception as exc:  # noqa: BLE001 - telling people must never fail the run it reports on
