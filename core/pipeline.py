@@ -28,6 +28,14 @@ def _load_caption(load: dict) -> str:
             f"{int(load['rows_quarantined']):,} quarantined · by {load['loaded_by']}, {when(load['loaded_at'])}")
 
 
+def _export_load_words(loads: list[dict]) -> tuple[str, str] | None:
+    """The newest load of a Salesforce export (Leads or Tasks): (what, caption), or None before the first."""
+    if not loads:
+        return None
+    t = loads[0]
+    return f"**{load_source(t['file_name'])}** · exported {when(t['export_at'])}", _load_caption(t)
+
+
 @dataclass(frozen=True)
 class PipelineState:
     """Everything the home page shows, read from the warehouse alone; ``to_json()`` is `status`'s output."""
@@ -75,17 +83,11 @@ class PipelineState:
         return f"**{month_label(t['snapshot_month'])}** · {t['files']}", _load_caption(t)
 
     def lead_load_words(self) -> tuple[str, str] | None:
-        if not self.lead_loads:
-            return None
-        t = self.lead_loads[0]
-        return f"**{load_source(t['file_name'])}** · exported {when(t['export_at'])}", _load_caption(t)
+        return _export_load_words(self.lead_loads)
 
     def activity_load_words(self) -> tuple[str, str] | None:
         """The newest call-activity (Task) load: (what, caption), or None before the first."""
-        if not self.activity_loads:
-            return None
-        t = self.activity_loads[0]
-        return f"**{load_source(t['file_name'])}** · exported {when(t['export_at'])}", _load_caption(t)
+        return _export_load_words(self.activity_loads)
 
     def champion_words(self) -> str:
         m = self.champion_model

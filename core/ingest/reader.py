@@ -54,9 +54,16 @@ def record_numbers(last: int, n: int, skipped) -> np.ndarray:
     return candidates[~np.isin(candidates, bad)][:n] if len(bad) else candidates
 
 
-def sha256_of(path: Path) -> str:
+def open_archived(path: Path):
+    """An archive copy (:func:`archive_file`) read back, in binary, as the file it was: through gzip when the
+    engine compressed it."""
+    return gzip.open(path, "rb") if Path(path).suffix == ".gz" else open(path, "rb")
+
+
+def sha256_of(path: Path, archived: bool = False) -> str:
+    """The file's checksum; ``archived``: an archive copy's, as the file was when loaded (:func:`open_archived`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_archived(path) if archived else open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

@@ -4,8 +4,7 @@ an export file is loaded (archived with a checksum, every row loaded or quaranti
 from __future__ import annotations
 
 import csv
-import gzip
-import hashlib
+import io
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,9 @@ from core.auth import Actor
 from core.config import Settings
 from core.contract import salesforce_columns
 from core.errors import LeadScoringError
+from core.features.build import as_utc
 from core.ingest.loader import no_progress
+from core.ingest.reader import open_archived, sha256_of
 from core.operation import audited
 from core.salesforce.client import RequestLimitExceeded, SalesforceClient, TransientFailure, refusal
 from core.salesforce.config import salesforce_config
@@ -108,7 +109,7 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
         # and the Tasks deleted since (queryAll reads the recycle bin, kept 15 days: the weekly full pull is sooner)
         gone = f"SELECT Id FROM Task WHERE IsDeleted = true AND {since}"
     return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
-                 "salesforce_tasks_pull", load_activity_file,  # words.PULL_FILES
+                 TASK_PULL_PREFIX, load_activity_file,
                  "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
                  in_org=partial(fields_in_org, columns=columns, obj="Task"), base=base, gone=gone)
 
@@ -117,6 +118,7 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
 # differ, and a Task saved while that pull read its pages may carry a time before the pull's start. A Task pulled
 # twice is kept once (the newer copy).
 TASK_PULL_OVERLAP = timedelta(hours=1)
+TASK_PULL_PREFIX = "salesforce_tasks_pull"  # a Task pull's file name (words.PULL_FILES reads it as words)
 
 
 @dataclass(frozen=True)
@@ -154,37 +156,22 @@ def incremental_base(wh: Warehouse, settings: Settings) -> IncrementalBase | Non
     if now() - last_full > timedelta(days=days):
         return None
     load = load.iloc[0]
-    if not str(load.file_name).startswith("salesforce_tasks_pull_") or as_utc(load.loaded_at) < last:
+    if not str(load.file_name).startswith(f"{TASK_PULL_PREFIX}_") or as_utc(load.loaded_at) < last:
         return None  # the Tasks loaded now are not the last pull's
     archive = Path(str(load.archive_path or ""))
     try:
-        if file_sha256(archive) != load.sha256:
+        if sha256_of(archive, archived=True) != load.sha256:
             return None
     except (OSError, EOFError):  # gone, unreadable, or a truncated gzip
         return None
     return IncrementalBase(last - TASK_PULL_OVERLAP, archive, int(load.rows_read))
 
 
-def as_utc(value) -> datetime:
-    t = pd.Timestamp(value)
-    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
-
-
-def file_sha256(path: Path) -> str:
-    """The checksum of a file as it was loaded: an archive copy the engine compressed is read through gzip."""
-    digest = hashlib.sha256()
-    with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[str]) -> int:
     """The Tasks loaded before, as their pull fetched them (the archive), under ``names``, but those pulled again
     (``changed``: a Task edited since is kept in its newer copy). Returns how many rows it wrote."""
     kept = 0
-    with gzip.open(base.archive, "rt", encoding="utf-8", newline="") if base.archive.suffix == ".gz" else \
-            open(base.archive, encoding="utf-8", newline="") as fh:
+    with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, [])
         at = [header.index(n) if n in header else None for n in names]
