@@ -463,9 +463,10 @@ def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loa
     # since the pull: one Task edited, one logged, one deleted
     stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
     ids = sorted(sf.tasks)
-    edited, deleted = sf.tasks[ids[3]], sf.tasks[ids[5]]
+    edited, deleted, unlinked = sf.tasks[ids[3]], sf.tasks[ids[5]], sf.tasks[ids[9]]
     edited.update(CallDisposition="Connected - booked", LastModifiedDate=stamp)
     deleted.update(IsDeleted=True, LastModifiedDate=stamp)
+    unlinked.update(WhoId=None, LastModifiedDate=stamp)  # logged on the wrong lead: its WhoId cleared
     logged = copy.deepcopy(sf.tasks[ids[7]]) | {"Id": "00TNEWTASK000001", "CreatedDate": stamp, "LastModifiedDate": stamp}
     sf.tasks[logged["Id"]] = logged
     asked = len(sf.requests)
@@ -480,14 +481,14 @@ def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loa
 
     history = readable_syncs(recent_syncs(wh))
     assert history.kind.tolist()[:2] == ["Pull · Tasks (changes)", "Pull · Tasks"] and "pulled_since" not in history
-    assert record.rows_intended == n and "incremental: changed since" in record.message
-    assert "less 1 deleted in Salesforce since" in record.message
+    assert record.rows_intended == n - 1 and "incremental: changed since" in record.message
+    assert "less 1 deleted in Salesforce since and 1 no longer on a record" in record.message
     cols = "task_id, lead_id, owner_id, created_at, activity_date, task_subtype, task_type, call_seconds, " \
         "call_disposition, status, last_modified_at, is_dial"
     merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
-    assert second.rows_read == n
+    assert second.rows_read == n - 1
     assert merged.set_index("task_id").loc[ids[3], "call_disposition"] == "Connected - booked"
-    assert logged["Id"] in set(merged.task_id) and ids[5] not in set(merged.task_id)
+    assert logged["Id"] in set(merged.task_id) and not {ids[5], ids[9]} & set(merged.task_id)
     # a full pull loads the same Tasks
     pull_activities(wh, settings)
     full = wh.read(f"select {cols} from marts.fact_tasks order by task_id")

@@ -105,7 +105,9 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     if base:  # SystemModstamp, not LastModifiedDate: it also moves on system changes (a conversion re-parenting the
         # Task), and it is the indexed field Salesforce advises for incremental reads
         since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
-        where += f" AND {since}"
+        # every changed Task, WhoId or not: one whose WhoId was cleared since must replace its loaded copy (and is
+        # then dropped, as a full pull would not return it), or it stayed on its old lead until the weekly full pull
+        where = f"FROM Task WHERE IsDeleted = false AND {since}"
         # and the Tasks deleted since (queryAll reads the recycle bin, kept 15 days: the weekly full pull is sooner)
         gone = f"SELECT Id FROM Task WHERE IsDeleted = true AND {since}"
     return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
@@ -211,7 +213,7 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
-    pages = rows = kept = 0
+    pages = rows = kept = cleared = 0
     absent: list[str] = []
     changed: set[str] = set()
     deleted: set[str] = set()
@@ -228,11 +230,14 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
                 if pages == 0:
                     _check_api_floor(client, what, total, len(records))
                 pages += 1
-                rows += len(records)
-                writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
                 if base:
                     changed.update(str(r.get("Id")) for r in records)
-                progress(0.05 + 0.45 * rows / max(total, 1), f"Page {pages}: {rows:,} of {total:,} {what}")
+                    linked = [r for r in records if r.get("WhoId")]
+                    cleared, records = cleared + len(records) - len(linked), linked
+                rows += len(records)
+                writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
+                progress(0.05 + 0.45 * (rows + cleared) / max(total, 1),
+                         f"Page {pages}: {rows + cleared:,} of {total:,} {what}")
             if base:
                 for records, _ in client.query_pages(gone, True) if gone else ():
                     deleted.update(str(r.get("Id")) for r in records)
@@ -244,8 +249,9 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
         loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m),
                       **({"notes": (note,)} if note else {}))
         result.succeeded, result.intended = loaded.rows_loaded, rows + kept
+        cut = f" and {cleared:,} no longer on a record" if cleared else ""
         since = (f" (incremental: changed since {base.since:%d %b %Y %H:%M} UTC, merged with the {kept:,} loaded "
-                 f"before, less {len(deleted):,} deleted in Salesforce since: {rows + kept:,} rows)") if base else ""
+                 f"before, less {len(deleted):,} deleted in Salesforce since{cut}: {rows + kept:,} rows)") if base else ""
         result.message = (f"{what}: {pages} page(s), {rows:,} rows read{since}, {loaded.rows_loaded:,} loaded, "
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded
