@@ -105,14 +105,11 @@ def mark_notified(wh: Warehouse, alerts: pd.DataFrame, actor: Actor) -> None:
 def incident_lines(alerts: pd.DataFrame) -> list[str]:
     """The alerts as incidents, worst first, as the Monitoring page acknowledges them: a drifting month's features
     are one line naming the features that moved most, not one line each."""
-    from core.monitoring.charts import KIND_LABELS
-    from core.monitoring.view import months_in_words
+    from core.monitoring.view import incident_groups, months_in_words
 
-    period = alerts.subject.str.rpartition(" · ")[2]
     out = []
-    for (kind, p), g in alerts.groupby([alerts.kind, period], sort=False):
-        level = max(g.level, key=LEVELS.index)
-        what = KIND_LABELS.get(kind, kind)
+    for what, p, level, g in incident_groups(alerts):
+        kind = g.kind.iloc[0]
         if len(g) == 1:
             text = f"{what}: {months_in_words(g.message.iloc[0])}"
         else:

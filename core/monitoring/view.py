@@ -33,6 +33,14 @@ def months_in_words(text) -> str:
     return _MONTH.sub(lambda m: month_label(m.group(0)), str(text))
 
 
+def incident_groups(alerts: pd.DataFrame):
+    """The alerts grouped as incidents, one per kind and period (the subject's part after " · "): (the kind in
+    words, the period, the worst level, the group's rows), in the alerts' order."""
+    period = alerts.subject.str.rpartition(" · ")[2]
+    for (kind, p), g in alerts.groupby([alerts.kind, period], sort=False):
+        yield KIND_LABELS.get(kind, kind), p, max(g.level, key=LEVELS.index), g
+
+
 def incidents(alerts: pd.DataFrame, owners: dict[str, str] | None = None) -> pd.DataFrame:
     """The open (unacknowledged) alerts as incidents to acknowledge at once: one per kind and period (a drifting
     month's features are one incident), worst first; an owner feature named by its owner (``owners``: OwnerId →
@@ -40,10 +48,8 @@ def incidents(alerts: pd.DataFrame, owners: dict[str, str] | None = None) -> pd.
     open_ = alerts[alerts.acknowledged_by.isna()] if not alerts.empty else alerts
     if open_.empty:
         return pd.DataFrame(columns=["label", "alert_keys", "level", "alerts"])
-    period = open_.subject.str.rpartition(" · ")[2]
     rows = []
-    for (kind, p), g in open_.groupby([open_.kind, period], sort=False):
-        what, level = KIND_LABELS.get(kind, kind), max(g.level, key=LEVELS.index)
+    for what, p, level, g in incident_groups(open_):
         head = g.subject.iloc[0].rpartition(" · ")[0]
         label = f"{what} · {months_in_words(p)}: {len(g)} alerts" if len(g) > 1 else \
             f"{what}: {head} · {months_in_words(p)}" if head else f"{what}: {g.subject.iloc[0]}"
