@@ -88,7 +88,8 @@ def read_leads(run: DailyRun, wh: Warehouse, settings: Settings, leads_file: str
         from core.salesforce.pull import pull_leads
 
         with run.timed("pull_leads"):
-            run.counts["leads_rows_read"] = pull_leads(wh, settings, actor=run.actor).rows_read
+            run.counts["leads_rows_read"] = pull_leads(wh, settings, actor=run.actor,
+                                                     incremental=True).rows_read
 
 
 def read_activities(run: DailyRun, wh: Warehouse, settings: Settings) -> None:

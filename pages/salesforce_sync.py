@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.salesforce.pull import pull_activities, pull_leads
 from core.salesforce.push import dry_run_bytes, push_scores
-from core.salesforce.status import SyncOverview, connection_status, sync_overview
+from core.salesforce.status import SyncOverview, connection_status, daily_pull_words, sync_overview
 from pages._shared import actor, after_write, dataframe, engine, progress_callback, table, user_errors, why_not
 
 eng = engine()
@@ -29,11 +29,8 @@ with user_errors():
     st.subheader("Connection")
     if view.configured:
         where = cfg["instance_url"] if view.auth_method == "existing session" else cfg["login_url"]
-        days = cfg.get("task_full_pull_days", 0)
-        tasks_words = f"Tasks: the changes, every Task each {days} days" if days > 0 else "every Task"
-        pull = (f"on (Leads and {tasks_words})" if cfg["daily_pull_tasks"] else "on (Leads)") if cfg["daily_pull"] else "off"
         st.caption(f"{where} · {view.auth_method} · user {cfg['username'] or '—'} · API v{cfg['api_version']} · "
-                   f"jobs of {cfg['batch_size']:,} rows · daily pull {pull}, "
+                   f"jobs of {cfg['batch_size']:,} rows · daily pull {daily_pull_words(cfg)}, "
                    f"daily push {'on' if cfg['daily_push'] else 'off'}")
         if st.button("Test connection and check the org"):
             with st.spinner("Logging in, reading the Lead and Task fields and the API allowance…"):
@@ -99,7 +96,8 @@ with user_errors():
                       ("No failed rows" if view.failures.empty else None))
     pull = p3.button("Pull contacted Leads now", disabled=not can_pull or not view.configured,
                      help=why_not(who, "replace_data") or ("Salesforce is not configured" if not view.configured
-                                                           else None))
+                                                           else "Every contacted Lead (the daily run pulls only "
+                                                           "the changes)"))
     if push or retry:
         with st.status("Pushing to Salesforce…", expanded=True) as status:
             bar = st.progress(0.0)

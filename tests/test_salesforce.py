@@ -97,6 +97,62 @@ def test_pull_follows_every_page_and_matches_the_file_load(loaded_demo, standin,
     assert pull_leads(wh, s, allow_fewer=True).rows_loaded < contacted
 
 
+def test_the_daily_lead_pull_fetches_only_changes_and_loads_what_a_full_pull_loads(loaded_demo, standin, tmp_path):
+    """An org with half a million contacted Leads costs 250 requests a day to pull whole: the daily Lead pull asks
+    for the Leads changed since the last one and merges them with those loaded, as the Task pull does; a Lead no
+    longer contacted or deleted leaves; a field newly visible in the org makes the pull full."""
+    import copy
+    import datetime as dt
+
+    from urllib.parse import unquote_plus
+
+    from core.salesforce.pull import LEADS, as_utc, incremental_base
+    from core.salesforce.standin import _sf_timestamp
+
+    settings, _, _, _ = loaded_demo
+    s = with_overrides(settings, data_dir=tmp_path / "data", salesforce={**standin.settings(), **FAST})
+    wh = open_warehouse(s)
+    standin.faults.missing_fields = {"Savvy_Lead_Score__c"}
+    first = pull_leads(wh, s, incremental=True)  # no Lead pull yet: full
+    contacted = sum(1 for r in standin.leads.values() if r["Stage_Entered_Contacting__c"])
+    assert first.rows_read == contacted
+    syncs = lambda: wh.read("select pulled_since, rows_intended, message from ops.sf_syncs "  # noqa: E731
+                            "where sf_object = 'Lead' order by started_at")
+    assert incremental_base(wh, s, LEADS) is not None
+    standin.faults.missing_fields = set()  # Savvy_Lead_Score__c now visible: the loaded Leads lack it, so full
+    pull_leads(wh, s, incremental=True)
+    assert syncs().pulled_since.isna().all() and syncs().rows_intended.iloc[-1] == contacted
+    base = incremental_base(wh, s, LEADS)
+    # since the pull: a Lead converted, one deleted, one taken back out of contacting, one new contacted, one new
+    # that nobody contacted yet
+    stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
+    ids = sorted(i for i, r in standin.leads.items() if r["Stage_Entered_Contacting__c"])
+    edited, deleted, uncontacted = (standin.leads[ids[k]] for k in (3, 5, 9))
+    edited.update(Status="Qualified", LastModifiedDate=stamp)
+    deleted.update(IsDeleted=True, LastModifiedDate=stamp)
+    uncontacted.update(Stage_Entered_Contacting__c=None, LastModifiedDate=stamp)
+    new = copy.deepcopy(standin.leads[ids[7]]) | {"Id": "00QNEWLEAD0000001AA", "CreatedDate": stamp,
+                                                  "LastModifiedDate": stamp, "FA_CRD__c": None}
+    fresh = copy.deepcopy(new) | {"Id": "00QNEWLEAD0000002AA", "Stage_Entered_Contacting__c": None}
+    standin.leads.update({new["Id"]: new, fresh["Id"]: fresh})
+    asked = len(standin.requests)
+    second = pull_leads(wh, s, incremental=True)
+    pages = [p for m, p, _ in standin.requests[asked:] if m == "GET" and "/query" in p]
+    assert len(pages) == 2 < contacted // 400  # the changed Leads and those deleted: a page each
+    assert "SystemModstamp > " in unquote_plus(pages[0])
+    record = syncs().iloc[-1]
+    assert as_utc(record.pulled_since) == base.since
+    assert "less 2 deleted in Salesforce or no longer contacted since" in record.message
+    assert record.rows_intended == second.rows_read == contacted - 1
+    cols = "Id, FA_CRD__c, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, Owner_Name, IsConverted, Status"
+    merged = wh.read(f"select {cols} from marts.dim_leads order by Id")
+    assert merged.set_index("Id").loc[ids[3], "Status"] == "Qualified"
+    assert new["Id"] in set(merged.Id) and not {ids[5], ids[9], fresh["Id"]} & set(merged.Id)
+    pull_leads(wh, s)  # a pull from the sync page or the CLI is full: it loads the same Leads
+    pd.testing.assert_frame_equal(merged, wh.read(f"select {cols} from marts.dim_leads order by Id"))
+    assert incremental_base(wh, _configure(s, lead_full_pull_days=0), LEADS) is None
+
+
 def test_a_pull_reads_the_fields_the_org_has_and_names_those_it_lacks(loaded_demo, standin, tmp_path):
     """A SOQL naming a field the org never created fails whole (INVALID_FIELD): an org without this firm's
     Savvy_Lead_Score__c or Experimentation_Tag__c could not be pulled at all. Describe first: optional fields the
@@ -482,7 +538,7 @@ def test_the_daily_task_pull_fetches_only_changes_and_loads_what_a_full_pull_loa
     history = readable_syncs(recent_syncs(wh))
     assert history.kind.tolist()[:2] == ["Pull · Tasks (changes)", "Pull · Tasks"] and "pulled_since" not in history
     assert record.rows_intended == n - 1 and "incremental: changed since" in record.message
-    assert "less 1 deleted in Salesforce since and 1 no longer on a record" in record.message
+    assert "3 rows read" in record.message and "less 2 deleted in Salesforce or no longer on a record since" in record.message
     cols = "task_id, lead_id, owner_id, created_at, activity_date, task_subtype, task_type, call_seconds, " \
         "call_disposition, status, last_modified_at, is_dial"
     merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")

@@ -42,6 +42,7 @@ class SalesforceConfig:
     # Task again once this many days have passed since the last full pull (Tasks deleted in between leave then);
     # 0: every daily Task pull is full. A pull from the sync page or the CLI is always full.
     task_full_pull_days: int = 7
+    lead_full_pull_days: int = 7  # the same for the daily Lead pull (Leads changed since the last Lead pull)
     daily_push: bool = True  # run-daily pushes scores after a successful scoring
     batch_size: int = 10_000  # rows per Bulk 2.0 job
     max_attempts: int = 4  # per record (lock errors, unprocessed) and per HTTP call (503, connection)

@@ -49,19 +49,23 @@ def _field(record: dict, name: str):
 
 
 def pull_leads(wh: Warehouse, settings: Settings, actor: Actor | None = None, progress=no_progress,
-               client: SalesforceClient | None = None, allow_fewer: bool = False):
+               client: SalesforceClient | None = None, allow_fewer: bool = False, incremental: bool = False):
     """Fetch the contract's Lead fields for contacted leads (SOQL, every page) and load them exactly as a
     Lead export file is loaded: the pulled rows are written as a contract CSV, archived with a checksum,
-    parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`."""
+    parsed, deduplicated and accounted for by :func:`core.ingest.leads.load_lead_file`.
+
+    ``incremental`` (the daily run): only the Leads changed since the last Lead pull, merged with those it loaded,
+    as :func:`pull_activities` does for Tasks (see :func:`incremental_base`)."""
     from core.ingest.leads import load_lead_file
 
     names = [c.name for c in salesforce_columns()]
-    where = f"FROM {salesforce_config(settings).object_name} WHERE Stage_Entered_Contacting__c != null"
-    return _pull(wh, settings, actor, progress, client, where, names, "Leads", "salesforce_pull",  # words.PULL_FILES
+    obj = salesforce_config(settings).object_name
+    return _pull(wh, settings, actor, progress, client, obj, "Stage_Entered_Contacting__c != null", names, LEADS,
                  # the org as it is now: never "older"; but a user who cannot see every Lead pulls fewer
                  partial(load_lead_file, allow_older=True, allow_fewer=allow_fewer),
                  "Check the user's access to Lead and Stage_Entered_Contacting__c.",
-                 in_org=partial(fields_in_org, columns=salesforce_columns()))
+                 in_org=partial(fields_in_org, columns=salesforce_columns()),
+                 base=incremental_base(wh, settings, LEADS) if incremental else None)
 
 
 def fields_in_org(client: SalesforceClient, names: list[str], columns,
@@ -97,47 +101,56 @@ def pull_activities(wh: Warehouse, settings: Settings, actor: Actor | None = Non
     from core.ingest.activities import load_activity_file
 
     columns = task_columns()
-    base = incremental_base(wh, settings) if incremental else None
     # queryAll, without the recycle bin: Salesforce archives a closed Task a year after its date and `query` no
     # longer returns it, so a plain query lost every dial older than a year (the experiments' dials, an A/A test)
-    where = "FROM Task WHERE WhoId != null AND IsDeleted = false"
-    gone = None
-    if base:  # SystemModstamp, not LastModifiedDate: it also moves on system changes (a conversion re-parenting the
-        # Task), and it is the indexed field Salesforce advises for incremental reads
-        since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
-        # every changed Task, WhoId or not: one whose WhoId was cleared since must replace its loaded copy (and is
-        # then dropped, as a full pull would not return it), or it stayed on its old lead until the weekly full pull
-        where = f"FROM Task WHERE IsDeleted = false AND {since}"
-        # and the Tasks deleted since (queryAll reads the recycle bin, kept 15 days: the weekly full pull is sooner)
-        gone = f"SELECT Id FROM Task WHERE IsDeleted = true AND {since}"
-    return _pull(wh, settings, actor, progress, client, where, [c.name for c in columns], "Tasks",
-                 TASK_PULL_PREFIX, load_activity_file,
+    return _pull(wh, settings, actor, progress, client, "Task", "WhoId != null AND IsDeleted = false",
+                 [c.name for c in columns], TASKS, load_activity_file,
                  "Check the user's access to Task (Activities) and its WhoId field.", all_rows=True,
-                 in_org=partial(fields_in_org, columns=columns, obj="Task"), base=base, gone=gone)
+                 in_org=partial(fields_in_org, columns=columns, obj="Task"),
+                 base=incremental_base(wh, settings, TASKS) if incremental else None)
 
 
-# An incremental Task pull asks for the Tasks changed since the last pull began, less this: the org's clock and ours
-# differ, and a Task saved while that pull read its pages may carry a time before the pull's start. A Task pulled
-# twice is kept once (the newer copy).
-TASK_PULL_OVERLAP = timedelta(hours=1)
-TASK_PULL_PREFIX = "salesforce_tasks_pull"  # a Task pull's file name (words.PULL_FILES reads it as words)
+# An incremental pull asks for the records changed since the last pull began, less this: the org's clock and ours
+# differ, and a record saved while that pull read its pages may carry a time before the pull's start. A record
+# pulled twice is kept once (the newer copy).
+PULL_OVERLAP = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What differs between a Lead pull and a Task pull."""
+    sf_object: str  # ops.sf_syncs.sf_object
+    what: str  # in messages
+    kind: str  # raw.file_loads.kind of its load
+    prefix: str  # its file's name (words.PULL_FILES reads it as words)
+    full_days: str  # the [salesforce] setting: days between full pulls of the daily run
+    link: str  # the field a record needs to be pulled; a changed record without it leaves the loaded set
+    unlinked: str  # such records, in words
+
+
+LEADS = Pulled("Lead", "Leads", "leads", "salesforce_pull", "lead_full_pull_days", "Stage_Entered_Contacting__c",
+               "no longer contacted")
+TASKS = Pulled("Task", "Tasks", "activities", "salesforce_tasks_pull", "task_full_pull_days", "WhoId",
+               "no longer on a record")
+TASK_PULL_PREFIX = TASKS.prefix
 
 
 @dataclass(frozen=True)
 class IncrementalBase:
-    """What an incremental Task pull builds on: the last Task pull's start (less the overlap) and the file that
-    holds the Tasks loaded now, as that pull archived it."""
+    """What an incremental pull builds on: the last pull's start (less the overlap) and the file that holds the
+    records loaded now, as that pull archived it."""
     since: datetime
     archive: Path
     rows: int
 
 
-def incremental_base(wh: Warehouse, settings: Settings) -> IncrementalBase | None:
-    """The base of the next incremental Task pull, or None when it must be full: ``task_full_pull_days`` is 0; no
-    full Task pull succeeded within that many days (only a full pull lets go of a Task purged from the recycle
-    bin); the Tasks loaded now did not come from the last Task pull (a Task export loaded by hand since, or that
-    pull failed); or the archived copy of that pull is missing or does not match its checksum."""
-    days = salesforce_config(settings).task_full_pull_days
+def incremental_base(wh: Warehouse, settings: Settings, pulled: Pulled = TASKS) -> IncrementalBase | None:
+    """The base of the next incremental pull of ``pulled`` (Tasks or Leads), or None when it must be full: its
+    ``*_full_pull_days`` is 0; no full pull of it succeeded within that many days (only a full pull lets go of a
+    record purged from the recycle bin, or changed where its SystemModstamp does not move: a formula, the owner's
+    name); the records loaded now did not come from its last pull (an export loaded by hand since, or that pull
+    failed); or the archived copy of that pull is missing or does not match its checksum."""
+    days = getattr(salesforce_config(settings), pulled.full_days)
     if days <= 0:
         return None
     with wh.reader() as s:
@@ -147,43 +160,54 @@ def incremental_base(wh: Warehouse, settings: Settings) -> IncrementalBase | Non
         if "sf_object" not in cols:
             return None
         full = "and pulled_since is null" if "pulled_since" in cols else ""
-        pulls = "ops.sf_syncs where kind = 'pull' and sf_object = 'Task' and outcome = 'ok'"
+        pulls = f"ops.sf_syncs where kind = 'pull' and sf_object = '{pulled.sf_object}' and outcome = 'ok'"
         last_full = s.scalar(f"select max(started_at) from {pulls} {full}")
         last = s.scalar(f"select max(started_at) from {pulls}")
         load = s.query("select file_name, loaded_at, archive_path, sha256, rows_read from raw.file_loads "
-                       "where kind = 'activities' order by loaded_at desc limit 1")
+                       f"where kind = '{pulled.kind}' order by loaded_at desc limit 1")
     if last_full is None or pd.isna(last_full) or load.empty:
         return None
     last_full, last = as_utc(last_full), as_utc(last)
     if now() - last_full > timedelta(days=days):
         return None
     load = load.iloc[0]
-    if not str(load.file_name).startswith(f"{TASK_PULL_PREFIX}_") or as_utc(load.loaded_at) < last:
-        return None  # the Tasks loaded now are not the last pull's
+    if not str(load.file_name).startswith(f"{pulled.prefix}_") or as_utc(load.loaded_at) < last:
+        return None  # the records loaded now are not the last pull's
     archive = Path(str(load.archive_path or ""))
     try:
         if sha256_of(archive, archived=True) != load.sha256:
             return None
     except (OSError, EOFError):  # gone, unreadable, or a truncated gzip
         return None
-    return IncrementalBase(last - TASK_PULL_OVERLAP, archive, int(load.rows_read))
+    return IncrementalBase(last - PULL_OVERLAP, archive, int(load.rows_read))
 
 
-def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[str]) -> int:
-    """The Tasks loaded before, as their pull fetched them (the archive), under ``names``, but those pulled again
-    (``changed``: a Task edited since is kept in its newer copy). Returns how many rows it wrote."""
-    kept = 0
+def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[str],
+                  removed: set[str]) -> tuple[int, int]:
+    """The records loaded before, as their pull fetched them (the archive), under ``names``, but those pulled again
+    (``changed``: a record edited since is kept in its newer copy) and those ``removed`` (deleted, or no longer
+    pulled). Returns how many rows it wrote and how many of the loaded ones were removed."""
+    kept = gone = 0
     with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, [])
         at = [header.index(n) if n in header else None for n in names]
         id_at = header.index("Id")
         for row in reader:
-            if len(row) > id_at and row[id_at] in changed:
+            key = row[id_at] if len(row) > id_at else None
+            if key in removed:
+                gone += 1
+                continue
+            if key in changed:
                 continue
             writer.writerow(["" if i is None or i >= len(row) else row[i] for i in at])
             kept += 1
-    return kept
+    return kept, gone
+
+
+def _archived_header(base: IncrementalBase) -> list[str]:
+    with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), [])
 
 
 class _Deferred(Exception):
@@ -202,25 +226,34 @@ def _check_api_floor(client: SalesforceClient, what: str, total: int, page: int)
 
 
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
-def _pull(wh, settings, actor, progress, client, where: str, names: list[str], what: str, prefix: str, load,
-          access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None,
-          gone: str | None = None):
+def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names: list[str], pulled: Pulled, load,
+          access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None):
     cfg = salesforce_config(settings).require()
     started, t0 = now(), time.perf_counter()
+    what = pulled.what
     result = SyncResult.start("pull")
-    result.sf_object = what.removesuffix("s")  # "Leads" → "Lead", "Tasks" → "Task"
-    result.pulled_since = base.since if base else None
+    result.sf_object = pulled.sf_object
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
-    pages = rows = kept = cleared = 0
+    path = out_dir / f"{pulled.prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
+    pages = rows = read = kept = removed = 0  # read: from Salesforce; rows: of them, written
     absent: list[str] = []
     changed: set[str] = set()
-    deleted: set[str] = set()
+    gone: set[str] = set()  # deleted in Salesforce since, or changed and no longer pulled (no pulled.link)
     try:
         client = client or SalesforceClient(cfg)
         if in_org:
             names, absent = in_org(client, names)
+        if base and not set(names) <= set(_archived_header(base)):
+            base = None  # a field the last pull did not fetch (newly visible in the org): every record needs it
+        result.pulled_since = base.since if base else None
+        where = f"FROM {obj} WHERE {condition}"
+        if base:  # SystemModstamp, not LastModifiedDate: it also moves on system changes (a conversion
+            # re-parenting a Task), and it is the indexed field Salesforce advises for incremental reads. Every
+            # record changed since, with pulled.link or not: one whose link was cleared must replace its loaded
+            # copy (and leave, as a full pull would not return it), or it stayed until the next full pull.
+            since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
+            where = f"FROM {obj} WHERE {'IsDeleted = false AND ' if all_rows else ''}{since}"
         soql = f"SELECT {', '.join(names)} {where}"
         progress(0.02, f"Querying {what} at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
         with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -230,18 +263,18 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
                 if pages == 0:
                     _check_api_floor(client, what, total, len(records))
                 pages += 1
+                read += len(records)
                 if base:
                     changed.update(str(r.get("Id")) for r in records)
-                    linked = [r for r in records if r.get("WhoId")]
-                    cleared, records = cleared + len(records) - len(linked), linked
+                    gone.update(str(r.get("Id")) for r in records if _field(r, pulled.link) in (None, ""))
+                    records = [r for r in records if _field(r, pulled.link) not in (None, "")]
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
-                progress(0.05 + 0.45 * (rows + cleared) / max(total, 1),
-                         f"Page {pages}: {rows + cleared:,} of {total:,} {what}")
-            if base:
-                for records, _ in client.query_pages(gone, True) if gone else ():
-                    deleted.update(str(r.get("Id")) for r in records)
-                kept = _merge_loaded(writer, names, base, changed | deleted)
+                progress(0.05 + 0.45 * read / max(total, 1), f"Page {pages}: {read:,} of {total:,} {what}")
+            if base:  # and those deleted since (queryAll reads the recycle bin, kept 15 days: a full pull is sooner)
+                for records, _ in client.query_pages(f"SELECT Id FROM {obj} WHERE IsDeleted = true AND {since}", True):
+                    gone.update(str(r.get("Id")) for r in records)
+                kept, removed = _merge_loaded(writer, names, base, changed, gone)
         if rows == 0 and not base:
             raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
@@ -249,14 +282,14 @@ def _pull(wh, settings, actor, progress, client, where: str, names: list[str], w
         loaded = load(wh, settings, path, actor=actor, progress=lambda f, m: progress(0.5 + 0.5 * f, m),
                       **({"notes": (note,)} if note else {}))
         result.succeeded, result.intended = loaded.rows_loaded, rows + kept
-        cut = f" and {cleared:,} no longer on a record" if cleared else ""
         since = (f" (incremental: changed since {base.since:%d %b %Y %H:%M} UTC, merged with the {kept:,} loaded "
-                 f"before, less {len(deleted):,} deleted in Salesforce since{cut}: {rows + kept:,} rows)") if base else ""
-        result.message = (f"{what}: {pages} page(s), {rows:,} rows read{since}, {loaded.rows_loaded:,} loaded, "
+                 f"before, less {removed:,} deleted in Salesforce or {pulled.unlinked} since: {rows + kept:,} rows)"
+                 ) if base else ""
+        result.message = (f"{what}: {pages} page(s), {read:,} rows read{since}, {loaded.rows_loaded:,} loaded, "
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:
-        result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {rows:,} rows, the loaded {what} are unchanged."
+        result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {read:,} rows, the loaded {what} are unchanged."
         raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
     except _Deferred as exc:
         result.outcome, result.message = Outcome.DEFERRED_API_FLOOR, str(exc)

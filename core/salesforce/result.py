@@ -72,7 +72,7 @@ class SyncResult:
     reconciled_jobs: int = 0
     cleared: int = 0  # leads whose score was cleared because they left the scored population
     sf_object: str = "Lead"  # what was pulled or pushed: "Lead", or "Task" for a pull of call activity
-    pulled_since: datetime | None = None  # an incremental Task pull: the Tasks changed since (None: a full pull)
+    pulled_since: datetime | None = None  # an incremental pull: the records changed since (None: a full pull)
 
     def markdown(self) -> str:
         lines = [f"{KINDS[self.kind]} {self.sync_id}: **{sync_words(self.outcome)}** in {self.seconds:.1f} s."]

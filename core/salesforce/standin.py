@@ -469,6 +469,8 @@ class SalesforceStandin:
                         lead[k] = None
                     elif v != "":
                         lead[k] = _typed(self.types.get(k, "text"), v)
+                # a write moves the record's system stamp: the next incremental pull reads it again
+                lead["SystemModstamp"] = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
                 job.successful.append(row)
                 self.applied.append((job.id, row["Id"], values))
             job.state = "JobComplete"

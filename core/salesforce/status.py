@@ -130,6 +130,22 @@ class SyncOverview:
         return "Salesforce is not configured" if not self.configured else self.stale or self.pending_error
 
 
+def daily_pull_words(cfg: dict) -> str:
+    """What the daily run pulls, for the sync page: "on (Leads and Tasks: the changes, all of them every 7 days)"."""
+    if not cfg["daily_pull"]:
+        return "off"
+    days = {"Leads": cfg.get("lead_full_pull_days", 0)}
+    if cfg["daily_pull_tasks"]:
+        days["Tasks"] = cfg.get("task_full_pull_days", 0)
+
+    def each(what: str, n: int) -> str:
+        return f"{what}: the changes, all of them every {n} days" if n > 0 else f"all {what}, every day"
+
+    if len(set(days.values())) == 1:
+        return f"on ({each(' and '.join(days), next(iter(days.values())))})"
+    return f"on ({'; '.join(each(k, n) for k, n in days.items())})"
+
+
 def sync_overview(wh: Warehouse, settings: Settings) -> SyncOverview:
     """Everything the Salesforce sync page shows before any button is pressed; reads the warehouse only."""
     cfg = salesforce_config(settings)
@@ -156,7 +172,7 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
         pulled = (out["kind"] == "pull") & out["sf_object"].notna()
         kind = kind.where(~pulled, kind + " · " + out["sf_object"].fillna("") + "s")
         out = out.drop(columns="sf_object")
-    if "pulled_since" in out:  # the daily Task pull: the changes since the last one (its message says since when)
+    if "pulled_since" in out:  # a daily pull: the changes since the last one (its message says since when)
         kind = kind.where(out["pulled_since"].isna(), kind + " (changes)")
         out = out.drop(columns="pulled_since")
     out["kind"] = kind

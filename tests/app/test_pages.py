@@ -428,7 +428,8 @@ def test_salesforce_page_pushes_with_progress_and_never_shows_secrets(salesforce
     assert "Salesforce write-back: done" in home and "Last Salesforce push" in home and "Last Salesforce pull" in home
     at = app("revops", "pages/salesforce_sync.py")
     assert next(m for m in at.metric if m.label == "Rows to send").value == "0"
-    assert any("daily pull on (Leads and Tasks: the changes, every Task each 7 days)" in c.value for c in at.caption)
+    assert any("daily pull on (Leads and Tasks: the changes, all of them every 7 days)" in c.value
+               for c in at.caption)
     next(b for b in at.button if b.label == "Test connection and check the org").click().run()
     assert any("contacted Leads visible" in s.value for s in at.success)
     assert any(m.label == "Daily API requests left" for m in at.metric)  # /limits read
