@@ -10,6 +10,8 @@ salesforce_leads.csv, which seeds the stand-in; TASKS_CSV (default: salesforce_t
 - push: the first full push of every open lead's score; the daily changed-only push when nothing changed
   (vs resending everything, the first push's cost); a fault-injected push (5% lock errors, two 503s, one
   permanent error) with its reconciliation: intended = landed + failure ledger, nothing landed twice;
+- Lead pull: the daily incremental pull after a day's changes (1% of contacted Leads edited, 0.5% newly
+  contacted, 0.1% deleted) vs the full pull (its baseline), requests and seconds; the two loads are checked equal;
 - Task pull: the daily incremental pull after a day's changes (1% of Tasks edited, 1% logged, 0.1% deleted) vs
   the full pull of every Task (its baseline), requests and seconds; the two loads are checked equal.
 """
@@ -70,6 +72,8 @@ def main() -> None:
               f"vs export file (all {sum(1 for _ in sf.leads):,} Leads) {statistics.median(file_t):.2f} s "
               f"({statistics.median(pull_t) / statistics.median(file_t):.2f}x)")
 
+        lead_pulls(wh, s, sf, args.repeats, timed, pull_leads)
+
         score_leads(wh, s)
         t_full, full = timed(lambda: push_scores(wh, s))
         print(f"first push: {full.succeeded:,} of {full.intended:,} rows landed in {len(full.job_ids)} job(s), "
@@ -94,6 +98,49 @@ def main() -> None:
 
         if tasks_csv.is_file():
             task_pulls(wh, s, sf, tasks_csv, args.repeats, timed, pull_activities)
+
+
+def lead_pulls(wh, s, sf, repeats: int, timed, pull_leads) -> None:
+    """The daily incremental Lead pull after a day's changes vs the full pull (its baseline); loads equal."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from core.salesforce.standin import _sf_timestamp
+
+    queries = lambda: sum(1 for m, p, _ in sf.requests if m == "GET" and "/query" in p)  # noqa: E731
+    cols = "Id, FA_CRD__c, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, Owner_Name, IsConverted, Status"
+    full_t, incr_t, full_q, incr_q = [], [], [], []
+    for i in range(repeats):
+        q0 = queries()
+        t, _ = timed(lambda: pull_leads(wh, s))
+        full_t.append(t)
+        full_q.append(queries() - q0)
+        # a day in the org: 1% of the contacted Leads edited, 0.5% newly contacted, 0.1% deleted
+        stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
+        contacted = sorted(k for k, r in sf.leads.items() if r.get("Stage_Entered_Contacting__c") and not r.get("IsDeleted"))
+        n = len(contacted)
+        ids = contacted[i::7]
+        for lead_id in ids[: n // 100]:
+            sf.leads[lead_id].update(Status="Qualified", LastModifiedDate=stamp)
+        for k, lead_id in enumerate(ids[n // 100: n // 100 + n // 200]):
+            new = dict(sf.leads[lead_id]) | {"Id": f"00QBENCH{i:02d}{k:07d}AA", "CreatedDate": stamp,
+                                             "LastModifiedDate": stamp, "FA_CRD__c": None}
+            sf.leads[new["Id"]] = new
+        for lead_id in ids[n // 100 + n // 200: n // 100 + n // 200 + n // 1000]:
+            sf.leads[lead_id].update(IsDeleted=True, LastModifiedDate=stamp)
+        q0 = queries()
+        t, _ = timed(lambda: pull_leads(wh, s, incremental=True))
+        incr_t.append(t)
+        incr_q.append(queries() - q0)
+        merged = wh.read(f"select {cols} from marts.dim_leads order by Id")
+        pull_leads(wh, s)  # the full pull of the changed org: the incremental load must equal it
+        pd.testing.assert_frame_equal(merged, wh.read(f"select {cols} from marts.dim_leads order by Id"))
+    ft, it = statistics.median(full_t), statistics.median(incr_t)
+    print(f"lead pull: full pull of every contacted Lead (baseline) median {ft:.2f} s, {statistics.median(full_q):.0f} "
+          f"query requests; daily incremental pull after a day's changes median {it:.2f} s ({it / ft:.2f}x), "
+          f"{statistics.median(incr_q):.0f} query requests; incremental load equal to a full pull's: yes "
+          f"({len(merged):,} Leads)")
 
 
 def task_pulls(wh, s, sf, tasks_csv: Path, repeats: int, timed, pull_activities) -> None:

@@ -475,7 +475,8 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
         assert hashlib.sha256(gzip.decompress(Path(load.archive_path).read_bytes())).hexdigest() == load.sha256
     what, caption = pipeline_state(wh).activity_load_words()  # and the home page's "Last call activity load"
     assert what.startswith("**Pulled from Salesforce (Tasks)** · exported ") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
-    assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads"]
+    # the second daily run: the Leads changed since the first run's pull (the Tasks' first pull was full)
+    assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads (changes)"]
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings
     # a profile that hides an optional Task field (field-level security): the SOQL would fail whole; pulled without it
