@@ -100,8 +100,9 @@ def main() -> None:
             task_pulls(wh, s, sf, tasks_csv, args.repeats, timed, pull_activities)
 
 
-def lead_pulls(wh, s, sf, repeats: int, timed, pull_leads) -> None:
-    """The daily incremental Lead pull after a day's changes vs the full pull (its baseline); loads equal."""
+def incremental_vs_full(sf, repeats: int, timed, pull, a_day, read, what: str) -> None:
+    """The daily incremental pull after a day's changes in the org (``a_day(i, stamp)``) vs the full pull (its
+    baseline): seconds and query requests; the incremental load is checked equal to a full pull's (``read``)."""
     import datetime as dt
 
     import pandas as pd
@@ -109,18 +110,29 @@ def lead_pulls(wh, s, sf, repeats: int, timed, pull_leads) -> None:
     from core.salesforce.standin import _sf_timestamp
 
     queries = lambda: sum(1 for m, p, _ in sf.requests if m == "GET" and "/query" in p)  # noqa: E731
-    cols = "Id, FA_CRD__c, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, Owner_Name, IsConverted, Status"
     full_t, incr_t, full_q, incr_q = [], [], [], []
     for i in range(repeats):
         q0 = queries()
-        t, _ = timed(lambda: pull_leads(wh, s))
-        full_t.append(t)
+        full_t.append(timed(pull)[0])
         full_q.append(queries() - q0)
-        # a day in the org: 1% of the contacted Leads edited, 0.5% newly contacted, 0.1% deleted
-        stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
+        a_day(i, _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat()))
+        q0 = queries()
+        incr_t.append(timed(lambda: pull(incremental=True))[0])
+        incr_q.append(queries() - q0)
+        merged = read()
+        pull()  # the full pull of the changed org: the incremental load must equal it
+        pd.testing.assert_frame_equal(merged, read())
+    ft, it = statistics.median(full_t), statistics.median(incr_t)
+    print(f"{what.lower()} pull: full pull (baseline) median {ft:.2f} s, {statistics.median(full_q):.0f} query "
+          f"requests; daily incremental pull after a day's changes median {it:.2f} s ({it / ft:.2f}x), "
+          f"{statistics.median(incr_q):.0f} query requests; incremental load equal to a full pull's: yes "
+          f"({len(merged):,} {what})")
+
+
+def lead_pulls(wh, s, sf, repeats: int, timed, pull_leads) -> None:
+    def a_day(i: int, stamp: str) -> None:  # 1% of the contacted Leads edited, 0.5% newly contacted, 0.1% deleted
         contacted = sorted(k for k, r in sf.leads.items() if r.get("Stage_Entered_Contacting__c") and not r.get("IsDeleted"))
-        n = len(contacted)
-        ids = contacted[i::7]
+        n, ids = len(contacted), contacted[i::7]
         for lead_id in ids[: n // 100]:
             sf.leads[lead_id].update(Status="Qualified", LastModifiedDate=stamp)
         for k, lead_id in enumerate(ids[n // 100: n // 100 + n // 200]):
@@ -129,40 +141,18 @@ def lead_pulls(wh, s, sf, repeats: int, timed, pull_leads) -> None:
             sf.leads[new["Id"]] = new
         for lead_id in ids[n // 100 + n // 200: n // 100 + n // 200 + n // 1000]:
             sf.leads[lead_id].update(IsDeleted=True, LastModifiedDate=stamp)
-        q0 = queries()
-        t, _ = timed(lambda: pull_leads(wh, s, incremental=True))
-        incr_t.append(t)
-        incr_q.append(queries() - q0)
-        merged = wh.read(f"select {cols} from marts.dim_leads order by Id")
-        pull_leads(wh, s)  # the full pull of the changed org: the incremental load must equal it
-        pd.testing.assert_frame_equal(merged, wh.read(f"select {cols} from marts.dim_leads order by Id"))
-    ft, it = statistics.median(full_t), statistics.median(incr_t)
-    print(f"lead pull: full pull of every contacted Lead (baseline) median {ft:.2f} s, {statistics.median(full_q):.0f} "
-          f"query requests; daily incremental pull after a day's changes median {it:.2f} s ({it / ft:.2f}x), "
-          f"{statistics.median(incr_q):.0f} query requests; incremental load equal to a full pull's: yes "
-          f"({len(merged):,} Leads)")
+
+    cols = "Id, FA_CRD__c, Stage_Entered_Contacting__c, Stage_Entered_Call_Scheduled__c, Owner_Name, IsConverted, Status"
+    incremental_vs_full(sf, repeats, timed, lambda **kw: pull_leads(wh, s, **kw), a_day,
+                        lambda: wh.read(f"select {cols} from marts.dim_leads order by Id"), "Leads")
 
 
 def task_pulls(wh, s, sf, tasks_csv: Path, repeats: int, timed, pull_activities) -> None:
-    import datetime as dt
+    sf.seed_tasks(tasks_csv)
 
-    import pandas as pd
-
-    from core.salesforce.standin import _sf_timestamp
-
-    n = sf.seed_tasks(tasks_csv)
-    queries = lambda: sum(1 for m, p, _ in sf.requests if m == "GET" and "/query" in p)  # noqa: E731
-    cols = "task_id, lead_id, created_at, task_subtype, call_disposition, last_modified_at, is_dial"
-    full_t, incr_t, full_q, incr_q = [], [], [], []
-    for i in range(repeats):
-        q0 = queries()
-        t, _ = timed(lambda: pull_activities(wh, s))
-        full_t.append(t)
-        full_q.append(queries() - q0)
-        full = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
-        # a day in the org: 1% of the Tasks edited, 1% logged, 0.1% deleted
-        stamp = _sf_timestamp(dt.datetime.now(dt.timezone.utc).isoformat())
-        ids = sorted(sf.tasks)[i::7]
+    def a_day(i: int, stamp: str) -> None:  # 1% of the Tasks edited, 1% logged, 0.1% deleted
+        ids = sorted(k for k, r in sf.tasks.items() if not r.get("IsDeleted"))
+        n, ids = len(ids), ids[i::7]
         for task_id in ids[: n // 100]:
             sf.tasks[task_id].update(CallDisposition="Connected", LastModifiedDate=stamp)
         for k, task_id in enumerate(ids[n // 100: n // 50]):
@@ -170,21 +160,10 @@ def task_pulls(wh, s, sf, tasks_csv: Path, repeats: int, timed, pull_activities)
             sf.tasks[new["Id"]] = new
         for task_id in ids[n // 50: n // 50 + n // 1000]:
             sf.tasks[task_id].update(IsDeleted=True, LastModifiedDate=stamp)
-        q0 = queries()
-        t, _ = timed(lambda: pull_activities(wh, s, incremental=True))
-        incr_t.append(t)
-        incr_q.append(queries() - q0)
-        merged = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
-        pull_activities(wh, s)  # the full pull of the changed org: the incremental load must equal it
-        again = wh.read(f"select {cols} from marts.fact_tasks order by task_id")
-        pd.testing.assert_frame_equal(merged, again)
-        n = len(again)
-        del full
-    ft, it = statistics.median(full_t), statistics.median(incr_t)
-    print(f"task pull: full pull of every Task (baseline) median {ft:.2f} s, {statistics.median(full_q):.0f} query "
-          f"requests; daily incremental pull after a day's changes median {it:.2f} s ({it / ft:.2f}x), "
-          f"{statistics.median(incr_q):.0f} query requests; incremental load equal to a full pull's: yes "
-          f"({n:,} Tasks)")
+
+    cols = "task_id, lead_id, created_at, task_subtype, call_disposition, last_modified_at, is_dial"
+    incremental_vs_full(sf, repeats, timed, lambda **kw: pull_activities(wh, s, **kw), a_day,
+                        lambda: wh.read(f"select {cols} from marts.fact_tasks order by task_id"), "Tasks")
 
 
 if __name__ == "__main__":
