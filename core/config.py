@@ -58,6 +58,11 @@ class Settings:
     # open lead competes on its score alone.
     tier_window_days: int | None = None
     closed_statuses: tuple = ("Closed - Not Interested", "Disqualified", "Converted", "MQL")
+    # The day of its month from which a territory month's snapshot exists (the vendor's export lands): a lead
+    # contacted earlier in the month reads the month before's. 1: a month's file is as of its first day, as the
+    # demo's are; a vendor delivering around the 10th sets 10, or features would read reps as they were days
+    # after contact.
+    territory_known_day: int = 1
     # The [salesforce] table (core/salesforce/config.py); secrets come from the environment or a secrets file.
     salesforce: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
@@ -147,6 +152,10 @@ def load_settings(config_path: str | Path | None = None, db_path: str | Path | N
         raise LeadScoringError(f"Config 'tier_window_days' is {window!r}: use a whole number of days "
                                "(0: every open lead competes on its score alone), or leave it out for the label window.")
     check_timezone(settings.business_timezone)
+    day = settings.territory_known_day
+    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 28:
+        raise LeadScoringError(f"Config 'territory_known_day' is {day!r}: use the day of the month (1 to 28) from "
+                               "which the vendor's monthly territory export exists; 1 when it is as of the 1st.")
     boost = settings.priority_boost
     if isinstance(boost, bool) or not isinstance(boost, (int, float)) or not 0 <= boost <= 1:
         raise LeadScoringError(f"Config 'priority_boost' is {boost!r}: use a probability between 0 "

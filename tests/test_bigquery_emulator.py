@@ -195,7 +195,8 @@ def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path
              lead("00Q3", 3, contacted="2025-03-20T00:10:00.000+0000", LeadSource="Referral",
                   modified="2025-03-31T00:00:00.000+0000")]  # exported at the as-of below (none later is allowed)
     load_lead_file(wh, settings, write_csv(tmp_path / "leads.csv", LEAD_HEADER, leads))
-    build = build_features(wh, settings, "2025-03-31T00:00:00Z")
+    # a vendor whose month lands on the 10th: the leads contacted on 5 and 6 Jan read no earlier month (at risk)
+    build = build_features(wh, with_overrides(settings, territory_known_day=10), "2025-03-31T00:00:00Z")
     features = all_features(build.levels)
     bs, bwh = bq
     with bwh.writer() as b:
@@ -205,8 +206,11 @@ def test_labels_and_features_on_bigquery_match_duckdb(settings, wh, bq, tmp_path
         with wh.reader() as r:  # the complete months as the DuckDB build chose them (an UNNEST of literals)
             months = months_sql(r)
         assert "unnest" in months
-        b.run_model("marts/lead_snapshot_choice.sql", build="", months=months)
+        b.run_model("marts/lead_snapshot_choice.sql", build="", months=months, known_shift=9)
         b.run_model("marts/lead_features.sql", feature_columns=feature_columns_sql(features), build="")
+    choice = "select lead_id, contact_month, snapshot_month, snapshot_at_risk from ml.lead_snapshot_choice order by 1"
+    assert bwh.read(choice).astype(str).values.tolist() == wh.read(choice).astype(str).values.tolist()
+    assert wh.read(choice).snapshot_at_risk.tolist() == [True, True, False]
     query = "select * from ml.lead_features order by lead_id"
     on_bq, on_duck = bwh.read(query), wh.read(query)
     assert on_bq.label_status.tolist() == ["positive", "defect_mql_before_contact", "censored"]

@@ -111,6 +111,20 @@ def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
     assert f.loc["00QD", "snapshot_month"] == "2025-01" and bool(f.loc["00QD", "snapshot_at_risk"])
     report = leakage_report(wh, settings)
     assert report.at_risk_before_first_snapshot == 1 and report.leakage_records == 1
+    # a vendor whose monthly export lands on the 10th: the lead contacted on 2 March read March's reps a week
+    # before that snapshot existed; it reads January's (the newest before), and the build's fingerprint moves
+    late = with_overrides(settings, territory_known_day=10)
+    again = build_features(wh, late, AS_OF)
+    f = _features(wh)
+    assert f.loc["00QM", "snapshot_month"] == "2025-01" and f.loc["00QM", "TotalAssetsInMillions"] != 300.0
+    assert f.loc["00QJ", "snapshot_month"] == "2025-01"
+    assert again.fingerprint != build_features(wh, settings, AS_OF).fingerprint
+    from core.config import load_settings
+
+    for bad in ("0", "29", '"10"', "true"):  # read from the config file, refused with what to put instead
+        (tmp_path / "bad.toml").write_text(f"territory_known_day = {bad}\n")
+        with pytest.raises(LeadScoringError, match="'territory_known_day' is .*1 to 28"):
+            load_settings(tmp_path / "bad.toml")
 
 
 def test_leads_converted_in_their_window_without_an_mql_stamp_are_reported(settings, wh, tmp_path, capsys):

@@ -33,7 +33,7 @@ def _values_for(rel: str) -> dict:
                   months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
                   not_fingerprinted="label, label_status", backfilled="backfilled", where="true", build="",
                   aum="f.TotalAssetsInMillions", discovery="f.Has_Discovery_Data", near_contact_days=8,
-                  lead_state="l.State", branch_state="r.Branch_State",
+                  lead_state="l.State", branch_state="r.Branch_State", known_shift=9,
                   first_scores="(select 'x' as lead_id, '2025-01-01' as score_date, 0.1 as prob, 'A' as tier, "
                                "'m' as model_version, false as backfilled)")
     return values

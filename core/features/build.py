@@ -199,7 +199,8 @@ def build_features(
             raise LeadScoringError("No territory snapshot loaded yet: run `python -m core load-territories FILE...` first.")
         as_of = _checked_as_of(s, as_of) if as_of is not None else default_as_of(s)
         s.run_model("marts/lead_labels.sql", as_of=_ts_literal(as_of), window_seconds=window * 86400, build=build)
-        s.run_model("marts/lead_snapshot_choice.sql", build=build, months=months_sql(s))
+        s.run_model("marts/lead_snapshot_choice.sql", build=build, months=months_sql(s),
+                    known_shift=int(settings.territory_known_day) - 1)
         levels = levels if levels is not None else learn_levels(s, into)
         features = all_features(levels, extra_features)
         check_no_leakage(features)  # refuses post-contact and PII sources before any SQL runs
@@ -212,8 +213,9 @@ def build_features(
         counts = s.query(f"select label_status, count(*) as n from ml.lead_features{build} group by label_status")
         status_counts = {r.label_status: int(r.n) for r in counts.itertuples()}
         names = [f.name for f in features]
+        known = {"territory_known_day": settings.territory_known_day} if settings.territory_known_day != 1 else {}
         fingerprint = hashlib.sha256(json.dumps({"as_of": str(as_of), "levels": levels, "features": names,
-                                                 "rows": status_counts}, sort_keys=True).encode()).hexdigest()[:16]
+                                                 "rows": status_counts, **known}, sort_keys=True).encode()).hexdigest()[:16]
         result = FeatureBuild(uuid.uuid4().hex[:12], as_of, window, levels, names, status_counts,
                               time.perf_counter() - started, fingerprint, name=into)
         if not into:

@@ -468,7 +468,8 @@ def catalog_markdown() -> str:
              f"{len(STATIC_FEATURES)} defined features, {len(CATEGORICAL_FEATURES)} raw categories (every level, "
              "target-encoded inside each training fold; an unseen level gets the overall rate) and up to "
              f"{n_onehot} learned one-hot indicators. Every "
-             "feature is computed from the rep's newest territory snapshot at or before the contact month and from "
+             "feature is computed from the rep's newest territory snapshot at or before the contact month (from "
+             "`territory_known_day` of a month on; the 1st by default) and from "
              "Salesforce fields known at contact; a zero or missing denominator gives NULL, never inf; growth "
              "rates are capped to [-50, 200].", "",
              "| feature | group | definition | source columns | kind |", "|---|---|---|---|---|"]

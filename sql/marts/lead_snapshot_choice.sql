@@ -1,5 +1,7 @@
 -- Point in time: each contacted lead reads the newest territory snapshot whose month is at or before its
 -- contact month. Leads contacted before the first snapshot use the first one and are flagged at risk.
+-- {{ known_shift }}: territory_known_day - 1. A month's snapshot exists from that day of the month on, so a lead
+-- contacted earlier in the month reads the month before's (0: from the 1st).
 -- {{ months }}: the months a join may use — those holding every territory (core.ingest.territories
 -- .complete_months): a month whose T2 and T3 files are not loaded yet would leave their reps unmatched.
 create or replace table ml.lead_snapshot_choice{{ build }} as
@@ -15,8 +17,9 @@ chosen as (
   select
     lb.lead_id,
     format_timestamp('%Y-%m', lb.contacted_at) as contact_month,
-    max(case when m.snapshot_month <= format_timestamp('%Y-%m', lb.contacted_at) then m.snapshot_month end)
-      as snapshot_month
+    max(case when m.snapshot_month
+      <= format_timestamp('%Y-%m', timestamp_sub(lb.contacted_at, interval {{ known_shift }} day))
+      then m.snapshot_month end) as snapshot_month
   from ml.lead_labels{{ build }} as lb
   cross join months as m
   group by lb.lead_id, format_timestamp('%Y-%m', lb.contacted_at)
