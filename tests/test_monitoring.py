@@ -578,6 +578,21 @@ def test_a_month_missing_a_territorys_file_warns_naming_it(monitored_copy):
     assert "2025-09 without T3" in summary_markdown(r)
 
 
+def test_a_months_export_is_late_days_after_the_day_it_exists_from(monitored_copy):
+    """October's territory files never loaded: on 8 Oct it is late for a vendor whose month exists from the 1st
+    (due by the 5th), not yet for one whose month lands on the 10th (``territory_known_day``: due by the 14th)."""
+    from core.config import with_overrides
+    from core.monitoring.monitor import run_monitor
+
+    s, w = monitored_copy
+    with w.writer("forget October's territory files") as x:
+        x.execute("update raw.file_loads set rows_loaded = 0 where kind = 'territory' and snapshot_month = '2025-10'")
+    late = lambda settings: [a["subject"] for a in run_monitor(w, settings, as_of="2025-10-08").alerts  # noqa: E731
+                             if a["kind"] == "feed_late"]
+    assert late(s) == ["territory export · 2025-10"]
+    assert late(with_overrides(s, territory_known_day=10)) == []
+
+
 def test_a_past_days_view_sees_only_what_was_known_then_and_leaves_todays_alerts(monitored_copy):
     """`monitor --as-of` a day before the newest contact: territory months loaded after it are not in the view
     (the vendor-fault month is not), and it is kept as history without closing today's alerts or replacing the

@@ -162,8 +162,9 @@ def _read(wh: Warehouse):
             tiers = pd.DataFrame(columns=["score_date", "tier", "leads"])
         runs = s.query("select outcome, started_at, error from ops.runs order by started_at desc limit 1") \
             if s.table_exists("ops.runs") else pd.DataFrame()
+        # a month whose files loaded no row (every row quarantined) is not loaded: feed health says it is missing
         months = s.query("select snapshot_month, max(load_id) as load_id from raw.file_loads where kind = 'territory' "
-                         "group by snapshot_month order by snapshot_month") \
+                         "and rows_loaded > 0 group by snapshot_month order by snapshot_month") \
             if s.table_exists("raw.file_loads") else pd.DataFrame()
     return leads, first, tiers, runs, months
 
@@ -598,21 +599,23 @@ def feed_step(c: Context, months: pd.DataFrame) -> Step:
                                    f"(< {th.coverage_warn:.0%})."))
     loaded = list(months.snapshot_month.astype(str)) if not months.empty else []
     late = []
+    # this month's export is due 4 days after the day it exists from (territory_known_day: the 5th by default)
+    not_due = c.as_of.day <= int(c.settings.territory_known_day) + 4
     if loaded:
         expected = pd.period_range(loaded[0], c.as_of.strftime("%Y-%m"), freq="M").astype(str)
         late = [m_ for m_ in expected if m_ not in loaded]
-        if c.as_of.day <= 5 and late and late[-1] == c.as_of.strftime("%Y-%m"):
-            late = late[:-1]  # this month's export is not due before the 5th
+        if not_due and late and late[-1] == c.as_of.strftime("%Y-%m"):
+            late = late[:-1]
         for m_ in late:
             s.alerts.append(_alert("warn", "feed_late", f"territory export · {m_}", None, None,
                                    f"No territory export loaded for {m_}: leads contacted then use an older month."))
     with c.wh.reader() as r:  # a month some of whose territories' files are not loaded (not read by the features)
         held = {m_: t for m_, t in month_territories(r).items() if m_ in set(loaded)}
     partial = {m_: gaps for m_ in loaded if (gaps := missing_territories(held, m_))
-               and not (c.as_of.day <= 5 and m_ == c.as_of.strftime("%Y-%m"))}
+               and not (not_due and m_ == c.as_of.strftime("%Y-%m"))}
     for m_, gaps in partial.items():
         s.alerts.append(_alert("warn", "feed_late", f"territory export · {m_} · {', '.join(gaps)}", None, None,
-                               f"{m_} holds {', '.join(sorted(held[m_]))} only: {', '.join(gaps)} not loaded, so "
+                               f"{m_} holds {', '.join(sorted(held.get(m_, ())))} only: {', '.join(gaps)} not loaded, so "
                                f"leads contacted from {m_} read an older month with every territory."))
     with c.wh.reader() as r:
         checked = r.table_exists("ml.lead_source_checks")
