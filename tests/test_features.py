@@ -118,6 +118,7 @@ def test_snapshot_chosen_by_contact_month(settings, wh, tmp_path):
     f = _features(wh)
     assert f.loc["00QM", "snapshot_month"] == "2025-01" and f.loc["00QM", "TotalAssetsInMillions"] != 300.0
     assert f.loc["00QJ", "snapshot_month"] == "2025-01"
+    assert "known from day 10 of that month" in leakage_report(wh, late).markdown()
     assert again.fingerprint != build_features(wh, settings, AS_OF).fingerprint
     from core.config import load_settings
 

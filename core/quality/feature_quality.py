@@ -128,6 +128,8 @@ class LeakageReport:
     owner_not_first_dialer: int = 0
     # contacted leads owned by a queue in the export (recycled after contact): the owner features impute their SGA
     queue_owned_leads: int = 0
+    # the day of its month from which a territory month's snapshot is taken as known (settings.territory_known_day)
+    territory_known_day: int = 1
 
     @property
     def clean(self) -> bool:
@@ -152,6 +154,13 @@ class LeakageReport:
             f"| converted within the outcome window but no MQL stamp (labelled negative) | {self.converted_without_mql:,} |",
             f"| Status says MQL but no MQL stamp (labelled negative) | {self.status_mql_without_stamp:,} |",
             f"| features with single-feature AUC ≥ {SUSPICIOUS_AUC} (too good to be true) | {len(self.suspicious_features)} |",
+            "",
+            (f"A territory month's snapshot is taken as known from day {self.territory_known_day} of that month "
+             f"(`territory_known_day`): a lead contacted before day {self.territory_known_day} reads the month "
+             "before's." if self.territory_known_day > 1 else
+             "A territory month's snapshot is taken as known from the 1st of that month (`territory_known_day` 1): "
+             "a lead contacted any day of a month reads that month's. If your vendor's export lands later in the "
+             "month, set `territory_known_day` to the day it lands, rebuild features and retrain."),
             "",
             "Columns that can never be features: " + ", ".join(f"{c} ({why})" for c, why in sorted(self.blocked_columns.items())),
             "",
@@ -275,6 +284,7 @@ def leakage_report(wh: Warehouse, settings: Settings) -> LeakageReport:
         status_mql_without_stamp=int(len(status_mql)),
         status_mql_examples=status_mql.head(20).astype(str).to_dict(orient="records"),
         dialled_leads=dialled, owner_not_first_dialer=other_owner, queue_owned_leads=queued,
+        territory_known_day=int(settings.territory_known_day),
         suspicious_features=[a for a in aucs if a["single_feature_auc"] >= SUSPICIOUS_AUC],
         top_single_feature_auc=sorted(aucs, key=lambda a: -a["single_feature_auc"])[:10])
 
