@@ -71,7 +71,8 @@ DECISION_WORDS = {"continue": "Continue", "stop for efficacy": "Treatment wins",
 
 # The file names the engine gives its own Salesforce pulls (core.salesforce.pull), and how a load of one reads: a
 # user never chose "salesforce_tasks_pull_20261207T061500_3f2a….csv", and it means nothing to them
-PULL_FILES = {"salesforce_pull": "Pulled from Salesforce (Leads)", "salesforce_tasks_pull": "Pulled from Salesforce (Tasks)"}
+LEAD_PULL_PREFIX, TASK_PULL_PREFIX = "salesforce_pull", "salesforce_tasks_pull"
+PULL_FILES = {LEAD_PULL_PREFIX: "Pulled from Salesforce (Leads)", TASK_PULL_PREFIX: "Pulled from Salesforce (Tasks)"}
 
 
 def load_source(file_name) -> str:

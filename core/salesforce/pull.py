@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -27,6 +28,7 @@ from core.salesforce.client import RequestLimitExceeded, SalesforceClient, Trans
 from core.salesforce.config import salesforce_config
 from core.salesforce.result import Outcome, SyncResult, now, record_sync
 from core.warehouse import Warehouse
+from core.words import LEAD_PULL_PREFIX, TASK_PULL_PREFIX
 
 
 def _cell(value) -> str:
@@ -122,17 +124,16 @@ class Pulled:
     sf_object: str  # ops.sf_syncs.sf_object
     what: str  # in messages
     kind: str  # raw.file_loads.kind of its load
-    prefix: str  # its file's name (words.PULL_FILES reads it as words)
+    prefix: str  # its file's name (core.words.PULL_FILES reads it as words)
     full_days: str  # the [salesforce] setting: days between full pulls of the daily run
     link: str  # the field a record needs to be pulled; a changed record without it leaves the loaded set
     unlinked: str  # such records, in words
 
 
-LEADS = Pulled("Lead", "Leads", "leads", "salesforce_pull", "lead_full_pull_days", "Stage_Entered_Contacting__c",
+LEADS = Pulled("Lead", "Leads", "leads", LEAD_PULL_PREFIX, "lead_full_pull_days", "Stage_Entered_Contacting__c",
                "no longer contacted")
-TASKS = Pulled("Task", "Tasks", "activities", "salesforce_tasks_pull", "task_full_pull_days", "WhoId",
+TASKS = Pulled("Task", "Tasks", "activities", TASK_PULL_PREFIX, "task_full_pull_days", "WhoId",
                "no longer on a record")
-TASK_PULL_PREFIX = TASKS.prefix
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,25 @@ def incremental_base(wh: Warehouse, settings: Settings, pulled: Pulled = TASKS) 
     return IncrementalBase(last - PULL_OVERLAP, archive, int(load.rows_read))
 
 
+def _header(base: IncrementalBase) -> list[str]:
+    with _archived_csv(base) as reader:
+        return next(reader, [])
+
+
+@contextmanager
+def _archived_csv(base: IncrementalBase):
+    """The last pull's file, as it archived it: a csv reader positioned on the header."""
+    with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
+        yield csv.reader(fh)
+
+
 def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[str],
                   removed: set[str]) -> tuple[int, int]:
     """The records loaded before, as their pull fetched them (the archive), under ``names``, but those pulled again
     (``changed``: a record edited since is kept in its newer copy) and those ``removed`` (deleted, or no longer
     pulled). Returns how many rows it wrote and how many of the loaded ones were removed."""
     kept = gone = 0
-    with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
+    with _archived_csv(base) as reader:
         header = next(reader, [])
         at = [header.index(n) if n in header else None for n in names]
         id_at = header.index("Id")
@@ -203,11 +215,6 @@ def _merge_loaded(writer, names: list[str], base: IncrementalBase, changed: set[
             writer.writerow(["" if i is None or i >= len(row) else row[i] for i in at])
             kept += 1
     return kept, gone
-
-
-def _archived_header(base: IncrementalBase) -> list[str]:
-    with io.TextIOWrapper(open_archived(base.archive), encoding="utf-8", newline="") as fh:
-        return next(csv.reader(fh), [])
 
 
 class _Deferred(Exception):
@@ -244,7 +251,7 @@ def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names
         client = client or SalesforceClient(cfg)
         if in_org:
             names, absent = in_org(client, names)
-        if base and not set(names) <= set(_archived_header(base)):
+        if base and not set(names) <= set(_header(base)):
             base = None  # a field the last pull did not fetch (newly visible in the org): every record needs it
         result.pulled_since = base.since if base else None
         where = f"FROM {obj} WHERE {condition}"
@@ -265,9 +272,12 @@ def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names
                 pages += 1
                 read += len(records)
                 if base:
+                    linked, unlinked = [], []
+                    for r in records:
+                        (linked if _field(r, pulled.link) not in (None, "") else unlinked).append(r)
                     changed.update(str(r.get("Id")) for r in records)
-                    gone.update(str(r.get("Id")) for r in records if _field(r, pulled.link) in (None, ""))
-                    records = [r for r in records if _field(r, pulled.link) not in (None, "")]
+                    gone.update(str(r.get("Id")) for r in unlinked)
+                    records = linked
                 rows += len(records)
                 writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
                 progress(0.05 + 0.45 * read / max(total, 1), f"Page {pages}: {read:,} of {total:,} {what}")
