@@ -395,7 +395,7 @@ def _monitor(args, settings, wh) -> int:
         acknowledge(wh, args.acknowledge)
         print(f"acknowledged {args.acknowledge}")
         return 0
-    result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress)
+    result = run_monitor(wh, settings, parse_as_of(args.as_of), progress=_progress, notify=True)
     print(json.dumps(result.to_json(), indent=2, default=str) if args.json else summary_markdown(result))
     return 0
 

@@ -57,6 +57,14 @@ LAST = ["Okafor", "Smith", "Nguyen", "Garcia", "Müller", "Peña", "O'Brien", "J
         "Patel", "Kowalski", "Rossi", "Dubois", "Andersson", "Cohen", "Silva", "Kim", "Walker", "Young"]
 CITIES = ["Osseo", "Springfield", "Fairview", "Madison", "Georgetown", "Clinton", "Salem", "Franklin"]
 FIRM_WORDS = ["Harbor", "Point", "Summit", "Oak", "Granite", "Bridge", "Legacy", "Pinnacle", "River", "Cedar"]
+
+
+def firm_name(i: int) -> str:
+    """Firm ``i``'s name: two different words (90 names, then they repeat, as unrelated firms' names do)."""
+    first, second = i % 10, (i // 10) % 9
+    return f"{FIRM_WORDS[first]} {FIRM_WORDS[second + (second >= first)]} Wealth LLC"
+
+
 BUSINESS_MODELS = np.array(["Fee-Only", "Fee-Based (Hybrid)", "Commission", "Insurance-Focused"])
 BM_EFFECT = np.array([0.05, 0.30, -0.25, -0.35])
 CUSTODIANS = np.array(["Schwab", "Fidelity", "Pershing", "LPL", "TD Ameritrade", "Raymond James"])
@@ -159,7 +167,7 @@ def _firm_and_book(df: pd.DataFrame, rng, n: int) -> None:
     firm_aum = np.exp(rng.normal(4.6, 1.5, n_firms))  # millions; median ~100M
     firm_emp = np.maximum(1, np.round(np.exp(rng.normal(2.3, 1.1, n_firms)))).astype(int)
     df["RIAFirmCRD"] = 100_000 + firm_of
-    df["RIAFirmName"] = [f"{FIRM_WORDS[i % 10]} {FIRM_WORDS[(i // 10) % 10]} Wealth LLC" for i in firm_of]
+    df["RIAFirmName"] = [firm_name(i) for i in firm_of]
     df["TotalAssetsInMillions"] = np.round(firm_aum[firm_of], 1)
     df["Number_Employees"] = firm_emp[firm_of]
     df["Number_IAReps"] = np.maximum(1, np.round(firm_emp[firm_of] * rng.uniform(0.3, 0.8, n))).astype(int)

@@ -12,6 +12,10 @@ one message when
   (``ops.monitor_alerts.notified_level``) — each once, not every day it stays open; again when its level rises
   or when it closes and opens again.
 
+A monitoring run outside the daily run (``monitor``, the Monitoring page's "Run monitoring now": say, after
+RevOps loads a territory month mid-month) posts the alerts it opened the same way, so a vendor fault is told
+when it is found, not at the next morning's run. A view of a past day (``monitor --as-of``) posts nothing.
+
 The URL carries the webhook's secret, so it is read from the environment only (a config file holding it is
 refused) and never written to a message, a log or the audit log: a failed post names the host. A 429, a 5xx or
 no answer is tried three times; a post that still fails never fails the run: it is said in the run's counts
@@ -41,6 +45,7 @@ from core.warehouse.sql import literal
 
 WEBHOOK_ENV = "LEADSCORE_NOTIFY_WEBHOOK"
 MAX_ALERTS = 10  # incidents listed in one message; the rest are counted
+OFF = "off (no webhook)"  # a run's notify words when no webhook is set
 NEWS_COLUMNS = ["alert_key", "level", "kind", "subject", "value", "message", "playbook", "notified_level"]
 
 
@@ -91,8 +96,8 @@ def news(wh: Warehouse, min_level: str) -> pd.DataFrame:
 
 
 def mark_notified(wh: Warehouse, alerts: pd.DataFrame, actor: Actor) -> None:
-    """These alerts were told at their level (a step of the daily run, under its actor)."""
-    authorize(actor, "run_pipeline")
+    """These alerts were told at their level (a step of the daily or monitoring run, under its actor)."""
+    authorize(actor, "monitor")
     if alerts.empty:
         return
     with wh.writer("alerts notified") as s:
@@ -123,9 +128,10 @@ def incident_lines(alerts: pd.DataFrame) -> list[str]:
     return [line for _, line in sorted(out, key=lambda t: -t[0])]
 
 
-def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, cfg: NotifyConfig) -> str | None:
-    """The message for one daily run (``alerts``: the news, without the failed run's own pipeline alert), or None
-    when there is nothing to tell."""
+def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, cfg: NotifyConfig,
+                what: str = "daily run") -> str | None:
+    """The message for one run (``what``: "daily run" or "monitoring run"; ``alerts``: the news, without the failed
+    run's own pipeline alert), or None when there is nothing to tell."""
     failed = outcome != "ok"
     if not failed and alerts.empty:
         return None
@@ -137,7 +143,7 @@ def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, 
         what = "failed" if outcome == "failed" else "scored, but its Salesforce write-back failed"
         head = [f"*Lead scoring: daily run {what}* ({when}): {error}"] + ([f"{counted}:"] if len(alerts) else [])
     else:
-        head = [f"*Lead scoring: {counted}, worst {alerts.level.iloc[0].upper()}* (daily run {when})"]
+        head = [f"*Lead scoring: {counted}, worst {alerts.level.iloc[0].upper()}* ({what} {when})"]
     more = [f"… and {len(lines) - MAX_ALERTS} more."] if len(lines) > MAX_ALERTS else []
     where = f" {cfg.control_panel_url}" if cfg.control_panel_url else ""
     tail = [f"Details: the control panel's Monitoring page{where}"
@@ -183,15 +189,17 @@ def post(cfg: NotifyConfig, text: str, sleep=time.sleep) -> None:
                                    f"{WEBHOOK_ENV} and the network.") from None
 
 
-def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, error: str | None, started) -> str:
-    """After a daily run: post what is new, if anything. Returns the run's ``notify`` count in words; never raises
-    (a bad [notify] table or a webhook that is down is said in it, and audited)."""
+def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, error: str | None, started,
+               what: str = "daily run") -> str:
+    """After a daily run (or a monitoring run, ``what``): post what is new, if anything. Returns the run's
+    ``notify`` count in words; never raises (a bad [notify] table or a webhook that is down is said in it, and
+    audited)."""
     try:
         cfg = NotifyConfig.from_settings(settings)
     except LeadScoringError as exc:
         return f"not sent: {exc}"
     if not cfg.webhook_url:
-        return "off (no webhook)"
+        return OFF
     try:
         try:
             found = news(wh, cfg.min_level)
@@ -201,7 +209,7 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
             found = pd.DataFrame(columns=NEWS_COLUMNS)
         # a failed run's own pipeline alert: the headline says it
         alerts = found[found.kind != "pipeline_failed"] if outcome != "ok" else found
-        text = run_message(outcome, error, started, alerts, cfg)
+        text = run_message(outcome, error, started, alerts, cfg, what)
         if text is None:
             return "nothing new"
         post(cfg, text)
@@ -214,7 +222,8 @@ def notify_run(wh: Warehouse, settings: Settings, actor: Actor, outcome: str, er
     except Exception as exc:  # noqa: BLE001 - telling people must never fail the run it reports on
         words, outcome_ = f"not sent: {exc}", "failed"
     try:
-        audit.record_now(wh, actor, "notify", cfg.host, outcome_, {"run_outcome": outcome, "result": words})
+        audit.record_now(wh, actor, "notify", cfg.host, outcome_, {"run": what, "run_outcome": outcome,
+                                                                    "result": words})
     except Exception:  # noqa: BLE001
         pass
     return words
@@ -229,10 +238,10 @@ def status_words(settings: Settings) -> tuple[bool, str]:
     if not cfg.webhook_url:
         # the page names no environment variable (the README's Monitoring → Notifications does)
         return False, ("Notifications off: no chat webhook (Slack, Teams, Google Chat) is set where the engine runs. "
-                       "With one, daily runs post failed runs and new alerts there: see the README, Monitoring → "
-                       "Notifications.")
+                       "With one, daily runs post failed runs and new alerts there, and so does a monitoring run: see "
+                       "the README, Monitoring → Notifications.")
     return True, (f"Daily runs post failed runs and new alerts at {cfg.min_level.upper()} or above to {cfg.host} "
-                  "([notify] min_level in the config file).")
+                  "([notify] min_level in the config file); so does a monitoring run started here or by `monitor`.")
 
 
 def send_test(settings: Settings, actor: Actor, wh: Warehouse) -> str:

@@ -22,8 +22,8 @@ if st.button("Run monitoring now", type="primary", disabled=not who.can("monitor
              help=why_not(who, "monitor") or "Drift, matured cohorts, feed health and alerts (the daily run does this too)"):
     with user_errors(), st.status("Monitoring…", expanded=True) as status:
         bar = st.progress(0.0)
-        r = run_monitor(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar))
-        status.update(label=f"Monitoring done: level {r.alert_level.upper()}, {len(r.alerts)} alert(s) raised", state="complete")
+        r = run_monitor(eng.wh, eng.settings, actor=who, progress=progress_callback(status, bar), notify=True)
+        status.update(label=r.headline(), state="complete")
     after_write()
 
 

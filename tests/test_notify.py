@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from core.config import with_overrides
@@ -48,6 +49,38 @@ def test_a_daily_run_posts_new_alerts_once_and_every_failed_run(monitored_copy, 
     assert len(audit) == 3 and set(audit.outcome) == {"ok"}  # sent thrice ("nothing new" sends nothing)
     kept = json.dumps(webhook.posts) + audit.to_json() + w.read("select counts_json from ops.runs").to_json()
     assert SECRET not in kept and "services/" not in kept
+
+
+def test_a_monitoring_run_of_its_own_posts_what_it_opened_and_a_past_day_posts_nothing(monitored_copy, webhook):
+    """`monitor` and the page's button tell a vendor fault when they find it, not at the next daily run."""
+    from core.monitoring.monitor import run_monitor, summary_markdown
+
+    s, w = monitored_copy
+    with w.writer("test: nothing open or told before this run") as x:
+        x.execute("delete from ops.monitor_alerts where true")
+    as_of = w.read("select max(contacted_at) as t from ml.lead_features").t.iloc[0]
+    past = run_monitor(w, s, as_of=pd.Timestamp(as_of) - pd.Timedelta(days=20), notify=True)
+    assert not past.live and past.notify is None and webhook.posts == []  # a look at a past day tells nobody
+    step = run_monitor(w, s)  # the daily run's step: the daily run tells, at its end
+    assert step.notify is None and webhook.posts == []
+    with w.writer("test: nothing open or told before this run") as x:
+        x.execute("delete from ops.monitor_alerts where true")
+    r = run_monitor(w, s, notify=True)
+    opened = w.read("select level from ops.monitor_alerts where active and level in ('alert', 'critical')")
+    assert len(opened) >= 3 and len(webhook.posts) == 1
+    text = webhook.posts[0]["text"]
+    assert text.startswith(f"*Lead scoring: {len(opened)} new monitoring alerts in ") and "(monitoring run " in text
+    assert "\n• ALERT · Feature drift · Jun 2025: 11 alerts — " in text
+    assert r.notify == f"sent to {webhook.host}: {len(opened)} new alert(s)"
+    assert r.to_json()["notify"] == r.notify and f"Notifications: {r.notify}." in summary_markdown(r)
+    assert r.headline().endswith(f"alert(s) raised · notifications: {r.notify}")
+    audit = w.read("select detail from ops.audit_log where action = 'notify'")
+    assert len(audit) == 1 and '"run": "monitoring run"' in audit.detail.iloc[0]
+    # told once: the next monitoring run and the next daily run have nothing new
+    assert run_monitor(w, s, notify=True).notify == "nothing new" and len(webhook.posts) == 1
+    from core import daily
+
+    assert daily.run_daily(w, s).counts["notify"] == "nothing new" and len(webhook.posts) == 1
 
 
 def test_a_webhook_that_fails_never_fails_the_run_and_is_said(monitored_copy, webhook, monkeypatch):
@@ -115,6 +148,7 @@ def test_notification_settings_refuse_the_url_in_a_config_file_and_unknown_level
     assert NotifyConfig.from_settings(settings).min_level == "alert" and SECRET not in repr(NotifyConfig.from_settings(settings))
     on, words = status_words(with_overrides(settings, extra={"notify": {"min_level": "warn"}}))
     assert on and words.startswith(f"Daily runs post failed runs and new alerts at WARN or above to {webhook.host}")
+    assert words.endswith("so does a monitoring run started here or by `monitor`.")
     assert send_test(settings, _system(), wh) == f"Test message sent to {webhook.host}."
     assert webhook.posts[-1]["text"].startswith("*Lead scoring: test message* from ")
     with pytest.raises(PermissionDeniedError):

@@ -29,6 +29,7 @@ from core.monitoring.psi import psi_against, psi_of_counts
 from core.monitoring.reference import NEAR_CONTACT_DAYS, load_reference, month_counts, score_profile, snapshot_columns
 from core.monitoring.shadow import ShadowComparison, shadow_summary
 from core.monitoring.store import LEVELS
+from core.notify import OFF, notify_run
 from core.operation import audited
 from core.scoring.score import FIRST_SCORES, champion_prob, first_scores_sql, refresh_first_scores
 from core.scoring.tiers import BOOST_COLUMNS, stored_prob
@@ -114,6 +115,14 @@ class MonitorResult:
     # history, but neither the current alerts nor the Monitoring page's run change (a look at March must not close
     # today's alerts)
     live: bool = True
+    # what the chat webhook was told, for a run asked to tell (`monitor`, the page's button; the daily run tells
+    # once, at its end): core.notify's words ("sent to …", "nothing new", "off (no webhook)", "not sent: …")
+    notify: str | None = None
+
+    def headline(self) -> str:
+        """The run in one line, as the Monitoring page's button reports it."""
+        told = "" if self.notify in (None, OFF) else f" · notifications: {self.notify}"
+        return f"Monitoring done: level {self.alert_level.upper()}, {len(self.alerts)} alert(s) raised{told}"
 
     def to_json(self) -> dict:
         # not dataclasses.asdict: it deep-copies every field, the page's frames too, before they could be dropped
@@ -719,10 +728,17 @@ def pipeline_step(runs: pd.DataFrame) -> Step:
 
 
 @audited("monitor", "monitor")
-def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None) -> MonitorResult:
-    """One monitoring run in small steps over one read of the warehouse; stored with its alerts."""
+def run_monitor(wh: Warehouse, settings: Settings, as_of=None, actor: Actor | None = None, progress=None,
+                notify: bool = False) -> MonitorResult:
+    """One monitoring run in small steps over one read of the warehouse; stored with its alerts. With ``notify``
+    (a run of its own, not the daily run's step), a live run posts the alerts it opened to the chat webhook."""
+    progress = progress or (lambda f, m: None)
     with wh.reading():  # the steps' reads share one connection (writes close it first)
-        return _run_monitor(wh, settings, as_of, actor, progress or (lambda f, m: None))
+        result = _run_monitor(wh, settings, as_of, actor, progress)
+    if notify and result.live:
+        progress(1.0, f"Monitoring done: {result.alert_level.upper()}; telling the chat webhook what is new")
+        result.notify = notify_run(wh, settings, actor, "ok", None, datetime.now(timezone.utc), "monitoring run")
+    return result
 
 
 def _run_monitor(wh: Warehouse, settings: Settings, as_of, actor: Actor, progress) -> MonitorResult:
@@ -803,4 +819,6 @@ def summary_markdown(r: MonitorResult) -> str:
     for t in r.retrain:
         lines.append(f"Retrain trigger — {t['trigger']}: {t['detail']}")
     lines += r.notes
+    if r.notify:
+        lines.append(f"Notifications: {r.notify}.")
     return "\n".join(lines)
