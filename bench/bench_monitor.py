@@ -89,7 +89,7 @@ from core.warehouse import open_warehouse
 from core.demo import generate, territory_files
 from core.features.build import build_features, default_as_of, drop_build
 from core.ingest.leads import load_lead_file
-from core.ingest.territories import load_territory_history
+from core.ingest.territories import load_territory_months
 from core.modeling.registry import promote, load_champion
 from core.modeling.train import train
 from core.monitoring.backfill import backfill_scores
@@ -101,7 +101,7 @@ demo = Path({str(root / 'demo')!r}); t0 = time.perf_counter()
 if not (demo / "salesforce_leads.csv").exists():
     generate(demo, {scale!r}, 42)
 t["generate"] = time.perf_counter() - t0; t0 = time.perf_counter()
-load_territory_history(wh, s, territory_files(demo), actor=a)
+load_territory_months(wh, s, territory_files(demo), actor=a)
 load_lead_file(wh, s, demo / "salesforce_leads.csv", actor=a)
 reconcile(wh, s, a)
 t["load"] = time.perf_counter() - t0; t0 = time.perf_counter()

@@ -59,10 +59,10 @@ def ensure_history(root: Path, family: str) -> tuple[Path, Path]:
     if not (data / "warehouse.duckdb").exists():
         from core.demo import territory_files
         from core.ingest.leads import load_lead_file
-        from core.ingest.territories import load_territory_history
+        from core.ingest.territories import load_territory_months
 
         settings, wh = open_data_dir(data)
-        load_territory_history(wh, settings, territory_files(src))
+        load_territory_months(wh, settings, territory_files(src))
         load_lead_file(wh, settings, src / "salesforce_leads.csv")
     return data, src / "truth" / "demo_truth.csv"
 

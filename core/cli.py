@@ -45,7 +45,8 @@ def _data_verbs(sub) -> None:
                    help="shape of the hidden outcome model (see truth/GENERATIVE_MODEL.md)")
 
     t = sub.add_parser("load-territories", help="monthly MarketPro load (atomic replace, snapshot kept)")
-    t.add_argument("files", nargs="+")
+    t.add_argument("files", nargs="+", help="one month's files; files of several months (as their names date "
+                                             "them) are loaded month by month, oldest first")
     t.add_argument("--month", help="YYYY-MM (default: from the file names)")
     t.add_argument("--territory", help="T1/T2/T3 for a single file whose name does not say")
     t.add_argument("--json", action="store_true", help="print the row accounting as JSON")
@@ -273,8 +274,14 @@ def _feature_quality(args, settings, wh) -> int:
 
 
 def _load_territories(args, settings, wh) -> int:
-    from core.ingest.territories import load_territory_files
+    from core.ingest.territories import files_by_month, load_territory_files, load_territory_months
 
+    if not args.month and not args.territory and len(files_by_month(args.files)) > 1:
+        # files dated to several months by their names: each month on its own, oldest first
+        results = load_territory_months(wh, settings, args.files, progress=_progress)
+        print(json.dumps({"months": [_load_json(r) for r in results]}, indent=2) if args.json else
+              "\n\n".join(f"## {r.summary['snapshot_month']}\n{r.markdown()}" for r in results))
+        return 0
     result = load_territory_files(wh, settings, args.files, args.month, args.territory, progress=_progress)
     print(json.dumps(_load_json(result), indent=2) if args.json else result.markdown())
     return 0

@@ -654,7 +654,7 @@ class DemoLeads:
 
 def territory_files(folder: str | Path) -> list[Path]:
     """Every territory export a generated demo folder holds: the monthly history (``history/``), then the newest
-    month; ``load_territory_history`` loads them month by month, oldest first."""
+    month; ``load_territory_months`` loads them month by month, oldest first."""
     folder = Path(folder)
     return sorted(folder.glob("history/discovery_t*_*.csv")) + sorted(folder.glob("discovery_t*_*.csv"))
 

@@ -248,7 +248,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     from core.features.build import build_features, default_as_of, drop_build
     from core.ingest.activities import load_activity_file
     from core.ingest.leads import load_lead_file
-    from core.ingest.territories import load_territory_history
+    from core.ingest.territories import load_territory_months
     from core.modeling.registry import promote
     from core.modeling.train import train
     from core.monitoring.backfill import backfill_scores
@@ -259,7 +259,7 @@ def bootstrap_demo(wh: Warehouse, settings: Settings, progress=None, actor: Acto
     outdir = Path(settings.data_dir) / "demo"
     progress(0.02, "Generating small demo exports (19 monthly territory snapshots)")
     generated = generate(outdir, "small", 42, progress=lambda f, m: progress(0.02 + 0.13 * f, m))
-    load_territory_history(wh, settings, territory_files(outdir), actor=actor,
+    load_territory_months(wh, settings, territory_files(outdir), actor=actor,
                            progress=lambda f, m: progress(0.15 + 0.25 * f, f"Loading territory exports: {m}"))
     progress(0.4, "Loading the Salesforce Lead export")
     load_lead_file(wh, settings, outdir / "salesforce_leads.csv", actor=actor)

@@ -8,7 +8,8 @@ import streamlit as st
 from core.ingest.accounting import SENTENCES
 from core.ingest.activities import load_activity_file
 from core.ingest.leads import load_lead_file
-from core.ingest.territories import guess_month, guess_territory, load_territory_files, replacement_plan
+from core.ingest.territories import (guess_month, guess_territory, load_territory_files, load_territory_months,
+                                     replacement_plan)
 from core.quality.reconcile import reconcile
 from core.warehouse.cost import estimate
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors
@@ -61,6 +62,14 @@ def _show(result) -> None:
             "column_name": "Column", "raw_value": "Raw value", "reason": "Reason"})
 
 
+def _show_months(results) -> None:
+    """Several months loaded at once: one expander a month, each as a single month's load shows."""
+    for r in results:
+        with st.expander(f"{r.summary['snapshot_month']}: {r.rows_loaded:,} of {r.rows_read:,} rows loaded, "
+                         f"{r.rows_quarantined:,} quarantined", expanded=len(results) == 1):
+            _show(r)
+
+
 def _run(label: str, load, done, reconciled: bool = True) -> None:
     """A status box that always ends in success or error, never hangs."""
     with st.status(label, expanded=True) as status:
@@ -70,7 +79,8 @@ def _run(label: str, load, done, reconciled: bool = True) -> None:
                 if reconciled:  # territories and Leads: the reconciliation report follows every load
                     status.update(label="Reconciling…")
                     reconcile(eng.wh, eng.settings, who)
-            status.update(label=f"Loaded in {result.seconds:.1f} s", state="complete")
+            seconds = sum(r.seconds for r in result) if isinstance(result, list) else result.seconds
+            status.update(label=f"Loaded in {seconds:.1f} s", state="complete")
         except Exception:
             status.update(label="Nothing was loaded — see the message below", state="error")
             raise
@@ -82,8 +92,13 @@ tab_t, tab_l, tab_a = st.tabs(["Territory CSVs (monthly)", "Salesforce Lead expo
 with tab_t, user_errors():
     files = st.file_uploader("discovery_t1/t2/t3_YYYY_MM.csv", type=["csv"], accept_multiple_files=True,
                              key="territory_files") or []
-    month = st.text_input("Snapshot month (YYYY-MM)", value=next((m for f in files if (m := guess_month(f.name))), ""),
-                          help="Taken from the file names; change it when a name does not carry the month.")
+    dated = sorted({m for f in files if (m := guess_month(f.name))})
+    if several := len(dated) > 1:  # a backlog or the first history: each month on its own
+        st.info(f"{len(files)} files for {len(dated)} months ({dated[0]} to {dated[-1]}), as their names date them: "
+                "each month is loaded on its own, oldest first, and replaced atomically.")
+    month = None if several else st.text_input(
+        "Snapshot month (YYYY-MM)", value=next(iter(dated), ""),
+        help="Taken from the file names; change it when a name does not carry the month.")
     chosen = {}
     for i, f in enumerate(files):
         guess = guess_territory(f.name)
@@ -91,7 +106,7 @@ with tab_t, user_errors():
                                       index=TERRITORIES.index(guess) if guess in TERRITORIES else None,
                                       placeholder="Pick the territory (the file name does not say)")
     missing = [n for n, t in chosen.items() if t is None]
-    replaced = replacement_plan(eng.wh, month, sorted({t for t in chosen.values() if t})) if files and month else []
+    replaced = replacement_plan(eng.wh, chosen, month) if files and (month or several) else []
     confirmed = True
     if replaced:
         st.warning("Already loaded and about to be replaced: " + "; ".join(
@@ -101,10 +116,15 @@ with tab_t, user_errors():
     if files and (cost := estimate(eng.wh, "territory_load")):
         st.caption(cost.sentence())
     reason = ("Choose one or more files" if not files else "Pick a territory for " + ", ".join(missing) if missing
-              else "Enter the snapshot month" if not month else "Tick 'Replace them' first" if not confirmed else None)
+              else "Enter the snapshot month" if not (month or several) else "Tick 'Replace them' first"
+              if not confirmed else None)
     if st.button("Load territory files", type="primary", disabled=reason is not None, help=reason):
-        _run("Loading territory files…", lambda tmp, progress: load_territory_files(
-            eng.wh, eng.settings, _save(files, tmp), month, territory=chosen, actor=who, progress=progress), _show)
+        if several:
+            _run(f"Loading {len(dated)} territory months…", lambda tmp, progress: load_territory_months(
+                eng.wh, eng.settings, _save(files, tmp), territory=chosen, actor=who, progress=progress), _show_months)
+        else:
+            _run("Loading territory files…", lambda tmp, progress: load_territory_files(
+                eng.wh, eng.settings, _save(files, tmp), month, territory=chosen, actor=who, progress=progress), _show)
 
 with tab_l, user_errors():
     lead_file = st.file_uploader("Salesforce Lead export (CSV)", type=["csv"], key="lead_file")

@@ -279,6 +279,59 @@ def test_files_from_different_months_are_refused(settings, wh, tmp_path):
     b = write_csv(tmp_path / "discovery_t2_2025_02.csv", REP_HEADER, [rep(2)])
     with pytest.raises(LeadScoringError, match="different months"):
         load_territory_files(wh, settings, [a, b])
+    # one --month for files dated apart would mix two months' reps in one snapshot
+    with pytest.raises(LeadScoringError, match=r"carry different months \(2025-01, 2025-02\), and --month 2025-01 "
+                                               r"would load them all as 2025-01.*nothing was loaded"):
+        load_territory_files(wh, settings, [a, b], month="2025-01")
+    assert not _exists(wh, "raw.file_loads") or wh.read("select count(*) as n from raw.file_loads").n.iloc[0] == 0
+    # a misnamed single file is still taken as the month it is said to be
+    assert load_territory_files(wh, settings, [b], month="2025-03").summary["snapshot_month"] == "2025-03"
+
+
+def test_several_months_load_each_on_its_own_oldest_first_and_a_failure_says_what_loaded(settings, wh, tmp_path):
+    from core.ingest.territories import load_territory_months, replacement_plan
+
+    files = [write_csv(tmp_path / f"discovery_t{t}_2025_{m:02d}.csv", REP_HEADER, [rep(100 * m + t), rep(900 + t)])
+             for m in (3, 1, 2) for t in (1, 2)]
+    missing = tmp_path / "discovery_t1_2025_04.csv"
+    with pytest.raises(LeadScoringError, match="discovery_t1_2025_04.csv: no such file"):
+        load_territory_months(wh, settings, [*files, missing])  # every month checked before any is loaded
+    assert not _exists(wh, "marts.dim_rep_snapshots")
+    seen = []
+    results = load_territory_months(wh, settings, files, progress=lambda f, m: seen.append(m))
+    assert [r.summary["snapshot_month"] for r in results] == ["2025-01", "2025-02", "2025-03"]
+    assert [r.rows_loaded for r in results] == [4, 4, 4] and seen[-1] == "3 territory months loaded"
+    months = wh.read("select snapshot_month, count(*) as reps from marts.dim_rep_snapshots group by 1 order by 1")
+    assert months.snapshot_month.astype(str).tolist() == ["2025-01", "2025-02", "2025-03"] and set(months.reps) == {4}
+    assert replacement_plan(wh, {"discovery_t1_2025_02.csv": "T1", "discovery_t3_2025_03.csv": "T3",
+                                 "export.csv": "T2"}) == [{"snapshot_month": "2025-02", "territory": "T1", "reps": 2}]
+    # a month that fails stops the load there; the months before it stay, and the message names both sides
+    bad = tmp_path / "discovery_t1_2025_05.csv"
+    bad.write_text("Rep_Id\n1\n")
+    later = [write_csv(tmp_path / f"discovery_t1_2025_{m:02d}.csv", REP_HEADER, [rep(m)]) for m in (4, 6)]
+    with pytest.raises(LeadScoringError) as err:
+        load_territory_months(wh, settings, [bad, *later])
+    text = str(err.value)
+    assert text.startswith("2025-05: discovery_t1_2025_05.csv") and "RepCRD" in text
+    assert "Loaded before it, each month complete: 2025-04. Not loaded: 2025-05, 2025-06;" in text
+    loaded = wh.read("select distinct snapshot_month from marts.dim_rep_snapshots").snapshot_month.astype(str)
+    assert "2025-04" in set(loaded) and not {"2025-05", "2025-06"} & set(loaded)
+
+
+def _exists(wh, table: str) -> bool:
+    with wh.reader() as s:
+        return s.table_exists(table)
+
+
+def test_cli_loads_several_months_of_files_month_by_month(tmp_path):
+    files = [write_csv(tmp_path / f"discovery_t1_2025_{m:02d}.csv", REP_HEADER, [rep(m)]) for m in (2, 1)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "--db", str(tmp_path / "w.duckdb"), "load-territories", *map(str, files),
+         "--json"], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "LEADSCORE_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [m["snapshot_month"] for m in out["months"]] == ["2025-01", "2025-02"]
+    assert [m["rows_loaded"] for m in out["months"]] == [1, 1]
 
 
 def test_two_files_of_one_name_in_one_load_are_refused(settings, wh, tmp_path):

@@ -85,12 +85,14 @@ def rep_counts(s) -> pd.DataFrame:
                    "group by snapshot_month, territory order by snapshot_month, territory")
 
 
-def replacement_plan(wh: Warehouse, month: str, territories: list[str]) -> list[dict]:
-    """What a load of ``territories`` for ``month`` would replace: each (month, territory) pair it brings
-    that is already loaded, with the reps it holds now (other territories of the month stay)."""
+def replacement_plan(wh: Warehouse, territory: dict[str, str | None], month: str | None = None) -> list[dict]:
+    """What loading these files ({file name: territory}) would replace: each (month, territory) pair they bring
+    that is already loaded, with the reps it holds now (other territories of the month stay). The month is
+    ``month`` for every file or, without it, the one each file's name carries."""
+    pairs = {(month or guess_month(name), t) for name, t in territory.items() if t and (month or guess_month(name))}
     loaded = loaded_pairs(wh)
-    same = loaded[(loaded.snapshot_month.astype(str) == month) & loaded.territory.isin(territories)]
-    return [{"snapshot_month": month, "territory": r.territory, "reps": int(r.reps)} for r in same.itertuples()]
+    return [{"snapshot_month": str(r.snapshot_month), "territory": r.territory, "reps": int(r.reps)}
+            for r in loaded.itertuples() if (str(r.snapshot_month), r.territory) in pairs]
 
 
 def load_territory_files(
@@ -137,12 +139,18 @@ def _checked_request(paths: list[str | Path], month: str | None,
                                    "inside it; nothing was loaded.")
         if not p.is_file():
             raise LeadScoringError(f"{p}: no such file. Check the path and try again; nothing was loaded.")
+    named = {m for p in paths if (m := guess_month(p.name))}
+    if month and len(named) > 1:  # one month for files dated apart: rows of two months would mix in one
+        raise LeadScoringError(
+            f"The file names carry different months ({', '.join(sorted(named))}), and --month {month} would load "
+            f"them all as {month}. Load them without --month: each month is loaded on its own, oldest first. "
+            "Rename a file whose name carries the wrong month; nothing was loaded.")
     months = {month_of(p, month) for p in paths}
     if len(months) > 1:
         raise LeadScoringError(
-            f"The files belong to different months ({', '.join(sorted(months))}). Load one month at a time, "
-            "or pass --month YYYY-MM to treat them as one month."
-        )
+            f"The files belong to different months ({', '.join(sorted(months))}). Load one month at a time "
+            "(load-territories loads each month of such files on its own), or pass --month YYYY-MM when every "
+            "file is that month's.")
     return MonthRequest(paths, next(iter(months)), month, per_file)
 
 
@@ -243,17 +251,41 @@ def partial_month_sentence(month: str, held: list[str], missing: list[str]) -> s
             f"{month} when the file{'' if one else 's'} arrive{'s' if one else ''}.")
 
 
-def load_territory_history(wh: Warehouse, settings: Settings, paths: list[str | Path], actor: Actor | None = None,
-                           progress: Progress = no_progress) -> list[LoadResult]:
-    """Load several months of territory exports, one month at a time, oldest first (each month atomically)."""
+def files_by_month(paths: list[str | Path]) -> dict[str, list[Path]]:
+    """The files grouped by the month their names carry, oldest month first; a name without one is refused."""
     by_month: dict[str, list[Path]] = {}
     for p in map(Path, paths):
         by_month.setdefault(month_of(p), []).append(p)
-    results = []
-    for i, (month, files) in enumerate(sorted(by_month.items())):
-        progress(i / len(by_month), f"Territory month {month} ({i + 1} of {len(by_month)})")
-        results.append(load_territory_files(wh, settings, sorted(files), actor=actor))
-    progress(1.0, f"{len(by_month)} territory months loaded")
+    return {m: sorted(by_month[m]) for m in sorted(by_month)}
+
+
+def load_territory_months(wh: Warehouse, settings: Settings, paths: list[str | Path],
+                          territory: dict[str, str] | None = None, actor: Actor | None = None,
+                          progress: Progress = no_progress) -> list[LoadResult]:
+    """Several months of territory exports (a first load of the history, a backlog), dated by their file names:
+    every month's files checked before any is read, then each month loaded on its own, oldest first, each
+    replaced atomically (:func:`load_territory_files`). A month that fails stops the load there: the months
+    before it stay loaded, complete, and the message names them and the months still to load."""
+    territory = territory or {}
+    by_month = files_by_month(paths)
+    for files in by_month.values():  # flags, folders, missing files: said before any month is loaded
+        _checked_request(files, None, {f.name: territory.get(f.name) for f in files if territory.get(f.name)})
+    results: list[LoadResult] = []
+    months = list(by_month)
+    for i, (month, files) in enumerate(by_month.items()):
+        progress(i / len(months), f"Territory month {month} ({i + 1} of {len(months)})")
+        chosen = {f.name: territory[f.name] for f in files if territory.get(f.name)} or None
+        try:
+            results.append(load_territory_files(wh, settings, files, territory=chosen, actor=actor))
+        except LeadScoringError as exc:
+            if not results:
+                raise
+            rest = months[i + 1:]
+            raise LeadScoringError(
+                f"{month}: {exc} Loaded before it, each month complete: {', '.join(months[:i])}. Not loaded: "
+                f"{month}{', ' + ', '.join(rest) if rest else ''}; load those months' files again once "
+                f"{month}'s are fixed.") from None
+    progress(1.0, f"{len(months)} territory month{'s' * (len(months) != 1)} loaded")
     return results
 
 

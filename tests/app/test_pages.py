@@ -113,6 +113,25 @@ def test_upload_page_loads_territory_files(data_dir, small_demo):
     assert any(h.value.startswith("Quarantine: 1 row not loaded") for h in at.subheader)
 
 
+def test_upload_page_loads_several_months_each_on_its_own(data_dir, small_demo):
+    """A backlog of monthly files in one upload: each month is loaded on its own (one month's field would have
+    loaded every file as the first file's month)."""
+    paths = sorted((small_demo / "history").glob("discovery_t*_2025_0[89].csv")) + [small_demo / "discovery_t1_2025_10.csv"]
+    at = app("revops", "pages/upload.py")
+    at.file_uploader(key="territory_files").set_value([(p.name, p.read_bytes(), "text/csv") for p in paths])
+    at.run()
+    assert not at.text_input  # no single month to type
+    assert at.info[0].value.startswith("7 files for 3 months (2025-08 to 2025-10), as their names date them")
+    replace = [w.value for w in at.warning if w.value.startswith("Already loaded")]
+    assert len(replace) == 1 and "2025-10 T1" in replace[0] and "2025-08" not in replace[0]  # the new months replace nothing
+    at.checkbox(key="confirm_replace").check().run()
+    next(b for b in at.button if b.label == "Load territory files").click().run()
+    assert not at.exception and not at.error
+    labels = [e.label for e in at.expander]
+    assert [lab[:8] for lab in labels if lab[:4] == "2025"] == ["2025-08:", "2025-09:", "2025-10:"]
+    assert sum(s.value.startswith("Rows read ") for s in at.success) == 3
+
+
 def test_upload_page_asks_the_territory_when_the_file_name_does_not_say(data_dir, small_demo):
     src = sorted(small_demo.glob("discovery_t*_*.csv"))[1]
     at = app("revops", "pages/upload.py")
