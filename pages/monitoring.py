@@ -9,6 +9,7 @@ from core.monitoring.monitor import run_monitor
 from core.monitoring.shadow import promote_challenger, start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
+from pages._monitoring_business import adoption_tab, conversion_tab
 from pages._monitoring_drift import drift_tab, look_inside
 from pages._shared import (actor, after_write, engine, progress_callback, show_flash, table, user_errors, why_not,
                            write_button)
@@ -44,9 +45,9 @@ with user_errors():
     for note in run.get("notes", []):
         st.info(note)
 
-    t_alerts, t_drift, t_perf, t_conv, t_cal, t_attr, t_feed, t_shadow = st.tabs(
-        ["Alerts", "Drift", "Tier A precision", "Conversion by tier", "Calibration", "Attribution", "Feed health",
-         "Shadow challenger"])
+    t_alerts, t_drift, t_perf, t_conv, t_adopt, t_cal, t_attr, t_feed, t_shadow = st.tabs(
+        ["Alerts", "Drift", "Tier A precision", "Conversion by tier", "Adoption", "Calibration", "Attribution",
+         "Feed health", "Shadow challenger"])
     with t_alerts:
         alerts = v.alerts
         if alerts.empty:
@@ -89,19 +90,9 @@ with user_errors():
                                                        "tier_a_recall": st.column_config.NumberColumn(
                                                            "Tier A recall", format="percent")})
     with t_conv:
-        conv = v.conversion
-        if conv.empty:
-            st.info("No matured leads yet (or the last run predates this view: run monitoring now).")
-        else:
-            st.caption("Leads whose 30-day window has closed, by the tier of their first score; \"discovery data\" = "
-                       "matched to a MarketPro rep. Bars and lines carry 95% intervals (Wilson).")
-            for fig in (charts.conversion_over_time(f["conversion"]), charts.conversion_by_discovery(v.conversion_pooled)):
-                if fig is not None:
-                    st.plotly_chart(fig, width="stretch")
-            rate = {c: st.column_config.NumberColumn(label, format="percent") for c, label in
-                    (("rate", "MQL rate"), ("low", "95% low"), ("high", "95% high"))}
-            table(conv, "conversion_by_tier.csv", {**rate, "tier": "Tier", "discovery": "Which leads", "leads": "Matured leads",
-                                                   "mqls": "MQLs"})
+        conversion_tab(v, f)
+    with t_adopt:
+        adoption_tab(eng)
     with t_cal:
         fig = charts.calibration(f["calibration"])
         if fig is not None:

@@ -1100,3 +1100,76 @@ def test_precision_chart_labels_few_weeks_and_leaves_many_to_hover():
     assert [s.y0 for s in few.layout.shapes] == [0.06, 0.03] and not few.layout.annotations
     assert [t.name for t in few.data[1:]] == ["champion's held-out Tier A precision 6.0%",
                                               "CRITICAL below 3.0% (last 4 matured weeks, significant)"]
+
+
+def test_adoption_counts_follow_up_dials_of_new_leads_by_score_band_inside_the_window(monitored_copy):
+    """Spec §9.1 SGA adoption: each week's new leads in three bands by score, the share with a follow-up dial within
+    the window after their first list — the contact dial, a dial at the window's end and dials after an MQL left
+    out; backfilled weeks read as the baseline; lists worked in score order show it."""
+    from core.monitoring.adoption import BANDS, adoption
+
+    s, w = monitored_copy
+    base = adoption(w)
+    assert set(base.weekly.band) == set(BANDS) and base.recent_from is not None and base.go_live is None
+    assert base.weekly.leads.sum() == len(base.leads) > 500 and base.leads.lead_id.is_unique
+    shares = base.weekly.groupby("band", observed=True).leads.sum() / base.weekly.leads.sum()
+    assert abs(shares[BANDS[0]] - 0.2) < 0.03 and abs(shares[BANDS[2]] - 0.4) < 0.03
+    assert "backfilled, never seen by the SGAs: this is how the team dialled before the engine" in base.sentence()
+    # The demo's dials ignore the score: a band dialed no more than another beyond chance.
+    assert max(base.shares().values()) - min(base.shares().values()) < 0.2
+
+    recent = base.leads[base.leads.week >= base.recent_from]
+    top, bottom = recent[recent.band == BANDS[0]], recent[recent.band == BANDS[2]]
+    days = base.days
+    with w.writer("test: the top band dialed the day after its list, the bottom band never in the window") as x:
+        x.execute("delete from marts.fact_tasks where lead_id in (select lead_id from ml.lead_first_scores where "
+                  f"lead_id in ({', '.join(repr(i) for i in recent.lead_id)}))")
+        x.execute("insert into marts.fact_tasks (task_id, lead_id, created_at, is_dial) "
+                  "select 'T' || f.lead_id, f.lead_id, cast(f.score_date as timestamp) + interval 1 day, true "
+                  f"from ml.lead_first_scores as f where f.lead_id in ({', '.join(repr(i) for i in top.lead_id)})")
+        first, second = bottom.lead_id.iloc[0], bottom.lead_id.iloc[1]
+        # at the window's end (not counted), then a second before it (counted); an e-mail Task is never a dial
+        x.execute("insert into marts.fact_tasks (task_id, lead_id, created_at, is_dial) "
+                  f"select 'E' || lead_id, lead_id, cast(score_date as timestamp) + interval {days} day, true "
+                  f"from ml.lead_first_scores where lead_id = {first!r} union all "
+                  f"select 'M' || lead_id, lead_id, cast(score_date as timestamp) + interval 2 day, false "
+                  f"from ml.lead_first_scores where lead_id = {first!r}")
+        # the weeks from the newest four's first Monday are live lists
+        live_from = sorted(recent.week.unique())[-4]
+        x.execute(f"update ml.lead_first_scores set backfilled = false where score_date >= '{live_from}'")
+    a = adoption(w)
+    r = a.leads.set_index("lead_id")
+    assert r.loc[list(top.lead_id)].dialed.all() and (r.loc[list(top.lead_id)].hours == 24).all()
+    assert not r.loc[list(bottom.lead_id)].dialed.any()
+    assert a.shares()[BANDS[0]] == 1.0 and a.shares()[BANDS[2]] == 0.0 and a.go_live == live_from
+    assert "These weeks' lists were backfilled" not in a.sentence() and "called first" not in a.sentence()
+    assert a.sentence().startswith(f"Over the last {a.weekly[a.weekly.week >= a.recent_from].week.nunique()} weeks of "
+                                   "lists, 100% of the new leads scored in the top 20% had a follow-up dial within 7 days")
+    with w.writer("test: a dial a second before the window ends") as x:
+        x.execute("insert into marts.fact_tasks (task_id, lead_id, created_at, is_dial) "
+                  f"select 'S' || lead_id, lead_id, cast(score_date as timestamp) + interval {days} day "
+                  f"- interval 1 second, true from ml.lead_first_scores where lead_id = {first!r}")
+    assert adoption(w).leads.set_index("lead_id").dialed[first] and not adoption(w).leads.set_index("lead_id").dialed[second]
+    # a 1-day window: the top band's dials at 24 h are outside it
+    assert adoption(w, days=1).leads.set_index("lead_id").loc[list(top.lead_id)].dialed.sum() == 0
+    # per SGA: every SGA's top band dialed, none of their bottom band; no ratio against a bottom band never dialed
+    sga = a.by_sga
+    assert (sga.top_share.dropna() == 1.0).all() and (sga.bottom_share.dropna() == 0.0).all() and sga.ratio.isna().all()
+    assert sga.leads.sum() == (a.leads.week >= live_from).sum() and a.recent_from == live_from  # live lists only
+    with w.writer("test: every new lead dialed the day after its list") as x:
+        x.execute("insert into marts.fact_tasks (task_id, lead_id, created_at, is_dial) "
+                  "select 'B' || f.lead_id, f.lead_id, cast(f.score_date as timestamp) + interval 1 day, true "
+                  f"from ml.lead_first_scores as f where f.lead_id in ({', '.join(repr(i) for i in bottom.lead_id)})")
+    assert "The top-scored leads are not called first" in adoption(w).sentence()
+    with pytest.raises(LeadScoringError, match="choose 1 to 30 days"):
+        adoption(w, days=45)
+
+
+def test_adoption_without_call_activity_says_what_to_load(monitored_copy):
+    from core.monitoring.adoption import adoption
+
+    s, w = monitored_copy
+    with w.writer("test: no Task export loaded") as x:
+        x.execute("drop table marts.fact_tasks")
+    with pytest.raises(LeadScoringError, match=r"Adoption needs the call activity \(load the Salesforce Task export"):
+        adoption(w)

@@ -33,7 +33,7 @@ def _values_for(rel: str) -> dict:
                   months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
                   not_fingerprinted="label, label_status", backfilled="backfilled", where="true", build="",
                   aum="f.TotalAssetsInMillions", discovery="f.Has_Discovery_Data", near_contact_days=8,
-                  lead_state="l.State", branch_state="r.Branch_State", known_shift=9,
+                  lead_state="l.State", branch_state="r.Branch_State", known_shift=9, days=7,
                   first_scores="(select 'x' as lead_id, '2025-01-01' as score_date, 0.1 as prob, 'A' as tier, "
                                "'m' as model_version, false as backfilled)")
     return values
@@ -66,10 +66,12 @@ def test_every_model_executes_on_duckdb(loaded_demo):
                 "staging/stg_salesforce_tasks.sql", "staging/task_quarantine.sql",
                 "marts/fact_tasks.sql", "marts/lead_dials.sql",
                 # kept with every score-history write: run for real in tests/test_monitoring.py
-                "marts/lead_first_scores.sql"}
+                "marts/lead_first_scores.sql",
+                # reads the call activity, which this warehouse lacks: run for real in tests/test_monitoring.py
+                "monitoring/adoption.sql"}
     with wh.reader() as s:
         for rel in ALL_MODELS:
-            if rel.startswith(("quality/", "monitoring/")):
+            if rel.startswith(("quality/", "monitoring/")) and rel not in executed:
                 s.query_model(rel, **_values_for(rel))
                 executed.add(rel)
     assert executed == set(ALL_MODELS)

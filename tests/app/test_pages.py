@@ -521,7 +521,14 @@ def test_monitoring_page_shows_drift_cohorts_alerts_and_acknowledges(monitored_d
     labels = {m.label: m.value for m in at.metric}
     assert labels["Alert level"] in ("WARN", "ALERT", "CRITICAL")
     assert int(labels["Matured weekly cohorts"]) >= 8
-    assert [t.label for t in at.tabs][:4] == ["Alerts", "Drift", "Tier A precision", "Conversion by tier"]
+    assert [t.label for t in at.tabs][:5] == ["Alerts", "Drift", "Tier A precision", "Conversion by tier", "Adoption"]
+    # SGA adoption: the first start's lists are backfilled, so they read as the baseline
+    adopt = next(i.value for i in at.info if i.value.startswith("Over the last 8 weeks of lists, "))
+    assert "of the new leads scored in the top 20% had a follow-up dial within 7 days" in adopt and "baseline" in adopt
+    assert len(next(d.value for d in at.dataframe if "top_share" in d.value)) >= 5  # the SGAs
+    at.slider(key="adoption_days").set_value(2).run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("Over the last 8 weeks") and "within 2 days" in i.value for i in at.info)
     drill = next(s for s in at.selectbox if s.label == "Feature (most moved first)")  # the Drift tab's look inside
     assert next(s for s in at.selectbox if s.label == "Territory column (most moved first)").options  # Feed health's
     assert drill.options and any("in the reference's frozen bins" in (c.proto.spec or "") for c in at.get("plotly_chart"))
