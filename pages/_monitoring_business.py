@@ -38,7 +38,7 @@ def adoption_tab(eng) -> None:
                    "worked in score order dial the top band more and sooner; lists nobody reads show three equal "
                    "lines. A follow-up dial is a Salesforce Task with TaskSubtype = Call after the contact dial, "
                    "before any MQL.")
-        fig = charts.adoption_over_time(a.weekly, a.days, a.go_live)
+        fig = charts.adoption_over_time(a.trend, a.days, a.go_live, a.trend_kind)
         if fig is not None:
             st.plotly_chart(fig, width="stretch")
         pct = {c: st.column_config.NumberColumn(label, format="percent") for c, label in
@@ -49,9 +49,11 @@ def adoption_tab(eng) -> None:
             "ratio": st.column_config.NumberColumn("Top vs bottom", format="%.1f×",
                                                    help="How many times as often the top band was dialed; shown "
                                                         "from 10 leads in each band")})
-        with st.expander("Week by week"):
-            table(a.weekly_table(), "adoption_by_week.csv", {
-                "week": st.column_config.DateColumn("Week of", format="D MMM YYYY"), "band": "Score band",
+        with st.expander(f"{a.trend_kind.capitalize()} by {a.trend_kind}"):
+            table(a.trend_table(), f"adoption_by_{a.trend_kind}.csv", {
+                "period": st.column_config.DateColumn("Week of" if a.trend_kind == "week" else "Month",
+                                                      format="D MMM YYYY" if a.trend_kind == "week" else "MMM YYYY"),
+                "band": "Score band",
                 "leads": "New leads", "dialed": "Dialed",
                 **{c: st.column_config.NumberColumn(label, format="percent") for c, label in
                    (("share", "Dialed share"), ("low", "95% low"), ("high", "95% high"),

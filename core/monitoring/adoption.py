@@ -6,7 +6,8 @@ NEAR_CONTACT_DAYS of contact, the day they first reached a call list — are spl
 (a Salesforce Task with TaskSubtype = Call, ``marts.fact_tasks``) within ``days`` days of reaching the list, with a
 95% Wilson interval, dials per lead and the median hours to the first dial (``sql/monitoring/adoption.sql``).
 Lists worked in score order dial the top band more, and sooner; a list nobody reads shows three equal lines.
-Per SGA (the Lead's owner), over the last ``weeks`` weeks: the top band's share against the bottom band's.
+The trend is drawn by month where a typical week's band holds fewer than MIN_TREND_LEADS new leads. Per SGA
+(the Lead's owner), over the last ``weeks`` weeks: the top band's share against the bottom band's.
 
 Within-week bands, not tiers: tiers follow the day's capacity (where new leads are fewer than Tier A's places,
 every new lead is Tier A), and older leads fill Tiers B and C, so a tier comparison would measure how recent a
@@ -33,7 +34,8 @@ ADOPTION_DAYS = 7  # a follow-up dial within a week of the lead reaching a list
 ADOPTION_WEEKS = 8  # the headline's and the SGA table's window: the last weeks of lists
 MIN_BAND_LEADS = 10  # an SGA's ratio needs this many leads in the top and in the bottom band
 BANDS = ("Top 20%", "Middle 40%", "Bottom 40%")  # of the week's new leads, by score
-WEEKLY_COLUMNS = ["week", "band", "leads", "dialed", "share", "low", "high", "dials_per_lead", "median_hours",
+MIN_TREND_LEADS = 30  # below this many new leads in a typical week's band, the trend is drawn by month
+PERIOD_COLUMNS = ["period", "band", "leads", "dialed", "share", "low", "high", "dials_per_lead", "median_hours",
                   "backfilled_share"]
 SGA_COLUMNS = ["sga", "leads", "top_leads", "top_share", "bottom_leads", "bottom_share", "ratio"]
 
@@ -42,20 +44,22 @@ SGA_COLUMNS = ["sga", "leads", "top_leads", "top_share", "bottom_leads", "bottom
 class Adoption:
     days: int
     weeks: int
-    weekly: pd.DataFrame  # WEEKLY_COLUMNS: one row per week of first score and band
+    weekly: pd.DataFrame  # PERIOD_COLUMNS: one row per week of first score (its Monday) and band
+    trend: pd.DataFrame  # PERIOD_COLUMNS by ``trend_kind``: the weeks, or months where weeks are too small to read
+    trend_kind: str  # "week" or "month"
     by_sga: pd.DataFrame  # SGA_COLUMNS: the last ``weeks`` weeks of new leads, per Lead owner
     go_live: str | None  # the first week (its Monday) with a live, not backfilled, first score
     recent_from: str | None  # the first of the last ``weeks`` weeks (not before go-live once live)
     # one row per new lead: lead_id, week, band, prob, tier, dials, dialed, hours (to the first dial), owner, backfilled
     leads: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
-    def weekly_table(self) -> pd.DataFrame:
-        """``weekly`` for a table: the week as a date, newest first."""
-        return self.weekly.assign(week=pd.to_datetime(self.weekly.week)).iloc[::-1].reset_index(drop=True)
+    def trend_table(self) -> pd.DataFrame:
+        """``trend`` for a table: the period as a date, newest first."""
+        return self.trend.assign(period=pd.to_datetime(self.trend.period)).iloc[::-1].reset_index(drop=True)
 
     def shares(self) -> dict[str, float | None]:
         """Each band's share dialed within the window over the last weeks."""
-        recent = self.weekly[self.weekly.week >= self.recent_from] if self.recent_from else self.weekly.iloc[:0]
+        recent = self.weekly[self.weekly.period >= self.recent_from] if self.recent_from else self.weekly.iloc[:0]
         return {b: float(g.dialed.sum() / g.leads.sum()) if g.leads.sum() else None
                 for b in BANDS for g in [recent[recent.band == b]]}
 
@@ -65,7 +69,7 @@ class Adoption:
             return (f"No new lead has been on a call list for {self.days} days with its dials loaded yet: load the "
                     "Salesforce Task export (Upload exports) or turn on the daily Task pull.")
         top, mid, bottom = (self.shares()[b] for b in BANDS)
-        weeks = self.weekly[self.weekly.week >= self.recent_from].week.nunique()
+        weeks = self.weekly[self.weekly.period >= self.recent_from].period.nunique()
         line = (f"Over the last {weeks} weeks of lists, {_pct(top)} of the new leads scored in the top 20% had a "
                 f"follow-up dial within {self.days} days, against {_pct(mid)} of the middle 40% and {_pct(bottom)} of "
                 "the bottom 40%")
@@ -106,8 +110,11 @@ def adoption(wh: Warehouse, days: int = ADOPTION_DAYS, weeks: int = ADOPTION_WEE
     go_live = live.min() if len(live) else None
     # the last weeks of lists; once the engine is live, only its live lists (a backfilled week was never seen)
     recent_from = max(all_weeks[-min(int(weeks), len(all_weeks))], go_live or "") if all_weeks else None
-    return Adoption(int(days), int(weeks), _weekly(rows), _by_sga(rows[rows.week >= recent_from] if recent_from else rows),
-                    go_live, recent_from,
+    weekly = _by_period(rows, "week")
+    monthly = weekly.empty or weekly.leads.median() < MIN_TREND_LEADS
+    trend = _by_period(rows.assign(month=rows.week.str[:7] + "-01"), "month") if monthly else weekly
+    return Adoption(int(days), int(weeks), weekly, trend, "month" if monthly else "week",
+                    _by_sga(rows[rows.week >= recent_from] if recent_from else rows), go_live, recent_from,
                     rows[["lead_id", "week", "band", "prob", "tier", "dials", "dialed", "hours", "owner_id",
                           "owner_name", "backfilled"]])
 
@@ -120,17 +127,19 @@ def _bands(rows: pd.DataFrame) -> np.ndarray:
     return np.where(share_above <= 0.2, BANDS[0], np.where(share_above <= 0.6, BANDS[1], BANDS[2]))
 
 
-def _weekly(rows: pd.DataFrame) -> pd.DataFrame:
+def _by_period(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per ``key`` (a period's first day as text) and band: leads, dialed, shares with Wilson intervals."""
     if rows.empty:
-        return pd.DataFrame(columns=WEEKLY_COLUMNS)
-    g = rows.groupby(["week", "band"], sort=True)
+        return pd.DataFrame(columns=PERIOD_COLUMNS)
+    g = rows.groupby([key, "band"], sort=True)
     out = pd.DataFrame({"leads": g.size(), "dialed": g.dialed.sum().astype(int), "dials": g.dials.sum(),
                         "median_hours": g.hours.median(), "backfilled_share": g.backfilled.mean()}).reset_index()
+    out = out.rename(columns={key: "period"})
     out["share"] = out.dialed / out.leads
     out["low"], out["high"] = proportion_confint(out.dialed, out.leads, alpha=0.05, method="wilson")
     out["dials_per_lead"] = out.dials / out.leads
     out["band"] = pd.Categorical(out.band, categories=BANDS, ordered=True)
-    return out.sort_values(["week", "band"]).reset_index(drop=True)[WEEKLY_COLUMNS]
+    return out.sort_values(["period", "band"]).reset_index(drop=True)[PERIOD_COLUMNS]
 
 
 def _by_sga(rows: pd.DataFrame) -> pd.DataFrame:

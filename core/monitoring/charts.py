@@ -159,12 +159,13 @@ def conversion_over_time(conv: pd.DataFrame) -> go.Figure | None:
 BAND_COLORS = {"Top 20%": "#166534", "Middle 40%": "#d97706", "Bottom 40%": "#6b7280"}
 
 
-def adoption_over_time(weekly: pd.DataFrame, days: int, go_live: str | None) -> go.Figure | None:
-    """Share of each week's new leads with a follow-up dial within ``days`` days, one line per score band, with
+def adoption_over_time(trend: pd.DataFrame, days: int, go_live: str | None, kind: str = "week") -> go.Figure | None:
+    """Share of each period's new leads with a follow-up dial within ``days`` days, one line per score band, with
     95% intervals; the weeks before ``go_live`` (backfilled lists nobody saw) shaded as the baseline."""
-    if weekly.empty:
+    if trend.empty:
         return None
-    w = weekly.assign(week=pd.to_datetime(weekly.week))
+    w = trend.assign(week=pd.to_datetime(trend.period))
+    when = "week of %{x|%d %b %Y}" if kind == "week" else "%{x|%b %Y}"
     fig = go.Figure()
     for band, color in BAND_COLORS.items():
         b = w[w.band == band]
@@ -172,15 +173,17 @@ def adoption_over_time(weekly: pd.DataFrame, days: int, go_live: str | None) -> 
                         customdata=b[["dialed", "leads", "low", "high"]],
                         error_y=dict(type="data", symmetric=False, array=b.high - b.share, arrayminus=b.share - b.low,
                                      thickness=1, width=3),
-                        hovertemplate=f"{band}, week of " + "%{x|%d %b %Y}: %{y:.0%} (%{customdata[0]} of "
+                        hovertemplate=f"{band}, {when}: " + "%{y:.0%} (%{customdata[0]} of "
                                       "%{customdata[1]} new leads; 95% interval %{customdata[2]:.0%}–%{customdata[3]:.0%})"
                                       "<extra></extra>")
-    end = pd.Timestamp(go_live) if go_live else w.week.max() + pd.Timedelta(days=7)
+    half = pd.Timedelta(days=3 if kind == "week" else 15)
+    end = pd.Timestamp(go_live) if go_live else w.week.max() + 2 * half
     if end > w.week.min():
-        fig.add_vrect(x0=w.week.min() - pd.Timedelta(days=3), x1=end - pd.Timedelta(days=3), fillcolor="#e5e7eb",
+        fig.add_vrect(x0=w.week.min() - half, x1=end - half, fillcolor="#e5e7eb",
                       opacity=0.5, line_width=0, annotation_text="backfilled lists (before go-live): the baseline",
                       annotation_position="top left")
-    fig.update_layout(title=f"New leads with a follow-up dial within {days} days of reaching the list, by score band",
+    fig.update_layout(title=f"New leads with a follow-up dial within {days} days of reaching the list, by score band "
+                            f"and {kind}",
                       yaxis_tickformat=".0%", yaxis_rangemode="tozero", height=360, margin=dict(l=10, r=10, t=40, b=10),
                       legend_title_text="Score among the week's new leads")
     return fig
