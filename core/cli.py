@@ -127,6 +127,9 @@ def _model_verbs(sub) -> None:
     mo.add_argument("--as-of")
     mo.add_argument("--json", action="store_true")
     mo.add_argument("--acknowledge", metavar="ALERT_KEY", help="acknowledge one alert (kind|subject, as listed)")
+    ad = sub.add_parser("adoption", help="are the call lists worked in score order: follow-up dials by score band, per SGA")
+    ad.add_argument("--days", type=int, default=7, help="a follow-up dial within this many days of the list (1-30)")
+    ad.add_argument("--json", action="store_true")
 
 
 def _run_verbs(sub) -> None:
@@ -407,6 +410,17 @@ def _monitor(args, settings, wh) -> int:
     return 0
 
 
+def _adoption(args, settings, wh) -> int:
+    from core.monitoring.adoption import adoption
+
+    a = adoption(wh, args.days)
+    if args.json:
+        print(json.dumps(a.to_json(), indent=2, default=str))
+    else:
+        print(a.markdown())
+    return 0
+
+
 def _experiment(args, settings, wh) -> int:
     from core.experiments.cli import run as run_experiment
 
@@ -478,6 +492,7 @@ WITH_WAREHOUSE = {
     "backtest": _backtest,
     "models": _models,
     "monitor": _monitor,
+    "adoption": _adoption,
     "experiment": _experiment,
     "load-activities": _experiment,
     "score": _score,

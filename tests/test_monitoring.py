@@ -1168,10 +1168,22 @@ def test_adoption_counts_follow_up_dials_of_new_leads_by_score_band_inside_the_w
         adoption(w, days=45)
 
 
-def test_adoption_without_call_activity_says_what_to_load(monitored_copy):
+def test_adoption_without_call_activity_says_what_to_load(monitored_copy, capsys, monkeypatch):
+    from core.cli import main
     from core.monitoring.adoption import adoption
 
     s, w = monitored_copy
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(s.data_dir))
+    assert main(["adoption", "--json"]) == 0  # `adoption`: the page's figures for scripts and the terminal
+    out = json.loads(capsys.readouterr().out)
+    assert out["sentence"].startswith("Over the last 8 weeks of lists") and set(out["shares"]) == {
+        "Top 20%", "Middle 40%", "Bottom 40%"}
+    assert {"sga", "leads", "top_share", "bottom_share", "ratio"} <= set(out["by_sga"][0]) and out["trend_kind"] == "month"
+    assert main(["adoption", "--days", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "within 3 days" in text and "| SGA | new leads | top 20% |" in text
+    assert main(["adoption", "--days", "0"]) == 2
+    assert "choose 1 to 30 days" in capsys.readouterr().err
     with w.writer("test: no Task export loaded") as x:
         x.execute("drop table marts.fact_tasks")
     with pytest.raises(LeadScoringError, match=r"Adoption needs the call activity \(load the Salesforce Task export"):

@@ -18,6 +18,7 @@ adoption against. Read on demand by the Monitoring page; nothing is added to a m
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,32 @@ class Adoption:
             line += (" The top-scored leads are not called first: are the scores reaching the SGAs (the Salesforce "
                      "write-back, their list views)?")
         return line
+
+
+    def to_json(self) -> dict:
+        """`adoption --json`: the headline, each band's share over the last weeks, the SGAs and the trend."""
+        def records(df: pd.DataFrame) -> list[dict]:
+            return json.loads(df.astype({"band": str} if "band" in df else {}).to_json(orient="records"))
+
+        return {"days": self.days, "weeks": self.weeks, "recent_from": self.recent_from, "go_live": self.go_live,
+                "sentence": self.sentence(), "shares": self.shares(), "by_sga": records(self.by_sga),
+                "trend_kind": self.trend_kind, "trend": records(self.trend)}
+
+    def markdown(self) -> str:
+        """The terminal view: the headline and the SGAs."""
+        lines = [f"# SGA adoption — follow-up dials within {self.days} days of a new lead's first list", "",
+                 self.sentence(), ""]
+        if len(self.by_sga):
+            lines += ["| SGA | new leads | top 20% | dialed | bottom 40% | dialed | top vs bottom |",
+                      "|---|---:|---:|---:|---:|---:|---:|"]
+            lines += [f"| {r.sga} | {r.leads} | {r.top_leads} | {_pct(_num(r.top_share))} | {r.bottom_leads} | "
+                      f"{_pct(_num(r.bottom_share))} | {'—' if _num(r.ratio) is None else f'{r.ratio:.1f}×'} |"
+                      for r in self.by_sga.itertuples()]
+        return "\n".join(lines)
+
+
+def _num(x) -> float | None:
+    return None if x is None or pd.isna(x) else float(x)
 
 
 def _pct(x: float | None) -> str:
