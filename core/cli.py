@@ -277,10 +277,9 @@ def _feature_quality(args, settings, wh) -> int:
 
 
 def _load_territories(args, settings, wh) -> int:
-    from core.ingest.territories import guess_month, load_territory_files, load_territory_months
+    from core.ingest.territories import load_territory_files, load_territory_months, spanned_months
 
-    dated = {guess_month(Path(f).name) for f in args.files}
-    if not args.month and not args.territory and None not in dated and len(dated) > 1:
+    if not args.month and not args.territory and len(spanned_months(args.files)) > 1:
         # files dated to several months by their names: each month on its own, oldest first
         results = load_territory_months(wh, settings, args.files, progress=_progress)
         print(json.dumps({"months": [_load_json(r) for r in results]}, indent=2) if args.json else

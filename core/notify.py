@@ -140,8 +140,8 @@ def run_message(outcome: str, error: str | None, started, alerts: pd.DataFrame, 
     counted = f"{len(alerts)} new monitoring alert{'s' * (len(alerts) != 1)}" + \
         (f" in {len(lines)} incidents" if len(lines) > 1 and len(lines) < len(alerts) else "")
     if failed:
-        what = "failed" if outcome == "failed" else "scored, but its Salesforce write-back failed"
-        head = [f"*Lead scoring: daily run {what}* ({when}): {error}"] + ([f"{counted}:"] if len(alerts) else [])
+        failure = "failed" if outcome == "failed" else "scored, but its Salesforce write-back failed"
+        head = [f"*Lead scoring: daily run {failure}* ({when}): {error}"] + ([f"{counted}:"] if len(alerts) else [])
     else:
         head = [f"*Lead scoring: {counted}, worst {alerts.level.iloc[0].upper()}* ({what} {when})"]
     more = [f"… and {len(lines) - MAX_ALERTS} more."] if len(lines) > MAX_ALERTS else []

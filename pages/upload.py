@@ -9,7 +9,7 @@ from core.ingest.accounting import SENTENCES
 from core.ingest.activities import load_activity_file
 from core.ingest.leads import load_lead_file
 from core.ingest.territories import (guess_month, guess_territory, load_territory_files, load_territory_months,
-                                     replacement_plan)
+                                     replacement_plan, spanned_months)
 from core.quality.reconcile import reconcile
 from core.warehouse.cost import estimate
 from pages._shared import after_write, engine, progress_callback, require, table, user_errors
@@ -92,12 +92,12 @@ tab_t, tab_l, tab_a = st.tabs(["Territory CSVs (monthly)", "Salesforce Lead expo
 with tab_t, user_errors():
     files = st.file_uploader("discovery_t1/t2/t3_YYYY_MM.csv", type=["csv"], accept_multiple_files=True,
                              key="territory_files") or []
-    dated = sorted({m for f in files if (m := guess_month(f.name))})
+    dated = spanned_months(f.name for f in files)
     if several := len(dated) > 1:  # a backlog or the first history: each month on its own
         st.info(f"{len(files)} files for {len(dated)} months ({dated[0]} to {dated[-1]}), as their names date them: "
                 "each month is loaded on its own, oldest first, and replaced atomically.")
     month = None if several else st.text_input(
-        "Snapshot month (YYYY-MM)", value=next(iter(dated), ""),
+        "Snapshot month (YYYY-MM)", value=next((m for f in files if (m := guess_month(f.name))), ""),
         help="Taken from the file names; change it when a name does not carry the month.")
     chosen = {}
     for i, f in enumerate(files):

@@ -251,6 +251,13 @@ def partial_month_sentence(month: str, held: list[str], missing: list[str]) -> s
             f"{month} when the file{'' if one else 's'} arrive{'s' if one else ''}.")
 
 
+def spanned_months(names) -> list[str]:
+    """The months these file names carry, when every name carries one (else none): more than one means a load of
+    several months, each loaded on its own (:func:`load_territory_months`)."""
+    months = [guess_month(Path(n).name) for n in names]
+    return [] if None in months else sorted(set(months))
+
+
 def files_by_month(paths: list[str | Path]) -> dict[str, list[Path]]:
     """The files grouped by the month their names carry, oldest month first; a name without one is refused."""
     by_month: dict[str, list[Path]] = {}

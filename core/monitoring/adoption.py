@@ -69,7 +69,7 @@ class Adoption:
         if self.recent_from is None:
             return (f"No new lead has been on a call list for {self.days} days with its dials loaded yet: load the "
                     "Salesforce Task export (Upload exports) or turn on the daily Task pull.")
-        top, mid, bottom = (self.shares()[b] for b in BANDS)
+        top, mid, bottom = self.shares().values()  # in BANDS order
         weeks = self.weekly[self.weekly.period >= self.recent_from].period.nunique()
         line = (f"Over the last {weeks} weeks of lists, {_pct(top)} of the new leads scored in the top 20% had a "
                 f"follow-up dial within {self.days} days, against {_pct(mid)} of the middle 40% and {_pct(bottom)} of "
@@ -82,7 +82,6 @@ class Adoption:
             line += (" The top-scored leads are not called first: are the scores reaching the SGAs (the Salesforce "
                      "write-back, their list views)?")
         return line
-
 
     def to_json(self) -> dict:
         """`adoption --json`: the headline, each band's share over the last weeks, the SGAs and the trend."""
