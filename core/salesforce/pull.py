@@ -232,6 +232,57 @@ def _check_api_floor(client: SalesforceClient, what: str, total: int, page: int)
         raise _Deferred(reason)
 
 
+@dataclass
+class Fetched:
+    """What one pull read from Salesforce and wrote to its CSV: ``read`` records in ``pages``, ``rows`` of them
+    written; an incremental pull also merged ``kept`` rows of the last pull and left ``removed`` out."""
+    pages: int = 0
+    read: int = 0
+    rows: int = 0
+    kept: int = 0
+    removed: int = 0
+
+
+def _where(obj: str, condition: str, base: IncrementalBase | None, all_rows: bool) -> tuple[str, str | None]:
+    """The query's FROM … WHERE, and for an incremental pull its SystemModstamp condition. SystemModstamp, not
+    LastModifiedDate: it also moves on system changes (a conversion re-parenting a Task), and it is the indexed
+    field Salesforce advises for incremental reads. Every record changed since, with pulled.link or not: one whose
+    link was cleared must replace its loaded copy (and leave, as a full pull would not return it), or it stayed
+    until the next full pull."""
+    if not base:
+        return f"FROM {obj} WHERE {condition}", None
+    since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
+    return f"FROM {obj} WHERE {'IsDeleted = false AND ' if all_rows else ''}{since}", since
+
+
+def _fetch(client, writer, obj: str, names: list[str], where: str, since: str | None, pulled: Pulled, all_rows: bool,
+           base: IncrementalBase | None, progress, got: Fetched) -> None:
+    """Write every page of the query through the CSV ``writer`` (its header written), counting in ``got`` as it goes (a failure mid-way says how
+    far it came); an incremental pull then merges the last pull's rows that neither changed nor left."""
+    what = pulled.what
+    changed: set[str] = set()
+    gone: set[str] = set()  # deleted in Salesforce since, or changed and no longer pulled (no pulled.link)
+    for records, total in client.query_pages(f"SELECT {', '.join(names)} {where}", all_rows):
+        if got.pages == 0:
+            _check_api_floor(client, what, total, len(records))
+        got.pages += 1
+        got.read += len(records)
+        if base:
+            linked, unlinked = [], []
+            for r in records:
+                (linked if _field(r, pulled.link) not in (None, "") else unlinked).append(r)
+            changed.update(str(r.get("Id")) for r in records)
+            gone.update(str(r.get("Id")) for r in unlinked)
+            records = linked
+        got.rows += len(records)
+        writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
+        progress(0.05 + 0.45 * got.read / max(total, 1), f"Page {got.pages}: {got.read:,} of {total:,} {what}")
+    if base:  # and those deleted since (queryAll reads the recycle bin, kept 15 days: a full pull is sooner)
+        for records, _ in client.query_pages(f"SELECT Id FROM {obj} WHERE IsDeleted = true AND {since}", True):
+            gone.update(str(r.get("Id")) for r in records)
+        got.kept, got.removed = _merge_loaded(writer, names, base, changed, gone)
+
+
 @audited("replace_data", "salesforce_pull", failures=False)  # record_sync audits every outcome
 def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names: list[str], pulled: Pulled, load,
           access_hint: str, all_rows: bool = False, in_org=None, base: IncrementalBase | None = None):
@@ -243,10 +294,8 @@ def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names
     out_dir = Path(settings.data_dir) / "pulls"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{pulled.prefix}_{started:%Y%m%dT%H%M%S}_{result.sync_id}.csv"
-    pages = rows = read = kept = removed = 0  # read: from Salesforce; rows: of them, written
+    got = Fetched()
     absent: list[str] = []
-    changed: set[str] = set()
-    gone: set[str] = set()  # deleted in Salesforce since, or changed and no longer pulled (no pulled.link)
     try:
         client = client or SalesforceClient(cfg)
         if in_org:
@@ -254,37 +303,13 @@ def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names
         if base and not set(names) <= set(_header(base)):
             base = None  # a field the last pull did not fetch (newly visible in the org): every record needs it
         result.pulled_since = base.since if base else None
-        where = f"FROM {obj} WHERE {condition}"
-        if base:  # SystemModstamp, not LastModifiedDate: it also moves on system changes (a conversion
-            # re-parenting a Task), and it is the indexed field Salesforce advises for incremental reads. Every
-            # record changed since, with pulled.link or not: one whose link was cleared must replace its loaded
-            # copy (and leave, as a full pull would not return it), or it stayed until the next full pull.
-            since = f"SystemModstamp > {base.since:%Y-%m-%dT%H:%M:%SZ}"
-            where = f"FROM {obj} WHERE {'IsDeleted = false AND ' if all_rows else ''}{since}"
-        soql = f"SELECT {', '.join(names)} {where}"
+        where, since = _where(obj, condition, base, all_rows)
         progress(0.02, f"Querying {what} at {cfg.login_url if not cfg.session_id else cfg.instance_url}")
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(names)
-            for records, total in client.query_pages(soql, all_rows):
-                if pages == 0:
-                    _check_api_floor(client, what, total, len(records))
-                pages += 1
-                read += len(records)
-                if base:
-                    linked, unlinked = [], []
-                    for r in records:
-                        (linked if _field(r, pulled.link) not in (None, "") else unlinked).append(r)
-                    changed.update(str(r.get("Id")) for r in records)
-                    gone.update(str(r.get("Id")) for r in unlinked)
-                    records = linked
-                rows += len(records)
-                writer.writerows([_cell(_field(r, n)) for n in names] for r in records)
-                progress(0.05 + 0.45 * read / max(total, 1), f"Page {pages}: {read:,} of {total:,} {what}")
-            if base:  # and those deleted since (queryAll reads the recycle bin, kept 15 days: a full pull is sooner)
-                for records, _ in client.query_pages(f"SELECT Id FROM {obj} WHERE IsDeleted = true AND {since}", True):
-                    gone.update(str(r.get("Id")) for r in records)
-                kept, removed = _merge_loaded(writer, names, base, changed, gone)
+            _fetch(client, writer, obj, names, where, since, pulled, all_rows, base, progress, got)
+        pages, read, rows, kept, removed = got.pages, got.read, got.rows, got.kept, got.removed
         if rows == 0 and not base:
             raise LeadScoringError(f"Salesforce returned no {what} ({where.removeprefix('FROM ')}); nothing was "
                                    f"replaced. {access_hint}")
@@ -299,7 +324,7 @@ def _pull(wh, settings, actor, progress, client, obj: str, condition: str, names
                           f"{loaded.rows_quarantined:,} quarantined (load {loaded.load_id}). {note}").strip()
         return loaded
     except (RequestLimitExceeded, TransientFailure) as exc:
-        result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {read:,} rows, the loaded {what} are unchanged."
+        result.outcome, result.message = Outcome.FAILED, f"{exc}; stopped after {got.read:,} rows, the loaded {what} are unchanged."
         raise LeadScoringError(f"Salesforce pull {result.message} Retry later.") from None
     except _Deferred as exc:
         result.outcome, result.message = Outcome.DEFERRED_API_FLOOR, str(exc)
