@@ -283,6 +283,12 @@ def test_files_from_different_months_are_refused(settings, wh, tmp_path):
     with pytest.raises(LeadScoringError, match=r"carry different months \(2025-01, 2025-02\), and --month 2025-01 "
                                                r"would load them all as 2025-01.*nothing was loaded"):
         load_territory_files(wh, settings, [a, b], month="2025-01")
+    # an undated file among dated ones (the Upload page's one-month path): the fix is a name, not a CLI flag
+    c = write_csv(tmp_path / "territory_export.csv", REP_HEADER, [rep(3)])
+    with pytest.raises(LeadScoringError) as err:
+        load_territory_files(wh, settings, [a, b, c], month="2025-01")
+    assert "the month given, 2025-01, would load them all as 2025-01. Name territory_export.csv with its month, " \
+        "like discovery_t1_2025_01.csv" in str(err.value) and "--month" not in str(err.value)
     assert not _exists(wh, "raw.file_loads") or wh.read("select count(*) as n from raw.file_loads").n.iloc[0] == 0
     # a misnamed single file is still taken as the month it is said to be
     assert load_territory_files(wh, settings, [b], month="2025-03").summary["snapshot_month"] == "2025-03"

@@ -141,10 +141,17 @@ def _checked_request(paths: list[str | Path], month: str | None,
             raise LeadScoringError(f"{p}: no such file. Check the path and try again; nothing was loaded.")
     named = {m for p in paths if (m := guess_month(p.name))}
     if month and len(named) > 1:  # one month for files dated apart: rows of two months would mix in one
+        undated = [p.name for p in paths if not guess_month(p.name)]
+        # with an undated file (the Upload page's case: it loads dated files month by month on its own), the fix
+        # is a name, said without the CLI's flag
+        fix = (f"Name {', '.join(undated)} with {'its' if len(undated) == 1 else 'their'} month, like "
+               "discovery_t1_2025_01.csv, and load the files again: each month is then loaded on its own, oldest "
+               "first" if undated else "Load them without --month: each month is loaded on its own, oldest first. "
+               "Rename a file whose name carries the wrong month")
+        given = f"the month given, {month}," if undated else f"--month {month}"
         raise LeadScoringError(
-            f"The file names carry different months ({', '.join(sorted(named))}), and --month {month} would load "
-            f"them all as {month}. Load them without --month: each month is loaded on its own, oldest first. "
-            "Rename a file whose name carries the wrong month; nothing was loaded.")
+            f"The file names carry different months ({', '.join(sorted(named))}), and {given} would load "
+            f"them all as {month}. {fix}; nothing was loaded.")
     months = {month_of(p, month) for p in paths}
     if len(months) > 1:
         raise LeadScoringError(
