@@ -122,6 +122,10 @@ def _model_verbs(sub) -> None:
     mc = msub.add_parser("compare", help="champion vs the shadowed challenger on leads matured since the shadow began")
     mc.add_argument("--json", action="store_true")
     mc.add_argument("--promote", action="store_true", help="promote the challenger if it passes the shadow gate")
+    mr = msub.add_parser("recalibrate", help="refit the champion's calibration on the newest matured leads (spec "
+                                             "§9.3 step 3); registered as a new version when it beats the current one")
+    mr.add_argument("--days", type=int, default=30, help="matured leads contacted in this many days (7-365)")
+    mr.add_argument("--json", action="store_true")
 
     mo = sub.add_parser("monitor", help="drift, matured-label performance, feed health and alerts (stored)")
     mo.add_argument("--as-of")
@@ -391,6 +395,11 @@ def _models(args, settings, wh) -> int:
             print(json.dumps(result.to_json(), indent=2, default=str))
         else:
             print(result.markdown())
+    elif args.models_verb == "recalibrate":
+        from core.modeling.recalibrate import recalibrate
+
+        result = recalibrate(wh, settings, args.days)
+        print(json.dumps(result.to_json(), indent=2, default=str) if args.json else result.markdown())
     else:
         print(f"rolled back: {registry.rollback(wh)} is champion again")
     return 0

@@ -10,6 +10,7 @@ from core.monitoring.shadow import promote_challenger, start_shadow, stop_shadow
 from core.monitoring.store import acknowledge
 from core.monitoring.view import monitoring_view
 from pages._monitoring_business import adoption_tab, conversion_tab
+from pages._monitoring_calibration import calibration_tab
 from pages._monitoring_drift import drift_tab, look_inside
 from pages._shared import (actor, after_write, engine, progress_callback, show_flash, table, user_errors, why_not,
                            write_button)
@@ -94,11 +95,7 @@ with user_errors():
     with t_adopt:
         adoption_tab(eng)
     with t_cal:
-        fig = charts.calibration(f["calibration"])
-        if fig is not None:
-            st.plotly_chart(fig, width="stretch")
-        else:
-            st.info("No matured leads yet.")
+        calibration_tab(eng, who, f)
     with t_attr:
         fig = charts.attribution_ranks(f["attribution"], labels=v.feature_labels)
         if fig is not None:

@@ -492,9 +492,18 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
         return s
     smonth = pd.Series(P.month_text(scored.contacted_at), index=scored.index)
     ref_score = score_profile(c.reference)
-    score_drift = M.drift_by_period(scored.assign(score=scored.prob), smonth, {"features": {"score": ref_score}})
-    rs = scored[scored.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
-    s.out["score_psi"] = round(psi_against(ref_score, rs.prob)[0], 4) if len(rs) else None
+    # The score distribution is the champion's own: first scores another model gave (before this champion was
+    # promoted, or recalibrated) are not its output, and against its reference they read as drift in every month.
+    own = scored.model_version.eq(c.model.model_id).to_numpy() if "model_version" in scored else \
+        np.ones(len(scored), dtype=bool)
+    mine = scored[own]
+    score_drift = M.drift_by_period(mine.assign(score=mine.prob), smonth[own], {"features": {"score": ref_score}})
+    rs = mine[mine.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
+    s.out["score_psi"] = round(psi_against(ref_score, rs.prob)[0], 4) if len(rs) >= c.th.min_rows else None
+    if len(rs) < c.th.min_rows and (~own).any():
+        s.out["notes"].append(f"Score drift reads only the scores this champion gave: {len(rs)} new leads in the last "
+                              f"{c.th.recent_days} days so far (the score PSI needs {c.th.min_rows}); earlier leads' "
+                              "first scores came from the model before it.")
     s.alerts += drift_alerts(score_drift.assign(feature="score distribution"), c.th, "score_drift", after=c.ref_month,
                              min_features=1)
     window = c.settings.label_window_days

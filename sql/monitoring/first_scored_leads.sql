@@ -5,7 +5,7 @@
 -- Only the columns the cohorts use (each string column gathered through the join costs ~1 ms per 40k leads); the
 -- score date compared as a date (formatting every contact date as text cost more than the rest of the test).
 select
-  s.lead_id, s.prob, s.tier, s.backfilled,
+  s.lead_id, s.prob, s.tier, s.model_version, s.backfilled,
   f.contacted_at, f.label, f.label_status, {{ aum }} as aum, {{ discovery }} as discovery,
   -- on the contact day or after: a recycled lead (its contact stage moved to a new outreach) keeps a first score
   -- from an earlier contact, which says nothing about this one

@@ -588,6 +588,24 @@ def test_monitoring_page_read_only_for_sga_manager(monitored_dir):
     at = app("sga_manager", "pages/monitoring.py")
     assert next(b for b in at.button if b.label == "Run monitoring now").disabled
     assert next(b for b in at.button if b.label == "Acknowledge").disabled
+    assert next(b for b in at.button if b.label == "Recalibrate").disabled
+
+
+def test_monitoring_page_recalibrates_the_champion_from_the_calibration_tab(monitored_dir):
+    at = app("analyst", "pages/monitoring.py")
+    next(b for b in at.button if b.label == "Recalibrate").click().run()  # the default 30 days: too few MQLs
+    assert not at.exception and any("Widen the window" in e.value for e in at.error)
+    at.slider(key="recalibration_days").set_value(200).run()
+    next(b for b in at.button if b.label == "Recalibrate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    done = next(x.value for x in at.success if x.value.startswith("Recalibrated on the "))
+    assert "held out" in done and "Registered as m" in done
+    by_segment = next(d.value for d in at.dataframe if "predicted_after" in d.value)
+    assert by_segment.leads.sum() > 100 and set(by_segment.segment) >= {"<$100M", "$100–500M"}
+    # the new version is a challenger to shadow
+    at.run()
+    pick = next(s for s in at.selectbox if s.label == "Challenger")
+    assert pick.options
 
 
 def test_experiments_page_reads_out_the_demo_experiment(monitored_dir):
