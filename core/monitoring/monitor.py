@@ -43,7 +43,8 @@ PLAYBOOK = {
     "coverage": "1. Check the vendor feed; 4. if discovery features are degraded, leads fall back to the MarketPro-only model.",
     "feed_range": "1. Check the vendor data feed: a unit or mapping fault in the export. Reload the corrected month.",
     "feed_late": "1. Check the vendor data feed status: download and load the missing monthly export.",
-    "calibration": "3. Recompute calibration with the last 30 days (retrain with calibration refresh).",
+    "calibration": "3. Recompute calibration with the last 30 days: Monitoring → Calibration → Recalibrate (`python -m "
+                   "core models recalibrate`), then shadow or promote the new version.",
     "precision": "5. Sustained degradation: trigger an emergency retrain; meanwhile check the feed (step 1).",
     "pipeline_failed": "2. Validate the pipeline: read the failed run's error on the home page and re-run it.",
     "attribution": "2. Validate the feature pipeline for the named feature; 5. retrain if the shift is real.",
