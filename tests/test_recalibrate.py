@@ -4,6 +4,7 @@ on a held-out newer half, registered as a new version only when they do better; 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,6 +89,8 @@ def test_recalibration_is_judged_on_held_out_leads_and_registered_as_a_version_o
     ref, parent_ref = load_reference(row.artifact_dir, r.model_id), load_reference(parent["artifact_dir"], parent["model_id"])
     assert ref["features"] == parent_ref["features"] and ref["score"] != parent_ref["score"]
     assert ref["recalibrated_from"] == parent["model_id"]
+    report = (Path(row.artifact_dir) / "report.md").read_text(encoding="utf-8")
+    assert report.startswith(f"# Model {r.model_id}: {parent['model_id']} recalibrated") and "Registered as" in report
     audit = w.read("select * from ops.audit_log where action = 'recalibrate_model'")
     assert len(audit) == 1 and audit.target.iloc[0] == parent["model_id"] and audit.outcome.iloc[0] == "ok"
 

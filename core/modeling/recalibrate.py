@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +185,7 @@ def _register(wh: Warehouse, settings: Settings, model, row: dict, calibrator: S
     parent_dir = Path(row["artifact_dir"])
     meta = read_meta(parent_dir)
     model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
+    trial = replace(trial, model_id=model_id)  # the report tells what was registered
     summary = {k: v for k, v in trial.to_json().items() if k not in ("model_id", "sentence", "by_segment")}
     gate = {"gate": f"recalibration: Brier on the newest matured leads (held out) below the champion's "
                     f"({trial.before.brier:.4f})", "value": trial.after.brier, "passed": True}
