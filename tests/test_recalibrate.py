@@ -4,6 +4,7 @@ on a held-out newer half, registered as a new version only when they do better; 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,11 @@ def test_a_window_with_too_few_mqls_is_refused_with_a_wider_one_to_try(monitored
     s, w = monitored_copy
     n = int(_window(w, s, 30).label.sum())
     with pytest.raises(LeadScoringError, match=rf"Only {n} MQLs among the .* matured leads contacted in the 30 days up "
-                                               r"to .*Widen the window \(`--days 90`\)"):
+                                               r"to .*Widen the window to \d+ days \(the slider, or `--days \d+`\)") as err:
         recalibrate(w, s, 30, actor=ANALYST)
+    # the window it names is the shortest, in tens of days, that holds 30 MQLs
+    wider = int(re.search(r"Widen the window to (\d+) days", str(err.value)).group(1))
+    assert _window(w, s, wider).label.sum() >= 30 > _window(w, s, wider - 10).label.sum()
     with pytest.raises(LeadScoringError, match="choose 7 to 365 days"):
         recalibrate(w, s, 3, actor=ANALYST)
     with pytest.raises(PermissionDeniedError):

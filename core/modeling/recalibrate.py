@@ -104,16 +104,35 @@ def _fit(y: np.ndarray, p: np.ndarray) -> Fit:
                round(float(y.mean()), 5))
 
 
-def _window_rows(wh: Warehouse, settings: Settings, days: int) -> tuple[pd.DataFrame, pd.Timestamp]:
-    built = latest_feature_set(wh)
-    if built is None:
-        raise LeadScoringError("No features built yet: run `python -m core build-features` (or the daily pipeline).")
-    as_of = pd.Timestamp(built.as_of)
-    as_of = (as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of) - pd.Timedelta(days=settings.label_window_days)
+def _window_rows(wh: Warehouse, settings: Settings | None, days: int,
+                 as_of: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The window's matured leads, and its end: ``as_of`` or the live build's as-of less the label window."""
+    if as_of is None:
+        built = latest_feature_set(wh)
+        if built is None:
+            raise LeadScoringError("No features built yet: run `python -m core build-features` (or the daily pipeline).")
+        as_of = pd.Timestamp(built.as_of)
+        as_of = (as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of) - pd.Timedelta(days=settings.label_window_days)
     with wh.reader() as s:
         rows = s.query_model_plain("monitoring/recent_matured_leads.sql", days=int(days),
                                    as_of=ts_literal(as_of))
     return rows, as_of
+
+
+def _wider(wh: Warehouse, model, as_of: pd.Timestamp) -> str:
+    """What to try instead: the shortest window (in tens of days, up to a year) holding MIN_POSITIVES MQLs of leads
+    the full model scores, or waiting when even a year holds too few."""
+    rows, _ = _window_rows(wh, None, 365, as_of)
+    if len(rows):
+        X, full = _inputs(model, rows, "the recalibration window")
+        t = pd.to_datetime(rows.contacted_at, utc=True)[full & (rows.label.astype(int).to_numpy() == 1)]
+        if len(t) >= MIN_POSITIVES:
+            # the window holds leads contacted after as_of − days: it must reach past the 30th newest MQL
+            gap = (as_of - t.sort_values().iloc[-MIN_POSITIVES]) / pd.Timedelta(days=1)
+            days = min(365, int(gap // 10) * 10 + 10)
+            return (f"Widen the window to {days} days (the slider, or `--days {days}`): it holds {MIN_POSITIVES} MQLs. "
+                    "Or wait for more leads to mature.")
+    return f"Even the last 365 days hold fewer than {MIN_POSITIVES}: wait for more leads to mature."
 
 
 def _inputs(model, rows: pd.DataFrame, what: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -156,8 +175,8 @@ def recalibrate(wh: Warehouse, settings: Settings, days: int = RECALIBRATION_DAY
     if y.sum() < MIN_POSITIVES:
         raise LeadScoringError(
             f"Only {int(y.sum())} MQLs among the {len(y):,} matured leads contacted in the {days} days up to "
-            f"{as_of:%d %b %Y}: a calibration refitted on fewer than {MIN_POSITIVES} would mostly fit noise. Widen the "
-            f"window (`--days {min(365, int(days) * 3)}`) or wait for more leads to mature.")
+            f"{as_of:%d %b %Y}: a calibration refitted on fewer than {MIN_POSITIVES} would mostly fit noise. "
+            + _wider(wh, model, as_of))
     Xf = X[full]
     raw, seg = model.predict_raw(Xf), np.asarray(aum_segment(Xf["TotalAssetsInMillions"]))
     current = model.predict(Xf)
