@@ -207,7 +207,7 @@ def _register(wh: Warehouse, settings: Settings, model, row: dict, calibrator: S
     trial = replace(trial, model_id=model_id)  # the report tells what was registered
     summary = {k: v for k, v in trial.to_json().items() if k not in ("model_id", "sentence", "by_segment")}
     gate = {"gate": f"recalibration: Brier on the newest matured leads (held out) below the champion's "
-                    f"({trial.before.brier:.4f})", "value": trial.after.brier, "passed": True}
+                    f"({trial.before.brier:.4f})", "value": trial.after.brier, "passed": True, "n": trial.held_out}
     meta.update(model_id=model_id, calibration=calibrator.to_dict(), recalibrated_from=row["model_id"],
                 recalibration=summary, gates=[*meta["gates"], gate], timings={},
                 notes=f"Recalibrated from {row['model_id']} on the matured leads contacted {trial.contacted_from} to "

@@ -602,10 +602,18 @@ def test_monitoring_page_recalibrates_the_champion_from_the_calibration_tab(moni
     assert "held out" in done and "Registered as m" in done
     by_segment = next(d.value for d in at.dataframe if "predicted_after" in d.value)
     assert by_segment.leads.sum() > 100 and set(by_segment.segment) >= {"<$100M", "$100–500M"}
-    # the new version is a challenger to shadow
+    # the new version is a challenger to shadow, and Train & compare shows its card: the champion's gates and the
+    # hold-out's, and where it came from
     at.run()
     pick = next(s for s in at.selectbox if s.label == "Challenger")
     assert pick.options
+    at = app("analyst", "pages/train.py")
+    model = next(s for s in at.selectbox if s.label == "Model")
+    model.set_value(re.search(r"Registered as (m[\w-]+)", done).group(1)).run()
+    assert not at.exception  # (the small demo's champion fails its gates: so does its recalibrated version)
+    assert any(w.value.startswith("Recalibrated from m") for w in at.warning)
+    assert any("Recalibration: Brier on the newest matured leads" in g for d in at.dataframe if "gate" in d.value
+               for g in d.value.gate)
 
 
 def test_experiments_page_reads_out_the_demo_experiment(monitored_dir):
