@@ -144,11 +144,15 @@ def _checked_request(paths: list[str | Path], month: str | None,
         undated = [p.name for p in paths if not guess_month(p.name)]
         # with an undated file (the Upload page's case: it loads dated files month by month on its own), the fix
         # is a name, said without the CLI's flag
-        fix = (f"Name {', '.join(undated)} with {'its' if len(undated) == 1 else 'their'} month, like "
-               "discovery_t1_2025_01.csv, and load the files again: each month is then loaded on its own, oldest "
-               "first" if undated else "Load them without --month: each month is loaded on its own, oldest first. "
-               "Rename a file whose name carries the wrong month")
-        given = f"the month given, {month}," if undated else f"--month {month}"
+        if undated:
+            given = f"the month given, {month},"
+            fix = (f"Name {', '.join(undated)} with {'its' if len(undated) == 1 else 'their'} month, like "
+                   "discovery_t1_2025_01.csv, and load the files again: each month is then loaded on its own, "
+                   "oldest first")
+        else:
+            given = f"--month {month}"
+            fix = ("Load them without --month: each month is loaded on its own, oldest first. Rename a file whose "
+                   "name carries the wrong month")
         raise LeadScoringError(
             f"The file names carry different months ({', '.join(sorted(named))}), and {given} would load "
             f"them all as {month}. {fix}; nothing was loaded.")

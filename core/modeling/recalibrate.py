@@ -124,7 +124,7 @@ def _wider(wh: Warehouse, model, as_of: pd.Timestamp) -> str:
     the full model scores, or waiting when even a year holds too few."""
     rows, _ = _window_rows(wh, None, 365, as_of)
     if len(rows):
-        X, full = _inputs(model, rows, "the recalibration window")
+        _, full = _inputs(model, rows)
         t = pd.to_datetime(rows.contacted_at, utc=True)[full & (rows.label.astype(int).to_numpy() == 1)]
         if len(t) >= MIN_POSITIVES:
             # the window holds leads contacted after as_of − days: it must reach past the 30th newest MQL
@@ -135,13 +135,21 @@ def _wider(wh: Warehouse, model, as_of: pd.Timestamp) -> str:
     return f"Even the last 365 days hold fewer than {MIN_POSITIVES}: wait for more leads to mature."
 
 
-def _inputs(model, rows: pd.DataFrame, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _model_inputs(model, rows: pd.DataFrame) -> pd.DataFrame | None:
+    """The model's inputs from feature rows; None when the rows lack some of its features (built without its
+    category levels)."""
+    if not all(f in rows.columns for f in model.features):
+        return None
+    return model_inputs(rows, [c for c in rows.columns if c not in META_COLUMNS])
+
+
+def _inputs(model, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The model's inputs and which rows the full model scores (the others go to the CRM-only fallback, whose
     calibration is its own)."""
-    if not all(f in rows.columns for f in model.features):
-        raise LeadScoringError(f"Today's features lack some of the champion's ({what}): they were built without its "
-                               "category levels. Run the daily pipeline (it rebuilds them), then recalibrate.")
-    X = model_inputs(rows, [c for c in rows.columns if c not in META_COLUMNS])
+    X = _model_inputs(model, rows)
+    if X is None:
+        raise LeadScoringError("Today's features lack some of the champion's: they were built without its category "
+                               "levels. Run the daily pipeline (it rebuilds them), then recalibrate.")
     full = ~(discovery_missing_share(X, model.features) > 0.5) if model.fallback else np.ones(len(X), dtype=bool)
     return X, np.asarray(full, dtype=bool)
 
@@ -168,39 +176,37 @@ def recalibrate(wh: Warehouse, settings: Settings, days: int = RECALIBRATION_DAY
                                "(`python -m core train --promote`, or the Train & compare page).")
     model = load_model(row["artifact_dir"])
     rows, as_of = _window_rows(wh, settings, days)
-    X, full = _inputs(model, rows, "the recalibration window")
+    X, full = _inputs(model, rows)
     y = rows.label.astype(int).to_numpy()[full]
-    contacted = pd.to_datetime(rows.contacted_at, utc=True)[full]
-    frm, to = (contacted.min(), contacted.max()) if len(contacted) else (as_of - pd.Timedelta(days=days), as_of)
     if y.sum() < MIN_POSITIVES:
         raise LeadScoringError(
             f"Only {int(y.sum())} MQLs among the {len(y):,} matured leads contacted in the {days} days up to "
             f"{as_of:%d %b %Y}: a calibration refitted on fewer than {MIN_POSITIVES} would mostly fit noise. "
             + _wider(wh, model, as_of))
+    contacted = pd.to_datetime(rows.contacted_at, utc=True)[full]
     Xf = X[full]
     raw, seg = model.predict_raw(Xf), np.asarray(aum_segment(Xf["TotalAssetsInMillions"]))
     current = model.predict(Xf)
     older, newer = np.arange(len(y)) < len(y) // 2, np.arange(len(y)) >= len(y) // 2
     trial = SegmentCalibrator().fit(raw[older], y[older], seg[older])
     after = trial.transform(raw[newer], seg[newer])
-    before_fit, after_fit = _fit(y[newer], current[newer]), _fit(y[newer], after)
-    result = dict(parent_id=row["model_id"], model_id=None, days=int(days), contacted_from=f"{frm:%d %b %Y}",
-                  contacted_to=f"{to:%d %b %Y}", leads=int(len(y)), positives=int(y.sum()), held_out=int(newer.sum()),
-                  held_out_positives=int(y[newer].sum()), before=before_fit, after=after_fit,
-                  by_segment=_by_segment(y[newer], seg[newer], current[newer], after))
-    if after_fit.brier < before_fit.brier:
-        final = SegmentCalibrator().fit(raw, y, seg)
-        result["model_id"] = _register(wh, settings, model, row, final, Recalibration(**result), actor)
-    out = Recalibration(**result, seconds=round(time.perf_counter() - started, 2))
+    out = Recalibration(row["model_id"], None, int(days), f"{contacted.min():%d %b %Y}", f"{contacted.max():%d %b %Y}",
+                        int(len(y)), int(y.sum()), int(newer.sum()), int(y[newer].sum()),
+                        _fit(y[newer], current[newer]), _fit(y[newer], after),
+                        _by_segment(y[newer], seg[newer], current[newer], after))
+    if out.improved:
+        out = _register(wh, settings, model, row, SegmentCalibrator().fit(raw, y, seg), out, actor)
+    out = replace(out, seconds=round(time.perf_counter() - started, 2))
     audit.record_now(wh, actor, "recalibrate_model", row["model_id"], "ok",
                      {k: v for k, v in out.to_json().items() if k not in ("by_segment", "sentence")})
     return out
 
 
 def _register(wh: Warehouse, settings: Settings, model, row: dict, calibrator: SegmentCalibrator,
-              trial: Recalibration, actor: Actor) -> str:
+              trial: Recalibration, actor: Actor) -> Recalibration:
     """The recalibrated version: the champion's artifact and meta with the new calibrators, a gate saying what the
-    hold-out showed, a report and the monitoring reference with its score profile recounted."""
+    hold-out showed, a report and the monitoring reference with its score profile recounted. Returns ``trial``
+    naming it."""
     parent_dir = Path(row["artifact_dir"])
     meta = read_meta(parent_dir)
     model_id = time.strftime("m%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
@@ -219,7 +225,7 @@ def _register(wh: Warehouse, settings: Settings, model, row: dict, calibrator: S
               + ((parent_dir / "report.md").read_text(encoding="utf-8") if (parent_dir / "report.md").exists() else ""))
     folder = save_model(wh, settings, model_id, meta["kind"], artifact, meta, report, actor)
     _recount_reference(wh, model, parent_dir, folder, calibrator, row["model_id"])
-    return model_id
+    return trial
 
 
 def _recount_reference(wh: Warehouse, model, parent_dir: Path, folder: Path, calibrator: SegmentCalibrator,
@@ -235,8 +241,8 @@ def _recount_reference(wh: Warehouse, model, parent_dir: Path, folder: Path, cal
         rows = s.query_plain(
             "select * from ml.lead_features where label_status in ('positive', 'negative') and contacted_at between "
             f"{ts_literal(reference['contacted_from'])} and {ts_literal(reference['contacted_to'])}")
-    if len(rows) and all(f in rows.columns for f in model.features):
-        X = model_inputs(rows, [c for c in rows.columns if c not in META_COLUMNS])
+    X = _model_inputs(model, rows) if len(rows) else None
+    if X is not None:
         prob = calibrator.transform(model.predict_raw(X), aum_segment(X["TotalAssetsInMillions"]))
         reference = {**reference, "score": score_reference(prob), "recalibrated_from": parent_id}
     save_reference(folder, reference)

@@ -495,8 +495,7 @@ def performance_step(c: Context, scored: pd.DataFrame) -> Step:
     ref_score = score_profile(c.reference)
     # The score distribution is the champion's own: first scores another model gave (before this champion was
     # promoted, or recalibrated) are not its output, and against its reference they read as drift in every month.
-    own = scored.model_version.eq(c.model.model_id).to_numpy() if "model_version" in scored else \
-        np.ones(len(scored), dtype=bool)
+    own = scored.model_version.eq(c.model.model_id).to_numpy()
     mine = scored[own]
     score_drift = M.drift_by_period(mine.assign(score=mine.prob), smonth[own], {"features": {"score": ref_score}})
     rs = mine[mine.contacted_at > c.as_of - pd.Timedelta(days=c.th.recent_days)]
