@@ -64,9 +64,21 @@ CHECK_WORDS = {"pass": "✓ pass", "fail": "✗ fail", "warn": "⚠ warn", "n/a"
 
 # An experiment's decision as a leader reads it. At the final look without crossing the boundary the test found no
 # lift it could tell from noise — which is not evidence of no effect (an underpowered pilot's interval spans large
-# gains and losses alike), so it is never shown as "No effect".
+# gains and losses alike), so it is never shown as "No effect": "Inconclusive", as experimentation platforms say it
+# (and short enough for the page's Decision figure, which cuts a longer value off).
 DECISION_WORDS = {"continue": "Continue", "stop for efficacy": "Treatment wins", "stop for harm": "Treatment harms",
-                  "no effect": "No significant lift", "invalid": "INVALID"}
+                  "no effect": "Inconclusive", "invalid": "INVALID"}
+DECISION_HELP = {
+    "continue": "The interim look did not cross its boundary: keep the experiment running to its final look.",
+    "stop for efficacy": "The lift crossed the efficacy boundary, which already allows for looking more than once: "
+                         "treatment books more MQLs than control beyond chance.",
+    "stop for harm": "The lift crossed the harm boundary: treatment books fewer MQLs than control beyond chance. "
+                     "Stop it.",
+    "no effect": "The final look did not cross the boundary: the data cannot tell the lift from noise. That is not "
+                 "evidence of no effect; the interval beside it says how large a gain or loss is still possible.",
+    "invalid": "The arms' sizes differ from the planned split beyond chance (sample ratio mismatch): assignment is "
+               "broken, and no lift can be read from these leads.",
+}
 
 
 # The file names the engine gives its own Salesforce pulls (core.salesforce.pull), and how a load of one reads: a

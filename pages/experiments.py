@@ -7,7 +7,7 @@ import streamlit as st
 from core.experiments import charts
 from core.experiments.design import Power, list_experiments, power_curve, stop_experiment
 from core.experiments.readout import readout
-from core.words import CHECK_WORDS, DECISION_WORDS
+from core.words import CHECK_WORDS, DECISION_HELP, DECISION_WORDS
 from pages._experiment_design import METRICS, design_section
 from pages._shared import actor, dataframe, engine, show_flash, table, user_errors, when, write_button
 
@@ -59,8 +59,9 @@ with user_errors():
     j = r.as_json()
     if r.decision == "invalid":
         st.error(f"**Invalid readout (sample ratio mismatch)** — {r.warnings[0] if r.warnings else ''}")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Decision", DECISION_WORDS.get(r.decision, r.decision), r.look_name, delta_color="off")
+    c1, c2, c3, c4 = st.columns([1.3, 1, 1, 0.8])
+    c1.metric("Decision", DECISION_WORDS.get(r.decision, r.decision), r.look_name, delta_color="off",
+              help=DECISION_HELP.get(r.decision))
     c2.metric(f"Lift in {METRICS[r.primary_metric]}", pct(j["effect"]),
               f"95% CI {pct(j['ci_low'])} to {pct(j['ci_high'])}", delta_color="off")
     c3.metric("Score-adjusted lift", pct(j["adjusted_effect"]),

@@ -281,6 +281,8 @@ def test_tiny_dataset_takes_the_not_enough_data_path(settings, wh, tmp_path):
     assert "Not enough data" in result.report and "positives in training" in result.report
     assert result.gates[-1]["gate"].startswith("enough positives to train and test — only ")
     assert "positives in training (need ≥" in result.gates[-1]["gate"]
+    # its sample is the training positives the sentence counts, not the test period's
+    assert f"only {result.gates[-1]['n']} positives in training" in result.gates[-1]["gate"]
     assert "n = " in result.report  # every metric block states its sample
     from core.modeling.card import model_card
     card = model_card(wh, result.model_id)  # what Train & compare reads: typed, shaped, nothing parsed in the page

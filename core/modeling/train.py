@@ -404,7 +404,7 @@ def evaluate(fitted: Fitted, test: Frame, capacity: int) -> dict:
     return out
 
 
-def gates(ev: dict, insufficient: str | None) -> list[dict]:
+def gates(ev: dict, insufficient: str | None, train_positives: int | None = None) -> list[dict]:
     t = ev["test"]
     rows = [
         ("AUC-PR > 0.20 (test)", t["auc_pr"], lambda v: v > GATES["auc_pr"], t["n"]),
@@ -415,9 +415,11 @@ def gates(ev: dict, insufficient: str | None) -> list[dict]:
     out = [{"gate": name, "value": None if v is None else round(float(v), 4), "passed": v is not None and bool(ok(v)),
             "n": n} for name, v, ok, n in rows]
     if insufficient:
-        # the reason, not an empty value: "only 48 positives in training (need ≥ 50)"
+        # the reason, not an empty value: "only 48 positives in training (need ≥ 50)"; its sample is the positives
+        # the shortfall counts (the training rows', unless the test period is what lacks them)
+        n = t["positives"] if "test period" in insufficient or train_positives is None else train_positives
         out.append({"gate": f"enough positives to train and test — {insufficient.split(':')[0]}", "value": None,
-                    "passed": False, "n": t["positives"]})
+                    "passed": False, "n": n})
     return out
 
 
@@ -715,7 +717,8 @@ def evaluate_held_out(wh: Warehouse, settings: Settings, fitted: Fitted, data: T
     ev = evaluate(fitted, test, capacity)
     ev["tier_a_factor"] = settings.tier_a_factor
     ev["test"].update(_replayed_tier_a(wh, settings, fitted, data, daily))
-    result = Evaluation(ev, gates(ev, fitted.insufficient), baselines(fitted, test, capacity), daily)
+    result = Evaluation(ev, gates(ev, fitted.insufficient, fitted.train_frame.positives),
+                        baselines(fitted, test, capacity), daily)
     fitted.timings["evaluation"] = round(time.perf_counter() - t0, 2)
     return result
 

@@ -131,10 +131,14 @@ def _every_page_for_every_role(browser, url: str, tmp: Path) -> None:
                 page.get_by_role("link", name=name, exact=True).click()
                 page.get_by_role("heading", name=PAGES[name]).first.wait_for()
                 page.wait_for_load_state("networkidle")
-                for _ in range(60):  # let the page finish running (Streamlit shows "Running..." meanwhile)
-                    if page.locator("[data-testid=stStatusWidget]").count() == 0:
+                for _ in range(240):  # let the page finish running: the script done, no spinner left (a cold
+                    # cache's readout spinner once stood in the screenshot of the Experiments page)
+                    state = page.locator("[data-testid=stApp]").get_attribute("data-test-script-state")
+                    if state == "notRunning" and page.locator("[data-testid=stSpinner]").count() == 0:
                         break
                     time.sleep(0.5)
+                else:
+                    raise AssertionError(f"{role} on {name}: still running after 2 minutes")
                 time.sleep(1)
                 slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
                 _check_and_shoot(page, f"{role} on {name}", f"role_{role}_{slug}")
