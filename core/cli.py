@@ -134,6 +134,10 @@ def _model_verbs(sub) -> None:
     ad = sub.add_parser("adoption", help="are the call lists worked in score order: follow-up dials by score band, per SGA")
     ad.add_argument("--days", type=int, default=7, help="a follow-up dial within this many days of the list (1-30)")
     ad.add_argument("--json", action="store_true")
+    le = sub.add_parser("lead", help="one lead's story: where its outcome window stands, every scoring day (tier, "
+                                     "rank, probability, model, reasons) and why its tier changed")
+    le.add_argument("lead_id", metavar="ID", help="the Lead's 15- or 18-character Id, or its record's address")
+    le.add_argument("--json", action="store_true")
 
 
 def _run_verbs(sub) -> None:
@@ -430,6 +434,14 @@ def _adoption(args, settings, wh) -> int:
     return 0
 
 
+def _lead(args, settings, wh) -> int:
+    from core.scoring.lead_history import lead_history
+
+    story = lead_history(wh, settings, args.lead_id)
+    print(json.dumps(story.to_json(), indent=2, default=str) if args.json else story.markdown())
+    return 0
+
+
 def _experiment(args, settings, wh) -> int:
     from core.experiments.cli import run as run_experiment
 
@@ -502,6 +514,7 @@ WITH_WAREHOUSE = {
     "models": _models,
     "monitor": _monitor,
     "adoption": _adoption,
+    "lead": _lead,
     "experiment": _experiment,
     "load-activities": _experiment,
     "score": _score,

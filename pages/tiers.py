@@ -11,6 +11,7 @@ from core.scoring.capacity import get_capacity, set_capacity
 from core.words import day
 from core.scoring.score import call_list, fallback_words, old_export, stale_lists, statuses_that_read_closed
 from core.salesforce.config import salesforce_config
+from pages._lead_history import find_a_lead
 from pages._shared import actor, after_write, dataframe, engine, table, user_errors, when
 
 eng = engine()
@@ -48,6 +49,7 @@ with user_errors():
     instance = (salesforce_config(eng.settings).instance_url or "").rstrip("/")
     record_url = lambda lead_id: f"{instance}/lightning/r/Lead/{lead_id}/view"  # noqa: E731
 
+    find_a_lead(eng)
     f1, f2 = st.columns(2)
     owners = sorted(scores.owner_name.dropna().unique())
     pick_owner = f1.multiselect("Owner", owners)

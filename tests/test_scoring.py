@@ -479,3 +479,82 @@ def test_the_boosts_effect_is_read_against_sampling_noise():
     text, _ = boost_effect({"tier_a_precision": 0.2001, "tier_a_leads": 500,
                             "tier_a_precision_unboosted": 0.2, "tier_a_leads_unboosted": 499})
     assert "They did not change it — within sampling noise." in text
+
+
+def _day(date, tier, rank, prob, adjusted=None, model="m1", level="full_model", drivers=(), backfilled=False):
+    return {"score_date": date, "prob_mql_30d": prob, "adjusted": prob if adjusted is None else adjusted,
+            "tier": tier, "rank": rank, "model_version": model, "fallback_level": level, "backfilled": backfilled,
+            "drivers": list(drivers)}
+
+
+def test_each_tier_change_names_the_first_cause_that_explains_it(settings):
+    """A different model, the CRM-only fallback, the lead's own data (with the reasons that came and went), a
+    priority boost, its outcome window closing, and otherwise the other leads around it; an unchanged tier says
+    nothing."""
+    from core.scoring.lead_history import tier_changes
+
+    contacted = pd.Timestamp("2025-05-01 09:00", tz="UTC")  # its 30-day window closes 31 May 2025
+    days = pd.DataFrame([
+        _day("2025-05-05", "A", 10, 0.050, drivers=["Leads a team"]),
+        _day("2025-05-06", "A", 12, 0.050, drivers=["Leads a team"]),                       # same tier: no sentence
+        _day("2025-05-07", "B", 200, 0.030, model="m2"),                                    # a new model
+        _day("2025-05-08", "C", 900, 0.030, model="m2", level="crm_marketpro_model"),       # the fallback
+        _day("2025-05-09", "B", 300, 0.040, model="m2", level="crm_marketpro_model"),       # its own data
+        _day("2025-05-10", "A", 20, 0.040, 0.140, model="m2", level="crm_marketpro_model"),  # a boost
+        _day("2025-06-02", "C", 800, 0.040, 0.140, model="m2", level="crm_marketpro_model"),  # its window closed
+        _day("2025-06-09", "B", 350, 0.040, 0.140, model="m2", level="crm_marketpro_model"),  # the others moved
+    ])
+    days.loc[4, "drivers"] = ["Holds the CFP designation"]
+    days.loc[3, "drivers"] = ["Leads a team"]
+    said = tier_changes(days, contacted, settings, {"m2": "Gradient boosting, trained 1 May 2025"})
+    assert len(said) == 6
+    assert said[0].startswith("7 May 2025: Tier A → B — a different model scored it (Gradient boosting, trained")
+    assert said[0].endswith(": 5.0% → 3.0%.")
+    assert "scored by the champion's CRM-only model instead of the champion model" in said[1]
+    assert "its own data changed, same model (3.0% → 4.0%)" in said[2]
+    assert "new reason: Holds the CFP designation" in said[2] and "no longer: Leads a team" in said[2]
+    assert "its priority boost changed (ranked at 4.0% → 14.0%)" in said[3]
+    assert said[4].startswith("2 Jun 2025: Tier A → C — its 30-day outcome window closed on 31 May 2025")
+    assert "rank 800 → 350: other leads outranked it" in said[5]
+    # the tier window off (0 days): the same move reads as the other leads'
+    off = tier_changes(days, contacted, with_overrides(settings, tier_window_days=0), {})
+    assert "other leads outranked it" in off[4] and "window" not in off[4]
+
+
+def test_a_leads_story_reads_its_scoring_days_and_bad_ids_are_clear_errors(monitored, capsys):
+    """The first start's #1 lead by its 15-character Id or its Lightning address: the same 18-character lead, its
+    newest day equal to the list in place, its days in order; the CLI prints it (and its JSON); an Id that is not
+    one, or not in the export, exits 2 with a sentence."""
+    from core.cli import main
+    from core.scoring.lead_history import lead_history
+
+    s, w, _ = monitored
+    top = w.read("select lead_id, tier, rank, prob_mql_30d, score_date from ml.lead_scores order by rank limit 1").iloc[0]
+    story = lead_history(w, s, top.lead_id[:15])
+    assert story.lead_id == top.lead_id
+    again = lead_history(w, s, f"https://acme.lightning.force.com/lightning/r/Lead/{top.lead_id}/view")
+    assert again.lead_id == top.lead_id and again.days.equals(story.days)
+    last = story.days.iloc[-1]
+    assert (last.tier, int(last["rank"]), last.score_date) == (top.tier, int(top["rank"]), top.score_date)
+    assert abs(last.prob_mql_30d - top.prob_mql_30d) < 1e-9 and last.drivers and not last.backfilled
+    assert story.days.score_date.is_monotonic_increasing and story.days.backfilled.iloc[:-1].all()
+    assert story.now.startswith("Last scored ") and "Tier A, rank 1," in story.now
+    assert story.outcome.startswith(("Open: contacted", "MQL booked", "No MQL within"))
+    assert top.lead_id in story.headline and " at " in story.headline
+    # a lead whose tier moved says why, once per change
+    moved = w.read("select lead_id from ml.score_history group by lead_id having count(distinct tier) > 1 "
+                   "order by lead_id limit 1").lead_id[0]
+    changed = lead_history(w, s, moved)
+    tiers = changed.days.tier.tolist()
+    assert len(changed.changes) == sum(a != b for a, b in zip(tiers, tiers[1:])) >= 1
+    code = main(["--db", str(s.warehouse_path), "lead", top.lead_id, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["lead_id"] == top.lead_id and out["days"][-1]["rank"] == 1
+    assert set(out) >= {"outcome", "now", "changes", "experiments", "days", "company", "title", "owner_name"}
+    assert main(["--db", str(s.warehouse_path), "lead", top.lead_id]) == 0
+    assert "## Scoring days" in capsys.readouterr().out
+    for bad, said in (("12345", "holds no Salesforce Lead Id"), ("00Q5f0000009999", "No Lead 00Q5f0000009999")):
+        with pytest.raises(LeadScoringError, match=said):
+            lead_history(w, s, bad)
+        assert main(["--db", str(s.warehouse_path), "lead", bad]) == 2
+        assert said in capsys.readouterr().err

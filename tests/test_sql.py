@@ -33,7 +33,7 @@ def _values_for(rel: str) -> dict:
                   months="snapshot_month in ('2025-01')", since="TIMESTAMP '2025-04-01 00:00:00+00'",
                   not_fingerprinted="label, label_status", backfilled="backfilled", where="true", build="",
                   aum="f.TotalAssetsInMillions", discovery="f.Has_Discovery_Data", near_contact_days=8,
-                  lead_state="l.State", branch_state="r.Branch_State", known_shift=9, days=7,
+                  lead_state="l.State", lead_id=literal("00Q000000000001AAA"), branch_state="r.Branch_State", known_shift=9, days=7,
                   first_scores="(select 'x' as lead_id, '2025-01-01' as score_date, 0.1 as prob, 'A' as tier, "
                                "'m' as model_version, false as backfilled)")
     return values
@@ -68,7 +68,9 @@ def test_every_model_executes_on_duckdb(loaded_demo):
                 # kept with every score-history write: run for real in tests/test_monitoring.py
                 "marts/lead_first_scores.sql",
                 # reads the call activity, which this warehouse lacks: run for real in tests/test_monitoring.py
-                "monitoring/adoption.sql"}
+                "monitoring/adoption.sql",
+                # one lead's story: run for real on the first start in tests/test_scoring.py
+                "scoring/lead_profile.sql", "scoring/lead_history.sql"}
     with wh.reader() as s:
         for rel in ALL_MODELS:
             if rel.startswith(("quality/", "monitoring/")) and rel not in executed:

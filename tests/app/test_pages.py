@@ -665,3 +665,25 @@ def test_rates_show_as_percentages_with_one_decimal_and_downloads_keep_fractions
     assert (out["p"]["type_config"]["min_value"], out["p"]["type_config"]["max_value"]) == (0, 100)
     assert shown.p.tolist() == [50.0, 100.0, 0.0] and shown.leads.tolist() == [3, 4, 5] and out["leads"] == "Leads"
     assert df.rate.iloc[0] == 0.05 and config["rate"]["type_config"]["format"] == "percent"  # the download's frame
+
+
+def test_tier_lists_find_a_lead_tells_its_story(monitored_dir):
+    """Tier lists → Find a lead: the #1 lead by its 15-character Id reads who it is, where its window stands, its
+    scoring days (chart and table); what is not a Lead Id is a clear error, not a traceback."""
+    from core.config import load_settings
+    from core.warehouse import open_warehouse
+
+    top = open_warehouse(load_settings()).read("select lead_id from ml.lead_scores order by rank limit 1").lead_id[0]
+    at = app("sga_manager", "pages/tiers.py")
+    box = next(t for t in at.text_input if t.label == "Lead Id or Salesforce record address")
+    box.set_value(top[:15]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(m.value.startswith("**") and f"Lead {top}" in m.value for m in at.markdown)
+    text = _page_text(at)
+    assert "Last scored " in text and "Tier A, rank 1," in text
+    history = next(d.value for d in at.dataframe if "backfilled" in d.value.columns)
+    assert history.tier.iloc[0] == "A" and history.backfilled.iloc[1:].all()  # newest first: the live day on top
+    assert at.get("plotly_chart")
+    box = next(t for t in at.text_input if t.label == "Lead Id or Salesforce record address")
+    box.set_value("not-a-lead").run()
+    assert not at.exception and any("holds no Salesforce Lead Id" in e.value for e in at.error)

@@ -215,6 +215,17 @@ def test_sign_in_upload_and_reconcile(server, small_demo):
             page.get_by_text("Why this lead?").first.click()
             time.sleep(1)
             page.screenshot(path=str(SHOTS / "04_tier_list.png"))
+            # Find a lead: the #1 card's Lead by its Id, as an SGA manager pastes it
+            card = page.locator("[data-testid=stMarkdownContainer] p", has_text="#1 · Tier A").first.inner_text()
+            first_lead = re.search(r"Lead (00Q\w{15})", card).group(1)
+            page.get_by_text("Find a lead: where it stands").click()
+            box = page.get_by_role("textbox", name="Lead Id or Salesforce record address")
+            box.fill(first_lead)
+            box.press("Enter")
+            page.get_by_text("Last scored ").first.wait_for()
+            page.get_by_text("Find a lead: where it stands").scroll_into_view_if_needed()
+            time.sleep(1.5)  # let plotly draw before the picture
+            page.screenshot(path=str(SHOTS / "04b_find_a_lead.png"))
 
             # The daily run pulled the Leads from the Salesforce stand-in and pushed the scores back.
             page.get_by_role("link", name="Salesforce sync").click()
