@@ -40,7 +40,7 @@ def _export_load_words(loads: list[dict]) -> tuple[str, str] | None:
 class PipelineState:
     """Everything the home page shows, read from the warehouse alone; ``to_json()`` is `status`'s output."""
 
-    monitoring: dict  # level, open_alerts, worst
+    monitoring: dict  # level, open_alerts, open_by_level (level -> count), worst
     territory_loads: list[dict]
     lead_loads: list[dict]
     snapshot_months: list[dict]
@@ -73,7 +73,10 @@ class PipelineState:
         level, n = self.monitoring["level"], self.monitoring["open_alerts"]
         if level not in ("warn", "alert", "critical"):
             return None
-        return level, f"Monitoring: **{level.upper()}** — {n:,} open alert(s). See Analyst → Monitoring."
+        counts = self.monitoring.get("open_by_level") or {}
+        each = ", ".join(f"{counts[k]:,} {k.upper()}" for k in ("critical", "alert", "warn") if counts.get(k))
+        return level, (f"Monitoring: **{level.upper()}** — {n:,} open alert{'' if n == 1 else 's'}"
+                       + (f" ({each})" if each else "") + ". See Analyst → Monitoring.")
 
     def territory_load_words(self) -> tuple[str, str] | None:
         """The newest territory load: (what, caption), or None before the first."""
@@ -194,6 +197,7 @@ def pipeline_state(wh: Warehouse) -> PipelineState:
     live = alerts[alerts.active.astype(bool) & alerts.acknowledged_by.isna()] if not alerts.empty else alerts
     return PipelineState(
         monitoring={"level": current_level(alerts), "open_alerts": int(len(live)),
+                    "open_by_level": {str(k): int(v) for k, v in live.level.value_counts().items()} if len(live) else {},
                     "worst": live.sort_values("last_seen").message.iloc[-1] if len(live) else None},
         territory_loads=_records(territory),
         lead_loads=_records(leads),

@@ -120,7 +120,7 @@ def test_registered_model_is_the_evaluated_recipe_refitted_on_every_matured_lead
     monkeypatch.setattr(tr, "feature_matrix", lambda wh, training_only=False, build="": pd.DataFrame(
         {"lead_id": frame.ids, "contacted_at": frame.t, "label": frame.y}))
     monkeypatch.setattr(tr, "frame_from", lambda df: frame)
-    monkeypatch.setattr(tr, "gates", lambda ev, insufficient: [{"gate": "test", "value": 1.0, "passed": True, "n": 1}])
+    monkeypatch.setattr(tr, "gates", lambda ev, insufficient, train_positives=None: [{"gate": "test", "value": 1.0, "passed": True, "n": 1}])
     seen, real = {}, tr.build_reference
     monkeypatch.setattr(tr, "build_reference", lambda *a: seen.update(args=a) or real(*a))
     result = tr.train(wh, settings, budget_minutes=1)

@@ -985,6 +985,9 @@ def test_the_home_pages_state_reads_in_words(monitored):
     assert counts and all(isinstance(v, int) for v in counts)  # whole numbers in `status --json`, not 6167.0
     banner = state.monitoring_banner()
     assert banner is None or banner[0] in ("warn", "alert", "critical") and "open alert" in banner[1]
+    by_level = state.monitoring["open_by_level"]  # the banner counts each level, and they add up
+    assert sum(by_level.values()) == state.monitoring["open_alerts"]
+    assert banner is None or all(f"{n:,} {k.upper()}" in banner[1] for k, n in by_level.items())
 
 
 def _shadowed_history(w, days_ago: int, n: int = 600, seed: int = 3):

@@ -476,7 +476,9 @@ def test_run_daily_pulls_call_activity_and_goes_on_without_it(world, small_demo)
     what, caption = pipeline_state(wh).activity_load_words()  # and the home page's "Last call activity load"
     assert what.startswith("**Pulled from Salesforce (Tasks)** · exported ") and caption.startswith(f"{n:,} rows read · {n:,} loaded")
     # the second daily run: the Leads changed since the first run's pull (the Tasks' first pull was full)
-    assert readable_syncs(recent_syncs(wh)).kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads (changes)"]
+    history = readable_syncs(recent_syncs(wh))
+    assert history.kind.tolist()[:3] == ["Push", "Pull · Tasks", "Pull · Leads (changes)"]
+    assert pd.notna(history.rows_sent.iloc[0]) and history.rows_sent.iloc[1:3].isna().all()  # a pull sends nothing
     third = daily.run_daily(wh, _configure(settings, daily_pull_tasks=False))
     assert "pull_tasks" not in third.timings and "pull_leads" in third.timings
     # a profile that hides an optional Task field (field-level security): the SOQL would fail whole; pulled without it

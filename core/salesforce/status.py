@@ -167,6 +167,8 @@ def readable_syncs(recent: pd.DataFrame) -> pd.DataFrame:
     first = ["started_at", "kind", "outcome", "actor", "rows_intended", "rows_sent", "rows_succeeded", "rows_failed",
              "rows_deferred", "retries", "seconds", "message"]
     out = recent[[c for c in first if c in recent] + [c for c in recent if c not in first]].copy()
+    if "rows_sent" in out:  # a pull sends nothing: its cell stays empty rather than reading 0
+        out["rows_sent"] = out["rows_sent"].astype("Int64").mask(out["kind"].eq("pull").to_numpy())
     kind = out["kind"].map(lambda k: KINDS.get(k, k))
     if "sf_object" in out:  # a pull of Leads and one of Tasks read apart (rows from before it say nothing)
         pulled = (out["kind"] == "pull") & out["sf_object"].notna()
