@@ -21,7 +21,8 @@ from core.errors import LeadScoringError
 from core.features.build import as_utc
 from core.modeling.registry import label_of
 from core.salesforce.ids import to18
-from core.scoring.score import fallback_words
+from core.monitoring.charts import TIER_COLORS
+from core.scoring.score import fallback_words, place
 from core.warehouse import Warehouse
 from core.warehouse.sql import literal
 from core.words import day
@@ -30,7 +31,6 @@ from core.words import day
 _LEAD_ID = re.compile(r"(?<![A-Za-z0-9])(00Q[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)(?![A-Za-z0-9])")
 # a probability move smaller than this reads as "the same" (stored probabilities are rounded to 6 decimals)
 SAME = 5e-4
-TIER_COLOURS = {"A": "#1f6f5c", "B": "#d97706", "C": "#9ca3af"}
 HISTORY_COLUMNS = ["score_date", "prob_mql_30d", "adjusted", "tier", "rank", "model_version", "fallback_level",
                    "backfilled", "drivers"]
 
@@ -122,7 +122,7 @@ def lead_history(wh: Warehouse, settings: Settings, text: str) -> LeadHistory:
                 if s.table_exists("ops.experiment_assignments") else pd.DataFrame())
     p = profile.iloc[0]
     text_or_none = lambda v: None if v is None or pd.isna(v) or not str(v).strip() else str(v)  # noqa: E731
-    location = ", ".join(v for v in (text_or_none(p.city), text_or_none(p.state)) if v) or None
+    location = text_or_none(place(profile.city, profile.state).iloc[0])
     contacted = None if pd.isna(p.contacted_at) else as_utc(p.contacted_at)
     days = days.assign(drivers=[[d for d in str(v or "").split("; ") if d] for v in days.drivers],
                        backfilled=days.backfilled.fillna(False).astype(bool))[HISTORY_COLUMNS].reset_index(drop=True)
@@ -206,7 +206,7 @@ def history_chart(story: LeadHistory) -> go.Figure | None:
                                                                                        "<extra></extra>"))
     fig.add_trace(go.Scatter(x=x, y=d.prob_mql_30d, name="P(MQL within 30 days)", mode="lines",
                              line=dict(color="#94a3b8"), hoverinfo="skip"))
-    for tier, colour in TIER_COLOURS.items():
+    for tier, colour in TIER_COLORS.items():
         for backfilled in (False, True):
             m = (d.tier == tier) & (d.backfilled == backfilled)
             if m.any():

@@ -441,5 +441,9 @@ def call_list(wh: Warehouse) -> pd.DataFrame:
         _require_scores(s)  # scores exist only for loaded Leads: marts.dim_leads exists too
         out = s.query("select c.*, d.Title as title, d.Company as company, d.City as city, d.State as state "
                       "from ml.lead_scores as c left join marts.dim_leads as d on d.Id = c.lead_id order by c.rank")
-    place = out.city.where(out.state.isna(), out.city + ", " + out.state).fillna(out.state)
-    return out.drop(columns=["city", "state"]).assign(location=place)
+    return out.drop(columns=["city", "state"]).assign(location=place(out.city, out.state))
+
+
+def place(city: pd.Series, state: pd.Series) -> pd.Series:
+    """Where each Lead is, as a list shows it: "City, ST", or whichever of the two is known (else missing)."""
+    return city.where(state.isna(), city + ", " + state).fillna(state)
